@@ -1,0 +1,78 @@
+//! The validation pipeline every command starts with: load → schema → registry →
+//! graph → check. Commands that need a valid catalog (plan, graph, list-actions)
+//! stop when it has errors; `validate` reports them.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{self, Diagnostic, Severity};
+use crate::graph::DependencyGraph;
+use crate::loader;
+use crate::registry::{self, Registry};
+use crate::report::diagnostics::Summary;
+use crate::source::SourceMap;
+
+/// A loaded and checked catalog.
+#[derive(Debug)]
+pub struct CheckedCatalog {
+    /// Every file read.
+    pub sources: SourceMap,
+    /// The merged registry.
+    pub registry: Registry,
+    /// The module dependency graph.
+    pub graph: DependencyGraph,
+    /// Every diagnostic of every stage, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckedCatalog {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// Whether a path could not be read at all (usage / I/O error).
+    pub fn has_io_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_io)
+    }
+
+    /// Counts for the report footer.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            files: self.sources.len(),
+            modules: self.registry.modules.len(),
+            actions: self.registry.actions().count(),
+            workflows: self.registry.workflows.len(),
+        }
+    }
+}
+
+/// Load, schema-check, build and check the catalogs at `paths`.
+pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
+    let loaded = loader::load(paths);
+    let mut diagnostics = loaded.diagnostics.clone();
+    let schema_diagnostics: Vec<Vec<Diagnostic>> = loaded
+        .files
+        .par_iter()
+        .map(|f| {
+            f.document
+                .as_ref()
+                .map(crate::schema::check_document)
+                .unwrap_or_default()
+        })
+        .collect();
+    diagnostics.extend(schema_diagnostics.into_iter().flatten());
+    let registry = registry::build(&loaded);
+    let graph = DependencyGraph::build(&registry);
+    diagnostics.extend(crate::check::check(&registry, &graph));
+    let diagnostics = diagnostic::finish(diagnostics, &loaded.sources);
+    CheckedCatalog {
+        sources: loaded.sources,
+        registry,
+        graph,
+        diagnostics,
+    }
+}

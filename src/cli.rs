@@ -1,0 +1,199 @@
+//! Command-line arguments: clap types only, no I/O.
+//!
+//! These are the low-level flags as the user typed them. `config` resolves them into
+//! the settings the commands use (catalog paths, colour, output format), so that the
+//! commands never look at raw arguments and the rules for defaults live in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Declarative lifecycle and workflow engine driven by catalog files.
+#[derive(Debug, Parser)]
+#[command(name = "rune", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Catalog file or directory (repeatable). Default: ./catalogs
+    #[arg(long = "catalog", short = 'c', global = true, value_name = "PATH")]
+    pub catalogs: Vec<PathBuf>,
+
+    /// When to use colour in human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Output formats of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// Readable text with source snippets.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+}
+
+/// Output formats of commands that print a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Readable text.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Graph output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart, for pull requests.
+    Mermaid,
+    /// JSON nodes and edges.
+    Json,
+}
+
+/// Colour choice for human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and check catalogs (default: ./catalogs).
+    Validate(ValidateArgs),
+    /// Compute the lifecycle and action plan without running anything (dry run).
+    Plan(PlanArgs),
+    /// Print the module dependency graph.
+    Graph(GraphArgs),
+    /// List the actions the catalogs offer.
+    ListActions(ListActionsArgs),
+    /// Explain a diagnostic code, with a bad and a fixed example.
+    Explain(ExplainArgs),
+    /// Print an embedded JSON Schema (default: catalog).
+    Schema(SchemaArgs),
+}
+
+/// `rune validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Catalog files or directories (searched recursively for *.yaml, *.yml, *.json).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+
+    /// Exit with status 1 when there are warnings.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// `rune plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Catalog files or directories.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Plan only this module and what it requires, transitively (repeatable).
+    #[arg(long = "target", value_name = "MODULE")]
+    pub targets: Vec<String>,
+
+    /// Add an action request to the plan.
+    #[arg(long, value_name = "NAME")]
+    pub action: Option<String>,
+
+    /// Action parameter `key=value`; the value is JSON when it parses as JSON (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// Read action parameters from a JSON or YAML file (a mapping).
+    #[arg(long, value_name = "FILE")]
+    pub params_file: Option<PathBuf>,
+
+    /// Evaluate change windows at this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+
+    /// Acknowledge a high-impact action (break glass); needs --reason.
+    #[arg(long = "ack", value_name = "ACTION")]
+    pub acks: Vec<String>,
+
+    /// Why the acknowledged action must run; recorded in the plan.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Write the plan as JSON to this file (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 0 when there is nothing to do, 2 on error, 1 on denied steps, 3 when steps are planned.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// `rune graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Catalog files or directories.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Graph format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+/// `rune list-actions`.
+#[derive(Debug, Args)]
+pub struct ListActionsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Only actions of this module.
+    #[arg(long, value_name = "NAME")]
+    pub module: Option<String>,
+}
+
+/// `rune explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A diagnostic code, e.g. `rune::check::duplicate_module` or `duplicate_module`.
+    /// Without one, every code is listed.
+    #[arg(value_name = "CODE")]
+    pub code: Option<String>,
+}
+
+/// `rune schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Schema name: `catalog` or `plan`.
+    #[arg(value_name = "NAME", default_value = "catalog")]
+    pub name: String,
+}

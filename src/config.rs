@@ -1,0 +1,43 @@
+//! Settings resolved from the command line.
+//!
+//! `cli` holds what the user typed; this turns it into what commands use, so the
+//! rules for defaults (catalog paths, colour) live in one place.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::cli::GlobalArgs;
+
+/// Where catalogs are read from when no path is given.
+pub const DEFAULT_CATALOG_DIR: &str = "catalogs";
+
+/// Resolved global settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Catalog paths from `--catalog`.
+    pub catalogs: Vec<PathBuf>,
+    /// Whether human output on stderr is coloured.
+    pub color_stderr: bool,
+    /// Whether human output on stdout is coloured.
+    pub color_stdout: bool,
+}
+
+impl Config {
+    /// Resolve the global arguments.
+    pub fn from_args(args: &GlobalArgs) -> Self {
+        Config {
+            catalogs: args.catalogs.clone(),
+            color_stderr: crate::report::use_color(args.color, std::io::stderr().is_terminal()),
+            color_stdout: crate::report::use_color(args.color, std::io::stdout().is_terminal()),
+        }
+    }
+
+    /// The catalog paths for a command: its own arguments, else `--catalog`, else `./catalogs`.
+    pub fn catalog_paths(&self, positional: &[PathBuf]) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = positional.iter().chain(&self.catalogs).cloned().collect();
+        if paths.is_empty() {
+            paths.push(PathBuf::from(DEFAULT_CATALOG_DIR));
+        }
+        paths
+    }
+}

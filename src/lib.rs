@@ -1,0 +1,46 @@
+//! rune: a declarative lifecycle and workflow engine driven by catalog files.
+//!
+//! The modules follow the data flow: `loader` (files → `yaml` trees with spans),
+//! `schema` (JSON Schema), `registry` (typed model), `graph` (dependency DAG),
+//! `check` (lifecycle rules), then planning; `report` renders everything, and
+//! `commands` wire the stages together for each subcommand.
+
+pub mod catalog;
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diagnostic;
+pub mod exit;
+pub mod explain;
+pub mod graph;
+pub mod loader;
+pub mod registry;
+pub mod report;
+pub mod schema;
+pub mod source;
+pub mod yaml;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+pub use exit::ExitStatus;
+
+/// Run rune with these arguments (the first is the program name).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
+        }
+    };
+    let config = config::Config::from_args(&cli.global);
+    let mut printer = report::Printer::new();
+    commands::dispatch(cli.command, &config, &mut printer)
+}

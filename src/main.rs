@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(rune::run(std::env::args_os()).code());
+}

@@ -1,0 +1,663 @@
+//! Registry: the typed model of all catalog files, merged.
+//!
+//! Built from the parsed documents after the schema stage. Building is lenient: a
+//! field that is missing or has the wrong type is simply absent here, because the
+//! schema stage has already reported it; the checks and the planner then work on
+//! whatever could be understood, so one bad field does not hide other problems.
+//! Every name keeps its span so later stages can point back at the source.
+
+use std::collections::HashMap;
+
+use crate::loader::Loaded;
+use crate::source::{FileId, Span, Spanned};
+use crate::yaml::{Node, Value};
+
+/// All modules, policy and workflows of a set of catalog files.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// Modules in file order, then declaration order.
+    pub modules: Vec<Module>,
+    /// Every `policy` section found (more than one is an error the checks report).
+    pub policies: Vec<Policy>,
+    /// Workflows in file order, then declaration order.
+    pub workflows: Vec<Workflow>,
+}
+
+impl Registry {
+    /// The effective policy: the first one declared, or the defaults.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policies.first()
+    }
+
+    /// Index of modules by name (first declaration wins).
+    pub fn module_index(&self) -> HashMap<&str, usize> {
+        let mut index = HashMap::with_capacity(self.modules.len());
+        for (i, m) in self.modules.iter().enumerate() {
+            index.entry(m.name.value.as_str()).or_insert(i);
+        }
+        index
+    }
+
+    /// Every action with the module that provides it, in declaration order.
+    pub fn actions(&self) -> impl Iterator<Item = (&Module, &Action)> {
+        self.modules
+            .iter()
+            .flat_map(|m| m.actions.iter().map(move |a| (m, a)))
+    }
+
+    /// The action with this name and the module providing it.
+    pub fn find_action(&self, name: &str) -> Option<(&Module, &Action)> {
+        self.actions().find(|(_, a)| a.name.value == name)
+    }
+}
+
+/// How a module is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Runtime {
+    /// Part of the rune binary (core modules).
+    #[default]
+    Builtin,
+    /// A child process speaking the module SPI.
+    Process,
+    /// Registered for routing and ordering only; nothing to run.
+    None,
+}
+
+impl Runtime {
+    /// The catalog spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Builtin => "builtin",
+            Runtime::Process => "process",
+            Runtime::None => "none",
+        }
+    }
+}
+
+/// Whether a dependency must be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Criticality {
+    /// The dependent cannot start without it.
+    Required,
+    /// Orders startup when present; ignored when absent.
+    Optional,
+}
+
+/// Remediation changes things; diagnostics only look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    /// Changes the system.
+    Remediation,
+    /// Reads the system.
+    Diagnostic,
+}
+
+impl Category {
+    /// The catalog spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Remediation => "remediation",
+            Category::Diagnostic => "diagnostic",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "remediation" => Some(Category::Remediation),
+            "diagnostic" => Some(Category::Diagnostic),
+            _ => None,
+        }
+    }
+}
+
+/// How much an action can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Impact {
+    /// Safe to run any time.
+    Low,
+    /// Affects one service.
+    Medium,
+    /// Can take a service down; needs break-glass acknowledgment.
+    High,
+}
+
+impl Impact {
+    /// The catalog spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::Low => "low",
+            Impact::Medium => "medium",
+            Impact::High => "high",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "low" => Some(Impact::Low),
+            "medium" => Some(Impact::Medium),
+            "high" => Some(Impact::High),
+            _ => None,
+        }
+    }
+}
+
+/// One module registration.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// `module_identity.module_name`.
+    pub name: Spanned<String>,
+    /// `module_identity.module_version` as written.
+    pub version: Option<Spanned<String>>,
+    /// The version parsed as semver, when it is one.
+    pub semver: Option<semver::Version>,
+    /// `module_identity.module_class`.
+    pub module_class: String,
+    /// `module_identity.module_type`.
+    pub module_type: String,
+    /// `module_identity.description`.
+    pub description: String,
+    /// The file that declares the module (relative `exec` paths resolve against it).
+    pub file: FileId,
+    /// The first line of the module entry.
+    pub head: Span,
+    /// `technical_requirements.dependencies`.
+    pub dependencies: Vec<Dependency>,
+    /// `capability_declaration.provides_events`.
+    pub provides_events: Vec<EventDefinition>,
+    /// `capability_declaration.consumes_events`.
+    pub consumes_events: Vec<Spanned<String>>,
+    /// `capability_declaration.actions`.
+    pub actions: Vec<Action>,
+    /// `technical_requirements.configuration_schema`.
+    pub configuration_schema: Option<Node>,
+    /// `lifecycle`, or the defaults for a module that declares none.
+    pub lifecycle: Lifecycle,
+}
+
+/// One entry of `technical_requirements.dependencies`.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    /// The module depended on.
+    pub module_name: Spanned<String>,
+    /// The semver requirement as written.
+    pub version_requirement: Option<Spanned<String>>,
+    /// Required or optional.
+    pub criticality: Criticality,
+    /// The whole dependency entry.
+    pub span: Span,
+}
+
+/// One entry of `capability_declaration.provides_events`.
+#[derive(Debug, Clone)]
+pub struct EventDefinition {
+    /// The event type name.
+    pub event_type: Spanned<String>,
+    /// `data_schema`.
+    pub data_schema: Option<Node>,
+    /// `example_data`.
+    pub example_data: Option<Node>,
+}
+
+/// Timeout and retry settings, from policy or an action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSettings {
+    /// Milliseconds before a step is stopped.
+    pub timeout_ms: Option<u64>,
+    /// Retry settings.
+    pub retries: Option<Retries>,
+}
+
+/// How a failed step is retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retries {
+    /// Attempts in all, including the first.
+    pub max_attempts: u64,
+    /// Wait between attempts.
+    pub backoff_ms: u64,
+    /// Which failures are retried (`retryable`, `timeout`, `any`).
+    pub on: Vec<String>,
+}
+
+/// One entry of `capability_declaration.actions`.
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// The action name.
+    pub name: Spanned<String>,
+    /// What it does.
+    pub description: String,
+    /// Remediation or diagnostic.
+    pub category: Category,
+    /// Low, medium or high.
+    pub impact: Impact,
+    /// JSON Schema of the parameters.
+    pub input_schema: Option<Node>,
+    /// JSON Schema of the result.
+    pub output_schema: Option<Node>,
+    /// The plugin command line, as written.
+    pub exec: Vec<String>,
+    /// The action's own timeout and retries (policy overrides win).
+    pub settings: ExecSettings,
+}
+
+/// `lifecycle`: how a module is run.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// builtin, process or none.
+    pub runtime: Runtime,
+    /// The module's command line, for `process`.
+    pub exec: Vec<String>,
+    /// SPI versions the module speaks.
+    pub spi_versions: Vec<String>,
+    /// Module-scoped configuration handed over in `initialize`.
+    pub config: Option<Node>,
+    /// Phase timeouts.
+    pub timeouts: Timeouts,
+    /// Rollback behaviour.
+    pub rollback: Rollback,
+}
+
+/// Phase timeouts in milliseconds; absent ones take the defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `initialize_ms`.
+    pub initialize_ms: Option<u64>,
+    /// `ready_ms`.
+    pub ready_ms: Option<u64>,
+    /// `drain_ms`.
+    pub drain_ms: Option<u64>,
+    /// `shutdown_ms`.
+    pub shutdown_ms: Option<u64>,
+}
+
+/// `lifecycle.rollback`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rollback {
+    /// Whether rollback exists.
+    pub supported: bool,
+    /// What triggers it (`on_failed_ready`, `manual`, `never`).
+    pub trigger: Option<String>,
+    /// State preserved during rollback.
+    pub preserve: Vec<String>,
+}
+
+/// The `policy` section.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The `policy` key.
+    pub span: Span,
+    /// `defaults`.
+    pub defaults: ExecSettings,
+    /// `overrides`, by action name.
+    pub overrides: Vec<(Spanned<String>, ExecSettings)>,
+    /// `maintenance_mode`.
+    pub maintenance: Option<Maintenance>,
+    /// `change_windows`.
+    pub change_windows: Vec<ChangeWindow>,
+    /// `break_glass`.
+    pub break_glass: Option<BreakGlass>,
+}
+
+/// `policy.maintenance_mode`.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    /// Whether maintenance mode is on.
+    pub enabled: bool,
+    /// Why, shown in decisions.
+    pub reason: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// One entry of `policy.change_windows`.
+#[derive(Debug, Clone)]
+pub struct ChangeWindow {
+    /// The window's name, used in decisions.
+    pub name: Spanned<String>,
+    /// IANA time zone name.
+    pub timezone: Spanned<String>,
+    /// Days the window opens on (`mon`..`sun`); empty means every day.
+    pub days: Vec<String>,
+    /// Opening time as (hour, minute).
+    pub start: Option<(u8, u8)>,
+    /// Closing time as (hour, minute); at or before `start` means the next day.
+    pub end: Option<(u8, u8)>,
+    /// Categories the window governs; empty means all.
+    pub categories: Vec<Category>,
+    /// Impacts the window governs; empty means all.
+    pub impacts: Vec<Impact>,
+    /// The whole entry.
+    pub span: Span,
+}
+
+/// `policy.break_glass`.
+#[derive(Debug, Clone)]
+pub struct BreakGlass {
+    /// Impacts that need acknowledgment.
+    pub impacts: Vec<Impact>,
+    /// Whether the acknowledgment needs a reason.
+    pub require_reason: bool,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// A named DAG of action steps.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// The workflow name (its key under `workflows`).
+    pub name: Spanned<String>,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of the run inputs.
+    pub inputs: Option<Node>,
+    /// The steps in declaration order.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The step id.
+    pub id: Spanned<String>,
+    /// The action it runs.
+    pub action: Spanned<String>,
+    /// Parameters: literals or `{"$from": ...}` references.
+    pub params: Option<Node>,
+    /// Steps that must finish first.
+    pub needs: Vec<Spanned<String>>,
+    /// Condition: `{from, equals | not_equals}`.
+    pub when: Option<Node>,
+    /// Step-level timeout and retries.
+    pub settings: ExecSettings,
+    /// Node to run on (`--node` equivalent).
+    pub node: Option<String>,
+}
+
+fn str_field(node: &Node, key: &str) -> Option<Spanned<String>> {
+    node.get(key).and_then(Node::as_spanned_str)
+}
+
+fn string_of(node: &Node, key: &str) -> String {
+    node.get(key)
+        .and_then(Node::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn strings(node: Option<&Node>) -> Vec<String> {
+    node.map(|n| {
+        n.as_seq()
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn spanned_strings(node: Option<&Node>) -> Vec<Spanned<String>> {
+    node.map(|n| n.as_seq().iter().filter_map(Node::as_spanned_str).collect())
+        .unwrap_or_default()
+}
+
+fn settings(node: &Node) -> ExecSettings {
+    ExecSettings {
+        timeout_ms: node.get("timeout_ms").and_then(Node::as_u64),
+        retries: node.get("retries").map(|r| Retries {
+            max_attempts: r.get("max_attempts").and_then(Node::as_u64).unwrap_or(1),
+            backoff_ms: r.get("backoff_ms").and_then(Node::as_u64).unwrap_or(0),
+            on: strings(r.get("on")),
+        }),
+    }
+}
+
+fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && s.len() == 5).then_some((h, m))
+}
+
+fn build_module(node: &Node, file: FileId, text: &str) -> Option<Module> {
+    let identity = node.get("module_identity")?;
+    let name = str_field(identity, "module_name")?;
+    let version = str_field(identity, "module_version");
+    let semver = version
+        .as_ref()
+        .and_then(|v| semver::Version::parse(&v.value).ok());
+    let caps = node.get("capability_declaration");
+    let reqs = node.get("technical_requirements");
+    let dependencies = reqs
+        .and_then(|r| r.get("dependencies"))
+        .map(|d| {
+            d.as_seq()
+                .iter()
+                .filter_map(|dep| {
+                    Some(Dependency {
+                        module_name: str_field(dep, "module_name")?,
+                        version_requirement: str_field(dep, "version_requirement"),
+                        criticality: match dep.get("criticality").and_then(Node::as_str) {
+                            Some("optional") => Criticality::Optional,
+                            _ => Criticality::Required,
+                        },
+                        span: dep.span,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let provides_events = caps
+        .and_then(|c| c.get("provides_events"))
+        .map(|e| {
+            e.as_seq()
+                .iter()
+                .filter_map(|ev| {
+                    Some(EventDefinition {
+                        event_type: str_field(ev, "event_type")?,
+                        data_schema: ev.get("data_schema").cloned(),
+                        example_data: ev.get("example_data").cloned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let actions = caps
+        .and_then(|c| c.get("actions"))
+        .map(|a| a.as_seq().iter().filter_map(build_action).collect())
+        .unwrap_or_default();
+    let lifecycle = node
+        .get("lifecycle")
+        .map(build_lifecycle)
+        .unwrap_or_default();
+    Some(Module {
+        name,
+        version,
+        semver,
+        module_class: string_of(identity, "module_class"),
+        module_type: string_of(identity, "module_type"),
+        description: string_of(identity, "description"),
+        file,
+        head: crate::schema::head_span(node, text),
+        dependencies,
+        provides_events,
+        consumes_events: spanned_strings(caps.and_then(|c| c.get("consumes_events"))),
+        actions,
+        configuration_schema: reqs.and_then(|r| r.get("configuration_schema")).cloned(),
+        lifecycle,
+    })
+}
+
+fn build_action(node: &Node) -> Option<Action> {
+    Some(Action {
+        name: str_field(node, "action")?,
+        description: string_of(node, "description"),
+        category: node
+            .get("category")
+            .and_then(Node::as_str)
+            .and_then(Category::parse)
+            .unwrap_or(Category::Remediation),
+        impact: node
+            .get("impact")
+            .and_then(Node::as_str)
+            .and_then(Impact::parse)
+            .unwrap_or(Impact::High),
+        input_schema: node.get("input_schema").cloned(),
+        output_schema: node.get("output_schema").cloned(),
+        exec: strings(node.get("exec")),
+        settings: settings(node),
+    })
+}
+
+fn build_lifecycle(node: &Node) -> Lifecycle {
+    let timeouts = node.get("timeouts");
+    let t = |k: &str| timeouts.and_then(|t| t.get(k)).and_then(Node::as_u64);
+    let rollback = node.get("rollback");
+    Lifecycle {
+        runtime: match node.get("runtime").and_then(Node::as_str) {
+            Some("process") => Runtime::Process,
+            Some("none") => Runtime::None,
+            _ => Runtime::Builtin,
+        },
+        exec: strings(node.get("exec")),
+        spi_versions: strings(node.get("spi_versions")),
+        config: node.get("config").cloned(),
+        timeouts: Timeouts {
+            initialize_ms: t("initialize_ms"),
+            ready_ms: t("ready_ms"),
+            drain_ms: t("drain_ms"),
+            shutdown_ms: t("shutdown_ms"),
+        },
+        rollback: Rollback {
+            supported: rollback
+                .and_then(|r| r.get("supported"))
+                .and_then(Node::as_bool)
+                .unwrap_or(false),
+            trigger: rollback
+                .and_then(|r| r.get("trigger"))
+                .and_then(Node::as_str)
+                .map(str::to_string),
+            preserve: strings(rollback.and_then(|r| r.get("preserve"))),
+        },
+    }
+}
+
+fn build_policy(key_span: Span, node: &Node) -> Policy {
+    let maintenance = node.get("maintenance_mode").map(|m| Maintenance {
+        enabled: m.get("enabled").and_then(Node::as_bool).unwrap_or(false),
+        reason: m.get("reason").and_then(Node::as_str).map(str::to_string),
+        span: m.span,
+    });
+    let change_windows = node
+        .get("change_windows")
+        .map(|w| {
+            w.as_seq()
+                .iter()
+                .filter_map(|win| {
+                    let applies = win.get("applies_to");
+                    Some(ChangeWindow {
+                        name: str_field(win, "name")?,
+                        timezone: str_field(win, "timezone")?,
+                        days: strings(win.get("days")),
+                        start: win.get("start").and_then(Node::as_str).and_then(parse_hhmm),
+                        end: win.get("end").and_then(Node::as_str).and_then(parse_hhmm),
+                        categories: strings(applies.and_then(|a| a.get("categories")))
+                            .iter()
+                            .filter_map(|c| Category::parse(c))
+                            .collect(),
+                        impacts: strings(applies.and_then(|a| a.get("impacts")))
+                            .iter()
+                            .filter_map(|c| Impact::parse(c))
+                            .collect(),
+                        span: win.span,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let break_glass = node.get("break_glass").map(|b| BreakGlass {
+        impacts: match b.get("impacts") {
+            Some(list) => strings(Some(list))
+                .iter()
+                .filter_map(|i| Impact::parse(i))
+                .collect(),
+            None => vec![Impact::High],
+        },
+        require_reason: b
+            .get("require_reason")
+            .and_then(Node::as_bool)
+            .unwrap_or(true),
+        span: b.span,
+    });
+    Policy {
+        span: key_span,
+        defaults: node.get("defaults").map(settings).unwrap_or_default(),
+        overrides: node
+            .get("overrides")
+            .map(|o| {
+                o.as_map()
+                    .iter()
+                    .map(|e| (e.key.clone(), settings(&e.value)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        maintenance,
+        change_windows,
+        break_glass,
+    }
+}
+
+fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
+    let steps = node
+        .get("steps")
+        .map(|s| {
+            s.as_seq()
+                .iter()
+                .filter_map(|step| {
+                    Some(Step {
+                        id: str_field(step, "id")?,
+                        action: str_field(step, "action")?,
+                        params: step.get("params").cloned(),
+                        needs: spanned_strings(step.get("needs")),
+                        when: step.get("when").cloned(),
+                        settings: settings(step),
+                        node: step.get("node").and_then(Node::as_str).map(str::to_string),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Workflow {
+        name: key.clone(),
+        description: string_of(node, "description"),
+        inputs: node.get("inputs").cloned(),
+        steps,
+    }
+}
+
+/// Build the registry from every document that parsed.
+pub fn build(loaded: &Loaded) -> Registry {
+    let mut registry = Registry::default();
+    for file in &loaded.files {
+        let Some(doc) = &file.document else { continue };
+        if !matches!(doc.value, Value::Map(_)) {
+            continue;
+        }
+        let text = &loaded.sources.get(file.id).text;
+        if let Some(modules) = doc.get("modules") {
+            registry.modules.extend(
+                modules
+                    .as_seq()
+                    .iter()
+                    .filter_map(|m| build_module(m, file.id, text)),
+            );
+        }
+        if let Some(entry) = doc.entry("policy") {
+            if matches!(entry.value.value, Value::Map(_)) {
+                registry
+                    .policies
+                    .push(build_policy(entry.key.span, &entry.value));
+            }
+        }
+        if let Some(workflows) = doc.get("workflows") {
+            for e in workflows.as_map() {
+                registry.workflows.push(build_workflow(&e.key, &e.value));
+            }
+        }
+    }
+    registry
+}

@@ -1,0 +1,422 @@
+//! Diagnostic renderers: human (miette), JSON, GitHub annotations, SARIF 2.1.0.
+//!
+//! Every renderer takes the same sorted diagnostics and returns text; none of them
+//! looks at the clock or the environment, so output is byte-identical for the same
+//! input (colour is decided by the caller).
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use serde_json::json;
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::source::{SourceMap, Span};
+
+/// Counts shown at the end of a validation report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Catalog files read.
+    pub files: usize,
+    /// Modules registered.
+    pub modules: usize,
+    /// Actions declared.
+    pub actions: usize,
+    /// Workflows declared.
+    pub workflows: usize,
+}
+
+/// A resolved position range, 1-based lines and columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file's display name.
+    pub file: String,
+    /// Start line.
+    pub line: usize,
+    /// Start column (characters).
+    pub column: usize,
+    /// End line.
+    pub end_line: usize,
+    /// End column (exclusive, characters).
+    pub end_column: usize,
+}
+
+/// Resolve a span to lines and columns.
+pub fn locate(sources: &SourceMap, span: Span) -> Location {
+    let file = sources.get(span.file);
+    let (line, column) = file.line_col(span.start);
+    let (end_line, end_column) = file.line_col(span.end);
+    Location {
+        file: file.name.clone(),
+        line,
+        column,
+        end_line,
+        end_column,
+    }
+}
+
+fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A diagnostic adapted to miette, with the source of its primary file attached.
+/// Labels in other files become related diagnostics with their own source.
+struct Rendered {
+    code: Code,
+    show_code: bool,
+    severity: Severity,
+    message: String,
+    help: Option<String>,
+    source: Option<NamedSource<Arc<str>>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Rendered>,
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+impl miette::Diagnostic for Rendered {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.show_code
+            .then(|| Box::new(self.code.as_str()) as Box<dyn fmt::Display>)
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning if !self.show_code => miette::Severity::Advice,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
+        }
+    }
+}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new((span.start as usize).into(), span.len())
+}
+
+fn named_source(sources: &SourceMap, span: Span) -> NamedSource<Arc<str>> {
+    let file = sources.get(span.file);
+    NamedSource::new(file.name.clone(), file.text.clone()).with_language("yaml")
+}
+
+fn to_rendered(d: &Diagnostic, sources: &SourceMap) -> Rendered {
+    let primary = d.primary_span();
+    let mut labels = Vec::new();
+    let mut related = Vec::new();
+    for (i, label) in d.labels.iter().enumerate() {
+        let text = (!label.message.is_empty()).then(|| label.message.clone());
+        if Some(label.span.file) == primary.map(|p| p.file) {
+            let span = source_span(label.span);
+            labels.push(if i == 0 {
+                LabeledSpan::new_primary_with_span(text, span)
+            } else {
+                LabeledSpan::new_with_span(text, span)
+            });
+        } else {
+            related.push(Rendered {
+                code: d.code,
+                show_code: false,
+                severity: Severity::Warning,
+                message: format!("see also {}", sources.get(label.span.file).name),
+                help: None,
+                source: Some(named_source(sources, label.span)),
+                labels: vec![LabeledSpan::new_primary_with_span(
+                    text,
+                    source_span(label.span),
+                )],
+                related: Vec::new(),
+            });
+        }
+    }
+    Rendered {
+        code: d.code,
+        show_code: true,
+        severity: d.severity,
+        message: d.message.clone(),
+        help: d.help.clone(),
+        source: primary.map(|p| named_source(sources, p)),
+        labels,
+        related,
+    }
+}
+
+/// Render diagnostics with miette's graphical handler, then a summary line.
+pub fn render_human(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    summary: Summary,
+    color: bool,
+) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false)
+        .with_context_lines(1);
+    let mut out = String::new();
+    for d in diagnostics {
+        let rendered = to_rendered(d, sources);
+        // Miette prints the code as a header; it renders into a String, so the
+        // only possible error is a formatting bug, which we show as plain text.
+        if handler.render_report(&mut out, &rendered).is_err() {
+            out.push_str(&format!(
+                "{}: {} [{}]\n",
+                d.severity.as_str(),
+                d.message,
+                d.code
+            ));
+        }
+        out.push('\n');
+    }
+    let errors = count(diagnostics, Severity::Error);
+    let warnings = count(diagnostics, Severity::Warning);
+    let what = format!(
+        "{}, {}, {}",
+        plural(summary.files, "file"),
+        plural(summary.modules, "module"),
+        plural(summary.actions, "action")
+    );
+    if errors == 0 {
+        let extra = if warnings > 0 {
+            format!(" with {}", plural(warnings, "warning"))
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("valid: {what}{extra}\n"));
+    } else {
+        out.push_str(&format!(
+            "invalid: {}, {} in {what}\n",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ));
+    }
+    out
+}
+
+fn location_json(sources: &SourceMap, span: Span) -> serde_json::Value {
+    let l = locate(sources, span);
+    json!({
+        "file": l.file,
+        "line": l.line,
+        "column": l.column,
+        "end_line": l.end_line,
+        "end_column": l.end_column,
+    })
+}
+
+/// The JSON document for `validate --format json` (format version 1).
+pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap, summary: Summary) -> String {
+    let items: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let mut item = json!({
+                "code": d.code.as_str(),
+                "protocol_code": d.code.protocol_code(),
+                "severity": d.severity.as_str(),
+                "message": d.message,
+                "location": d.primary_span().map(|s| location_json(sources, s)),
+                "labels": d.labels.iter().map(|l| {
+                    let mut loc = location_json(sources, l.span);
+                    loc["message"] = json!(l.message);
+                    loc
+                }).collect::<Vec<_>>(),
+                "help": d.help,
+            });
+            if d.primary_span().is_none() {
+                item["location"] = serde_json::Value::Null;
+            }
+            item
+        })
+        .collect();
+    let doc = json!({
+        "format_version": 1,
+        "valid": count(diagnostics, Severity::Error) == 0,
+        "summary": {
+            "files": summary.files,
+            "modules": summary.modules,
+            "actions": summary.actions,
+            "workflows": summary.workflows,
+            "errors": count(diagnostics, Severity::Error),
+            "warnings": count(diagnostics, Severity::Warning),
+        },
+        "diagnostics": items,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
+    text.push('\n');
+    text
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions workflow commands, one `::error` or `::warning` line per diagnostic.
+pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = vec![format!("title={}", escape_property(d.code.as_str()))];
+        if let Some(span) = d.primary_span() {
+            let l = locate(sources, span);
+            props.insert(0, format!("file={}", escape_property(&l.file)));
+            props.insert(1, format!("line={}", l.line));
+            props.insert(2, format!("col={}", l.column));
+            props.insert(3, format!("endLine={}", l.end_line));
+            if l.end_line == l.line {
+                props.insert(4, format!("endColumn={}", l.end_column));
+            }
+        }
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        out.push_str(&format!(
+            "::{level} {}::{}\n",
+            props.join(","),
+            escape_data(&message)
+        ));
+    }
+    out
+}
+
+/// A SARIF 2.1.0 log with one run, a rule per code used, a result per diagnostic.
+pub fn render_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut codes: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
+    codes.sort();
+    codes.dedup();
+    let rules: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.as_str(),
+                "shortDescription": { "text": c.summary() },
+                "fullDescription": { "text": crate::explain::explanation(*c) },
+                "help": { "text": format!("rune explain {}", c.as_str()) },
+                "defaultConfiguration": { "level": c.severity().as_str() },
+            })
+        })
+        .collect();
+    let physical = |span: Span| {
+        let l = locate(sources, span);
+        json!({
+            "physicalLocation": {
+                "artifactLocation": { "uri": l.file },
+                "region": {
+                    "startLine": l.line,
+                    "startColumn": l.column,
+                    "endLine": l.end_line,
+                    "endColumn": l.end_column,
+                }
+            }
+        })
+    };
+    let results: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str("\nhelp: ");
+                text.push_str(help);
+            }
+            let mut result = json!({
+                "ruleId": d.code.as_str(),
+                "ruleIndex": codes.iter().position(|c| *c == d.code),
+                "level": d.severity.as_str(),
+                "message": { "text": text },
+                "locations": d.primary_span().map(|s| vec![physical(s)]).unwrap_or_default(),
+            });
+            let related: Vec<serde_json::Value> = d
+                .labels
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(i, l)| {
+                    let mut loc = physical(l.span);
+                    loc["id"] = json!(i);
+                    loc["message"] = json!({ "text": l.message });
+                    loc
+                })
+                .collect();
+            if !related.is_empty() {
+                result["relatedLocations"] = json!(related);
+            }
+            result
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "rune",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules,
+                }
+            },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
+    text.push('\n');
+    text
+}

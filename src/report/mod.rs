@@ -1,0 +1,58 @@
+//! Report stage: the only code that writes to stdout or stderr.
+//!
+//! Commands hand their results (diagnostics, plans, graphs) to a renderer here;
+//! every renderer produces a `String`, and the [`Printer`] writes it. A closed pipe
+//! (`rune plan | head`) ends output quietly instead of failing the command.
+
+pub mod diagnostics;
+
+use std::io::Write;
+
+/// Writes rendered output to stdout and stderr.
+#[derive(Debug, Default)]
+pub struct Printer {
+    closed: bool,
+}
+
+impl Printer {
+    /// A printer for this process's stdout and stderr.
+    pub fn new() -> Self {
+        Printer::default()
+    }
+
+    /// Write to stdout.
+    #[allow(clippy::print_stdout)]
+    pub fn out(&mut self, text: &str) {
+        if self.closed {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        if stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
+            // Broken pipe or closed stdout: the reader has what it wanted.
+            self.closed = true;
+        }
+    }
+
+    /// Write to stderr.
+    pub fn err(&mut self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
+    }
+}
+
+/// Whether human output should be coloured, from the user's choice, `NO_COLOR`
+/// and whether the stream is a terminal.
+pub fn use_color(choice: crate::cli::ColorChoice, stream_is_terminal: bool) -> bool {
+    match choice {
+        crate::cli::ColorChoice::Always => true,
+        crate::cli::ColorChoice::Never => false,
+        crate::cli::ColorChoice::Auto => {
+            stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}

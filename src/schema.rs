@@ -1,0 +1,372 @@
+//! Schema stage: check parsed catalog documents against the embedded JSON Schemas.
+//!
+//! `schemas/` is the single source of truth for the catalog format; the files are
+//! embedded into the binary, printed by `rune schema`, and compiled once per run.
+//! Each module entry is validated on its own (in parallel) so a 10,000-module file
+//! does not serialise on one core, and so every error maps back to the span of the
+//! exact key or value it is about.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use rayon::prelude::*;
+use serde_json::Value as Json;
+
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::source::Span;
+use crate::yaml::{Node, Value};
+
+/// An embedded schema: its name for `rune schema NAME` and its text.
+pub struct EmbeddedSchema {
+    /// Short name, e.g. `catalog`.
+    pub name: &'static str,
+    /// File name under `schemas/`.
+    pub file: &'static str,
+    /// The JSON text.
+    pub text: &'static str,
+}
+
+/// Every schema shipped in the binary.
+pub const SCHEMAS: &[EmbeddedSchema] = &[
+    EmbeddedSchema {
+        name: "catalog",
+        file: "catalog.schema.json",
+        text: include_str!("../schemas/catalog.schema.json"),
+    },
+    EmbeddedSchema {
+        name: "plan",
+        file: "plan.schema.json",
+        text: include_str!("../schemas/plan.schema.json"),
+    },
+];
+
+/// Look an embedded schema up by name (`catalog`) or file name (`catalog.schema.json`).
+pub fn find(name: &str) -> Option<&'static EmbeddedSchema> {
+    SCHEMAS.iter().find(|s| s.name == name || s.file == name)
+}
+
+/// The catalog schema as JSON.
+pub static CATALOG_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
+    serde_json::from_str(SCHEMAS[0].text).expect("embedded catalog schema is valid JSON")
+});
+
+fn compile(schema: &Json) -> Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("embedded catalog schema compiles")
+}
+
+/// Validates a whole catalog document (with its module list emptied).
+static CATALOG_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(&CATALOG_SCHEMA));
+
+/// Validates one module entry: the catalog schema with `#/$defs/module` as its root.
+static MODULE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+    let mut root = CATALOG_SCHEMA.clone();
+    if let Some(obj) = root.as_object_mut() {
+        let defs = obj.get("$defs").cloned().unwrap_or(Json::Null);
+        let schema = obj.get("$schema").cloned().unwrap_or(Json::Null);
+        obj.clear();
+        obj.insert("$schema".into(), schema);
+        obj.insert("$defs".into(), defs);
+        obj.insert("$ref".into(), Json::String("#/$defs/module".into()));
+    }
+    compile(&root)
+});
+
+/// Check one parsed document against the catalog schema.
+pub fn check_document(document: &Node) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    // The top level without its modules, so module entries can be checked apart.
+    let modules = match (&document.value, document.get("modules")) {
+        (Value::Map(_), Some(m)) if matches!(m.value, Value::Seq(_)) => m.as_seq(),
+        _ => &[],
+    };
+    let top = match &document.value {
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|e| {
+                    let v = if e.key.value == "modules" && matches!(e.value.value, Value::Seq(_)) {
+                        Json::Array(Vec::new())
+                    } else {
+                        e.value.to_json()
+                    };
+                    (e.key.value.clone(), v)
+                })
+                .collect(),
+        ),
+        _ => document.to_json(),
+    };
+    for error in CATALOG_VALIDATOR.iter_errors(&top) {
+        diagnostics.extend(to_diagnostic(&error, document, &[]));
+    }
+    let per_module: Vec<Vec<Diagnostic>> = modules
+        .par_iter()
+        .enumerate()
+        .map(|(i, module)| {
+            let json = module.to_json();
+            let prefix = ["modules".to_string(), i.to_string()];
+            MODULE_VALIDATOR
+                .iter_errors(&json)
+                .flat_map(|error| to_diagnostic(&error, module, &prefix))
+                .collect()
+        })
+        .collect();
+    diagnostics.extend(per_module.into_iter().flatten());
+    diagnostics
+}
+
+/// Split a JSON pointer into unescaped segments.
+pub fn pointer_segments(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+/// Fields whose format the `check` stage reports with a friendlier message; schema
+/// pattern errors on them would only repeat it.
+fn owned_by_check(path: &[String]) -> bool {
+    let last = path.last().map(String::as_str);
+    let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
+    matches!(
+        (parent, last),
+        (
+            Some("module_identity"),
+            Some("module_name" | "module_version")
+        ) | (_, Some("version_requirement"))
+    ) || (path.len() >= 2
+        && path[path.len() - 2].parse::<usize>().is_ok()
+        && matches!(last, Some("module_name" | "action")))
+}
+
+/// The first line of a node: a readable label for a whole mapping or sequence.
+pub fn head_span(node: &Node, text: &str) -> Span {
+    let start = node.span.start as usize;
+    let end = text
+        .get(start..node.span.end as usize)
+        .and_then(|s| s.find('\n'))
+        .map_or(node.span.end as usize, |i| start + i);
+    Span::new(node.span.file, start, end.max(start))
+}
+
+/// Map one validation error to diagnostics located in `root` (the node the
+/// validated JSON came from); `prefix` is the path of `root` in its document.
+fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) -> Vec<Diagnostic> {
+    let relative = pointer_segments(error.instance_path().as_str());
+    let (node, entry) = root.pointer_lookup(relative.iter().map(String::as_str));
+    let path: Vec<String> = prefix
+        .iter()
+        .cloned()
+        .chain(relative.iter().cloned())
+        .collect();
+    let at = display_path(&path);
+    // Values are labelled where they are; a key's problem is labelled at the key.
+    let value_span = node.span;
+    let field = path
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "catalog".to_string());
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected }
+        | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+            let allowed = allowed_properties(error.schema_path().as_str());
+            unexpected
+                .iter()
+                .map(|key| {
+                    let span = node.entry(key).map_or(value_span, |e| e.key.span);
+                    let mut d =
+                        Diagnostic::new(Code::UnknownKey, format!("unknown key `{key}` in {at}"))
+                            .with_label(span, "not a known key here");
+                    let hint = did_you_mean(key, allowed.iter().map(String::as_str));
+                    d = match hint {
+                        Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
+                        None if !allowed.is_empty() => d.with_help(format!(
+                            "the keys allowed here are: {}",
+                            allowed
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                        None => d,
+                    };
+                    d
+                })
+                .collect()
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            vec![Diagnostic::new(
+                Code::MissingField,
+                format!("{at} is missing the required field `{name}`"),
+            )
+            .with_label(
+                key_span_or_head(entry, node),
+                format!("`{name}` is required here"),
+            )
+            .with_help(format!(
+                "add `{name}`; `rune schema catalog` shows the format"
+            ))]
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => article(&t.to_string()),
+                TypeKind::Multiple(ts) => {
+                    let names: Vec<String> =
+                        ts.into_iter().map(|t| article(&t.to_string())).collect();
+                    names.join(" or ")
+                }
+            };
+            vec![Diagnostic::new(
+                Code::WrongType,
+                format!("`{field}` must be {expected}, found {}", describe(node)),
+            )
+            .with_label(value_span, format!("expected {expected}"))]
+        }
+        ValidationErrorKind::Minimum { .. }
+        | ValidationErrorKind::Maximum { .. }
+        | ValidationErrorKind::ExclusiveMinimum { .. }
+        | ValidationErrorKind::ExclusiveMaximum { .. }
+        | ValidationErrorKind::MinLength { .. }
+        | ValidationErrorKind::MaxLength { .. }
+        | ValidationErrorKind::MinItems { .. }
+        | ValidationErrorKind::MaxItems { .. }
+        | ValidationErrorKind::MinProperties { .. }
+        | ValidationErrorKind::MaxProperties { .. }
+        | ValidationErrorKind::MultipleOf { .. } => vec![Diagnostic::new(
+            Code::OutOfRange,
+            format!("`{field}` is out of range: {}", error.masked()),
+        )
+        .with_label(value_span, "out of range")],
+        ValidationErrorKind::Pattern { .. } if owned_by_check(&path) => Vec::new(),
+        ValidationErrorKind::Pattern { pattern } => vec![Diagnostic::new(
+            Code::InvalidFormat,
+            format!("`{field}` does not have the required format"),
+        )
+        .with_label(value_span, format!("does not match `{pattern}`"))],
+        ValidationErrorKind::Format { format } => vec![Diagnostic::new(
+            Code::InvalidFormat,
+            format!("`{field}` is not a valid {format}"),
+        )
+        .with_label(value_span, format!("expected a {format}"))],
+        ValidationErrorKind::Enum { options } => {
+            let choices: Vec<String> = options
+                .as_array()
+                .map(|a| a.iter().map(|v| v.to_string()).collect())
+                .unwrap_or_default();
+            let found = node.as_str().unwrap_or_default();
+            let hint = did_you_mean(
+                found,
+                options
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Json::as_str),
+            );
+            let mut d = Diagnostic::new(
+                Code::InvalidFormat,
+                format!("`{field}` must be one of {}", choices.join(", ")),
+            )
+            .with_label(value_span, "not an allowed value");
+            if let Some(hint) = hint {
+                d = d.with_help(format!("did you mean `{hint}`?"));
+            }
+            vec![d]
+        }
+        ValidationErrorKind::Constant { expected_value } => vec![Diagnostic::new(
+            Code::InvalidFormat,
+            format!("`{field}` must be {expected_value}"),
+        )
+        .with_label(value_span, format!("expected {expected_value}"))],
+        _ => vec![Diagnostic::new(
+            Code::SchemaViolation,
+            format!("{at} is invalid: {}", error.masked()),
+        )
+        .with_label(value_span, "does not match the catalog schema")],
+    }
+}
+
+fn key_span_or_head(entry: Option<&crate::yaml::Entry>, node: &Node) -> Span {
+    match entry {
+        Some(e) => e.key.span,
+        // A sequence item or the document root: its first character.
+        None => Span::new(
+            node.span.file,
+            node.span.start as usize,
+            node.span.start as usize + 1,
+        ),
+    }
+}
+
+fn article(kind: &str) -> String {
+    match kind {
+        "object" => "a mapping".to_string(),
+        "array" => "a list".to_string(),
+        "integer" => "an integer".to_string(),
+        "null" => "null".to_string(),
+        other => format!("a {other}"),
+    }
+}
+
+fn describe(node: &Node) -> &'static str {
+    match &node.value {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Seq(_) => "a list",
+        Value::Map(_) => "a mapping",
+    }
+}
+
+/// `modules[3].module_identity` style path for messages.
+pub fn display_path(path: &[String]) -> String {
+    if path.is_empty() {
+        return "the catalog".to_string();
+    }
+    let mut out = String::new();
+    for segment in path {
+        if segment.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    format!("`{out}`")
+}
+
+/// The property names a schema location allows, for "did you mean" hints.
+fn allowed_properties(schema_path: &str) -> Vec<String> {
+    let mut segments = pointer_segments(schema_path);
+    // The error points at `.../additionalProperties`; its siblings hold `properties`.
+    segments.pop();
+    let mut schema = &*CATALOG_SCHEMA;
+    for s in &segments {
+        schema = match schema {
+            Json::Object(o) => match o.get(s) {
+                Some(v) => v,
+                None => return Vec::new(),
+            },
+            Json::Array(a) => match s.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                Some(v) => v,
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+    }
+    let mut keys: Vec<String> = schema
+        .get("properties")
+        .and_then(Json::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}

@@ -1,0 +1,5 @@
+//! Integration tests: the real `rune` binary, one module per topic.
+
+mod support;
+
+mod cli;

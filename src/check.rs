@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, RwLock};
 
+use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use rayon::prelude::*;
 
@@ -279,17 +280,28 @@ fn embedded_schema(
         let relative = pointer_segments(error.instance_path().as_str());
         let (node, entry) = schema.pointer_lookup(relative.iter().map(String::as_str));
         let span = match (&error.kind(), entry) {
-            (jsonschema::error::ValidationErrorKind::AdditionalProperties { .. }, Some(e)) => {
-                e.key.span
-            }
+            (ValidationErrorKind::AdditionalProperties { .. }, Some(e)) => e.key.span,
             _ => node.span,
+        };
+        const TYPES: [&str; 7] = [
+            "array", "boolean", "integer", "null", "number", "object", "string",
+        ];
+        let bad_type = (relative.last().map(String::as_str) == Some("type"))
+            .then(|| node.as_str())
+            .flatten();
+        let label = match bad_type {
+            Some(t) => match did_you_mean(t, TYPES) {
+                Some(hint) => format!("`{t}` is not a JSON Schema type; did you mean `{hint}`?"),
+                None => format!("`{t}` is not a JSON Schema type ({})", TYPES.join(", ")),
+            },
+            None => error.masked().to_string(),
         };
         out.push(
             Diagnostic::new(
                 Code::InvalidEmbeddedSchema,
                 format!("the {what} of `{owner}` is not a valid JSON Schema"),
             )
-            .with_label(span, error.masked().to_string())
+            .with_label(span, label)
             .with_help("embedded schemas follow JSON Schema 2020-12; see https://json-schema.org/understanding-json-schema"),
         );
     }
@@ -323,24 +335,42 @@ fn embedded_schema(
 fn validate_data(
     validator: &Validator,
     data: &Node,
+    schema: &Node,
     code: Code,
     message: &str,
-    schema_span: Span,
     out: &mut Vec<Diagnostic>,
 ) {
     let json = data.to_json();
     for error in validator.iter_errors(&json) {
         let relative = pointer_segments(error.instance_path().as_str());
         let (node, _) = data.pointer_lookup(relative.iter().map(String::as_str));
+        // An unexpected key is shown where it is written, not on its whole mapping.
+        let span = match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected }
+            | ValidationErrorKind::UnevaluatedProperties { unexpected } => unexpected
+                .first()
+                .and_then(|k| node.entry(k))
+                .map_or(node.span, |e| e.key.span),
+            _ => node.span,
+        };
+        // The rule that failed, located in the embedded schema: the keyword's
+        // parent, so the label sits on e.g. `max_connections: { type: integer }`.
+        // At the schema's root that would be the whole schema; use the keyword there.
+        let mut rule_path = pointer_segments(error.schema_path().as_str());
+        if rule_path.len() > 1 {
+            rule_path.pop();
+        }
+        let (rule, rule_entry) = schema.pointer_lookup(rule_path.iter().map(String::as_str));
+        let rule_span = rule_entry.map_or(rule.span, |e| e.key.span);
         let at = if relative.is_empty() {
             String::new()
         } else {
             format!(" at {}", display_path(&relative))
         };
         out.push(
-            Diagnostic::new(code, format!("{message}{at}: {}", error.masked()))
-                .with_label(node.span, "does not match the schema")
-                .with_label(schema_span, "schema declared here"),
+            Diagnostic::new(code, format!("{message}{at}"))
+                .with_label(span, error.masked().to_string())
+                .with_label(rule_span, "required by this part of the schema"),
         );
     }
 }
@@ -358,12 +388,12 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
                 validate_data(
                     &validator,
                     example,
+                    schema,
                     Code::ExampleDataMismatch,
                     &format!(
                         "example_data of event `{}` does not match its data_schema",
                         event.event_type.value
                     ),
-                    schema.span,
                     &mut out,
                 );
             }
@@ -390,11 +420,11 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
                 validate_data(
                     &validator,
                     config,
+                    schema,
                     Code::ConfigMismatch,
                     &format!(
                         "lifecycle.config of `{owner}` does not match its configuration_schema"
                     ),
-                    schema.span,
                     &mut out,
                 );
             }

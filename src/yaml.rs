@@ -324,8 +324,9 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     anchor,
                     items,
                 }) => {
+                    let end = collection_end(text, span, items.last().map(|n| n.span));
                     let node = Node {
-                        span: Span::new(file, start.start as usize, span.end as usize),
+                        span: Span::new(file, start.start as usize, end),
                         value: Value::Seq(items),
                     };
                     remember(&mut anchors, anchor, &node);
@@ -340,8 +341,9 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     entries,
                     ..
                 }) => {
+                    let end = collection_end(text, span, entries.last().map(|e| e.value.span));
                     let node = Node {
-                        span: Span::new(file, start.start as usize, span.end as usize),
+                        span: Span::new(file, start.start as usize, end),
                         value: Value::Map(entries),
                     };
                     remember(&mut anchors, anchor, &node);
@@ -470,6 +472,17 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
 fn unbalanced(span: Span) -> Diagnostic {
     Diagnostic::new(Code::YamlSyntax, "YAML syntax error: unbalanced collection")
         .with_label(span, "unexpected end of collection")
+}
+
+/// Where a collection ends: at its closing bracket for flow style, else at the end
+/// of its last child. (For block style the parser's end event sits on the next
+/// token, often lines later, which would make labels cover trailing lines.)
+fn collection_end(text: &str, end_event: Span, last_child: Option<Span>) -> usize {
+    let closing = text.as_bytes().get(end_event.start as usize);
+    match (closing, last_child) {
+        (Some(b'}' | b']'), _) | (_, None) => end_event.end as usize,
+        (_, Some(child)) => child.end as usize,
+    }
 }
 
 fn too_deep(span: Span) -> Diagnostic {

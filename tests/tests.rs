@@ -3,3 +3,7 @@
 mod support;
 
 mod cli;
+mod graph;
+mod list_actions;
+mod plan;
+mod properties;

@@ -2,6 +2,9 @@
 //! [`ExitStatus`].
 
 pub mod explain;
+pub mod graph;
+pub mod list_actions;
+pub mod plan;
 pub mod schema;
 pub mod validate;
 
@@ -16,9 +19,8 @@ pub fn dispatch(command: Command, config: &Config, printer: &mut Printer) -> Exi
         Command::Validate(args) => validate::run(&args, config, printer),
         Command::Explain(args) => explain::run(&args, printer),
         Command::Schema(args) => schema::run(&args, printer),
-        Command::Plan(_) | Command::Graph(_) | Command::ListActions(_) => {
-            printer.err("error: this command is not available in this build\n");
-            ExitStatus::Error
-        }
+        Command::Plan(args) => plan::run(&args, config, printer),
+        Command::Graph(args) => graph::run(&args, config, printer),
+        Command::ListActions(args) => list_actions::run(&args, config, printer),
     }
 }

@@ -4,7 +4,10 @@
 //! every renderer produces a `String`, and the [`Printer`] writes it. A closed pipe
 //! (`rune plan | head`) ends output quietly instead of failing the command.
 
+pub mod actions;
 pub mod diagnostics;
+pub mod graph;
+pub mod plan;
 
 use std::io::Write;
 

@@ -1,0 +1,23 @@
+//! `rune graph`: print the module dependency graph (DOT, Mermaid or JSON).
+
+use crate::cli::{GraphArgs, GraphFormat};
+use crate::config::Config;
+use crate::report::graph::{render_dot, render_json, render_mermaid};
+use crate::report::Printer;
+use crate::ExitStatus;
+
+/// Run `rune graph`.
+pub fn run(args: &GraphArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
+    let paths = config.catalog_paths(&args.paths);
+    let checked = match super::plan::load_valid(&paths, config, printer) {
+        Ok(checked) => checked,
+        Err(status) => return status,
+    };
+    let (registry, graph) = (&checked.registry, &checked.graph);
+    printer.out(&match args.format {
+        GraphFormat::Dot => render_dot(registry, graph),
+        GraphFormat::Mermaid => render_mermaid(registry, graph),
+        GraphFormat::Json => render_json(registry, graph),
+    });
+    ExitStatus::Success
+}

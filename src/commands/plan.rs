@@ -1,0 +1,233 @@
+//! `rune plan`: the lifecycle and action plan as a dry run.
+//!
+//! Wiring only: check the flags, load and check the catalog (refusing to plan an
+//! invalid one, with `validate`'s report), type the parameters, plan, render, and
+//! save with `--out`. Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
+//! to do), 1 invalid catalog, invalid parameters or a denied step, 2 usage error,
+//! 3 steps planned (only with `--detailed-exitcode`).
+
+use std::io::Write;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde_json::Map;
+
+use crate::catalog::{self, CheckedCatalog};
+use crate::cli::{OutputFormat, PlanArgs};
+use crate::config::Config;
+use crate::params::{self, ParamsFileError};
+use crate::plan::{self, Clock, PlanError, Request};
+use crate::report::diagnostics::render_human;
+use crate::report::plan::render_problems;
+use crate::report::Printer;
+use crate::ExitStatus;
+
+/// Run `rune plan`.
+pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
+    let (at, clock) = match &args.at {
+        Some(text) => match parse_at(text) {
+            Ok(at) => (at, Clock::Fixed),
+            Err(message) => return usage(printer, &message),
+        },
+        // Whole seconds: the plan records the instant, and nanoseconds are noise.
+        None => (
+            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
+            Clock::Now,
+        ),
+    };
+    if let Err(message) = check_flags(args) {
+        return usage(printer, &message);
+    }
+    let paths = config.catalog_paths(&args.paths);
+    let checked = match load_valid(&paths, config, printer) {
+        Ok(checked) => checked,
+        Err(status) => return status,
+    };
+    let params = match &args.action {
+        Some(name) => match action_params(args, name, &checked, config, printer) {
+            Ok(params) => params,
+            Err(status) => return status,
+        },
+        None => Map::new(),
+    };
+    let request = Request {
+        targets: args.targets.clone(),
+        action: args.action.clone(),
+        params,
+        at,
+        clock,
+        acks: args.acks.clone(),
+        reason: args.reason.clone(),
+    };
+    let plan = match plan::plan(&checked.registry, &checked.graph, request) {
+        Ok(plan) => plan,
+        Err(PlanError::Usage(d)) => {
+            printer.err(&render_problems(&d, &checked.sources, config.color_stderr));
+            return ExitStatus::Error;
+        }
+        Err(PlanError::Invalid(d)) => {
+            printer.err(&render_problems(&d, &checked.sources, config.color_stderr));
+            printer.err("error: no plan: the request is invalid\n");
+            return ExitStatus::Failure;
+        }
+    };
+    let inputs = plan::inputs(&checked.sources, &plan);
+    let json =
+        || crate::report::plan::render_json(&plan, &checked.registry, &checked.sources, &inputs);
+    printer.out(&match args.format {
+        OutputFormat::Human => crate::report::plan::render_human(&plan, &checked.registry, &inputs),
+        OutputFormat::Json => json(),
+    });
+    let denied = plan.denied() > 0;
+    if let Some(out) = &args.out {
+        let name = crate::source::display_name(out);
+        if denied {
+            // A plan with denied steps must not reach `rune apply`.
+            printer.err(&format!(
+                "error: the plan has denied steps; not written to {name}\n"
+            ));
+        } else if let Err(e) = write_atomically(out, json().as_bytes()) {
+            printer.err(&format!("error: cannot write the plan to {name}: {e}\n"));
+            return ExitStatus::Error;
+        } else {
+            printer.err(&format!("plan written to {name}\n"));
+        }
+    }
+    if denied {
+        ExitStatus::Failure
+    } else if args.detailed_exitcode && plan.step_count() > 0 {
+        ExitStatus::StepsPlanned
+    } else {
+        ExitStatus::Success
+    }
+}
+
+fn usage(printer: &mut Printer, message: &str) -> ExitStatus {
+    printer.err(&format!("error: {message}\n"));
+    ExitStatus::Error
+}
+
+/// `--at` as an instant: RFC 3339 with a `Z` or numeric offset.
+pub fn parse_at(text: &str) -> Result<Timestamp, String> {
+    text.trim().parse::<Timestamp>().map_err(|e| {
+        format!(
+            "invalid --at `{text}`: {e}\n  help: give an RFC 3339 instant with an offset, e.g. `2026-03-27T10:00:00Z` or `2026-03-27T11:00:00+01:00`"
+        )
+    })
+}
+
+/// Flag combinations that make no sense, and malformed `--param`s, before any I/O.
+fn check_flags(args: &PlanArgs) -> Result<(), String> {
+    for param in &args.params {
+        params::split_assignment(param)?;
+    }
+    if args.action.is_none() {
+        if let Some(p) = args.params.first() {
+            return Err(format!("--param `{p}` needs --action NAME"));
+        }
+        if args.params_file.is_some() {
+            return Err("--params-file needs --action NAME".to_string());
+        }
+        if let Some(ack) = args.acks.first() {
+            return Err(format!(
+                "--ack `{ack}` needs --action {ack}: it acknowledges the action being planned"
+            ));
+        }
+    }
+    if args.reason.is_some() && args.acks.is_empty() {
+        return Err(
+            "--reason is recorded with a break-glass acknowledgment; add --ack ACTION".to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Load and check the catalog; on errors print `validate`'s report and refuse.
+pub fn load_valid(
+    paths: &[std::path::PathBuf],
+    config: &Config,
+    printer: &mut Printer,
+) -> Result<CheckedCatalog, ExitStatus> {
+    let checked = catalog::load_and_check(paths);
+    if checked.has_errors() {
+        printer.err(&render_human(
+            &checked.diagnostics,
+            &checked.sources,
+            checked.summary(),
+            config.color_stderr,
+        ));
+        return Err(if checked.has_io_errors() {
+            ExitStatus::Error
+        } else {
+            ExitStatus::Failure
+        });
+    }
+    if !checked.diagnostics.is_empty() {
+        printer.err(&render_problems(
+            &checked.diagnostics,
+            &checked.sources,
+            config.color_stderr,
+        ));
+    }
+    Ok(checked)
+}
+
+/// The action's parameters from `--params-file` and `--param`, typed by its schema.
+fn action_params(
+    args: &PlanArgs,
+    name: &str,
+    checked: &CheckedCatalog,
+    config: &Config,
+    printer: &mut Printer,
+) -> Result<Map<String, serde_json::Value>, ExitStatus> {
+    // An unknown action is reported by the planner with the other selector errors.
+    let Ok((m, a)) = plan::find_action(&checked.registry, name) else {
+        return Ok(Map::new());
+    };
+    let action = &checked.registry.modules[m].actions[a];
+    let from_file = match &args.params_file {
+        Some(path) => match params::read_params_file(path) {
+            Ok(map) => map,
+            Err(ParamsFileError::Syntax {
+                sources,
+                diagnostics,
+            }) => {
+                printer.err(&render_problems(
+                    &diagnostics,
+                    &sources,
+                    config.color_stderr,
+                ));
+                return Err(usage(printer, "--params-file is not valid YAML or JSON"));
+            }
+            Err(ParamsFileError::Unreadable(message) | ParamsFileError::NotAMapping(message)) => {
+                return Err(usage(printer, &format!("--params-file: {message}")));
+            }
+        },
+        None => Map::new(),
+    };
+    params::collect(&args.params, from_file, action).map_err(|message| usage(printer, &message))
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, synced,
+/// then renamed over the target, so readers see the old plan or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan.json".to_string());
+    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

@@ -1,0 +1,273 @@
+//! Action parameters from the command line: `--param KEY=VALUE` and `--params-file`.
+//!
+//! Values are typed with the action's `input_schema` in mind: a value is JSON when it
+//! parses as JSON (`count=3` is a number, `tags=["a"]` a list), except that a property
+//! the schema declares as a string keeps the text as written (`version=1.10` stays
+//! `"1.10"`, not the number 1.1). A parameters file is a JSON or YAML mapping read
+//! with the catalog parser (same limits on size, nesting and aliases); `--param`
+//! values given on the command line win over the file's. Checking the result
+//! against the schema happens here too, so a bad parameter fails the dry run with a
+//! diagnostic that points at the schema rule in the catalog.
+
+use std::path::Path;
+
+use serde_json::{Map, Value as Json};
+
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::registry::Action;
+use crate::schema::{display_path, pointer_segments};
+use crate::source::{FileId, SourceFile, SourceMap};
+use crate::yaml::Node;
+
+/// Largest parameters file rune reads.
+pub const MAX_PARAMS_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Split `KEY=VALUE`; the key must be non-empty. The error is a usage message.
+pub fn split_assignment(arg: &str) -> Result<(&str, &str), String> {
+    match arg.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
+        Some(_) => Err(format!(
+            "invalid --param `{arg}`: the key before `=` is empty"
+        )),
+        None => Err(format!(
+            "invalid --param `{arg}`: expected KEY=VALUE, e.g. `--param node=worker-1`"
+        )),
+    }
+}
+
+/// Whether the property schema says the value is text, so it must not be parsed as
+/// JSON: `type: string` (alone or among others), or an enum/const of strings only.
+fn wants_string(property: Option<&Json>) -> bool {
+    let Some(property) = property else {
+        return false;
+    };
+    match property.get("type") {
+        Some(Json::String(t)) => t == "string",
+        Some(Json::Array(types)) => types.iter().any(|t| t == "string"),
+        _ => {
+            let strings = |v: &Json| v.is_string();
+            match (property.get("enum"), property.get("const")) {
+                (Some(Json::Array(values)), _) => !values.is_empty() && values.iter().all(strings),
+                (None, Some(value)) => value.is_string(),
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Type one `--param` value: text for string properties, else JSON when it parses.
+pub fn typed_value(raw: &str, property: Option<&Json>) -> Json {
+    if wants_string(property) {
+        return Json::String(raw.to_string());
+    }
+    serde_json::from_str(raw).unwrap_or_else(|_| Json::String(raw.to_string()))
+}
+
+/// Why a parameters file could not be used.
+#[derive(Debug)]
+pub enum ParamsFileError {
+    /// It could not be read.
+    Unreadable(String),
+    /// It is not valid YAML/JSON; the diagnostics refer to `sources`.
+    Syntax {
+        /// The file, for rendering.
+        sources: SourceMap,
+        /// What is wrong.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// It parsed, but is not a mapping.
+    NotAMapping(String),
+}
+
+/// Read a parameters file: a JSON or YAML mapping of parameter names to values.
+pub fn read_params_file(path: &Path) -> Result<Map<String, Json>, ParamsFileError> {
+    let name = crate::source::display_name(path);
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| ParamsFileError::Unreadable(format!("cannot read `{name}`: {e}")))?;
+    if metadata.len() > MAX_PARAMS_FILE_BYTES {
+        return Err(ParamsFileError::Unreadable(format!(
+            "`{name}` is larger than {MAX_PARAMS_FILE_BYTES} bytes"
+        )));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| ParamsFileError::Unreadable(format!("cannot read `{name}`: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ParamsFileError::Unreadable(format!("`{name}` is not UTF-8 text")))?;
+    let mut sources = SourceMap::default();
+    let file: FileId = sources.add(SourceFile::new(path, text.as_str().into()));
+    let parsed = crate::yaml::parse(file, &text);
+    let errors: Vec<Diagnostic> = parsed
+        .diagnostics
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .collect();
+    if !errors.is_empty() {
+        return Err(ParamsFileError::Syntax {
+            sources,
+            diagnostics: errors,
+        });
+    }
+    match parsed.document.map(|d| d.to_json()) {
+        Some(Json::Object(map)) => Ok(map),
+        Some(Json::Null) | None => Ok(Map::new()),
+        Some(_) => Err(ParamsFileError::NotAMapping(format!(
+            "`{name}` must hold a mapping of parameter names to values"
+        ))),
+    }
+}
+
+/// Merge file parameters with `--param` assignments (the command line wins), typing
+/// each assignment with the action's input_schema. Errors are usage messages.
+pub fn collect(
+    assignments: &[String],
+    from_file: Map<String, Json>,
+    action: &Action,
+) -> Result<Map<String, Json>, String> {
+    let schema = action.input_schema.as_ref().map(Node::to_json);
+    let properties = schema.as_ref().and_then(|s| s.get("properties"));
+    let mut params = from_file;
+    for arg in assignments {
+        let (key, raw) = split_assignment(arg)?;
+        let value = typed_value(raw, properties.and_then(|p| p.get(key)));
+        params.insert(key.to_string(), value);
+    }
+    Ok(params)
+}
+
+/// One parameter as the input_schema describes it (for help texts and list-actions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterInfo {
+    /// Property name.
+    pub name: String,
+    /// `type` (alternatives joined with `|`), `enum` values, or `any`.
+    pub kind: String,
+    /// Whether `required` lists it.
+    pub required: bool,
+    /// `description`, or empty.
+    pub description: String,
+}
+
+/// The parameters an input_schema declares, in declaration order.
+pub fn describe_parameters(input_schema: Option<&Node>) -> Vec<ParameterInfo> {
+    let Some(schema) = input_schema.map(Node::to_json) else {
+        return Vec::new();
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Json::as_array)
+        .map(|r| r.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    let Some(Json::Object(properties)) = schema.get("properties") else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| ParameterInfo {
+            name: name.clone(),
+            kind: kind_of(property),
+            required: required.contains(&name.as_str()),
+            description: property
+                .get("description")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect()
+}
+
+fn kind_of(property: &Json) -> String {
+    match property.get("type") {
+        Some(Json::String(t)) => t.clone(),
+        Some(Json::Array(types)) => types
+            .iter()
+            .filter_map(Json::as_str)
+            .collect::<Vec<_>>()
+            .join("|"),
+        _ => match property.get("enum").and_then(Json::as_array) {
+            Some(values) => values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("|"),
+            None => "any".to_string(),
+        },
+    }
+}
+
+/// Check `params` against the action's input_schema; one diagnostic per problem,
+/// labelled at the schema rule in the catalog that the value breaks.
+pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> {
+    let Some(schema) = &action.input_schema else {
+        return Vec::new();
+    };
+    let name = &action.name.value;
+    let validator = match jsonschema::validator_for(&schema.to_json()) {
+        Ok(v) => v,
+        // The check stage reports a broken schema; planning fails closed on it.
+        Err(error) => {
+            return vec![Diagnostic::new(
+                Code::InvalidParameter,
+                format!(
+                    "the input_schema of `{name}` cannot be used: {}",
+                    error.masked()
+                ),
+            )
+            .with_label(schema.span, "this schema")]
+        }
+    };
+    let instance = Json::Object(params.clone());
+    let declared = describe_parameters(Some(schema));
+    let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+    let mut out = Vec::new();
+    for error in validator.iter_errors(&instance) {
+        let at = pointer_segments(error.instance_path().as_str());
+        let schema_at = pointer_segments(error.schema_path().as_str());
+        let (rule, entry) = schema.pointer_lookup(schema_at.iter().map(String::as_str));
+        let span = entry.map_or(rule.span, |e| e.key.span);
+        let subject = if at.is_empty() {
+            "parameters".to_string()
+        } else {
+            format!("parameter {}", display_path(&at))
+        };
+        let mut d = Diagnostic::new(
+            Code::InvalidParameter,
+            format!("{subject} of action `{name}`: {error}"),
+        )
+        .with_label(span, "required by this rule of the input_schema");
+        let hint = match error.kind() {
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                unexpected
+                    .iter()
+                    .find_map(|u| did_you_mean(u, known.iter().copied()))
+                    .map(|h| format!("did you mean `{h}`? "))
+            }
+            _ => None,
+        };
+        d = d.with_help(format!(
+            "{}`{name}` takes {}",
+            hint.unwrap_or_default(),
+            parameter_summary(&declared)
+        ));
+        out.push(d);
+    }
+    out
+}
+
+/// `node (string, required), count (integer)` or `no parameters`.
+pub fn parameter_summary(declared: &[ParameterInfo]) -> String {
+    if declared.is_empty() {
+        return "no declared parameters".to_string();
+    }
+    declared
+        .iter()
+        .map(|p| {
+            format!(
+                "{} ({}{})",
+                p.name,
+                p.kind,
+                if p.required { ", required" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

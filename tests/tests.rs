@@ -7,3 +7,4 @@ mod graph;
 mod list_actions;
 mod plan;
 mod properties;
+mod registration;

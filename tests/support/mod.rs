@@ -69,6 +69,12 @@ impl Rune {
         self
     }
 
+    /// Add one path argument.
+    pub fn arg_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.command.arg(path.as_ref());
+        self
+    }
+
     /// Run in this directory instead of the repository root.
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.command.current_dir(dir);

@@ -1,8 +1,954 @@
 //! Long explanations of diagnostic codes, printed by `rune explain CODE`.
+//!
+//! The match is exhaustive on purpose: a new code does not compile until it is
+//! explained. Each explanation says what the rule is and why it exists, then shows
+//! a bad and a fixed example; the test suite validates both examples of every
+//! catalog-level code, so they cannot drift from what rune really reports.
 
 use crate::diagnostic::Code;
 
 /// The long explanation of a code, with a bad and a fixed example.
 pub fn explanation(code: Code) -> &'static str {
-    code.summary()
+    match code {
+        Code::Unreadable => {
+            r#"A path given to rune, or found while walking a directory, could not be read:
+it does not exist, or permissions forbid reading it. rune exits with status 2
+(usage or I/O error), because nothing can be said about a catalog it cannot read.
+
+Check the spelling of the path and that the user running rune can read it.
+"#
+        }
+        Code::NoCatalogs => {
+            r#"A directory was given (or ./catalogs was used by default) but holds no file
+ending in .yaml, .yml or .json. Hidden files and directories are skipped. This is a
+usage error (exit status 2): most often the wrong directory was named.
+
+Point rune at the directory that holds the catalogs, or pass the files themselves.
+"#
+        }
+        Code::FileTooLarge => {
+            r#"A catalog file is larger than 64 MiB. rune reads at most that much of a file so
+that a wrong path (a log file, a disk image) cannot exhaust memory.
+
+Split the catalog into several files; rune merges every file it is given.
+"#
+        }
+        Code::NotUtf8 => {
+            r#"A catalog file is not valid UTF-8. YAML and JSON catalogs are UTF-8 text; the
+label points at the first byte that is not.
+
+Re-save the file as UTF-8 (for example `iconv -f LATIN1 -t UTF-8`).
+"#
+        }
+        Code::BinaryFile => {
+            r#"A file holds NUL bytes, so it is binary data rather than a YAML or JSON catalog.
+This usually means a directory of catalogs also holds an archive or a compiled file
+with a .json/.yaml name.
+
+Remove the file from the catalog paths.
+"#
+        }
+        Code::EmptyFile => {
+            r#"A catalog file has no YAML document, or only comments, or an explicit null. An
+empty file is almost always a mistake (a failed generation step, a truncated copy),
+so it is reported instead of silently contributing nothing.
+
+Bad:
+
+    # nothing here yet
+
+Fixed:
+
+    catalog_version: "1"
+
+Give the file content, or delete it.
+"#
+        }
+        Code::YamlSyntax => {
+            r#"The file is not well-formed YAML. The label points where the parser gave up,
+which can be just after the real mistake. Common causes: an unclosed `[` or `{`, a
+tab used for indentation, a `:` inside an unquoted value, inconsistent indentation.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+
+Fix the syntax at or just before the labelled position.
+"#
+        }
+        Code::MultipleDocuments => {
+            r#"A catalog file holds exactly one YAML document. A `---` separator starting a
+second document is refused, because merging documents silently would hide which one
+a module came from.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+    ---
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Put each document in its own file, or merge them into one document.
+"#
+        }
+        Code::DuplicateKey => {
+            r#"A mapping has the same key twice. YAML forbids it, and parsers that accept it
+keep one value silently, so which one wins depends on the tool. rune reports both
+places and keeps the first.
+
+Bad:
+
+    catalog_version: "1"
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Remove one of the two keys.
+"#
+        }
+        Code::AliasLimit => {
+            r#"YAML aliases (`*name`) copy the node their anchor (`&name`) marks. Nested aliases
+grow exponentially (the "billion laughs" attack), so rune stops once aliases in one
+file expand to more than 100,000 nodes.
+
+Write the repeated values out, or alias smaller parts; catalogs rarely need aliases.
+"#
+        }
+        Code::NestingLimit => {
+            r#"Collections nested deeper than 128 levels are refused. Real catalogs are shallow;
+this depth only comes from generated or malicious input, and refusing it keeps rune's
+memory and stack use bounded.
+
+Flatten the structure.
+"#
+        }
+        Code::UnsupportedYaml => {
+            r#"The file uses a YAML feature catalogs do not use: a mapping or sequence as a key,
+a custom tag such as `!include`, or an alias to an anchor that does not exist.
+Catalogs are plain data so that every tool reads them the same way.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle: !builtin { runtime: builtin }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle: { runtime: builtin }
+
+Remove the tag or complex key; write the value out.
+"#
+        }
+        Code::UnknownKey => {
+            r#"A key that the catalog schema does not define at that place (MRS -32200). The
+catalog format is strict: a misspelled key would otherwise be ignored silently, and
+the setting the author meant would never apply. The help names the closest key.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle:
+          runtime: builtin
+          timeout: { ready_ms: 1000 }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle:
+          runtime: builtin
+          timeouts: { ready_ms: 1000 }
+
+Fix the spelling, or move the key where it belongs; `rune schema` shows the format.
+"#
+        }
+        Code::MissingField => {
+            r#"A field the format requires is missing (MRS -32201 required field missing). The
+label sits on the key of the mapping that lacks it.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0 }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Add the field.
+"#
+        }
+        Code::WrongType => {
+            r#"A value has the wrong type (MRS -32202 type mismatch): a number where a string is
+expected, a list where a mapping is expected. YAML guesses types from how values are
+written, so `module_version: 1.0` is a number; quote it to make it a string.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle: { runtime: builtin, timeouts: { ready_ms: "ten seconds" } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle: { runtime: builtin, timeouts: { ready_ms: 10000 } }
+
+Write the value with the type the format expects.
+"#
+        }
+        Code::OutOfRange => {
+            r#"A number, string length or list length is outside its allowed range (MRS -32203),
+for example a negative timeout or an empty exec list.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle: { runtime: builtin, timeouts: { ready_ms: -1 } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        lifecycle: { runtime: builtin, timeouts: { ready_ms: 1000 } }
+
+Use a value inside the range the message names.
+"#
+        }
+        Code::InvalidFormat => {
+            r#"A string does not have its required format, or a value is not one of the allowed
+choices (MRS -32204): an unknown `criticality`, a `category` other than remediation or
+diagnostic, a malformed UUID or timestamp, an event type not in UPPER_SNAKE_CASE.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, criticality: sometimes }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, criticality: optional }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Use one of the allowed values the message lists.
+"#
+        }
+        Code::SchemaViolation => {
+            r#"The catalog breaks a schema rule that has no more specific code, such as a
+conditional requirement: a module with `runtime: process` must say how to start it.
+
+Read the message and `rune schema catalog` for the rule at that place.
+"#
+        }
+        Code::DuplicateModule => {
+            r#"Two registrations use the same module_name (MRS -32205 duplicate module name).
+Names are unique across all catalog files given to rune, because dependencies, plans
+and routing find modules by name. Both places are shown.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.1.0, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+      - module_identity: { module_name: invoicing, module_class: Svc, module_type: service, module_version: 1.1.0, description: Example }
+
+Rename one module, or remove the stale registration.
+"#
+        }
+        Code::MissingDependency => {
+            r#"A required dependency names a module that no catalog registers (MRS -32206
+dependency not found). The dependent could never become available, so startup would
+fail; rune reports it before anything runs.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, criticality: required }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, criticality: required }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Register the module, fix the name (see the did-you-mean hint), or validate the catalog that holds it too.
+"#
+        }
+        Code::MissingOptionalDependency => {
+            r#"An optional dependency names a module that is not registered (a warning, MRS
+-32206). Optional dependencies order startup only when the module is present, so this
+is allowed, but it is often a typo. `--deny-warnings` turns it into a failure.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: metrics, criticality: optional }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: metrics, criticality: optional }
+      - module_identity: { module_name: metrics, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Fix the name, register the module, or remove the dependency.
+"#
+        }
+        Code::VersionConflict => {
+            r#"The depended-on module exists, but its module_version does not satisfy the
+dependency's version_requirement (MRS -32207 version conflict). Requirements use
+semver syntax: `>=2.0.0`, `^1.4`, `>=1.0.0, <2.0.0`.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, version_requirement: ">=2.0.0", criticality: required }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, version_requirement: ">=1.4.0", criticality: required }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Relax the requirement or register a version that satisfies it.
+"#
+        }
+        Code::InvalidVersionRequirement => {
+            r#"A version_requirement is not a semver requirement (MRS -32204), so it cannot
+be checked against the dependency's version.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, version_requirement: "at least 1.4", criticality: required }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, version_requirement: ">=1.4.0", criticality: required }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Write a requirement like `>=1.2.0`, `^2.0` or `>=1.0.0, <2.0.0`.
+"#
+        }
+        Code::EventConflict => {
+            r#"Two modules provide the same event type (MRS -32208 event type conflict). An event
+type has one owner, which defines its data_schema; two owners could publish
+incompatible data under one name.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: INVOICE_CREATED, description: An event, schema_version: "1.0", data_schema: { type: object } }
+      - module_identity: { module_name: invoicing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: INVOICE_CREATED, description: An event, schema_version: "1.0", data_schema: { type: object } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: INVOICE_CREATED, description: An event, schema_version: "1.0", data_schema: { type: object } }
+      - module_identity: { module_name: invoicing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          consumes_events: [INVOICE_CREATED]
+
+Rename one event type, or let the second module consume the first one's event.
+"#
+        }
+        Code::UnprovidedEvent => {
+            r#"A module consumes an event type that no registered module provides (a warning).
+The module would wait for events that never come; usually a typo or a missing
+catalog.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          consumes_events: [LEDGER_CLOSED]
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          consumes_events: [LEDGER_CLOSED]
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: LEDGER_CLOSED, description: An event, schema_version: "1.0", data_schema: { type: object } }
+
+Fix the event type name or register the module that provides it.
+"#
+        }
+        Code::DependencyCycle => {
+            r#"Modules depend on each other in a cycle, so none of them can start first. The
+message names the whole cycle and labels every dependency on it; removing any one of
+them breaks the cycle. Optional dependencies count too, since they order startup
+when the module is present.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: api, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: auth, criticality: required }
+      - module_identity: { module_name: auth, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: api, criticality: required }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: api, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: auth, criticality: required }
+      - module_identity: { module_name: auth, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Remove one of the labelled dependencies; a module that needs a late peer should find it at run time, not at startup.
+"#
+        }
+        Code::InvalidName => {
+            r#"A module, dependency or action name uses characters rune does not allow (MRS
+-32204). Names use letters, digits, `-`, `_` and `.`, start with a letter or digit,
+and are at most 128 characters, so they are safe in file names, URLs and shells.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: "billing service", module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing-service, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Rename it, e.g. replace spaces with `-`.
+"#
+        }
+        Code::InvalidVersion => {
+            r#"module_version is not a semantic version MAJOR.MINOR.PATCH (MRS -32204). Dependency
+requirements are checked with semver, so every version must be one. Note that
+`1.0` is also a YAML number; write `1.0.0`.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: "1.0", description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+
+Use MAJOR.MINOR.PATCH, e.g. `1.0.0` or `2.1.0-rc.1`.
+"#
+        }
+        Code::DuplicateAction => {
+            r#"Two actions share a name. `rune run ACTION` and workflows find actions by name
+across the whole catalog, so a name must be unique even between modules.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: nomad-ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: restart, description: An action, category: remediation, impact: low }
+      - module_identity: { module_name: consul-ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: restart, description: An action, category: remediation, impact: low }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: nomad-ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: restart-nomad, description: An action, category: remediation, impact: low }
+      - module_identity: { module_name: consul-ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: restart-consul, description: An action, category: remediation, impact: low }
+
+Rename one of them, e.g. prefix the name with what it acts on.
+"#
+        }
+        Code::InvalidEmbeddedSchema => {
+            r#"An embedded schema (input_schema, output_schema, data_schema or
+configuration_schema) is not a valid JSON Schema 2020-12, or cannot be compiled (an
+invalid regular expression, a `$ref` to another document). Such a schema would reject
+or accept data unpredictably at run time.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - action: flush-cache
+              description: Flush a cache
+              category: remediation
+              impact: low
+              input_schema: { type: object, properties: { cache: { type: strnig } } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - action: flush-cache
+              description: Flush a cache
+              category: remediation
+              impact: low
+              input_schema: { type: object, properties: { cache: { type: string } } }
+
+Fix the schema at the labelled place; schemas must be self-contained.
+"#
+        }
+        Code::ExampleDataMismatch => {
+            r#"An event's example_data does not validate against its own data_schema. Examples
+are documentation and test data for consumers; a wrong one misleads them. Both the
+failing value and the schema rule are labelled.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - event_type: INVOICE_CREATED
+              description: An invoice was created
+              schema_version: "1.0"
+              data_schema: { type: object, properties: { amount_cents: { type: integer, minimum: 0 } } }
+              example_data: { amount_cents: -5 }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - event_type: INVOICE_CREATED
+              description: An invoice was created
+              schema_version: "1.0"
+              data_schema: { type: object, properties: { amount_cents: { type: integer, minimum: 0 } } }
+              example_data: { amount_cents: 1250 }
+
+Fix the example, or the schema if the example shows data that is really valid.
+"#
+        }
+        Code::ConfigMismatch => {
+            r#"A module's lifecycle.config does not validate against its
+technical_requirements.configuration_schema. The config is handed to the module in
+`initialize`; a module must never receive configuration it declared invalid.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: gateway, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          configuration_schema: { type: object, properties: { max_connections: { type: integer } } }
+        lifecycle: { runtime: builtin, config: { max_connections: many } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: gateway, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          configuration_schema: { type: object, properties: { max_connections: { type: integer } } }
+        lifecycle: { runtime: builtin, config: { max_connections: 2048 } }
+
+Fix the config value, or the schema.
+"#
+        }
+        Code::DuplicatePolicy => {
+            r#"More than one catalog file has a `policy` section. Policy decides what may run
+when; keeping it in one place means one review decides it. The first file (in sorted
+path order) would win, which is too subtle to rely on.
+
+Merge the policy sections into one file.
+"#
+        }
+        Code::UnknownTimeZone => {
+            r#"A change window names a time zone that is not in the IANA database that rune
+carries. Windows are evaluated in their zone, including daylight-saving changes, so
+the zone must be exact.
+
+Bad:
+
+    catalog_version: "1"
+    policy:
+      change_windows:
+        - { name: office-hours, timezone: Europe/Berln, start: "09:00", end: "17:00" }
+
+Fixed:
+
+    catalog_version: "1"
+    policy:
+      change_windows:
+        - { name: office-hours, timezone: Europe/Berlin, start: "09:00", end: "17:00" }
+
+Use an IANA name such as `Europe/Berlin`, `America/New_York` or `UTC`.
+"#
+        }
+        Code::UnknownPolicyAction => {
+            r#"A policy override names an action no module provides (a warning). The override
+has no effect; usually the action was renamed or misspelled.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: restart-nomad, description: An action, category: remediation, impact: low }
+    policy:
+      overrides:
+        restart-nomd: { timeout_ms: 120000 }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: restart-nomad, description: An action, category: remediation, impact: low }
+    policy:
+      overrides:
+        restart-nomad: { timeout_ms: 120000 }
+
+Fix the action name or remove the override.
+"#
+        }
+        Code::DuplicateWorkflow => {
+            r#"Two catalog files declare a workflow with the same name. Workflows are run by
+name, so names are unique across files.
+
+Rename one of them.
+"#
+        }
+        Code::UnknownWorkflowAction => {
+            r#"A workflow step runs an action that no module provides, so the workflow could
+never run.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-stats }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-status }
+
+Fix the action name (see the did-you-mean hint).
+"#
+        }
+        Code::InvalidStepReference => {
+            r#"A workflow reference does not resolve: `needs` names a step that does not exist,
+a `$from`/`when` reference names an unknown step or undeclared input, or a step reads
+the output of a step it does not (transitively) need — which could still be running.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: first, action: nomad-status }
+          - { id: second, action: nomad-status, needs: [frist], params: { node: { $from: steps.first.output.node } } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: first, action: nomad-status }
+          - { id: second, action: nomad-status, needs: [first], params: { node: { $from: steps.first.output.node } } }
+
+Fix the step id, declare the input, or add the step to `needs`.
+"#
+        }
+        Code::DuplicateStep => {
+            r#"Two steps in one workflow have the same id; `needs` and `$from` could not tell
+them apart.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-status }
+          - { id: status, action: nomad-status }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-status }
+          - { id: status-again, action: nomad-status }
+
+Give each step its own id.
+"#
+        }
+        Code::WorkflowCycle => {
+            r#"Steps of a workflow need each other in a cycle, so none can run first.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: a, action: nomad-status, needs: [b] }
+          - { id: b, action: nomad-status, needs: [a] }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: remediation, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: a, action: nomad-status }
+          - { id: b, action: nomad-status, needs: [a] }
+
+Remove one of the labelled `needs`.
+"#
+        }
+        Code::UnknownModule => {
+            r#"`rune plan --target MODULE` names a module that is not in the catalog. This is a
+usage error (exit status 2); the help names the closest module.
+
+Check the name with `rune graph` or fix the spelling.
+
+    rune plan --target config-manger   # bad
+    rune plan --target config-manager  # fixed
+"#
+        }
+        Code::UnknownAction => {
+            r#"`rune plan --action NAME` (or `rune run NAME`) names an action no module provides.
+This is a usage error (exit status 2).
+
+`rune list-actions` shows every action.
+
+    rune plan --action restart-nomd    # bad
+    rune plan --action restart-nomad   # fixed
+"#
+        }
+        Code::InvalidParameter => {
+            r#"An action parameter does not satisfy the action's input_schema: a missing required
+parameter, an unknown one, a wrong type or a value out of range. Parameters are
+checked at plan time, so a bad request fails the dry run before anything runs.
+
+`rune list-actions --module M` shows each action's parameters.
+
+    rune plan --action restart-nomad -p nod=w1    # bad: unknown parameter
+    rune plan --action restart-nomad -p node=w1   # fixed
+"#
+        }
+        Code::PolicyDenied => {
+            r#"Policy denied a planned step: maintenance mode denies remediation, a change window
+governs the action and the instant is outside it, or a high-impact action lacks a
+break-glass acknowledgment. The plan names the rule that decided. Exit status 1.
+
+Wait for the window, end maintenance, or acknowledge explicitly.
+
+    rune plan --action restart-nomad -p node=w1                                   # bad: denied by break_glass
+    rune plan --action restart-nomad -p node=w1 --ack restart-nomad --reason "agent wedged"   # fixed
+"#
+        }
+    }
 }

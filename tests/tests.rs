@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod explain;
 mod graph;
 mod list_actions;
 mod plan;

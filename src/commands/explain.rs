@@ -31,8 +31,12 @@ pub fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
             ExitStatus::Success
         }
         None => {
-            let hint = did_you_mean(name, Code::ALL.iter().map(|c| c.as_str()))
-                .map(|h| format!("; did you mean `{h}`?"))
+            // Compare with the short names too: people type `dependency_cycles`.
+            let short = |c: &Code| c.as_str().rsplit("::").next().unwrap_or_default();
+            let last = name.rsplit("::").next().unwrap_or(name);
+            let hint = did_you_mean(last, Code::ALL.iter().map(short))
+                .and_then(|h| Code::from_name(h))
+                .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
             printer.err(&format!(
                 "error: unknown diagnostic code `{name}`{hint}\nrun `rune explain` to list every code\n"

@@ -35,7 +35,7 @@ pub fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
             let short = |c: &Code| c.as_str().rsplit("::").next().unwrap_or_default();
             let last = name.rsplit("::").next().unwrap_or(name);
             let hint = did_you_mean(last, Code::ALL.iter().map(short))
-                .and_then(|h| Code::from_name(h))
+                .and_then(Code::from_name)
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
             printer.err(&format!(

@@ -368,8 +368,8 @@ fn validate_data(
             format!(" at {}", display_path(&relative))
         };
         out.push(
-            Diagnostic::new(code, format!("{message}{at}"))
-                .with_label(span, error.masked().to_string())
+            Diagnostic::new(code, format!("{message}{at}: {}", error.masked()))
+                .with_label(span, "does not match")
                 .with_label(rule_span, "required by this part of the schema"),
         );
     }

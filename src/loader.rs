@@ -177,9 +177,18 @@ fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Dia
         }
     };
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        let text: Arc<str> = Arc::from(String::from_utf8_lossy(&bytes[..at]).as_ref());
+        // Show the text up to the end of the line with the first NUL, the NUL as
+        // `␀`, so the label has something visible to point at.
+        let line_end = bytes[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| at + i);
+        let before = String::from_utf8_lossy(&bytes[..at]).into_owned();
+        let after = String::from_utf8_lossy(&bytes[at + 1..line_end]).replace('\0', "␀");
+        let start = before.len();
+        let text: Arc<str> = Arc::from(format!("{before}␀{after}\n"));
         let source = SourceFile::new(path, text);
-        let span = Span::new(id, at.min(source.text.len()), at.min(source.text.len()));
+        let span = Span::new(id, start, start + '␀'.len_utf8());
         let d = Diagnostic::new(
             Code::BinaryFile,
             "this is a binary file, not a YAML catalog",

@@ -258,8 +258,8 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             None => break,
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
-                let at = offsets.byte(err.marker().index());
-                let span = Span::new(file, at, at);
+                let at = last_content_before(text, offsets.byte(err.marker().index()));
+                let span = Span::new(file, at, (at + 1).min(text.len()).max(at));
                 let d = Diagnostic::new(
                     Code::YamlSyntax,
                     format!("YAML syntax error: {}", err.info()),
@@ -483,6 +483,18 @@ fn collection_end(text: &str, end_event: Span, last_child: Option<Span>) -> usiz
         (Some(b'}' | b']'), _) | (_, None) => end_event.end as usize,
         (_, Some(child)) => child.end as usize,
     }
+}
+
+/// The parser often notices a mistake only at the next token, which can be at the
+/// end of the file or after blank lines; point at the last character written
+/// before that instead, so the label lands on a visible line.
+fn last_content_before(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    let before = text[..at].trim_end();
+    if before.len() == at || before.is_empty() {
+        return at;
+    }
+    before.char_indices().next_back().map_or(at, |(i, _)| i)
 }
 
 fn too_deep(span: Span) -> Diagnostic {

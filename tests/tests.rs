@@ -9,3 +9,4 @@ mod list_actions;
 mod plan;
 mod properties;
 mod registration;
+mod validate;

@@ -84,6 +84,14 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
                     );
                 }
             }
+            // Devices, FIFOs and sockets can block forever or never end.
+            Ok(meta) if !meta.is_file() => diagnostics.push(
+                Diagnostic::new(
+                    Code::Unreadable,
+                    format!("cannot read `{}`: not a regular file", path.display()),
+                )
+                .with_help("catalogs are regular files; pass the file or its directory"),
+            ),
             Ok(_) => {
                 found.insert(path.clone());
             }
@@ -127,6 +135,12 @@ fn walk(
         }
         match std::fs::metadata(&child) {
             Ok(meta) if meta.is_dir() => walk(&child, depth + 1, found, diagnostics),
+            Ok(meta) if is_catalog_file(&child) && !meta.is_file() => {
+                diagnostics.push(Diagnostic::new(
+                    Code::Unreadable,
+                    format!("cannot read `{}`: not a regular file", child.display()),
+                ))
+            }
             Ok(_) if is_catalog_file(&child) => {
                 found.insert(child);
             }

@@ -9,4 +9,5 @@ mod list_actions;
 mod plan;
 mod properties;
 mod registration;
+mod robustness;
 mod validate;

@@ -1,0 +1,240 @@
+//! Bad input never panics, hangs or takes unbounded memory: random and mutated
+//! catalogs through the library, a sample through the real binary, and the nasty
+//! files (huge, binary, special) one by one.
+
+use proptest::prelude::*;
+
+use crate::support::rune;
+
+/// The example catalogs' text: a realistic starting point for mutations.
+fn seeds() -> Vec<Vec<u8>> {
+    let mut paths: Vec<_> = std::fs::read_dir(crate::support::root().join("catalogs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
+/// Fragments that stress the YAML parser and the later stages.
+const FRAGMENTS: &[&[u8]] = &[
+    b"&a ",
+    b"*a",
+    b"!!str ",
+    b"!custom ",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b": ",
+    b"- ",
+    b"\n",
+    b"\t",
+    b"  ",
+    b"---\n",
+    b"\0",
+    b"\xff\xfe",
+    b"\"",
+    b"'",
+    b"#",
+    b"|\n",
+    b">-\n",
+    b"? ",
+    b"<<: *a\n",
+    b"~",
+    b"1e309",
+    b"-9223372036854775809",
+    b"0x",
+    b"module_name: ",
+    b"dependencies: [{module_name: lom, criticality: required}]",
+    b"$from: steps.",
+];
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Delete { at: usize, len: usize },
+    Insert { at: usize, fragment: usize },
+    Duplicate { at: usize, len: usize },
+    Truncate { at: usize },
+    SwapLines { a: usize, b: usize },
+    Byte { at: usize, value: u8 },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1usize..40).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (any::<usize>(), 0..FRAGMENTS.len())
+            .prop_map(|(at, fragment)| Mutation::Insert { at, fragment }),
+        (any::<usize>(), 1usize..200).prop_map(|(at, len)| Mutation::Duplicate { at, len }),
+        any::<usize>().prop_map(|at| Mutation::Truncate { at }),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines { a, b }),
+        (any::<usize>(), any::<u8>()).prop_map(|(at, value)| Mutation::Byte { at, value }),
+    ]
+}
+
+fn apply(mut text: Vec<u8>, mutation: &Mutation) -> Vec<u8> {
+    let len = text.len().max(1);
+    match *mutation {
+        Mutation::Delete { at, len: n } => {
+            let at = at % len;
+            let end = (at + n).min(text.len());
+            text.drain(at.min(end)..end);
+        }
+        Mutation::Insert { at, fragment } => {
+            let at = at % (text.len() + 1);
+            text.splice(at..at, FRAGMENTS[fragment].iter().copied());
+        }
+        Mutation::Duplicate { at, len: n } => {
+            let at = at % len;
+            let end = (at + n).min(text.len());
+            let copy: Vec<u8> = text[at.min(end)..end].to_vec();
+            text.splice(end..end, copy);
+        }
+        Mutation::Truncate { at } => text.truncate(at % len),
+        Mutation::SwapLines { a, b } => {
+            let mut lines: Vec<Vec<u8>> = text.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
+            let n = lines.len();
+            lines.swap(a % n, b % n);
+            text = lines.join(&b'\n');
+        }
+        Mutation::Byte { at, value } => {
+            if !text.is_empty() {
+                let at = at % text.len();
+                text[at] = value;
+            }
+        }
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Regression guard for any panic in load, schema, registry, graph or check.
+    #[test]
+    fn mutated_catalogs_never_panic(seed in 0usize..5, mutations in prop::collection::vec(mutation(), 1..6)) {
+        let seeds = seeds();
+        let mut text = seeds[seed % seeds.len()].clone();
+        for m in &mutations {
+            text = apply(text, m);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mutated.yaml"), &text).unwrap();
+        // Another seed file beside it, so cross-file checks run on broken input too.
+        std::fs::write(dir.path().join("other.yaml"), &seeds[(seed + 1) % seeds.len()]).unwrap();
+        let checked = rune::catalog::load_and_check(&[dir.path().to_path_buf()]);
+        // Every diagnostic must be renderable in every format.
+        let summary = checked.summary();
+        rune::report::diagnostics::render_human(&checked.diagnostics, &checked.sources, summary, false);
+        rune::report::diagnostics::render_json(&checked.diagnostics, &checked.sources, summary);
+        rune::report::diagnostics::render_sarif(&checked.diagnostics, &checked.sources);
+    }
+
+    /// Arbitrary bytes, not just mutations of valid catalogs.
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("random.yaml"), &bytes).unwrap();
+        let checked = rune::catalog::load_and_check(&[dir.path().to_path_buf()]);
+        prop_assert!(!checked.diagnostics.is_empty() || checked.registry.modules.is_empty() || !bytes.is_empty());
+    }
+}
+
+#[test]
+fn mutated_catalogs_through_the_binary_exit_with_a_defined_code() {
+    let seeds = seeds();
+    let dir = tempfile::tempdir().unwrap();
+    let mutations = [
+        Mutation::Insert {
+            at: 40,
+            fragment: 4,
+        },
+        Mutation::Truncate { at: 300 },
+        Mutation::Byte {
+            at: 120,
+            value: 0xff,
+        },
+        Mutation::Duplicate { at: 100, len: 150 },
+        Mutation::SwapLines { a: 3, b: 17 },
+        Mutation::Insert {
+            at: 0,
+            fragment: 12,
+        },
+    ];
+    for (i, m) in mutations.iter().enumerate() {
+        let path = dir.path().join(format!("case{i}.yaml"));
+        std::fs::write(&path, apply(seeds[i % seeds.len()].clone(), m)).unwrap();
+        for format in ["human", "json", "github", "sarif"] {
+            let out = rune(["validate", "--format", format]).arg_path(&path).run();
+            assert!(
+                matches!(out.code, 0..=2),
+                "case {i} ({m:?}) {format}: {}",
+                out.snapshot()
+            );
+            assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(rune::loader::MAX_FILE_BYTES + 10).unwrap(); // sparse: no disk used
+    let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert_eq!(
+        out.json()["diagnostics"][0]["code"],
+        "rune::load::file_too_large"
+    );
+}
+
+#[test]
+fn an_endless_device_is_refused_and_does_not_hang() {
+    // /dev/zero never ends; the loader reads at most the size limit.
+    let out = rune(["validate", "--format", "json", "/dev/zero"]).run();
+    assert!(matches!(out.code, 1 | 2), "{}", out.snapshot());
+}
+
+#[test]
+fn a_fifo_without_a_writer_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("catalog.yaml");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !status.map(|s| s.success()).unwrap_or(false) {
+        return; // no mkfifo on this system
+    }
+    let out = rune(["validate", "--format", "json"])
+        .arg_path(dir.path())
+        .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stdout.contains("not a regular file"), "{}", out.stdout);
+}
+
+#[test]
+fn deeply_nested_flow_collections_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.yaml");
+    std::fs::write(&path, "[".repeat(100_000)).unwrap();
+    let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+}
+
+#[test]
+fn an_unreadable_file_is_an_io_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret.yaml");
+    std::fs::write(&path, "catalog_version: \"1\"\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&path).is_ok() {
+        return; // running as root: permissions do not stop us
+    }
+    let out = rune(["validate"]).arg_path(&path).run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stderr.contains("permission denied"), "{}", out.stderr);
+}

@@ -52,8 +52,8 @@ impl CheckedCatalog {
 
 /// Load, schema-check, build and check the catalogs at `paths`.
 pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
-    let loaded = loader::load(paths);
-    let mut diagnostics = loaded.diagnostics.clone();
+    let mut loaded = loader::load(paths);
+    let mut diagnostics = std::mem::take(&mut loaded.diagnostics);
     let schema_diagnostics: Vec<Vec<Diagnostic>> = loaded
         .files
         .par_iter()
@@ -65,7 +65,12 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
         })
         .collect();
     diagnostics.extend(schema_diagnostics.into_iter().flatten());
-    let registry = registry::build(&loaded);
+    let registry = registry::build(&mut loaded);
+    // The documents are not needed past the registry; free them before the checks,
+    // which are the other memory-hungry stage. Dropping a large tree takes a while,
+    // so it happens on another thread.
+    let documents: Vec<_> = loaded.files.iter_mut().map(|f| f.document.take()).collect();
+    rayon::spawn(move || drop(documents));
     let graph = DependencyGraph::build(&registry);
     diagnostics.extend(crate::check::check(&registry, &graph));
     let diagnostics = diagnostic::finish(diagnostics, &loaded.sources);

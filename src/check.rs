@@ -6,7 +6,6 @@
 //! on the whole registry and reports everything it finds.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, LazyLock, RwLock};
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
@@ -254,29 +253,25 @@ fn check_actions(registry: &Registry, out: &mut Vec<Diagnostic>) {
     }
 }
 
-type Compiled = Result<Arc<Validator>, ()>;
-
-/// Compiled embedded schemas, shared across modules: real catalogs repeat the same
-/// small schemas many times, and compiling is the expensive part of the check.
-static COMPILED: LazyLock<RwLock<HashMap<String, Compiled>>> = LazyLock::new(Default::default);
-
-/// Check that `schema` is a valid JSON Schema; returns its validator when it is.
+/// Check that `schema` is a valid JSON Schema; compile and return its validator
+/// when `compile` is set (only schemas that validate data here need one: compiling
+/// is the expensive part, and a catalog holds tens of thousands of schemas).
 fn embedded_schema(
     schema: &Node,
     what: &str,
     owner: &str,
+    compile: bool,
     out: &mut Vec<Diagnostic>,
-) -> Option<Arc<Validator>> {
+) -> Option<Validator> {
     let json = schema.to_json();
-    let key = json.to_string();
-    if let Some(cached) = COMPILED.read().ok().and_then(|c| c.get(&key).cloned()) {
-        if cached.is_ok() {
-            return cached.ok();
-        }
+    // Checking against the meta-schema is cheap; only a failure needs the details.
+    let valid = jsonschema::meta::is_valid(&json);
+    // Beyond the meta-schema, only regular expressions and references can make a
+    // schema unusable; schemas without them need no compiling to be checked.
+    if valid && !compile && !needs_compiling(&json) {
+        return None;
     }
-    let mut valid = true;
     if let Err(error) = jsonschema::meta::validate(&json) {
-        valid = false;
         let relative = pointer_segments(error.instance_path().as_str());
         let (node, entry) = schema.pointer_lookup(relative.iter().map(String::as_str));
         let span = match (&error.kind(), entry) {
@@ -305,30 +300,37 @@ fn embedded_schema(
             .with_help("embedded schemas follow JSON Schema 2020-12; see https://json-schema.org/understanding-json-schema"),
         );
     }
-    let compiled = if valid {
-        match jsonschema::validator_for(&json) {
-            Ok(v) => Ok(Arc::new(v)),
-            Err(error) => {
-                out.push(
-                    Diagnostic::new(
-                        Code::InvalidEmbeddedSchema,
-                        format!("the {what} of `{owner}` cannot be used: {}", error.masked()),
-                    )
-                    .with_label(schema.span, "this schema")
-                    .with_help("embedded schemas must be self-contained: local `$ref`s only, valid regular expressions"),
-                );
-                Err(())
-            }
-        }
-    } else {
-        Err(())
-    };
-    if compiled.is_ok() {
-        if let Ok(mut cache) = COMPILED.write() {
-            cache.insert(key, compiled.clone());
+    if !valid {
+        return None;
+    }
+    match jsonschema::validator_for(&json) {
+        Ok(validator) => Some(validator),
+        Err(error) => {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidEmbeddedSchema,
+                    format!("the {what} of `{owner}` cannot be used: {}", error.masked()),
+                )
+                .with_label(schema.span, "this schema")
+                .with_help("embedded schemas must be self-contained: local `$ref`s only, valid regular expressions"),
+            );
+            None
         }
     }
-    compiled.ok()
+}
+
+/// Whether a schema has keywords whose values only compiling can check.
+fn needs_compiling(json: &serde_json::Value) -> bool {
+    match json {
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+            matches!(
+                k.as_str(),
+                "pattern" | "patternProperties" | "$ref" | "$dynamicRef"
+            ) || needs_compiling(v)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(needs_compiling),
+        _ => false,
+    }
 }
 
 /// Validate `data` against `validator`, one diagnostic per error, located in `data`.
@@ -383,7 +385,8 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
             continue;
         };
         let what = format!("data_schema of event `{}`", event.event_type.value);
-        if let Some(validator) = embedded_schema(schema, &what, owner, &mut out) {
+        let compile = event.example_data.is_some();
+        if let Some(validator) = embedded_schema(schema, &what, owner, compile, &mut out) {
             if let Some(example) = &event.example_data {
                 validate_data(
                     &validator,
@@ -409,13 +412,17 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
                     schema,
                     &format!("{kind} of action `{}`", action.name.value),
                     owner,
+                    false,
                     &mut out,
                 );
             }
         }
     }
     if let Some(schema) = &module.configuration_schema {
-        if let Some(validator) = embedded_schema(schema, "configuration_schema", owner, &mut out) {
+        let compile = module.lifecycle.config.is_some();
+        if let Some(validator) =
+            embedded_schema(schema, "configuration_schema", owner, compile, &mut out)
+        {
             if let Some(config) = &module.lifecycle.config {
                 validate_data(
                     &validator,
@@ -629,7 +636,7 @@ fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
         // `$from` references: inputs must be declared, steps must be earlier (needed).
         let input_names: Option<HashSet<String>> = workflow.inputs.as_ref().map(|i| {
             i.get("properties")
-                .map(|p| p.as_map().iter().map(|e| e.key.value.clone()).collect())
+                .map(|p| p.as_map().iter().map(|e| e.key.value.to_string()).collect())
                 .unwrap_or_default()
         });
         for step in &workflow.steps {

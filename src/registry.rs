@@ -413,7 +413,32 @@ fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
     (h < 24 && m < 60 && s.len() == 5).then_some((h, m))
 }
 
-fn build_module(node: &Node, file: FileId, text: &str) -> Option<Module> {
+fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
+    // Embedded schemas and data are moved out of the document rather than cloned:
+    // the document is not needed after this stage, and these are most of its bulk.
+    let mut taken_events: Vec<(Option<Node>, Option<Node>)> = Vec::new();
+    if let Some(events) = node
+        .get_mut("capability_declaration")
+        .and_then(|c| c.get_mut("provides_events"))
+    {
+        for ev in events.as_seq_mut() {
+            taken_events.push((ev.take("data_schema"), ev.take("example_data")));
+        }
+    }
+    let mut taken_actions: Vec<(Option<Node>, Option<Node>)> = Vec::new();
+    if let Some(actions) = node
+        .get_mut("capability_declaration")
+        .and_then(|c| c.get_mut("actions"))
+    {
+        for a in actions.as_seq_mut() {
+            taken_actions.push((a.take("input_schema"), a.take("output_schema")));
+        }
+    }
+    let configuration_schema = node
+        .get_mut("technical_requirements")
+        .and_then(|r| r.take("configuration_schema"));
+    let config = node.get_mut("lifecycle").and_then(|l| l.take("config"));
+    let node = &*node;
     let identity = node.get("module_identity")?;
     let name = str_field(identity, "module_name")?;
     let version = str_field(identity, "module_version");
@@ -446,11 +471,12 @@ fn build_module(node: &Node, file: FileId, text: &str) -> Option<Module> {
         .map(|e| {
             e.as_seq()
                 .iter()
-                .filter_map(|ev| {
+                .zip(taken_events)
+                .filter_map(|(ev, (data_schema, example_data))| {
                     Some(EventDefinition {
                         event_type: str_field(ev, "event_type")?,
-                        data_schema: ev.get("data_schema").cloned(),
-                        example_data: ev.get("example_data").cloned(),
+                        data_schema,
+                        example_data,
                     })
                 })
                 .collect()
@@ -458,12 +484,18 @@ fn build_module(node: &Node, file: FileId, text: &str) -> Option<Module> {
         .unwrap_or_default();
     let actions = caps
         .and_then(|c| c.get("actions"))
-        .map(|a| a.as_seq().iter().filter_map(build_action).collect())
+        .map(|a| {
+            a.as_seq()
+                .iter()
+                .zip(taken_actions)
+                .filter_map(|(a, (input, output))| build_action(a, input, output))
+                .collect()
+        })
         .unwrap_or_default();
-    let lifecycle = node
-        .get("lifecycle")
-        .map(build_lifecycle)
-        .unwrap_or_default();
+    let lifecycle = match node.get("lifecycle") {
+        Some(l) => build_lifecycle(l, config),
+        None => Lifecycle::default(),
+    };
     Some(Module {
         name,
         version,
@@ -477,12 +509,16 @@ fn build_module(node: &Node, file: FileId, text: &str) -> Option<Module> {
         provides_events,
         consumes_events: spanned_strings(caps.and_then(|c| c.get("consumes_events"))),
         actions,
-        configuration_schema: reqs.and_then(|r| r.get("configuration_schema")).cloned(),
+        configuration_schema,
         lifecycle,
     })
 }
 
-fn build_action(node: &Node) -> Option<Action> {
+fn build_action(
+    node: &Node,
+    input_schema: Option<Node>,
+    output_schema: Option<Node>,
+) -> Option<Action> {
     Some(Action {
         name: str_field(node, "action")?,
         description: string_of(node, "description"),
@@ -496,14 +532,14 @@ fn build_action(node: &Node) -> Option<Action> {
             .and_then(Node::as_str)
             .and_then(Impact::parse)
             .unwrap_or(Impact::High),
-        input_schema: node.get("input_schema").cloned(),
-        output_schema: node.get("output_schema").cloned(),
+        input_schema,
+        output_schema,
         exec: strings(node.get("exec")),
         settings: settings(node),
     })
 }
 
-fn build_lifecycle(node: &Node) -> Lifecycle {
+fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
     let timeouts = node.get("timeouts");
     let t = |k: &str| timeouts.and_then(|t| t.get(k)).and_then(Node::as_u64);
     let rollback = node.get("rollback");
@@ -515,7 +551,7 @@ fn build_lifecycle(node: &Node) -> Lifecycle {
         },
         exec: strings(node.get("exec")),
         spi_versions: strings(node.get("spi_versions")),
-        config: node.get("config").cloned(),
+        config,
         timeouts: Timeouts {
             initialize_ms: t("initialize_ms"),
             ready_ms: t("ready_ms"),
@@ -591,7 +627,12 @@ fn build_policy(key_span: Span, node: &Node) -> Policy {
             .map(|o| {
                 o.as_map()
                     .iter()
-                    .map(|e| (e.key.clone(), settings(&e.value)))
+                    .map(|e| {
+                        (
+                            Spanned::new(e.key.value.to_string(), e.key.span),
+                            settings(&e.value),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -630,19 +671,24 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
 }
 
 /// Build the registry from every document that parsed.
-pub fn build(loaded: &Loaded) -> Registry {
+///
+/// Embedded schemas and data are moved out of the documents (they are not needed
+/// after this stage), so the registry does not double the memory of the catalog.
+pub fn build(loaded: &mut Loaded) -> Registry {
     let mut registry = Registry::default();
-    for file in &loaded.files {
-        let Some(doc) = &file.document else { continue };
+    for file in &mut loaded.files {
+        let Some(doc) = &mut file.document else {
+            continue;
+        };
         if !matches!(doc.value, Value::Map(_)) {
             continue;
         }
         let text = &loaded.sources.get(file.id).text;
-        if let Some(modules) = doc.get("modules") {
+        if let Some(modules) = doc.get_mut("modules") {
             registry.modules.extend(
                 modules
-                    .as_seq()
-                    .iter()
+                    .as_seq_mut()
+                    .iter_mut()
                     .filter_map(|m| build_module(m, file.id, text)),
             );
         }
@@ -655,7 +701,10 @@ pub fn build(loaded: &Loaded) -> Registry {
         }
         if let Some(workflows) = doc.get("workflows") {
             for e in workflows.as_map() {
-                registry.workflows.push(build_workflow(&e.key, &e.value));
+                registry.workflows.push(build_workflow(
+                    &Spanned::new(e.key.value.to_string(), e.key.span),
+                    &e.value,
+                ));
             }
         }
     }

@@ -93,7 +93,7 @@ pub fn check_document(document: &Node) -> Vec<Diagnostic> {
                     } else {
                         e.value.to_json()
                     };
-                    (e.key.value.clone(), v)
+                    (e.key.value.to_string(), v)
                 })
                 .collect(),
         ),

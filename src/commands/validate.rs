@@ -27,11 +27,15 @@ pub fn run(args: &ValidateArgs, config: &Config, printer: &mut Printer) -> ExitS
         DiagnosticFormat::Sarif => printer.out(&render_sarif(diagnostics, &checked.sources)),
     }
     let warnings = diagnostics.iter().any(|d| d.severity == Severity::Warning);
-    if checked.has_io_errors() {
+    let status = if checked.has_io_errors() {
         ExitStatus::Error
     } else if checked.has_errors() || (args.deny_warnings && warnings) {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
-    }
+    };
+    // The process exits next; freeing a large catalog piece by piece would only
+    // cost time (a third of a second at 10,000 modules) and the OS reclaims it anyway.
+    std::mem::forget(checked);
+    status
 }

@@ -7,6 +7,7 @@ mod explain;
 mod graph;
 mod list_actions;
 mod plan;
+mod plan_examples;
 mod properties;
 mod registration;
 mod robustness;

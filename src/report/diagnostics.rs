@@ -185,13 +185,8 @@ fn to_rendered(d: &Diagnostic, sources: &SourceMap) -> Rendered {
     }
 }
 
-/// Render diagnostics with miette's graphical handler, then a summary line.
-pub fn render_human(
-    diagnostics: &[Diagnostic],
-    sources: &SourceMap,
-    summary: Summary,
-    color: bool,
-) -> String {
+/// Render diagnostics with miette's graphical handler, without a summary.
+pub fn render_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -216,6 +211,17 @@ pub fn render_human(
         }
         out.push('\n');
     }
+    out
+}
+
+/// Render diagnostics with miette's graphical handler, then a summary line.
+pub fn render_human(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    summary: Summary,
+    color: bool,
+) -> String {
+    let mut out = render_diagnostics(diagnostics, sources, color);
     let errors = count(diagnostics, Severity::Error);
     let warnings = count(diagnostics, Severity::Warning);
     let what = format!(

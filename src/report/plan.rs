@@ -468,16 +468,8 @@ pub fn render_problems(
     sources: &SourceMap,
     color: bool,
 ) -> String {
-    let full = crate::report::diagnostics::render_human(
-        diagnostics,
-        sources,
-        crate::report::diagnostics::Summary::default(),
-        color,
-    );
-    // render_human always ends with exactly one summary line.
-    let body = full.trim_end_matches('\n');
-    match body.rfind('\n') {
-        Some(i) => format!("{}\n", body[..i].trim_end_matches('\n')),
-        None => String::new(),
-    }
+    let mut text = crate::report::diagnostics::render_diagnostics(diagnostics, sources, color);
+    text.truncate(text.trim_end().len());
+    text.push('\n');
+    text
 }

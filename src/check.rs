@@ -264,59 +264,79 @@ fn embedded_schema(
     out: &mut Vec<Diagnostic>,
 ) -> Option<Validator> {
     let json = schema.to_json();
-    // Checking against the meta-schema is cheap; only a failure needs the details.
-    let valid = jsonschema::meta::is_valid(&json);
     // Beyond the meta-schema, only regular expressions and references can make a
-    // schema unusable; schemas without them need no compiling to be checked.
-    if valid && !compile && !needs_compiling(&json) {
+    // schema unusable; schemas without them need no compiling to be checked, and
+    // checking against the meta-schema is cheap.
+    if !compile && !needs_compiling(&json) {
+        if !jsonschema::meta::is_valid(&json) {
+            out.extend(meta_schema_error(schema, &json, what, owner));
+        }
         return None;
     }
-    if let Err(error) = jsonschema::meta::validate(&json) {
-        let relative = pointer_segments(error.instance_path().as_str());
-        let (node, entry) = schema.pointer_lookup(relative.iter().map(String::as_str));
-        let span = match (&error.kind(), entry) {
-            (ValidationErrorKind::AdditionalProperties { .. }, Some(e)) => e.key.span,
-            _ => node.span,
-        };
-        const TYPES: [&str; 7] = [
-            "array", "boolean", "integer", "null", "number", "object", "string",
-        ];
-        let bad_type = (relative.last().map(String::as_str) == Some("type"))
-            .then(|| node.as_str())
-            .flatten();
-        let label = match bad_type {
-            Some(t) => match did_you_mean(t, TYPES) {
-                Some(hint) => format!("`{t}` is not a JSON Schema type; did you mean `{hint}`?"),
-                None => format!("`{t}` is not a JSON Schema type ({})", TYPES.join(", ")),
-            },
-            None => error.masked().to_string(),
-        };
-        out.push(
-            Diagnostic::new(
-                Code::InvalidEmbeddedSchema,
-                format!("the {what} of `{owner}` is not a valid JSON Schema"),
-            )
-            .with_label(span, label)
-            .with_help("embedded schemas follow JSON Schema 2020-12; see https://json-schema.org/understanding-json-schema"),
-        );
-    }
-    if !valid {
-        return None;
-    }
+    // Compiling checks the schema against the meta-schema too; only a failure
+    // needs the slower look at which rule it breaks.
     match jsonschema::validator_for(&json) {
         Ok(validator) => Some(validator),
         Err(error) => {
+            if let Some(d) = meta_schema_error(schema, &json, what, owner) {
+                out.push(d);
+                return None;
+            }
+            let relative = pointer_segments(error.instance_path().as_str());
+            let (node, _) = schema.pointer_lookup(relative.iter().map(String::as_str));
             out.push(
                 Diagnostic::new(
                     Code::InvalidEmbeddedSchema,
                     format!("the {what} of `{owner}` cannot be used: {}", error.masked()),
                 )
-                .with_label(schema.span, "this schema")
+                .with_label(node.span, match (error.kind(), node.as_str()) {
+                    (ValidationErrorKind::Format { format }, Some(text)) if format == "regex" => {
+                        format!("`{text}` is not a valid regular expression")
+                    }
+                    _ => error.masked().to_string(),
+                })
                 .with_help("embedded schemas must be self-contained: local `$ref`s only, valid regular expressions"),
             );
             None
         }
     }
+}
+
+/// The diagnostic for a schema that breaks the JSON Schema meta-schema, if it does.
+fn meta_schema_error(
+    schema: &Node,
+    json: &serde_json::Value,
+    what: &str,
+    owner: &str,
+) -> Option<Diagnostic> {
+    let error = jsonschema::meta::validate(json).err()?;
+    let relative = pointer_segments(error.instance_path().as_str());
+    let (node, entry) = schema.pointer_lookup(relative.iter().map(String::as_str));
+    let span = match (&error.kind(), entry) {
+        (ValidationErrorKind::AdditionalProperties { .. }, Some(e)) => e.key.span,
+        _ => node.span,
+    };
+    const TYPES: [&str; 7] = [
+        "array", "boolean", "integer", "null", "number", "object", "string",
+    ];
+    let bad_type = (relative.last().map(String::as_str) == Some("type"))
+        .then(|| node.as_str())
+        .flatten();
+    let label = match bad_type {
+        Some(t) => match did_you_mean(t, TYPES) {
+            Some(hint) => format!("`{t}` is not a JSON Schema type; did you mean `{hint}`?"),
+            None => format!("`{t}` is not a JSON Schema type ({})", TYPES.join(", ")),
+        },
+        None => error.masked().to_string(),
+    };
+    Some(
+        Diagnostic::new(
+            Code::InvalidEmbeddedSchema,
+            format!("the {what} of `{owner}` is not a valid JSON Schema"),
+        )
+        .with_label(span, label)
+        .with_help("embedded schemas follow JSON Schema 2020-12; see https://json-schema.org/understanding-json-schema"),
+    )
 }
 
 /// Whether a schema has keywords whose values only compiling can check.

@@ -18,7 +18,7 @@ use crate::yaml::{self, Node};
 
 /// Largest catalog file rune reads.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
-/// Deepest directory recursion (guards against symlink loops).
+/// Deepest directory recursion (a backstop; symlink loops are cut by `visited`).
 const MAX_DIR_DEPTH: usize = 32;
 
 /// One parsed catalog file.
@@ -69,9 +69,10 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
                 .with_help("check the path; `rune validate` takes catalog files and directories"),
             ),
             Ok(meta) if meta.is_dir() => {
-                let before = found.len();
-                walk(path, 0, &mut found, diagnostics);
-                if found.len() == before {
+                // Collected apart, so a directory named twice still counts its files.
+                let mut in_dir = BTreeSet::new();
+                walk(path, 0, &mut BTreeSet::new(), &mut in_dir, diagnostics);
+                if in_dir.is_empty() {
                     diagnostics.push(
                         Diagnostic::new(
                             Code::NoCatalogs,
@@ -83,6 +84,7 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
                         .with_help("point rune at the directory that holds your catalogs, or pass the files"),
                     );
                 }
+                found.extend(in_dir);
             }
             // Devices, FIFOs and sockets can block forever or never end.
             Ok(meta) if !meta.is_file() => diagnostics.push(
@@ -104,13 +106,21 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
         .collect()
 }
 
+/// Walk `dir` recursively. `visited` holds the canonical path of every directory
+/// walked so far: a directory reached twice (through a symlink such as `a -> .`)
+/// is walked once, so two self-links cannot make the walk exponential.
 fn walk(
     dir: &Path,
     depth: usize,
+    visited: &mut BTreeSet<PathBuf>,
     found: &mut BTreeSet<PathBuf>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     if depth > MAX_DIR_DEPTH {
+        return;
+    }
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !visited.insert(real) {
         return;
     }
     let entries = match std::fs::read_dir(dir) {
@@ -134,13 +144,14 @@ fn walk(
             continue;
         }
         match std::fs::metadata(&child) {
-            Ok(meta) if meta.is_dir() => walk(&child, depth + 1, found, diagnostics),
-            Ok(meta) if is_catalog_file(&child) && !meta.is_file() => {
-                diagnostics.push(Diagnostic::new(
+            Ok(meta) if meta.is_dir() => walk(&child, depth + 1, visited, found, diagnostics),
+            Ok(meta) if is_catalog_file(&child) && !meta.is_file() => diagnostics.push(
+                Diagnostic::new(
                     Code::Unreadable,
                     format!("cannot read `{}`: not a regular file", child.display()),
-                ))
-            }
+                )
+                .with_help("catalogs are regular files; remove or rename this entry"),
+            ),
             Ok(_) if is_catalog_file(&child) => {
                 found.insert(child);
             }

@@ -12,27 +12,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+#[path = "support/xorshift.rs"]
+mod xorshift;
+
 use rune::graph::DependencyGraph;
 use rune::plan::{self, Clock, Request};
 use rune::registry::{Criticality, Registry};
-
-/// xorshift64: a tiny deterministic generator, so every run plans the same graph.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use xorshift::XorShift;
 
 /// `n` modules; module `i > 0` depends on three lower-index modules (so the graph
 /// is a DAG), half of the picks close by (long chains, many waves), half anywhere

@@ -12,6 +12,8 @@
 
 #[path = "support/catalog_gen.rs"]
 mod catalog_gen;
+#[path = "support/xorshift.rs"]
+mod xorshift;
 
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -547,7 +547,8 @@ fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
                     format!("workflow `{}` is declared twice", workflow.name.value),
                 )
                 .with_label(workflow.name.span, "declared again here")
-                .with_label(*first, "first declared here"),
+                .with_label(*first, "first declared here")
+                .with_help("workflows are run by name, so names are unique across catalog files; rename one"),
             );
         } else {
             seen.insert(&workflow.name.value, workflow.name.span);

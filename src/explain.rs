@@ -12,8 +12,18 @@ pub fn explanation(code: Code) -> &'static str {
     match code {
         Code::Unreadable => {
             r#"A path given to rune, or found while walking a directory, could not be read:
-it does not exist, or permissions forbid reading it. rune exits with status 2
-(usage or I/O error), because nothing can be said about a catalog it cannot read.
+it does not exist, permissions forbid reading it, or it is not a regular file (a
+FIFO, a device or a socket, which could block rune or never end). rune exits with
+status 2 (usage or I/O error), because nothing can be said about a catalog it
+cannot read.
+
+Bad:
+
+    rune validate catalgs/
+
+Fixed:
+
+    rune validate catalogs/
 
 Check the spelling of the path and that the user running rune can read it.
 "#
@@ -22,6 +32,14 @@ Check the spelling of the path and that the user running rune can read it.
             r#"A directory was given (or ./catalogs was used by default) but holds no file
 ending in .yaml, .yml or .json. Hidden files and directories are skipped. This is a
 usage error (exit status 2): most often the wrong directory was named.
+
+Bad (a directory of source code, not catalogs):
+
+    rune validate src/
+
+Fixed:
+
+    rune validate catalogs/
 
 Point rune at the directory that holds the catalogs, or pass the files themselves.
 "#
@@ -68,6 +86,8 @@ Give the file content, or delete it.
             r#"The file is not well-formed YAML. The label points where the parser gave up,
 which can be just after the real mistake. Common causes: an unclosed `[` or `{`, a
 tab used for indentation, a `:` inside an unquoted value, inconsistent indentation.
+A registration a module sends that cannot be parsed is a JSON-RPC parse error,
+EPS -32700; rune uses the same number.
 
 Bad:
 
@@ -116,7 +136,7 @@ Put each document in its own file, or merge them into one document.
         Code::DuplicateKey => {
             r#"A mapping has the same key twice. YAML forbids it, and parsers that accept it
 keep one value silently, so which one wins depends on the tool. rune reports both
-places and keeps the first.
+places and keeps the first. In MRS terms this is a schema validation error (-32200).
 
 Bad:
 
@@ -136,8 +156,33 @@ Remove one of the two keys.
         }
         Code::AliasLimit => {
             r#"YAML aliases (`*name`) copy the node their anchor (`&name`) marks. Nested aliases
-grow exponentially (the "billion laughs" attack), so rune stops once aliases in one
-file expand to more than 100,000 nodes.
+grow exponentially (the "billion laughs" attack: a few lines that expand to billions
+of nodes), so rune stops once aliases in one file expand to more than 100,000 nodes,
+instead of exhausting memory.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          service_metadata:
+            a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]
+            b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+            c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+            d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+            e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+            f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          service_metadata:
+            regions: &regions [eu-west-1, eu-central-1]
+            failover_regions: *regions
 
 Write the repeated values out, or alias smaller parts; catalogs rarely need aliases.
 "#
@@ -145,15 +190,26 @@ Write the repeated values out, or alias smaller parts; catalogs rarely need alia
         Code::NestingLimit => {
             r#"Collections nested deeper than 128 levels are refused. Real catalogs are shallow;
 this depth only comes from generated or malicious input, and refusing it keeps rune's
-memory and stack use bounded.
+memory and stack use bounded (the parser would otherwise recurse once per level).
 
-Flatten the structure.
+Bad:
+
+    catalog_version: "1"
+    modules: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
+
+Fixed:
+
+    catalog_version: "1"
+    modules: []
+
+Flatten the structure; if a generator produced it, fix the generator.
 "#
         }
         Code::UnsupportedYaml => {
             r#"The file uses a YAML feature catalogs do not use: a mapping or sequence as a key,
 a custom tag such as `!include`, or an alias to an anchor that does not exist.
-Catalogs are plain data so that every tool reads them the same way.
+Catalogs are plain data so that every tool reads them the same way (MRS -32200
+schema validation error).
 
 Bad:
 
@@ -291,8 +347,38 @@ Use one of the allowed values the message lists.
 "#
         }
         Code::SchemaViolation => {
-            r#"The catalog breaks a schema rule that has no more specific code, such as a
-conditional requirement: a module with `runtime: process` must say how to start it.
+            r#"The catalog breaks a schema rule that has no more specific code (MRS -32200
+schema validation error): a list whose entries must be unique repeats one, a
+workflow condition has both or neither of `equals` and `not_equals`, a workflow or
+override name does not match the name rules.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: plugin, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: diagnostic, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: first, action: nomad-status }
+          - { id: second, action: nomad-status, needs: [first, first] }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: plugin, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: diagnostic, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: first, action: nomad-status }
+          - { id: second, action: nomad-status, needs: [first] }
 
 Read the message and `rune schema catalog` for the rule at that place.
 "#
@@ -609,7 +695,7 @@ Rename one of them, e.g. prefix the name with what it acts on.
             r#"An embedded schema (input_schema, output_schema, data_schema or
 configuration_schema) is not a valid JSON Schema 2020-12, or cannot be compiled (an
 invalid regular expression, a `$ref` to another document). Such a schema would reject
-or accept data unpredictably at run time.
+or accept data unpredictably at run time (MRS -32200 schema validation error).
 
 Bad:
 
@@ -642,8 +728,8 @@ Fix the schema at the labelled place; schemas must be self-contained.
         }
         Code::ExampleDataMismatch => {
             r#"An event's example_data does not validate against its own data_schema. Examples
-are documentation and test data for consumers; a wrong one misleads them. Both the
-failing value and the schema rule are labelled.
+are documentation and test data for consumers; a wrong one misleads them (MRS -32200
+schema validation error). Both the failing value and the schema rule are labelled.
 
 Bad:
 
@@ -677,7 +763,8 @@ Fix the example, or the schema if the example shows data that is really valid.
         Code::ConfigMismatch => {
             r#"A module's lifecycle.config does not validate against its
 technical_requirements.configuration_schema. The config is handed to the module in
-`initialize`; a module must never receive configuration it declared invalid.
+`initialize`; a module must never receive configuration it declared invalid (MRS
+-32200 schema validation error).
 
 Bad:
 
@@ -704,8 +791,26 @@ Fix the config value, or the schema.
         }
         Code::DuplicatePolicy => {
             r#"More than one catalog file has a `policy` section. Policy decides what may run
-when; keeping it in one place means one review decides it. The first file (in sorted
-path order) would win, which is too subtle to rely on.
+when; keeping it in one place means one review decides it. Merging several would
+make the result depend on file order, which is too subtle to rely on.
+
+Bad:
+
+    # file: base.yaml
+    catalog_version: "1"
+    policy:
+      maintenance_mode: { enabled: false }
+    # file: freeze.yaml
+    catalog_version: "1"
+    policy:
+      maintenance_mode: { enabled: true, reason: year-end freeze }
+
+Fixed:
+
+    # file: base.yaml
+    catalog_version: "1"
+    policy:
+      maintenance_mode: { enabled: true, reason: year-end freeze }
 
 Merge the policy sections into one file.
 "#
@@ -713,7 +818,7 @@ Merge the policy sections into one file.
         Code::UnknownTimeZone => {
             r#"A change window names a time zone that is not in the IANA database that rune
 carries. Windows are evaluated in their zone, including daylight-saving changes, so
-the zone must be exact.
+the zone must be exact (MRS -32204 invalid format).
 
 Bad:
 
@@ -765,7 +870,48 @@ Fix the action name or remove the override.
         }
         Code::DuplicateWorkflow => {
             r#"Two catalog files declare a workflow with the same name. Workflows are run by
-name, so names are unique across files.
+name, so names are unique across files. (Within one file, the same key twice is a
+`rune::load::duplicate_key`.)
+
+Bad:
+
+    # file: ops.yaml
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: plugin, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: diagnostic, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-status }
+    # file: team.yaml
+    catalog_version: "1"
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-status }
+
+Fixed:
+
+    # file: ops.yaml
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: plugin, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - { action: nomad-status, description: An action, category: diagnostic, impact: low }
+    workflows:
+      check:
+        steps:
+          - { id: status, action: nomad-status }
+    # file: team.yaml
+    catalog_version: "1"
+    workflows:
+      team-check:
+        steps:
+          - { id: status, action: nomad-status }
 
 Rename one of them.
 "#
@@ -912,42 +1058,66 @@ Remove one of the labelled `needs`.
             r#"`rune plan --target MODULE` names a module that is not in the catalog. This is a
 usage error (exit status 2); the help names the closest module.
 
-Check the name with `rune graph` or fix the spelling.
+Bad:
 
-    rune plan --target config-manger   # bad
-    rune plan --target config-manager  # fixed
+    rune plan --target config-manger
+
+Fixed:
+
+    rune plan --target config-manager
+
+Check the name with `rune graph` or fix the spelling.
 "#
         }
         Code::UnknownAction => {
             r#"`rune plan --action NAME` (or `rune run NAME`) names an action no module provides.
-This is a usage error (exit status 2).
+This is a usage error (exit status 2); the help names the closest action.
+
+Bad:
+
+    rune plan --action nomad-stats -p node=worker-3
+
+Fixed:
+
+    rune plan --action nomad-status -p node=worker-3
 
 `rune list-actions` shows every action.
-
-    rune plan --action restart-nomd    # bad
-    rune plan --action restart-nomad   # fixed
 "#
         }
         Code::InvalidParameter => {
-            r#"An action parameter does not satisfy the action's input_schema: a missing required
-parameter, an unknown one, a wrong type or a value out of range. Parameters are
-checked at plan time, so a bad request fails the dry run before anything runs.
+            r#"An action parameter does not satisfy the action's input_schema (MRS -32200): a
+missing required parameter, an unknown one, a wrong type or a value out of range.
+Parameters are checked at plan time, so a bad request fails the dry run before
+anything runs, and a plugin never sees input its schema does not allow.
+
+Bad:
+
+    rune plan --action nomad-status -p nod=worker-3
+
+Fixed:
+
+    rune plan --action nomad-status -p node=worker-3
 
 `rune list-actions --module M` shows each action's parameters.
-
-    rune plan --action restart-nomad -p nod=w1    # bad: unknown parameter
-    rune plan --action restart-nomad -p node=w1   # fixed
 "#
         }
         Code::PolicyDenied => {
-            r#"Policy denied a planned step: maintenance mode denies remediation, a change window
-governs the action and the instant is outside it, or a high-impact action lacks a
-break-glass acknowledgment. The plan names the rule that decided. Exit status 1.
+            r#"Policy denied a planned step (EPS -32300, security): maintenance mode denies
+remediation, a change window governs the action and the instant is outside it, or a
+high-impact action lacks a break-glass acknowledgment. The plan names the rule that
+decided. Exit status 1. Policy lives in the catalog and is owned by rune, never by
+plugins, so a denial is the same in a dry run and in `rune apply`.
 
-Wait for the window, end maintenance, or acknowledge explicitly.
+Bad (high impact, no acknowledgment):
 
-    rune plan --action restart-nomad -p node=w1                                   # bad: denied by break_glass
-    rune plan --action restart-nomad -p node=w1 --ack restart-nomad --reason "agent wedged"   # fixed
+    rune plan --at 2026-03-26T09:00:00Z --action restart-nomad -p node=worker-3
+
+Fixed:
+
+    rune plan --at 2026-03-26T09:00:00Z --action restart-nomad -p node=worker-3 --ack restart-nomad --reason "agent wedged"
+
+Wait for the window (`--at TIME` shows a plan at another instant), end maintenance,
+or acknowledge a high-impact action explicitly with `--ack` and `--reason`.
 "#
         }
     }

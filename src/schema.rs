@@ -221,11 +221,16 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
                     names.join(" or ")
                 }
             };
-            vec![Diagnostic::new(
+            let mut d = Diagnostic::new(
                 Code::WrongType,
                 format!("`{field}` must be {expected}, found {}", describe(node)),
             )
-            .with_label(value_span, format!("expected {expected}"))]
+            .with_label(value_span, format!("expected {expected}"));
+            // YAML reads unquoted `1.0` or `true` as a number or a boolean.
+            if expected == "a string" && matches!(node.value, Value::Number(_) | Value::Bool(_)) {
+                d = d.with_help("YAML reads this unquoted value as a non-string; put it in quotes");
+            }
+            vec![d]
         }
         ValidationErrorKind::Minimum { .. }
         | ValidationErrorKind::Maximum { .. }
@@ -282,12 +287,107 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
             format!("`{field}` must be {expected_value}"),
         )
         .with_label(value_span, format!("expected {expected_value}"))],
+        ValidationErrorKind::UniqueItems => {
+            // Point at the repeated item and at its first occurrence.
+            let items = node.as_seq();
+            let values: Vec<Json> = items.iter().map(Node::to_json).collect();
+            let repeat = (1..values.len()).find_map(|i| {
+                values[..i]
+                    .iter()
+                    .position(|v| *v == values[i])
+                    .map(|first| (first, i))
+            });
+            match repeat {
+                Some((first, again)) => vec![Diagnostic::new(
+                    Code::SchemaViolation,
+                    match &values[again] {
+                        Json::String(text) => format!("{at} lists `{text}` twice"),
+                        other => format!("{at} lists {other} twice"),
+                    },
+                )
+                .with_label(items[again].span, "listed again here")
+                .with_label(items[first].span, "first listed here")
+                .with_help("each entry may appear once; remove the repeated one")],
+                None => vec![Diagnostic::new(
+                    Code::SchemaViolation,
+                    format!("{at} has repeated entries"),
+                )
+                .with_label(value_span, "entries must be unique")],
+            }
+        }
+        ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::OneOfMultipleValid { .. }
+            if one_of_required(error.schema_path().as_str()).is_some() =>
+        {
+            // `oneOf` whose branches each require one field: "exactly one of these".
+            let fields = one_of_required(error.schema_path().as_str()).unwrap_or_default();
+            let names: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+            let present: Vec<&String> = names
+                .iter()
+                .zip(&fields)
+                .filter(|(_, f)| node.get(f).is_some())
+                .map(|(n, _)| n)
+                .collect();
+            let (message, label) = if present.is_empty() {
+                (
+                    format!("{at} needs one of {}", names.join(" or ")),
+                    format!("add one of {}", names.join(" or ")),
+                )
+            } else {
+                (
+                    format!(
+                        "{at} may have only one of {}, it has {}",
+                        names.join(" or "),
+                        present
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                    "keep only one of them".to_string(),
+                )
+            };
+            let span = match entry {
+                Some(e) => e.key.span,
+                None => value_span,
+            };
+            vec![Diagnostic::new(Code::SchemaViolation, message).with_label(span, label)]
+        }
         _ => vec![Diagnostic::new(
             Code::SchemaViolation,
             format!("{at} is invalid: {}", error.masked()),
         )
         .with_label(value_span, "does not match the catalog schema")],
     }
+}
+
+/// The catalog schema at a canonical schema path (`/$defs/step/properties/when`).
+fn schema_at(segments: &[String]) -> Option<&'static Json> {
+    let mut schema = &*CATALOG_SCHEMA;
+    for s in segments {
+        schema = match schema {
+            Json::Object(o) => o.get(s)?,
+            Json::Array(a) => a.get(s.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(schema)
+}
+
+/// For a `oneOf` whose every branch is `{ "required": [FIELD] }`, the fields.
+fn one_of_required(schema_path: &str) -> Option<Vec<String>> {
+    let branches = schema_at(&pointer_segments(schema_path))?.as_array()?;
+    branches
+        .iter()
+        .map(|b| {
+            let o = b.as_object()?;
+            let required = o.get("required")?.as_array()?;
+            match (o.len(), required.as_slice()) {
+                (1, [Json::String(field)]) => Some(field.clone()),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 fn key_span_or_head(entry: Option<&crate::yaml::Entry>, node: &Node) -> Span {
@@ -348,20 +448,9 @@ fn allowed_properties(schema_path: &str) -> Vec<String> {
     let mut segments = pointer_segments(schema_path);
     // The error points at `.../additionalProperties`; its siblings hold `properties`.
     segments.pop();
-    let mut schema = &*CATALOG_SCHEMA;
-    for s in &segments {
-        schema = match schema {
-            Json::Object(o) => match o.get(s) {
-                Some(v) => v,
-                None => return Vec::new(),
-            },
-            Json::Array(a) => match s.parse::<usize>().ok().and_then(|i| a.get(i)) {
-                Some(v) => v,
-                None => return Vec::new(),
-            },
-            _ => return Vec::new(),
-        };
-    }
+    let Some(schema) = schema_at(&segments) else {
+        return Vec::new();
+    };
     let mut keys: Vec<String> = schema
         .get("properties")
         .and_then(Json::as_object)

@@ -184,7 +184,9 @@ fn a_file_over_the_size_limit_is_refused_without_reading_it_all() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.yaml");
     let file = std::fs::File::create(&path).unwrap();
-    file.set_len(rune::loader::MAX_FILE_BYTES + 10).unwrap(); // sparse: no disk used
+    // 70 MiB, sparse: no disk used, and only the limit + 1 byte is ever read.
+    file.set_len(70 * 1024 * 1024).unwrap();
+    assert!(70 * 1024 * 1024 > rune::loader::MAX_FILE_BYTES);
     let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert_eq!(
@@ -195,9 +197,17 @@ fn a_file_over_the_size_limit_is_refused_without_reading_it_all() {
 
 #[test]
 fn an_endless_device_is_refused_and_does_not_hang() {
-    // /dev/zero never ends; the loader reads at most the size limit.
+    // /dev/zero never ends. Devices, FIFOs and sockets are refused before they are
+    // opened (the loader reads regular files only, and at most the size limit of
+    // those), so this is an I/O error, not a 64 MiB read.
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
     let out = rune(["validate", "--format", "json", "/dev/zero"]).run();
-    assert!(matches!(out.code, 1 | 2), "{}", out.snapshot());
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    let d = &out.json()["diagnostics"][0];
+    assert_eq!(d["code"], "rune::load::unreadable");
+    assert_eq!(d["message"], "cannot read `/dev/zero`: not a regular file");
 }
 
 #[test]
@@ -208,9 +218,14 @@ fn a_fifo_without_a_writer_does_not_hang() {
     if !status.map(|s| s.success()).unwrap_or(false) {
         return; // no mkfifo on this system
     }
+    // Found in a directory: opening it would block until a writer appears.
     let out = rune(["validate", "--format", "json"])
         .arg_path(dir.path())
         .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stdout.contains("not a regular file"), "{}", out.stdout);
+    // Named on the command line: the same.
+    let out = rune(["validate", "--format", "json"]).arg_path(&fifo).run();
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(out.stdout.contains("not a regular file"), "{}", out.stdout);
 }
@@ -237,4 +252,92 @@ fn an_unreadable_file_is_an_io_error() {
     let out = rune(["validate"]).arg_path(&path).run();
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(out.stderr.contains("permission denied"), "{}", out.stderr);
+}
+
+/// Load one file's bytes through the library and return the codes reported.
+fn codes_for(bytes: &[u8]) -> Vec<&'static str> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.yaml");
+    std::fs::write(&path, bytes).unwrap();
+    let checked = rune::catalog::load_and_check(&[path]);
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect()
+}
+
+#[test]
+fn a_billion_laughs_stops_at_the_alias_limit() {
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let previous = format!("*a{}", level - 1);
+        let row = vec![previous.as_str(); 10].join(", ");
+        text.push_str(&format!("a{level}: &a{level} [{row}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let codes = codes_for(text.as_bytes());
+    assert!(codes.contains(&"rune::load::alias_limit"), "{codes:?}");
+    // 10^10 nodes if expanded; the limit stops it long before.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn deep_nesting_of_every_kind_is_refused() {
+    let flow_maps = "{a: ".repeat(100_000);
+    let block_seqs: String = (0..5_000)
+        .map(|i| format!("{}- \n", " ".repeat(i * 2)))
+        .collect();
+    let mixed = "[{a: ".repeat(50_000);
+    for text in [flow_maps, block_seqs, mixed] {
+        let codes = codes_for(text.as_bytes());
+        assert!(
+            codes.contains(&"rune::load::nesting_limit")
+                || codes.contains(&"rune::load::yaml_syntax"),
+            "{codes:?}"
+        );
+    }
+}
+
+#[test]
+fn binary_and_non_utf8_bytes_anywhere_are_located_errors() {
+    assert_eq!(codes_for(b"\0"), ["rune::load::binary_file"]);
+    assert_eq!(
+        codes_for(b"catalog_version: \"1\"\n\x7fELF\0\0\x02"),
+        ["rune::load::binary_file"]
+    );
+    assert_eq!(codes_for(b"\xff\xfe c\0a\0"), ["rune::load::binary_file"]);
+    assert_eq!(
+        codes_for(b"catalog_version: \"1\"\n# caf\xe9\n"),
+        ["rune::load::not_utf8"]
+    );
+    // A multi-byte character cut off at the end of the file.
+    assert_eq!(
+        codes_for(b"catalog_version: \"1\"\n# \xe2\x82"),
+        ["rune::load::not_utf8"]
+    );
+    // A UTF-8 byte order mark is fine.
+    assert_eq!(
+        codes_for(b"\xef\xbb\xbfcatalog_version: \"1\"\n"),
+        Vec::<&str>::new()
+    );
+}
+
+#[test]
+fn a_symlink_loop_in_a_catalog_directory_terminates() {
+    // Regression: two links to `.` made the walk exponential (2^32 directories).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::support::root().join("catalogs/core.yaml"),
+        dir.path().join("core.yaml"),
+    )
+    .unwrap();
+    for name in ["a", "b", "c"] {
+        std::os::unix::fs::symlink(".", dir.path().join(name)).unwrap();
+    }
+    let out = rune(["validate", "--format", "json"])
+        .arg_path(dir.path())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["summary"]["files"], 1);
 }

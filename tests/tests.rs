@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod explain;
+mod formats;
 mod graph;
 mod list_actions;
 mod plan;

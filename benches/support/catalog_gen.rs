@@ -10,23 +10,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// xorshift64: tiny, deterministic, good enough for shaping test data.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn range(&mut self, low: u64, high_inclusive: u64) -> u64 {
-        low + self.next() % (high_inclusive - low + 1)
-    }
-}
+use super::xorshift::XorShift;
 
 const MODULES_PER_FILE: usize = 100;
 

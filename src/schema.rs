@@ -115,7 +115,53 @@ pub fn check_document(document: &Node) -> Vec<Diagnostic> {
         })
         .collect();
     diagnostics.extend(per_module.into_iter().flatten());
-    diagnostics
+    merge_missing_fields(diagnostics)
+}
+
+/// One diagnostic per mapping that lacks required fields, naming all of them: a
+/// module entry missing three identity fields is one problem to fix, not three.
+fn merge_missing_fields(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    let mut missing: Vec<(Span, String, Vec<String>)> = Vec::new();
+    for d in diagnostics {
+        let field = d.message.rsplit_once(" is missing the required field `");
+        match (d.code, d.primary_span(), field) {
+            (Code::MissingField, Some(span), Some((at, name))) => {
+                let name = name.trim_end_matches('`').to_string();
+                match missing.iter_mut().find(|(s, _, _)| *s == span) {
+                    Some((_, _, names)) => names.push(name),
+                    None => missing.push((span, at.to_string(), vec![name])),
+                }
+            }
+            _ => out.push(d),
+        }
+    }
+    for (span, at, names) in missing {
+        let list = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (message, label) = if names.len() == 1 {
+            (
+                format!("{at} is missing the required field {list}"),
+                format!("{list} is required here"),
+            )
+        } else {
+            (
+                format!("{at} is missing the required fields {list}"),
+                format!("{list} are required here"),
+            )
+        };
+        out.push(
+            Diagnostic::new(Code::MissingField, message)
+                .with_label(span, label)
+                .with_help(format!(
+                    "add {list}; `rune schema catalog` shows the format"
+                )),
+        );
+    }
+    out
 }
 
 /// Split a JSON pointer into unescaped segments.

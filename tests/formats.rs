@@ -160,10 +160,10 @@ fn sarif_for_many_errors() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    let mut sorted = rules.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(rules, sorted, "one rule per code, sorted");
+    let mut unique = rules.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(rules.len(), unique.len(), "one rule per code: {rules:?}");
     let results = run["results"].as_array().unwrap();
     assert_eq!(
         results.len(),

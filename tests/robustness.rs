@@ -186,7 +186,7 @@ fn a_file_over_the_size_limit_is_refused_without_reading_it_all() {
     let file = std::fs::File::create(&path).unwrap();
     // 70 MiB, sparse: no disk used, and only the limit + 1 byte is ever read.
     file.set_len(70 * 1024 * 1024).unwrap();
-    assert!(70 * 1024 * 1024 > rune::loader::MAX_FILE_BYTES);
+    const { assert!(70 * 1024 * 1024 > rune::loader::MAX_FILE_BYTES) };
     let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert_eq!(
@@ -272,7 +272,7 @@ fn a_billion_laughs_stops_at_the_alias_limit() {
     let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
-        let row = vec![previous.as_str(); 10].join(", ");
+        let row = [previous.as_str(); 10].join(", ");
         text.push_str(&format!("a{level}: &a{level} [{row}]\n"));
     }
     let started = std::time::Instant::now();

@@ -183,8 +183,13 @@ fn bad_examples_produce_their_code_and_fixed_examples_do_not() {
         let out = run_example(&bad, &dir.path().join("bad"));
         assert_ne!(out.code, 0, "bad example of {code} passes:\n{bad}");
         if code == "rune::plan::policy_denied" {
-            // A denial is a decision recorded in the plan, not a diagnostic.
+            // A denial is a decision recorded in the plan; stderr names the code.
             assert!(out.stdout.contains("denied by policy"), "{}", out.stdout);
+            assert!(
+                out.stderr.contains("error[rune::plan::policy_denied]"),
+                "{}",
+                out.stderr
+            );
         } else {
             let codes = reported(&out);
             assert!(

@@ -79,6 +79,18 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         OutputFormat::Json => json(),
     });
     let denied = plan.denied() > 0;
+    // The plan document shows each decision; stderr carries the stable code, so
+    // scripts and CI logs can tell a policy denial from other failures.
+    for step in plan.actions.iter().filter(|a| !a.decision.allowed) {
+        let action = &checked.registry.modules[step.module].actions[step.action];
+        printer.err(&format!(
+            "error[{}]: `{}` denied by {}: {}\n",
+            crate::diagnostic::Code::PolicyDenied,
+            action.name.value,
+            step.decision.rule,
+            step.decision.reason
+        ));
+    }
     if let Some(out) = &args.out {
         let name = crate::source::display_name(out);
         if denied {

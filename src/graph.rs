@@ -153,7 +153,11 @@ impl DependencyGraph {
                 names.push(names[0]);
                 let mut d = Diagnostic::new(
                     Code::DependencyCycle,
-                    format!("dependency cycle: {}", names.join(" → ")),
+                    if cycle.len() == 1 {
+                        format!("dependency cycle: `{}` depends on itself", names[0])
+                    } else {
+                        format!("dependency cycle: {}", names.join(" → "))
+                    },
                 );
                 for r in &cycle {
                     let dep = &module(r).dependencies[r.dependency];

@@ -183,14 +183,16 @@ impl Node {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => serde_json::Value::Number(n.clone()),
-            Value::String(s) => serde_json::Value::String(s.to_string()),
+            // `String::from(&str)`, not `to_string()`: that goes through `Display`,
+            // which costs more than the copy on a large catalog.
+            Value::String(s) => serde_json::Value::String(String::from(s.as_str())),
             Value::Seq(items) => {
                 serde_json::Value::Array(items.iter().map(Node::to_json).collect())
             }
             Value::Map(entries) => serde_json::Value::Object(
                 entries
                     .iter()
-                    .map(|e| (e.key.value.to_string(), e.value.to_json()))
+                    .map(|e| (String::from(e.key.value.as_str()), e.value.to_json()))
                     .collect(),
             ),
         }

@@ -8,7 +8,10 @@
 //! `cargo bench --bench validate` runs the comparison. With
 //! `RUNE_BENCH_GENERATE=DIR:N` it only writes an N-module catalog into DIR and exits,
 //! which `scripts/bench-validate.sh` uses to time the binary and the peer tool on
-//! the same files.
+//! the same files (`DIR:N:PER_FILE` sets the modules per file; `DIR:N:N` writes one
+//! file). `RUNE_BENCH_PARSE_ONLY=DIR` parses a catalog once and exits, the
+//! parse-only counterpart of `rune validate DIR` for `time` or callgrind;
+//! `RUNE_BENCH_STAGES=DIR` times each stage of `load_and_check` once.
 
 #[path = "support/catalog_gen.rs"]
 mod catalog_gen;
@@ -138,10 +141,38 @@ fn stages(dir: &std::path::Path) {
 
 fn main() {
     if let Ok(spec) = std::env::var("RUNE_BENCH_GENERATE") {
-        let (dir, n) = spec.split_once(':').expect("RUNE_BENCH_GENERATE=DIR:N");
+        // DIR:N, or DIR:N:PER_FILE (e.g. DIR:10000:10000 for one file).
+        let mut parts = spec.rsplitn(3, ':').collect::<Vec<_>>();
+        parts.reverse();
+        let (dir, n, per_file) = match parts.as_slice() {
+            [dir, n] => (*dir, *n, None),
+            [dir, n, per_file] if n.parse::<usize>().is_ok() => (*dir, *n, Some(*per_file)),
+            [dir, rest, n] => {
+                // A `:` inside DIR: only DIR:N.
+                let dir = format!("{dir}:{rest}");
+                let n: usize = n.parse().expect("N is a number");
+                let files = catalog_gen::write_catalog(std::path::Path::new(&dir), n);
+                eprintln!("wrote {n} modules in {} files to {dir}", files.len());
+                return;
+            }
+            _ => panic!("RUNE_BENCH_GENERATE=DIR:N[:PER_FILE]"),
+        };
         let n: usize = n.parse().expect("N is a number");
-        let files = catalog_gen::write_catalog(std::path::Path::new(dir), n);
+        let per_file = per_file.map_or(catalog_gen::MODULES_PER_FILE, |p| {
+            p.parse().expect("PER_FILE is a number")
+        });
+        let files = catalog_gen::write_catalog_split(std::path::Path::new(dir), n, per_file);
         eprintln!("wrote {n} modules in {} files to {dir}", files.len());
+        return;
+    }
+    if let Ok(dir) = std::env::var("RUNE_BENCH_PARSE_ONLY") {
+        // Parse once and exit without freeing, like the binary: the counterpart of
+        // `rune validate DIR` for `time` or `valgrind --tool=callgrind`.
+        let mut diagnostics = Vec::new();
+        let files = rune::loader::discover(&[PathBuf::from(&dir)], &mut diagnostics);
+        let parsed = parse_only(&files);
+        eprintln!("parsed {} files", parsed.len());
+        std::mem::forget(parsed);
         return;
     }
     if let Ok(dir) = std::env::var("RUNE_BENCH_STAGES") {

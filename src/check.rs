@@ -273,6 +273,14 @@ fn embedded_schema(
         }
         return None;
     }
+    // A schema that needs compiling only for its `pattern`s (input schemas often
+    // have one, and the same few patterns recur across a catalog) is usable when it
+    // meets the meta-schema and each pattern compiles; patterns are checked once
+    // each. Anything else, or any failure, takes the full compile below, which
+    // gives the located diagnostic.
+    if !compile && jsonschema::meta::is_valid(&json) && only_valid_patterns(&json) {
+        return None;
+    }
     // Compiling checks the schema against the meta-schema too; only a failure
     // needs the slower look at which rule it breaks.
     match jsonschema::validator_for(&json) {
@@ -351,6 +359,41 @@ fn needs_compiling(json: &serde_json::Value) -> bool {
         serde_json::Value::Array(items) => items.iter().any(needs_compiling),
         _ => false,
     }
+}
+
+/// Whether the only keywords of `json` that need compiling are `pattern`s whose
+/// regular expressions compile. Conservative: any `$`-keyword or
+/// `patternProperties` answers no, and so does a `pattern` string in a data
+/// position (`const`, `default`, ...) that is not a valid regex.
+fn only_valid_patterns(json: &serde_json::Value) -> bool {
+    match json {
+        serde_json::Value::Object(map) => map.iter().all(|(k, v)| {
+            if k.starts_with('$') || k == "patternProperties" {
+                return false;
+            }
+            match (k.as_str(), v) {
+                ("pattern", serde_json::Value::String(p)) => pattern_compiles(p),
+                _ => only_valid_patterns(v),
+            }
+        }),
+        serde_json::Value::Array(items) => items.iter().all(only_valid_patterns),
+        _ => true,
+    }
+}
+
+/// Whether `pattern` compiles as a JSON Schema `pattern`, remembered per thread.
+fn pattern_compiles(pattern: &str) -> bool {
+    thread_local! {
+        static KNOWN: std::cell::RefCell<HashMap<String, bool>> = Default::default();
+    }
+    KNOWN.with(|known| {
+        if let Some(&ok) = known.borrow().get(pattern) {
+            return ok;
+        }
+        let ok = jsonschema::validator_for(&serde_json::json!({ "pattern": pattern })).is_ok();
+        known.borrow_mut().insert(pattern.to_string(), ok);
+        ok
+    })
 }
 
 /// Validate `data` against `validator`, one diagnostic per error, located in `data`.
@@ -762,5 +805,42 @@ fn collect_refs(node: &Node, out: &mut Vec<crate::source::Spanned<String>>) {
         }
         crate::yaml::Value::Seq(items) => items.iter().for_each(|i| collect_refs(i, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_diagnostics(text: &str) -> Vec<String> {
+        let node = crate::yaml::parse(crate::source::FileId(0), text)
+            .document
+            .unwrap();
+        let mut out = Vec::new();
+        embedded_schema(&node, "input_schema", "m", false, &mut out);
+        out.into_iter().map(|d| d.message).collect()
+    }
+
+    /// Schemas with `pattern`s skip compiling only when they are sure to compile.
+    #[test]
+    fn pattern_shortcut_agrees_with_compiling() {
+        let ok = "type: object\nproperties: { n: { type: string, pattern: '^[a-z]+$' } }\n";
+        assert!(schema_diagnostics(ok).is_empty());
+        assert!(schema_diagnostics(ok).is_empty(), "cached the second time");
+        let bad_regex = "properties: { n: { type: string, pattern: '^[a-z' } }\n";
+        assert_eq!(
+            schema_diagnostics(bad_regex),
+            ["the input_schema of `m` cannot be used: value is not a \"regex\""]
+        );
+        let bad_type = "properties: { n: { type: strnig, pattern: x } }\n";
+        assert_eq!(
+            schema_diagnostics(bad_type),
+            ["the input_schema of `m` is not a valid JSON Schema"]
+        );
+        let bad_ref = "properties: { n: { $ref: '#/nope', pattern: x } }\n";
+        assert_eq!(schema_diagnostics(bad_ref).len(), 1);
+        // A `pattern` key in data is not a regex: compiling accepts it.
+        let data = "pattern: x\nconst: { pattern: '(' }\n";
+        assert!(schema_diagnostics(data).is_empty());
     }
 }

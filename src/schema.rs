@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::source::Span;
+use crate::yaml::json::YamlJson;
 use crate::yaml::{Node, Value};
 
 /// An embedded schema: its name for `rune schema NAME` and its text.
@@ -62,7 +63,9 @@ fn compile(schema: &Json) -> Validator {
 static CATALOG_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(&CATALOG_SCHEMA));
 
 /// Validates one module entry: the catalog schema with `#/$defs/module` as its root.
-static MODULE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+/// It takes the YAML tree directly: converting every module to `serde_json` first
+/// cost more than validating it.
+static MODULE_VALIDATOR: LazyLock<Validator<YamlJson>> = LazyLock::new(|| {
     let mut root = CATALOG_SCHEMA.clone();
     if let Some(obj) = root.as_object_mut() {
         let defs = obj.get("$defs").cloned().unwrap_or(Json::Null);
@@ -72,7 +75,10 @@ static MODULE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
         obj.insert("$defs".into(), defs);
         obj.insert("$ref".into(), Json::String("#/$defs/module".into()));
     }
-    compile(&root)
+    jsonschema::options_for::<YamlJson>()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("embedded catalog schema compiles")
 });
 
 /// Check one parsed document against the catalog schema.
@@ -106,10 +112,9 @@ pub fn check_document(document: &Node) -> Vec<Diagnostic> {
         .par_iter()
         .enumerate()
         .map(|(i, module)| {
-            let json = module.to_json();
             let prefix = ["modules".to_string(), i.to_string()];
             MODULE_VALIDATOR
-                .iter_errors(&json)
+                .iter_errors(module)
                 .flat_map(|error| to_diagnostic(&error, module, &prefix))
                 .collect()
         })

@@ -7,6 +7,8 @@
 //! bombs), nesting depth is bounded, and a file holds exactly one document.
 //! Plain scalars are resolved with the YAML 1.2 core schema.
 
+pub mod json;
+
 use compact_str::CompactString;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
 

@@ -12,18 +12,26 @@ use std::path::{Path, PathBuf};
 
 use super::xorshift::XorShift;
 
-const MODULES_PER_FILE: usize = 100;
+/// Modules per file in the standard layout.
+pub const MODULES_PER_FILE: usize = 100;
 
-/// Write the catalog for `n` modules into `dir`; returns the files written, sorted.
+/// Write the catalog for `n` modules into `dir`, 100 modules per file; returns the
+/// files written, sorted.
 pub fn write_catalog(dir: &Path, n: usize) -> Vec<PathBuf> {
+    write_catalog_split(dir, n, MODULES_PER_FILE)
+}
+
+/// Write the catalog for `n` modules into `dir` with `per_file` modules per file
+/// (`per_file >= n` gives one file). The modules are the same whatever the split.
+pub fn write_catalog_split(dir: &Path, n: usize, per_file: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).expect("benchmark directory can be created");
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let mut files = Vec::new();
-    for (file_index, first) in (0..n).step_by(MODULES_PER_FILE).enumerate() {
+    for (file_index, first) in (0..n).step_by(per_file.max(1)).enumerate() {
         let mut text = String::from(
             "# yaml-language-server: $schema=../schemas/catalog.schema.json\ncatalog_version: \"1\"\nmodules:\n",
         );
-        for i in first..(first + MODULES_PER_FILE).min(n) {
+        for i in first..(first + per_file.max(1)).min(n) {
             write_module(&mut text, i, &mut rng);
         }
         let path = dir.join(format!("catalog-{file_index:04}.yaml"));

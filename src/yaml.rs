@@ -10,6 +10,7 @@
 mod anchors;
 pub mod json;
 mod keys;
+pub mod strict_json;
 
 use compact_str::CompactString;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
@@ -701,14 +702,16 @@ fn merge_key(span: Span) -> Diagnostic {
 
 /// A syntax error at byte `at` (where the parser noticed it).
 fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
-    if let Some(tab) = offending_tab(text, at, info) {
+    if let Some((tab, indentation)) = offending_tab(text, at, info) {
         let span = Span::new(file, tab, tab + 1);
-        return Diagnostic::new(
-            Code::YamlSyntax,
-            format!("YAML syntax error: a tab where YAML needs spaces ({info})"),
-        )
-        .with_label(span, "tab")
-        .with_help("YAML forbids tabs for indentation; indent with spaces");
+        let message = if indentation {
+            "YAML syntax error: a tab in the indentation"
+        } else {
+            "YAML syntax error: a tab where YAML allows only spaces"
+        };
+        return Diagnostic::new(Code::YamlSyntax, message)
+            .with_label(span, format!("tab ({info})"))
+            .with_help("YAML forbids tabs for indentation; indent with spaces");
     }
     let at = last_content_before(text, at);
     let span = Span::new(file, at, (at + 1).min(text.len()).max(at));
@@ -717,25 +720,40 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
         .with_help("fix the YAML syntax; `rune explain yaml_syntax` shows common mistakes")
 }
 
-/// The tab that caused a syntax error, if one did: a tab in the indentation of
-/// the line where the parser stopped, or the tab it names.
-fn offending_tab(text: &str, at: usize, info: &str) -> Option<usize> {
+/// The tab that caused a syntax error, if one did, and whether it is in the
+/// indentation: a tab indenting the line where the parser stopped, a tab right
+/// where it stopped, or, when the message names a tab, the first one from that
+/// line to the next.
+fn offending_tab(text: &str, at: usize, info: &str) -> Option<(usize, bool)> {
     let at = at.min(text.len());
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-    let line = &text[line_start..line_end];
-    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    if let Some(i) = line[..indent].find('\t') {
-        return Some(line_start + i);
+    let indentation = |start: usize| {
+        let line = &text[start..];
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        line[..indent].find('\t').map(|i| start + i)
+    };
+    if let Some(tab) = indentation(line_start) {
+        return Some((tab, true));
+    }
+    // `key:<tab>value`: the parser names the `:`, the tab follows it.
+    if let Some(i) =
+        (at.saturating_sub(1)..text.len().min(at + 2)).find(|&i| text.as_bytes()[i] == b'\t')
+    {
+        return Some((i, false));
     }
     if !info.contains("tab") {
         return None;
     }
-    // The tab named by the message: at the stop, else the nearest one on its line.
-    if text.as_bytes().get(at) == Some(&b'\t') {
-        return Some(at);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    if let Some(tab) = indentation((line_end + 1).min(text.len())) {
+        return Some((tab, true));
     }
-    line.find('\t').map(|i| line_start + i)
+    let next_end = text[(line_end + 1).min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| line_end + 1 + i);
+    text[line_start..next_end]
+        .find('\t')
+        .map(|i| (line_start + i, false))
 }
 
 /// The event stream closed a collection that was never opened; saphyr-parser never

@@ -710,7 +710,7 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
             "YAML syntax error: a tab where YAML allows only spaces"
         };
         return Diagnostic::new(Code::YamlSyntax, message)
-            .with_label(span, format!("tab ({info})"))
+            .with_label(span, format!("tab: {info}"))
             .with_help("YAML forbids tabs for indentation; indent with spaces");
     }
     let at = last_content_before(text, at);

@@ -102,7 +102,9 @@ fn without_paths_validate_reads_the_catalogs_directory() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("there is no `catalogs` directory here")
-            && out.stderr.contains("`rune validate PATH`, or `--catalog PATH`"),
+            && out
+                .stderr
+                .contains("`rune validate PATH`, or `--catalog PATH`"),
         "{}",
         out.stderr
     );

@@ -66,6 +66,8 @@ codes! {
     Unreadable = "rune::load::unreadable", Error, None;
     /// A directory holds no `*.yaml`, `*.yml` or `*.json` file.
     NoCatalogs = "rune::load::no_catalogs", Error, None;
+    /// A directory tree is nested deeper than rune searches.
+    DirectoryTooDeep = "rune::load::directory_too_deep", Error, None;
     /// A file is larger than rune reads.
     FileTooLarge = "rune::load::file_too_large", Error, None;
     /// A file is not UTF-8 text.
@@ -76,6 +78,8 @@ codes! {
     EmptyFile = "rune::load::empty_file", Error, None;
     /// YAML syntax error.
     YamlSyntax = "rune::load::yaml_syntax", Error, Some(-32700);
+    /// JSON syntax error in a `.json` file.
+    JsonSyntax = "rune::load::json_syntax", Error, Some(-32700);
     /// A file holds more than one YAML document.
     MultipleDocuments = "rune::load::multiple_documents", Error, None;
     /// The same key twice in one mapping.

@@ -44,6 +44,17 @@ Fixed:
 Point rune at the directory that holds the catalogs, or pass the files themselves.
 "#
         }
+        Code::DirectoryTooDeep => {
+            r#"A directory given to rune holds directories nested more than 32 levels deep.
+rune searches directories recursively for catalogs, but stops at that depth so that a
+pathological tree cannot make it walk forever; the directories below are not
+searched, and rather than leave their catalogs out silently, rune reports where it
+stopped.
+
+Move the catalogs closer to the directory given to rune, or pass the deep directory
+itself (`rune validate path/to/deep/catalogs`): the depth counts from each path given.
+"#
+        }
         Code::FileTooLarge => {
             r#"A catalog file is larger than 64 MiB. rune reads at most that much of a file so
 that a wrong path (a log file, a disk image) cannot exhaust memory.
@@ -106,6 +117,35 @@ Fixed:
           supported_protocols: [rcs_v2]
 
 Fix the syntax at or just before the labelled position.
+"#
+        }
+        Code::JsonSyntax => {
+            r#"A file ending in .json (in any letter case) is not well-formed JSON. Such files
+are read as strict JSON (RFC 8259), not as YAML, so that a catalog that loads in rune
+also loads in every other tool that reads it: comments, trailing commas, unquoted
+keys, single quotes and hex numbers are refused, and the label points at the
+offending token. Characters outside the Basic Multilingual Plane may be written as
+UTF-16 surrogate pairs (`\ud83d\ude00`, as Python's json.dumps writes them); half a
+pair is an error. As for YAML, a registration that cannot be parsed is a JSON-RPC
+parse error, EPS -32700.
+
+Bad:
+
+    # file: catalog.json
+    {
+      "catalog_version": "1",
+      "modules": [],
+    }
+
+Fixed:
+
+    # file: catalog.json
+    {
+      "catalog_version": "1",
+      "modules": []
+    }
+
+Fix the JSON at the labelled token, or rename the file to .yaml to write YAML.
 "#
         }
         Code::MultipleDocuments => {

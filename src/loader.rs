@@ -41,12 +41,30 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Whether a path names a catalog file by its extension.
+/// Whether a path names a catalog file by its extension (in any letter case:
+/// `CATALOG.YAML` is as much a catalog as `catalog.yaml`).
 fn is_catalog_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["yaml", "yml", "json"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
+
+/// Whether a file is read as strict JSON rather than YAML: it ends in `.json`.
+pub fn is_json(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// Parse a file's text as JSON or YAML, by its name.
+pub fn parse_text(id: FileId, path: &Path, text: &str) -> yaml::Parsed {
+    if is_json(path) {
+        yaml::strict_json::parse(id, text)
+    } else {
+        yaml::parse(id, text)
+    }
 }
 
 fn is_hidden(path: &Path) -> bool {
@@ -61,6 +79,22 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
     let mut seen_real = BTreeSet::new();
     for path in paths {
         match std::fs::metadata(path) {
+            Err(err)
+                if err.kind() == std::io::ErrorKind::NotFound
+                    && path == Path::new(crate::config::DEFAULT_CATALOG_DIR) =>
+            {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::Unreadable,
+                        "no catalogs: there is no `catalogs` directory here, which is \
+                         where rune looks when no catalog path is given",
+                    )
+                    .with_help(
+                        "name the catalog files or directories: `rune validate PATH`, or \
+                         `--catalog PATH` with any command",
+                    ),
+                );
+            }
             Err(err) => diagnostics.push(
                 Diagnostic::new(
                     Code::Unreadable,
@@ -71,7 +105,13 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
             Ok(meta) if meta.is_dir() => {
                 // Collected apart, so a directory named twice still counts its files.
                 let mut in_dir = BTreeSet::new();
-                walk(path, 0, &mut BTreeSet::new(), &mut in_dir, diagnostics);
+                let mut walk = Walk {
+                    root: path,
+                    visited: BTreeSet::new(),
+                    found: &mut in_dir,
+                    diagnostics,
+                };
+                walk.dir(path, 0);
                 if in_dir.is_empty() {
                     diagnostics.push(
                         Diagnostic::new(
@@ -106,60 +146,76 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
         .collect()
 }
 
-/// Walk `dir` recursively. `visited` holds the canonical path of every directory
-/// walked so far: a directory reached twice (through a symlink such as `a -> .`)
-/// is walked once, so two self-links cannot make the walk exponential.
-fn walk(
-    dir: &Path,
-    depth: usize,
-    visited: &mut BTreeSet<PathBuf>,
-    found: &mut BTreeSet<PathBuf>,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    if depth > MAX_DIR_DEPTH {
-        return;
-    }
-    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    if !visited.insert(real) {
-        return;
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => {
-            diagnostics.push(Diagnostic::new(
-                Code::Unreadable,
-                format!(
-                    "cannot read directory `{}`: {}",
-                    dir.display(),
-                    io_reason(&err)
-                ),
-            ));
+/// A recursive search of one directory given on the command line.
+struct Walk<'a> {
+    root: &'a Path,
+    /// The canonical path of every directory walked so far: a directory reached
+    /// twice (through a symlink such as `a -> .`) is walked once, so two
+    /// self-links cannot make the walk exponential.
+    visited: BTreeSet<PathBuf>,
+    found: &'a mut BTreeSet<PathBuf>,
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, dir: &Path, depth: usize) {
+        if depth > MAX_DIR_DEPTH {
+            // Catalogs below would be missing from the registry without a word.
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::DirectoryTooDeep,
+                    format!(
+                        "`{}` is nested more than {MAX_DIR_DEPTH} directories below `{}`, so it was not searched",
+                        crate::source::display_name(dir),
+                        crate::source::display_name(self.root)
+                    ),
+                )
+                .with_help("move the catalogs closer to the directory given to rune, or pass their directory itself"),
+            );
             return;
         }
-    };
-    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    children.sort();
-    for child in children {
-        if is_hidden(&child) {
-            continue;
+        let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if !self.visited.insert(real) {
+            return;
         }
-        match std::fs::metadata(&child) {
-            Ok(meta) if meta.is_dir() => walk(&child, depth + 1, visited, found, diagnostics),
-            Ok(meta) if is_catalog_file(&child) && !meta.is_file() => diagnostics.push(
-                Diagnostic::new(
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(err) => {
+                self.diagnostics.push(Diagnostic::new(
                     Code::Unreadable,
-                    format!("cannot read `{}`: not a regular file", child.display()),
-                )
-                .with_help("catalogs are regular files; remove or rename this entry"),
-            ),
-            Ok(_) if is_catalog_file(&child) => {
-                found.insert(child);
+                    format!(
+                        "cannot read directory `{}`: {}",
+                        dir.display(),
+                        io_reason(&err)
+                    ),
+                ));
+                return;
             }
-            Ok(_) => {}
-            Err(err) => diagnostics.push(Diagnostic::new(
-                Code::Unreadable,
-                format!("cannot read `{}`: {}", child.display(), io_reason(&err)),
-            )),
+        };
+        let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        children.sort();
+        for child in children {
+            if is_hidden(&child) {
+                continue;
+            }
+            match std::fs::metadata(&child) {
+                Ok(meta) if meta.is_dir() => self.dir(&child, depth + 1),
+                Ok(meta) if is_catalog_file(&child) && !meta.is_file() => self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::Unreadable,
+                        format!("cannot read `{}`: not a regular file", child.display()),
+                    )
+                    .with_help("catalogs are regular files; remove or rename this entry"),
+                ),
+                Ok(_) if is_catalog_file(&child) => {
+                    self.found.insert(child);
+                }
+                Ok(_) => {}
+                Err(err) => self.diagnostics.push(Diagnostic::new(
+                    Code::Unreadable,
+                    format!("cannot read `{}`: {}", child.display(), io_reason(&err)),
+                )),
+            }
         }
     }
 }
@@ -175,7 +231,7 @@ fn io_reason(err: &std::io::Error) -> String {
 /// Read and parse one file. Returns the source (possibly lossy text) and the parse.
 fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Diagnostic>) {
     let empty = |diag: Diagnostic| (SourceFile::new(path, Arc::from("")), None, vec![diag]);
-    let bytes = match read_limited(path) {
+    let bytes = match read_limited(path, MAX_FILE_BYTES) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
             return empty(
@@ -235,9 +291,8 @@ fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Dia
             return (source, None, vec![d]);
         }
     };
-    // A UTF-8 byte order mark is allowed and ignored.
-    let text: Arc<str> = Arc::from(text);
-    let parsed = yaml::parse(id, &text);
+    let text: Arc<str> = Arc::from(without_bom(text));
+    let parsed = parse_text(id, path, &text);
     (
         SourceFile::new(path, text),
         parsed.document,
@@ -245,12 +300,29 @@ fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Dia
     )
 }
 
-/// Read a file unless it is larger than [`MAX_FILE_BYTES`] (then `Ok(None)`).
-fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+/// A UTF-8 byte order mark is allowed and dropped: spans, and the columns shown
+/// from them, then count from the first character an editor shows.
+pub fn without_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
+/// Read a regular file unless it is larger than `max` bytes (then `Ok(None)`).
+/// Devices, FIFOs and sockets are refused before opening: opening a FIFO blocks
+/// until a writer comes, and `/dev/zero` never ends.
+pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 /// Find, read and parse the catalog files named by `paths`.

@@ -80,27 +80,57 @@ pub enum ParamsFileError {
 }
 
 /// Read a parameters file: a JSON or YAML mapping of parameter names to values.
+/// It goes through the loader's guards (regular files only, size cap, UTF-8, BOM)
+/// and parsers (`.json` is strict JSON), and every problem is said in terms of
+/// parameters, not catalogs.
 pub fn read_params_file(path: &Path) -> Result<Map<String, Json>, ParamsFileError> {
     let name = crate::source::display_name(path);
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| ParamsFileError::Unreadable(format!("cannot read `{name}`: {e}")))?;
-    if metadata.len() > MAX_PARAMS_FILE_BYTES {
+    let expected = "it must hold a mapping of parameter names to values, e.g. `node: worker-1`";
+    let bytes = match crate::loader::read_limited(path, MAX_PARAMS_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(ParamsFileError::Unreadable(format!(
+                "`{name}` is larger than {} KiB; a parameters file is a small mapping of names to values",
+                MAX_PARAMS_FILE_BYTES / 1024
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(ParamsFileError::Unreadable(format!(
+                "`{name}` is not a regular file (a device, FIFO or socket is not read); {expected}"
+            )))
+        }
+        Err(e) => {
+            let reason = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            return Err(ParamsFileError::Unreadable(format!(
+                "cannot read `{name}`: {reason}"
+            )));
+        }
+    };
+    if bytes.contains(&0) {
         return Err(ParamsFileError::Unreadable(format!(
-            "`{name}` is larger than {MAX_PARAMS_FILE_BYTES} bytes"
+            "`{name}` is a binary file, not YAML or JSON; {expected}"
         )));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| ParamsFileError::Unreadable(format!("cannot read `{name}`: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| ParamsFileError::Unreadable(format!("`{name}` is not UTF-8 text")))?;
+    let text = crate::loader::without_bom(text);
     let mut sources = SourceMap::default();
     let file: FileId = sources.add(SourceFile::new(path, text.as_str().into()));
-    let parsed = crate::yaml::parse(file, &text);
+    let parsed = crate::loader::parse_text(file, path, &text);
     let errors: Vec<Diagnostic> = parsed
         .diagnostics
         .into_iter()
         .filter(Diagnostic::is_error)
         .collect();
+    if errors.iter().any(|d| d.code == Code::EmptyFile) {
+        return Err(ParamsFileError::NotAMapping(format!(
+            "`{name}` is empty; {expected}"
+        )));
+    }
     if !errors.is_empty() {
         return Err(ParamsFileError::Syntax {
             sources,
@@ -109,9 +139,8 @@ pub fn read_params_file(path: &Path) -> Result<Map<String, Json>, ParamsFileErro
     }
     match parsed.document.map(|d| d.to_json()) {
         Some(Json::Object(map)) => Ok(map),
-        Some(Json::Null) | None => Ok(Map::new()),
-        Some(_) => Err(ParamsFileError::NotAMapping(format!(
-            "`{name}` must hold a mapping of parameter names to values"
+        _ => Err(ParamsFileError::NotAMapping(format!(
+            "`{name}` does not hold a mapping; {expected}"
         ))),
     }
 }

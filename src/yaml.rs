@@ -7,13 +7,18 @@
 //! bombs), nesting depth is bounded, and a file holds exactly one document.
 //! Plain scalars are resolved with the YAML 1.2 core schema.
 
+mod anchors;
 pub mod json;
+mod keys;
+pub mod strict_json;
 
 use compact_str::CompactString;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span, Spanned};
+use anchors::Anchors;
+pub(crate) use keys::KeyIndex;
 
 /// Deepest nesting of collections accepted in a catalog file.
 pub const MAX_DEPTH: usize = 128;
@@ -199,15 +204,6 @@ impl Node {
             ),
         }
     }
-
-    /// Number of nodes in this subtree (for alias expansion accounting).
-    fn size(&self) -> usize {
-        1 + match &self.value {
-            Value::Seq(items) => items.iter().map(Node::size).sum(),
-            Value::Map(entries) => entries.iter().map(|e| 1 + e.value.size()).sum(),
-            _ => 0,
-        }
-    }
 }
 
 /// The result of parsing one file: the document (absent on a fatal error) and every
@@ -256,59 +252,310 @@ impl<'a> Offsets<'a> {
     }
 }
 
-enum Frame {
-    Seq {
-        start: Span,
-        anchor: usize,
-        items: Vec<Node>,
-    },
+/// An open collection.
+struct Frame {
+    start: Span,
+    anchor: usize,
+    /// Nodes in this collection so far, itself and its keys included, aliases
+    /// counted as what they expand to.
+    size: usize,
+    /// Its place in the anchor table, once something inside it is anchored.
+    place: Option<u32>,
+    kind: Kind,
+}
+
+enum Kind {
+    Seq(Vec<Node>),
     Map {
-        start: Span,
-        anchor: usize,
         entries: Vec<Entry>,
+        keys: KeyIndex,
         pending_key: Option<Spanned<CompactString>>,
-        /// Set when the pending key is unusable (complex key, duplicate): its value is dropped.
+        /// Set when the next value is dropped (its key is a duplicate, a complex
+        /// key or a merge key).
         skip_value: bool,
     },
+}
+
+impl Frame {
+    fn new(start: Span, anchor: usize, kind: Kind) -> Self {
+        Frame {
+            start,
+            anchor,
+            size: 1,
+            place: None,
+            kind,
+        }
+    }
+
+    /// How many children are attached (items, or entries of a mapping).
+    fn children(&self) -> usize {
+        match &self.kind {
+            Kind::Seq(items) => items.len(),
+            Kind::Map { entries, .. } => entries.len(),
+        }
+    }
+
+    /// An attached child by its slot.
+    fn child(&self, slot: usize) -> Option<&Node> {
+        match &self.kind {
+            Kind::Seq(items) => items.get(slot),
+            Kind::Map { entries, .. } => entries.get(slot).map(|e| &e.value),
+        }
+    }
+}
+
+/// What the next finished node becomes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Document,
+    Item,
+    Key,
+    Value,
+    /// The value of a key that is not kept.
+    Dropped,
+}
+
+fn role(stack: &[Frame]) -> Role {
+    match stack.last().map(|f| &f.kind) {
+        None => Role::Document,
+        Some(Kind::Seq(_)) => Role::Item,
+        Some(Kind::Map {
+            pending_key,
+            skip_value,
+            ..
+        }) => match (pending_key, skip_value) {
+            (_, true) => Role::Dropped,
+            (Some(_), false) => Role::Value,
+            (None, false) => Role::Key,
+        },
+    }
+}
+
+/// A node ready to be attached to its parent.
+struct Finished {
+    node: Node,
+    size: usize,
+    /// The anchor of a collection (scalars are recorded when read).
+    anchor: usize,
+    /// The collection's place, if something inside it is anchored.
+    place: Option<u32>,
+    /// A scalar's source text, when it is a mapping key.
+    key_text: Option<CompactString>,
+}
+
+/// The aliases' share of a scalar: a node, plus one per this many bytes of text,
+/// so an alias to a long string is not cheaper than the copy it makes.
+const BYTES_PER_NODE: usize = 64;
+
+fn scalar_size(text: &str) -> usize {
+    1 + text.len() / BYTES_PER_NODE
+}
+
+/// The tree under construction.
+struct Builder {
+    file: FileId,
+    stack: Vec<Frame>,
+    document: Option<Node>,
+    anchors: Anchors,
+    /// Nodes aliases have copied so far.
+    expanded: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder {
+    /// Attach a finished node to the open collection, or make it the document.
+    fn attach(&mut self, done: Finished) {
+        let Finished {
+            node,
+            size,
+            anchor,
+            place,
+            key_text,
+        } = done;
+        let role = role(&self.stack);
+        let slot = self.stack.last().map_or(0, Frame::children);
+        if role != Role::Dropped && role != Role::Key && anchor != 0 {
+            let at = self.anchors.place_attached(place, &mut self.stack, slot);
+            self.anchors.define_collection(anchor, at, size);
+        }
+        let Some(frame) = self.stack.last_mut() else {
+            if self.document.is_none() {
+                self.document = Some(node);
+            }
+            return;
+        };
+        match (&mut frame.kind, role) {
+            (Kind::Seq(items), _) => {
+                frame.size = frame.size.saturating_add(size);
+                items.push(node);
+            }
+            (
+                Kind::Map {
+                    entries,
+                    pending_key,
+                    ..
+                },
+                Role::Value,
+            ) => {
+                frame.size = frame.size.saturating_add(size);
+                if let Some(key) = pending_key.take() {
+                    entries.push(Entry { key, value: node });
+                }
+            }
+            (
+                Kind::Map {
+                    entries,
+                    keys,
+                    pending_key,
+                    skip_value,
+                },
+                Role::Key,
+            ) => match key_text {
+                Some(key) => {
+                    frame.size = frame.size.saturating_add(size);
+                    if let Some(first) = keys.find(entries, &key) {
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Code::DuplicateKey,
+                                format!("duplicate key `{key}` in one mapping"),
+                            )
+                            .with_label(node.span, "duplicate key")
+                            .with_label(entries[first].key.span, "first defined here")
+                            .with_help(
+                                "remove one of the two; YAML does not allow a key twice in one mapping",
+                            ),
+                        );
+                        *skip_value = true;
+                    }
+                    *pending_key = Some(Spanned::new(key, node.span));
+                }
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::UnsupportedYaml,
+                            "a mapping key must be a plain value, not a sequence or mapping",
+                        )
+                        .with_label(node.span, "complex key"),
+                    );
+                    *skip_value = true;
+                    self.keep_dropped(node, anchor, place, size);
+                }
+            },
+            (
+                Kind::Map {
+                    pending_key,
+                    skip_value,
+                    ..
+                },
+                _,
+            ) => {
+                *pending_key = None;
+                *skip_value = false;
+                self.keep_dropped(node, anchor, place, size);
+            }
+        }
+    }
+
+    /// A node that is not kept in the tree stays reachable for aliases when it
+    /// is anchored or holds anchors.
+    fn keep_dropped(&mut self, node: Node, anchor: usize, place: Option<u32>, size: usize) {
+        if anchor == 0 && place.is_none() {
+            return;
+        }
+        let at = self.anchors.orphan(node, place);
+        if anchor != 0 {
+            self.anchors.define_collection(anchor, at, size);
+        }
+    }
+
+    /// The copy an alias stands for, charged against the expansion cap.
+    fn alias(&mut self, id: usize, span: Span) -> Result<Finished, Diagnostic> {
+        let Some(size) = self.anchors.size(id) else {
+            // saphyr-parser refuses names never defined, so the anchor is open:
+            // the alias sits inside the node it names.
+            return Err(Diagnostic::new(
+                Code::UnsupportedYaml,
+                "an alias inside the node it refers to",
+            )
+            .with_label(span, "this alias is inside its own anchor")
+            .with_help("a recursive structure has no JSON equivalent; write the value out"));
+        };
+        self.expanded = self.expanded.saturating_add(size);
+        if self.expanded > MAX_ALIAS_EXPANSION {
+            return Err(Diagnostic::new(
+                Code::AliasLimit,
+                format!("aliases in this file expand to more than {MAX_ALIAS_EXPANSION} nodes"),
+            )
+            .with_label(span, "expansion limit reached at this alias")
+            .with_help(
+                "catalogs rarely need aliases; write the values out, or alias smaller parts",
+            ));
+        }
+        if role(&self.stack) == Role::Dropped {
+            // Nobody will see the copy.
+            return Ok(Finished {
+                node: Node {
+                    span,
+                    value: Value::Null,
+                },
+                size,
+                anchor: 0,
+                place: None,
+                key_text: None,
+            });
+        }
+        let resolved = self
+            .anchors
+            .resolve(id, &self.stack, self.document.as_ref())
+            .ok_or_else(|| {
+                Diagnostic::new(Code::UnsupportedYaml, "alias to an unknown anchor")
+                    .with_label(span, "no anchor with this name precedes it")
+            })?;
+        let mut node = resolved.node;
+        node.span = span;
+        Ok(Finished {
+            node,
+            size,
+            anchor: 0,
+            place: None,
+            key_text: resolved.text,
+        })
+    }
+
+    fn fatal(mut self, d: Diagnostic) -> Parsed {
+        self.diagnostics.push(d);
+        Parsed {
+            document: None,
+            diagnostics: self.diagnostics,
+        }
+    }
 }
 
 /// Parse one catalog file's text.
 pub fn parse(file: FileId, text: &str) -> Parsed {
     let offsets = Offsets::new(text);
-    let mut diagnostics = Vec::new();
-    let mut anchors: Vec<(usize, Node)> = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut document: Option<Node> = None;
-    let mut documents = 0usize;
-    let mut expanded = 0usize;
-    let mut parser = Parser::new_from_str(text);
-
-    let fatal = |diagnostics: &mut Vec<Diagnostic>, d: Diagnostic| {
-        diagnostics.push(d);
-        Parsed {
-            document: None,
-            diagnostics: std::mem::take(diagnostics),
-        }
+    let mut b = Builder {
+        file,
+        stack: Vec::new(),
+        document: None,
+        anchors: Anchors::default(),
+        expanded: 0,
+        diagnostics: Vec::new(),
     };
+    let mut documents = 0usize;
+    let mut parser = Parser::new_from_str(text);
 
     loop {
         let (event, yspan) = match parser.next_event() {
             None => break,
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
-                let at = last_content_before(text, offsets.byte(err.marker().index()));
-                let span = Span::new(file, at, (at + 1).min(text.len()).max(at));
-                let d = Diagnostic::new(
-                    Code::YamlSyntax,
-                    format!("YAML syntax error: {}", err.info()),
-                )
-                .with_label(span, err.info().to_string())
-                .with_help("fix the YAML syntax; `rune explain yaml_syntax` shows common mistakes");
-                return fatal(&mut diagnostics, d);
+                let at = offsets.byte(err.marker().index());
+                return b.fatal(syntax_error(file, text, at, err.info()));
             }
         };
         let span = offsets.span(file, &yspan);
-        let node = match event {
+        let done = match event {
             Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
@@ -322,187 +569,191 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     .with_help(
                         "split the documents into separate files, or merge them into one document",
                     );
-                    return fatal(&mut diagnostics, d);
+                    return b.fatal(d);
                 }
                 continue;
             }
             Event::SequenceStart(anchor, tag) => {
                 if let Some(d) = check_tag(tag.as_deref(), span, "!!seq") {
-                    return fatal(&mut diagnostics, d);
+                    return b.fatal(d);
                 }
-                if stack.len() >= MAX_DEPTH {
-                    return fatal(&mut diagnostics, too_deep(span));
+                if b.stack.len() >= MAX_DEPTH {
+                    return b.fatal(too_deep(span));
                 }
-                stack.push(Frame::Seq {
-                    start: span,
-                    anchor,
-                    items: Vec::new(),
-                });
+                b.stack
+                    .push(Frame::new(span, anchor, Kind::Seq(Vec::new())));
                 continue;
             }
             Event::MappingStart(anchor, tag) => {
                 if let Some(d) = check_tag(tag.as_deref(), span, "!!map") {
-                    return fatal(&mut diagnostics, d);
+                    return b.fatal(d);
                 }
-                if stack.len() >= MAX_DEPTH {
-                    return fatal(&mut diagnostics, too_deep(span));
+                if b.stack.len() >= MAX_DEPTH {
+                    return b.fatal(too_deep(span));
                 }
-                stack.push(Frame::Map {
-                    start: span,
+                b.stack.push(Frame::new(
+                    span,
                     anchor,
-                    entries: Vec::new(),
-                    pending_key: None,
-                    skip_value: false,
-                });
+                    Kind::Map {
+                        entries: Vec::new(),
+                        keys: KeyIndex::default(),
+                        pending_key: None,
+                        skip_value: false,
+                    },
+                ));
                 continue;
             }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    start,
-                    anchor,
-                    items,
-                }) => {
-                    let end = collection_end(text, span, items.last().map(|n| n.span));
-                    let node = Node {
-                        span: Span::new(file, start.start as usize, end),
-                        value: Value::Seq(items),
-                    };
-                    remember(&mut anchors, anchor, &node);
-                    node
-                }
-                _ => return fatal(&mut diagnostics, unbalanced(span)),
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map {
-                    start,
-                    anchor,
-                    entries,
-                    ..
-                }) => {
-                    let end = collection_end(text, span, entries.last().map(|e| e.value.span));
-                    let node = Node {
-                        span: Span::new(file, start.start as usize, end),
-                        value: Value::Map(entries),
-                    };
-                    remember(&mut anchors, anchor, &node);
-                    node
-                }
-                _ => return fatal(&mut diagnostics, unbalanced(span)),
-            },
-            Event::Alias(id) => match anchors.iter().rev().find(|(a, _)| *a == id) {
-                Some((_, target)) => {
-                    expanded += target.size();
-                    if expanded > MAX_ALIAS_EXPANSION {
-                        let d = Diagnostic::new(
-                            Code::AliasLimit,
-                            format!(
-                                "aliases in this file expand to more than {MAX_ALIAS_EXPANSION} nodes"
-                            ),
-                        )
-                        .with_label(span, "expansion limit reached at this alias")
-                        .with_help("catalogs rarely need aliases; write the values out, or alias smaller parts");
-                        return fatal(&mut diagnostics, d);
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = b.stack.pop() else {
+                    return b.fatal(unbalanced(span));
+                };
+                let (value, last) = match frame.kind {
+                    Kind::Seq(items) => {
+                        let last = items.last().map(|n| n.span);
+                        (Value::Seq(items), last)
                     }
-                    let mut node = target.clone();
-                    node.span = span;
-                    node
+                    Kind::Map { entries, .. } => {
+                        let last = entries.last().map(|e| e.value.span);
+                        (Value::Map(entries), last)
+                    }
+                };
+                let end = collection_end(text, span, last);
+                Finished {
+                    node: Node {
+                        span: Span::new(file, frame.start.start as usize, end),
+                        value,
+                    },
+                    size: frame.size,
+                    anchor: frame.anchor,
+                    place: frame.place,
+                    key_text: None,
                 }
-                None => {
-                    let d = Diagnostic::new(Code::UnsupportedYaml, "alias to an unknown anchor")
-                        .with_label(span, "no anchor with this name precedes it");
-                    return fatal(&mut diagnostics, d);
-                }
+            }
+            Event::Alias(id) => match b.alias(id, span) {
+                Ok(done) => done,
+                Err(d) => return b.fatal(d),
             },
             Event::Scalar(text, style, anchor, tag) => {
+                let role = role(&b.stack);
+                if role == Role::Key && style == ScalarStyle::Plain && tag.is_none() && text == "<<"
+                {
+                    b.diagnostics.push(merge_key(span));
+                    if let Some(Frame {
+                        kind: Kind::Map { skip_value, .. },
+                        ..
+                    }) = b.stack.last_mut()
+                    {
+                        *skip_value = true;
+                    }
+                    continue;
+                }
                 let value = match resolve_scalar(&text, style, tag.as_deref()) {
                     Ok(v) => v,
                     Err(message) => {
                         let d = Diagnostic::new(Code::UnsupportedYaml, message.clone())
                             .with_label(span, message);
-                        return fatal(&mut diagnostics, d);
+                        return b.fatal(d);
                     }
                 };
                 let node = Node { span, value };
-                remember(&mut anchors, anchor, &node);
-                node
+                let size = scalar_size(&text);
+                if anchor != 0 {
+                    b.anchors.define_scalar(anchor, &node, &text, size);
+                }
+                Finished {
+                    node,
+                    size,
+                    anchor: 0,
+                    place: None,
+                    // Keys keep their source text: `1.10:` is the key "1.10", not 1.1.
+                    key_text: (role == Role::Key).then(|| CompactString::from(&*text)),
+                }
             }
         };
-        // Attach the finished node to its parent (or make it the document).
-        match stack.last_mut() {
-            None => {
-                if document.is_none() {
-                    document = Some(node);
-                }
-            }
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                pending_key,
-                skip_value,
-                ..
-            }) => match pending_key.take() {
-                None if *skip_value => *skip_value = false,
-                Some(key) => {
-                    if !*skip_value {
-                        entries.push(Entry { key, value: node });
-                    }
-                    *skip_value = false;
-                }
-                None => {
-                    let key_text = match &node.value {
-                        Value::String(s) => Some(s.clone()),
-                        Value::Number(n) => Some(CompactString::from(n.to_string())),
-                        Value::Bool(b) => Some(CompactString::from(b.to_string())),
-                        Value::Null => Some(CompactString::const_new("null")),
-                        Value::Seq(_) | Value::Map(_) => None,
-                    };
-                    match key_text {
-                        None => {
-                            diagnostics.push(
-                                Diagnostic::new(
-                                    Code::UnsupportedYaml,
-                                    "a mapping key must be a plain value, not a sequence or mapping",
-                                )
-                                .with_label(node.span, "complex key"),
-                            );
-                            *skip_value = true;
-                        }
-                        Some(key) => {
-                            if let Some(first) = entries.iter().find(|e| e.key.value == key) {
-                                diagnostics.push(
-                                    Diagnostic::new(
-                                        Code::DuplicateKey,
-                                        format!("duplicate key `{key}` in one mapping"),
-                                    )
-                                    .with_label(node.span, "duplicate key")
-                                    .with_label(first.key.span, "first defined here")
-                                    .with_help("remove one of the two; YAML does not allow a key twice in one mapping"),
-                                );
-                                *skip_value = true;
-                            }
-                            *pending_key = Some(Spanned::new(key, node.span));
-                        }
-                    }
-                }
-            },
-        }
+        b.attach(done);
     }
 
-    match document {
+    match b.document.take() {
         Some(doc) if doc.value != Value::Null => Parsed {
             document: Some(doc),
-            diagnostics,
+            diagnostics: b.diagnostics,
         },
         _ => {
-            let span = Span::new(file, 0, 0);
-            fatal(
-                &mut diagnostics,
+            let span = Span::new(b.file, 0, 0);
+            b.fatal(
                 Diagnostic::new(Code::EmptyFile, "the catalog file is empty")
                     .with_label(span, "no YAML document here")
                     .with_help("a catalog starts with `catalog_version: \"1\"`; delete the file if it is not a catalog"),
             )
         }
     }
+}
+
+/// `<<: *base` merges a mapping in YAML 1.1; YAML 1.2 dropped it, and tools
+/// disagree on its rules, so it is refused with what to write instead.
+fn merge_key(span: Span) -> Diagnostic {
+    Diagnostic::new(Code::UnsupportedYaml, "merge keys (`<<`) are not supported")
+        .with_label(span, "merge key")
+        .with_help(
+            "write the keys out in this mapping; an alias can stand for a whole value \
+         (`key: *name`) but is not merged into a mapping",
+        )
+}
+
+/// A syntax error at byte `at` (where the parser noticed it).
+fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
+    if let Some((tab, indentation)) = offending_tab(text, at, info) {
+        let span = Span::new(file, tab, tab + 1);
+        let message = if indentation {
+            "YAML syntax error: a tab in the indentation"
+        } else {
+            "YAML syntax error: a tab where YAML allows only spaces"
+        };
+        return Diagnostic::new(Code::YamlSyntax, message)
+            .with_label(span, format!("tab: {info}"))
+            .with_help("YAML forbids tabs for indentation; indent with spaces");
+    }
+    let at = last_content_before(text, at);
+    let span = Span::new(file, at, (at + 1).min(text.len()).max(at));
+    Diagnostic::new(Code::YamlSyntax, format!("YAML syntax error: {info}"))
+        .with_label(span, info.to_string())
+        .with_help("fix the YAML syntax; `rune explain yaml_syntax` shows common mistakes")
+}
+
+/// The tab that caused a syntax error, if one did, and whether it is in the
+/// indentation: a tab indenting the line where the parser stopped, a tab right
+/// where it stopped, or, when the message names a tab, the first one from that
+/// line to the next.
+fn offending_tab(text: &str, at: usize, info: &str) -> Option<(usize, bool)> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indentation = |start: usize| {
+        let line = &text[start..];
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        line[..indent].find('\t').map(|i| start + i)
+    };
+    if let Some(tab) = indentation(line_start) {
+        return Some((tab, true));
+    }
+    // `key:<tab>value`: the parser names the `:`, the tab follows it.
+    if let Some(i) =
+        (at.saturating_sub(1)..text.len().min(at + 2)).find(|&i| text.as_bytes()[i] == b'\t')
+    {
+        return Some((i, false));
+    }
+    if !info.contains("tab") {
+        return None;
+    }
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    if let Some(tab) = indentation((line_end + 1).min(text.len())) {
+        return Some((tab, true));
+    }
+    let next_end = text[(line_end + 1).min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| line_end + 1 + i);
+    text[line_start..next_end]
+        .find('\t')
+        .map(|i| (line_start + i, false))
 }
 
 /// The event stream closed a collection that was never opened; saphyr-parser never
@@ -542,12 +793,6 @@ fn too_deep(span: Span) -> Diagnostic {
     )
     .with_label(span, "limit reached here")
     .with_help("catalog documents are shallow; this is likely generated or malicious input")
-}
-
-fn remember(anchors: &mut Vec<(usize, Node)>, anchor: usize, node: &Node) {
-    if anchor != 0 {
-        anchors.push((anchor, node.clone()));
-    }
 }
 
 fn check_tag(tag: Option<&saphyr_parser::Tag>, span: Span, expected: &str) -> Option<Diagnostic> {
@@ -779,6 +1024,80 @@ mod tests {
     fn second_document_is_refused() {
         let p = doc("a: 1\n---\nb: 2\n");
         assert_eq!(p.diagnostics[0].code, Code::MultipleDocuments);
+    }
+
+    #[test]
+    fn aliases_copy_the_anchored_node_wherever_it_sits() {
+        // Anchors in open collections, in finished ones, nested in each other,
+        // and reused names (the latest definition wins).
+        let p = doc(concat!(
+            "a:\n",
+            "  b: &x [1, &y {k: v}]\n",
+            "  c: [*x, *y]\n",
+            "  d: { e: &z [&w 2, 3], f: *z, g: *w }\n",
+            "h: *x\n",
+            "i: &x 9\n",
+            "j: *x\n",
+        ));
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(
+            p.document.unwrap().to_json(),
+            serde_json::json!({
+                "a": {
+                    "b": [1, {"k": "v"}],
+                    "c": [[1, {"k": "v"}], {"k": "v"}],
+                    "d": {"e": [2, 3], "f": [2, 3], "g": 2}
+                },
+                "h": [1, {"k": "v"}],
+                "i": 9,
+                "j": 9
+            })
+        );
+    }
+
+    #[test]
+    fn aliases_reach_into_dropped_values() {
+        // The second `a` is a duplicate: its value leaves the tree but its anchors
+        // stay usable.
+        let p = doc("a: 1\na: &x [1, &y [2]]\nb: *x\nc: *y\n[k]: &z [3]\nd: *z\n");
+        let json = p.document.unwrap().to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"a": 1, "b": [1, [2]], "c": [2], "d": [3]})
+        );
+        let codes: Vec<Code> = p.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::DuplicateKey, Code::UnsupportedYaml]);
+    }
+
+    #[test]
+    fn an_alias_inside_its_own_anchor_is_refused() {
+        let p = doc("a: &x [1, *x]\n");
+        assert!(p.document.is_none());
+        assert_eq!(p.diagnostics[0].code, Code::UnsupportedYaml);
+    }
+
+    #[test]
+    fn keys_keep_their_source_text() {
+        let p = doc("1.10: a\n0x10: b\n1e3: c\ntrue: d\nnull: e\n~: f\n&k 1.0: g\nx: {*k : h}\n");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let node = p.document.unwrap();
+        let keys: Vec<&str> = node.as_map().iter().map(|e| e.key.value.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["1.10", "0x10", "1e3", "true", "null", "~", "1.0", "x"]
+        );
+        assert!(node.get("x").unwrap().get("1.0").is_some());
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_wide_mappings() {
+        let mut text: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k7: again\n");
+        let p = doc(&text);
+        assert_eq!(p.diagnostics.len(), 1);
+        assert_eq!(p.diagnostics[0].code, Code::DuplicateKey);
+        let first = p.diagnostics[0].labels[1].span;
+        assert_eq!(&text[first.start as usize..first.end as usize], "k7");
     }
 
     #[test]

@@ -11,8 +11,9 @@ use crate::support::{rune, Output};
 
 /// Codes whose explanation has no runnable example: the condition is a property of
 /// the bytes of a file (size, encoding, NUL bytes), which an explanation cannot show
-/// as text.
+/// as text, or of the directory tree around it.
 const WITHOUT_EXAMPLES: &[&str] = &[
+    "rune::load::directory_too_deep",
     "rune::load::file_too_large",
     "rune::load::not_utf8",
     "rune::load::binary_file",

@@ -101,7 +101,10 @@ fn without_paths_validate_reads_the_catalogs_directory() {
     let out = rune(["validate"]).current_dir(elsewhere.path()).run();
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("cannot read `catalogs`"),
+        out.stderr.contains("there is no `catalogs` directory here")
+            && out
+                .stderr
+                .contains("`rune validate PATH`, or `--catalog PATH`"),
         "{}",
         out.stderr
     );

@@ -413,11 +413,11 @@ fn list_choices(choices: &[Json], found_text: bool) -> String {
 /// A number or boolean where text is expected: YAML read an unquoted scalar as
 /// something else (`1.10` is the number 1.1, `1.0` the number 1).
 fn quote_hint(found: Found<'_>, written: Option<&str>) -> Option<String> {
-    let (read, kind) = match found.shape() {
-        Shape::Integer(n) => (n, "number"),
-        Shape::Float(n) => (n, "number"),
-        Shape::Bool(b) => (b.to_string(), "boolean"),
-        Shape::Null => ("null".to_string(), "null"),
+    let (read, kind, exact) = match found.shape() {
+        Shape::Integer(n) => (n, "number", true),
+        Shape::Float(n) => (n, "number", false),
+        Shape::Bool(b) => (b.to_string(), "boolean", true),
+        Shape::Null => ("null".to_string(), "null", true),
         _ => return None,
     };
     let written = written.map(str::trim).filter(|w| !w.is_empty());
@@ -426,10 +426,11 @@ fn quote_hint(found: Found<'_>, written: Option<&str>) -> Option<String> {
             "`{w}` is unquoted, so it was read as the {kind} {read}, not as text; quote it: `\"{w}\"`"
         ),
         Some(w) => format!("`{w}` is unquoted, so it was read as a {kind}; quote it: `\"{w}\"`"),
-        None if kind == "number" => format!(
+        // Without the source text, an integer or a boolean still reads back as written.
+        None if exact => format!("`{read}` is unquoted, so it was read as a {kind}; quote it: `\"{read}\"`"),
+        None => format!(
             "the unquoted value was read as the number {read}, and a number does not keep how it was written (`1.10` reads as 1.1); quote the value to keep it as text"
         ),
-        None => format!("the unquoted value was read as a {kind}; quote it to keep it as text: `\"{read}\"`"),
     })
 }
 

@@ -235,3 +235,96 @@ fn at_instants_at_the_edges_of_the_range_are_planned() {
         assert!(out.json()["evaluated_at"].is_string(), "{at}");
     }
 }
+
+/// The `cargo run [--release] -- ARGS` command lines of a markdown file.
+fn cargo_run_lines(markdown: &str) -> Vec<Vec<String>> {
+    markdown
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("cargo run"))
+        .filter_map(|l| l.split_once(" -- "))
+        .map(|(_, args)| args.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn the_commands_in_the_readmes_run_as_described() {
+    let mut ran = Vec::new();
+    for file in ["README.md", "examples/README.md"] {
+        let text = std::fs::read_to_string(crate::support::root().join(file)).unwrap();
+        for args in cargo_run_lines(&text) {
+            let out = rune(&args).run();
+            // The broken examples fail with diagnostics; everything else succeeds.
+            let broken = args.iter().any(|a| a.starts_with("examples/"));
+            let expected = if broken { 1 } else { 0 };
+            assert_eq!(out.code, expected, "{file}: {args:?}\n{}", out.snapshot());
+            if broken {
+                assert!(out.stderr.contains("rune::"), "{args:?}: {}", out.stderr);
+            }
+            ran.push(args.join(" "));
+        }
+    }
+    assert!(
+        ran.contains(&"validate examples/cycle.yaml".to_string()),
+        "the Quick start example is gone: {ran:?}"
+    );
+}
+
+#[test]
+fn every_broken_example_reports_the_codes_its_readme_row_names() {
+    let root = crate::support::root();
+    let readme = std::fs::read_to_string(root.join("examples/README.md")).unwrap();
+    let mut listed = Vec::new();
+    for row in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (name, shows) = (cells[1].trim_matches('`'), cells[2]);
+        let expected: Vec<&str> = shows
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter_map(rune::diagnostic::Code::from_name)
+            .map(|c| c.as_str())
+            .collect();
+        // A row names its codes, or promises several problems at once.
+        let several = expected.is_empty();
+        assert!(
+            !several || shows.contains("several"),
+            "the row of {name} names no code: {row}"
+        );
+        let path = format!("examples/{}", name.trim_end_matches('/'));
+        let out = rune(["validate", "--format", "json", &path]).run();
+        assert_eq!(out.code, 1, "{path}: {}", out.snapshot());
+        let report = out.json();
+        let reported: Vec<&str> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap())
+            .collect();
+        for code in &expected {
+            assert!(
+                reported.contains(code),
+                "{path} shows {code}? it reports {reported:?}"
+            );
+        }
+        if several {
+            assert!(reported.len() >= 3, "{path} reports only {reported:?}");
+        }
+        let stem = name
+            .trim_end_matches('/')
+            .trim_end_matches(".yaml")
+            .replace('-', "_");
+        let human = rune(["validate", "--color", "never", &path]).run();
+        insta::assert_snapshot!(format!("example_{stem}"), human.snapshot());
+        listed.push(name.trim_end_matches('/').to_string());
+    }
+    // Every example has its row, so none goes untested.
+    let mut on_disk: Vec<String> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "README.md")
+        .collect();
+    on_disk.sort();
+    listed.sort();
+    assert_eq!(on_disk, listed, "examples/README.md lists every example");
+}

@@ -249,14 +249,36 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
         let (rule, entry) = schema.pointer_lookup(schema_at.iter().map(String::as_str));
         let span = entry.map_or(rule.span, |e| e.key.span);
         let subject = if at.is_empty() {
-            format!("the parameters of `{name}`")
+            format!("the parameters of action `{name}`")
         } else {
-            format!("parameter {} of `{name}`", display_path(&at))
+            format!("parameter {} of action `{name}`", display_path(&at))
         };
         let value = instance
             .pointer(error.instance_path().as_str())
             .unwrap_or(&instance);
-        let mismatch = describe_mismatch(&error, Found::Json(value), &subject, None);
+        let mut mismatch = describe_mismatch(&error, Found::Json(value), &subject, None);
+        // At the top level the keys are parameters: say so.
+        match (error.kind(), at.is_empty()) {
+            (ValidationErrorKind::Required { property }, true) => {
+                mismatch.message = format!(
+                    "action `{name}` is missing the required parameter {}",
+                    property
+                        .as_str()
+                        .map_or_else(|| property.to_string(), crate::schema::quote)
+                );
+            }
+            (ValidationErrorKind::AdditionalProperties { unexpected }, true) => {
+                let names: Vec<String> =
+                    unexpected.iter().map(|u| crate::schema::quote(u)).collect();
+                let noun = if names.len() == 1 {
+                    "parameter"
+                } else {
+                    "parameters"
+                };
+                mismatch.message = format!("action `{name}` takes no {noun} {}", names.join(", "));
+            }
+            _ => {}
+        }
         let mut d = Diagnostic::new(Code::InvalidParameter, mismatch.message)
             .with_label(span, "required by this rule of the input_schema");
         let hint = match error.kind() {

@@ -180,7 +180,7 @@ fn a_number_in_a_params_file_where_text_is_wanted_says_how_it_was_read() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let stderr = out.stderr.replace(dir.path().to_str().unwrap(), "[TMP]");
     assert!(
-        stderr.contains("parameter `version` of `deploy` must be a string, found the number `1.1`"),
+        stderr.contains("parameter `version` of action `deploy` must be a string, found the number `1.1`"),
         "{stderr}"
     );
     insta::assert_snapshot!(stderr);

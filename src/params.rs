@@ -29,10 +29,12 @@ pub fn split_assignment(arg: &str) -> Result<(&str, &str), String> {
     match arg.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
         Some(_) => Err(format!(
-            "invalid --param `{arg}`: the key before `=` is empty"
+            "invalid --param {}: the key before `=` is empty",
+            crate::schema::quote(arg)
         )),
         None => Err(format!(
-            "invalid --param `{arg}`: expected KEY=VALUE, e.g. `--param node=worker-1`"
+            "invalid --param {}: expected KEY=VALUE, e.g. `--param node=worker-1`",
+            crate::schema::quote(arg)
         )),
     }
 }

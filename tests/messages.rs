@@ -180,7 +180,9 @@ fn a_number_in_a_params_file_where_text_is_wanted_says_how_it_was_read() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let stderr = out.stderr.replace(dir.path().to_str().unwrap(), "[TMP]");
     assert!(
-        stderr.contains("parameter `version` of action `deploy` must be a string, found the number `1.1`"),
+        stderr.contains(
+            "parameter `version` of action `deploy` must be a string, found the number `1.1`"
+        ),
         "{stderr}"
     );
     insta::assert_snapshot!(stderr);
@@ -327,4 +329,66 @@ fn every_broken_example_reports_the_codes_its_readme_row_names() {
     on_disk.sort();
     listed.sort();
     assert_eq!(on_disk, listed, "examples/README.md lists every example");
+}
+
+#[test]
+fn a_quoting_hint_is_given_only_where_quoting_fixes_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = |text: &str| {
+        let path = dir.path().join("catalog.yaml");
+        std::fs::write(&path, text).unwrap();
+        let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
+        assert_eq!(out.code, 1, "{}", out.snapshot());
+        let report = out.json();
+        let d = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"].as_str().unwrap().starts_with("rune::schema::"))
+            .unwrap_or_else(|| panic!("no schema diagnostic: {report:#}"))
+            .clone();
+        (
+            d["message"].as_str().unwrap().to_string(),
+            d["help"].clone(),
+        )
+    };
+    // `"1.0"` would still not be `"1"`: say what to write.
+    let (message, help) = catalog("catalog_version: 1.0\n");
+    assert_eq!(
+        message,
+        "`catalog_version` must be `\"1\"`, found the number `1.0`"
+    );
+    assert_eq!(help, "write `\"1\"`, in quotes");
+    // `"1"` is right: quoting is the fix.
+    let (_, help) = catalog("catalog_version: 1\n");
+    assert_eq!(
+        help,
+        "`1` is unquoted, so it was read as a number; quote it: `\"1\"`"
+    );
+    // No choice is `"3"`: no quoting hint, the choices are in the message.
+    let (message, help) = catalog(
+        "catalog_version: \"1\"\nmodules:\n  - module_identity: { module_name: a, module_class: A, module_type: service, module_version: 1.0.0, description: A }\n    technical_requirements: { supported_protocols: [rcs_v2], dependencies: [{ module_name: a2, criticality: 3 }] }\n",
+    );
+    assert_eq!(
+        message,
+        "`modules[0].technical_requirements.dependencies[0].criticality` must be one of `\"required\"`, `\"optional\"`, found the integer `3`"
+    );
+    assert!(help.is_null(), "{help}");
+}
+
+#[test]
+fn a_malformed_param_is_shown_escaped() {
+    let out = rune([
+        "plan",
+        "--action",
+        "nomad-status",
+        "-p",
+        "node\u{1b}[2K\rFAKE",
+    ])
+    .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert_eq!(
+        out.stderr,
+        "error: invalid --param `node\\u{1b}[2K\\rFAKE`: expected KEY=VALUE, e.g. `--param node=worker-1`\n"
+    );
 }

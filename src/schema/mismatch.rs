@@ -229,10 +229,12 @@ pub fn describe_mismatch(
         ValidationErrorKind::Enum { options } => {
             let choices = options.as_array().map(Vec::as_slice).unwrap_or_default();
             let strings_only = !choices.is_empty() && choices.iter().all(Json::is_string);
-            let mut help = if strings_only {
-                quote_hint(found, written)
-            } else {
-                None
+            // Quoting helps only when the quoted text is one of the choices.
+            let mut help = match meant_text(found, written) {
+                Some(text) if strings_only && choices.iter().any(|c| *c == *text) => {
+                    quote_hint(found, written)
+                }
+                _ => None,
             };
             if help.is_none() {
                 help = found
@@ -260,10 +262,14 @@ pub fn describe_mismatch(
             Mismatch {
                 message: format!("{subject} must be {expected}, found {}", found.brief()),
                 label: format!("expected {expected}"),
-                help: if expected_value.is_string() {
-                    quote_hint(found, written)
-                } else {
-                    None
+                help: match (expected_value.as_str(), meant_text(found, written)) {
+                    (Some(want), Some(text)) if want == text => quote_hint(found, written),
+                    // `catalog_version: 1.0` for "1": quoting alone would not do.
+                    (Some(want), _) if found.text().is_none() => Some(format!(
+                        "write `{}`, in quotes",
+                        serde_json::Value::String(want.to_string())
+                    )),
+                    _ => None,
                 },
             }
         }
@@ -432,6 +438,20 @@ fn quote_hint(found: Found<'_>, written: Option<&str>) -> Option<String> {
             "the unquoted value was read as the number {read}, and a number does not keep how it was written (`1.10` reads as 1.1); quote the value to keep it as text"
         ),
     })
+}
+
+/// The text an unquoted scalar was written as: its source text when known, else
+/// what it reads back as when that is exact (integers, booleans, null).
+fn meant_text(found: Found<'_>, written: Option<&str>) -> Option<String> {
+    if let Some(w) = written.map(str::trim).filter(|w| !w.is_empty()) {
+        return Some(w.to_string());
+    }
+    match found.shape() {
+        Shape::Integer(n) => Some(n),
+        Shape::Bool(b) => Some(b.to_string()),
+        Shape::Null => Some("null".to_string()),
+        _ => None,
+    }
 }
 
 /// `yes`, `on`, ... where a boolean is expected: YAML 1.1 read them as booleans,

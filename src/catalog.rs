@@ -60,7 +60,7 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
         .map(|f| {
             f.document
                 .as_ref()
-                .map(crate::schema::check_document)
+                .map(|d| crate::schema::check_file(d, &loaded.sources.get(f.id).text))
                 .unwrap_or_default()
         })
         .collect();

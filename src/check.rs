@@ -396,13 +396,14 @@ fn pattern_compiles(pattern: &str) -> bool {
     })
 }
 
-/// Validate `data` against `validator`, one diagnostic per error, located in `data`.
+/// Validate `data` against `validator`, one diagnostic per error, located in `data`;
+/// `field` is where the data sits in its module (`lifecycle.config`).
 fn validate_data(
     validator: &Validator,
     data: &Node,
     schema: &Node,
     code: Code,
-    message: &str,
+    (message, field): (&str, &str),
     out: &mut Vec<Diagnostic>,
 ) {
     let json = data.to_json();
@@ -427,16 +428,24 @@ fn validate_data(
         }
         let (rule, rule_entry) = schema.pointer_lookup(rule_path.iter().map(String::as_str));
         let rule_span = rule_entry.map_or(rule.span, |e| e.key.span);
-        let at = if relative.is_empty() {
-            String::new()
-        } else {
-            format!(" at {}", display_path(&relative))
-        };
-        out.push(
-            Diagnostic::new(code, format!("{message}{at}: {}", error.masked()))
-                .with_label(span, "does not match")
-                .with_label(rule_span, "required by this part of the schema"),
+        let path: Vec<String> = field
+            .split('.')
+            .map(str::to_string)
+            .chain(relative.iter().cloned())
+            .collect();
+        let found = crate::schema::describe_mismatch(
+            &error,
+            crate::schema::Found::Node(node),
+            &display_path(&path),
+            None,
         );
+        let mut d = Diagnostic::new(code, format!("{message}: {}", found.message))
+            .with_label(span, found.label)
+            .with_label(rule_span, "required by this part of the schema");
+        if let Some(help) = found.help {
+            d = d.with_help(help);
+        }
+        out.push(d);
     }
 }
 
@@ -456,9 +465,12 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
                     example,
                     schema,
                     Code::ExampleDataMismatch,
-                    &format!(
-                        "example_data of event `{}` does not match its data_schema",
-                        event.event_type.value
+                    (
+                        &format!(
+                            "example_data of event `{}` does not match its data_schema",
+                            event.event_type.value
+                        ),
+                        "example_data",
                     ),
                     &mut out,
                 );
@@ -492,8 +504,11 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
                     config,
                     schema,
                     Code::ConfigMismatch,
-                    &format!(
-                        "lifecycle.config of `{owner}` does not match its configuration_schema"
+                    (
+                        &format!(
+                            "lifecycle.config of `{owner}` does not match its configuration_schema"
+                        ),
+                        "lifecycle.config",
                     ),
                     &mut out,
                 );

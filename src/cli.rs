@@ -184,9 +184,10 @@ pub struct ListActionsArgs {
 /// `rune explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// A diagnostic code, e.g. `rune::check::duplicate_module` or `duplicate_module`.
-    /// Without one, every code is listed.
-    #[arg(value_name = "CODE")]
+    /// A diagnostic code, e.g. `rune::check::duplicate_module`, `duplicate_module`, a
+    /// unique prefix, or a protocol number such as `-32205`. Without one, every code
+    /// is listed.
+    #[arg(value_name = "CODE", allow_negative_numbers = true)]
     pub code: Option<String>,
 }
 

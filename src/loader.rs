@@ -284,7 +284,8 @@ fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Dia
             let at = err.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(err.as_bytes()).into_owned();
             let source = SourceFile::new(path, Arc::from(lossy));
-            let span = Span::new(id, at, at + 1);
+            // The lossy text has U+FFFD (three bytes) where the invalid bytes were.
+            let span = Span::new(id, at, at + char::REPLACEMENT_CHARACTER.len_utf8());
             let d = Diagnostic::new(Code::NotUtf8, "the file is not valid UTF-8")
                 .with_label(span, "invalid UTF-8 starts here")
                 .with_help("save the file as UTF-8");

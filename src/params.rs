@@ -15,7 +15,9 @@ use serde_json::{Map, Value as Json};
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::registry::Action;
-use crate::schema::{display_path, pointer_segments};
+use jsonschema::error::ValidationErrorKind;
+
+use crate::schema::{describe_mismatch, display_path, pointer_segments, Found};
 use crate::source::{FileId, SourceFile, SourceMap};
 use crate::yaml::Node;
 
@@ -27,37 +29,56 @@ pub fn split_assignment(arg: &str) -> Result<(&str, &str), String> {
     match arg.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
         Some(_) => Err(format!(
-            "invalid --param `{arg}`: the key before `=` is empty"
+            "invalid --param {}: the key before `=` is empty",
+            crate::schema::quote(arg)
         )),
         None => Err(format!(
-            "invalid --param `{arg}`: expected KEY=VALUE, e.g. `--param node=worker-1`"
+            "invalid --param {}: expected KEY=VALUE, e.g. `--param node=worker-1`",
+            crate::schema::quote(arg)
         )),
     }
 }
 
 /// Whether the property schema says the value is text, so it must not be parsed as
-/// JSON: `type: string` (alone or among others), or an enum/const of strings only.
-fn wants_string(property: Option<&Json>) -> bool {
-    let Some(property) = property else {
-        return false;
-    };
-    match property.get("type") {
-        Some(Json::String(t)) => t == "string",
-        Some(Json::Array(types)) => types.iter().any(|t| t == "string"),
-        _ => {
-            let strings = |v: &Json| v.is_string();
-            match (property.get("enum"), property.get("const")) {
-                (Some(Json::Array(values)), _) => !values.is_empty() && values.iter().all(strings),
+/// JSON: `type: string` (alone or among others), an enum/const of strings only, or
+/// any branch of `anyOf`/`oneOf`/`allOf` or local `$ref` (resolved in `root`) that
+/// says so. Nesting is followed a few levels only: a schema is untrusted input.
+fn wants_string(property: Option<&Json>, root: &Json) -> bool {
+    fn walk(schema: &Json, root: &Json, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        let direct = match schema.get("type") {
+            Some(Json::String(t)) => t == "string",
+            Some(Json::Array(types)) => types.iter().any(|t| t == "string"),
+            _ => match (schema.get("enum"), schema.get("const")) {
+                (Some(Json::Array(values)), _) => {
+                    !values.is_empty() && values.iter().all(Json::is_string)
+                }
                 (None, Some(value)) => value.is_string(),
                 _ => false,
-            }
-        }
+            },
+        };
+        let branches = ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .filter_map(|k| schema.get(k).and_then(Json::as_array))
+            .flatten()
+            .any(|b| walk(b, root, depth + 1));
+        let reference = schema
+            .get("$ref")
+            .and_then(Json::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| root.pointer(pointer))
+            .is_some_and(|target| walk(target, root, depth + 1));
+        direct || branches || reference
     }
+    property.is_some_and(|p| walk(p, root, 0))
 }
 
 /// Type one `--param` value: text for string properties, else JSON when it parses.
-pub fn typed_value(raw: &str, property: Option<&Json>) -> Json {
-    if wants_string(property) {
+/// `root` is the whole input_schema, for resolving `$ref`s.
+pub fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Json {
+    if wants_string(property, root) {
         return Json::String(raw.to_string());
     }
     serde_json::from_str(raw).unwrap_or_else(|_| Json::String(raw.to_string()))
@@ -157,7 +178,11 @@ pub fn collect(
     let mut params = from_file;
     for arg in assignments {
         let (key, raw) = split_assignment(arg)?;
-        let value = typed_value(raw, properties.and_then(|p| p.get(key)));
+        let value = typed_value(
+            raw,
+            properties.and_then(|p| p.get(key)),
+            schema.as_ref().unwrap_or(&Json::Null),
+        );
         params.insert(key.to_string(), value);
     }
     Ok(params)
@@ -230,7 +255,8 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
         return Vec::new();
     };
     let name = &action.name.value;
-    let validator = match jsonschema::validator_for(&schema.to_json()) {
+    let schema_json = schema.to_json();
+    let validator = match jsonschema::validator_for(&schema_json) {
         Ok(v) => v,
         // The check stage reports a broken schema; planning fails closed on it.
         Err(error) => {
@@ -254,23 +280,54 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
         let (rule, entry) = schema.pointer_lookup(schema_at.iter().map(String::as_str));
         let span = entry.map_or(rule.span, |e| e.key.span);
         let subject = if at.is_empty() {
-            "parameters".to_string()
+            format!("the parameters of action `{name}`")
         } else {
-            format!("parameter {}", display_path(&at))
+            format!("parameter {} of action `{name}`", display_path(&at))
         };
-        let mut d = Diagnostic::new(
-            Code::InvalidParameter,
-            format!("{subject} of action `{name}`: {error}"),
-        )
-        .with_label(span, "required by this rule of the input_schema");
-        let hint = match error.kind() {
-            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                unexpected
-                    .iter()
-                    .find_map(|u| did_you_mean(u, known.iter().copied()))
-                    .map(|h| format!("did you mean `{h}`? "))
+        let value = instance
+            .pointer(error.instance_path().as_str())
+            .unwrap_or(&instance);
+        let mut mismatch = describe_mismatch(&error, Found::Json(value), &subject, None);
+        // At the top level the keys are parameters: say so.
+        match (error.kind(), at.is_empty()) {
+            (ValidationErrorKind::Required { property }, true) => {
+                mismatch.message = format!(
+                    "action `{name}` is missing the required parameter {}",
+                    property
+                        .as_str()
+                        .map_or_else(|| property.to_string(), crate::schema::quote)
+                );
             }
-            _ => None,
+            (ValidationErrorKind::AdditionalProperties { unexpected }, true) => {
+                let names: Vec<String> =
+                    unexpected.iter().map(|u| crate::schema::quote(u)).collect();
+                let noun = if names.len() == 1 {
+                    "parameter"
+                } else {
+                    "parameters"
+                };
+                mismatch.message = format!("action `{name}` takes no {noun} {}", names.join(", "));
+            }
+            _ => {}
+        }
+        let mut d = Diagnostic::new(Code::InvalidParameter, mismatch.message)
+            .with_label(span, "required by this rule of the input_schema");
+        let hint = match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+                .iter()
+                .find_map(|u| did_you_mean(u, known.iter().copied()))
+                .map(|h| format!("did you mean `{h}`? ")),
+            _ => {
+                let property = match at.as_slice() {
+                    [key] => schema_json.get("properties").and_then(|p| p.get(key)),
+                    _ => None,
+                };
+                match wants_string(property, &schema_json) {
+                    true => unquoted_hint(value, &at),
+                    false => None,
+                }
+                .or(mismatch.help.map(|h| format!("{h}. ")))
+            }
         };
         d = d.with_help(format!(
             "{}`{name}` takes {}",
@@ -280,6 +337,21 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
         out.push(d);
     }
     out
+}
+
+/// Text was expected but a number or boolean arrived: a params file value written
+/// without quotes, or a `-p` value typed as JSON because the schema did not say
+/// string where rune looks.
+fn unquoted_hint(value: &Json, at: &[String]) -> Option<String> {
+    let kind = match value {
+        Json::Number(_) => "number",
+        Json::Bool(_) => "boolean",
+        _ => return None,
+    };
+    let key = at.last().map_or("NAME", String::as_str);
+    Some(format!(
+        "the value was read as the {kind} {value}, not as text (an unquoted `1.10` reads as the number 1.1); quote it: `{key}: \"...\"` in a params file, `-p '{key}=\"...\"'` on the command line. "
+    ))
 }
 
 /// `node (string, required), count (integer)` or `no parameters`.

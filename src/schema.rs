@@ -6,9 +6,11 @@
 //! does not serialise on one core, and so every error maps back to the span of the
 //! exact key or value it is about.
 
+mod mismatch;
+
 use std::sync::LazyLock;
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, Validator};
 use rayon::prelude::*;
 use serde_json::Value as Json;
@@ -17,6 +19,8 @@ use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::source::Span;
 use crate::yaml::json::YamlJson;
 use crate::yaml::{Node, Value};
+
+pub use mismatch::{describe_mismatch, quote, Found, Mismatch};
 
 /// An embedded schema: its name for `rune schema NAME` and its text.
 pub struct EmbeddedSchema {
@@ -83,6 +87,12 @@ static MODULE_VALIDATOR: LazyLock<Validator<YamlJson>> = LazyLock::new(|| {
 
 /// Check one parsed document against the catalog schema.
 pub fn check_document(document: &Node) -> Vec<Diagnostic> {
+    check_file(document, "")
+}
+
+/// Check one parsed document against the catalog schema; `text` is the file's
+/// text, so hints can quote a value as it was written (`1.10`, not 1.1).
+pub fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     // The top level without its modules, so module entries can be checked apart.
     let modules = match (&document.value, document.get("modules")) {
@@ -106,7 +116,7 @@ pub fn check_document(document: &Node) -> Vec<Diagnostic> {
         _ => document.to_json(),
     };
     for error in CATALOG_VALIDATOR.iter_errors(&top) {
-        diagnostics.extend(to_diagnostic(&error, document, &[]));
+        diagnostics.extend(to_diagnostic(&error, document, &[], text));
     }
     let per_module: Vec<Vec<Diagnostic>> = modules
         .par_iter()
@@ -115,7 +125,7 @@ pub fn check_document(document: &Node) -> Vec<Diagnostic> {
             let prefix = ["modules".to_string(), i.to_string()];
             MODULE_VALIDATOR
                 .iter_errors(module)
-                .flat_map(|error| to_diagnostic(&error, module, &prefix))
+                .flat_map(|error| to_diagnostic(&error, module, &prefix, text))
                 .collect()
         })
         .collect();
@@ -206,7 +216,12 @@ pub fn head_span(node: &Node, text: &str) -> Span {
 
 /// Map one validation error to diagnostics located in `root` (the node the
 /// validated JSON came from); `prefix` is the path of `root` in its document.
-fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) -> Vec<Diagnostic> {
+fn to_diagnostic(
+    error: &ValidationError<'_>,
+    root: &Node,
+    prefix: &[String],
+    text: &str,
+) -> Vec<Diagnostic> {
     let relative = pointer_segments(error.instance_path().as_str());
     let (node, entry) = root.pointer_lookup(relative.iter().map(String::as_str));
     let path: Vec<String> = prefix
@@ -217,10 +232,6 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
     let at = display_path(&path);
     // Values are labelled where they are; a key's problem is labelled at the key.
     let value_span = node.span;
-    let field = path
-        .last()
-        .cloned()
-        .unwrap_or_else(|| "catalog".to_string());
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
@@ -229,9 +240,11 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
                 .iter()
                 .map(|key| {
                     let span = node.entry(key).map_or(value_span, |e| e.key.span);
-                    let mut d =
-                        Diagnostic::new(Code::UnknownKey, format!("unknown key `{key}` in {at}"))
-                            .with_label(span, "not a known key here");
+                    let mut d = Diagnostic::new(
+                        Code::UnknownKey,
+                        format!("unknown key {} in {at}", quote(key)),
+                    )
+                    .with_label(span, "not a known key here");
                     let hint = did_you_mean(key, allowed.iter().map(String::as_str));
                     d = match hint {
                         Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
@@ -263,81 +276,7 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
                 "add `{name}`; `rune schema catalog` shows the format"
             ))]
         }
-        ValidationErrorKind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => article(&t.to_string()),
-                TypeKind::Multiple(ts) => {
-                    let names: Vec<String> =
-                        ts.into_iter().map(|t| article(&t.to_string())).collect();
-                    names.join(" or ")
-                }
-            };
-            let mut d = Diagnostic::new(
-                Code::WrongType,
-                format!("`{field}` must be {expected}, found {}", describe(node)),
-            )
-            .with_label(value_span, format!("expected {expected}"));
-            // YAML reads unquoted `1.0` or `true` as a number or a boolean.
-            if expected == "a string" && matches!(node.value, Value::Number(_) | Value::Bool(_)) {
-                d = d.with_help("YAML reads this unquoted value as a non-string; put it in quotes");
-            }
-            vec![d]
-        }
-        ValidationErrorKind::Minimum { .. }
-        | ValidationErrorKind::Maximum { .. }
-        | ValidationErrorKind::ExclusiveMinimum { .. }
-        | ValidationErrorKind::ExclusiveMaximum { .. }
-        | ValidationErrorKind::MinLength { .. }
-        | ValidationErrorKind::MaxLength { .. }
-        | ValidationErrorKind::MinItems { .. }
-        | ValidationErrorKind::MaxItems { .. }
-        | ValidationErrorKind::MinProperties { .. }
-        | ValidationErrorKind::MaxProperties { .. }
-        | ValidationErrorKind::MultipleOf { .. } => vec![Diagnostic::new(
-            Code::OutOfRange,
-            format!("`{field}` is out of range: {}", error.masked()),
-        )
-        .with_label(value_span, "out of range")],
         ValidationErrorKind::Pattern { .. } if owned_by_check(&path) => Vec::new(),
-        ValidationErrorKind::Pattern { pattern } => vec![Diagnostic::new(
-            Code::InvalidFormat,
-            format!("`{field}` does not have the required format"),
-        )
-        .with_label(value_span, format!("does not match `{pattern}`"))],
-        ValidationErrorKind::Format { format } => vec![Diagnostic::new(
-            Code::InvalidFormat,
-            format!("`{field}` is not a valid {format}"),
-        )
-        .with_label(value_span, format!("expected a {format}"))],
-        ValidationErrorKind::Enum { options } => {
-            let choices: Vec<String> = options
-                .as_array()
-                .map(|a| a.iter().map(|v| v.to_string()).collect())
-                .unwrap_or_default();
-            let found = node.as_str().unwrap_or_default();
-            let hint = did_you_mean(
-                found,
-                options
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Json::as_str),
-            );
-            let mut d = Diagnostic::new(
-                Code::InvalidFormat,
-                format!("`{field}` must be one of {}", choices.join(", ")),
-            )
-            .with_label(value_span, "not an allowed value");
-            if let Some(hint) = hint {
-                d = d.with_help(format!("did you mean `{hint}`?"));
-            }
-            vec![d]
-        }
-        ValidationErrorKind::Constant { expected_value } => vec![Diagnostic::new(
-            Code::InvalidFormat,
-            format!("`{field}` must be {expected_value}"),
-        )
-        .with_label(value_span, format!("expected {expected_value}"))],
         ValidationErrorKind::UniqueItems => {
             // Point at the repeated item and at its first occurrence.
             let items = node.as_seq();
@@ -351,10 +290,7 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
             match repeat {
                 Some((first, again)) => vec![Diagnostic::new(
                     Code::SchemaViolation,
-                    match &values[again] {
-                        Json::String(text) => format!("{at} lists `{text}` twice"),
-                        other => format!("{at} lists {other} twice"),
-                    },
+                    format!("{at} lists {} twice", Found::Node(&items[again]).describe()),
                 )
                 .with_label(items[again].span, "listed again here")
                 .with_label(items[first].span, "first listed here")
@@ -404,11 +340,42 @@ fn to_diagnostic(error: &ValidationError<'_>, root: &Node, prefix: &[String]) ->
             };
             vec![Diagnostic::new(Code::SchemaViolation, message).with_label(span, label)]
         }
-        _ => vec![Diagnostic::new(
-            Code::SchemaViolation,
-            format!("{at} is invalid: {}", error.masked()),
-        )
-        .with_label(value_span, "does not match the catalog schema")],
+        kind => {
+            let code = match kind {
+                ValidationErrorKind::Type { .. } => Code::WrongType,
+                ValidationErrorKind::Minimum { .. }
+                | ValidationErrorKind::Maximum { .. }
+                | ValidationErrorKind::ExclusiveMinimum { .. }
+                | ValidationErrorKind::ExclusiveMaximum { .. }
+                | ValidationErrorKind::MinLength { .. }
+                | ValidationErrorKind::MaxLength { .. }
+                | ValidationErrorKind::MinItems { .. }
+                | ValidationErrorKind::MaxItems { .. }
+                | ValidationErrorKind::MinProperties { .. }
+                | ValidationErrorKind::MaxProperties { .. }
+                | ValidationErrorKind::MultipleOf { .. } => Code::OutOfRange,
+                ValidationErrorKind::Pattern { .. }
+                | ValidationErrorKind::Format { .. }
+                | ValidationErrorKind::Enum { .. }
+                | ValidationErrorKind::Constant { .. } => Code::InvalidFormat,
+                _ => Code::SchemaViolation,
+            };
+            let written = scalar_text(node, text);
+            let m = describe_mismatch(error, Found::Node(node), &at, written);
+            let mut d = Diagnostic::new(code, m.message).with_label(value_span, m.label);
+            if let Some(help) = m.help {
+                d = d.with_help(help);
+            }
+            vec![d]
+        }
+    }
+}
+
+/// The source text of a scalar, for hints that quote what the user wrote.
+pub fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
+    match node.value {
+        Value::Seq(_) | Value::Map(_) => None,
+        _ => text.get(node.span.start as usize..node.span.end as usize),
     }
 }
 
@@ -450,28 +417,6 @@ fn key_span_or_head(entry: Option<&crate::yaml::Entry>, node: &Node) -> Span {
             node.span.start as usize,
             node.span.start as usize + 1,
         ),
-    }
-}
-
-fn article(kind: &str) -> String {
-    match kind {
-        "object" => "a mapping".to_string(),
-        "array" => "a list".to_string(),
-        "integer" => "an integer".to_string(),
-        "null" => "null".to_string(),
-        other => format!("a {other}"),
-    }
-}
-
-fn describe(node: &Node) -> &'static str {
-    match &node.value {
-        Value::Null => "nothing (null)",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_f64() => "a number",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Seq(_) => "a list",
-        Value::Map(_) => "a mapping",
     }
 }
 

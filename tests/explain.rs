@@ -216,3 +216,78 @@ fn bad_examples_produce_their_code_and_fixed_examples_do_not() {
     }
     assert_eq!(checked, all_codes().len() - WITHOUT_EXAMPLES.len());
 }
+
+/// Every way a person may name a code, and what each finds.
+fn explain(query: &str) -> crate::support::Output {
+    rune(["explain", query]).run()
+}
+
+#[test]
+fn explain_finds_a_code_by_its_protocol_number_with_or_without_the_sign() {
+    let by_name = explain("duplicate_module");
+    for query in ["-32205", "32205", "+32205"] {
+        let out = explain(query);
+        assert_eq!(out.code, 0, "{query}: {}", out.snapshot());
+        assert_eq!(out.stdout, by_name.stdout, "{query}");
+    }
+}
+
+#[test]
+fn explain_finds_a_code_in_upper_case_and_by_a_unique_prefix() {
+    let by_name = explain("rune::check::duplicate_module");
+    for query in [
+        "RUNE::CHECK::DUPLICATE_MODULE",
+        "Duplicate_Module",
+        "duplicate_mod",
+        "rune::check::duplicate_m",
+        "check::duplicate_mod",
+    ] {
+        let out = explain(query);
+        assert_eq!(out.code, 0, "{query}: {}", out.snapshot());
+        assert_eq!(out.stdout, by_name.stdout, "{query}");
+    }
+}
+
+#[test]
+fn a_protocol_number_shared_by_several_codes_lists_them() {
+    let out = explain("-32200");
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    insta::assert_snapshot!(out.snapshot());
+}
+
+#[test]
+fn an_ambiguous_prefix_lists_the_candidates_and_is_a_usage_error() {
+    let out = explain("dup");
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    insta::assert_snapshot!(out.snapshot());
+}
+
+#[test]
+fn an_unknown_protocol_number_lists_the_known_ones() {
+    let out = explain("-32999");
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    insta::assert_snapshot!(out.snapshot());
+    // Too large for any protocol number: the same answer, not an overflow.
+    let out = explain("99999999999999999999");
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr
+            .starts_with("error: no diagnostic code has protocol code `-99999999999999999999`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_unknown_name_suggests_the_closest_code_in_any_case() {
+    let out = explain("DEPENDENCY_CYCLES");
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    insta::assert_snapshot!(out.snapshot());
+    // Nothing close: no suggestion, and the input is shown escaped.
+    let out = explain("zz\u{1b}[2Kzz");
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert_eq!(
+        out.stderr,
+        "error: unknown diagnostic code `zz\\u{1b}[2Kzz`\nrun `rune explain` to list every code\n"
+    );
+}

@@ -6,63 +6,104 @@ use std::path::PathBuf;
 
 use crate::support::{root, rune};
 
-/// Every fixture under tests/fixtures/invalid, sorted: files and directories.
-fn fixtures() -> Vec<(String, PathBuf)> {
-    let dir = root().join("tests/fixtures/invalid");
-    let mut entries: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            let relative = p.strip_prefix(root()).unwrap().to_path_buf();
-            (name, relative)
-        })
+/// Validate one fixture under tests/fixtures/invalid (a file or a directory) in
+/// human and JSON form: both snapshots, the same exit code, and the diagnostic the
+/// fixture is named after.
+fn check_fixture(name: &str, file: &str) {
+    let path = PathBuf::from("tests/fixtures/invalid").join(file);
+    let human = rune(["validate", "--color", "never"]).arg_path(&path).run();
+    insta::assert_snapshot!(format!("human_{name}"), human.snapshot());
+    let json = rune(["validate", "--format", "json"]).arg_path(&path).run();
+    insta::assert_snapshot!(format!("json_{name}"), json.stdout);
+    assert_eq!(
+        human.code, json.code,
+        "{name}: formats disagree on the exit code"
+    );
+    let report = json.json();
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    let codes: Vec<&str> = diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().rsplit("::").next().unwrap())
         .collect();
-    entries.sort();
-    entries
+    if name.starts_with("many_errors") {
+        assert!(codes.len() >= 8, "{name} reports only {codes:?}");
+    } else {
+        assert!(codes.contains(&name), "fixture {name} reports {codes:?}");
+    }
+    let severity_error = diagnostics.iter().any(|d| d["severity"] == "error");
+    assert_eq!(human.code, if severity_error { 1 } else { 0 }, "{name}");
+}
+
+/// One test per fixture, so a failure names its fixture and the others still run.
+macro_rules! fixture_tests {
+    ($($name:ident: $file:literal,)*) => {
+        /// The fixtures that have a test, by file name.
+        const FIXTURES: &[&str] = &[$($file),*];
+        mod fixture {
+            $(
+                #[test]
+                fn $name() {
+                    super::check_fixture(stringify!($name), $file);
+                }
+            )*
+        }
+    };
+}
+
+fixture_tests! {
+    alias_limit: "alias_limit.yaml",
+    binary_file: "binary_file.yaml",
+    config_mismatch: "config_mismatch.yaml",
+    dependency_cycle: "dependency_cycle.yaml",
+    duplicate_action: "duplicate_action.yaml",
+    duplicate_key: "duplicate_key.yaml",
+    duplicate_module: "duplicate_module",
+    duplicate_policy: "duplicate_policy",
+    duplicate_step: "duplicate_step.yaml",
+    duplicate_workflow: "duplicate_workflow",
+    empty_file: "empty_file.yaml",
+    event_conflict: "event_conflict.yaml",
+    example_data_mismatch: "example_data_mismatch.yaml",
+    invalid_embedded_schema: "invalid_embedded_schema.yaml",
+    invalid_format: "invalid_format.yaml",
+    invalid_name: "invalid_name.yaml",
+    invalid_step_reference: "invalid_step_reference.yaml",
+    invalid_version: "invalid_version.yaml",
+    invalid_version_requirement: "invalid_version_requirement.yaml",
+    many_errors_1: "many_errors_1.yaml",
+    many_errors_2: "many_errors_2.yaml",
+    missing_dependency: "missing_dependency.yaml",
+    missing_field: "missing_field.yaml",
+    missing_optional_dependency: "missing_optional_dependency.yaml",
+    multiple_documents: "multiple_documents.yaml",
+    nesting_limit: "nesting_limit.yaml",
+    not_utf8: "not_utf8.yaml",
+    out_of_range: "out_of_range.yaml",
+    unknown_key: "unknown_key.yaml",
+    unknown_policy_action: "unknown_policy_action.yaml",
+    unknown_time_zone: "unknown_time_zone.yaml",
+    unknown_workflow_action: "unknown_workflow_action.yaml",
+    unprovided_event: "unprovided_event.yaml",
+    unsupported_yaml: "unsupported_yaml.yaml",
+    version_conflict: "version_conflict.yaml",
+    violation: "violation.yaml",
+    workflow_cycle: "workflow_cycle.yaml",
+    wrong_type: "wrong_type.yaml",
+    yaml_syntax: "yaml_syntax.yaml",
 }
 
 #[test]
-fn every_fixture_reports_its_diagnostic_in_human_and_json_form() {
-    let mut seen = 0;
-    for (name, path) in fixtures() {
-        let human = rune(["validate", "--color", "never"]).arg_path(&path).run();
-        insta::assert_snapshot!(format!("human_{name}"), human.snapshot());
-        let json = rune(["validate", "--format", "json"]).arg_path(&path).run();
-        insta::assert_snapshot!(format!("json_{name}"), json.stdout);
-        assert_eq!(
-            human.code, json.code,
-            "{name}: formats disagree on the exit code"
-        );
-        let report = json.json();
-        let codes: Vec<String> = report["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                d["code"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit("::")
-                    .next()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
-        if !name.starts_with("many_errors") {
-            assert!(codes.contains(&name), "fixture {name} reports {codes:?}");
-        } else {
-            assert!(codes.len() >= 8, "{name} reports only {codes:?}");
-        }
-        let severity_error = report["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["severity"] == "error");
-        assert_eq!(human.code, if severity_error { 1 } else { 0 }, "{name}");
-        seen += 1;
-    }
-    assert!(seen >= 35, "only {seen} fixtures");
+fn every_fixture_in_the_folder_has_its_own_test() {
+    let dir = root().join("tests/fixtures/invalid");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        on_disk, FIXTURES,
+        "add new fixtures to `fixture_tests!` in tests/validate.rs"
+    );
 }
 
 #[test]

@@ -1,4 +1,9 @@
 //! `rune explain`: the long explanation of a diagnostic code.
+//!
+//! People arrive with whatever they have in hand: the full code from a report, its
+//! last segment, a prefix they remember, the code in upper case from a log, or the
+//! protocol number (`-32205`) a module or a JSON report gave them. All of these find
+//! the code; a query that fits several lists them instead of guessing.
 
 use crate::cli::ExplainArgs;
 use crate::diagnostic::{did_you_mean, Code};
@@ -7,41 +12,183 @@ use crate::ExitStatus;
 
 /// Run `rune explain`.
 pub fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
-    let Some(name) = &args.code else {
-        let mut out = String::new();
-        for code in Code::ALL {
-            out.push_str(&format!("{:<48} {}\n", code.as_str(), code.summary()));
-        }
-        printer.out(&out);
+    let Some(query) = &args.code else {
+        printer.out(&list(Code::ALL));
         return ExitStatus::Success;
     };
-    match Code::from_name(name.trim()) {
-        Some(code) => {
-            let protocol = code
-                .protocol_code()
-                .map(|c| format!(" (protocol code {c})"))
-                .unwrap_or_default();
+    let shown = crate::schema::quote(query.trim());
+    match lookup(query) {
+        Lookup::One(code) => {
+            printer.out(&explain(code));
+            ExitStatus::Success
+        }
+        Lookup::Protocol(number, codes) => {
+            // A protocol number shared by several codes: the list is the answer.
             printer.out(&format!(
-                "{} — {}{protocol}\nseverity: {}\n\n{}\n",
-                code.as_str(),
-                code.summary(),
-                code.severity().as_str(),
-                crate::explain::explanation(code).trim_end()
+                "protocol code {number} is reported by {} diagnostic codes:\n{}run `rune explain CODE` for one of them\n",
+                codes.len(),
+                list(&codes)
             ));
             ExitStatus::Success
         }
-        None => {
-            // Compare with the short names too: people type `dependency_cycles`.
-            let short = |c: &Code| c.as_str().rsplit("::").next().unwrap_or_default();
-            let last = name.rsplit("::").next().unwrap_or(name);
-            let hint = did_you_mean(last, Code::ALL.iter().map(short))
-                .and_then(Code::from_name)
-                .map(|c| format!("; did you mean `{c}`?"))
-                .unwrap_or_default();
+        Lookup::Ambiguous(codes) => {
             printer.err(&format!(
-                "error: unknown diagnostic code `{name}`{hint}\nrun `rune explain` to list every code\n"
+                "error: {shown} matches {} diagnostic codes:\n{}give more of the name, e.g. `rune explain {}`\n",
+                codes.len(),
+                list(&codes),
+                short_name(codes[0])
             ));
             ExitStatus::Error
         }
+        Lookup::UnknownProtocol(number) => {
+            let number = crate::schema::quote(&number);
+            let mut known: Vec<i32> = Code::ALL.iter().filter_map(|c| c.protocol_code()).collect();
+            known.sort_unstable_by(|a, b| b.cmp(a));
+            known.dedup();
+            let known: Vec<String> = known.iter().map(i32::to_string).collect();
+            printer.err(&format!(
+                "error: no diagnostic code has protocol code {number}\nthe protocol codes rune reports are {}\n",
+                known.join(", ")
+            ));
+            ExitStatus::Error
+        }
+        Lookup::Unknown(hint) => {
+            let hint = hint
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            printer.err(&format!(
+                "error: unknown diagnostic code {shown}{hint}\nrun `rune explain` to list every code\n"
+            ));
+            ExitStatus::Error
+        }
+    }
+}
+
+/// What a query found.
+#[derive(Debug, PartialEq)]
+enum Lookup {
+    /// Exactly one code.
+    One(Code),
+    /// A protocol number several codes report.
+    Protocol(i32, Vec<Code>),
+    /// A name prefix several codes share.
+    Ambiguous(Vec<Code>),
+    /// A number no code reports, as the user wrote it (with its sign).
+    UnknownProtocol(String),
+    /// Nothing; the closest name, if one is close.
+    Unknown(Option<Code>),
+}
+
+/// Find the code a query means: a protocol number (`-32205`, `32205`), a full or
+/// short name in any case, or a prefix of either.
+fn lookup(query: &str) -> Lookup {
+    let query = query.trim().to_ascii_lowercase();
+    if let Some(number) = protocol_number(&query) {
+        let codes: Vec<Code> = Code::ALL
+            .iter()
+            .copied()
+            .filter(|c| number.is_some() && c.protocol_code() == number)
+            .collect();
+        return match (codes.as_slice(), number) {
+            ([], _) | (_, None) => {
+                Lookup::UnknownProtocol(format!("-{}", query.trim_start_matches(['-', '+'])))
+            }
+            ([code], _) => Lookup::One(*code),
+            (_, Some(number)) => Lookup::Protocol(number, codes),
+        };
+    }
+    if let Some(code) = Code::from_name(&query) {
+        return Lookup::One(code);
+    }
+    // `check::duplicate_module` is a prefix of nothing, but a suffix people copy.
+    let without_crate = |c: Code| c.as_str().strip_prefix("rune::").unwrap_or(c.as_str());
+    let prefixed: Vec<Code> = Code::ALL
+        .iter()
+        .copied()
+        .filter(|&c| {
+            !query.is_empty()
+                && (c.as_str().starts_with(&query)
+                    || without_crate(c).starts_with(&query)
+                    || short_name(c).starts_with(&query))
+        })
+        .collect();
+    match prefixed.as_slice() {
+        [code] => return Lookup::One(*code),
+        [] => {}
+        _ => return Lookup::Ambiguous(prefixed),
+    }
+    // Compare with the short names: people type `dependency_cycles`.
+    let last = query.rsplit("::").next().unwrap_or(&query);
+    Lookup::Unknown(
+        did_you_mean(last, Code::ALL.iter().map(|&c| short_name(c))).and_then(Code::from_name),
+    )
+}
+
+/// `-32205`, `32205` or `+32205` as the (negative) protocol number: `None` when
+/// the query is not a number, `Some(None)` when it is one no code can have.
+fn protocol_number(query: &str) -> Option<Option<i32>> {
+    let digits = query.strip_prefix(['-', '+']).unwrap_or(query);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Protocol error numbers are negative.
+    Some(digits.parse::<i32>().ok().map(|n| -n))
+}
+
+fn short_name(code: Code) -> &'static str {
+    code.as_str().rsplit("::").next().unwrap_or_default()
+}
+
+/// One line per code: its name and what it means.
+fn list(codes: &[Code]) -> String {
+    codes
+        .iter()
+        .map(|code| format!("{:<48} {}\n", code.as_str(), code.summary()))
+        .collect()
+}
+
+fn explain(code: Code) -> String {
+    let protocol = code
+        .protocol_code()
+        .map(|c| format!(" (protocol code {c})"))
+        .unwrap_or_default();
+    format!(
+        "{} — {}{protocol}\nseverity: {}\n\n{}\n",
+        code.as_str(),
+        code.summary(),
+        code.severity().as_str(),
+        crate::explain::explanation(code).trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert_eq!(lookup("-32205"), Lookup::One(Code::DuplicateModule));
+        assert_eq!(lookup("32205"), Lookup::One(Code::DuplicateModule));
+        assert_eq!(
+            lookup("RUNE::CHECK::DUPLICATE_MODULE"),
+            Lookup::One(Code::DuplicateModule)
+        );
+        assert_eq!(lookup("duplicate_mod"), Lookup::One(Code::DuplicateModule));
+        assert_eq!(
+            lookup("check::duplicate_mod"),
+            Lookup::One(Code::DuplicateModule)
+        );
+        assert!(matches!(lookup("duplicate_"), Lookup::Ambiguous(c) if c.len() > 3));
+        assert!(matches!(lookup("-32200"), Lookup::Protocol(-32200, c) if c.len() > 3));
+        assert_eq!(lookup("-1"), Lookup::UnknownProtocol("-1".into()));
+        assert_eq!(
+            lookup("99999999999"),
+            Lookup::UnknownProtocol("-99999999999".into())
+        );
+        assert_eq!(
+            lookup("dependency_cycles"),
+            Lookup::Unknown(Some(Code::DependencyCycle))
+        );
+        assert_eq!(lookup(""), Lookup::Unknown(None));
     }
 }

@@ -119,13 +119,70 @@ fn usage(printer: &mut Printer, message: &str) -> ExitStatus {
     ExitStatus::Error
 }
 
-/// `--at` as an instant: RFC 3339 with a `Z` or numeric offset.
+/// Earliest `--at`: the Unix epoch. Plans record instants that tools read as Unix
+/// time, and nothing rune plans can happen before it.
+const EARLIEST_AT: Timestamp = Timestamp::UNIX_EPOCH;
+/// Latest `--at`: the end of year 9998, a year before the end of the calendar rune
+/// computes in, so the change windows after the instant can still be found.
+const LATEST_AT_YEAR: i16 = 9998;
+/// The largest offset RFC 3339 can write (`±23:59`), in seconds.
+const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
+
+/// `--at` as an instant: RFC 3339 with a `Z` or numeric offset, between 1970 and
+/// the end of year 9998. The message says which part is wrong: the parser's own
+/// words for a year of five digits or an offset of +25:00 point elsewhere or
+/// nowhere.
 pub fn parse_at(text: &str) -> Result<Timestamp, String> {
-    text.trim().parse::<Timestamp>().map_err(|e| {
-        format!(
-            "invalid --at `{text}`: {e}\n  help: give an RFC 3339 instant with an offset, e.g. `2026-03-27T10:00:00Z` or `2026-03-27T11:00:00+01:00`"
-        )
-    })
+    const HELP: &str = "\n  help: give an RFC 3339 instant with an offset, e.g. `2026-03-27T10:00:00Z` or `2026-03-27T11:00:00+01:00`";
+    let trimmed = text.trim();
+    let shown = crate::schema::quote(trimmed);
+    let invalid = |why: String| format!("invalid --at {shown}: {why}{HELP}");
+    let range = || {
+        format!("--at takes instants from 1970-01-01T00:00:00Z to {LATEST_AT_YEAR}-12-31T23:59:59Z")
+    };
+    let year_digits = trimmed
+        .trim_start_matches(['+', '-'])
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if year_digits > 4 && trimmed.contains('-') {
+        return Err(invalid(format!(
+            "the year has {year_digits} digits; {}",
+            range()
+        )));
+    }
+    let pieces = jiff::fmt::temporal::Pieces::parse(trimmed).map_err(|e| invalid(e.to_string()))?;
+    if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset() {
+        let seconds = numeric.offset().seconds();
+        if seconds.abs() > MAX_OFFSET_SECONDS {
+            let sign = if seconds < 0 { '-' } else { '+' };
+            let minutes = seconds.unsigned_abs() / 60;
+            return Err(invalid(format!(
+                "the offset {sign}{:02}:{:02} is out of range: RFC 3339 offsets go up to ±23:59, and the time zones in use lie between -12:00 and +14:00",
+                minutes / 60,
+                minutes % 60
+            )));
+        }
+    }
+    if pieces.date().year() > LATEST_AT_YEAR {
+        return Err(invalid(format!(
+            "the instant is too far in the future; {}",
+            range()
+        )));
+    }
+    let at = trimmed
+        .parse::<Timestamp>()
+        .map_err(|e| invalid(e.to_string()))?;
+    if at < EARLIEST_AT {
+        return Err(invalid(format!("the instant is before 1970; {}", range())));
+    }
+    if at.to_zoned(jiff::tz::TimeZone::UTC).year() > LATEST_AT_YEAR {
+        return Err(invalid(format!(
+            "the instant is too far in the future; {}",
+            range()
+        )));
+    }
+    Ok(at)
 }
 
 /// Flag combinations that make no sense, and malformed `--param`s, before any I/O.

@@ -10,6 +10,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Say that the calling test skipped its check, and why. Written to the real
+/// stderr, past the test harness's capture, so a skipped case shows in every run
+/// (`note: skipped robustness::an_unreadable_file_...: running as root`).
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "note: skipped {test}: {reason}");
+}
+
 /// A `rune` invocation under construction.
 pub struct Rune {
     command: Command,

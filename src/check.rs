@@ -11,11 +11,11 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use rayon::prelude::*;
 
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic, Suggester};
 use crate::graph::DependencyGraph;
-use crate::registry::{Criticality, Module, Registry};
+use crate::registry::{Action, Criticality, Module, Registry, Step, Workflow};
 use crate::schema::{display_path, pointer_segments};
-use crate::source::Span;
+use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
 static NAME_RULE: &str =
@@ -31,7 +31,7 @@ pub fn is_valid_name(name: &str) -> bool {
 
 /// Run every check on the registry.
 pub fn check(registry: &Registry, graph: &DependencyGraph) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = registry.diagnostics.clone();
     check_names_and_versions(registry, &mut diagnostics);
     check_duplicate_modules(registry, &mut diagnostics);
     check_dependencies(registry, &mut diagnostics);
@@ -126,10 +126,30 @@ fn check_duplicate_modules(registry: &Registry, out: &mut Vec<Diagnostic>) {
 
 fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let index = registry.module_index();
-    let mut names: Vec<&str> = index.keys().copied().collect();
-    names.sort_unstable();
+    let names = Suggester::new(index.keys().copied());
     for module in &registry.modules {
+        let mut listed: HashMap<&str, Span> = HashMap::new();
         for dep in &module.dependencies {
+            if let Some(first) = listed.insert(&dep.module_name.value, dep.module_name.span) {
+                // Keep the first entry as the one that counts, so a third listing
+                // points back at the first rather than at the second.
+                listed.insert(&dep.module_name.value, first);
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicateDependency,
+                        format!(
+                            "`{}` lists its dependency on `{}` twice",
+                            module.name.value, dep.module_name.value
+                        ),
+                    )
+                    .with_label(dep.module_name.span, "listed again here")
+                    .with_label(first, "first listed here")
+                    .with_help(
+                        "list each dependency once, with the requirement and criticality you mean",
+                    ),
+                );
+                continue;
+            }
             let target = index
                 .get(dep.module_name.value.as_str())
                 .map(|&i| &registry.modules[i]);
@@ -146,7 +166,7 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_label(dep.module_name.span, "no module with this name");
-                d = match did_you_mean(&dep.module_name.value, names.iter().copied()) {
+                d = match names.suggest(&dep.module_name.value, Some(&module.name.value)) {
                     Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
                     None if dep.criticality == Criticality::Required => d.with_help(
                         "add the module's catalog to the paths being checked, or mark the dependency `criticality: optional`",
@@ -177,9 +197,18 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
                         format!("`{}` is version {}", target.name.value, version),
                     );
                 }
-                out.push(d.with_help(
-                    "update the requirement or register a matching version of the module",
-                ));
+                let prerelease = if !version.pre.is_empty() {
+                    format!(
+                        "; {version} is a pre-release, which a requirement matches only if it names a pre-release of {}.{}.{} itself (e.g. `>={}.{}.{}-0`)",
+                        version.major, version.minor, version.patch,
+                        version.major, version.minor, version.patch
+                    )
+                } else {
+                    String::new()
+                };
+                out.push(d.with_help(format!(
+                    "update the requirement or register a matching version of the module; a bare version is a caret requirement (`1.2.0` means >=1.2.0, <2.0.0){prerelease}"
+                )));
             }
         }
     }
@@ -208,11 +237,55 @@ fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let mut provided: Vec<&str> = providers.keys().copied().collect();
-    provided.sort_unstable();
+    let provided = Suggester::new(providers.keys().copied());
+    // Event types by their lower-case spelling, first provider in name order wins,
+    // so a consumer that only got the case wrong is told the exact spelling.
+    let mut by_lower_case: BTreeMap<String, &str> = BTreeMap::new();
+    let mut sorted: Vec<&str> = providers.keys().copied().collect();
+    sorted.sort_unstable();
+    for &event in sorted.iter().rev() {
+        by_lower_case.insert(event.to_lowercase(), event);
+    }
     for module in &registry.modules {
+        let mut consumed: HashMap<&str, Span> = HashMap::new();
         for event in &module.consumes_events {
-            if !providers.contains_key(event.value.as_str()) {
+            if let Some(&first) = consumed.get(event.value.as_str()) {
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicateConsumedEvent,
+                        format!("`{}` consumes `{}` twice", module.name.value, event.value),
+                    )
+                    .with_label(event.span, "consumed again here")
+                    .with_label(first, "first consumed here")
+                    .with_help(format!(
+                        "remove the second `{}`; an event is delivered once per consumer",
+                        event.value
+                    )),
+                );
+                continue;
+            }
+            consumed.insert(&event.value, event.span);
+            if providers.contains_key(event.value.as_str()) {
+                continue;
+            }
+            if let Some(&exact) = by_lower_case.get(&event.value.to_lowercase()) {
+                out.push(
+                    Diagnostic::new(
+                        Code::EventCaseMismatch,
+                        format!(
+                            "`{}` consumes `{}`, but the event provided is `{exact}`",
+                            module.name.value, event.value
+                        ),
+                    )
+                    .with_label(event.span, format!("differs from `{exact}` only in case"))
+                    .with_label(providers[exact].1, format!("provided as `{exact}` here"))
+                    .with_help(format!(
+                        "did you mean `{exact}`? event types are case-sensitive"
+                    )),
+                );
+                continue;
+            }
+            {
                 let mut d = Diagnostic::new(
                     Code::UnprovidedEvent,
                     format!(
@@ -221,7 +294,7 @@ fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_label(event.span, "no provider in the catalog");
-                if let Some(hint) = did_you_mean(&event.value, provided.iter().copied()) {
+                if let Some(hint) = provided.suggest(&event.value, None) {
                     d = d.with_help(format!("did you mean `{hint}`?"));
                 }
                 out.push(d);
@@ -406,9 +479,25 @@ fn validate_data(
     (message, field): (&str, &str),
     out: &mut Vec<Diagnostic>,
 ) {
+    validate_data_except(validator, data, schema, code, message, |_, _| false, out);
+}
+
+/// [`validate_data`], leaving out errors for which `skip(instance path, kind)` holds.
+fn validate_data_except(
+    validator: &Validator,
+    data: &Node,
+    schema: &Node,
+    code: Code,
+    message: &str,
+    skip: impl Fn(&[String], &ValidationErrorKind) -> bool,
+    out: &mut Vec<Diagnostic>,
+) {
     let json = data.to_json();
     for error in validator.iter_errors(&json) {
         let relative = pointer_segments(error.instance_path().as_str());
+        if skip(&relative, error.kind()) {
+            continue;
+        }
         let (node, _) = data.pointer_lookup(relative.iter().map(String::as_str));
         // An unexpected key is shown where it is written, not on its whole mapping.
         let span = match error.kind() {
@@ -544,8 +633,9 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
         .actions()
         .map(|(_, a)| a.name.value.as_str())
         .collect();
-    let mut sorted: Vec<&str> = actions.iter().copied().collect();
-    sorted.sort_unstable();
+    let action_names = Suggester::new(actions.iter().copied());
+    let zone_names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
+    let zones = std::cell::OnceCell::new();
     for policy in &registry.policies {
         for window in &policy.change_windows {
             if jiff::tz::db().get(&window.timezone.value).is_err() {
@@ -557,9 +647,9 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_label(window.timezone.span, "not an IANA time zone name");
-                let names = jiff::tz::db().available();
-                let names: Vec<String> = names.map(|n| n.to_string()).collect();
-                d = match did_you_mean(&window.timezone.value, names.iter().map(String::as_str)) {
+                let zones =
+                    zones.get_or_init(|| Suggester::new(zone_names.iter().map(String::as_str)));
+                d = match zones.suggest(&window.timezone.value, None) {
                     Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
                     None => d.with_help(
                         "use an IANA name such as `Europe/Berlin`, `America/New_York` or `UTC`",
@@ -578,7 +668,7 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_label(name.span, "no such action");
-                if let Some(hint) = did_you_mean(&name.value, sorted.iter().copied()) {
+                if let Some(hint) = action_names.suggest(&name.value, None) {
                     d = d.with_help(format!("did you mean `{hint}`?"));
                 }
                 out.push(d);
@@ -588,14 +678,14 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
 }
 
 fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
-    let actions: Vec<&str> = {
-        let mut a: Vec<&str> = registry
-            .actions()
-            .map(|(_, a)| a.name.value.as_str())
-            .collect();
-        a.sort_unstable();
-        a
-    };
+    let mut actions: HashMap<&str, &Action> = HashMap::new();
+    for (_, action) in registry.actions() {
+        actions.entry(&action.name.value).or_insert(action);
+    }
+    let action_names = Suggester::new(actions.keys().copied());
+    // Input schemas compiled once per action, only for actions steps give literal
+    // parameters to; `None` when the schema does not compile (reported elsewhere).
+    let mut validators: HashMap<&str, Option<Validator>> = HashMap::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for workflow in &registry.workflows {
         if let Some(first) = seen.get(workflow.name.value.as_str()) {
@@ -611,216 +701,467 @@ fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
         } else {
             seen.insert(&workflow.name.value, workflow.name.span);
         }
-        let mut steps: BTreeMap<&str, &crate::registry::Step> = BTreeMap::new();
-        for step in &workflow.steps {
-            if let Some(first) = steps.get(step.id.value.as_str()) {
-                out.push(
-                    Diagnostic::new(
-                        Code::DuplicateStep,
-                        format!(
-                            "step `{}` appears twice in workflow `{}`",
-                            step.id.value, workflow.name.value
-                        ),
-                    )
-                    .with_label(step.id.span, "declared again here")
-                    .with_label(first.id.span, "first declared here"),
-                );
-            } else {
-                steps.insert(&step.id.value, step);
-            }
-            if !actions.contains(&step.action.value.as_str()) {
-                let mut d = Diagnostic::new(
-                    Code::UnknownWorkflowAction,
+        check_workflow(workflow, &actions, &action_names, &mut validators, out);
+    }
+}
+
+/// The checks of one workflow: step ids, actions, `needs` (existence and cycles),
+/// references and literal parameters.
+fn check_workflow<'a>(
+    workflow: &'a Workflow,
+    actions: &HashMap<&str, &'a Action>,
+    action_names: &Suggester<'_>,
+    validators: &mut HashMap<&'a str, Option<Validator>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    // Step index by id: the first declaration wins (a second one is reported).
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(workflow.steps.len());
+    for (i, step) in workflow.steps.iter().enumerate() {
+        if let Some(&first) = index.get(step.id.value.as_str()) {
+            out.push(
+                Diagnostic::new(
+                    Code::DuplicateStep,
                     format!(
-                        "step `{}` of workflow `{}` runs `{}`, which no module provides",
-                        step.id.value, workflow.name.value, step.action.value
+                        "step `{}` appears twice in workflow `{}`",
+                        step.id.value, workflow.name.value
                     ),
                 )
-                .with_label(step.action.span, "unknown action");
-                if let Some(hint) = did_you_mean(&step.action.value, actions.iter().copied()) {
-                    d = d.with_help(format!("did you mean `{hint}`?"));
-                }
-                out.push(d);
-            }
+                .with_label(step.id.span, "declared again here")
+                .with_label(workflow.steps[first].id.span, "first declared here"),
+            );
+        } else {
+            index.insert(&step.id.value, i);
         }
-        let step_names: Vec<&str> = steps.keys().copied().collect();
-        let unknown_step = |name: &crate::source::Spanned<String>, how: &str| {
+        if !actions.contains_key(step.action.value.as_str()) {
             let mut d = Diagnostic::new(
-                Code::InvalidStepReference,
+                Code::UnknownWorkflowAction,
                 format!(
-                    "{how} `{}`, which is not a step of workflow `{}`",
-                    name.value, workflow.name.value
+                    "step `{}` of workflow `{}` runs `{}`, which no module provides",
+                    step.id.value, workflow.name.value, step.action.value
                 ),
             )
-            .with_label(name.span, "unknown step");
-            if let Some(hint) = did_you_mean(&name.value, step_names.iter().copied()) {
+            .with_label(step.action.span, "unknown action");
+            if let Some(hint) = action_names.suggest(&step.action.value, None) {
                 d = d.with_help(format!("did you mean `{hint}`?"));
             }
-            d
-        };
-        for step in &workflow.steps {
-            for need in &step.needs {
-                if !steps.contains_key(need.value.as_str()) {
-                    out.push(unknown_step(
-                        need,
-                        &format!("step `{}` needs", step.id.value),
-                    ));
-                }
+            out.push(d);
+        }
+    }
+    // Built only when a name needs a suggestion: most workflows have none.
+    let step_names = std::cell::OnceCell::new();
+    let unknown_step = |name: &Spanned<String>, how: &str| {
+        let mut d = Diagnostic::new(
+            Code::InvalidStepReference,
+            format!(
+                "{how} `{}`, which is not a step of workflow `{}`",
+                name.value, workflow.name.value
+            ),
+        )
+        .with_label(name.span, "unknown step");
+        let names = step_names.get_or_init(|| Suggester::new(index.keys().copied()));
+        if let Some(hint) = names.suggest(&name.value, None) {
+            d = d.with_help(format!("did you mean `{hint}`?"));
+        }
+        d
+    };
+    // `needs` edges as step indices (to the first declaration of the id needed).
+    let mut needs: Vec<Vec<(usize, Span)>> = vec![Vec::new(); workflow.steps.len()];
+    for (i, step) in workflow.steps.iter().enumerate() {
+        for need in &step.needs {
+            match index.get(need.value.as_str()) {
+                Some(&n) => needs[i].push((n, need.span)),
+                None => out.push(unknown_step(
+                    need,
+                    &format!("step `{}` needs", step.id.value),
+                )),
             }
         }
-        // Cycles among steps.
-        let mut graph = petgraph::graph::DiGraph::<&str, Span>::new();
-        let nodes: HashMap<&str, _> = steps.keys().map(|&id| (id, graph.add_node(id))).collect();
-        for step in &workflow.steps {
-            for need in &step.needs {
-                if let (Some(&a), Some(&b)) = (
-                    nodes.get(step.id.value.as_str()),
-                    nodes.get(need.value.as_str()),
-                ) {
-                    graph.add_edge(a, b, need.span);
-                }
-            }
+    }
+    let cyclic = step_cycles(workflow, &index, &needs, out);
+
+    // References: grammar and existence now; "does the step need the step it
+    // reads?" is answered for all of them at once below.
+    let mut reads: Vec<(usize, usize, Span)> = Vec::new();
+    for (i, step) in workflow.steps.iter().enumerate() {
+        let mut refs = Vec::new();
+        if let Some(params) = &step.params {
+            collect_refs(params, &mut Vec::new(), &mut refs, out);
         }
-        let mut cyclic: HashSet<&str> = HashSet::new();
-        for scc in petgraph::algo::tarjan_scc(&graph) {
-            let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
-            if scc.len() < 2 && !self_loop {
-                continue;
-            }
-            let mut ids: Vec<&str> = scc.iter().map(|&n| graph[n]).collect();
-            ids.sort_unstable();
-            cyclic.extend(ids.iter().copied());
-            let mut d = Diagnostic::new(
-                Code::WorkflowCycle,
-                format!(
-                    "steps of workflow `{}` need each other in a cycle: {}",
-                    workflow.name.value,
-                    ids.join(", ")
-                ),
-            );
-            for &n in &scc {
-                for e in graph.edges(n) {
-                    use petgraph::visit::EdgeRef;
-                    if scc.contains(&e.target()) {
-                        d = d.with_label(
-                            *e.weight(),
-                            format!("`{}` needs `{}`", graph[n], graph[e.target()]),
-                        );
-                    }
-                }
-            }
-            d.labels.sort_by_key(|l| l.span);
-            out.push(d.with_help("remove one of these `needs` so the steps can run in order"));
-        }
-        // `$from` references: inputs must be declared, steps must be earlier (needed).
-        let input_names: Option<HashSet<String>> = workflow.inputs.as_ref().map(|i| {
-            i.get("properties")
-                .map(|p| p.as_map().iter().map(|e| e.key.value.to_string()).collect())
-                .unwrap_or_default()
-        });
-        for step in &workflow.steps {
-            let ancestors = ancestors(&steps, &step.id.value);
-            let mut refs = Vec::new();
-            if let Some(params) = &step.params {
-                collect_refs(params, &mut refs);
-            }
-            if let Some(when) = &step.when {
-                if let Some(from) = when.get("from").and_then(Node::as_spanned_str) {
-                    refs.push(from);
-                }
-            }
-            for r in refs {
-                let parts: Vec<&str> = r.value.split('.').collect();
-                match parts.as_slice() {
-                    ["inputs", name, ..] => {
-                        if let Some(inputs) = &input_names {
-                            if !inputs.contains(*name) {
-                                out.push(
-                                    Diagnostic::new(
-                                        Code::InvalidStepReference,
-                                        format!("`{}` names input `{name}`, which workflow `{}` does not declare", r.value, workflow.name.value),
-                                    )
-                                    .with_label(r.span, "unknown input")
-                                    .with_help("declare it under the workflow's `inputs.properties`"),
-                                );
-                            }
-                        }
-                    }
-                    ["steps", id, "output", ..] | ["steps", id] | ["steps", id, ..] => {
-                        if !steps.contains_key(id) {
-                            let name = crate::source::Spanned::new(id.to_string(), r.span);
-                            out.push(unknown_step(
-                                &name,
-                                &format!("step `{}` reads", step.id.value),
-                            ));
-                        } else if !ancestors.contains(*id) && !cyclic.contains(id) {
-                            out.push(
-                                Diagnostic::new(
-                                    Code::InvalidStepReference,
-                                    format!(
-                                        "step `{}` reads the output of `{id}` but does not need it",
-                                        step.id.value
-                                    ),
-                                )
-                                .with_label(r.span, "output read here")
-                                .with_help(format!(
-                                    "add `{id}` to the `needs` of `{}` so it runs first",
-                                    step.id.value
-                                )),
-                            );
-                        }
-                    }
-                    _ => out.push(
+        let when = step
+            .when
+            .as_ref()
+            .and_then(|w| w.get("from"))
+            .and_then(Node::as_spanned_str);
+        for from in refs.iter().filter_map(|r| r.from.as_ref()).chain(&when) {
+            match parse_reference(&from.value) {
+                Ok(Ref::Input(name)) => {
+                    let declared = workflow.inputs.as_ref().map(|inputs| {
+                        inputs
+                            .get("properties")
+                            .is_some_and(|p| p.entry(name).is_some())
+                    });
+                    let problem = match declared {
+                        Some(true) => continue,
+                        Some(false) => format!(
+                            "names input `{name}`, which workflow `{}` does not declare",
+                            workflow.name.value
+                        ),
+                        None => format!(
+                            "names input `{name}`, but workflow `{}` declares no inputs",
+                            workflow.name.value
+                        ),
+                    };
+                    out.push(
                         Diagnostic::new(
                             Code::InvalidStepReference,
-                            format!("`{}` is not a valid reference", r.value),
+                            format!("`{}` {problem}", from.value),
                         )
-                        .with_label(r.span, "invalid reference")
-                        .with_help("references look like `inputs.NAME` or `steps.ID.output.FIELD`"),
-                    ),
+                        .with_label(from.span, "unknown input")
+                        .with_help(format!(
+                            "declare it under the workflow's `inputs.properties`, e.g. `inputs: {{ type: object, properties: {{ {name}: {{ type: string }} }} }}`"
+                        )),
+                    );
+                }
+                Ok(Ref::StepOutput(id)) => match index.get(id) {
+                    None => {
+                        let name = Spanned::new(id.to_string(), from.span);
+                        out.push(unknown_step(
+                            &name,
+                            &format!("step `{}` reads", step.id.value),
+                        ));
+                    }
+                    Some(&target) if !cyclic[target] => reads.push((i, target, from.span)),
+                    Some(_) => {}
+                },
+                Err(help) => out.push(
+                    Diagnostic::new(
+                        Code::InvalidStepReference,
+                        format!("`{}` is not a valid reference", from.value),
+                    )
+                    .with_label(from.span, "invalid reference")
+                    .with_help(help),
+                ),
+            }
+        }
+        if let (Some(params), Some(action)) =
+            (&step.params, actions.get(step.action.value.as_str()))
+        {
+            check_step_params(workflow, step, params, &refs, action, validators, out);
+        }
+    }
+    let needed = transitively_needs(&needs, &reads);
+    for (&(i, target, span), needed) in reads.iter().zip(needed) {
+        if needed == Some(false) {
+            let (step, id) = (
+                &workflow.steps[i].id.value,
+                &workflow.steps[target].id.value,
+            );
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidStepReference,
+                    format!("step `{step}` reads the output of `{id}` but does not need it"),
+                )
+                .with_label(span, "output read here")
+                .with_help(format!(
+                    "add `{id}` to the `needs` of `{step}` so it runs first"
+                )),
+            );
+        }
+    }
+}
+
+/// Report cycles among the steps of `workflow`; return which steps are on one.
+fn step_cycles(
+    workflow: &Workflow,
+    index: &HashMap<&str, usize>,
+    needs: &[Vec<(usize, Span)>],
+    out: &mut Vec<Diagnostic>,
+) -> Vec<bool> {
+    let mut graph = petgraph::graph::DiGraph::<usize, Span>::with_capacity(index.len(), 0);
+    let mut node_of = vec![None; workflow.steps.len()];
+    let mut firsts: Vec<usize> = index.values().copied().collect();
+    firsts.sort_unstable();
+    for i in firsts {
+        node_of[i] = Some(graph.add_node(i));
+    }
+    for (i, edges) in needs.iter().enumerate() {
+        let from = node_of[index[workflow.steps[i].id.value.as_str()]]
+            .expect("first declarations have nodes");
+        for &(n, span) in edges {
+            graph.add_edge(
+                from,
+                node_of[n].expect("needs point at first declarations"),
+                span,
+            );
+        }
+    }
+    let mut cyclic = vec![false; workflow.steps.len()];
+    let mut in_scc = vec![false; graph.node_count()];
+    for scc in petgraph::algo::tarjan_scc(&graph) {
+        let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let id = |n: petgraph::graph::NodeIndex| workflow.steps[graph[n]].id.value.as_str();
+        let mut ids: Vec<&str> = scc.iter().map(|&n| id(n)).collect();
+        ids.sort_unstable();
+        scc.iter().for_each(|&n| in_scc[n.index()] = true);
+        let mut d = Diagnostic::new(
+            Code::WorkflowCycle,
+            format!(
+                "steps of workflow `{}` need each other in a cycle: {}",
+                workflow.name.value,
+                ids.join(", ")
+            ),
+        );
+        for &n in &scc {
+            cyclic[graph[n]] = true;
+            for e in graph.edges(n) {
+                use petgraph::visit::EdgeRef;
+                if in_scc[e.target().index()] {
+                    d = d.with_label(
+                        *e.weight(),
+                        format!("`{}` needs `{}`", id(n), id(e.target())),
+                    );
+                }
+            }
+        }
+        scc.iter().for_each(|&n| in_scc[n.index()] = false);
+        d.labels.sort_by_key(|l| l.span);
+        out.push(d.with_help("remove one of these `needs` so the steps can run in order"));
+    }
+    cyclic
+}
+
+/// For each `(step, target, _)` read, whether `target` is among the transitive
+/// `needs` of `step`; `None` when `step` sits behind a cycle (reported already).
+///
+/// Answered for all reads together: steps are visited in dependency order and each
+/// carries a bit set of the targets it (transitively) needs, 64 targets per pass,
+/// so the cost is (steps + needs) x ceil(distinct targets / 64) rather than a walk
+/// of every step's ancestry per read.
+fn transitively_needs(
+    needs: &[Vec<(usize, Span)>],
+    reads: &[(usize, usize, Span)],
+) -> Vec<Option<bool>> {
+    let count = needs.len();
+    let mut answers = vec![None; reads.len()];
+    if reads.is_empty() {
+        return answers;
+    }
+    // Kahn's algorithm over `needs`: a step comes after every step it needs.
+    let mut pending: Vec<usize> = needs.iter().map(Vec::len).collect();
+    let mut needed_by: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (i, edges) in needs.iter().enumerate() {
+        for &(n, _) in edges {
+            needed_by[n].push(i);
+        }
+    }
+    let mut order: Vec<usize> = (0..count).filter(|&i| pending[i] == 0).collect();
+    let mut at = 0;
+    while at < order.len() {
+        let step = order[at];
+        at += 1;
+        for &dependent in &needed_by[step] {
+            pending[dependent] -= 1;
+            if pending[dependent] == 0 {
+                order.push(dependent);
+            }
+        }
+    }
+    let ordered: Vec<bool> = {
+        let mut o = vec![false; count];
+        order.iter().for_each(|&i| o[i] = true);
+        o
+    };
+    let mut targets: Vec<usize> = reads.iter().map(|&(_, t, _)| t).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let mut bit_of: HashMap<usize, usize> = HashMap::new();
+    let mut bits = vec![0u64; count];
+    for chunk in targets.chunks(64) {
+        bit_of.clear();
+        bit_of.extend(chunk.iter().enumerate().map(|(b, &t)| (t, b)));
+        bits.iter_mut().for_each(|b| *b = 0);
+        for &step in &order {
+            let mut set = 0u64;
+            for &(n, _) in &needs[step] {
+                set |= bits[n] | bit_of.get(&n).map_or(0, |&b| 1 << b);
+            }
+            bits[step] = set;
+        }
+        for (answer, &(step, target, _)) in answers.iter_mut().zip(reads) {
+            if let Some(&b) = bit_of.get(&target) {
+                if ordered[step] {
+                    *answer = Some(bits[step] & (1 << b) != 0);
                 }
             }
         }
     }
+    answers
 }
 
-/// All steps that `id` needs, directly or transitively.
-fn ancestors<'a>(
-    steps: &BTreeMap<&'a str, &'a crate::registry::Step>,
-    id: &str,
-) -> HashSet<&'a str> {
-    let mut seen = HashSet::new();
-    let mut stack: Vec<&str> = steps
-        .get(id)
-        .map(|s| s.needs.iter().map(|n| n.value.as_str()).collect())
-        .unwrap_or_default();
-    while let Some(n) = stack.pop() {
-        if let Some((&key, step)) = steps.get_key_value(n) {
-            if seen.insert(key) {
-                stack.extend(step.needs.iter().map(|n| n.value.as_str()));
-            }
-        }
+/// A `$from` reference found in step parameters: where it sits (as a JSON pointer
+/// path into `params`) and what it says (`None` for a malformed one, which is
+/// reported on its own and not checked as a literal either).
+struct Reference {
+    path: Vec<String>,
+    from: Option<Spanned<String>>,
+}
+
+/// What a reference reads.
+enum Ref<'a> {
+    /// `inputs.NAME`.
+    Input(&'a str),
+    /// `steps.ID.output.FIELD[.FIELD...]`: the step id.
+    StepOutput(&'a str),
+}
+
+/// Parse a reference; on error, a help text saying what was probably meant.
+fn parse_reference(text: &str) -> Result<Ref<'_>, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let forms = "references are `inputs.NAME` or `steps.ID.output.FIELD` (more `.FIELD`s reach into the output)";
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("a reference has no empty parts; {forms}"));
     }
-    seen
+    match parts.as_slice() {
+        ["inputs", name] => Ok(Ref::Input(name)),
+        ["inputs", name, ..] => Err(format!("an input is read whole: `inputs.{name}`; {forms}")),
+        ["steps", id, "output", _, ..] => Ok(Ref::StepOutput(id)),
+        ["steps", id, "output"] => Err(format!("name the output field: `steps.{id}.output.FIELD`")),
+        ["steps", id, field, rest @ ..] => Err(format!(
+            "did you mean `steps.{id}.output.{}`? a step's result is read through `output`",
+            std::iter::once(*field)
+                .chain(rest.iter().copied())
+                .collect::<Vec<_>>()
+                .join(".")
+        )),
+        _ => Err(forms.to_string()),
+    }
 }
 
-/// Every `{"$from": "..."}` reference inside a parameter value.
-fn collect_refs(node: &Node, out: &mut Vec<crate::source::Spanned<String>>) {
+/// Every `{"$from": "..."}` reference inside a parameter value, with its path. A
+/// mapping with `$from` and other keys, or a `$from` that is not a string, is
+/// reported: it would otherwise be passed on as a literal object.
+fn collect_refs(
+    node: &Node,
+    path: &mut Vec<String>,
+    refs: &mut Vec<Reference>,
+    out: &mut Vec<Diagnostic>,
+) {
     match &node.value {
         crate::yaml::Value::Map(entries) => {
-            if entries.len() == 1 && entries[0].key.value == "$from" {
-                if let Some(s) = entries[0].value.as_spanned_str() {
-                    out.push(s);
+            if let Some(from) = entries.iter().find(|e| e.key.value == "$from") {
+                let extra: Vec<&crate::yaml::Entry> =
+                    entries.iter().filter(|e| e.key.value != "$from").collect();
+                match (from.value.as_spanned_str(), extra.first()) {
+                    (Some(s), None) => refs.push(Reference {
+                        path: path.clone(),
+                        from: Some(s),
+                    }),
+                    (_, Some(first)) => {
+                        refs.push(Reference {
+                            path: path.clone(),
+                            from: None,
+                        });
+                        let keys: Vec<String> =
+                            extra.iter().map(|e| format!("`{}`", e.key.value)).collect();
+                        out.push(
+                            Diagnostic::new(
+                                Code::InvalidStepReference,
+                                format!("a `$from` reference has other keys besides `$from`: {}", keys.join(", ")),
+                            )
+                            .with_label(first.key.span, "not part of a reference")
+                            .with_label(from.key.span, "reference")
+                            .with_help("a reference is a mapping with `$from` only; move the other keys out, or nest the reference under a key of its own"),
+                        )
+                    }
+                    (None, None) => {
+                        refs.push(Reference {
+                            path: path.clone(),
+                            from: None,
+                        });
+                        out.push(
+                            Diagnostic::new(
+                                Code::InvalidStepReference,
+                                "`$from` takes a reference string",
+                            )
+                            .with_label(from.value.span, "not a string")
+                            .with_help(
+                                "write `$from: inputs.NAME` or `$from: steps.ID.output.FIELD`",
+                            ),
+                        )
+                    }
                 }
                 return;
             }
             for e in entries {
-                collect_refs(&e.value, out);
+                path.push(e.key.value.to_string());
+                collect_refs(&e.value, path, refs, out);
+                path.pop();
             }
         }
-        crate::yaml::Value::Seq(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        crate::yaml::Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                collect_refs(item, path, refs, out);
+                path.pop();
+            }
+        }
         _ => {}
     }
+}
+
+/// Check a step's literal parameters against its action's input_schema. A
+/// reference is filled at run time, so its value is not checked, but its key counts
+/// as given (a required parameter provided by a reference is provided).
+fn check_step_params<'a>(
+    workflow: &Workflow,
+    step: &Step,
+    params: &Node,
+    refs: &[Reference],
+    action: &'a Action,
+    validators: &mut HashMap<&'a str, Option<Validator>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(schema) = &action.input_schema else {
+        return;
+    };
+    let validator = validators
+        .entry(&action.name.value)
+        .or_insert_with(|| jsonschema::validator_for(&schema.to_json()).ok());
+    let Some(validator) = validator else {
+        return;
+    };
+    let is_prefix = |short: &[String], long: &[String]| long.starts_with(short);
+    let skip = |at: &[String], kind: &ValidationErrorKind| {
+        refs.iter().any(|r| {
+            // On or inside a reference: its value is not known yet.
+            is_prefix(&r.path, at)
+                // Around a reference, only rules about keys can be judged.
+                || (is_prefix(at, &r.path)
+                    && !matches!(
+                        kind,
+                        ValidationErrorKind::Required { .. }
+                            | ValidationErrorKind::AdditionalProperties { .. }
+                            | ValidationErrorKind::UnevaluatedProperties { .. }
+                            | ValidationErrorKind::MinProperties { .. }
+                            | ValidationErrorKind::MaxProperties { .. }
+                    ))
+        })
+    };
+    validate_data_except(
+        validator,
+        params,
+        schema,
+        Code::StepParamsMismatch,
+        &format!(
+            "params of step `{}` in workflow `{}` do not match the input_schema of `{}`",
+            step.id.value, workflow.name.value, action.name.value
+        ),
+        skip,
+        out,
+    );
 }
 
 #[cfg(test)]

@@ -110,6 +110,8 @@ codes! {
     MissingDependency = "rune::check::missing_dependency", Error, Some(-32206);
     /// An optional dependency names a module that is not in the catalog.
     MissingOptionalDependency = "rune::check::missing_optional_dependency", Warning, Some(-32206);
+    /// A module lists the same dependency twice.
+    DuplicateDependency = "rune::check::duplicate_dependency", Error, Some(-32200);
     /// A dependency's module_version does not satisfy the version_requirement.
     VersionConflict = "rune::check::version_conflict", Error, Some(-32207);
     /// A version_requirement that is not a valid semver requirement.
@@ -118,6 +120,10 @@ codes! {
     EventConflict = "rune::check::event_conflict", Error, Some(-32208);
     /// A module consumes an event type no module provides.
     UnprovidedEvent = "rune::check::unprovided_event", Warning, None;
+    /// A module lists the same consumed event type twice.
+    DuplicateConsumedEvent = "rune::check::duplicate_consumed_event", Warning, None;
+    /// A module consumes an event type that differs only in case from a provided one.
+    EventCaseMismatch = "rune::check::event_case_mismatch", Warning, None;
     /// Modules depend on each other in a cycle.
     DependencyCycle = "rune::check::dependency_cycle", Error, None;
     /// A module, action, workflow or step name with characters rune does not allow.
@@ -146,6 +152,8 @@ codes! {
     InvalidStepReference = "rune::check::invalid_step_reference", Error, None;
     /// Two steps with the same id in one workflow.
     DuplicateStep = "rune::check::duplicate_step", Error, None;
+    /// A workflow step's literal params do not match its action's input_schema.
+    StepParamsMismatch = "rune::check::step_params_mismatch", Error, Some(-32200);
     /// Workflow steps that need each other in a cycle.
     WorkflowCycle = "rune::check::workflow_cycle", Error, None;
 
@@ -269,15 +277,216 @@ pub fn finish(mut diagnostics: Vec<Diagnostic>, sources: &SourceMap) -> Vec<Diag
     diagnostics
 }
 
-/// "Did you mean" suggestion: the closest candidate within a small edit distance.
+/// "Did you mean" suggestion: the closest candidate within a small edit distance
+/// (see [`Suggester`] for the rule).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), c))
-        .filter(|&(d, c)| d <= (word.len().max(c.len()) / 3).max(2))
-        .min()
-        .map(|(_, c)| c)
+    Suggester::new(candidates).suggest(word, None)
+}
+
+/// The largest edit distance at which `a` and `b` are still a plausible typo of each
+/// other: one edit per three characters of the shorter name, at least one. Measured
+/// on the shorter name so that a short word never matches an unrelated long one,
+/// and a two-letter word (`db`) only ever differs by one edit from its suggestion.
+fn typo_limit(a_chars: usize, b_chars: usize) -> usize {
+    (a_chars.min(b_chars) / 3).max(1)
+}
+
+/// Edit-distance work (cells of the distance table) a [`Suggester`] spends on
+/// suggestions further than one edit away, across all its queries. Normal catalogs
+/// never reach it; a catalog with tens of thousands of misspelt names does, and from
+/// then on only one-edit typos (which the index finds at constant cost) are offered.
+const SCAN_BUDGET_CELLS: u64 = 20_000_000;
+
+/// Candidate lists shorter than this are scanned whole; longer ones get an index.
+const INDEX_FROM: usize = 64;
+
+/// Answers many "did you mean" queries against one set of names at a bounded cost.
+///
+/// A suggestion is the candidate with the smallest Damerau-Levenshtein (optimal
+/// string alignment) distance to the word, ties broken by name, within
+/// [`typo_limit`]. Candidates one edit away are found through an index of every
+/// name with one character deleted (two strings are at most one edit apart only if
+/// deleting at most one character from each makes them equal), so the common typo
+/// costs a few hash lookups however large the catalog. Further candidates are found
+/// by scanning names of a near length, within [`SCAN_BUDGET_CELLS`] in all, so
+/// answering one query per catalog entry stays linear in the catalog's size.
+pub struct Suggester<'a> {
+    /// Distinct candidates, sorted.
+    names: Vec<&'a str>,
+    /// Character count of each name.
+    chars: Vec<usize>,
+    /// Name indices grouped by character count.
+    by_len: Vec<Vec<u32>>,
+    /// (hash of a name or of a name with one character deleted, name index), sorted;
+    /// empty for short lists.
+    deletions: Vec<(u64, u32)>,
+    /// Table cells left for scans beyond one edit.
+    budget: std::cell::Cell<u64>,
+}
+
+impl<'a> Suggester<'a> {
+    /// Index `candidates` (duplicates are fine).
+    pub fn new(candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut names: Vec<&str> = candidates.into_iter().collect();
+        names.sort_unstable();
+        names.dedup();
+        let chars: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+        let mut by_len: Vec<Vec<u32>> = Vec::new();
+        for (i, &len) in chars.iter().enumerate() {
+            if by_len.len() <= len {
+                by_len.resize_with(len + 1, Vec::new);
+            }
+            by_len[len].push(i as u32);
+        }
+        let mut deletions = Vec::new();
+        if names.len() >= INDEX_FROM {
+            for (i, name) in names.iter().enumerate() {
+                deletions.extend(one_deletion_hashes(name).map(|h| (h, i as u32)));
+            }
+            deletions.sort_unstable();
+        }
+        Suggester {
+            names,
+            chars,
+            by_len,
+            deletions,
+            budget: std::cell::Cell::new(SCAN_BUDGET_CELLS),
+        }
+    }
+
+    /// The best suggestion for `word`, never `exclude` (e.g. the module that
+    /// depends on a misspelling of its own name) nor `word` itself.
+    pub fn suggest(&self, word: &str, exclude: Option<&str>) -> Option<&'a str> {
+        let word_chars = word.chars().count();
+        let mut best: Option<(usize, &'a str)> = None;
+        let consider = |i: usize, best: &mut Option<(usize, &'a str)>| {
+            let name = self.names[i];
+            if name == word || Some(name) == exclude {
+                return;
+            }
+            let limit = typo_limit(word_chars, self.chars[i]);
+            if word_chars.abs_diff(self.chars[i]) > limit {
+                return;
+            }
+            let distance = strsim::osa_distance(word, name);
+            if distance <= limit && best.is_none_or(|b| (distance, name) < b) {
+                *best = Some((distance, name));
+            }
+        };
+        if self.deletions.is_empty() {
+            (0..self.names.len()).for_each(|i| consider(i, &mut best));
+            return best.map(|(_, name)| name);
+        }
+        for hash in one_deletion_hashes(word) {
+            let from = self.deletions.partition_point(|&(h, _)| h < hash);
+            for &(h, i) in &self.deletions[from..] {
+                if h != hash {
+                    break;
+                }
+                consider(i as usize, &mut best);
+            }
+        }
+        if best.is_some() {
+            // One edit is as close as a different name gets.
+            return best.map(|(_, name)| name);
+        }
+        // Longer typos: names of a near length, nearest lengths first, while the
+        // budget lasts.
+        let widest = (word_chars / 3).max(1);
+        for spread in 0..=widest {
+            let lengths = if spread == 0 {
+                [Some(word_chars), None]
+            } else {
+                [word_chars.checked_sub(spread), Some(word_chars + spread)]
+            };
+            for bucket in lengths
+                .into_iter()
+                .flatten()
+                .filter_map(|l| self.by_len.get(l))
+            {
+                for &i in bucket {
+                    let cost = (word_chars as u64 + 1) * (self.chars[i as usize] as u64 + 1);
+                    let Some(left) = self.budget.get().checked_sub(cost) else {
+                        return best.map(|(_, name)| name);
+                    };
+                    self.budget.set(left);
+                    consider(i as usize, &mut best);
+                }
+            }
+        }
+        best.map(|(_, name)| name)
+    }
+}
+
+/// Hashes of `word` and of every string made by deleting one character of it.
+fn one_deletion_hashes(word: &str) -> impl Iterator<Item = u64> + '_ {
+    use std::hash::Hasher;
+    let hash = |parts: [&str; 2]| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        for part in parts {
+            hasher.write(part.as_bytes());
+        }
+        hasher.finish()
+    };
+    std::iter::once(hash([word, ""])).chain(
+        word.char_indices()
+            .map(move |(at, c)| hash([&word[..at], &word[at + c.len_utf8()..]])),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashing a string in two pieces equals hashing it whole, which the deletion
+    /// index relies on.
+    #[test]
+    fn deletion_hashes_match_whole_strings() {
+        let of = |w: &str| one_deletion_hashes(w).next().unwrap();
+        let deletions: Vec<u64> = one_deletion_hashes("abc").skip(1).collect();
+        assert_eq!(deletions, [of("bc"), of("ac"), of("ab")]);
+    }
+
+    #[test]
+    fn suggestions_are_close_typos_only() {
+        let names = ["api", "config-manager", "secret-store", "db-proxy"];
+        assert_eq!(did_you_mean("config-manger", names), Some("config-manager"));
+        assert_eq!(did_you_mean("secert-store", names), Some("secret-store"));
+        assert_eq!(did_you_mean("db", names), None);
+        assert_eq!(did_you_mean("ap", names), Some("api"));
+        assert_eq!(Suggester::new(names).suggest("apii", Some("api")), None);
+    }
+
+    /// The index gives the same answers as a scan of every name.
+    #[test]
+    fn the_index_agrees_with_a_full_scan() {
+        let names: Vec<String> = (0..500)
+            .map(|i| format!("module-{}", i * 7919 % 10007))
+            .collect();
+        let small = |w: &str| {
+            let mut best: Option<(usize, &str)> = None;
+            for n in &names {
+                let limit = typo_limit(w.chars().count(), n.chars().count());
+                let d = strsim::osa_distance(w, n);
+                if n != w && d <= limit && best.is_none_or(|b| (d, n.as_str()) < b) {
+                    best = Some((d, n));
+                }
+            }
+            best.map(|(_, n)| n)
+        };
+        let index = Suggester::new(names.iter().map(String::as_str));
+        for word in [
+            "module-12",
+            "modlue-7919",
+            "mdule-5",
+            "module-99999",
+            "xyz",
+            "modul-1234",
+        ] {
+            assert_eq!(index.suggest(word, None), small(word), "{word}");
+        }
+    }
 }

@@ -503,6 +503,37 @@ Fixed:
 Fix the name, register the module, or remove the dependency.
 "#
         }
+        Code::DuplicateDependency => {
+            r#"A module lists the same module twice under technical_requirements.dependencies
+(an invalid registration, MRS -32200). The two entries may disagree on the version
+requirement or criticality, and nothing says which one counts.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, version_requirement: ">=1.0.0", criticality: required }
+            - { module_name: ledger, criticality: optional }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        technical_requirements:
+          supported_protocols: [rcs_v2]
+          dependencies:
+            - { module_name: ledger, version_requirement: ">=1.0.0", criticality: required }
+      - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Keep one entry, with the requirement and criticality you mean.
+"#
+        }
         Code::VersionConflict => {
             r#"The depended-on module exists, but its module_version does not satisfy the
 dependency's version_requirement (MRS -32207 version conflict). Requirements use
@@ -529,6 +560,14 @@ Fixed:
           dependencies:
             - { module_name: ledger, version_requirement: ">=1.4.0", criticality: required }
       - module_identity: { module_name: ledger, module_class: Svc, module_type: service, module_version: 1.4.2, description: Example }
+
+Two semver rules decide most surprises:
+
+- A bare version is a caret requirement: `1.2.0` means `^1.2.0`, that is >=1.2.0,
+  <2.0.0 (for 0.x versions, `0.3.1` means >=0.3.1, <0.4.0).
+- Pre-releases: a requirement matches a pre-release version (`2.0.0-rc.1`) only if
+  it names a pre-release of the same MAJOR.MINOR.PATCH itself. `>=1.0.0` does not
+  match `2.0.0-rc.1`; `>=2.0.0-rc.1` or `>=2.0.0-0` does.
 
 Relax the requirement or register a version that satisfies it.
 "#
@@ -621,6 +660,64 @@ Fixed:
             - { event_type: LEDGER_CLOSED, description: An event, schema_version: "1.0", data_schema: { type: object } }
 
 Fix the event type name or register the module that provides it.
+"#
+        }
+        Code::DuplicateConsumedEvent => {
+            r#"A module lists the same event type twice in consumes_events. An event is
+delivered once to each consumer, so the second entry does nothing; it is usually a
+copy-and-paste slip where another event type was meant. A warning: it fails
+validation only with --deny-warnings.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: audit, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: ORDER_PLACED, description: An order, schema_version: "1.0", data_schema: { type: object } }
+          consumes_events: [ORDER_PLACED, ORDER_PLACED]
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: audit, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: ORDER_PLACED, description: An order, schema_version: "1.0", data_schema: { type: object } }
+          consumes_events: [ORDER_PLACED]
+
+Remove the repeated entry, or name the event type that was meant.
+"#
+        }
+        Code::EventCaseMismatch => {
+            r#"A module consumes an event type that no module provides, but one that differs
+only in upper and lower case is provided. Event types are case-sensitive, so the
+consumer would never receive it. A warning (like unprovided_event, which this
+replaces for near-misses of case): it fails validation only with --deny-warnings.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: audit, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: ORDER_PLACED, description: An order, schema_version: "1.0", data_schema: { type: object } }
+          consumes_events: [order_placed]
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: audit, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          provides_events:
+            - { event_type: ORDER_PLACED, description: An order, schema_version: "1.0", data_schema: { type: object } }
+          consumes_events: [ORDER_PLACED]
+
+Spell the event type exactly as its provider does.
 "#
         }
         Code::DependencyCycle => {
@@ -991,8 +1088,14 @@ Fix the action name (see the did-you-mean hint).
         }
         Code::InvalidStepReference => {
             r#"A workflow reference does not resolve: `needs` names a step that does not exist,
-a `$from`/`when` reference names an unknown step or undeclared input, or a step reads
-the output of a step it does not (transitively) need — which could still be running.
+a `$from`/`when` reference names an unknown step or undeclared input (or the workflow
+declares no `inputs` at all), or a step reads the output of a step it does not
+(transitively) need — which could still be running.
+
+References have exactly two forms: `inputs.NAME`, and `steps.ID.output.FIELD` (more
+`.FIELD`s reach into the output). `steps.ID.FIELD` without `.output.` is refused. A
+reference is a mapping whose only key is `$from`: `{ $from: inputs.node, extra: 1 }`
+is refused rather than passed on as a literal object.
 
 Bad:
 
@@ -1058,6 +1161,62 @@ Fixed:
           - { id: status-again, action: nomad-status }
 
 Give each step its own id.
+"#
+        }
+        Code::StepParamsMismatch => {
+            r#"A workflow step's params do not match the input_schema of the action it runs
+(MRS -32200): a required parameter is missing, a key is not a parameter, or a literal
+value has the wrong type or fails another rule. Literal values are checked when the
+catalog is validated, so the workflow does not fail halfway through a run. A value
+written as a reference (`{ $from: inputs.NAME }` or `{ $from:
+steps.ID.output.FIELD }`) is only known at run time: its key counts as given, its
+value is not checked here.
+
+Bad:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - action: collect-logs
+              description: Collect logs
+              category: diagnostic
+              impact: low
+              input_schema:
+                type: object
+                required: [node]
+                properties: { node: { type: string }, lines: { type: integer } }
+                additionalProperties: false
+    workflows:
+      logs:
+        steps:
+          - { id: collect, action: collect-logs, params: { lines: many, service: nomad } }
+
+Fixed:
+
+    catalog_version: "1"
+    modules:
+      - module_identity: { module_name: ops, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
+        capability_declaration:
+          actions:
+            - action: collect-logs
+              description: Collect logs
+              category: diagnostic
+              impact: low
+              input_schema:
+                type: object
+                required: [node]
+                properties: { node: { type: string }, lines: { type: integer } }
+                additionalProperties: false
+    workflows:
+      logs:
+        inputs: { type: object, properties: { node: { type: string } } }
+        steps:
+          - { id: collect, action: collect-logs, params: { node: { $from: inputs.node }, lines: 500 } }
+
+Give every required parameter (a literal or a reference), drop keys the schema does
+not declare, and write literals of the declared types.
 "#
         }
         Code::WorkflowCycle => {

@@ -7,7 +7,7 @@
 //! An optional dependency is an edge only when the module it names is present.
 //!
 //! The walks the planner needs live here too, all linear in modules plus edges:
-//! [`DependencyGraph::dependency_closure`] (what `--target` pulls in),
+//! [`DependencyGraph::required_closure`] (what `--target` pulls in),
 //! [`DependencyGraph::startup_waves`] (Kahn's algorithm, wave = 1 + the latest wave
 //! of a module's dependencies) and [`DependencyGraph::critical_path`] (the longest
 //! weighted chain). They work on per-node vectors indexed by `NodeIndex`, never on
@@ -223,10 +223,11 @@ impl DependencyGraph {
         self.node_of.get(module).copied().flatten()
     }
 
-    /// Every node reachable from `roots` along dependency edges, roots included, as a
-    /// membership vector indexed by `NodeIndex::index()`. Optional dependencies that
-    /// are present are edges, so they are pulled in as well.
-    pub fn dependency_closure(&self, roots: &[usize]) -> Vec<bool> {
+    /// Every node reachable from `roots` along *required* dependency edges, roots
+    /// included, as a membership vector indexed by `NodeIndex::index()`. An optional
+    /// dependency is not pulled in: it is planned only when something else selects
+    /// it, and then its edge orders startup like any other.
+    pub fn required_closure(&self, registry: &Registry, roots: &[usize]) -> Vec<bool> {
         let mut selected = vec![false; self.graph.node_count()];
         let mut stack: Vec<NodeIndex> = Vec::new();
         for node in roots.iter().filter_map(|&m| self.node(m)) {
@@ -236,8 +237,11 @@ impl DependencyGraph {
             }
         }
         while let Some(node) = stack.pop() {
-            for dep in self.graph.neighbors_directed(node, Direction::Outgoing) {
-                if !selected[dep.index()] {
+            for edge in self.graph.edges_directed(node, Direction::Outgoing) {
+                let r = edge.weight();
+                let criticality = registry.modules[r.module].dependencies[r.dependency].criticality;
+                let dep = edge.target();
+                if criticality == Criticality::Required && !selected[dep.index()] {
                     selected[dep.index()] = true;
                     stack.push(dep);
                 }

@@ -7,10 +7,11 @@
 //! reads files or looks at the clock, so the same inputs give the same plan.
 //!
 //! Rules the plan follows:
-//! - Selection: with `--target`, the targets and everything they depend on,
-//!   transitively (present optional dependencies included, since they order
-//!   startup); with `--action`, also the providing module and its dependencies;
-//!   with neither, every module.
+//! - Selection: with `--target`, the targets and everything they require,
+//!   transitively; an optional dependency is planned only when it is selected
+//!   itself (a target, or required by one), and then orders startup. With
+//!   `--action`, also the providing module and what it requires; with neither,
+//!   every module.
 //! - Startup: waves from the DAG, each module going through register, initialize and
 //!   ready; modules in a wave sorted by name. Actions run after all startup waves
 //!   (so after their providing module is ready). Shutdown is the exact reverse of
@@ -18,7 +19,8 @@
 //!   shutdown. A plan therefore reads as one apply run: start, act, stop.
 //! - Critical path: each module costs its `initialize_ms + ready_ms`; a timeout the
 //!   catalog leaves out counts as the default ([`DEFAULT_INITIALIZE_MS`],
-//!   [`DEFAULT_READY_MS`]), for every runtime, `none` included, as apply applies them.
+//!   [`DEFAULT_READY_MS`]). A module with nothing to run (`runtime: none`, or no
+//!   `lifecycle`) costs nothing: no process is waited for.
 
 use jiff::Timestamp;
 use serde_json::{Map, Value as Json};
@@ -27,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::graph::{CriticalPath, DependencyGraph};
 use crate::policy::{self, Decision, PolicyInput, ResolvedSettings};
-use crate::registry::{Module, Registry};
+use crate::registry::{Module, Registry, Runtime};
 use crate::source::SourceMap;
 
 /// `initialize` timeout when the catalog sets none.
@@ -86,8 +88,12 @@ impl Phase {
     }
 }
 
-/// A module's worst-case startup time: initialize plus ready timeouts.
+/// A module's worst-case startup time: initialize plus ready timeouts, or nothing
+/// for a module with nothing to run.
 pub fn startup_cost(module: &Module) -> u64 {
+    if module.lifecycle.runtime == Runtime::None {
+        return 0;
+    }
     [Phase::Initialize, Phase::Ready]
         .iter()
         .filter_map(|p| p.timeout(module))
@@ -297,7 +303,7 @@ pub fn plan(
 
     let mut roots = targets.clone();
     roots.extend(action.map(|(m, _)| m));
-    let selected = (!roots.is_empty()).then(|| graph.dependency_closure(&roots));
+    let selected = (!roots.is_empty()).then(|| graph.required_closure(registry, &roots));
     let startup = graph
         .startup_waves(registry, selected.as_deref())
         .map_err(|cycle| {

@@ -11,8 +11,10 @@
 //! Rules, in evaluation order:
 //! - `maintenance_mode`: when enabled, remediation is denied, diagnostics allowed.
 //! - `change_windows.NAME`: a window governs an action whose category and impact are
-//!   in its `applies_to` lists (an empty or absent list means all). An action that
-//!   some window governs may run only inside one of those windows.
+//!   in its `applies_to` lists. An absent list means all; a list written empty means
+//!   none, like every list in the policy (`days: []` never opens, `break_glass:
+//!   impacts: []` needs no acknowledgment). An action that some window governs may
+//!   run only inside one of those windows.
 //! - `break_glass`: an action whose impact is listed needs `--ack ACTION`, plus
 //!   `--reason` when `require_reason` (default true). With no `break_glass` section,
 //!   or no policy at all, high impact still needs acknowledgment: the safe default.
@@ -285,8 +287,10 @@ fn break_glass_check(
 
 /// Whether `window` governs `action`: its category and impact are both covered.
 pub fn governs(window: &ChangeWindow, action: &Action) -> bool {
-    (window.categories.is_empty() || window.categories.contains(&action.category))
-        && (window.impacts.is_empty() || window.impacts.contains(&action.impact))
+    fn covers<T: PartialEq>(list: &Option<Vec<T>>, value: T) -> bool {
+        list.as_ref().is_none_or(|l| l.contains(&value))
+    }
+    covers(&window.categories, action.category) && covers(&window.impacts, action.impact)
 }
 
 fn window_check(windows: &[ChangeWindow], action: &Action, at: Timestamp) -> Option<Check> {
@@ -413,7 +417,10 @@ fn zone(window: &ChangeWindow) -> Option<TimeZone> {
 }
 
 fn opens_on(window: &ChangeWindow, day: Weekday) -> bool {
-    window.days.is_empty() || window.days.iter().any(|d| parse_weekday(d) == Some(day))
+    window
+        .days
+        .as_ref()
+        .is_none_or(|days| days.iter().any(|d| parse_weekday(d) == Some(day)))
 }
 
 /// `mon`..`sun` (or the full English name), any case.
@@ -455,11 +462,11 @@ mod tests {
         ChangeWindow {
             name: spanned("w"),
             timezone: spanned("Europe/Berlin"),
-            days: days.iter().map(|d| d.to_string()).collect(),
+            days: (!days.is_empty()).then(|| days.iter().map(|d| d.to_string()).collect()),
             start: Some(start),
             end: Some(end),
-            categories: vec![Category::Remediation],
-            impacts: Vec::new(),
+            categories: Some(vec![Category::Remediation]),
+            impacts: None,
             span: Span::new(FileId(0), 0, 0),
         }
     }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use crate::diagnostic::{Code, Diagnostic};
 use crate::loader::Loaded;
 use crate::source::{FileId, Span, Spanned};
 use crate::yaml::{Node, Value};
@@ -21,6 +22,9 @@ pub struct Registry {
     pub policies: Vec<Policy>,
     /// Workflows in file order, then declaration order.
     pub workflows: Vec<Workflow>,
+    /// Values the schema accepts but rune cannot hold (a whole number past `u64`),
+    /// found while building; the check stage reports them with the rest.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Registry {
@@ -59,7 +63,8 @@ pub enum Runtime {
     Builtin,
     /// A child process speaking the module SPI.
     Process,
-    /// Registered for routing and ordering only; nothing to run.
+    /// Registered for routing and ordering only; nothing to run. Also what a
+    /// module without a `lifecycle` section is.
     None,
 }
 
@@ -313,16 +318,18 @@ pub struct ChangeWindow {
     pub name: Spanned<String>,
     /// IANA time zone name.
     pub timezone: Spanned<String>,
-    /// Days the window opens on (`mon`..`sun`); empty means every day.
-    pub days: Vec<String>,
+    /// Days the window opens on (`mon`..`sun`); `None` (not written) means every
+    /// day, an empty list none.
+    pub days: Option<Vec<String>>,
     /// Opening time as (hour, minute).
     pub start: Option<(u8, u8)>,
     /// Closing time as (hour, minute); at or before `start` means the next day.
     pub end: Option<(u8, u8)>,
-    /// Categories the window governs; empty means all.
-    pub categories: Vec<Category>,
-    /// Impacts the window governs; empty means all.
-    pub impacts: Vec<Impact>,
+    /// Categories the window governs; `None` (not written) means all, an empty
+    /// list none.
+    pub categories: Option<Vec<Category>>,
+    /// Impacts the window governs; `None` (not written) means all, an empty list none.
+    pub impacts: Option<Vec<Impact>>,
     /// The whole entry.
     pub span: Span,
 }
@@ -396,15 +403,59 @@ fn spanned_strings(node: Option<&Node>) -> Vec<Spanned<String>> {
         .unwrap_or_default()
 }
 
-fn settings(node: &Node) -> ExecSettings {
+/// The whole number at `key` of `node`, however it is written: YAML and JSON allow
+/// `1e3`, `200.0` or `1.0e2` for an integer, and the schema accepts them as integers
+/// (JSON Schema: a number with no fractional part), so they are read as the
+/// integers they are. A fraction or a negative number is left to the schema's
+/// diagnostic; a whole number too large for `u64` gets one here, since it would
+/// otherwise silently turn into the default.
+fn whole(node: Option<&Node>, key: &str, out: &mut Vec<Diagnostic>) -> Option<u64> {
+    let value = node?.get(key)?;
+    let Value::Number(number) = &value.value else {
+        return None;
+    };
+    if let Some(n) = number.as_u64() {
+        return Some(n);
+    }
+    let float = number.as_f64()?;
+    // 2^64 is exactly representable; every whole float below it fits a u64.
+    const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
+    if float.fract() != 0.0 || float < 0.0 {
+        return None;
+    }
+    if float < TWO_TO_64 {
+        return Some(float as u64);
+    }
+    out.push(
+        Diagnostic::new(
+            Code::OutOfRange,
+            format!("`{key}` is larger than rune can hold"),
+        )
+        .with_label(value.span, "too large")
+        .with_help(format!(
+            "timeouts and counts are whole numbers up to {}",
+            u64::MAX
+        )),
+    );
+    None
+}
+
+fn settings(node: &Node, out: &mut Vec<Diagnostic>) -> ExecSettings {
+    let retries = node.get("retries");
     ExecSettings {
-        timeout_ms: node.get("timeout_ms").and_then(Node::as_u64),
-        retries: node.get("retries").map(|r| Retries {
-            max_attempts: r.get("max_attempts").and_then(Node::as_u64).unwrap_or(1),
-            backoff_ms: r.get("backoff_ms").and_then(Node::as_u64).unwrap_or(0),
+        timeout_ms: whole(Some(node), "timeout_ms", out),
+        retries: retries.map(|r| Retries {
+            max_attempts: whole(Some(r), "max_attempts", out).unwrap_or(1),
+            backoff_ms: whole(Some(r), "backoff_ms", out).unwrap_or(0),
             on: strings(r.get("on")),
         }),
     }
+}
+
+/// `node` unless it is YAML/JSON `null`: an optional MRS field sent as `null` is
+/// the same as one left out.
+fn unless_null(node: Option<Node>) -> Option<Node> {
+    node.filter(|n| !matches!(n.value, Value::Null))
 }
 
 fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
@@ -413,7 +464,12 @@ fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
     (h < 24 && m < 60 && s.len() == 5).then_some((h, m))
 }
 
-fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
+fn build_module(
+    node: &mut Node,
+    file: FileId,
+    text: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Module> {
     // Embedded schemas and data are moved out of the document rather than cloned:
     // the document is not needed after this stage, and these are most of its bulk.
     let mut taken_events: Vec<(Option<Node>, Option<Node>)> = Vec::new();
@@ -422,7 +478,7 @@ fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
         .and_then(|c| c.get_mut("provides_events"))
     {
         for ev in events.as_seq_mut() {
-            taken_events.push((ev.take("data_schema"), ev.take("example_data")));
+            taken_events.push((ev.take("data_schema"), unless_null(ev.take("example_data"))));
         }
     }
     let mut taken_actions: Vec<(Option<Node>, Option<Node>)> = Vec::new();
@@ -434,9 +490,10 @@ fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
             taken_actions.push((a.take("input_schema"), a.take("output_schema")));
         }
     }
-    let configuration_schema = node
-        .get_mut("technical_requirements")
-        .and_then(|r| r.take("configuration_schema"));
+    let configuration_schema = unless_null(
+        node.get_mut("technical_requirements")
+            .and_then(|r| r.take("configuration_schema")),
+    );
     let config = node.get_mut("lifecycle").and_then(|l| l.take("config"));
     let node = &*node;
     let identity = node.get("module_identity")?;
@@ -488,13 +545,17 @@ fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
             a.as_seq()
                 .iter()
                 .zip(taken_actions)
-                .filter_map(|(a, (input, output))| build_action(a, input, output))
+                .filter_map(|(a, (input, output))| build_action(a, input, output, out))
                 .collect()
         })
         .unwrap_or_default();
     let lifecycle = match node.get("lifecycle") {
-        Some(l) => build_lifecycle(l, config),
-        None => Lifecycle::default(),
+        Some(l) => build_lifecycle(l, config, out),
+        // Without a lifecycle a module is registered only: there is nothing to run.
+        None => Lifecycle {
+            runtime: Runtime::None,
+            ..Lifecycle::default()
+        },
     };
     Some(Module {
         name,
@@ -518,6 +579,7 @@ fn build_action(
     node: &Node,
     input_schema: Option<Node>,
     output_schema: Option<Node>,
+    out: &mut Vec<Diagnostic>,
 ) -> Option<Action> {
     Some(Action {
         name: str_field(node, "action")?,
@@ -535,13 +597,13 @@ fn build_action(
         input_schema,
         output_schema,
         exec: strings(node.get("exec")),
-        settings: settings(node),
+        settings: settings(node, out),
     })
 }
 
-fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
+fn build_lifecycle(node: &Node, config: Option<Node>, out: &mut Vec<Diagnostic>) -> Lifecycle {
     let timeouts = node.get("timeouts");
-    let t = |k: &str| timeouts.and_then(|t| t.get(k)).and_then(Node::as_u64);
+    let mut t = |k: &str| whole(timeouts, k, out);
     let rollback = node.get("rollback");
     Lifecycle {
         runtime: match node.get("runtime").and_then(Node::as_str) {
@@ -572,7 +634,7 @@ fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
     }
 }
 
-fn build_policy(key_span: Span, node: &Node) -> Policy {
+fn build_policy(key_span: Span, node: &Node, out: &mut Vec<Diagnostic>) -> Policy {
     let maintenance = node.get("maintenance_mode").map(|m| Maintenance {
         enabled: m.get("enabled").and_then(Node::as_bool).unwrap_or(false),
         reason: m.get("reason").and_then(Node::as_str).map(str::to_string),
@@ -588,17 +650,21 @@ fn build_policy(key_span: Span, node: &Node) -> Policy {
                     Some(ChangeWindow {
                         name: str_field(win, "name")?,
                         timezone: str_field(win, "timezone")?,
-                        days: strings(win.get("days")),
+                        days: win.get("days").map(|d| strings(Some(d))),
                         start: win.get("start").and_then(Node::as_str).and_then(parse_hhmm),
                         end: win.get("end").and_then(Node::as_str).and_then(parse_hhmm),
-                        categories: strings(applies.and_then(|a| a.get("categories")))
-                            .iter()
-                            .filter_map(|c| Category::parse(c))
-                            .collect(),
-                        impacts: strings(applies.and_then(|a| a.get("impacts")))
-                            .iter()
-                            .filter_map(|c| Impact::parse(c))
-                            .collect(),
+                        categories: applies.and_then(|a| a.get("categories")).map(|list| {
+                            strings(Some(list))
+                                .iter()
+                                .filter_map(|c| Category::parse(c))
+                                .collect()
+                        }),
+                        impacts: applies.and_then(|a| a.get("impacts")).map(|list| {
+                            strings(Some(list))
+                                .iter()
+                                .filter_map(|c| Impact::parse(c))
+                                .collect()
+                        }),
                         span: win.span,
                     })
                 })
@@ -621,7 +687,10 @@ fn build_policy(key_span: Span, node: &Node) -> Policy {
     });
     Policy {
         span: key_span,
-        defaults: node.get("defaults").map(settings).unwrap_or_default(),
+        defaults: node
+            .get("defaults")
+            .map(|d| settings(d, out))
+            .unwrap_or_default(),
         overrides: node
             .get("overrides")
             .map(|o| {
@@ -630,7 +699,7 @@ fn build_policy(key_span: Span, node: &Node) -> Policy {
                     .map(|e| {
                         (
                             Spanned::new(e.key.value.to_string(), e.key.span),
-                            settings(&e.value),
+                            settings(&e.value, out),
                         )
                     })
                     .collect()
@@ -642,7 +711,7 @@ fn build_policy(key_span: Span, node: &Node) -> Policy {
     }
 }
 
-fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
+fn build_workflow(key: &Spanned<String>, node: &Node, out: &mut Vec<Diagnostic>) -> Workflow {
     let steps = node
         .get("steps")
         .map(|s| {
@@ -655,7 +724,7 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
                         params: step.get("params").cloned(),
                         needs: spanned_strings(step.get("needs")),
                         when: step.get("when").cloned(),
-                        settings: settings(step),
+                        settings: settings(step, out),
                         node: step.get("node").and_then(Node::as_str).map(str::to_string),
                     })
                 })
@@ -689,14 +758,16 @@ pub fn build(loaded: &mut Loaded) -> Registry {
                 modules
                     .as_seq_mut()
                     .iter_mut()
-                    .filter_map(|m| build_module(m, file.id, text)),
+                    .filter_map(|m| build_module(m, file.id, text, &mut registry.diagnostics)),
             );
         }
         if let Some(entry) = doc.entry("policy") {
             if matches!(entry.value.value, Value::Map(_)) {
-                registry
-                    .policies
-                    .push(build_policy(entry.key.span, &entry.value));
+                registry.policies.push(build_policy(
+                    entry.key.span,
+                    &entry.value,
+                    &mut registry.diagnostics,
+                ));
             }
         }
         if let Some(workflows) = doc.get("workflows") {
@@ -704,6 +775,7 @@ pub fn build(loaded: &mut Loaded) -> Registry {
                 registry.workflows.push(build_workflow(
                     &Spanned::new(e.key.value.to_string(), e.key.span),
                     &e.value,
+                    &mut registry.diagnostics,
                 ));
             }
         }

@@ -6,7 +6,7 @@
 //! line/column only when a diagnostic is rendered.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in the [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,6 +67,9 @@ impl<T> std::ops::Deref for Spanned<T> {
     }
 }
 
+/// Bytes between the character-count checkpoints of a [`SourceFile`].
+const CHAR_CHECKPOINT_STRIDE: usize = 4096;
+
 /// One loaded source file.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -78,6 +81,10 @@ pub struct SourceFile {
     pub text: Arc<str>,
     /// Byte offset of the start of every line, for line/column lookups.
     line_starts: Vec<u32>,
+    /// Characters before every multiple of [`CHAR_CHECKPOINT_STRIDE`] bytes, built on
+    /// the first column lookup in non-ASCII text: without it, columns on one huge
+    /// line cost the line's length each, and many diagnostics on it are quadratic.
+    char_checkpoints: OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
@@ -97,21 +104,78 @@ impl SourceFile {
             path: path.to_path_buf(),
             text,
             line_starts,
+            char_checkpoints: OnceLock::new(),
         }
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let line = match self.line_starts.binary_search(&offset) {
+    /// The number of lines (a final line without a newline counts; an empty file has one).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The 0-based line holding a byte offset.
+    pub fn line_index(&self, offset: u32) -> usize {
+        match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
-        };
+        }
+    }
+
+    /// The byte range of a 0-based line, without its line break (`\n` or `\r\n`).
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let start = (self.line_starts[line] as usize).min(self.text.len());
+        let mut end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&next| next as usize - 1);
+        if end > start && self.text.as_bytes()[end - 1] == b'\r' && end < self.text.len() {
+            end -= 1;
+        }
+        start..end.max(start)
+    }
+
+    /// Where the text of a line starts: after a UTF-8 byte order mark on the first line,
+    /// which no editor shows and no column counts.
+    pub fn content_start(&self, line: usize) -> usize {
         let start = self.line_starts[line] as usize;
-        let end = (offset as usize).min(self.text.len());
-        let column = self
-            .text
-            .get(start..end)
-            .map_or(end - start, |s| s.chars().count());
+        if start == 0 && self.text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            start
+        }
+    }
+
+    /// Characters in `text[..offset]` (an offset inside a character counts it).
+    fn chars_before(&self, offset: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let offset = offset.min(bytes.len());
+        let count = |range: &[u8]| range.iter().filter(|&&b| (b as i8) >= -0x40).count();
+        let checkpoints = self.char_checkpoints.get_or_init(|| {
+            let mut total = 0u32;
+            let mut points = vec![0];
+            for chunk in bytes.chunks(CHAR_CHECKPOINT_STRIDE) {
+                total += count(chunk) as u32;
+                points.push(total);
+            }
+            points
+        });
+        let block = offset / CHAR_CHECKPOINT_STRIDE;
+        checkpoints[block] as usize + count(&bytes[block * CHAR_CHECKPOINT_STRIDE..offset])
+    }
+
+    /// 1-based line and column (in characters, after a byte order mark) of a byte offset.
+    /// Costs a binary search plus at most a few kilobytes of counting, whatever the
+    /// length of the line.
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let line = self.line_index(offset);
+        let start = self.content_start(line);
+        let end = (offset as usize).clamp(start, self.text.len());
+        let column = if end - start <= CHAR_CHECKPOINT_STRIDE {
+            let slice = &self.text.as_bytes()[start..end];
+            slice.iter().filter(|&&b| (b as i8) >= -0x40).count()
+        } else {
+            self.chars_before(end) - self.chars_before(start)
+        };
         (line + 1, column + 1)
     }
 }

@@ -5,12 +5,13 @@
 //! input (colour is decided by the caller).
 
 use std::fmt;
-use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use serde_json::json;
 
-use crate::diagnostic::{Code, Diagnostic, Severity};
+use super::escape::untrusted;
+use super::excerpt::Excerpt;
+use crate::diagnostic::{Code, Diagnostic, Label, Severity};
 use crate::source::{SourceMap, Span};
 
 /// Counts shown at the end of a validation report.
@@ -70,15 +71,20 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// A diagnostic adapted to miette, with the source of its primary file attached.
-/// Labels in other files become related diagnostics with their own source.
+/// Labels shown per diagnostic in the human format; JSON and SARIF list every one.
+/// A cycle through 20,000 modules is read from its message and help, not from
+/// 20,000 snippets, and miette's cost grows with labels times snippets.
+pub const MAX_HUMAN_LABELS: usize = 12;
+
+/// A diagnostic adapted to miette, with an excerpt of its primary file attached.
+/// Labels in other files become related diagnostics with their own excerpt.
 struct Rendered {
     code: Code,
     show_code: bool,
     severity: Severity,
     message: String,
     help: Option<String>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Excerpt>,
     labels: Vec<LabeledSpan>,
     related: Vec<Rendered>,
 }
@@ -135,51 +141,71 @@ impl miette::Diagnostic for Rendered {
     }
 }
 
-fn source_span(span: Span) -> SourceSpan {
-    SourceSpan::new((span.start as usize).into(), span.len())
-}
-
-fn named_source(sources: &SourceMap, span: Span) -> NamedSource<Arc<str>> {
-    let file = sources.get(span.file);
-    NamedSource::new(file.name.clone(), file.text.clone()).with_language("yaml")
+fn label_text(label: &Label) -> Option<String> {
+    (!label.message.is_empty()).then(|| untrusted(&label.message).into_owned())
 }
 
 fn to_rendered(d: &Diagnostic, sources: &SourceMap) -> Rendered {
-    let primary = d.primary_span();
-    let mut labels = Vec::new();
-    let mut related = Vec::new();
-    for (i, label) in d.labels.iter().enumerate() {
-        let text = (!label.message.is_empty()).then(|| label.message.clone());
-        if Some(label.span.file) == primary.map(|p| p.file) {
-            let span = source_span(label.span);
-            labels.push(if i == 0 {
-                LabeledSpan::new_primary_with_span(text, span)
-            } else {
-                LabeledSpan::new_with_span(text, span)
-            });
-        } else {
-            related.push(Rendered {
+    let shown = &d.labels[..d.labels.len().min(MAX_HUMAN_LABELS)];
+    let primary_file = shown.first().map(|l| l.span.file);
+    let in_primary: Vec<&Label> = shown
+        .iter()
+        .filter(|l| Some(l.span.file) == primary_file)
+        .collect();
+    let (source, labels) = match primary_file {
+        Some(file) => {
+            let ranges: Vec<(usize, usize)> = in_primary
+                .iter()
+                .map(|l| (l.span.start as usize, l.span.end as usize))
+                .collect();
+            let (excerpt, spans) = Excerpt::new(sources.get(file), &ranges);
+            let labels = in_primary
+                .iter()
+                .zip(spans)
+                .enumerate()
+                .map(|(i, (label, span))| {
+                    if i == 0 {
+                        LabeledSpan::new_primary_with_span(label_text(label), span)
+                    } else {
+                        LabeledSpan::new_with_span(label_text(label), span)
+                    }
+                })
+                .collect();
+            (Some(excerpt), labels)
+        }
+        None => (None, Vec::new()),
+    };
+    let related = shown
+        .iter()
+        .filter(|l| Some(l.span.file) != primary_file)
+        .map(|label| {
+            let file = sources.get(label.span.file);
+            let (excerpt, spans) = Excerpt::new(
+                file,
+                &[(label.span.start as usize, label.span.end as usize)],
+            );
+            Rendered {
                 code: d.code,
                 show_code: false,
                 severity: Severity::Warning,
-                message: format!("see also {}", sources.get(label.span.file).name),
+                message: format!("see also {}", untrusted(&file.name)),
                 help: None,
-                source: Some(named_source(sources, label.span)),
+                source: Some(excerpt),
                 labels: vec![LabeledSpan::new_primary_with_span(
-                    text,
-                    source_span(label.span),
+                    label_text(label),
+                    spans[0],
                 )],
                 related: Vec::new(),
-            });
-        }
-    }
+            }
+        })
+        .collect();
     Rendered {
         code: d.code,
         show_code: true,
         severity: d.severity,
-        message: d.message.clone(),
-        help: d.help.clone(),
-        source: primary.map(|p| named_source(sources, p)),
+        message: untrusted(&d.message).into_owned(),
+        help: d.help.as_deref().map(|h| untrusted(h).into_owned()),
+        source,
         labels,
         related,
     }
@@ -207,6 +233,13 @@ pub fn render_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color
                 d.severity.as_str(),
                 d.message,
                 d.code
+            ));
+        }
+        let hidden = d.labels.len().saturating_sub(MAX_HUMAN_LABELS);
+        if hidden > 0 {
+            out.push_str(&format!(
+                "  note: {} not shown; `--format json` lists every one\n",
+                plural(hidden, "more location")
             ));
         }
         out.push('\n');

@@ -6,6 +6,8 @@
 
 pub mod actions;
 pub mod diagnostics;
+pub mod escape;
+pub mod excerpt;
 pub mod graph;
 pub mod plan;
 

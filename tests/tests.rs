@@ -13,3 +13,4 @@ mod properties;
 mod registration;
 mod robustness;
 mod validate;
+mod hostile;

@@ -6,6 +6,7 @@ mod cli;
 mod explain;
 mod formats;
 mod graph;
+mod hostile;
 mod list_actions;
 mod messages;
 mod plan;

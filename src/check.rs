@@ -479,7 +479,15 @@ fn validate_data(
     (message, field): (&str, &str),
     out: &mut Vec<Diagnostic>,
 ) {
-    validate_data_except(validator, data, schema, code, message, |_, _| false, out);
+    validate_data_except(
+        validator,
+        data,
+        schema,
+        code,
+        (message, field),
+        |_, _| false,
+        out,
+    );
 }
 
 /// [`validate_data`], leaving out errors for which `skip(instance path, kind)` holds.
@@ -488,7 +496,7 @@ fn validate_data_except(
     data: &Node,
     schema: &Node,
     code: Code,
-    message: &str,
+    (message, field): (&str, &str),
     skip: impl Fn(&[String], &ValidationErrorKind) -> bool,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -1155,9 +1163,12 @@ fn check_step_params<'a>(
         params,
         schema,
         Code::StepParamsMismatch,
-        &format!(
-            "params of step `{}` in workflow `{}` do not match the input_schema of `{}`",
-            step.id.value, workflow.name.value, action.name.value
+        (
+            &format!(
+                "params of step `{}` in workflow `{}` do not match the input_schema of `{}`",
+                step.id.value, workflow.name.value, action.name.value
+            ),
+            "params",
         ),
         skip,
         out,

@@ -71,7 +71,10 @@ fn is_forbidden_on_a_terminal(c: char) -> bool {
 }
 
 fn assert_no_raw_controls(what: &str, text: &str) {
-    if let Some((i, c)) = text.char_indices().find(|&(_, c)| is_forbidden_on_a_terminal(c)) {
+    if let Some((i, c)) = text
+        .char_indices()
+        .find(|&(_, c)| is_forbidden_on_a_terminal(c))
+    {
         let from = text[..i].char_indices().rev().nth(60).map_or(0, |(j, _)| j);
         panic!(
             "{what} shows a raw {c:?} at byte {i}: …{:?}…",
@@ -375,6 +378,6 @@ modules:
 /// The characters a forger reaches for: escape sequences, carriage return,
 /// backspace, bell, DEL, a C1 CSI, and bidi overrides and isolates.
 const CONTROLS: &[char] = &[
-    '\u{1b}', '\r', '\u{8}', '\u{7}', '\u{7f}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{0}',
-    '\u{b}', '\u{c}',
+    '\u{1b}', '\r', '\u{8}', '\u{7}', '\u{7f}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{0}', '\u{b}',
+    '\u{c}',
 ];

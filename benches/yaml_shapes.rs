@@ -101,9 +101,11 @@ fn bench(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("json", "catalog"), &json, |b, text| {
         b.iter_with_large_drop(|| rune::yaml::strict_json::parse(FileId(0), black_box(text)))
     });
-    group.bench_with_input(BenchmarkId::new("yaml", "json_catalog"), &json, |b, text| {
-        b.iter_with_large_drop(|| rune::yaml::parse(FileId(0), black_box(text)))
-    });
+    group.bench_with_input(
+        BenchmarkId::new("yaml", "json_catalog"),
+        &json,
+        |b, text| b.iter_with_large_drop(|| rune::yaml::parse(FileId(0), black_box(text))),
+    );
     group.finish();
 }
 

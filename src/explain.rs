@@ -198,7 +198,9 @@ Remove one of the two keys.
             r#"YAML aliases (`*name`) copy the node their anchor (`&name`) marks. Nested aliases
 grow exponentially (the "billion laughs" attack: a few lines that expand to billions
 of nodes), so rune stops once aliases in one file expand to more than 100,000 nodes,
-instead of exhausting memory.
+instead of exhausting memory. Every copy counts: an alias to a collection costs all
+the nodes in it (including what aliases inside it expanded to), and a string counts
+one more node per 64 bytes, so aliasing a long string many times is stopped too.
 
 Bad:
 
@@ -247,9 +249,11 @@ Flatten the structure; if a generator produced it, fix the generator.
         }
         Code::UnsupportedYaml => {
             r#"The file uses a YAML feature catalogs do not use: a mapping or sequence as a key,
-a custom tag such as `!include`, or an alias to an anchor that does not exist.
-Catalogs are plain data so that every tool reads them the same way (MRS -32200
-schema validation error).
+a custom tag such as `!include`, an alias inside the node its anchor marks (a
+recursive structure), or a merge key (`<<: *base`). Catalogs are plain data so that
+every tool reads them the same way (MRS -32200 schema validation error). Merge keys
+were dropped in YAML 1.2 and tools disagree on their rules: write the keys out, or
+alias whole values (`key: *name`), which every YAML reader copies the same way.
 
 Bad:
 
@@ -265,7 +269,7 @@ Fixed:
       - module_identity: { module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }
         lifecycle: { runtime: builtin }
 
-Remove the tag or complex key; write the value out.
+Remove the tag, complex key or merge key; write the value out.
 "#
         }
         Code::UnknownKey => {

@@ -1,9 +1,12 @@
 //! Load stage: find catalog files, read them, and parse them, in parallel.
 //!
 //! Paths may be files or directories (searched recursively for `*.yaml`, `*.yml`
-//! and `*.json`, hidden entries skipped). The file list is sorted and deduplicated
-//! before any file is read, so file ids — and with them every diagnostic's order —
-//! do not depend on thread scheduling or directory iteration order.
+//! and `*.json` in any letter case, hidden entries skipped). The file list is
+//! sorted and deduplicated before any file is read, so file ids — and with them
+//! every diagnostic's order — do not depend on thread scheduling or directory
+//! iteration order. `.json` files are parsed as strict JSON, the rest as YAML; both
+//! give the same spanned tree. The guards on reading (regular files only, a size
+//! cap, UTF-8, no NUL bytes) also serve `--params-file`.
 
 use std::collections::BTreeSet;
 use std::io::Read;

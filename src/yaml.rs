@@ -5,7 +5,10 @@
 //! and because untrusted input needs limits the serde path does not give: duplicate
 //! keys are reported (not silently overwritten), alias expansion is bounded (alias
 //! bombs), nesting depth is bounded, and a file holds exactly one document.
-//! Plain scalars are resolved with the YAML 1.2 core schema.
+//! Plain scalars are resolved with the YAML 1.2 core schema; mapping keys keep
+//! their source text. Every shape costs time and memory linear in the file plus
+//! the capped expansion: anchors are found by id and copied only when an alias
+//! uses them (`anchors`), duplicate keys are found through an index (`keys`).
 
 mod anchors;
 pub mod json;
@@ -256,9 +259,9 @@ impl<'a> Offsets<'a> {
 struct Frame {
     start: Span,
     anchor: usize,
-    /// Nodes in this collection so far, itself and its keys included, aliases
+    /// What this collection costs so far, itself and its keys included, aliases
     /// counted as what they expand to.
-    size: usize,
+    cost: Cost,
     /// Its place in the anchor table, once something inside it is anchored.
     place: Option<u32>,
     kind: Kind,
@@ -281,7 +284,10 @@ impl Frame {
         Frame {
             start,
             anchor,
-            size: 1,
+            cost: Cost {
+                nodes: 1,
+                height: 1,
+            },
             place: None,
             kind,
         }
@@ -334,7 +340,7 @@ fn role(stack: &[Frame]) -> Role {
 /// A node ready to be attached to its parent.
 struct Finished {
     node: Node,
-    size: usize,
+    cost: Cost,
     /// The anchor of a collection (scalars are recorded when read).
     anchor: usize,
     /// The collection's place, if something inside it is anchored.
@@ -343,12 +349,31 @@ struct Finished {
     key_text: Option<CompactString>,
 }
 
+/// What a node costs to copy: its nodes, and the levels of collections it holds
+/// (an alias must not nest the document deeper than [`MAX_DEPTH`] either).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cost {
+    nodes: usize,
+    height: usize,
+}
+
+impl Cost {
+    /// Add a child's cost to its parent collection's.
+    fn add_child(&mut self, child: Cost) {
+        self.nodes = self.nodes.saturating_add(child.nodes);
+        self.height = self.height.max(child.height + 1);
+    }
+}
+
 /// The aliases' share of a scalar: a node, plus one per this many bytes of text,
 /// so an alias to a long string is not cheaper than the copy it makes.
 const BYTES_PER_NODE: usize = 64;
 
-fn scalar_size(text: &str) -> usize {
-    1 + text.len() / BYTES_PER_NODE
+fn scalar_cost(text: &str) -> Cost {
+    Cost {
+        nodes: 1 + text.len() / BYTES_PER_NODE,
+        height: 0,
+    }
 }
 
 /// The tree under construction.
@@ -367,7 +392,7 @@ impl Builder {
     fn attach(&mut self, done: Finished) {
         let Finished {
             node,
-            size,
+            cost,
             anchor,
             place,
             key_text,
@@ -376,7 +401,7 @@ impl Builder {
         let slot = self.stack.last().map_or(0, Frame::children);
         if role != Role::Dropped && role != Role::Key && anchor != 0 {
             let at = self.anchors.place_attached(place, &mut self.stack, slot);
-            self.anchors.define_collection(anchor, at, size);
+            self.anchors.define_collection(anchor, at, cost);
         }
         let Some(frame) = self.stack.last_mut() else {
             if self.document.is_none() {
@@ -386,7 +411,7 @@ impl Builder {
         };
         match (&mut frame.kind, role) {
             (Kind::Seq(items), _) => {
-                frame.size = frame.size.saturating_add(size);
+                frame.cost.add_child(cost);
                 items.push(node);
             }
             (
@@ -397,7 +422,7 @@ impl Builder {
                 },
                 Role::Value,
             ) => {
-                frame.size = frame.size.saturating_add(size);
+                frame.cost.add_child(cost);
                 if let Some(key) = pending_key.take() {
                     entries.push(Entry { key, value: node });
                 }
@@ -412,7 +437,7 @@ impl Builder {
                 Role::Key,
             ) => match key_text {
                 Some(key) => {
-                    frame.size = frame.size.saturating_add(size);
+                    frame.cost.add_child(cost);
                     if let Some(first) = keys.find(entries, &key) {
                         self.diagnostics.push(
                             Diagnostic::new(
@@ -438,7 +463,7 @@ impl Builder {
                         .with_label(node.span, "complex key"),
                     );
                     *skip_value = true;
-                    self.keep_dropped(node, anchor, place, size);
+                    self.keep_dropped(node, anchor, place, cost);
                 }
             },
             (
@@ -451,26 +476,26 @@ impl Builder {
             ) => {
                 *pending_key = None;
                 *skip_value = false;
-                self.keep_dropped(node, anchor, place, size);
+                self.keep_dropped(node, anchor, place, cost);
             }
         }
     }
 
     /// A node that is not kept in the tree stays reachable for aliases when it
     /// is anchored or holds anchors.
-    fn keep_dropped(&mut self, node: Node, anchor: usize, place: Option<u32>, size: usize) {
+    fn keep_dropped(&mut self, node: Node, anchor: usize, place: Option<u32>, cost: Cost) {
         if anchor == 0 && place.is_none() {
             return;
         }
         let at = self.anchors.orphan(node, place);
         if anchor != 0 {
-            self.anchors.define_collection(anchor, at, size);
+            self.anchors.define_collection(anchor, at, cost);
         }
     }
 
     /// The copy an alias stands for, charged against the expansion cap.
     fn alias(&mut self, id: usize, span: Span) -> Result<Finished, Diagnostic> {
-        let Some(size) = self.anchors.size(id) else {
+        let Some(cost) = self.anchors.cost(id) else {
             // saphyr-parser refuses names never defined, so the anchor is open:
             // the alias sits inside the node it names.
             return Err(Diagnostic::new(
@@ -480,7 +505,10 @@ impl Builder {
             .with_label(span, "this alias is inside its own anchor")
             .with_help("a recursive structure has no JSON equivalent; write the value out"));
         };
-        self.expanded = self.expanded.saturating_add(size);
+        if self.stack.len() + cost.height > MAX_DEPTH {
+            return Err(too_deep(span));
+        }
+        self.expanded = self.expanded.saturating_add(cost.nodes);
         if self.expanded > MAX_ALIAS_EXPANSION {
             return Err(Diagnostic::new(
                 Code::AliasLimit,
@@ -498,7 +526,7 @@ impl Builder {
                     span,
                     value: Value::Null,
                 },
-                size,
+                cost,
                 anchor: 0,
                 place: None,
                 key_text: None,
@@ -515,7 +543,7 @@ impl Builder {
         node.span = span;
         Ok(Finished {
             node,
-            size,
+            cost,
             anchor: 0,
             place: None,
             key_text: resolved.text,
@@ -623,7 +651,7 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                         span: Span::new(file, frame.start.start as usize, end),
                         value,
                     },
-                    size: frame.size,
+                    cost: frame.cost,
                     anchor: frame.anchor,
                     place: frame.place,
                     key_text: None,
@@ -656,13 +684,13 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     }
                 };
                 let node = Node { span, value };
-                let size = scalar_size(&text);
+                let cost = scalar_cost(&text);
                 if anchor != 0 {
-                    b.anchors.define_scalar(anchor, &node, &text, size);
+                    b.anchors.define_scalar(anchor, &node, &text, cost);
                 }
                 Finished {
                     node,
-                    size,
+                    cost,
                     anchor: 0,
                     place: None,
                     // Keys keep their source text: `1.10:` is the key "1.10", not 1.1.
@@ -1098,6 +1126,37 @@ mod tests {
         assert_eq!(p.diagnostics[0].code, Code::DuplicateKey);
         let first = p.diagnostics[0].labels[1].span;
         assert_eq!(&text[first.start as usize..first.end as usize], "k7");
+    }
+
+    #[test]
+    fn aliases_cannot_nest_deeper_than_the_limit() {
+        // Each level aliases the one before inside a deep collection: the copies
+        // would nest far deeper than the limit each collection respects.
+        let mut text = String::from("l0: &l0 x\n");
+        for i in 1..40 {
+            let open = "[".repeat(100);
+            let close = "]".repeat(100);
+            text.push_str(&format!("l{i}: &l{i} {open}*l{}{close}\n", i - 1));
+        }
+        let p = doc(&text);
+        assert!(p.document.is_none());
+        assert_eq!(p.diagnostics[0].code, Code::NestingLimit);
+        // Exactly at the limit is fine (the root mapping is a level too).
+        let inner = format!("{}x{}", "[".repeat(60), "]".repeat(60));
+        let outer = format!(
+            "{}*a{}",
+            "[".repeat(MAX_DEPTH - 61),
+            "]".repeat(MAX_DEPTH - 61)
+        );
+        let p = doc(&format!("a: &a {inner}\nb: {outer}\n"));
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let outer = format!(
+            "{}*a{}",
+            "[".repeat(MAX_DEPTH - 60),
+            "]".repeat(MAX_DEPTH - 60)
+        );
+        let p = doc(&format!("a: &a {inner}\nb: {outer}\n"));
+        assert_eq!(p.diagnostics[0].code, Code::NestingLimit);
     }
 
     #[test]

@@ -172,6 +172,26 @@ fn alias_expansion_is_capped_for_every_shape() {
 }
 
 #[test]
+fn aliases_cannot_nest_the_document_deeper_than_the_limit() {
+    // Each anchor aliases the one before inside 100 levels: the copies would nest
+    // thousands of levels deep, which later stages walk recursively.
+    let dir = TempDir::new().unwrap();
+    let mut text = String::from(MODULE_HEAD);
+    text.push_str("        l0: &l0 x\n");
+    for i in 1..40 {
+        let (open, close) = ("[".repeat(100), "]".repeat(100));
+        writeln!(text, "        l{i}: &l{i} {open}*l{}{close}", i - 1).unwrap();
+    }
+    let path = dir.path().join("deep.yaml");
+    write(&path, &text);
+    let (out, report) = validate_json(&path, 20);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(codes(&report), ["rune::load::nesting_limit"]);
+    // At the first alias whose copy would cross the limit: `*l1` on the line of `l2`.
+    assert_eq!(report["diagnostics"][0]["labels"][0]["line"], 8, "{report}");
+}
+
+#[test]
 fn an_alias_inside_its_own_anchor_is_refused() {
     let dir = TempDir::new().unwrap();
     write(

@@ -8,13 +8,13 @@
 //! collections that hold anchored nodes, at most one per collection, so the table
 //! costs O(anchors + collections) however the anchors nest.
 //!
-//! Every anchor also records its size (nodes, counting what its own aliases
-//! expanded to), computed as the parser goes, so charging an alias against the
-//! expansion cap never walks a subtree.
+//! Every anchor also records its cost (nodes, counting what its own aliases
+//! expanded to, and nesting height), computed as the parser goes, so charging an
+//! alias against the expansion cap and the depth limit never walks a subtree.
 
 use compact_str::CompactString;
 
-use super::{Frame, Node, Value};
+use super::{Cost, Frame, Node, Value};
 
 /// Where a finished node or an open collection sits.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,7 @@ enum Target {
 
 #[derive(Debug)]
 struct Anchor {
-    size: usize,
+    cost: Cost,
     target: Target,
 }
 
@@ -72,11 +72,11 @@ impl Anchors {
     }
 
     /// Record an anchored scalar.
-    pub(super) fn define_scalar(&mut self, id: usize, node: &Node, text: &str, size: usize) {
+    pub(super) fn define_scalar(&mut self, id: usize, node: &Node, text: &str, cost: Cost) {
         self.set(
             id,
             Anchor {
-                size,
+                cost,
                 target: Target::Scalar {
                     node: node.clone(),
                     text: CompactString::from(text),
@@ -86,21 +86,21 @@ impl Anchors {
     }
 
     /// Record an anchored collection that has just been placed at `place`.
-    pub(super) fn define_collection(&mut self, id: usize, place: u32, size: usize) {
+    pub(super) fn define_collection(&mut self, id: usize, place: u32, cost: Cost) {
         self.set(
             id,
             Anchor {
-                size,
+                cost,
                 target: Target::Collection(place),
             },
         );
     }
 
-    /// The size of the node anchor `id` marks, if it is finished. An alias to an
+    /// The cost of copying the node anchor `id` marks, if it is finished. An alias to an
     /// id that has no entry sits inside its own anchor: saphyr-parser itself
     /// refuses names that were never defined.
-    pub(super) fn size(&self, id: usize) -> Option<usize> {
-        self.table.get(id)?.as_ref().map(|a| a.size)
+    pub(super) fn cost(&self, id: usize) -> Option<Cost> {
+        self.table.get(id)?.as_ref().map(|a| a.cost)
     }
 
     /// The place of the open collection `stack[depth]`, created on first use.

@@ -319,8 +319,17 @@ Add the field.
         }
         Code::WrongType => {
             r#"A value has the wrong type (MRS -32202 type mismatch): a number where a string is
-expected, a list where a mapping is expected. YAML guesses types from how values are
-written, so `module_version: 1.0` is a number; quote it to make it a string.
+expected, a list where a mapping is expected. The message names the value's full path
+(`modules[0].lifecycle.timeouts.ready_ms`) and the value found.
+
+rune reads YAML 1.2, which types an unquoted value by how it looks:
+
+- `module_version: 1.10` is the number 1.1 (a number keeps no trailing zeros) and
+  `catalog_version: 1` the number 1: quote text that looks like a number, `"1.10"`.
+- Booleans are `true` and `false` only. `yes`, `no`, `on` and `off` (booleans in
+  YAML 1.1) are strings, and so is a quoted `"true"`.
+
+The help under the message says which of these happened and what to write.
 
 Bad:
 

@@ -51,6 +51,13 @@ const FRAGMENTS: &[&[u8]] = &[
     b"module_name: ",
     b"dependencies: [{module_name: lom, criticality: required}]",
     b"$from: steps.",
+    // Control characters a catalog could use to forge what a terminal shows.
+    b"\x1b[2K\rFAKE: all good",
+    "\u{202e}".as_bytes(),
+    b"\"\\e[31m\\r\"",
+    // Anchors that nest and refer back.
+    b"&b [*a, *a, *a]\n",
+    b"- &c {k: *c}\n",
 ];
 
 #[derive(Debug, Clone)]

@@ -369,7 +369,7 @@ impl SourceCode for Excerpt {
             };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
-            region.text[data_start..data_end].as_bytes(),
+            &region.text.as_bytes()[data_start..data_end],
             SourceSpan::new((region.base + data_start).into(), data_end - data_start),
             line,
             column,

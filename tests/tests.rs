@@ -7,6 +7,7 @@ mod explain;
 mod formats;
 mod graph;
 mod list_actions;
+mod output;
 mod plan;
 mod plan_examples;
 mod properties;

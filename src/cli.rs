@@ -26,9 +26,14 @@ pub struct GlobalArgs {
     /// Catalog file or directory (repeatable). Default: ./catalogs
     #[arg(long = "catalog", short = 'c', global = true, value_name = "PATH")]
     pub catalogs: Vec<PathBuf>,
+}
 
-    /// When to use colour in human output.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+/// `--color`, taken by the commands that print diagnostics (explain and schema
+/// print plain text only, so they do not offer it).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ColorArgs {
+    /// When to colour diagnostics on stderr.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }
 
@@ -93,6 +98,19 @@ pub enum Command {
     Schema(SchemaArgs),
 }
 
+impl Command {
+    /// The command's `--color` choice (`auto` for commands without colour).
+    pub fn color(&self) -> ColorChoice {
+        match self {
+            Command::Validate(a) => a.color.color,
+            Command::Plan(a) => a.color.color,
+            Command::Graph(a) => a.color.color,
+            Command::ListActions(a) => a.color.color,
+            Command::Explain(_) | Command::Schema(_) => ColorChoice::Auto,
+        }
+    }
+}
+
 /// `rune validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -107,6 +125,10 @@ pub struct ValidateArgs {
     /// Exit with status 1 when there are warnings.
     #[arg(long)]
     pub deny_warnings: bool,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// `rune plan`.
@@ -148,13 +170,18 @@ pub struct PlanArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 
-    /// Write the plan as JSON to this file (atomically).
+    /// Write the plan as JSON to this file (atomically, through symbolic links), or
+    /// to stdout with `-` (the readable plan then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
     /// Exit 0 when there is nothing to do, 2 on error, 1 on denied steps, 3 when steps are planned.
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// `rune graph`.
@@ -167,11 +194,19 @@ pub struct GraphArgs {
     /// Graph format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// `rune list-actions`.
 #[derive(Debug, Args)]
 pub struct ListActionsArgs {
+    /// Catalog files or directories.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
@@ -179,6 +214,10 @@ pub struct ListActionsArgs {
     /// Only actions of this module.
     #[arg(long, value_name = "NAME")]
     pub module: Option<String>,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// `rune explain`.

@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::GlobalArgs;
+use crate::cli::{ColorChoice, GlobalArgs};
 
 /// Where catalogs are read from when no path is given.
 pub const DEFAULT_CATALOG_DIR: &str = "catalogs";
@@ -16,19 +16,16 @@ pub const DEFAULT_CATALOG_DIR: &str = "catalogs";
 pub struct Config {
     /// Catalog paths from `--catalog`.
     pub catalogs: Vec<PathBuf>,
-    /// Whether human output on stderr is coloured.
+    /// Whether diagnostics on stderr are coloured (nothing on stdout ever is).
     pub color_stderr: bool,
-    /// Whether human output on stdout is coloured.
-    pub color_stdout: bool,
 }
 
 impl Config {
-    /// Resolve the global arguments.
-    pub fn from_args(args: &GlobalArgs) -> Self {
+    /// Resolve the global arguments and the command's `--color`.
+    pub fn from_args(args: &GlobalArgs, color: ColorChoice) -> Self {
         Config {
             catalogs: args.catalogs.clone(),
-            color_stderr: crate::report::use_color(args.color, std::io::stderr().is_terminal()),
-            color_stdout: crate::report::use_color(args.color, std::io::stdout().is_terminal()),
+            color_stderr: crate::report::use_color(color, std::io::stderr().is_terminal()),
         }
     }
 

@@ -35,15 +35,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() {
-                ExitStatus::Error
-            } else {
-                ExitStatus::Success
+            let printed = err.print();
+            if err.use_stderr() {
+                return ExitStatus::Error;
+            }
+            // `--help` and `--version` go to stdout, which can fail like any output.
+            return match printed {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    report::Printer::new().err(&format!("error: cannot write to stdout: {e}\n"));
+                    ExitStatus::Error
+                }
+                _ => ExitStatus::Success,
             };
         }
     };
-    let config = config::Config::from_args(&cli.global);
+    let config = config::Config::from_args(&cli.global, cli.command.color());
     let mut printer = report::Printer::new();
-    commands::dispatch(cli.command, &config, &mut printer)
+    let status = commands::dispatch(cli.command, &config, &mut printer);
+    printer.finish(status)
 }

@@ -226,3 +226,49 @@ impl SourceMap {
         self.files.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(text: &str, offset: usize) -> (usize, usize) {
+        let before = &text[..offset];
+        let line = before.matches('\n').count();
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        let mut column = before[start..].chars().count();
+        if start == 0 && text.starts_with('\u{feff}') && offset > 0 {
+            column -= 1;
+        }
+        (line + 1, column + 1)
+    }
+
+    proptest! {
+        #[test]
+        fn line_col_counts_characters_on_lines_of_any_length(
+            parts in proptest::collection::vec(
+                prop_oneof!["[a-z]{0,50}", "[é→😀]{0,5}", Just("\n".to_string()), "[x]{3000,9000}"],
+                0..12,
+            ),
+            bom in any::<bool>(),
+            picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..8),
+        ) {
+            let text = format!("{}{}", if bom { "\u{feff}" } else { "" }, parts.concat());
+            let file = SourceFile::new(Path::new("t.yaml"), Arc::from(text.as_str()));
+            let boundaries: Vec<usize> =
+                (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+            for pick in picks {
+                let offset = *pick.get(&boundaries);
+                prop_assert_eq!(file.line_col(offset as u32), naive(&text, offset), "offset {}", offset);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bom_is_not_a_column() {
+        let file = SourceFile::new(Path::new("t.yaml"), Arc::from("\u{feff}ab\ncd"));
+        assert_eq!(file.line_col(3), (1, 1));
+        assert_eq!(file.line_col(4), (1, 2));
+        assert_eq!(file.line_col(7), (2, 2));
+    }
+}

@@ -9,6 +9,7 @@ mod graph;
 mod hostile;
 mod list_actions;
 mod messages;
+mod output;
 mod plan;
 mod plan_examples;
 mod properties;

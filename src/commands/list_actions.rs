@@ -9,7 +9,7 @@ use crate::ExitStatus;
 
 /// Run `rune list-actions`.
 pub fn run(args: &ListActionsArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
-    let paths = config.catalog_paths(&[]);
+    let paths = config.catalog_paths(&args.paths);
     let checked = match super::plan::load_valid(&paths, config, printer) {
         Ok(checked) => checked,
         Err(status) => return status,

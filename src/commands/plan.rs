@@ -6,7 +6,6 @@
 //! to do), 1 invalid catalog, invalid parameters or a denied step, 2 usage error,
 //! 3 steps planned (only with `--detailed-exitcode`).
 
-use std::io::Write;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -18,7 +17,9 @@ use crate::config::Config;
 use crate::params::{self, ParamsFileError};
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::render_human;
+use crate::report::escape::untrusted;
 use crate::report::plan::render_problems;
+use crate::report::save::save_atomically;
 use crate::report::Printer;
 use crate::ExitStatus;
 
@@ -74,11 +75,25 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
     let inputs = plan::inputs(&checked.sources, &plan);
     let json =
         || crate::report::plan::render_json(&plan, &checked.registry, &checked.sources, &inputs);
-    printer.out(&match args.format {
-        OutputFormat::Human => crate::report::plan::render_human(&plan, &checked.registry, &inputs),
-        OutputFormat::Json => json(),
-    });
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     let denied = plan.denied() > 0;
+    match args.format {
+        // `--out -` puts the plan document on stdout; the readable view moves to stderr.
+        OutputFormat::Human if to_stdout => printer.err(&crate::report::plan::render_human(
+            &plan,
+            &checked.registry,
+            &inputs,
+        )),
+        OutputFormat::Human => {
+            printer.out(&crate::report::plan::render_human(
+                &plan,
+                &checked.registry,
+                &inputs,
+            ));
+        }
+        OutputFormat::Json if to_stdout && denied => {}
+        OutputFormat::Json => printer.out(&json()),
+    }
     // The plan document shows each decision; stderr carries the stable code, so
     // scripts and CI logs can tell a policy denial from other failures.
     for step in plan.actions.iter().filter(|a| !a.decision.allowed) {
@@ -86,23 +101,29 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         printer.err(&format!(
             "error[{}]: `{}` denied by {}: {}\n",
             crate::diagnostic::Code::PolicyDenied,
-            action.name.value,
-            step.decision.rule,
-            step.decision.reason
+            untrusted(&action.name.value),
+            untrusted(&step.decision.rule),
+            untrusted(&step.decision.reason)
         ));
     }
     if let Some(out) = &args.out {
-        let name = crate::source::display_name(out);
+        let name = untrusted(&crate::source::display_name(out)).into_owned();
         if denied {
             // A plan with denied steps must not reach `rune apply`.
             printer.err(&format!(
-                "error: the plan has denied steps; not written to {name}\n"
+                "error: the plan has denied steps; not written to {}\n",
+                if to_stdout { "stdout" } else { &name }
             ));
-        } else if let Err(e) = write_atomically(out, json().as_bytes()) {
-            printer.err(&format!("error: cannot write the plan to {name}: {e}\n"));
-            return ExitStatus::Error;
+        } else if to_stdout {
+            printer.out(&json());
         } else {
-            printer.err(&format!("plan written to {name}\n"));
+            match save_atomically(out, json().as_bytes()) {
+                Ok(_) => printer.err(&format!("plan written to {name}\n")),
+                Err(e) => {
+                    printer.err(&format!("error: cannot write the plan to {name}: {e}\n"));
+                    return ExitStatus::Error;
+                }
+            }
         }
     }
     if denied {
@@ -275,28 +296,4 @@ fn action_params(
         None => Map::new(),
     };
     params::collect(&args.params, from_file, action).map_err(|message| usage(printer, &message))
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, synced,
-/// then renamed over the target, so readers see the old plan or the new one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan.json".to_string());
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }

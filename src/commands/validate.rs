@@ -3,8 +3,9 @@
 use crate::catalog;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::config::Config;
-use crate::diagnostic::Severity;
-use crate::report::diagnostics::{render_github, render_human, render_json, render_sarif};
+use crate::report::diagnostics::{
+    passes, render_github, render_human_report, render_json_report, render_sarif,
+};
 use crate::report::Printer;
 use crate::ExitStatus;
 
@@ -16,20 +17,25 @@ pub fn run(args: &ValidateArgs, config: &Config, printer: &mut Printer) -> ExitS
     let diagnostics = &checked.diagnostics;
     match args.format {
         // Human diagnostics go to stderr, like a compiler's; machine formats to stdout.
-        DiagnosticFormat::Human => printer.err(&render_human(
+        DiagnosticFormat::Human => printer.err(&render_human_report(
             diagnostics,
             &checked.sources,
             summary,
             config.color_stderr,
+            args.deny_warnings,
         )),
-        DiagnosticFormat::Json => printer.out(&render_json(diagnostics, &checked.sources, summary)),
+        DiagnosticFormat::Json => printer.out(&render_json_report(
+            diagnostics,
+            &checked.sources,
+            summary,
+            args.deny_warnings,
+        )),
         DiagnosticFormat::Github => printer.out(&render_github(diagnostics, &checked.sources)),
         DiagnosticFormat::Sarif => printer.out(&render_sarif(diagnostics, &checked.sources)),
     }
-    let warnings = diagnostics.iter().any(|d| d.severity == Severity::Warning);
     let status = if checked.has_io_errors() {
         ExitStatus::Error
-    } else if checked.has_errors() || (args.deny_warnings && warnings) {
+    } else if !passes(diagnostics, args.deny_warnings) {
         ExitStatus::Failure
     } else {
         ExitStatus::Success

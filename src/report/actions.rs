@@ -4,10 +4,15 @@
 //! module, category, impact, description and the parameters its input_schema
 //! declares, in declaration order.
 
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
+use super::escape::untrusted;
 use crate::params::{describe_parameters, ParameterInfo};
 use crate::registry::{Action, Module};
+
+/// Columns wider than this are not padded further: one long parameter name must
+/// not push every other row off the screen (or past what `format!` can pad).
+const MAX_COLUMN_WIDTH: usize = 48;
 
 /// An action with its module, ready to render.
 pub type Listed<'a> = (&'a Module, &'a Action);
@@ -22,18 +27,18 @@ pub fn render_human(actions: &[Listed<'_>]) -> String {
         .iter()
         .map(|(m, a)| {
             [
-                a.name.value.clone(),
-                m.name.value.clone(),
+                untrusted(&a.name.value).into_owned(),
+                untrusted(&m.name.value).into_owned(),
                 a.category.as_str().to_string(),
                 a.impact.as_str().to_string(),
-                a.description.clone(),
+                untrusted(&a.description).into_owned(),
             ]
         })
         .collect();
     let mut widths = headers.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(cell.chars().count()).min(MAX_COLUMN_WIDTH);
         }
     }
     let line = |cells: [&str; 5]| {
@@ -52,17 +57,29 @@ pub fn render_human(actions: &[Listed<'_>]) -> String {
     let mut out = line(headers);
     for ((_, a), row) in actions.iter().zip(&rows) {
         out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-        let params = describe_parameters(a.input_schema.as_ref());
-        let name_width = params.iter().map(|p| p.name.len()).max().unwrap_or(0);
-        let kind_width = params.iter().map(|p| p.kind.len()).max().unwrap_or(0);
-        for p in &params {
-            let mut s = format!(
-                "    --param {:<name_width$}  {:<kind_width$}  {:<8}  {}",
-                p.name,
-                p.kind,
-                if p.required { "required" } else { "optional" },
-                p.description
-            );
+        // name, kind, then "required/optional  description"
+        let params: Vec<[String; 3]> = describe_parameters(a.input_schema.as_ref())
+            .iter()
+            .map(|p| {
+                let need = if p.required { "required" } else { "optional" };
+                [
+                    untrusted(&p.name).into_owned(),
+                    untrusted(&p.kind).into_owned(),
+                    format!("{need:<8}  {}", untrusted(&p.description)),
+                ]
+            })
+            .collect();
+        let width = |i: usize| {
+            params
+                .iter()
+                .map(|p| p[i].chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(MAX_COLUMN_WIDTH)
+        };
+        let (name_width, kind_width) = (width(0), width(1));
+        for [name, kind, rest] in &params {
+            let mut s = format!("    --param {name:<name_width$}  {kind:<kind_width$}  {rest}");
             s.truncate(s.trim_end().len());
             out.push_str(&s);
             out.push('\n');
@@ -76,33 +93,43 @@ pub fn render_human(actions: &[Listed<'_>]) -> String {
     out
 }
 
-fn parameter_json(p: &ParameterInfo) -> serde_json::Value {
+/// A parameter for scripts: its `enum` values as an array (null when unrestricted)
+/// and its `default` (null when none is declared).
+fn parameter_json(p: &ParameterInfo, properties: Option<&Json>) -> Json {
+    let property = properties.and_then(|all| all.get(&p.name));
     json!({
         "name": p.name,
         "type": p.kind,
         "required": p.required,
         "description": p.description,
+        "enum": property.and_then(|q| q.get("enum")).filter(|e| e.is_array()),
+        "default": property.and_then(|q| q.get("default")),
     })
 }
 
 /// `{format_version: 1, actions: [{action, module, category, impact, description,
-/// command, parameters: [{name, type, required, description}]}]}`.
+/// command, timeout_ms, parameters: [{name, type, required, description, enum,
+/// default}]}]}`.
 pub fn render_json(actions: &[Listed<'_>]) -> String {
     let doc = json!({
         "format_version": 1,
-        "actions": actions.iter().map(|(m, a)| json!({
-            "action": a.name.value,
-            "module": m.name.value,
-            "category": a.category.as_str(),
-            "impact": a.impact.as_str(),
-            "description": a.description,
-            "command": a.exec,
-            "timeout_ms": a.settings.timeout_ms,
-            "parameters": describe_parameters(a.input_schema.as_ref())
-                .iter()
-                .map(parameter_json)
-                .collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "actions": actions.iter().map(|(m, a)| {
+            let schema = a.input_schema.as_ref().map(|s| s.to_json());
+            let properties = schema.as_ref().and_then(|s| s.get("properties"));
+            json!({
+                "action": a.name.value,
+                "module": m.name.value,
+                "category": a.category.as_str(),
+                "impact": a.impact.as_str(),
+                "description": a.description,
+                "command": a.exec,
+                "timeout_ms": a.settings.timeout_ms,
+                "parameters": describe_parameters(a.input_schema.as_ref())
+                    .iter()
+                    .map(|p| parameter_json(p, properties))
+                    .collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');

@@ -247,12 +247,31 @@ pub fn render_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color
     out
 }
 
+/// Whether the catalog passes: no errors, and no warnings either when they are denied
+/// (`validate --deny-warnings`). Every format's verdict and the exit code use this.
+pub fn passes(diagnostics: &[Diagnostic], deny_warnings: bool) -> bool {
+    diagnostics
+        .iter()
+        .all(|d| d.severity == Severity::Warning && !deny_warnings)
+}
+
 /// Render diagnostics with miette's graphical handler, then a summary line.
 pub fn render_human(
     diagnostics: &[Diagnostic],
     sources: &SourceMap,
     summary: Summary,
     color: bool,
+) -> String {
+    render_human_report(diagnostics, sources, summary, color, false)
+}
+
+/// [`render_human`], the summary line saying "invalid" when warnings are denied too.
+pub fn render_human_report(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    summary: Summary,
+    color: bool,
+    deny_warnings: bool,
 ) -> String {
     let mut out = render_diagnostics(diagnostics, sources, color);
     let errors = count(diagnostics, Severity::Error);
@@ -263,7 +282,7 @@ pub fn render_human(
         plural(summary.modules, "module"),
         plural(summary.actions, "action")
     );
-    if errors == 0 {
+    if passes(diagnostics, deny_warnings) {
         let extra = if warnings > 0 {
             format!(" with {}", plural(warnings, "warning"))
         } else {
@@ -272,9 +291,14 @@ pub fn render_human(
         out.push_str(&format!("valid: {what}{extra}\n"));
     } else {
         out.push_str(&format!(
-            "invalid: {}, {} in {what}\n",
+            "invalid: {}, {} in {what}{}\n",
             plural(errors, "error"),
-            plural(warnings, "warning")
+            plural(warnings, "warning"),
+            if errors == 0 {
+                " (warnings denied by --deny-warnings)"
+            } else {
+                ""
+            }
         ));
     }
     out
@@ -293,6 +317,16 @@ fn location_json(sources: &SourceMap, span: Span) -> serde_json::Value {
 
 /// The JSON document for `validate --format json` (format version 1).
 pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap, summary: Summary) -> String {
+    render_json_report(diagnostics, sources, summary, false)
+}
+
+/// [`render_json`], `valid` false when warnings are denied and there are some.
+pub fn render_json_report(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    summary: Summary,
+    deny_warnings: bool,
+) -> String {
     let items: Vec<serde_json::Value> = diagnostics
         .iter()
         .map(|d| {
@@ -317,7 +351,7 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap, summary: Sum
         .collect();
     let doc = json!({
         "format_version": 1,
-        "valid": count(diagnostics, Severity::Error) == 0,
+        "valid": passes(diagnostics, deny_warnings),
         "summary": {
             "files": summary.files,
             "modules": summary.modules,
@@ -354,7 +388,7 @@ pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String 
         let mut props = vec![format!("title={}", escape_property(d.code.as_str()))];
         if let Some(span) = d.primary_span() {
             let l = locate(sources, span);
-            props.insert(0, format!("file={}", escape_property(&l.file)));
+            props.insert(0, format!("file={}", escape_property(&untrusted(&l.file))));
             props.insert(1, format!("line={}", l.line));
             props.insert(2, format!("col={}", l.column));
             props.insert(3, format!("endLine={}", l.end_line));
@@ -362,10 +396,12 @@ pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String 
                 props.insert(4, format!("endColumn={}", l.end_column));
             }
         }
-        let mut message = d.message.clone();
+        // GitHub shows annotations and the raw log to people: catalog text quoted in
+        // a message must not carry terminal controls or line breaks of its own.
+        let mut message = untrusted(&d.message).into_owned();
         if let Some(help) = &d.help {
             message.push_str("\nhelp: ");
-            message.push_str(help);
+            message.push_str(&untrusted(help));
         }
         out.push_str(&format!(
             "::{level} {}::{}\n",
@@ -374,6 +410,21 @@ pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String 
         ));
     }
     out
+}
+
+/// Characters kept as they are in a SARIF artifact URI: RFC 3986 unreserved ones and
+/// the path separator. Everything else (spaces, `#`, `%`, `?`, `:`, non-ASCII) is
+/// percent-encoded, so the URI names the file and only the file.
+const URI_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// A file's display name as a relative (or absolute-path) URI reference.
+pub fn artifact_uri(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, URI_KEEP).to_string()
 }
 
 /// A SARIF 2.1.0 log with one run, a rule per code used, a result per diagnostic.
@@ -397,7 +448,7 @@ pub fn render_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
         let l = locate(sources, span);
         json!({
             "physicalLocation": {
-                "artifactLocation": { "uri": l.file },
+                "artifactLocation": { "uri": artifact_uri(&l.file) },
                 "region": {
                     "startLine": l.line,
                     "startColumn": l.column,

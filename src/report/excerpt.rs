@@ -369,7 +369,7 @@ impl SourceCode for Excerpt {
             };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
-            region.text[data_start..data_end].as_bytes(),
+            &region.text.as_bytes()[data_start..data_end],
             SourceSpan::new((region.base + data_start).into(), data_end - data_start),
             line,
             column,
@@ -377,5 +377,107 @@ impl SourceCode for Excerpt {
             // the second's line; the gap makes nearby snippets one.
             last - first + 1 + MERGE_GAP,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// Render labels at `ranges` of `text` the way the human renderer does.
+    fn render(text: &str, ranges: &[(usize, usize)]) -> String {
+        let file = SourceFile::new(Path::new("t.yaml"), Arc::from(text));
+        let (excerpt, spans) = Excerpt::new(&file, ranges);
+        for span in &spans {
+            assert!(
+                excerpt.read_span(span, 1, 1).is_ok(),
+                "{span:?} in {excerpt:?}"
+            );
+            assert!(
+                excerpt.read_span(span, 0, 0).is_ok(),
+                "{span:?} in {excerpt:?}"
+            );
+        }
+        #[derive(Debug, thiserror::Error)]
+        #[error("problem")]
+        struct Problem {
+            excerpt: Excerpt,
+            labels: Vec<miette::LabeledSpan>,
+        }
+        impl miette::Diagnostic for Problem {
+            fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+                Some(&self.excerpt)
+            }
+            fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+                Some(Box::new(self.labels.iter().cloned()))
+            }
+        }
+        let labels = spans
+            .into_iter()
+            .map(|s| miette::LabeledSpan::new_with_span(Some("here".into()), s))
+            .collect();
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut out, &Problem { excerpt, labels })
+            .expect("renders");
+        out
+    }
+
+    #[test]
+    fn a_label_far_out_on_a_long_line_shows_a_window() {
+        let text = format!("{}BAD{}\nnext\n", "a".repeat(100_000), "b".repeat(100_000));
+        let out = render(&text, &[(100_000, 100_003)]);
+        assert!(out.contains("t.yaml:1:100001]"), "{out}");
+        assert!(
+            out.contains("…aaaa") && out.contains("BADbbb") && out.contains("b…"),
+            "{out}"
+        );
+        assert!(out.lines().all(|l| l.chars().count() < 200), "{out}");
+    }
+
+    #[test]
+    fn control_characters_in_source_lines_are_escaped_and_labels_follow() {
+        let out = render("key: \"a\u{1b}[2K\rb\"\n", &[(12, 13)]);
+        assert!(out.contains(r#"key: "a\e[2K\rb""#), "{out}");
+        let line = out.lines().find(|l| l.contains("key:")).unwrap();
+        let marks = out.lines().find(|l| l.contains('┬')).unwrap();
+        // The label sits under `b`, after the escapes.
+        assert_eq!(
+            line.find("b\"").map(|i| line[..i].chars().count()),
+            marks.find('┬').map(|i| marks[..i].chars().count())
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn any_labels_on_any_text_render(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z: ]{0,30}",
+                    "[é→😀\t\u{1b}\r\u{202e}]{0,4}",
+                    Just("\n".to_string()),
+                    Just("\r\n".to_string()),
+                    "[x]{300,2000}",
+                ],
+                0..14,
+            ),
+            bom in any::<bool>(),
+            labels in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..3000), 1..6),
+        ) {
+            let text = format!("{}{}", if bom { "\u{feff}" } else { "" }, parts.concat());
+            let ranges: Vec<(usize, usize)> = labels
+                .iter()
+                .map(|(start, len)| {
+                    let start = start.index(text.len() + 1);
+                    (start, (start + len).min(text.len()))
+                })
+                .collect();
+            let out = render(&text, &ranges);
+            prop_assert!(out.lines().all(|l| l.chars().count() < 2_000), "{}", out);
+        }
     }
 }

@@ -7,6 +7,7 @@
 
 use serde_json::json;
 
+use super::escape::untrusted;
 use crate::graph::DependencyGraph;
 use crate::registry::{Criticality, Registry};
 
@@ -78,8 +79,23 @@ pub fn sorted_graph(
     (nodes, edges)
 }
 
+/// A DOT quoted string: control characters as visible escapes, then backslashes and
+/// quotes escaped, so a name cannot end the string or the statement.
 fn dot_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!(
+        "\"{}\"",
+        untrusted(s).replace('\\', "\\\\").replace('"', "\\\"")
+    )
+}
+
+/// A Mermaid node label: control characters as visible escapes, and the characters
+/// that end a label or start markup as Mermaid entity codes.
+fn mermaid_label(s: &str) -> String {
+    untrusted(s)
+        .replace('#', "#35;")
+        .replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
 }
 
 /// Graphviz DOT: `dot -Tsvg` renders it.
@@ -120,10 +136,7 @@ pub fn render_mermaid(registry: &Registry, graph: &DependencyGraph) -> String {
     };
     let mut out = String::from("flowchart BT\n");
     for (i, n) in nodes.iter().enumerate() {
-        out.push_str(&format!(
-            "  m{i}[\"{}\"]\n",
-            n.label().replace('"', "#quot;")
-        ));
+        out.push_str(&format!("  m{i}[\"{}\"]\n", mermaid_label(&n.label())));
     }
     for e in &edges {
         let arrow = match e.criticality {

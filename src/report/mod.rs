@@ -10,13 +10,19 @@ pub mod escape;
 pub mod excerpt;
 pub mod graph;
 pub mod plan;
+pub mod save;
 
 use std::io::Write;
 
 /// Writes rendered output to stdout and stderr.
+///
+/// A reader that goes away (`EPIPE`) ends stdout quietly; any other failure to
+/// write stdout (a full disk, `> /dev/full`) is kept and turned into exit code 2
+/// by [`Printer::finish`], since the output the user asked for is not there.
 #[derive(Debug, Default)]
 pub struct Printer {
     closed: bool,
+    failure: Option<std::io::Error>,
 }
 
 impl Printer {
@@ -32,21 +38,34 @@ impl Printer {
             return;
         }
         let mut stdout = std::io::stdout().lock();
-        if stdout
+        if let Err(e) = stdout
             .write_all(text.as_bytes())
             .and_then(|_| stdout.flush())
-            .is_err()
         {
-            // Broken pipe or closed stdout: the reader has what it wanted.
             self.closed = true;
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                self.failure = Some(e);
+            }
         }
     }
 
-    /// Write to stderr.
+    /// Write to stderr. Nothing is left to report a failure to, so none is.
     pub fn err(&mut self, text: &str) {
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
         let _ = stderr.flush();
+    }
+
+    /// The command's exit status, or [`ExitStatus::Error`](crate::ExitStatus::Error)
+    /// with a message when stdout could not be written.
+    pub fn finish(&mut self, status: crate::ExitStatus) -> crate::ExitStatus {
+        match self.failure.take() {
+            Some(e) => {
+                self.err(&format!("error: cannot write to stdout: {e}\n"));
+                crate::ExitStatus::Error
+            }
+            None => status,
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Value as Json};
 
+use super::escape::untrusted;
 use crate::plan::{Inputs, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
 use crate::registry::{Module, Registry, Retries, Runtime};
 use crate::source::SourceMap;
@@ -15,16 +16,18 @@ use crate::source::SourceMap;
 /// The plan document's format version.
 pub const FORMAT_VERSION: u64 = 1;
 
+/// `name@version` as shown to a person (escaped: both come from the catalog).
 fn module_label(module: &Module) -> String {
     match &module.version {
-        Some(v) => format!("{}@{}", module.name.value, v.value),
-        None => module.name.value.clone(),
+        Some(v) => format!("{}@{}", untrusted(&module.name.value), untrusted(&v.value)),
+        None => untrusted(&module.name.value).into_owned(),
     }
 }
 
-/// Quote an argument for display when it holds spaces or quotes; display only, rune
-/// never runs commands through a shell.
+/// Quote an argument for display when it holds spaces or quotes, control characters
+/// escaped; display only, rune never runs commands through a shell.
 fn display_arg(arg: &str) -> String {
+    let arg = &*untrusted(arg);
     if !arg.is_empty()
         && !arg
             .chars()
@@ -98,10 +101,10 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         }
     ));
     if !plan.targets.is_empty() {
-        let names: Vec<&str> = plan
+        let names: Vec<std::borrow::Cow<str>> = plan
             .targets
             .iter()
-            .map(|&m| module(m).name.value.as_str())
+            .map(|&m| untrusted(&module(m).name.value))
             .collect();
         out.push_str(&format!(
             "targets: {} and what they depend on\n",
@@ -112,9 +115,11 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         .startup
         .iter()
         .flatten()
-        .map(|&m| module_label(module(m)).len())
+        .map(|&m| module_label(module(m)).chars().count())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        // Past this, padding only pushes the commands off the screen.
+        .min(48);
     let id_width = format!("{}", plan.step_count()).len() * 2 + 2;
 
     let mut next_id = 1usize;
@@ -147,11 +152,11 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
             .map_or(0, |w| w + 1);
         out.push_str(&format!(
             "\naction, after {} is ready (wave {wave})\n",
-            provider.name.value
+            untrusted(&provider.name.value)
         ));
         out.push_str(&format!(
             "  #{next_id} {} on {}: {}, {} impact\n",
-            action.name.value,
+            untrusted(&action.name.value),
             module_label(provider),
             action.category.as_str(),
             action.impact.as_str()
@@ -159,7 +164,7 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         next_id += 1;
         let field = |name: &str, value: &str| format!("      {name:<9} {value}\n");
         if !action.description.is_empty() {
-            out.push_str(&field("does", &action.description));
+            out.push_str(&field("does", &untrusted(&action.description)));
         }
         out.push_str(&field(
             "command",
@@ -171,7 +176,7 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         ));
         out.push_str(&field(
             "params",
-            &Json::Object(step.params.clone()).to_string(),
+            &untrusted(&Json::Object(step.params.clone()).to_string()),
         ));
         out.push_str(&field(
             "timeout",
@@ -194,18 +199,25 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         if d.checks.is_empty() {
             out.push_str(&field(
                 "policy",
-                &format!("{verdict} by {}: {}", d.rule, d.reason),
+                &format!(
+                    "{verdict} by {}: {}",
+                    untrusted(&d.rule),
+                    untrusted(&d.reason)
+                ),
             ));
         } else {
             // The deciding rule's reason is among the checks; name it once above them.
-            out.push_str(&field("policy", &format!("{verdict} by {}", d.rule)));
+            out.push_str(&field(
+                "policy",
+                &format!("{verdict} by {}", untrusted(&d.rule)),
+            ));
             for c in &d.checks {
                 out.push_str(&format!(
                     "      {:<9} {} {}: {}\n",
                     "",
                     if c.allowed { "allow" } else { "deny " },
-                    c.rule,
-                    c.reason
+                    untrusted(&c.rule),
+                    untrusted(&c.reason)
                 ));
             }
         }
@@ -213,8 +225,12 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
             out.push_str(&field(
                 "ack",
                 &match &ack.reason {
-                    Some(r) => format!("--ack {} --reason {:?}", ack.action, r),
-                    None => format!("--ack {} (no reason)", ack.action),
+                    Some(r) => format!(
+                        "--ack {} --reason \"{}\"",
+                        untrusted(&ack.action),
+                        untrusted(&r.replace('\\', "\\\\").replace('"', "\\\""))
+                    ),
+                    None => format!("--ack {} (no reason)", untrusted(&ack.action)),
                 },
             ));
         }

@@ -197,21 +197,46 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
                         format!("`{}` is version {}", target.name.value, version),
                     );
                 }
-                let prerelease = if !version.pre.is_empty() {
-                    format!(
-                        "; {version} is a pre-release, which a requirement matches only if it names a pre-release of {}.{}.{} itself (e.g. `>={}.{}.{}-0`)",
-                        version.major, version.minor, version.patch,
-                        version.major, version.minor, version.patch
-                    )
-                } else {
-                    String::new()
-                };
-                out.push(d.with_help(format!(
-                    "update the requirement or register a matching version of the module; a bare version is a caret requirement (`1.2.0` means >=1.2.0, <2.0.0){prerelease}"
-                )));
+                out.push(d.with_help(version_conflict_help(&req.value, &parsed, version)));
             }
         }
     }
+}
+
+/// What to do about a version conflict, with the semver rule behind the two
+/// surprising cases: a bare version is a caret requirement, and a pre-release is
+/// matched only by a requirement that names a pre-release of the same version.
+fn version_conflict_help(
+    written: &str,
+    req: &semver::VersionReq,
+    version: &semver::Version,
+) -> String {
+    let mut help =
+        "update the requirement or register a matching version of the module".to_string();
+    let bare = written
+        .trim_start()
+        .starts_with(|c: char| c.is_ascii_digit());
+    if let (true, [only]) = (bare, req.comparators.as_slice()) {
+        let (major, minor, patch) = (only.major, only.minor.unwrap_or(0), only.patch.unwrap_or(0));
+        let below = match (major, only.minor, only.patch) {
+            (0, Some(0), Some(_)) => format!("0.0.{}", patch + 1),
+            (0, Some(m), _) if m > 0 || only.patch.is_none() => format!("0.{}.0", m + 1),
+            (0, None, _) => "1.0.0".to_string(),
+            _ => format!("{}.0.0", major + 1),
+        };
+        help.push_str(&format!(
+            "; a bare version is a caret requirement: `{}` means >={major}.{minor}.{patch}, <{below}",
+            written.trim()
+        ));
+    }
+    let names_prerelease = req.comparators.iter().any(|c| !c.pre.is_empty());
+    if !version.pre.is_empty() || names_prerelease {
+        help.push_str(&format!(
+            "; a requirement matches a pre-release only if it names a pre-release of the same MAJOR.MINOR.PATCH (`>={}.{}.{}-0` matches {version})",
+            version.major, version.minor, version.patch
+        ));
+    }
+    help
 }
 
 fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {

@@ -648,6 +648,9 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let zones = std::cell::OnceCell::new();
     for policy in &registry.policies {
         for window in &policy.change_windows {
+            if let Some(d) = inert_window(window) {
+                out.push(d);
+            }
             if jiff::tz::db().get(&window.timezone.value).is_err() {
                 let mut d = Diagnostic::new(
                     Code::UnknownTimeZone,
@@ -685,6 +688,31 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// A warning for a change window that can never matter: an `applies_to` list or
+/// `days` written empty means none, so the window governs no action or never opens.
+/// Before empty lists meant none, an empty `applies_to` list meant all; the warning
+/// catches catalogs written with that in mind.
+fn inert_window(window: &crate::registry::ChangeWindow) -> Option<Diagnostic> {
+    let empty = |list: Option<usize>| list == Some(0);
+    let why = if empty(window.categories.as_ref().map(Vec::len)) {
+        "its `applies_to.categories` is empty, so it governs no action"
+    } else if empty(window.impacts.as_ref().map(Vec::len)) {
+        "its `applies_to.impacts` is empty, so it governs no action"
+    } else if empty(window.days.as_ref().map(Vec::len)) {
+        "its `days` is empty, so it never opens and every action it governs is denied"
+    } else {
+        return None;
+    };
+    Some(
+        Diagnostic::new(
+            Code::InertChangeWindow,
+            format!("change window `{}` cannot work as written: {why}", window.name.value),
+        )
+        .with_label(window.name.span, "this window")
+        .with_help("an empty list means none; leave the list out to mean all (every category, impact or day)"),
+    )
 }
 
 fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {

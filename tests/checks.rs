@@ -265,6 +265,10 @@ fn written_empty_policy_lists_mean_none() {
     assert_eq!(code, 1, "{decision:#}");
     assert_eq!(decision["allowed"], false, "{decision:#}");
     assert_eq!(decision["rule"], "change_windows.never", "{decision:#}");
+    // Both windows are almost certainly mistakes: validate says so.
+    let out = validate(&fixture("empty-policy-lists.yaml"));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    insta::assert_snapshot!(listing(&out));
 }
 
 #[test]

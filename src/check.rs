@@ -197,21 +197,46 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
                         format!("`{}` is version {}", target.name.value, version),
                     );
                 }
-                let prerelease = if !version.pre.is_empty() {
-                    format!(
-                        "; {version} is a pre-release, which a requirement matches only if it names a pre-release of {}.{}.{} itself (e.g. `>={}.{}.{}-0`)",
-                        version.major, version.minor, version.patch,
-                        version.major, version.minor, version.patch
-                    )
-                } else {
-                    String::new()
-                };
-                out.push(d.with_help(format!(
-                    "update the requirement or register a matching version of the module; a bare version is a caret requirement (`1.2.0` means >=1.2.0, <2.0.0){prerelease}"
-                )));
+                out.push(d.with_help(version_conflict_help(&req.value, &parsed, version)));
             }
         }
     }
+}
+
+/// What to do about a version conflict, with the semver rule behind the two
+/// surprising cases: a bare version is a caret requirement, and a pre-release is
+/// matched only by a requirement that names a pre-release of the same version.
+fn version_conflict_help(
+    written: &str,
+    req: &semver::VersionReq,
+    version: &semver::Version,
+) -> String {
+    let mut help =
+        "update the requirement or register a matching version of the module".to_string();
+    let bare = written
+        .trim_start()
+        .starts_with(|c: char| c.is_ascii_digit());
+    if let (true, [only]) = (bare, req.comparators.as_slice()) {
+        let (major, minor, patch) = (only.major, only.minor.unwrap_or(0), only.patch.unwrap_or(0));
+        let below = match (major, only.minor, only.patch) {
+            (0, Some(0), Some(_)) => format!("0.0.{}", patch + 1),
+            (0, Some(m), _) if m > 0 || only.patch.is_none() => format!("0.{}.0", m + 1),
+            (0, None, _) => "1.0.0".to_string(),
+            _ => format!("{}.0.0", major + 1),
+        };
+        help.push_str(&format!(
+            "; a bare version is a caret requirement: `{}` means >={major}.{minor}.{patch}, <{below}",
+            written.trim()
+        ));
+    }
+    let names_prerelease = req.comparators.iter().any(|c| !c.pre.is_empty());
+    if !version.pre.is_empty() || names_prerelease {
+        help.push_str(&format!(
+            "; a requirement matches a pre-release only if it names a pre-release of the same MAJOR.MINOR.PATCH (`>={}.{}.{}-0` matches {version})",
+            version.major, version.minor, version.patch
+        ));
+    }
+    help
 }
 
 fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {
@@ -646,6 +671,9 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let zones = std::cell::OnceCell::new();
     for policy in &registry.policies {
         for window in &policy.change_windows {
+            if let Some(d) = inert_window(window) {
+                out.push(d);
+            }
             if jiff::tz::db().get(&window.timezone.value).is_err() {
                 let mut d = Diagnostic::new(
                     Code::UnknownTimeZone,
@@ -683,6 +711,31 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// A warning for a change window that can never matter: an `applies_to` list or
+/// `days` written empty means none, so the window governs no action or never opens.
+/// Before empty lists meant none, an empty `applies_to` list meant all; the warning
+/// catches catalogs written with that in mind.
+fn inert_window(window: &crate::registry::ChangeWindow) -> Option<Diagnostic> {
+    let empty = |list: Option<usize>| list == Some(0);
+    let why = if empty(window.categories.as_ref().map(Vec::len)) {
+        "its `applies_to.categories` is empty, so it governs no action"
+    } else if empty(window.impacts.as_ref().map(Vec::len)) {
+        "its `applies_to.impacts` is empty, so it governs no action"
+    } else if empty(window.days.as_ref().map(Vec::len)) {
+        "its `days` is empty, so it never opens and every action it governs is denied"
+    } else {
+        return None;
+    };
+    Some(
+        Diagnostic::new(
+            Code::InertChangeWindow,
+            format!("change window `{}` cannot work as written: {why}", window.name.value),
+        )
+        .with_label(window.name.span, "this window")
+        .with_help("an empty list means none; leave the list out to mean all (every category, impact or day)"),
+    )
 }
 
 fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {

@@ -142,6 +142,8 @@ codes! {
     DuplicatePolicy = "rune::check::duplicate_policy", Error, None;
     /// An IANA time zone name that does not exist.
     UnknownTimeZone = "rune::check::unknown_time_zone", Error, Some(-32204);
+    /// A change window with an empty `applies_to` list or `days`: it governs nothing or never opens.
+    InertChangeWindow = "rune::check::inert_change_window", Warning, None;
     /// A policy override or window names an action that no module provides.
     UnknownPolicyAction = "rune::check::unknown_policy_action", Warning, None;
     /// Two workflows with the same name.

@@ -987,6 +987,30 @@ Fixed:
 Use an IANA name such as `Europe/Berlin`, `America/New_York` or `UTC`.
 "#
         }
+        Code::InertChangeWindow => {
+            r#"A change window whose `applies_to.categories`, `applies_to.impacts` or `days` is
+written as an empty list. In a policy, a list left out means all and a list written
+empty means none, so the window governs no action (empty `applies_to` list) or never
+opens (empty `days`, which denies every action it governs). Either is almost always
+a mistake, so it is a warning: it fails validation only with --deny-warnings.
+
+Bad:
+
+    catalog_version: "1"
+    policy:
+      change_windows:
+        - { name: weekdays, timezone: UTC, start: "08:00", end: "18:00", applies_to: { categories: [], impacts: [high] } }
+
+Fixed:
+
+    catalog_version: "1"
+    policy:
+      change_windows:
+        - { name: weekdays, timezone: UTC, start: "08:00", end: "18:00", applies_to: { impacts: [high] } }
+
+Leave the list out to mean every category, impact or day, or list the ones meant.
+"#
+        }
         Code::UnknownPolicyAction => {
             r#"A policy override names an action no module provides (a warning). The override
 has no effect; usually the action was renamed or misspelled.

@@ -9,11 +9,16 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use rune::graph::DependencyGraph;
 use rune::plan::{self, Clock, Request};
-use rune::registry::{Criticality, Registry};
+use rune::registry::{Criticality, Registry, Runtime};
 
 /// A random DAG: module count, a name permutation, and dependency edges (i → j, j < i).
 fn dag() -> impl Strategy<Value = (Vec<String>, Vec<(usize, usize, bool)>)> {
-    (1usize..40).prop_flat_map(|n| {
+    dag_below(40)
+}
+
+/// [`dag`] with fewer than `limit` modules.
+fn dag_below(limit: usize) -> impl Strategy<Value = (Vec<String>, Vec<(usize, usize, bool)>)> {
+    (1usize..limit).prop_flat_map(|n| {
         let names = Just((0..n).collect::<Vec<usize>>())
             .prop_shuffle()
             .prop_map(|perm| perm.into_iter().map(|p| format!("m{p:02}")).collect());
@@ -27,6 +32,20 @@ fn dag() -> impl Strategy<Value = (Vec<String>, Vec<(usize, usize, bool)>)> {
                 .map(|(i, j, optional)| (i, j.index(i), optional))
                 .collect()
         });
+        (names, edges)
+    })
+}
+
+/// A small random DAG (the critical-path oracle enumerates every chain).
+fn small_dag() -> impl Strategy<Value = (Vec<String>, Vec<(usize, usize, bool)>)> {
+    dag_below(13)
+}
+
+/// A random directed graph, cycles and self-loops allowed.
+fn any_graph() -> impl Strategy<Value = (Vec<String>, Vec<(usize, usize, bool)>)> {
+    (1usize..12).prop_flat_map(|n| {
+        let names = Just((0..n).map(|i| format!("m{i:02}")).collect::<Vec<String>>());
+        let edges = prop::collection::vec((0..n, 0..n, any::<bool>()), 0..n * 2);
         (names, edges)
     })
 }
@@ -156,7 +175,7 @@ proptest! {
     }
 
     #[test]
-    fn target_selection_is_closed_under_dependencies(
+    fn a_target_plans_exactly_itself_and_what_it_requires(
         (names, edges) in dag(),
         pick in any::<prop::sample::Index>(),
     ) {
@@ -167,32 +186,114 @@ proptest! {
         let mut req = request();
         req.targets = vec![names[target].clone()];
         let plan = plan::plan(&registry, &graph, req).expect("plans");
-        let planned: Vec<usize> = plan.startup.iter().flatten().copied().collect();
-        prop_assert!(planned.contains(&target));
-        for &m in &planned {
-            for &(f, t, _) in &edges {
-                if f == m {
-                    prop_assert!(planned.contains(&t), "dependency of a planned module is planned");
+        let mut planned: Vec<usize> = plan.startup.iter().flatten().copied().collect();
+        planned.sort_unstable();
+        // The oracle: follow required edges only, from the target.
+        let mut expected = vec![target];
+        let mut at = 0;
+        while at < expected.len() {
+            let m = expected[at];
+            at += 1;
+            for &(f, t, optional) in &edges {
+                if f == m && !optional && !expected.contains(&t) {
+                    expected.push(t);
                 }
             }
         }
+        expected.sort_unstable();
+        prop_assert_eq!(planned, expected);
     }
 
     #[test]
-    fn critical_path_is_a_dependency_chain_that_sets_the_total((names, edges) in dag()) {
+    fn the_critical_path_is_the_longest_weighted_chain(
+        (names, edges) in small_dag(),
+        costs in prop::collection::vec((0u64..5_000, 0u64..5_000, any::<bool>()), 12),
+    ) {
+        let order: Vec<usize> = (0..names.len()).collect();
+        let mut registry = registry(&names, &edges, &order);
+        for (module, &(init, ready, nothing_to_run)) in registry.modules.iter_mut().zip(&costs) {
+            module.lifecycle.timeouts.initialize_ms = Some(init);
+            module.lifecycle.timeouts.ready_ms = Some(ready);
+            if nothing_to_run {
+                module.lifecycle.runtime = Runtime::None;
+            }
+        }
+        let cost = |m: usize| {
+            let (init, ready, nothing_to_run) = costs[m];
+            if nothing_to_run { 0 } else { init + ready }
+        };
+        // Brute force: the heaviest of all dependency chains ending at each module,
+        // by enumerating every chain (the graphs are small).
+        fn heaviest(m: usize, edges: &[(usize, usize, bool)], cost: &dyn Fn(usize) -> u64) -> u64 {
+            let below = edges
+                .iter()
+                .filter(|&&(f, _, _)| f == m)
+                .map(|&(_, t, _)| heaviest(t, edges, cost))
+                .max()
+                .unwrap_or(0);
+            cost(m) + below
+        }
+        let longest = (0..names.len()).map(|m| heaviest(m, &edges, &cost)).max().unwrap_or(0);
+
+        let graph = DependencyGraph::build(&registry);
+        let plan = plan::plan(&registry, &graph, request()).expect("plans");
+        let path = &plan.critical_path;
+        prop_assert_eq!(path.total_ms, longest);
+        // The chain is a real dependency chain whose costs add up to the total.
+        for pair in path.chain.windows(2) {
+            prop_assert!(edges.iter().any(|&(f, t, _)| f == pair[1].module && t == pair[0].module));
+            prop_assert_eq!(pair[1].finishes_at_ms, pair[0].finishes_at_ms + pair[1].cost_ms);
+        }
+        for link in &path.chain {
+            prop_assert_eq!(link.cost_ms, cost(link.module));
+            prop_assert_eq!(link.cost_ms, plan::startup_cost(&registry.modules[link.module]));
+        }
+        prop_assert_eq!(path.chain.iter().map(|l| l.cost_ms).sum::<u64>(), path.total_ms);
+        prop_assert_eq!(path.chain.last().map_or(0, |l| l.finishes_at_ms), path.total_ms);
+    }
+
+    #[test]
+    fn every_cycle_reported_is_a_real_cycle_and_every_cyclic_graph_reports_one(
+        (names, edges) in any_graph(),
+    ) {
         let order: Vec<usize> = (0..names.len()).collect();
         let registry = registry(&names, &edges, &order);
         let graph = DependencyGraph::build(&registry);
-        let plan = plan::plan(&registry, &graph, request()).expect("plans");
-        let chain = &plan.critical_path.chain;
-        prop_assert!(!chain.is_empty());
-        for pair in chain.windows(2) {
-            prop_assert!(edges.iter().any(|&(f, t, _)| f == pair[1].module && t == pair[0].module));
+        let cycles = graph.cycles(&registry);
+        for cycle in &cycles {
+            prop_assert!(!cycle.is_empty());
+            for (k, r) in cycle.iter().enumerate() {
+                let dependency = &registry.modules[r.module].dependencies[r.dependency];
+                let next = &cycle[(k + 1) % cycle.len()];
+                // Each edge is declared, and leads to the module of the next edge.
+                prop_assert_eq!(&dependency.module_name.value, &registry.modules[next.module].name.value);
+            }
+            // A cycle passes through each module once.
+            let mut modules: Vec<usize> = cycle.iter().map(|r| r.module).collect();
+            modules.sort_unstable();
+            modules.dedup();
+            prop_assert_eq!(modules.len(), cycle.len());
         }
-        let per_module = plan::startup_cost(&registry.modules[0]);
-        prop_assert_eq!(plan.critical_path.total_ms, per_module * chain.len() as u64);
-        prop_assert_eq!(chain.last().map(|l| l.finishes_at_ms), Some(plan.critical_path.total_ms));
-        // All modules cost the same here, so the chain is as long as the wave count.
-        prop_assert_eq!(chain.len(), plan.startup.len());
+        let diagnostics = graph.cycle_diagnostics(&registry);
+        prop_assert_eq!(diagnostics.len(), cycles.len());
+        for (d, cycle) in diagnostics.iter().zip(&cycles) {
+            prop_assert_eq!(d.labels.len(), cycle.len());
+            for r in cycle {
+                let name = &registry.modules[r.module].name.value;
+                prop_assert!(d.message.contains(name.as_str()), "{} does not name {}", d.message, name);
+            }
+        }
+        // Oracle: the graph has a cycle exactly when repeatedly removing modules
+        // without dependencies left leaves some.
+        let mut left: Vec<usize> = (0..names.len()).collect();
+        loop {
+            let before = left.len();
+            let current = left.clone();
+            left.retain(|&m| edges.iter().any(|&(f, t, _)| f == m && current.contains(&t)));
+            if left.len() == before {
+                break;
+            }
+        }
+        prop_assert_eq!(!cycles.is_empty(), !left.is_empty());
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod checks;
 mod cli;
 mod explain;
 mod formats;

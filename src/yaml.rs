@@ -675,7 +675,13 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     }
                     continue;
                 }
-                let value = match resolve_scalar(&text, style, tag.as_deref()) {
+                // A key's value is only its text, unless an alias may use it as a value.
+                let value = if role == Role::Key && anchor == 0 && tag.is_none() {
+                    Ok(Value::Null)
+                } else {
+                    resolve_scalar(&text, style, tag.as_deref())
+                };
+                let value = match value {
                     Ok(v) => v,
                     Err(message) => {
                         let d = Diagnostic::new(Code::UnsupportedYaml, message.clone())
@@ -945,6 +951,10 @@ fn parse_int(text: &str) -> Option<serde_json::Number> {
 fn parse_float(text: &str) -> Option<serde_json::Number> {
     // The core schema's float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
     let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    // Most plain scalars are words: rule them out before scanning for an exponent.
+    if !t.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
     let (mantissa, exponent) = match t.find(['e', 'E']) {
         Some(i) => (&t[..i], Some(&t[i + 1..])),
         None => (t, None),

@@ -222,28 +222,39 @@ pub struct Parsed {
 /// Maps the parser's character offsets to byte offsets.
 struct Offsets<'a> {
     text: &'a str,
-    /// Byte offset of every char; empty when the text is ASCII (identity mapping).
-    char_to_byte: Vec<u32>,
+    /// Byte offset of every `CHARS_PER_CHECKPOINT`th char; empty when the text is
+    /// ASCII (identity mapping). Sparse, so a large non-ASCII file does not cost
+    /// four bytes per character.
+    checkpoints: Vec<u32>,
 }
+
+const CHARS_PER_CHECKPOINT: usize = 32;
 
 impl<'a> Offsets<'a> {
     fn new(text: &'a str) -> Self {
-        let char_to_byte = if text.is_ascii() {
+        let checkpoints = if text.is_ascii() {
             Vec::new()
         } else {
-            text.char_indices().map(|(i, _)| i as u32).collect()
+            text.char_indices()
+                .step_by(CHARS_PER_CHECKPOINT)
+                .map(|(i, _)| i as u32)
+                .collect()
         };
-        Offsets { text, char_to_byte }
+        Offsets { text, checkpoints }
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        if self.char_to_byte.is_empty() {
-            char_index.min(self.text.len())
-        } else {
-            self.char_to_byte
-                .get(char_index)
-                .map_or(self.text.len(), |&b| b as usize)
+        if self.checkpoints.is_empty() {
+            return char_index.min(self.text.len());
         }
+        let Some(&from) = self.checkpoints.get(char_index / CHARS_PER_CHECKPOINT) else {
+            return self.text.len();
+        };
+        let from = from as usize;
+        self.text[from..]
+            .char_indices()
+            .nth(char_index % CHARS_PER_CHECKPOINT)
+            .map_or(self.text.len(), |(i, _)| from + i)
     }
 
     fn span(&self, file: FileId, span: &YamlSpan) -> Span {
@@ -1167,6 +1178,19 @@ mod tests {
         );
         let p = doc(&format!("a: &a {inner}\nb: {outer}\n"));
         assert_eq!(p.diagnostics[0].code, Code::NestingLimit);
+    }
+
+    #[test]
+    fn char_offsets_map_to_bytes_across_checkpoints() {
+        let text: String = (0..200)
+            .map(|i| if i % 3 == 0 { 'é' } else { 'a' })
+            .collect();
+        let offsets = Offsets::new(&text);
+        for (n, (byte, _)) in text.char_indices().enumerate() {
+            assert_eq!(offsets.byte(n), byte, "char {n}");
+        }
+        assert_eq!(offsets.byte(200), text.len());
+        assert_eq!(offsets.byte(10_000), text.len());
     }
 
     #[test]

@@ -572,6 +572,106 @@ impl Builder {
 
 /// Parse one catalog file's text.
 pub fn parse(file: FileId, text: &str) -> Parsed {
+    // JSON is YAML, but saphyr-parser buffers every token of a flow collection
+    // that could still turn out to be a key, which for a JSON document is all of
+    // it; the JSON parser reads the same tree in one pass. Anything it refuses is
+    // read as YAML, which accepts more.
+    if text.trim_start().starts_with(['{', '[']) {
+        let parsed = strict_json::parse(file, text);
+        if parsed.document.is_some() {
+            return parsed;
+        }
+    }
+    parse_yaml(file, text)
+}
+
+/// How far (in indicator characters: separators, brackets, quotes, …) the parser
+/// may read past the last event it gave. Every token of a flow collection sits
+/// between such characters, so this bounds the tokens saphyr-parser buffers while
+/// it cannot yet tell whether a nested flow collection is a key.
+const READ_AHEAD_INDICATORS: usize = 250_000;
+
+/// The text's characters for the parser, stopping when it runs more than
+/// [`READ_AHEAD_INDICATORS`] past the last event (see [`Meter`]).
+struct Metered<'a> {
+    chars: std::str::Chars<'a>,
+    meter: std::rc::Rc<Meter>,
+}
+
+/// Shared between the parser's input and the event loop.
+#[derive(Default)]
+struct Meter {
+    indicators: std::cell::Cell<usize>,
+    limit: std::cell::Cell<usize>,
+    /// Characters handed out, so a stop can be located.
+    read: std::cell::Cell<usize>,
+    stopped: std::cell::Cell<bool>,
+}
+
+impl Meter {
+    /// An event arrived: the parser may read the next stretch.
+    fn renew(&self) {
+        self.limit
+            .set(self.indicators.get().saturating_add(READ_AHEAD_INDICATORS));
+    }
+}
+
+impl Iterator for Metered<'_> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if matches!(
+            c,
+            ',' | '['
+                | ']'
+                | '{'
+                | '}'
+                | ':'
+                | '?'
+                | '-'
+                | '&'
+                | '*'
+                | '!'
+                | '|'
+                | '>'
+                | '\''
+                | '"'
+                | '#'
+                | '%'
+                | '@'
+                | '`'
+        ) {
+            let n = self.meter.indicators.get() + 1;
+            if n > self.meter.limit.get() {
+                self.meter.stopped.set(true);
+                return None;
+            }
+            self.meter.indicators.set(n);
+        }
+        self.meter.read.set(self.meter.read.get() + 1);
+        Some(c)
+    }
+}
+
+/// The parser stopped reading ahead: refuse the file rather than buffer on.
+fn too_far_ahead(file: FileId, at: usize) -> Diagnostic {
+    Diagnostic::new(
+        Code::UnsupportedYaml,
+        format!(
+            "a flow collection (`[…]` or `{{…}}`) too large to parse: more than \
+             {READ_AHEAD_INDICATORS} separators before a value is complete"
+        ),
+    )
+    .with_label(Span::new(file, at, at), "still inside it here")
+    .with_help(
+        "write large collections in block style (one `- item` or `key: value` per line); \
+         a JSON document can be saved as a .json file",
+    )
+}
+
+/// Parse YAML text (JSON documents included, when the JSON parser refused them).
+fn parse_yaml(file: FileId, text: &str) -> Parsed {
     let offsets = Offsets::new(text);
     let mut b = Builder {
         file,
@@ -582,10 +682,24 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         diagnostics: Vec::new(),
     };
     let mut documents = 0usize;
-    let mut parser = Parser::new_from_str(text);
+    let meter = std::rc::Rc::new(Meter::default());
+    meter.renew();
+    let mut parser = Parser::new_from_iter(Metered {
+        chars: text.chars(),
+        meter: meter.clone(),
+    });
+    let stopped = |b: Builder| {
+        let at = offsets.byte(meter.read.get());
+        b.fatal(too_far_ahead(file, at))
+    };
 
     loop {
-        let (event, yspan) = match parser.next_event() {
+        let next = parser.next_event();
+        if meter.stopped.get() {
+            return stopped(b);
+        }
+        meter.renew();
+        let (event, yspan) = match next {
             None => break,
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
@@ -1191,6 +1305,35 @@ mod tests {
         }
         assert_eq!(offsets.byte(200), text.len());
         assert_eq!(offsets.byte(10_000), text.len());
+    }
+
+    #[test]
+    fn nested_flow_collections_cannot_make_the_parser_buffer_without_bound() {
+        let text = format!("x: [[{}]]\n", "a, ".repeat(READ_AHEAD_INDICATORS + 10));
+        let p = doc(&text);
+        assert!(p.document.is_none());
+        assert_eq!(p.diagnostics[0].code, Code::UnsupportedYaml);
+        assert!(p.diagnostics[0].message.contains("too large to parse"));
+        // The same items in one flow sequence, or in block style, are fine.
+        let flat = format!("x: [{}]\n", "a, ".repeat(READ_AHEAD_INDICATORS + 10));
+        assert!(doc(&flat).diagnostics.is_empty());
+    }
+
+    #[test]
+    fn json_documents_are_read_by_the_json_parser_and_the_rest_as_yaml() {
+        let p = doc("{\"a\": [1, \"\\ud83d\\ude00\"]}");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(
+            p.document.unwrap().to_json(),
+            serde_json::json!({"a": [1, "😀"]})
+        );
+        // Not JSON, but YAML.
+        let p = doc("{a: [1, two], b: 3}");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(
+            p.document.unwrap().to_json(),
+            serde_json::json!({"a": [1, "two"], "b": 3})
+        );
     }
 
     #[test]

@@ -250,7 +250,9 @@ Flatten the structure; if a generator produced it, fix the generator.
         Code::UnsupportedYaml => {
             r#"The file uses a YAML feature catalogs do not use: a mapping or sequence as a key,
 a custom tag such as `!include`, an alias inside the node its anchor marks (a
-recursive structure), or a merge key (`<<: *base`). Catalogs are plain data so that
+recursive structure), a merge key (`<<: *base`), or flow collections nested in
+each other so large (hundreds of thousands of items) that the parser would have
+to hold all of them at once. Catalogs are plain data so that
 every tool reads them the same way (MRS -32200 schema validation error). Merge keys
 were dropped in YAML 1.2 and tools disagree on their rules: write the keys out, or
 alias whole values (`key: *name`), which every YAML reader copies the same way.

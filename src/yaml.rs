@@ -222,28 +222,39 @@ pub struct Parsed {
 /// Maps the parser's character offsets to byte offsets.
 struct Offsets<'a> {
     text: &'a str,
-    /// Byte offset of every char; empty when the text is ASCII (identity mapping).
-    char_to_byte: Vec<u32>,
+    /// Byte offset of every `CHARS_PER_CHECKPOINT`th char; empty when the text is
+    /// ASCII (identity mapping). Sparse, so a large non-ASCII file does not cost
+    /// four bytes per character.
+    checkpoints: Vec<u32>,
 }
+
+const CHARS_PER_CHECKPOINT: usize = 32;
 
 impl<'a> Offsets<'a> {
     fn new(text: &'a str) -> Self {
-        let char_to_byte = if text.is_ascii() {
+        let checkpoints = if text.is_ascii() {
             Vec::new()
         } else {
-            text.char_indices().map(|(i, _)| i as u32).collect()
+            text.char_indices()
+                .step_by(CHARS_PER_CHECKPOINT)
+                .map(|(i, _)| i as u32)
+                .collect()
         };
-        Offsets { text, char_to_byte }
+        Offsets { text, checkpoints }
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        if self.char_to_byte.is_empty() {
-            char_index.min(self.text.len())
-        } else {
-            self.char_to_byte
-                .get(char_index)
-                .map_or(self.text.len(), |&b| b as usize)
+        if self.checkpoints.is_empty() {
+            return char_index.min(self.text.len());
         }
+        let Some(&from) = self.checkpoints.get(char_index / CHARS_PER_CHECKPOINT) else {
+            return self.text.len();
+        };
+        let from = from as usize;
+        self.text[from..]
+            .char_indices()
+            .nth(char_index % CHARS_PER_CHECKPOINT)
+            .map_or(self.text.len(), |(i, _)| from + i)
     }
 
     fn span(&self, file: FileId, span: &YamlSpan) -> Span {
@@ -561,6 +572,106 @@ impl Builder {
 
 /// Parse one catalog file's text.
 pub fn parse(file: FileId, text: &str) -> Parsed {
+    // JSON is YAML, but saphyr-parser buffers every token of a flow collection
+    // that could still turn out to be a key, which for a JSON document is all of
+    // it; the JSON parser reads the same tree in one pass. Anything it refuses is
+    // read as YAML, which accepts more.
+    if text.trim_start().starts_with(['{', '[']) {
+        let parsed = strict_json::parse(file, text);
+        if parsed.document.is_some() {
+            return parsed;
+        }
+    }
+    parse_yaml(file, text)
+}
+
+/// How far (in indicator characters: separators, brackets, quotes, …) the parser
+/// may read past the last event it gave. Every token of a flow collection sits
+/// between such characters, so this bounds the tokens saphyr-parser buffers while
+/// it cannot yet tell whether a nested flow collection is a key.
+const READ_AHEAD_INDICATORS: usize = 250_000;
+
+/// The text's characters for the parser, stopping when it runs more than
+/// [`READ_AHEAD_INDICATORS`] past the last event (see [`Meter`]).
+struct Metered<'a> {
+    chars: std::str::Chars<'a>,
+    meter: std::rc::Rc<Meter>,
+}
+
+/// Shared between the parser's input and the event loop.
+#[derive(Default)]
+struct Meter {
+    indicators: std::cell::Cell<usize>,
+    limit: std::cell::Cell<usize>,
+    /// Characters handed out, so a stop can be located.
+    read: std::cell::Cell<usize>,
+    stopped: std::cell::Cell<bool>,
+}
+
+impl Meter {
+    /// An event arrived: the parser may read the next stretch.
+    fn renew(&self) {
+        self.limit
+            .set(self.indicators.get().saturating_add(READ_AHEAD_INDICATORS));
+    }
+}
+
+impl Iterator for Metered<'_> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if matches!(
+            c,
+            ',' | '['
+                | ']'
+                | '{'
+                | '}'
+                | ':'
+                | '?'
+                | '-'
+                | '&'
+                | '*'
+                | '!'
+                | '|'
+                | '>'
+                | '\''
+                | '"'
+                | '#'
+                | '%'
+                | '@'
+                | '`'
+        ) {
+            let n = self.meter.indicators.get() + 1;
+            if n > self.meter.limit.get() {
+                self.meter.stopped.set(true);
+                return None;
+            }
+            self.meter.indicators.set(n);
+        }
+        self.meter.read.set(self.meter.read.get() + 1);
+        Some(c)
+    }
+}
+
+/// The parser stopped reading ahead: refuse the file rather than buffer on.
+fn too_far_ahead(file: FileId, at: usize) -> Diagnostic {
+    Diagnostic::new(
+        Code::UnsupportedYaml,
+        format!(
+            "a flow collection (`[…]` or `{{…}}`) too large to parse: more than \
+             {READ_AHEAD_INDICATORS} separators before a value is complete"
+        ),
+    )
+    .with_label(Span::new(file, at, at), "still inside it here")
+    .with_help(
+        "write large collections in block style (one `- item` or `key: value` per line); \
+         a JSON document can be saved as a .json file",
+    )
+}
+
+/// Parse YAML text (JSON documents included, when the JSON parser refused them).
+fn parse_yaml(file: FileId, text: &str) -> Parsed {
     let offsets = Offsets::new(text);
     let mut b = Builder {
         file,
@@ -571,10 +682,24 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         diagnostics: Vec::new(),
     };
     let mut documents = 0usize;
-    let mut parser = Parser::new_from_str(text);
+    let meter = std::rc::Rc::new(Meter::default());
+    meter.renew();
+    let mut parser = Parser::new_from_iter(Metered {
+        chars: text.chars(),
+        meter: meter.clone(),
+    });
+    let stopped = |b: Builder| {
+        let at = offsets.byte(meter.read.get());
+        b.fatal(too_far_ahead(file, at))
+    };
 
     loop {
-        let (event, yspan) = match parser.next_event() {
+        let next = parser.next_event();
+        if meter.stopped.get() {
+            return stopped(b);
+        }
+        meter.renew();
+        let (event, yspan) = match next {
             None => break,
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
@@ -675,7 +800,13 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     }
                     continue;
                 }
-                let value = match resolve_scalar(&text, style, tag.as_deref()) {
+                // A key's value is only its text, unless an alias may use it as a value.
+                let value = if role == Role::Key && anchor == 0 && tag.is_none() {
+                    Ok(Value::Null)
+                } else {
+                    resolve_scalar(&text, style, tag.as_deref())
+                };
+                let value = match value {
                     Ok(v) => v,
                     Err(message) => {
                         let d = Diagnostic::new(Code::UnsupportedYaml, message.clone())
@@ -945,6 +1076,10 @@ fn parse_int(text: &str) -> Option<serde_json::Number> {
 fn parse_float(text: &str) -> Option<serde_json::Number> {
     // The core schema's float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
     let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    // Most plain scalars are words: rule them out before scanning for an exponent.
+    if !t.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
     let (mantissa, exponent) = match t.find(['e', 'E']) {
         Some(i) => (&t[..i], Some(&t[i + 1..])),
         None => (t, None),
@@ -1157,6 +1292,48 @@ mod tests {
         );
         let p = doc(&format!("a: &a {inner}\nb: {outer}\n"));
         assert_eq!(p.diagnostics[0].code, Code::NestingLimit);
+    }
+
+    #[test]
+    fn char_offsets_map_to_bytes_across_checkpoints() {
+        let text: String = (0..200)
+            .map(|i| if i % 3 == 0 { 'é' } else { 'a' })
+            .collect();
+        let offsets = Offsets::new(&text);
+        for (n, (byte, _)) in text.char_indices().enumerate() {
+            assert_eq!(offsets.byte(n), byte, "char {n}");
+        }
+        assert_eq!(offsets.byte(200), text.len());
+        assert_eq!(offsets.byte(10_000), text.len());
+    }
+
+    #[test]
+    fn nested_flow_collections_cannot_make_the_parser_buffer_without_bound() {
+        let text = format!("x: [[{}]]\n", "a, ".repeat(READ_AHEAD_INDICATORS + 10));
+        let p = doc(&text);
+        assert!(p.document.is_none());
+        assert_eq!(p.diagnostics[0].code, Code::UnsupportedYaml);
+        assert!(p.diagnostics[0].message.contains("too large to parse"));
+        // The same items in one flow sequence, or in block style, are fine.
+        let flat = format!("x: [{}]\n", "a, ".repeat(READ_AHEAD_INDICATORS + 10));
+        assert!(doc(&flat).diagnostics.is_empty());
+    }
+
+    #[test]
+    fn json_documents_are_read_by_the_json_parser_and_the_rest_as_yaml() {
+        let p = doc("{\"a\": [1, \"\\ud83d\\ude00\"]}");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(
+            p.document.unwrap().to_json(),
+            serde_json::json!({"a": [1, "😀"]})
+        );
+        // Not JSON, but YAML.
+        let p = doc("{a: [1, two], b: 3}");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(
+            p.document.unwrap().to_json(),
+            serde_json::json!({"a": [1, "two"], "b": 3})
+        );
     }
 
     #[test]

@@ -192,6 +192,32 @@ fn aliases_cannot_nest_the_document_deeper_than_the_limit() {
 }
 
 #[test]
+fn nested_flow_collections_are_refused_before_they_exhaust_memory() {
+    // saphyr-parser buffers every token of a flow collection nested in another
+    // until it closes (it could be a key): 9 MB of this used to take 1 GB.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("flow.yaml");
+    write(
+        &path,
+        &format!("{MODULE_HEAD}        x: [[{}]]\n", "a, ".repeat(3_000_000)),
+    );
+    let (out, report) = validate_json(&path, 20);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(codes(&report), ["rune::load::unsupported_yaml"]);
+    let message = report["diagnostics"][0]["message"].as_str().unwrap();
+    assert!(message.contains("too large to parse"), "{message}");
+    // A large JSON document in a .yaml file is read (by the JSON parser).
+    let items = vec!["[\"a\"]"; 300_000].join(", ");
+    let json = format!(
+        r#"{{"catalog_version": "1", "modules": [{{"module_identity": {{"module_name": "billing", "module_class": "Svc", "module_type": "service", "module_version": "1.0.0", "description": "Example"}}, "capability_declaration": {{"service_metadata": {{"x": [{items}]}}}}}}]}}"#
+    );
+    write(&path, &json);
+    let (out, report) = validate_json(&path, 20);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(report["valid"], true);
+}
+
+#[test]
 fn an_alias_inside_its_own_anchor_is_refused() {
     let dir = TempDir::new().unwrap();
     write(

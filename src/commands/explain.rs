@@ -39,7 +39,8 @@ pub fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
             printer.err(&format!(
-                "error: unknown diagnostic code `{name}`{hint}\nrun `rune explain` to list every code\n"
+                "error: unknown diagnostic code `{}`{hint}\nrun `rune explain` to list every code\n",
+                crate::report::escape::untrusted(name)
             ));
             ExitStatus::Error
         }

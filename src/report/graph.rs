@@ -171,3 +171,24 @@ pub fn render_json(registry: &Registry, graph: &DependencyGraph) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_strings_cannot_be_ended_or_carry_controls() {
+        assert_eq!(
+            dot_quote("a\"; evil -> x; \"\u{1b}[2K\\"),
+            r#""a\"; evil -> x; \"\\e[2K\\""#
+        );
+    }
+
+    #[test]
+    fn mermaid_labels_cannot_be_ended_or_carry_markup_or_controls() {
+        assert_eq!(
+            mermaid_label("a\"]\n<b>#x\u{202e}"),
+            r"a#quot;]\n#lt;b#gt;#35;x\u{202e}"
+        );
+    }
+}

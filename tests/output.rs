@@ -488,6 +488,7 @@ fn out_refuses_a_fifo_a_directory_and_a_device() {
             "{}",
             out.stderr
         );
+        assert_eq!(out.stdout, "", "refused before planning");
     }
     if made {
         let meta = std::fs::symlink_metadata(&fifo).unwrap();

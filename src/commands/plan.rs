@@ -39,6 +39,18 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
     if let Err(message) = check_flags(args) {
         return usage(printer, &message);
     }
+    // Refuse an `--out` that could never be written before planning, not after.
+    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
+        if let Err(e) = crate::report::save::resolve_target(out) {
+            return usage(
+                printer,
+                &format!(
+                    "cannot write the plan to {}: {e}",
+                    untrusted(&crate::source::display_name(out))
+                ),
+            );
+        }
+    }
     let paths = config.catalog_paths(&args.paths);
     let checked = match load_valid(&paths, config, printer) {
         Ok(checked) => checked,

@@ -17,7 +17,8 @@
 //! renderer on an already checked catalog. `RUNE_BENCH_GENERATE=DIR` only writes
 //! every shape as `DIR/<shape>.yaml` (or `.json`) and exits, for timing the binary
 //! (`time rune validate --format sarif DIR/cycle.yaml > /dev/null`);
-//! `RUNE_BENCH_N` sets the size (default 20,000; the needs chain is half of it).
+//! `RUNE_BENCH_N` sets the size (default 20,000; the needs chain is half of it);
+//! `RUNE_BENCH_SHAPES=cycle,one_line` runs only those shapes.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -151,7 +152,7 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(5));
-    for which in SHAPES {
+    for which in selected() {
         let paths = vec![write_shape(dir.path(), which, n)];
         group.bench_with_input(BenchmarkId::new("check", which), &paths, |b, paths| {
             b.iter_with_large_drop(|| load_and_check(paths))
@@ -169,6 +170,16 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+fn selected() -> Vec<&'static str> {
+    match std::env::var("RUNE_BENCH_SHAPES") {
+        Ok(list) => SHAPES
+            .into_iter()
+            .filter(|s| list.split(',').any(|w| w.trim() == *s))
+            .collect(),
+        Err(_) => SHAPES.to_vec(),
+    }
+}
+
 fn size() -> usize {
     std::env::var("RUNE_BENCH_N")
         .ok()
@@ -180,7 +191,7 @@ fn main() {
     if let Some(dir) = std::env::var_os("RUNE_BENCH_GENERATE") {
         let dir = PathBuf::from(dir);
         std::fs::create_dir_all(&dir).expect("benchmark directory can be created");
-        for which in SHAPES {
+        for which in selected() {
             let path = write_shape(&dir, which, size());
             eprintln!("wrote {}", path.display());
         }

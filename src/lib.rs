@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod escape;
 pub mod exit;
 pub mod explain;
 pub mod graph;

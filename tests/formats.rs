@@ -212,7 +212,7 @@ fn every_format_is_identical_across_runs_and_argument_order() {
 }
 
 #[test]
-fn colour_only_when_asked_and_never_with_no_color() {
+fn colour_only_when_asked() {
     let path = "tests/fixtures/invalid/dependency_cycle.yaml";
     let plain = rune(["validate", path]).run();
     assert!(
@@ -223,11 +223,48 @@ fn colour_only_when_asked_and_never_with_no_color() {
     assert!(!never.stderr.contains('\u{1b}'));
     let forced = rune(["validate", "--color", "always", path]).run();
     assert!(forced.stderr.contains('\u{1b}'), "--color always colours");
-    let no_color = rune(["validate", path]).env("NO_COLOR", "1").run();
-    assert!(!no_color.stderr.contains('\u{1b}'));
     // Machine formats never carry colour, whatever is asked.
     for format in ["json", "github", "sarif"] {
         let out = rune(["validate", "--color", "always", "--format", format, path]).run();
         assert!(!out.stdout.contains('\u{1b}'), "{format}");
     }
+}
+
+/// `rune ARGS` on a pseudo-terminal (util-linux `script`), with `NO_COLOR` set or not;
+/// `None` when `script` is not available.
+fn on_a_terminal(args: &str, no_color: bool) -> Option<String> {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_rune"));
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(crate::support::root())
+        .env_remove("NO_COLOR");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let out = script
+        .output()
+        .ok()
+        .filter(|o| o.status.code() == Some(1))?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// On a terminal `--color auto` colours, and NO_COLOR turns that off: checked on a
+// pseudo-terminal, because with stderr piped colour is off either way.
+#[test]
+fn no_color_turns_off_colour_on_a_terminal() {
+    let args = "validate tests/fixtures/invalid/unknown_key.yaml";
+    let (Some(auto), Some(no_color)) = (on_a_terminal(args, false), on_a_terminal(args, true))
+    else {
+        eprintln!("skipped: util-linux `script` is needed for a pseudo-terminal");
+        return;
+    };
+    assert!(
+        auto.contains("unknown key") && auto.contains('\u{1b}'),
+        "{auto}"
+    );
+    assert!(
+        no_color.contains("unknown key") && !no_color.contains('\u{1b}'),
+        "{no_color}"
+    );
 }

@@ -462,9 +462,24 @@ fn out_refuses_a_fifo_a_directory_and_a_device() {
     } else {
         eprintln!("skipped the FIFO case: mkfifo is not available");
     }
-    // As root a rename over /dev/null would succeed and replace the device node;
-    // rune must refuse before trying, whoever runs it.
-    cases.push((Path::new("/dev/null").to_path_buf(), "is a device"));
+    // As root a rename over a device succeeds and replaces the node (the original
+    // bug, with /dev/full); rune must refuse before trying, whoever runs it. As root
+    // the test makes its own node, so a regression cannot replace /dev/null.
+    let device = if running_as_root() {
+        let node = dir.path().join("null");
+        let made = std::process::Command::new("mknod")
+            .args([node.as_os_str(), "c".as_ref(), "1".as_ref(), "3".as_ref()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        made.then_some(node)
+    } else {
+        Some(Path::new("/dev/null").to_path_buf())
+    };
+    match &device {
+        Some(node) => cases.push((node.clone(), "is a device")),
+        None => eprintln!("skipped the device case: running as root and mknod failed"),
+    }
     for (path, kind) in cases {
         let out = plan_out(&dir, &path);
         assert_eq!(out.code, 2, "{}", out.snapshot());
@@ -473,17 +488,20 @@ fn out_refuses_a_fifo_a_directory_and_a_device() {
             "{}",
             out.stderr
         );
+        assert_eq!(out.stdout, "", "refused before planning");
     }
     if made {
         let meta = std::fs::symlink_metadata(&fifo).unwrap();
         use std::os::unix::fs::FileTypeExt;
         assert!(meta.file_type().is_fifo(), "the FIFO is left alone");
     }
-    let null = std::fs::symlink_metadata("/dev/null").unwrap();
-    use std::os::unix::fs::FileTypeExt;
-    assert!(null.file_type().is_char_device());
-    if !running_as_root() {
-        eprintln!("note: not running as root; the device case checked the refusal only");
+    if let Some(node) = device {
+        use std::os::unix::fs::FileTypeExt;
+        let meta = std::fs::symlink_metadata(node).unwrap();
+        assert!(
+            meta.file_type().is_char_device(),
+            "the device node is left alone"
+        );
     }
 }
 
@@ -687,4 +705,31 @@ fn color_is_offered_only_by_commands_that_colour() {
     ])
     .run();
     assert!(out.stderr.contains('\u{1b}'));
+}
+
+#[test]
+#[cfg(unix)]
+fn out_into_a_directory_without_write_permission_exits_2() {
+    use std::os::unix::fs::PermissionsExt;
+    if running_as_root() {
+        eprintln!("skipped: running as root, which may write into a read-only directory");
+        return;
+    }
+    let dir = crate::plan::fixture();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let out = plan_out(&dir, &locked.join("plan.json"));
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("cannot write the plan to") && out.stderr.contains("ermission denied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&locked).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
 }

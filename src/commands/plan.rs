@@ -14,10 +14,10 @@ use serde_json::Map;
 use crate::catalog::{self, CheckedCatalog};
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::config::Config;
+use crate::escape::untrusted;
 use crate::params::{self, ParamsFileError};
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::render_human;
-use crate::report::escape::untrusted;
 use crate::report::plan::render_problems;
 use crate::report::save::save_atomically;
 use crate::report::Printer;
@@ -38,6 +38,18 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
     };
     if let Err(message) = check_flags(args) {
         return usage(printer, &message);
+    }
+    // Refuse an `--out` that could never be written before planning, not after.
+    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
+        if let Err(e) = crate::report::save::resolve_target(out) {
+            return usage(
+                printer,
+                &format!(
+                    "cannot write the plan to {}: {e}",
+                    untrusted(&crate::source::display_name(out))
+                ),
+            );
+        }
     }
     let paths = config.catalog_paths(&args.paths);
     let checked = match load_valid(&paths, config, printer) {

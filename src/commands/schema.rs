@@ -18,7 +18,7 @@ pub fn run(args: &SchemaArgs, printer: &mut Printer) -> ExitStatus {
             let names: Vec<&str> = crate::schema::SCHEMAS.iter().map(|s| s.name).collect();
             printer.err(&format!(
                 "error: no schema named `{}`; available: {}\n",
-                args.name,
+                crate::escape::untrusted(&args.name),
                 names.join(", ")
             ));
             ExitStatus::Error

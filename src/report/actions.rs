@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::escape::untrusted;
+use crate::escape::untrusted;
 use crate::params::{describe_parameters, ParameterInfo};
 use crate::registry::{Action, Module};
 

@@ -9,9 +9,9 @@ use std::fmt;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use serde_json::json;
 
-use super::escape::untrusted;
 use super::excerpt::Excerpt;
 use crate::diagnostic::{Code, Diagnostic, Label, Severity};
+use crate::escape::untrusted;
 use crate::source::{SourceMap, Span};
 
 /// Counts shown at the end of a validation report.

@@ -5,14 +5,14 @@
 //! size), and its graphical handler pads with `{:width$}` up to the label's column,
 //! which panics past column 65,535 (one line of minified JSON). An [`Excerpt`] holds
 //! only the lines one diagnostic shows, found through the file's line index, each
-//! line escaped ([`super::escape`]) and, when long, cut to windows around its labels
+//! line escaped ([`crate::escape`]) and, when long, cut to windows around its labels
 //! with `…` where text is left out. Labels are moved to their place in the excerpt,
 //! and the excerpt reports the file's own line numbers and columns, so the rendered
 //! snippet reads as the file does.
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
-use super::escape::{needs_escape, push_escaped};
+use crate::escape::{needs_escape, push_escaped};
 use crate::source::SourceFile;
 
 /// Lines longer than this (in bytes) are shown as windows around their labels.
@@ -211,7 +211,14 @@ impl Excerpt {
             .map(|c| {
                 let start = find(c.first_line, c.start);
                 let mut end = find(c.last_line, c.end).max(start);
-                if c.cut {
+                // The `…` after a cut label is part of it, unless another label's
+                // window goes on with the text.
+                let ellipsis_follows = regions
+                    .partition_point(|r| r.base <= end)
+                    .checked_sub(1)
+                    .and_then(|i| regions[i].text.get(end - regions[i].base..))
+                    .is_some_and(|rest| rest.starts_with(ELLIPSIS));
+                if c.cut && ellipsis_follows {
                     end += ELLIPSIS.len();
                 }
                 let (_, column) = file.line_col(c.start as u32);
@@ -221,7 +228,7 @@ impl Excerpt {
             .collect();
         anchors.sort_unstable();
         let excerpt = Excerpt {
-            name: super::escape::untrusted(&file.name).into_owned(),
+            name: crate::escape::untrusted(&file.name).into_owned(),
             regions,
             anchors,
         };
@@ -241,8 +248,10 @@ fn windows(file: &SourceFile, line: usize, labels: &[Clipped]) -> Vec<(usize, us
         .iter()
         .filter(|c| c.first_line == line)
         .map(|c| {
-            let start = chars_back(text, content.start, c.start.min(content.end), MARGIN_CHARS);
-            let end = c.end.clamp(c.start, content.end);
+            // A label may start in the line break, past the shown text.
+            let at = c.start.min(content.end);
+            let start = chars_back(text, content.start, at, MARGIN_CHARS);
+            let end = c.end.min(content.end).max(at);
             let end = if c.cut {
                 end
             } else {
@@ -452,7 +461,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
         #[test]
         fn any_labels_on_any_text_render(
             parts in proptest::collection::vec(

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::escape::untrusted;
+use crate::escape::untrusted;
 use crate::graph::DependencyGraph;
 use crate::registry::{Criticality, Registry};
 
@@ -170,4 +170,25 @@ pub fn render_json(registry: &Registry, graph: &DependencyGraph) -> String {
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_strings_cannot_be_ended_or_carry_controls() {
+        assert_eq!(
+            dot_quote("a\"; evil -> x; \"\u{1b}[2K\\"),
+            r#""a\"; evil -> x; \"\\e[2K\\""#
+        );
+    }
+
+    #[test]
+    fn mermaid_labels_cannot_be_ended_or_carry_markup_or_controls() {
+        assert_eq!(
+            mermaid_label("a\"]\n<b>#x\u{202e}"),
+            r"a#quot;]\n#lt;b#gt;#35;x\u{202e}"
+        );
+    }
 }

@@ -6,7 +6,6 @@
 
 pub mod actions;
 pub mod diagnostics;
-pub mod escape;
 pub mod excerpt;
 pub mod graph;
 pub mod plan;

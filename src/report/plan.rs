@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::escape::untrusted;
+use crate::escape::untrusted;
 use crate::plan::{Inputs, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
 use crate::registry::{Module, Registry, Retries, Runtime};
 use crate::source::SourceMap;

@@ -36,7 +36,7 @@ impl fmt::Display for SaveError {
             SaveError::NotAFile { target, kind } => write!(
                 f,
                 "`{}` is {kind}, not a regular file; give a file path, or `-` for stdout",
-                super::escape::untrusted(&crate::source::display_name(target))
+                crate::escape::untrusted(&crate::source::display_name(target))
             ),
             SaveError::TooManyLinks => f.write_str("too many levels of symbolic links"),
             SaveError::Io(e) => write!(f, "{e}"),

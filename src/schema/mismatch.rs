@@ -126,10 +126,8 @@ pub fn quote(text: &str) -> String {
 
 fn escape_into(chars: impl Iterator<Item = char>, out: &mut String) {
     for c in chars {
-        let invisible = c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        if invisible {
-            out.extend(c.escape_default());
+        if crate::escape::needs_escape(c) {
+            crate::escape::push_escaped(out, c);
         } else {
             out.push(c);
         }

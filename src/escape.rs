@@ -5,7 +5,9 @@
 //! move the cursor, erase a line or change colours, and a bidi override can reorder
 //! what a reviewer reads, so one catalog could forge the verdict another line shows.
 //! Every human renderer passes such text through [`untrusted`]; machine formats
-//! (JSON, SARIF) keep the exact text, escaped by their own syntax.
+//! (JSON, SARIF) keep the exact text, escaped by their own syntax. Diagnostic
+//! messages that quote a catalog value (`schema::quote`) escape it here too, with the
+//! same escapes: a message is prose for people in every format.
 //!
 //! Escapes are visible and unambiguous to a reader: `\e`, `\r`, `\n`, `\t`, `\0`,
 //! else `\u{…}` with the code point in hex. Backslashes are left alone: they cannot
@@ -15,15 +17,18 @@
 use std::borrow::Cow;
 
 /// Whether a character must not reach a terminal as is: C0 and C1 controls, DEL,
-/// bidi embeddings, overrides, isolates and marks, and the Unicode line and paragraph
-/// separators (which some viewers treat as line breaks).
+/// bidi embeddings, overrides, isolates and marks, the Unicode line and paragraph
+/// separators (which some viewers treat as line breaks), and the invisible
+/// zero-width space and byte order mark (which make two names look equal).
 pub fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{061c}'
+                | '\u{200b}'
                 | '\u{200e}'
                 | '\u{200f}'
+                | '\u{feff}'
                 | '\u{2028}'
                 | '\u{2029}'
                 | '\u{202a}'..='\u{202e}'

@@ -288,6 +288,6 @@ fn an_unknown_name_suggests_the_closest_code_in_any_case() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert_eq!(
         out.stderr,
-        "error: unknown diagnostic code `zz\\u{1b}[2Kzz`\nrun `rune explain` to list every code\n"
+        "error: unknown diagnostic code `zz\\e[2Kzz`\nrun `rune explain` to list every code\n"
     );
 }

@@ -57,7 +57,7 @@ fn a_wrong_value_is_named_with_its_full_path_in_json() {
 #[test]
 fn a_value_with_control_characters_is_escaped_and_shortened_in_every_format() {
     let path = format!("{DIR}/wrong_values.yaml");
-    let expected = r"found `remediation\u{1b}[2K\rFAKE…d in the message`";
+    let expected = r"found `remediation\e[2K\rFAKE…d in the message`";
     for format in ["human", "json", "github", "sarif"] {
         let out = rune(["validate", "--color", "never", "--format", format])
             .arg_path(&path)
@@ -389,6 +389,6 @@ fn a_malformed_param_is_shown_escaped() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert_eq!(
         out.stderr,
-        "error: invalid --param `node\\u{1b}[2K\\rFAKE`: expected KEY=VALUE, e.g. `--param node=worker-1`\n"
+        "error: invalid --param `node\\e[2K\\rFAKE`: expected KEY=VALUE, e.g. `--param node=worker-1`\n"
     );
 }

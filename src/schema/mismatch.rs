@@ -151,12 +151,19 @@ fn schema_value(value: &Json, found_text: bool) -> String {
     }
 }
 
-/// `a string`, `an integer or null`.
+/// `a string`, `an integer or a string`. A `null` beside other types is left out:
+/// the value found is not null (or it would match), and in the catalog schema null
+/// only spells "absent" for optional MRS fields, which is not worth suggesting.
 pub fn type_names(kind: &TypeKind) -> String {
     match kind {
         TypeKind::Single(t) => article(&t.to_string()),
         TypeKind::Multiple(ts) => {
-            let names: Vec<String> = ts.into_iter().map(|t| article(&t.to_string())).collect();
+            let all: Vec<String> = ts.into_iter().map(|t| t.to_string()).collect();
+            let names: Vec<String> = all
+                .iter()
+                .filter(|t| *t != "null" || all.len() == 1)
+                .map(|t| article(t))
+                .collect();
             names.join(" or ")
         }
     }
@@ -496,7 +503,7 @@ mod tests {
     #[test]
     fn quoting_escapes_control_characters_and_shortens_long_values() {
         assert_eq!(quote("info"), "`info`");
-        assert_eq!(quote("a\u{1b}[2K\rb"), "`a\\u{1b}[2K\\rb`");
+        assert_eq!(quote("a\u{1b}[2K\rb"), "`a\\e[2K\\rb`");
         assert_eq!(quote("x\u{202e}y"), "`x\\u{202e}y`");
         let long = "abcdefghij".repeat(10);
         let quoted = quote(&long);

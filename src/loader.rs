@@ -46,7 +46,9 @@ pub struct Loaded {
 
 /// Whether a path names a catalog file by its extension (in any letter case:
 /// `CATALOG.YAML` is as much a catalog as `catalog.yaml`).
-fn is_catalog_file(path: &Path) -> bool {
+/// Whether a file found in a catalog directory is read as a catalog: it ends in
+/// `.yaml`, `.yml` or `.json`, in any letter case.
+pub fn is_catalog_file(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
         ["yaml", "yml", "json"]
             .iter()

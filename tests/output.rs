@@ -734,3 +734,114 @@ fn out_into_a_directory_without_write_permission_exits_2() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn out_refuses_to_replace_or_pollute_the_catalog_it_reads() {
+    // Regression: `--out catalogs/core.yaml` replaced an input catalog, and a plan
+    // saved among the catalogs broke the next run with a score of unknown keys.
+    let dir = crate::plan::fixture();
+    let core = dir.path().join("catalogs/core.yaml");
+    let before = std::fs::read(&core).unwrap();
+    for (path, why) in [
+        (
+            "catalogs/core.yaml",
+            "lies in the catalog directory `catalogs`",
+        ),
+        (
+            "catalogs/plan.JSON",
+            "lies in the catalog directory `catalogs`",
+        ),
+    ] {
+        let out = plan_out(&dir, Path::new(path));
+        assert_eq!(out.code, 2, "{}", out.snapshot());
+        assert!(
+            out.stdout.is_empty(),
+            "refused before planning: {}",
+            out.stdout
+        );
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+        assert!(out
+            .stderr
+            .contains("write the plan outside the catalog paths"));
+    }
+    assert_eq!(
+        std::fs::read(&core).unwrap(),
+        before,
+        "the catalog is intact"
+    );
+    assert!(!dir.path().join("catalogs/plan.JSON").exists());
+    // A catalog file named directly is refused as such.
+    let out = rune(["plan", "--at", "2026-03-27T10:00:00Z", "--catalog"])
+        .arg_path(&core)
+        .args(["--out"])
+        .arg_path(&core)
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("is a catalog file this plan reads"),
+        "{}",
+        out.stderr
+    );
+    // Hidden files and other extensions are never read back as catalogs.
+    for path in ["catalogs/.plan.json", "catalogs/plan.txt"] {
+        let out = plan_out(&dir, Path::new(path));
+        assert_eq!(out.code, 0, "{path}: {}", out.snapshot());
+    }
+    let out = rune(["validate", "--format", "json"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(
+        out.code,
+        0,
+        "the catalogs still validate: {}",
+        out.snapshot()
+    );
+}
+
+#[test]
+fn out_into_a_missing_directory_is_refused_before_planning() {
+    let dir = crate::plan::fixture();
+    let out = plan_out(&dir, Path::new("nowhere/plan.json"));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("the directory `nowhere` does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains(".rune-"),
+        "no temporary path leaks: {}",
+        out.stderr
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn a_new_plan_file_gets_the_mode_a_shell_redirect_would_give() {
+    // Regression: new plan files were created 0600 (a temporary file's mode), so a
+    // CI step running as another user could not read the artifact.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = crate::plan::fixture();
+    for (umask, mode) in [("022", 0o644), ("002", 0o664), ("077", 0o600)] {
+        let name = format!("plan-{umask}.json");
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" plan --at 2026-03-27T10:00:00Z --out {name}"
+            ))
+            .arg(env!("CARGO_BIN_EXE_rune"))
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let got = std::fs::metadata(dir.path().join(&name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(got & 0o777, mode, "umask {umask}");
+    }
+}

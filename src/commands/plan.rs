@@ -52,6 +52,11 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         }
     }
     let paths = config.catalog_paths(&args.paths);
+    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
+        if let Err(e) = crate::report::save::refuse_catalog_input(out, &paths) {
+            return usage(printer, &format!("cannot write the plan there: {e}"));
+        }
+    }
     let checked = match load_valid(&paths, config, printer) {
         Ok(checked) => checked,
         Err(status) => return status,

@@ -26,6 +26,15 @@ pub enum SaveError {
     },
     /// Symbolic links that never end at a file.
     TooManyLinks,
+    /// The directory the file would go in does not exist.
+    NoDirectory(PathBuf),
+    /// The path is a catalog file rune reads, or would be read as one.
+    CatalogInput {
+        /// The path, after following symbolic links.
+        target: PathBuf,
+        /// Why writing there would clobber or pollute the catalog.
+        why: String,
+    },
     /// Reading the path, or writing, syncing or renaming the temporary file, failed.
     Io(io::Error),
 }
@@ -39,6 +48,16 @@ impl fmt::Display for SaveError {
                 crate::escape::untrusted(&crate::source::display_name(target))
             ),
             SaveError::TooManyLinks => f.write_str("too many levels of symbolic links"),
+            SaveError::NoDirectory(dir) => write!(
+                f,
+                "the directory `{}` does not exist",
+                crate::escape::untrusted(&crate::source::display_name(dir))
+            ),
+            SaveError::CatalogInput { target, why } => write!(
+                f,
+                "`{}` {why}; write the plan outside the catalog paths",
+                crate::escape::untrusted(&crate::source::display_name(target))
+            ),
             SaveError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -100,20 +119,77 @@ pub fn resolve_target(path: &Path) -> Result<PathBuf, SaveError> {
     Err(SaveError::TooManyLinks)
 }
 
+/// Refuse a target that is one of the catalog files read (it would be replaced) or
+/// that lies in a catalog directory with a catalog extension (the next run would
+/// read the plan as a catalog).
+pub fn refuse_catalog_input(path: &Path, catalog_paths: &[PathBuf]) -> Result<(), SaveError> {
+    let target = resolve_target(path)?;
+    let Some(canonical) = canonical_target(&target) else {
+        return Err(SaveError::NoDirectory(directory_of(&target)));
+    };
+    for given in catalog_paths {
+        let Ok(input) = std::fs::canonicalize(given) else {
+            continue;
+        };
+        if input == canonical {
+            return Err(SaveError::CatalogInput {
+                target,
+                why: "is a catalog file this plan reads".to_string(),
+            });
+        }
+        // The walk skips hidden entries, so a hidden file is never read back.
+        let read_back = canonical.strip_prefix(&input).is_ok_and(|rest| {
+            !rest
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        });
+        if input.is_dir() && read_back && crate::loader::is_catalog_file(&canonical) {
+            return Err(SaveError::CatalogInput {
+                target,
+                why: format!(
+                    "lies in the catalog directory `{}`, so the next run would read the plan as a catalog",
+                    crate::escape::untrusted(&crate::source::display_name(given))
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The directory a file at `target` goes in (`.` for a bare name).
+fn directory_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The absolute, link-free path a target will have, when its directory exists.
+fn canonical_target(target: &Path) -> Option<PathBuf> {
+    let name = target.file_name()?;
+    let dir = std::fs::canonicalize(directory_of(target)).ok()?;
+    dir.is_dir().then(|| dir.join(name))
+}
+
 /// Write `bytes` to `path` atomically (see the module doc); returns the file written.
 /// An existing file keeps its permissions.
 pub fn save_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, SaveError> {
     let target = resolve_target(path)?;
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = directory_of(&target);
+    if !dir.is_dir() {
+        return Err(SaveError::NoDirectory(dir));
+    }
     // A unique name created exclusively: nothing planted at a guessable name is
-    // followed or truncated.
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rune-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
+    // followed or truncated. A new file gets the mode a shell redirect would give
+    // (0666 less the umask), not the private 0600 of a temporary file.
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".rune-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder.tempfile_in(&dir)?;
     if let Ok(meta) = std::fs::metadata(&target) {
         temp.as_file().set_permissions(meta.permissions())?;
     }

@@ -91,11 +91,17 @@ impl SourceFile {
     /// A source file from its display name, path and text.
     pub fn new(path: &Path, text: Arc<str>) -> Self {
         let name = display_name(path);
+        // Line breaks as YAML counts them: `\n`, `\r\n`, and a lone `\r` (old Mac
+        // files parse, so their problems must not all land on line 1).
+        let bytes = text.as_bytes();
         let line_starts = std::iter::once(0)
             .chain(
-                text.bytes()
+                bytes
+                    .iter()
                     .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
+                    .filter(|&(i, &b)| {
+                        b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+                    })
                     .map(|(i, _)| i as u32 + 1),
             )
             .collect();
@@ -233,7 +239,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn naive(text: &str, offset: usize) -> (usize, usize) {
-        let before = &text[..offset];
+        // A lone `\r` breaks a line like `\n`; in `\r\n` only the `\n` counts.
+        let lines = text.replace("\r\n", "\0\n").replace('\r', "\n");
+        let before = &lines[..offset];
         let line = before.matches('\n').count();
         let start = before.rfind('\n').map_or(0, |i| i + 1);
         let mut column = before[start..].chars().count();
@@ -247,7 +255,7 @@ mod tests {
         #[test]
         fn line_col_counts_characters_on_lines_of_any_length(
             parts in proptest::collection::vec(
-                prop_oneof!["[a-z]{0,50}", "[é→😀]{0,5}", Just("\n".to_string()), "[x]{3000,9000}"],
+                prop_oneof!["[a-z]{0,50}", "[é→😀]{0,5}", Just("\n".to_string()), Just("\r".to_string()), Just("\r\n".to_string()), "[x]{3000,9000}"],
                 0..12,
             ),
             bom in any::<bool>(),

@@ -845,3 +845,29 @@ fn a_new_plan_file_gets_the_mode_a_shell_redirect_would_give() {
         assert_eq!(got & 0o777, mode, "umask {umask}");
     }
 }
+
+#[test]
+fn problems_in_a_file_with_carriage_return_line_breaks_are_on_their_own_lines() {
+    // Regression: YAML reads a lone CR as a line break, but rune's line index did
+    // not, so every problem of an old Mac file was reported on line 1.
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("cr.yaml");
+    write(
+        &file,
+        "catalog_version: \"1\"\rmodules:\r  - module_identity: {module_name: a, module_class: C, module_type: s, module_version: 1.0.0, description: d}\r    bogus: 1\r",
+    );
+    let out = rune(["validate", "--format", "json"]).arg_path(&file).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let location = &out.json()["diagnostics"][0]["location"];
+    assert_eq!(
+        (location["line"].as_u64(), location["column"].as_u64()),
+        (Some(4), Some(5))
+    );
+    let human = rune(["validate", "--color", "never"]).arg_path(&file).run();
+    assert!(human.stderr.contains("cr.yaml:4:5]"), "{}", human.stderr);
+    assert!(
+        human.stderr.contains(" 4 │     bogus: 1\n"),
+        "{}",
+        human.stderr
+    );
+}

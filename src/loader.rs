@@ -115,9 +115,11 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pat
                     visited: BTreeSet::new(),
                     found: &mut in_dir,
                     diagnostics,
+                    too_deep: false,
                 };
                 walk.dir(path, 0);
-                if in_dir.is_empty() {
+                let too_deep = walk.too_deep;
+                if in_dir.is_empty() && !too_deep {
                     diagnostics.push(
                         Diagnostic::new(
                             Code::NoCatalogs,
@@ -160,11 +162,15 @@ struct Walk<'a> {
     visited: BTreeSet<PathBuf>,
     found: &'a mut BTreeSet<PathBuf>,
     diagnostics: &'a mut Vec<Diagnostic>,
+    /// Whether a part of the tree was too deep to search (then "no catalogs" would
+    /// be a second, false, report of the same problem).
+    too_deep: bool,
 }
 
 impl Walk<'_> {
     fn dir(&mut self, dir: &Path, depth: usize) {
         if depth > MAX_DIR_DEPTH {
+            self.too_deep = true;
             // Catalogs below would be missing from the registry without a word.
             self.diagnostics.push(
                 Diagnostic::new(
@@ -216,10 +222,13 @@ impl Walk<'_> {
                     self.found.insert(child);
                 }
                 Ok(_) => {}
-                Err(err) => self.diagnostics.push(Diagnostic::new(
+                // A dangling link (or any unreadable entry) whose name is not a
+                // catalog's is ignored like every other non-catalog entry.
+                Err(err) if is_catalog_file(&child) => self.diagnostics.push(Diagnostic::new(
                     Code::Unreadable,
                     format!("cannot read `{}`: {}", child.display(), io_reason(&err)),
                 )),
+                Err(_) => {}
             }
         }
     }
@@ -229,7 +238,17 @@ fn io_reason(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => err.to_string(),
+        // The OS's own words, in the same lower-case form, without "(os error 40)".
+        _ => {
+            let text = err.to_string();
+            let text = text
+                .rfind(" (os error ")
+                .map_or(text.as_str(), |at| &text[..at]);
+            let mut chars = text.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_lowercase().chain(chars).collect()
+            })
+        }
     }
 }
 

@@ -868,9 +868,18 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
         } else {
             "YAML syntax error: a tab where YAML allows only spaces"
         };
+        // A tab after `:` is not indentation: what the parser wants there is a space.
+        let after_colon = !indentation && text[..tab].trim_end_matches('\t').ends_with(':');
+        let help = if after_colon {
+            "put a space after `:` instead of the tab (this parser needs a space there)"
+        } else if indentation {
+            "YAML forbids tabs for indentation; indent with spaces"
+        } else {
+            "replace the tab with spaces"
+        };
         return Diagnostic::new(Code::YamlSyntax, message)
             .with_label(span, format!("tab: {info}"))
-            .with_help("YAML forbids tabs for indentation; indent with spaces");
+            .with_help(help);
     }
     let at = last_content_before(text, at);
     let span = Span::new(file, at, (at + 1).min(text.len()).max(at));

@@ -294,12 +294,22 @@ fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Dia
         let text: Arc<str> = Arc::from(format!("{before}␀{after}\n"));
         let source = SourceFile::new(path, text);
         let span = Span::new(id, start, start + '␀'.len_utf8());
-        let d = Diagnostic::new(
-            Code::BinaryFile,
-            "this is a binary file, not a YAML catalog",
-        )
-        .with_label(span, "NUL byte here")
-        .with_help("catalogs are UTF-8 YAML or JSON text; remove the file from the catalog paths");
+        // Editors on Windows save UTF-16 by default: say so rather than "binary".
+        let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
+        let d = if utf16 {
+            Diagnostic::new(Code::BinaryFile, "this file is UTF-16 text, not UTF-8")
+                .with_label(span, "NUL byte here")
+                .with_help("save the file as UTF-8: catalogs are UTF-8 YAML or JSON text")
+        } else {
+            Diagnostic::new(
+                Code::BinaryFile,
+                "this is a binary file, not a YAML catalog",
+            )
+            .with_label(span, "NUL byte here")
+            .with_help(
+                "catalogs are UTF-8 YAML or JSON text; remove the file from the catalog paths",
+            )
+        };
         return (source, None, vec![d]);
     }
     let text = match String::from_utf8(bytes) {

@@ -835,6 +835,7 @@ fn a_new_plan_file_gets_the_mode_a_shell_redirect_would_give() {
             .arg(env!("CARGO_BIN_EXE_rune"))
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
         assert!(status.success());

@@ -91,7 +91,14 @@ fn lookup(query: &str) -> Lookup {
             .collect();
         return match (codes.as_slice(), number) {
             ([], _) | (_, None) => {
-                Lookup::UnknownProtocol(format!("-{}", query.trim_start_matches(['-', '+'])))
+                let digits = query.trim_start_matches(['-', '+']);
+                let digits = match digits.trim_start_matches('0') {
+                    "" => "0",
+                    rest => rest,
+                };
+                // Protocol codes are negative; `0` has no sign to add.
+                let sign = if digits == "0" { "" } else { "-" };
+                Lookup::UnknownProtocol(format!("{sign}{digits}"))
             }
             ([code], _) => Lookup::One(*code),
             (_, Some(number)) => Lookup::Protocol(number, codes),

@@ -276,12 +276,15 @@ pub fn render_human_report(
     let mut out = render_diagnostics(diagnostics, sources, color);
     let errors = count(diagnostics, Severity::Error);
     let warnings = count(diagnostics, Severity::Warning);
-    let what = format!(
+    let mut what = format!(
         "{}, {}, {}",
         plural(summary.files, "file"),
         plural(summary.modules, "module"),
         plural(summary.actions, "action")
     );
+    if summary.workflows > 0 {
+        what.push_str(&format!(", {}", plural(summary.workflows, "workflow")));
+    }
     if passes(diagnostics, deny_warnings) {
         let extra = if warnings > 0 {
             format!(" with {}", plural(warnings, "warning"))

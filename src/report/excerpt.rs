@@ -165,6 +165,17 @@ impl Excerpt {
                 _ => merged.push((first, last)),
             }
         }
+        // The primary label's lines come first (miette shows snippets in excerpt
+        // order, and the first header is where a reader looks), the rest by line.
+        if let Some(primary) = clipped.first() {
+            if let Some(i) = merged
+                .iter()
+                .position(|&(first, last)| (first..=last).contains(&primary.first_line))
+            {
+                let run = merged.remove(i);
+                merged.insert(0, run);
+            }
+        }
 
         // Label boundaries per line: `(line, byte offset)`.
         let mut points: Vec<(usize, usize)> = Vec::with_capacity(clipped.len() * 2);

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, Suggester};
 use crate::graph::DependencyGraph;
 use crate::registry::{Action, Criticality, Module, Registry, Step, Workflow};
-use crate::schema::{display_path, pointer_segments};
+use crate::schema::{display_path, pointer_segments, Locator};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -526,18 +526,19 @@ fn validate_data_except(
     out: &mut Vec<Diagnostic>,
 ) {
     let json = data.to_json();
+    let (data, schema) = (Locator::new(data), Locator::new(schema));
     for error in validator.iter_errors(&json) {
         let relative = pointer_segments(error.instance_path().as_str());
         if skip(&relative, error.kind()) {
             continue;
         }
-        let (node, _) = data.pointer_lookup(relative.iter().map(String::as_str));
+        let (node, _) = data.lookup(relative.iter().map(String::as_str));
         // An unexpected key is shown where it is written, not on its whole mapping.
         let span = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected }
             | ValidationErrorKind::UnevaluatedProperties { unexpected } => unexpected
                 .first()
-                .and_then(|k| node.entry(k))
+                .and_then(|k| data.entry(node, k))
                 .map_or(node.span, |e| e.key.span),
             _ => node.span,
         };
@@ -548,7 +549,7 @@ fn validate_data_except(
         if rule_path.len() > 1 {
             rule_path.pop();
         }
-        let (rule, rule_entry) = schema.pointer_lookup(rule_path.iter().map(String::as_str));
+        let (rule, rule_entry) = schema.lookup(rule_path.iter().map(String::as_str));
         let rule_span = rule_entry.map_or(rule.span, |e| e.key.span);
         let path: Vec<String> = field
             .split('.')

@@ -177,3 +177,56 @@ fn a_long_misspelling_among_many_names_is_answered_quickly() {
         .count();
     assert_eq!(missing, 2);
 }
+
+/// Schema errors by the ten thousand: each is located in constant time, so the cost
+/// grows with their number, not with its square.
+#[test]
+fn many_unknown_keys_in_one_mapping_are_located_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = 30_000;
+    // A long common prefix made every key comparison of the old linear search slow.
+    let prefix = "k".repeat(100);
+    let mut text = String::from(
+        "catalog_version: \"1\"\nmodules:\n  - module_identity:\n      module_name: a\n      module_class: C\n      module_type: s\n      module_version: 1.0.0\n      description: d\n",
+    );
+    for i in 0..count {
+        text.push_str(&format!("      {prefix}{i}: {i}\n"));
+    }
+    text.push_str("    lifecycle: {runtime: builtin}\n");
+    let path = dir.path().join("keys.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = assert_quick(&path);
+    let report = out.json();
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), count);
+    let last = &diagnostics[count - 1];
+    assert_eq!(last["location"]["line"], 8 + count);
+    assert_eq!(last["location"]["column"], 7);
+}
+
+#[test]
+fn a_long_list_repeating_its_last_item_is_checked_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = 30_000;
+    let mut needs: Vec<String> = (0..count).map(|i| format!("n{i}")).collect();
+    needs.push("n0".into());
+    let mut steps = vec![json!({"id": "s", "action": "restart", "needs": needs})];
+    steps.extend((0..count).map(|i| json!({"id": format!("n{i}"), "action": "restart"})));
+    let catalog = json!({
+        "catalog_version": "1",
+        "modules": [module("ops", &[], &["restart"])],
+        "workflows": {"wf": {"steps": steps}},
+    });
+    let out = assert_quick(&write(dir.path(), "needs.json", &catalog));
+    let report = out.json();
+    let messages: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["`workflows.wf.steps[0].needs` lists the string `n0` twice"]
+    );
+}

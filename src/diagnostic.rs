@@ -215,7 +215,7 @@ impl Diagnostic {
         Diagnostic {
             code,
             severity: code.severity(),
-            message: message.into(),
+            message: bounded(message.into()),
             labels: Vec::new(),
             help: None,
         }
@@ -225,14 +225,14 @@ impl Diagnostic {
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
         self.labels.push(Label {
             span,
-            message: message.into(),
+            message: bounded(message.into()),
         });
         self
     }
 
     /// Set the help text.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(bounded(help.into()));
         self
     }
 
@@ -250,6 +250,57 @@ impl Diagnostic {
     pub fn is_io(&self) -> bool {
         matches!(self.code, Code::Unreadable | Code::NoCatalogs)
     }
+}
+
+/// Longest backtick-quoted part of a message, label or help, in characters, kept
+/// whole; a longer one is a value quoted in full, and is cut in the middle.
+const MAX_QUOTED_PART_CHARS: usize = 200;
+/// Longest message, label or help, in characters, kept whole.
+const MAX_TEXT_CHARS: usize = 1000;
+
+/// `text` made short enough to read, whatever the catalog put in it: each long
+/// backtick-quoted part keeps its start and end, and then the whole text too.
+/// Messages quote values through `schema::quote`, which shortens them more; this
+/// is the bound for every message, so that no value, however it got there, makes a
+/// megabyte message.
+fn bounded(text: String) -> String {
+    let long_part = text.split('`').skip(1).step_by(2).any(|part| {
+        part.len() > MAX_QUOTED_PART_CHARS && part.chars().count() > MAX_QUOTED_PART_CHARS
+    });
+    let text = if long_part {
+        let mut out = String::new();
+        for (i, part) in text.split('`').enumerate() {
+            if i > 0 {
+                out.push('`');
+            }
+            // Odd parts are inside backticks.
+            if i % 2 == 1 {
+                out.push_str(&cut_middle(part, MAX_QUOTED_PART_CHARS));
+            } else {
+                out.push_str(part);
+            }
+        }
+        out
+    } else {
+        text
+    };
+    if text.len() <= MAX_TEXT_CHARS {
+        return text;
+    }
+    cut_middle(&text, MAX_TEXT_CHARS)
+}
+
+/// `text` if it has at most `max` characters, else its start and end around `…`.
+fn cut_middle(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    let keep = (max - 1) / 2;
+    let mut out: String = text.chars().take(keep).collect();
+    out.push('…');
+    out.extend(text.chars().skip(count - (max - 1 - keep)));
+    out
 }
 
 /// Sort diagnostics into their reporting order: by file name, position, code, message.
@@ -632,6 +683,23 @@ mod tests {
         ] {
             assert!(!one(a, b), "{a} {b}");
         }
+    }
+
+    #[test]
+    fn long_values_in_messages_are_cut_in_the_middle() {
+        let long = format!("{}{}", "a".repeat(1_000_000), "z");
+        let d = Diagnostic::new(Code::InvalidVersion, format!("version `{long}` is bad"))
+            .with_help(format!("no `{long}`: {long}"));
+        assert!(d.message.starts_with("version `aaaa"), "{}", d.message);
+        assert!(d.message.chars().count() < 300, "{}", d.message);
+        assert!(d.message.ends_with("az` is bad"), "{}", d.message);
+        assert_eq!(
+            d.message.chars().count(),
+            "version `` is bad".len() + MAX_QUOTED_PART_CHARS
+        );
+        assert!(d.help.unwrap().chars().count() <= MAX_TEXT_CHARS);
+        let short = "`modules[1].capability_declaration.actions[0].category` must be `x`";
+        assert_eq!(Diagnostic::new(Code::InvalidFormat, short).message, short);
     }
 
     #[test]

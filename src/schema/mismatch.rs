@@ -394,6 +394,19 @@ pub fn describe_mismatch(
                 "not a known key here",
             )
         }
+        // A key breaks the rule for key names: say so in the key's own terms.
+        ValidationErrorKind::PropertyNames { error } => {
+            let key = error.instance();
+            let inner = describe_mismatch(error, Found::Json(key), "the key", None);
+            Mismatch {
+                message: format!(
+                    "{subject} has a key that is not allowed: {}",
+                    inner.message
+                ),
+                label: inner.label,
+                help: inner.help,
+            }
+        }
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => plain(
             format!("{subject} matches none of the forms its schema allows, found {value}"),
             "does not match the schema",

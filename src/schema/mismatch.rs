@@ -462,8 +462,10 @@ fn quote_hint(found: Found<'_>, written: Option<&str>) -> Option<String> {
         Shape::Null => ("null".to_string(), "null", true),
         _ => return None,
     };
-    let written = written.map(str::trim).filter(|w| !w.is_empty());
-    Some(match written {
+    // What the user typed, shortened like any quoted value.
+    let written = written.map(str::trim).filter(|w| !w.is_empty()).map(clip);
+    let read = clip(&read);
+    Some(match written.as_deref() {
         Some(w) if w != read => format!(
             "`{w}` is unquoted, so it was read as the {kind} {read}, not as text; quote it: `\"{w}\"`"
         ),

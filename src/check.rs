@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, Suggester};
 use crate::graph::DependencyGraph;
 use crate::registry::{Action, Criticality, Module, Registry, Step, Workflow};
-use crate::schema::{display_path, pointer_segments};
+use crate::schema::{display_path, pointer_segments, quote, Locator};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -48,7 +48,7 @@ fn check_names_and_versions(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let bad_name = |what: &str, name: &crate::source::Spanned<String>| {
         Diagnostic::new(
             Code::InvalidName,
-            format!("invalid {what} name `{}`", name.value),
+            format!("invalid {what} name {}", quote(&name.value)),
         )
         .with_label(name.span, "not a valid name")
         .with_help(format!("names use {NAME_RULE}"))
@@ -63,8 +63,9 @@ fn check_names_and_versions(registry: &Registry, out: &mut Vec<Diagnostic>) {
                     Diagnostic::new(
                         Code::InvalidVersion,
                         format!(
-                            "module_version `{}` of `{}` is not a semantic version",
-                            version.value, module.name.value
+                            "module_version {} of {} is not a semantic version",
+                            quote(&version.value),
+                            quote(&module.name.value)
                         ),
                     )
                     .with_label(version.span, err.to_string())
@@ -82,8 +83,8 @@ fn check_names_and_versions(registry: &Registry, out: &mut Vec<Diagnostic>) {
                         Diagnostic::new(
                             Code::InvalidVersionRequirement,
                             format!(
-                                "version_requirement `{}` is not a semver requirement",
-                                req.value
+                                "version_requirement {} is not a semver requirement",
+                                quote(&req.value)
                             ),
                         )
                         .with_label(req.span, err.to_string())
@@ -161,8 +162,9 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
                 let mut d = Diagnostic::new(
                     code,
                     format!(
-                        "`{}` {what} `{}`, which is not in the catalog",
-                        module.name.value, dep.module_name.value
+                        "{} {what} {}, which is not in the catalog",
+                        quote(&module.name.value),
+                        quote(&dep.module_name.value)
                     ),
                 )
                 .with_label(dep.module_name.span, "no module with this name");
@@ -314,8 +316,9 @@ fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {
                 let mut d = Diagnostic::new(
                     Code::UnprovidedEvent,
                     format!(
-                        "`{}` consumes `{}`, which no module provides",
-                        module.name.value, event.value
+                        "{} consumes {}, which no module provides",
+                        quote(&module.name.value),
+                        quote(&event.value)
                     ),
                 )
                 .with_label(event.span, "no provider in the catalog");
@@ -526,18 +529,19 @@ fn validate_data_except(
     out: &mut Vec<Diagnostic>,
 ) {
     let json = data.to_json();
+    let (data, schema) = (Locator::new(data), Locator::new(schema));
     for error in validator.iter_errors(&json) {
         let relative = pointer_segments(error.instance_path().as_str());
         if skip(&relative, error.kind()) {
             continue;
         }
-        let (node, _) = data.pointer_lookup(relative.iter().map(String::as_str));
+        let (node, _) = data.lookup(relative.iter().map(String::as_str));
         // An unexpected key is shown where it is written, not on its whole mapping.
         let span = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected }
             | ValidationErrorKind::UnevaluatedProperties { unexpected } => unexpected
                 .first()
-                .and_then(|k| node.entry(k))
+                .and_then(|k| data.entry(node, k))
                 .map_or(node.span, |e| e.key.span),
             _ => node.span,
         };
@@ -548,7 +552,7 @@ fn validate_data_except(
         if rule_path.len() > 1 {
             rule_path.pop();
         }
-        let (rule, rule_entry) = schema.pointer_lookup(rule_path.iter().map(String::as_str));
+        let (rule, rule_entry) = schema.lookup(rule_path.iter().map(String::as_str));
         let rule_span = rule_entry.map_or(rule.span, |e| e.key.span);
         let path: Vec<String> = field
             .split('.')
@@ -678,8 +682,9 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
                 let mut d = Diagnostic::new(
                     Code::UnknownTimeZone,
                     format!(
-                        "change window `{}` uses unknown time zone `{}`",
-                        window.name.value, window.timezone.value
+                        "change window {} uses unknown time zone {}",
+                        quote(&window.name.value),
+                        quote(&window.timezone.value)
                     ),
                 )
                 .with_label(window.timezone.span, "not an IANA time zone name");
@@ -699,8 +704,8 @@ fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
                 let mut d = Diagnostic::new(
                     Code::UnknownPolicyAction,
                     format!(
-                        "policy override for `{}`, which no module provides",
-                        name.value
+                        "policy override for {}, which no module provides",
+                        quote(&name.value)
                     ),
                 )
                 .with_label(name.span, "no such action");
@@ -797,8 +802,10 @@ fn check_workflow<'a>(
             let mut d = Diagnostic::new(
                 Code::UnknownWorkflowAction,
                 format!(
-                    "step `{}` of workflow `{}` runs `{}`, which no module provides",
-                    step.id.value, workflow.name.value, step.action.value
+                    "step {} of workflow {} runs {}, which no module provides",
+                    quote(&step.id.value),
+                    quote(&workflow.name.value),
+                    quote(&step.action.value)
                 ),
             )
             .with_label(step.action.span, "unknown action");
@@ -814,8 +821,9 @@ fn check_workflow<'a>(
         let mut d = Diagnostic::new(
             Code::InvalidStepReference,
             format!(
-                "{how} `{}`, which is not a step of workflow `{}`",
-                name.value, workflow.name.value
+                "{how} {}, which is not a step of workflow {}",
+                quote(&name.value),
+                quote(&workflow.name.value)
             ),
         )
         .with_label(name.span, "unknown step");
@@ -875,7 +883,7 @@ fn check_workflow<'a>(
                     out.push(
                         Diagnostic::new(
                             Code::InvalidStepReference,
-                            format!("`{}` {problem}", from.value),
+                            format!("{} {problem}", quote(&from.value)),
                         )
                         .with_label(from.span, "unknown input")
                         .with_help(format!(
@@ -897,7 +905,7 @@ fn check_workflow<'a>(
                 Err(help) => out.push(
                     Diagnostic::new(
                         Code::InvalidStepReference,
-                        format!("`{}` is not a valid reference", from.value),
+                        format!("{} is not a valid reference", quote(&from.value)),
                     )
                     .with_label(from.span, "invalid reference")
                     .with_help(help),

@@ -215,7 +215,7 @@ impl Diagnostic {
         Diagnostic {
             code,
             severity: code.severity(),
-            message: message.into(),
+            message: bounded(message.into()),
             labels: Vec::new(),
             help: None,
         }
@@ -225,14 +225,14 @@ impl Diagnostic {
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
         self.labels.push(Label {
             span,
-            message: message.into(),
+            message: bounded(message.into()),
         });
         self
     }
 
     /// Set the help text.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(bounded(help.into()));
         self
     }
 
@@ -250,6 +250,57 @@ impl Diagnostic {
     pub fn is_io(&self) -> bool {
         matches!(self.code, Code::Unreadable | Code::NoCatalogs)
     }
+}
+
+/// Longest backtick-quoted part of a message, label or help, in characters, kept
+/// whole; a longer one is a value quoted in full, and is cut in the middle.
+const MAX_QUOTED_PART_CHARS: usize = 200;
+/// Longest message, label or help, in characters, kept whole.
+const MAX_TEXT_CHARS: usize = 1000;
+
+/// `text` made short enough to read, whatever the catalog put in it: each long
+/// backtick-quoted part keeps its start and end, and then the whole text too.
+/// Messages quote values through `schema::quote`, which shortens them more; this
+/// is the bound for every message, so that no value, however it got there, makes a
+/// megabyte message.
+fn bounded(text: String) -> String {
+    let long_part = text.split('`').skip(1).step_by(2).any(|part| {
+        part.len() > MAX_QUOTED_PART_CHARS && part.chars().count() > MAX_QUOTED_PART_CHARS
+    });
+    let text = if long_part {
+        let mut out = String::new();
+        for (i, part) in text.split('`').enumerate() {
+            if i > 0 {
+                out.push('`');
+            }
+            // Odd parts are inside backticks.
+            if i % 2 == 1 {
+                out.push_str(&cut_middle(part, MAX_QUOTED_PART_CHARS));
+            } else {
+                out.push_str(part);
+            }
+        }
+        out
+    } else {
+        text
+    };
+    if text.len() <= MAX_TEXT_CHARS {
+        return text;
+    }
+    cut_middle(&text, MAX_TEXT_CHARS)
+}
+
+/// `text` if it has at most `max` characters, else its start and end around `…`.
+fn cut_middle(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    let keep = (max - 1) / 2;
+    let mut out: String = text.chars().take(keep).collect();
+    out.push('…');
+    out.extend(text.chars().skip(count - (max - 1 - keep)));
+    out
 }
 
 /// Sort diagnostics into their reporting order: by file name, position, code, message.
@@ -288,116 +339,156 @@ pub fn did_you_mean<'a>(
     Suggester::new(candidates).suggest(word, None)
 }
 
+/// Longest word or candidate (in characters) that suggestions are made for. Every
+/// name the catalog schema allows is at most 128 characters and time zone names are
+/// shorter, so nothing plausible is lost, and no query costs more than a bounded
+/// amount however long the misspelt value is.
+pub const MAX_SUGGEST_CHARS: usize = 128;
+
 /// The largest edit distance at which `a` and `b` are still a plausible typo of each
-/// other: one edit per three characters of the shorter name, at least one. Measured
-/// on the shorter name so that a short word never matches an unrelated long one,
-/// and a two-letter word (`db`) only ever differs by one edit from its suggestion.
+/// other: one edit per three characters of the shorter name, at least one, and none
+/// when the shorter has one or two characters (`x` is no typo of `b`, `db` none of
+/// `ab`: with so few letters every edit is a different name). Measured on the
+/// shorter name so that a short word never matches an unrelated long one.
 fn typo_limit(a_chars: usize, b_chars: usize) -> usize {
-    (a_chars.min(b_chars) / 3).max(1)
+    match a_chars.min(b_chars) {
+        0..=2 => 0,
+        shorter => (shorter / 3).max(1),
+    }
 }
 
 /// Edit-distance work (cells of the distance table) a [`Suggester`] spends on
 /// suggestions further than one edit away, across all its queries. Normal catalogs
 /// never reach it; a catalog with tens of thousands of misspelt names does, and from
-/// then on only one-edit typos (which the index finds at constant cost) are offered.
+/// then on only case and one-edit typos (which the indexes find at a cost linear in
+/// the word) are offered.
 const SCAN_BUDGET_CELLS: u64 = 20_000_000;
 
-/// Candidate lists shorter than this are scanned whole; longer ones get an index.
-const INDEX_FROM: usize = 64;
+/// Character comparisons a [`Suggester`] spends confirming what its indexes found,
+/// across all its queries. An index hit is usually a real match; only names built to
+/// share deletions (or hash collisions) make many hits per query, and this bounds
+/// what they cost.
+const PROBE_BUDGET_CHARS: u64 = 50_000_000;
 
 /// Answers many "did you mean" queries against one set of names at a bounded cost.
 ///
-/// A suggestion is the candidate with the smallest Damerau-Levenshtein (optimal
-/// string alignment) distance to the word, ties broken by name, within
-/// [`typo_limit`]. Candidates one edit away are found through an index of every
-/// name with one character deleted (two strings are at most one edit apart only if
-/// deleting at most one character from each makes them equal), so the common typo
-/// costs a few hash lookups however large the catalog. Further candidates are found
-/// by scanning names of a near length, within [`SCAN_BUDGET_CELLS`] in all, so
-/// answering one query per catalog entry stays linear in the catalog's size.
+/// The suggestion is, in order of preference: a candidate that differs only in case
+/// (`API` for `api`); else the closest candidate by Damerau-Levenshtein (optimal
+/// string alignment) distance within [`typo_limit`], ties broken by name. Words and
+/// candidates longer than [`MAX_SUGGEST_CHARS`] get none.
+///
+/// Case variants are found through an index of the lower-cased names, one-edit typos
+/// through an index of every name with one character deleted (two strings are at most
+/// one edit apart only if deleting at most one character from each makes them
+/// equal); both are hashes computed in time linear in the name, and each hit is
+/// confirmed in linear time within [`PROBE_BUDGET_CHARS`]. Further candidates are
+/// found by scanning names of a near length, charged against [`SCAN_BUDGET_CELLS`]
+/// before each comparison, so answering one query per catalog entry stays linear in
+/// the catalog's size.
 pub struct Suggester<'a> {
-    /// Distinct candidates, sorted.
+    /// Distinct candidates of at most [`MAX_SUGGEST_CHARS`] characters, sorted.
     names: Vec<&'a str>,
     /// Character count of each name.
     chars: Vec<usize>,
     /// Name indices grouped by character count.
     by_len: Vec<Vec<u32>>,
-    /// (hash of a name or of a name with one character deleted, name index), sorted;
-    /// empty for short lists.
+    /// (hash of a name's lower-case form, name index), sorted.
+    folded: Vec<(u64, u32)>,
+    /// (hash of a name or of a name with one character deleted, name index), sorted.
     deletions: Vec<(u64, u32)>,
     /// Table cells left for scans beyond one edit.
-    budget: std::cell::Cell<u64>,
+    scan_budget: std::cell::Cell<u64>,
+    /// Character comparisons left for confirming index hits.
+    probe_budget: std::cell::Cell<u64>,
 }
 
 impl<'a> Suggester<'a> {
     /// Index `candidates` (duplicates are fine).
     pub fn new(candidates: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut names: Vec<&str> = candidates.into_iter().collect();
+        let mut names: Vec<&str> = candidates
+            .into_iter()
+            .filter(|n| char_count_within(n, MAX_SUGGEST_CHARS).is_some())
+            .collect();
         names.sort_unstable();
         names.dedup();
         let chars: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
-        let mut by_len: Vec<Vec<u32>> = Vec::new();
-        for (i, &len) in chars.iter().enumerate() {
-            if by_len.len() <= len {
-                by_len.resize_with(len + 1, Vec::new);
-            }
-            by_len[len].push(i as u32);
-        }
+        let mut by_len: Vec<Vec<u32>> = vec![Vec::new(); MAX_SUGGEST_CHARS + 1];
+        let mut folded = Vec::with_capacity(names.len());
         let mut deletions = Vec::new();
-        if names.len() >= INDEX_FROM {
-            for (i, name) in names.iter().enumerate() {
-                deletions.extend(one_deletion_hashes(name).map(|h| (h, i as u32)));
-            }
-            deletions.sort_unstable();
+        let mut hashes = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            by_len[chars[i]].push(i as u32);
+            folded.push((folded_hash(name), i as u32));
+            one_deletion_hashes(name, &mut hashes);
+            deletions.extend(hashes.iter().map(|&h| (h, i as u32)));
         }
+        folded.sort_unstable();
+        deletions.sort_unstable();
         Suggester {
             names,
             chars,
             by_len,
+            folded,
             deletions,
-            budget: std::cell::Cell::new(SCAN_BUDGET_CELLS),
+            scan_budget: std::cell::Cell::new(SCAN_BUDGET_CELLS),
+            probe_budget: std::cell::Cell::new(PROBE_BUDGET_CHARS),
         }
     }
 
     /// The best suggestion for `word`, never `exclude` (e.g. the module that
     /// depends on a misspelling of its own name) nor `word` itself.
     pub fn suggest(&self, word: &str, exclude: Option<&str>) -> Option<&'a str> {
-        let word_chars = word.chars().count();
-        let mut best: Option<(usize, &'a str)> = None;
-        let consider = |i: usize, best: &mut Option<(usize, &'a str)>| {
-            let name = self.names[i];
-            if name == word || Some(name) == exclude {
-                return;
+        let word_chars = char_count_within(word, MAX_SUGGEST_CHARS)?;
+        let allowed = |i: usize| self.names[i] != word && Some(self.names[i]) != exclude;
+
+        // A difference in case only: the likeliest slip of all.
+        let lower = |s: &'a str| s.chars().flat_map(char::to_lowercase);
+        for i in hits(&self.folded, folded_hash(word)) {
+            if !self.charge_probe(word_chars.max(self.chars[i])) {
+                return None;
             }
-            let limit = typo_limit(word_chars, self.chars[i]);
-            if word_chars.abs_diff(self.chars[i]) > limit {
-                return;
+            if allowed(i) && lower(self.names[i]).eq(word.chars().flat_map(char::to_lowercase)) {
+                // Hits come in name order: the first is the smallest name.
+                return Some(self.names[i]);
             }
-            let distance = strsim::osa_distance(word, name);
-            if distance <= limit && best.is_none_or(|b| (distance, name) < b) {
-                *best = Some((distance, name));
-            }
-        };
-        if self.deletions.is_empty() {
-            (0..self.names.len()).for_each(|i| consider(i, &mut best));
-            return best.map(|(_, name)| name);
         }
-        for hash in one_deletion_hashes(word) {
-            let from = self.deletions.partition_point(|&(h, _)| h < hash);
-            for &(h, i) in &self.deletions[from..] {
-                if h != hash {
-                    break;
+        if word_chars <= 2 {
+            // Too short for any edit to be a plausible typo (see `typo_limit`).
+            return None;
+        }
+
+        // One edit: through the deletion index.
+        let mut hashes = Vec::new();
+        one_deletion_hashes(word, &mut hashes);
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut best: Option<&'a str> = None;
+        for &hash in &hashes {
+            for i in hits(&self.deletions, hash) {
+                let name = self.names[i];
+                if best.is_some_and(|b| b <= name) || !allowed(i) {
+                    continue;
                 }
-                consider(i as usize, &mut best);
+                if !self.charge_probe(word_chars.max(self.chars[i])) {
+                    return best;
+                }
+                if typo_limit(word_chars, self.chars[i]) >= 1
+                    && one_edit_apart(word, word_chars, name, self.chars[i])
+                {
+                    best = Some(name);
+                }
             }
         }
         if best.is_some() {
             // One edit is as close as a different name gets.
-            return best.map(|(_, name)| name);
+            return best;
         }
+
         // Longer typos: names of a near length, nearest lengths first, while the
-        // budget lasts.
-        let widest = (word_chars / 3).max(1);
+        // budget lasts. No candidate is further from the word's length than the
+        // limit for the word itself.
+        let mut best: Option<(usize, &'a str)> = None;
+        let widest = typo_limit(word_chars, word_chars);
         for spread in 0..=widest {
             let lengths = if spread == 0 {
                 [Some(word_chars), None]
@@ -410,65 +501,257 @@ impl<'a> Suggester<'a> {
                 .filter_map(|l| self.by_len.get(l))
             {
                 for &i in bucket {
-                    let cost = (word_chars as u64 + 1) * (self.chars[i as usize] as u64 + 1);
-                    let Some(left) = self.budget.get().checked_sub(cost) else {
+                    let i = i as usize;
+                    let limit = typo_limit(word_chars, self.chars[i]);
+                    if limit < 2 || word_chars.abs_diff(self.chars[i]) > limit || !allowed(i) {
+                        continue;
+                    }
+                    // Charged before the work, so one query never overruns.
+                    let cost = (word_chars as u64 + 1) * (self.chars[i] as u64 + 1);
+                    let Some(left) = self.scan_budget.get().checked_sub(cost) else {
                         return best.map(|(_, name)| name);
                     };
-                    self.budget.set(left);
-                    consider(i as usize, &mut best);
+                    self.scan_budget.set(left);
+                    let name = self.names[i];
+                    let distance = strsim::osa_distance(word, name);
+                    if distance <= limit && best.is_none_or(|b| (distance, name) < b) {
+                        best = Some((distance, name));
+                    }
                 }
             }
         }
         best.map(|(_, name)| name)
     }
+
+    /// Take `chars` comparisons from the probe budget; false once it is spent.
+    fn charge_probe(&self, chars: usize) -> bool {
+        match self.probe_budget.get().checked_sub(chars as u64 + 1) {
+            Some(left) => {
+                self.probe_budget.set(left);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
-/// Hashes of `word` and of every string made by deleting one character of it.
-fn one_deletion_hashes(word: &str) -> impl Iterator<Item = u64> + '_ {
-    use std::hash::Hasher;
-    let hash = |parts: [&str; 2]| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        for part in parts {
-            hasher.write(part.as_bytes());
+/// The number of characters in `s`, if it is at most `max`; looks at no more than
+/// `max` characters (plus the byte length) so an overlong value costs nothing.
+fn char_count_within(s: &str, max: usize) -> Option<usize> {
+    if s.len() > max * 4 {
+        return None;
+    }
+    let count = s.chars().count();
+    (count <= max).then_some(count)
+}
+
+/// Name indices stored under `hash` in a sorted `(hash, index)` list, in index order.
+fn hits(index: &[(u64, u32)], hash: u64) -> impl Iterator<Item = usize> + '_ {
+    let from = index.partition_point(|&(h, _)| h < hash);
+    index[from..]
+        .iter()
+        .take_while(move |&&(h, _)| h == hash)
+        .map(|&(_, i)| i as usize)
+}
+
+/// Whether `a` and `b` (which differ) are one substitution, insertion, deletion or
+/// transposition of neighbours apart, in time linear in their length.
+fn one_edit_apart(a: &str, a_chars: usize, b: &str, b_chars: usize) -> bool {
+    // A common prefix is the same bytes in both, so it ends at the same offset.
+    let prefix = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|&((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((at, _), _)| at);
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match a_chars.cmp(&b_chars) {
+        std::cmp::Ordering::Equal => {
+            let (mut x, mut y) = (a.chars(), b.chars());
+            let (x0, x1, y0, y1) = (x.next(), x.next(), y.next(), y.next());
+            rest(a) == rest(b) || (x1.is_some() && x0 == y1 && x1 == y0 && x.as_str() == y.as_str())
         }
-        hasher.finish()
-    };
-    std::iter::once(hash([word, ""])).chain(
-        word.char_indices()
-            .map(move |(at, c)| hash([&word[..at], &word[at + c.len_utf8()..]])),
-    )
+        std::cmp::Ordering::Greater => a_chars == b_chars + 1 && rest(a) == b,
+        std::cmp::Ordering::Less => b_chars == a_chars + 1 && a == rest(b),
+    }
+}
+
+/// `s` without its first character.
+fn rest(s: &str) -> &str {
+    let mut chars = s.chars();
+    chars.next();
+    chars.as_str()
+}
+
+/// Polynomial hashing modulo the Mersenne prime 2^61 - 1: a string's hash, and the
+/// hash of the string with any one character deleted, each in constant time from
+/// prefix and suffix sums. Collisions only cost a confirming comparison.
+mod poly {
+    const MODULUS: u64 = (1 << 61) - 1;
+    /// An arbitrary fixed base, so that hashes (and suggestions) are deterministic.
+    pub(super) const BASE: u64 = 0x5DEE_CE66_D1CE_4E5B % MODULUS;
+
+    pub(super) fn mul(a: u64, b: u64) -> u64 {
+        let product = u128::from(a) * u128::from(b);
+        // 2^61 is 1 modulo the modulus: fold the high bits onto the low ones.
+        let folded = (product & u128::from(MODULUS)) + (product >> 61);
+        folded as u64 % MODULUS
+    }
+
+    pub(super) fn add(a: u64, b: u64) -> u64 {
+        (a + b) % MODULUS
+    }
+
+    /// `c`'s digit: never zero, so leading characters count.
+    pub(super) fn digit(c: char) -> u64 {
+        u64::from(c) + 1
+    }
+
+    /// The hash of a sequence of characters.
+    pub(super) fn hash(chars: impl Iterator<Item = char>) -> u64 {
+        chars.fold(0, |h, c| add(mul(h, BASE), digit(c)))
+    }
+}
+
+/// The hash of `word` lower-cased.
+fn folded_hash(word: &str) -> u64 {
+    poly::hash(word.chars().flat_map(char::to_lowercase))
+}
+
+/// Into `out`: the hash of `word` and of every string made by deleting one of its
+/// characters (equal to [`poly::hash`] of that string), in time linear in `word`.
+fn one_deletion_hashes(word: &str, out: &mut Vec<u64>) {
+    use poly::{add, mul, BASE as B};
+    out.clear();
+    let digits: Vec<u64> = word.chars().map(poly::digit).collect();
+    let n = digits.len();
+    // prefix[i]: hash of the first i characters; suffix[i]: the last n - i
+    // characters weighted by their place in the whole word; power[k] = B^k.
+    let mut prefix = vec![0; n + 1];
+    let mut power = vec![1; n + 1];
+    for i in 0..n {
+        prefix[i + 1] = add(mul(prefix[i], B), digits[i]);
+        power[i + 1] = mul(power[i], B);
+    }
+    let mut suffix = vec![0; n + 1];
+    for i in (0..n).rev() {
+        suffix[i] = add(mul(digits[i], power[n - 1 - i]), suffix[i + 1]);
+    }
+    out.push(prefix[n]);
+    // Deleting character i shifts the characters before it down one place.
+    out.extend((0..n).map(|i| add(mul(prefix[i], power[n - 1 - i]), suffix[i + 1])));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Hashing a string in two pieces equals hashing it whole, which the deletion
-    /// index relies on.
+    /// The deletion hashes equal the hashes of the deleted strings, which the index
+    /// relies on.
     #[test]
     fn deletion_hashes_match_whole_strings() {
-        let of = |w: &str| one_deletion_hashes(w).next().unwrap();
-        let deletions: Vec<u64> = one_deletion_hashes("abc").skip(1).collect();
-        assert_eq!(deletions, [of("bc"), of("ac"), of("ab")]);
+        let of = |w: &str| poly::hash(w.chars());
+        let mut hashes = Vec::new();
+        one_deletion_hashes("abcé", &mut hashes);
+        assert_eq!(
+            hashes,
+            [of("abcé"), of("bcé"), of("acé"), of("abé"), of("abc")]
+        );
+        one_deletion_hashes("", &mut hashes);
+        assert_eq!(hashes, [of("")]);
+    }
+
+    #[test]
+    fn one_edit_apart_is_exactly_one_edit() {
+        let one = |a: &str, b: &str| one_edit_apart(a, a.chars().count(), b, b.chars().count());
+        for (a, b) in [
+            ("abc", "abd"),
+            ("abc", "acb"),
+            ("abc", "abcd"),
+            ("abc", "ab"),
+            ("é", "e"),
+            ("xabc", "abc"),
+        ] {
+            assert!(one(a, b), "{a} {b}");
+            assert_eq!(strsim::osa_distance(a, b), 1);
+        }
+        for (a, b) in [
+            ("abcd", "bcda"),
+            ("abc", "cba"),
+            ("abc", "a"),
+            ("abcd", "abdc1"),
+            ("ab", "ba1"),
+        ] {
+            assert!(!one(a, b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn long_values_in_messages_are_cut_in_the_middle() {
+        let long = format!("{}{}", "a".repeat(1_000_000), "z");
+        let d = Diagnostic::new(Code::InvalidVersion, format!("version `{long}` is bad"))
+            .with_help(format!("no `{long}`: {long}"));
+        assert!(d.message.starts_with("version `aaaa"), "{}", d.message);
+        assert!(d.message.chars().count() < 300, "{}", d.message);
+        assert!(d.message.ends_with("az` is bad"), "{}", d.message);
+        assert_eq!(
+            d.message.chars().count(),
+            "version `` is bad".len() + MAX_QUOTED_PART_CHARS
+        );
+        assert!(d.help.unwrap().chars().count() <= MAX_TEXT_CHARS);
+        let short = "`modules[1].capability_declaration.actions[0].category` must be `x`";
+        assert_eq!(Diagnostic::new(Code::InvalidFormat, short).message, short);
     }
 
     #[test]
     fn suggestions_are_close_typos_only() {
-        let names = ["api", "config-manager", "secret-store", "db-proxy"];
+        let names = ["api", "config-manager", "secret-store", "db-proxy", "b"];
         assert_eq!(did_you_mean("config-manger", names), Some("config-manager"));
         assert_eq!(did_you_mean("secert-store", names), Some("secret-store"));
         assert_eq!(did_you_mean("db", names), None);
-        assert_eq!(did_you_mean("ap", names), Some("api"));
+        assert_eq!(did_you_mean("ap", names), None);
+        assert_eq!(did_you_mean("x", names), None);
+        assert_eq!(did_you_mean("a", names), None);
+        assert_eq!(did_you_mean("API", names), Some("api"));
+        assert_eq!(did_you_mean("B", names), Some("b"));
+        assert_eq!(did_you_mean("apj", names), Some("api"));
         assert_eq!(Suggester::new(names).suggest("apii", Some("api")), None);
     }
 
-    /// The index gives the same answers as a scan of every name.
+    /// A case-only difference beats a closer edit.
+    #[test]
+    fn case_comes_first() {
+        let names = ["Europe/Berlin", "europe/berlim"];
+        assert_eq!(did_you_mean("europe/berlin", names), Some("Europe/Berlin"));
+    }
+
+    #[test]
+    fn long_words_and_candidates_get_no_suggestion() {
+        let long = "a".repeat(MAX_SUGGEST_CHARS + 1);
+        let longer = format!("{long}b");
+        assert_eq!(did_you_mean(&longer, [long.as_str()]), None);
+        assert_eq!(did_you_mean(&long[1..], [long.as_str()]), None);
+        let fits = "a".repeat(MAX_SUGGEST_CHARS);
+        assert_eq!(
+            did_you_mean(&fits[1..], [fits.as_str()]),
+            Some(fits.as_str())
+        );
+    }
+
+    /// The indexes give the same answers as a scan of every name.
     #[test]
     fn the_index_agrees_with_a_full_scan() {
-        let names: Vec<String> = (0..500)
+        let mut names: Vec<String> = (0..500)
             .map(|i| format!("module-{}", i * 7919 % 10007))
             .collect();
+        names.push("Module-77".into());
         let small = |w: &str| {
+            if let Some(n) = names
+                .iter()
+                .filter(|n| *n != w && n.to_lowercase() == w.to_lowercase())
+                .min()
+            {
+                return Some(n.as_str());
+            }
             let mut best: Option<(usize, &str)> = None;
             for n in &names {
                 let limit = typo_limit(w.chars().count(), n.chars().count());
@@ -487,6 +770,9 @@ mod tests {
             "module-99999",
             "xyz",
             "modul-1234",
+            "MODULE-77",
+            "module-77",
+            "mo",
         ] {
             assert_eq!(index.suggest(word, None), small(word), "{word}");
         }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value as Json};
 
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Suggester};
 use crate::registry::Action;
 use jsonschema::error::ValidationErrorKind;
 
@@ -274,10 +274,12 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
     let declared = describe_parameters(Some(schema));
     let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
     let mut out = Vec::new();
+    let rules = crate::schema::Locator::new(schema);
+    let suggester = Suggester::new(known.iter().copied());
     for error in validator.iter_errors(&instance) {
         let at = pointer_segments(error.instance_path().as_str());
         let schema_at = pointer_segments(error.schema_path().as_str());
-        let (rule, entry) = schema.pointer_lookup(schema_at.iter().map(String::as_str));
+        let (rule, entry) = rules.lookup(schema_at.iter().map(String::as_str));
         let span = entry.map_or(rule.span, |e| e.key.span);
         let subject = if at.is_empty() {
             format!("the parameters of action `{name}`")
@@ -299,14 +301,15 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
                 );
             }
             (ValidationErrorKind::AdditionalProperties { unexpected }, true) => {
-                let names: Vec<String> =
-                    unexpected.iter().map(|u| crate::schema::quote(u)).collect();
-                let noun = if names.len() == 1 {
+                let noun = if unexpected.len() == 1 {
                     "parameter"
                 } else {
                     "parameters"
                 };
-                mismatch.message = format!("action `{name}` takes no {noun} {}", names.join(", "));
+                mismatch.message = format!(
+                    "action `{name}` takes no {noun} {}",
+                    crate::schema::quote_all(unexpected)
+                );
             }
             _ => {}
         }
@@ -315,7 +318,7 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
         let hint = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
                 .iter()
-                .find_map(|u| did_you_mean(u, known.iter().copied()))
+                .find_map(|u| suggester.suggest(u, None))
                 .map(|h| format!("did you mean `{h}`? ")),
             _ => {
                 let property = match at.as_slice() {

@@ -6,6 +6,7 @@
 //! does not serialise on one core, and so every error maps back to the span of the
 //! exact key or value it is about.
 
+mod locate;
 mod mismatch;
 
 use std::sync::LazyLock;
@@ -15,12 +16,13 @@ use jsonschema::{ValidationError, Validator};
 use rayon::prelude::*;
 use serde_json::Value as Json;
 
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Suggester};
 use crate::source::Span;
 use crate::yaml::json::YamlJson;
 use crate::yaml::{Node, Value};
 
-pub use mismatch::{describe_mismatch, quote, Found, Mismatch};
+pub use locate::Locator;
+pub use mismatch::{clip, describe_mismatch, quote, quote_all, Found, Mismatch};
 
 /// An embedded schema: its name for `rune schema NAME` and its text.
 pub struct EmbeddedSchema {
@@ -115,17 +117,19 @@ pub fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
         ),
         _ => document.to_json(),
     };
+    let locator = Locator::new(document);
     for error in CATALOG_VALIDATOR.iter_errors(&top) {
-        diagnostics.extend(to_diagnostic(&error, document, &[], text));
+        diagnostics.extend(to_diagnostic(&error, &locator, &[], text));
     }
     let per_module: Vec<Vec<Diagnostic>> = modules
         .par_iter()
         .enumerate()
         .map(|(i, module)| {
             let prefix = ["modules".to_string(), i.to_string()];
+            let locator = Locator::new(module);
             MODULE_VALIDATOR
                 .iter_errors(module)
-                .flat_map(|error| to_diagnostic(&error, module, &prefix, text))
+                .flat_map(|error| to_diagnostic(&error, &locator, &prefix, text))
                 .collect()
         })
         .collect();
@@ -138,14 +142,19 @@ pub fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
 fn merge_missing_fields(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
     let mut missing: Vec<(Span, String, Vec<String>)> = Vec::new();
+    // Where each span's entry is in `missing`: many mappings may lack fields.
+    let mut by_span: std::collections::HashMap<Span, usize> = std::collections::HashMap::new();
     for d in diagnostics {
         let field = d.message.rsplit_once(" is missing the required field `");
         match (d.code, d.primary_span(), field) {
             (Code::MissingField, Some(span), Some((at, name))) => {
                 let name = name.trim_end_matches('`').to_string();
-                match missing.iter_mut().find(|(s, _, _)| *s == span) {
-                    Some((_, _, names)) => names.push(name),
-                    None => missing.push((span, at.to_string(), vec![name])),
+                match by_span.get(&span) {
+                    Some(&i) => missing[i].2.push(name),
+                    None => {
+                        by_span.insert(span, missing.len());
+                        missing.push((span, at.to_string(), vec![name]));
+                    }
                 }
             }
             _ => out.push(d),
@@ -218,12 +227,12 @@ pub fn head_span(node: &Node, text: &str) -> Span {
 /// validated JSON came from); `prefix` is the path of `root` in its document.
 fn to_diagnostic(
     error: &ValidationError<'_>,
-    root: &Node,
+    root: &Locator<'_>,
     prefix: &[String],
     text: &str,
 ) -> Vec<Diagnostic> {
     let relative = pointer_segments(error.instance_path().as_str());
-    let (node, entry) = root.pointer_lookup(relative.iter().map(String::as_str));
+    let (node, entry) = root.lookup(relative.iter().map(String::as_str));
     let path: Vec<String> = prefix
         .iter()
         .cloned()
@@ -236,16 +245,17 @@ fn to_diagnostic(
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
             let allowed = allowed_properties(error.schema_path().as_str());
+            let suggester = Suggester::new(allowed.iter().map(String::as_str));
             unexpected
                 .iter()
                 .map(|key| {
-                    let span = node.entry(key).map_or(value_span, |e| e.key.span);
+                    let span = root.entry(node, key).map_or(value_span, |e| e.key.span);
                     let mut d = Diagnostic::new(
                         Code::UnknownKey,
                         format!("unknown key {} in {at}", quote(key)),
                     )
                     .with_label(span, "not a known key here");
-                    let hint = did_you_mean(key, allowed.iter().map(String::as_str));
+                    let hint = suggester.suggest(key, None);
                     d = match hint {
                         Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
                         None if !allowed.is_empty() => d.with_help(format!(
@@ -280,13 +290,7 @@ fn to_diagnostic(
         ValidationErrorKind::UniqueItems => {
             // Point at the repeated item and at its first occurrence.
             let items = node.as_seq();
-            let values: Vec<Json> = items.iter().map(Node::to_json).collect();
-            let repeat = (1..values.len()).find_map(|i| {
-                values[..i]
-                    .iter()
-                    .position(|v| *v == values[i])
-                    .map(|first| (first, i))
-            });
+            let repeat = first_repeat(items);
             match repeat {
                 Some((first, again)) => vec![Diagnostic::new(
                     Code::SchemaViolation,
@@ -312,7 +316,7 @@ fn to_diagnostic(
             let present: Vec<&String> = names
                 .iter()
                 .zip(&fields)
-                .filter(|(_, f)| node.get(f).is_some())
+                .filter(|(_, f)| root.entry(node, f).is_some())
                 .map(|(n, _)| n)
                 .collect();
             let (message, label) = if present.is_empty() {
@@ -369,6 +373,43 @@ fn to_diagnostic(
             vec![d]
         }
     }
+}
+
+/// The first item equal to an earlier one, with that earlier one's index: in one
+/// pass, as a long list may repeat only its last item.
+fn first_repeat(items: &[Node]) -> Option<(usize, usize)> {
+    // Items compared by their JSON text with object keys sorted, which is equal
+    // exactly when the values are (numbers aside: `1` and `1.0` are equal to
+    // JSON Schema, and the message then falls back to "repeated entries").
+    fn canonical(value: &Json) -> String {
+        match value {
+            Json::Object(o) => {
+                let mut entries: Vec<(&String, String)> =
+                    o.iter().map(|(k, v)| (k, canonical(v))).collect();
+                entries.sort();
+                let inner: Vec<String> = entries
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:{v}", Json::String(k.clone())))
+                    .collect();
+                format!("{{{}}}", inner.join(","))
+            }
+            Json::Array(a) => format!(
+                "[{}]",
+                a.iter().map(canonical).collect::<Vec<_>>().join(",")
+            ),
+            other => other.to_string(),
+        }
+    }
+    let mut seen = std::collections::HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match seen.entry(canonical(&item.to_json())) {
+            std::collections::hash_map::Entry::Occupied(first) => return Some((*first.get(), i)),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+        }
+    }
+    None
 }
 
 /// The source text of a scalar, for hints that quote what the user wrote.

@@ -16,5 +16,6 @@ mod plan_examples;
 mod properties;
 mod registration;
 mod robustness;
+mod suggestions;
 mod validate;
 mod yaml_input;

@@ -109,9 +109,14 @@ impl<'a> Found<'a> {
 /// invisible characters that reorder text) are escaped so a catalog cannot forge
 /// what a terminal shows, and long values keep their start and end.
 pub fn quote(text: &str) -> String {
+    format!("`{}`", clip(text))
+}
+
+/// A value as [`quote`] shows it, without the backticks: for text that goes inside
+/// other quoting (`` `"1.10"` ``).
+pub fn clip(text: &str) -> String {
     let count = text.chars().count();
-    let mut out = String::with_capacity(text.len().min(4 * MAX_QUOTED_CHARS) + 2);
-    out.push('`');
+    let mut out = String::with_capacity(text.len().min(4 * MAX_QUOTED_CHARS));
     if count <= MAX_QUOTED_CHARS {
         escape_into(text.chars(), &mut out);
     } else {
@@ -120,8 +125,22 @@ pub fn quote(text: &str) -> String {
         out.push('…');
         escape_into(text.chars().skip(count - keep + 4), &mut out);
     }
-    out.push('`');
     out
+}
+
+/// Values quoted and joined with commas, at most [`MAX_CHOICES`] of them (then
+/// "and N more"), so that a mapping of ten thousand unknown keys still makes a
+/// one-line message.
+pub fn quote_all(values: &[impl AsRef<str>]) -> String {
+    let mut shown: Vec<String> = values
+        .iter()
+        .take(MAX_CHOICES)
+        .map(|v| quote(v.as_ref()))
+        .collect();
+    if values.len() > MAX_CHOICES {
+        shown.push(format!("and {} more", values.len() - MAX_CHOICES));
+    }
+    shown.join(", ")
 }
 
 fn escape_into(chars: impl Iterator<Item = char>, out: &mut String) {
@@ -365,16 +384,28 @@ pub fn describe_mismatch(
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            let keys: Vec<String> = unexpected.iter().map(|k| quote(k)).collect();
-            let noun = if keys.len() == 1 {
+            let noun = if unexpected.len() == 1 {
                 "unknown key"
             } else {
                 "unknown keys"
             };
             plain(
-                format!("{noun} {} in {subject}", keys.join(", ")),
+                format!("{noun} {} in {subject}", quote_all(unexpected)),
                 "not a known key here",
             )
+        }
+        // A key breaks the rule for key names: say so in the key's own terms.
+        ValidationErrorKind::PropertyNames { error } => {
+            let key = error.instance();
+            let inner = describe_mismatch(error, Found::Json(key), "the key", None);
+            Mismatch {
+                message: format!(
+                    "{subject} has a key that is not allowed: {}",
+                    inner.message
+                ),
+                label: inner.label,
+                help: inner.help,
+            }
         }
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => plain(
             format!("{subject} matches none of the forms its schema allows, found {value}"),
@@ -431,8 +462,10 @@ fn quote_hint(found: Found<'_>, written: Option<&str>) -> Option<String> {
         Shape::Null => ("null".to_string(), "null", true),
         _ => return None,
     };
-    let written = written.map(str::trim).filter(|w| !w.is_empty());
-    Some(match written {
+    // What the user typed, shortened like any quoted value.
+    let written = written.map(str::trim).filter(|w| !w.is_empty()).map(clip);
+    let read = clip(&read);
+    Some(match written.as_deref() {
         Some(w) if w != read => format!(
             "`{w}` is unquoted, so it was read as the {kind} {read}, not as text; quote it: `\"{w}\"`"
         ),

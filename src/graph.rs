@@ -1,6 +1,6 @@
 //! Graph stage: the module dependency DAG.
 //!
-//! Built from the registry, then checked for cycles (Tarjan's strongly connected
+//! Built from the registry, then checked for cycles (Kosaraju's strongly connected
 //! components), and only then walked for startup waves. Edges point from a module
 //! to the module it depends on; each edge remembers which dependency entry declared
 //! it, so a cycle can be reported edge by edge at the lines that declare it.
@@ -12,10 +12,15 @@
 //! of a module's dependencies) and [`DependencyGraph::critical_path`] (the longest
 //! weighted chain). They work on per-node vectors indexed by `NodeIndex`, never on
 //! searches through lists, so 100,000 modules plan in well under a second.
+//!
+//! No walk here recurses: a valid catalog may chain 100,000 modules one behind the
+//! other, and a call per link would overflow the thread's stack. Components come
+//! from `kosaraju_scc`, whose depth-first passes keep their own stack on the heap
+//! (petgraph's `tarjan_scc` recurses once per node on the path it walks).
 
 use std::collections::HashMap;
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -80,11 +85,13 @@ impl DependencyGraph {
     }
 
     /// Every dependency cycle, each as the list of edges around it, starting at the
-    /// module with the smallest name; cycles sorted by that name.
+    /// module with the smallest name; cycles sorted by that name. Names are unique
+    /// among nodes, so the result depends on the graph alone, not on the order the
+    /// components are found in.
     pub fn cycles(&self, registry: &Registry) -> Vec<Vec<DependencyRef>> {
         let name = |n: NodeIndex| registry.modules[self.graph[n]].name.value.as_str();
         let mut cycles = Vec::new();
-        for scc in tarjan_scc(&self.graph) {
+        for scc in kosaraju_scc(&self.graph) {
             let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
             if scc.len() < 2 && !self_loop {
                 continue;

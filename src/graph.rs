@@ -205,10 +205,14 @@ pub struct Unorderable {
 }
 
 /// The longest chain of startup work through the DAG.
+///
+/// Times are `u128`: a module may declare up to 2 x (2^53 - 1) ms, and a chain of a
+/// thousand such modules passes `u64::MAX`. Saturating there would make every later
+/// module tie with the one before and drop out of the chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CriticalPath {
     /// Worst-case time until the last module on the chain is ready.
-    pub total_ms: u64,
+    pub total_ms: u128,
     /// The chain in startup order: (registry index, own cost, finish time).
     pub chain: Vec<CriticalLink>,
 }
@@ -221,7 +225,7 @@ pub struct CriticalLink {
     /// The module's own worst-case startup time.
     pub cost_ms: u64,
     /// When, at the latest, the module is ready (from the start of the plan).
-    pub finishes_at_ms: u64,
+    pub finishes_at_ms: u128,
 }
 
 impl DependencyGraph {
@@ -350,10 +354,10 @@ impl DependencyGraph {
                 position[node.index()] = order.len() as u32;
             }
         }
-        let mut finish = vec![0u64; count];
+        let mut finish = vec![0u128; count];
         let mut via: Vec<Option<NodeIndex>> = vec![None; count];
         // Whether `a` beats `b`: it finishes later, or as late and starts first.
-        let beats = |a: NodeIndex, b: NodeIndex, finish: &[u64]| {
+        let beats = |a: NodeIndex, b: NodeIndex, finish: &[u128]| {
             (finish[a.index()], std::cmp::Reverse(position[a.index()]))
                 > (finish[b.index()], std::cmp::Reverse(position[b.index()]))
         };
@@ -370,7 +374,8 @@ impl DependencyGraph {
                 }
             }
             let start = best.map_or(0, |b| finish[b.index()]);
-            finish[node.index()] = start.saturating_add(cost(&registry.modules[self.graph[node]]));
+            // No overflow: at most 2^32 nodes, each adding less than 2^64.
+            finish[node.index()] = start + u128::from(cost(&registry.modules[self.graph[node]]));
             via[node.index()] = best;
             if last.is_none_or(|l| beats(node, l, &finish)) {
                 last = Some(node);
@@ -379,10 +384,9 @@ impl DependencyGraph {
         let mut chain = Vec::new();
         let mut at = last;
         while let Some(node) = at {
-            let before = via[node.index()].map_or(0, |b| finish[b.index()]);
             chain.push(CriticalLink {
                 module: self.graph[node],
-                cost_ms: finish[node.index()] - before,
+                cost_ms: cost(&registry.modules[self.graph[node]]),
                 finishes_at_ms: finish[node.index()],
             });
             at = via[node.index()];

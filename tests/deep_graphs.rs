@@ -59,7 +59,7 @@ fn a_200000_module_chain_declared_top_down_checks_and_plans() {
     let path = &plan.critical_path;
     assert_eq!(path.chain.len(), n, "every module is on the critical path");
     let per_module = plan::DEFAULT_INITIALIZE_MS + plan::DEFAULT_READY_MS;
-    assert_eq!(path.total_ms, n as u64 * per_module);
+    assert_eq!(path.total_ms, n as u128 * u128::from(per_module));
     assert_eq!(path.chain[0].module, n - 1);
     assert_eq!(path.chain[n - 1].module, 0);
 }
@@ -253,4 +253,182 @@ fn validate_accepts_a_150000_step_needs_chain_declared_top_down() {
     let run = run(dir.path(), &["validate", "steps.json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.stderr, "valid: 1 file, 1 module, 1 action\n");
+}
+
+// Critical-path arithmetic: the largest timeouts a catalog may declare, summed
+// along a chain, neither saturate nor drop modules from the chain; a module with
+// nothing to run shows what it adds, 0.
+
+/// The largest whole number every JSON reader holds exactly, the schema's bound on
+/// every timeout and count.
+const MAX_MS: u64 = (1 << 53) - 1;
+
+#[test]
+fn the_largest_timeouts_along_a_chain_past_u64_keep_every_module_on_the_path() {
+    // 1,100 links of 2 x (2^53 - 1) ms: about 1.98e19, past u64::MAX (1.84e19).
+    let n = 1_100;
+    let mut registry = chain_registry(n, false);
+    for module in &mut registry.modules {
+        module.lifecycle.timeouts.initialize_ms = Some(MAX_MS);
+        module.lifecycle.timeouts.ready_ms = Some(MAX_MS);
+    }
+    let graph = DependencyGraph::build(&registry);
+    let plan = plan::plan(&registry, &graph, request(&[])).expect("a chain plans");
+    let path = &plan.critical_path;
+    assert_eq!(path.chain.len(), n, "no module drops out of the chain");
+    assert_eq!(path.total_ms, n as u128 * 2 * u128::from(MAX_MS));
+    assert!(path.total_ms > u128::from(u64::MAX));
+    for (k, link) in path.chain.iter().enumerate() {
+        assert_eq!(link.cost_ms, 2 * MAX_MS);
+        assert_eq!(
+            link.finishes_at_ms,
+            (k as u128 + 1) * 2 * u128::from(MAX_MS)
+        );
+    }
+}
+
+fn catalog_with_timeouts(b: &str, c: &str) -> String {
+    format!(
+        r#"catalog_version: "1"
+modules:
+  - module_identity: {{module_name: a, module_class: C, module_type: s, module_version: 1.0.0, description: d}}
+    lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: 100, ready_ms: 200}}}}
+  - module_identity: {{module_name: b, module_class: C, module_type: s, module_version: 1.0.0, description: d}}
+    technical_requirements: {{supported_protocols: [x], dependencies: [{{module_name: a, criticality: required}}]}}
+    lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: {b}, ready_ms: {b}}}}}
+  - module_identity: {{module_name: c, module_class: C, module_type: s, module_version: 1.0.0, description: d}}
+    technical_requirements: {{supported_protocols: [x], dependencies: [{{module_name: b, criticality: required}}]}}
+    lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: {c}, ready_ms: {c}}}}}
+"#
+    )
+}
+
+#[test]
+fn timeouts_past_2_pow_53_are_refused_where_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = catalog_with_timeouts("18446744073709551615", "1e19");
+    std::fs::write(dir.path().join("big.yaml"), text).unwrap();
+    let run = run(dir.path(), &["validate", "big.yaml", "--format", "json"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(dir.path())).unwrap();
+    let found: Vec<(String, u64, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert!(
+                d["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must be at most 9007199254740991"),
+                "{d}"
+            );
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["location"]["line"].as_u64().unwrap(),
+                d["location"]["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let out_of_range = |line, column| ("rune::schema::out_of_range".to_string(), line, column);
+    assert_eq!(
+        found,
+        [
+            out_of_range(7, 61),
+            out_of_range(7, 93),
+            out_of_range(10, 61),
+            out_of_range(10, 77)
+        ]
+    );
+}
+
+#[test]
+fn the_largest_valid_timeouts_plan_exactly_with_every_module_on_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = MAX_MS.to_string();
+    std::fs::write(
+        dir.path().join("big.yaml"),
+        catalog_with_timeouts(&max, &max),
+    )
+    .unwrap();
+    let args = [
+        "plan",
+        "big.yaml",
+        "--format",
+        "json",
+        "--at",
+        "2026-03-27T10:00:00Z",
+    ];
+    let run = run(dir.path(), &args);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&stdout_of(dir.path())).unwrap();
+    let path = &plan["critical_path"];
+    assert_eq!(path["total_ms"], 300 + 4 * MAX_MS);
+    let chain: Vec<(&str, u64)> = path["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["module"].as_str().unwrap(),
+                m["finishes_at_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [("a", 300), ("b", 300 + 2 * MAX_MS), ("c", 300 + 4 * MAX_MS)]
+    );
+}
+
+const NOTHING_TO_RUN: &str = r#"catalog_version: "1"
+modules:
+  - module_identity: {module_name: base, module_class: C, module_type: s, module_version: 1.0.0, description: d}
+    lifecycle: {runtime: builtin, timeouts: {initialize_ms: 100, ready_ms: 100}}
+  - module_identity: {module_name: reg, module_class: C, module_type: s, module_version: 1.0.0, description: d}
+    technical_requirements: {supported_protocols: [x], dependencies: [{module_name: base, criticality: required}]}
+    lifecycle: {runtime: none, timeouts: {initialize_ms: 90000, ready_ms: 90000}}
+  - module_identity: {module_name: app, module_class: C, module_type: s, module_version: 1.0.0, description: d}
+    technical_requirements: {supported_protocols: [x], dependencies: [{module_name: reg, criticality: required}]}
+    lifecycle: {runtime: builtin, timeouts: {initialize_ms: 10, ready_ms: 10}}
+"#;
+
+#[test]
+fn a_module_with_nothing_to_run_shows_on_the_path_what_it_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rt.yaml"), NOTHING_TO_RUN).unwrap();
+    let at = ["--at", "2026-03-27T10:00:00Z"];
+    let run_human = run(dir.path(), &[&["plan", "rt.yaml"][..], &at].concat());
+    assert_eq!(run_human.code, Some(0), "{}", run_human.stderr);
+    let human = stdout_of(dir.path());
+    let path = &human[human.find("critical path").unwrap()..];
+    let rows: Vec<&str> = path.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(
+        rows,
+        [
+            "  ready by      200 ms  base@1.0.0  initialize 100 + ready 100",
+            "  ready by      200 ms  reg@1.0.0   nothing to run",
+            "  ready by      220 ms  app@1.0.0   initialize 10 + ready 10",
+        ],
+        "{human}"
+    );
+
+    let run_json = run(
+        dir.path(),
+        &[&["plan", "rt.yaml", "--format", "json"][..], &at].concat(),
+    );
+    assert_eq!(run_json.code, Some(0), "{}", run_json.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&stdout_of(dir.path())).unwrap();
+    let reg = &plan["critical_path"]["modules"][1];
+    assert_eq!(
+        *reg,
+        serde_json::json!({"module": "reg", "initialize_ms": 0, "ready_ms": 0, "finishes_at_ms": 200})
+    );
+    // Its steps claim no timeout either: nothing is waited for.
+    let module = &plan["startup"][1]["modules"][0];
+    assert_eq!(module["module"], "reg");
+    for step in module["steps"].as_array().unwrap() {
+        assert_eq!(step["timeout_ms"], serde_json::Value::Null, "{step}");
+        assert_eq!(step["timeout_source"], serde_json::Value::Null, "{step}");
+    }
 }

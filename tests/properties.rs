@@ -238,17 +238,17 @@ proptest! {
         let graph = DependencyGraph::build(&registry);
         let plan = plan::plan(&registry, &graph, request()).expect("plans");
         let path = &plan.critical_path;
-        prop_assert_eq!(path.total_ms, longest);
+        prop_assert_eq!(path.total_ms, u128::from(longest));
         // The chain is a real dependency chain whose costs add up to the total.
         for pair in path.chain.windows(2) {
             prop_assert!(edges.iter().any(|&(f, t, _)| f == pair[1].module && t == pair[0].module));
-            prop_assert_eq!(pair[1].finishes_at_ms, pair[0].finishes_at_ms + pair[1].cost_ms);
+            prop_assert_eq!(pair[1].finishes_at_ms, pair[0].finishes_at_ms + u128::from(pair[1].cost_ms));
         }
         for link in &path.chain {
             prop_assert_eq!(link.cost_ms, cost(link.module));
             prop_assert_eq!(link.cost_ms, plan::startup_cost(&registry.modules[link.module]));
         }
-        prop_assert_eq!(path.chain.iter().map(|l| l.cost_ms).sum::<u64>(), path.total_ms);
+        prop_assert_eq!(path.chain.iter().map(|l| u128::from(l.cost_ms)).sum::<u128>(), path.total_ms);
         prop_assert_eq!(path.chain.last().map_or(0, |l| l.finishes_at_ms), path.total_ms);
     }
 
@@ -328,7 +328,7 @@ proptest! {
                 prop_assert_eq!(plan.critical_path.chain.len(), n);
                 prop_assert_eq!(
                     plan.critical_path.total_ms,
-                    n as u64 * (plan::DEFAULT_INITIALIZE_MS + plan::DEFAULT_READY_MS)
+                    n as u128 * u128::from(plan::DEFAULT_INITIALIZE_MS + plan::DEFAULT_READY_MS)
                 );
             }
             Some(back) => {

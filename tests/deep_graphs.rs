@@ -432,3 +432,53 @@ fn a_module_with_nothing_to_run_shows_on_the_path_what_it_adds() {
         assert_eq!(step["timeout_source"], serde_json::Value::Null, "{step}");
     }
 }
+
+#[test]
+fn a_path_past_u64_is_planned_with_every_module_and_rows_aligned() {
+    // 1,100 modules, each declaring the largest timeouts: the path passes u64::MAX.
+    let n = 1_100;
+    let mut text = String::from("catalog_version: \"1\"\nmodules:\n");
+    for i in 0..n {
+        let deps = if i + 1 < n {
+            format!(", technical_requirements: {{supported_protocols: [x], dependencies: [{{module_name: c{}, criticality: required}}]}}", i + 1)
+        } else {
+            String::new()
+        };
+        writeln!(
+            text,
+            "  - {{module_identity: {{module_name: c{i}, module_class: C, module_type: s, module_version: 1.0.0, description: d}}, lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: {MAX_MS}, ready_ms: {MAX_MS}}}}}{deps}}}"
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("long.yaml"), text).unwrap();
+    let at = ["--at", "2026-03-27T10:00:00Z"];
+    let total = n as u128 * 2 * u128::from(MAX_MS);
+
+    let human = run(dir.path(), &[&["plan", "long.yaml"][..], &at].concat());
+    assert_eq!(human.code, Some(0), "{}", human.stderr);
+    let human = stdout_of(dir.path());
+    assert!(
+        human.contains(&format!("\ncritical path: {total} ms worst-case")),
+        "{human}"
+    );
+    let rows: Vec<&str> = human
+        .lines()
+        .filter(|l| l.starts_with("  ready by "))
+        .collect();
+    assert_eq!(rows.len(), n, "no module drops out of the chain");
+    let column = |row: &str| row.find(" ms  ").unwrap();
+    assert!(rows.iter().all(|r| column(r) == column(rows[0])), "aligned");
+    assert!(rows[n - 1].contains(&format!(" {total} ms  c0@1.0.0 ")));
+
+    let json = run(
+        dir.path(),
+        &[&["plan", "long.yaml", "--format", "json"][..], &at].concat(),
+    );
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&stdout_of(dir.path())).unwrap();
+    let path = &plan["critical_path"];
+    assert_eq!(path["modules"].as_array().unwrap().len(), n);
+    // Past u64 the JSON number is the nearest double.
+    assert_eq!(path["total_ms"].as_f64(), Some(total as f64));
+}

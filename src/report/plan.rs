@@ -257,6 +257,8 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         "\ncritical path: {} ms worst-case until every module is ready\n",
         cp.total_ms
     ));
+    // The total is the latest finish: wide enough for every row.
+    let ms_width = cp.total_ms.to_string().len().max(8);
     for link in &cp.chain {
         let m = module(link.module);
         let part = |p: Phase| {
@@ -275,7 +277,7 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
             format!("{} + {}", part(Phase::Initialize), part(Phase::Ready))
         };
         out.push_str(&format!(
-            "  ready by {:>8} ms  {:<width$}  {cost}\n",
+            "  ready by {:>ms_width$} ms  {:<width$}  {cost}\n",
             link.finishes_at_ms,
             module_label(m),
         ));

@@ -966,11 +966,13 @@ fn step_cycles(
     }
     let mut cyclic = vec![false; workflow.steps.len()];
     let mut in_scc = vec![false; graph.node_count()];
-    for scc in petgraph::algo::tarjan_scc(&graph) {
-        let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
-        if scc.len() < 2 && !self_loop {
-            continue;
-        }
+    // Kosaraju, not petgraph's recursive Tarjan: a valid workflow may chain 150,000
+    // steps, one stack frame each. Components are taken in declaration order of
+    // their first step, so the diagnostics do not depend on the algorithm.
+    let mut sccs = petgraph::algo::kosaraju_scc(&graph);
+    sccs.retain(|scc| scc.len() > 1 || graph.contains_edge(scc[0], scc[0]));
+    sccs.sort_by_cached_key(|scc| scc.iter().min().copied());
+    for scc in sccs {
         let id = |n: petgraph::graph::NodeIndex| workflow.steps[graph[n]].id.value.as_str();
         let mut ids: Vec<&str> = scc.iter().map(|&n| id(n)).collect();
         ids.sort_unstable();
@@ -1247,6 +1249,101 @@ mod tests {
         let mut out = Vec::new();
         embedded_schema(&node, "input_schema", "m", false, &mut out);
         out.into_iter().map(|d| d.message).collect()
+    }
+
+    /// A workflow of `n` steps where step `i` needs step `i + 1` (and the last needs
+    /// the first when `cycle`), declared top-down; every span distinct.
+    fn needs_chain(n: usize, cycle: bool) -> Workflow {
+        let at = |i: usize| Span::new(crate::source::FileId(0), i, i + 1);
+        let steps = (0..n)
+            .map(|i| Step {
+                id: Spanned::new(format!("s{i}"), at(3 * i)),
+                action: Spanned::new("a".to_string(), at(3 * i + 1)),
+                params: None,
+                needs: (i + 1 < n || cycle)
+                    .then(|| Spanned::new(format!("s{}", (i + 1) % n), at(3 * i + 2)))
+                    .into_iter()
+                    .collect(),
+                when: None,
+                settings: Default::default(),
+                node: None,
+            })
+            .collect();
+        Workflow {
+            name: Spanned::new("w".to_string(), at(0)),
+            description: String::new(),
+            inputs: None,
+            steps,
+        }
+    }
+
+    /// The `needs` edges and cycle report of `workflow`, as `check_workflow` makes them.
+    fn step_cycles_of(workflow: &Workflow) -> (Vec<bool>, Vec<Diagnostic>) {
+        let index: HashMap<&str, usize> = workflow
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.value.as_str(), i))
+            .collect();
+        let needs: Vec<Vec<(usize, Span)>> = workflow
+            .steps
+            .iter()
+            .map(|s| {
+                s.needs
+                    .iter()
+                    .map(|n| (index[n.value.as_str()], n.span))
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::new();
+        let cyclic = step_cycles(workflow, &index, &needs, &mut out);
+        (cyclic, out)
+    }
+
+    /// 200,000 steps in one `needs` chain or cycle, declared top-down, are walked
+    /// without a stack frame per step (a recursive search overflows the 2 MiB stack
+    /// of a test thread long before that).
+    #[test]
+    fn step_cycles_survive_a_200000_step_chain_and_cycle() {
+        let n = 200_000;
+        let (cyclic, out) = step_cycles_of(&needs_chain(n, false));
+        assert!(out.is_empty(), "{:?}", out.first().map(|d| &d.message));
+        assert!(cyclic.iter().all(|&c| !c));
+
+        let (cyclic, out) = step_cycles_of(&needs_chain(n, true));
+        assert!(cyclic.iter().all(|&c| c));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].code, Code::WorkflowCycle);
+        assert_eq!(out[0].labels.len(), n, "one label per `needs` of the cycle");
+        assert_eq!(out[0].labels[0].message, "`s0` needs `s1`");
+        let listed = out[0]
+            .message
+            .strip_prefix("steps of workflow `w` need each other in a cycle: ")
+            .expect("names the workflow");
+        assert!(listed.starts_with("s0, s1, s10, s100, s1000, s10000, s100000, s100001"));
+        assert_eq!(listed.split(", ").count(), n, "every step named once");
+    }
+
+    /// Two cycles in one workflow are reported in the order of their first step,
+    /// each naming its steps sorted and labelling its own edges only.
+    #[test]
+    fn step_cycles_are_reported_in_declaration_order() {
+        let mut workflow = needs_chain(4, false);
+        // s0 -> s1 -> s0 and s2 -> s3 -> s2.
+        let span = |i: usize| Span::new(crate::source::FileId(0), 100 + i, 101 + i);
+        workflow.steps[1].needs = vec![Spanned::new("s0".to_string(), span(1))];
+        workflow.steps[3].needs = vec![Spanned::new("s2".to_string(), span(3))];
+        let (cyclic, out) = step_cycles_of(&workflow);
+        assert_eq!(cyclic, [true; 4]);
+        let messages: Vec<&str> = out.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "steps of workflow `w` need each other in a cycle: s0, s1",
+                "steps of workflow `w` need each other in a cycle: s2, s3",
+            ]
+        );
+        assert_eq!(out[1].labels.len(), 2);
     }
 
     /// Schemas with `pattern`s skip compiling only when they are sure to compile.

@@ -1,6 +1,6 @@
 //! Graph stage: the module dependency DAG.
 //!
-//! Built from the registry, then checked for cycles (Tarjan's strongly connected
+//! Built from the registry, then checked for cycles (Kosaraju's strongly connected
 //! components), and only then walked for startup waves. Edges point from a module
 //! to the module it depends on; each edge remembers which dependency entry declared
 //! it, so a cycle can be reported edge by edge at the lines that declare it.
@@ -12,10 +12,15 @@
 //! of a module's dependencies) and [`DependencyGraph::critical_path`] (the longest
 //! weighted chain). They work on per-node vectors indexed by `NodeIndex`, never on
 //! searches through lists, so 100,000 modules plan in well under a second.
+//!
+//! No walk here recurses: a valid catalog may chain 100,000 modules one behind the
+//! other, and a call per link would overflow the thread's stack. Components come
+//! from `kosaraju_scc`, whose depth-first passes keep their own stack on the heap
+//! (petgraph's `tarjan_scc` recurses once per node on the path it walks).
 
 use std::collections::HashMap;
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -80,11 +85,13 @@ impl DependencyGraph {
     }
 
     /// Every dependency cycle, each as the list of edges around it, starting at the
-    /// module with the smallest name; cycles sorted by that name.
+    /// module with the smallest name; cycles sorted by that name. Names are unique
+    /// among nodes, so the result depends on the graph alone, not on the order the
+    /// components are found in.
     pub fn cycles(&self, registry: &Registry) -> Vec<Vec<DependencyRef>> {
         let name = |n: NodeIndex| registry.modules[self.graph[n]].name.value.as_str();
         let mut cycles = Vec::new();
-        for scc in tarjan_scc(&self.graph) {
+        for scc in kosaraju_scc(&self.graph) {
             let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
             if scc.len() < 2 && !self_loop {
                 continue;
@@ -198,10 +205,14 @@ pub struct Unorderable {
 }
 
 /// The longest chain of startup work through the DAG.
+///
+/// Times are `u128`: a module may declare up to 2 x (2^53 - 1) ms, and a chain of a
+/// thousand such modules passes `u64::MAX`. Saturating there would make every later
+/// module tie with the one before and drop out of the chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CriticalPath {
     /// Worst-case time until the last module on the chain is ready.
-    pub total_ms: u64,
+    pub total_ms: u128,
     /// The chain in startup order: (registry index, own cost, finish time).
     pub chain: Vec<CriticalLink>,
 }
@@ -214,7 +225,7 @@ pub struct CriticalLink {
     /// The module's own worst-case startup time.
     pub cost_ms: u64,
     /// When, at the latest, the module is ready (from the start of the plan).
-    pub finishes_at_ms: u64,
+    pub finishes_at_ms: u128,
 }
 
 impl DependencyGraph {
@@ -343,10 +354,10 @@ impl DependencyGraph {
                 position[node.index()] = order.len() as u32;
             }
         }
-        let mut finish = vec![0u64; count];
+        let mut finish = vec![0u128; count];
         let mut via: Vec<Option<NodeIndex>> = vec![None; count];
         // Whether `a` beats `b`: it finishes later, or as late and starts first.
-        let beats = |a: NodeIndex, b: NodeIndex, finish: &[u64]| {
+        let beats = |a: NodeIndex, b: NodeIndex, finish: &[u128]| {
             (finish[a.index()], std::cmp::Reverse(position[a.index()]))
                 > (finish[b.index()], std::cmp::Reverse(position[b.index()]))
         };
@@ -363,7 +374,8 @@ impl DependencyGraph {
                 }
             }
             let start = best.map_or(0, |b| finish[b.index()]);
-            finish[node.index()] = start.saturating_add(cost(&registry.modules[self.graph[node]]));
+            // No overflow: at most 2^32 nodes, each adding less than 2^64.
+            finish[node.index()] = start + u128::from(cost(&registry.modules[self.graph[node]]));
             via[node.index()] = best;
             if last.is_none_or(|l| beats(node, l, &finish)) {
                 last = Some(node);
@@ -372,10 +384,9 @@ impl DependencyGraph {
         let mut chain = Vec::new();
         let mut at = last;
         while let Some(node) = at {
-            let before = via[node.index()].map_or(0, |b| finish[b.index()]);
             chain.push(CriticalLink {
                 module: self.graph[node],
-                cost_ms: finish[node.index()] - before,
+                cost_ms: cost(&registry.modules[self.graph[node]]),
                 finishes_at_ms: finish[node.index()],
             });
             at = via[node.index()];

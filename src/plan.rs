@@ -74,8 +74,13 @@ impl Phase {
     }
 
     /// The phase's timeout for `module` and whether the catalog declared it
-    /// (`false`: the default applies). `register` has no timeout of its own.
+    /// (`false`: the default applies). `register` has no timeout of its own, and no
+    /// phase of a module with nothing to run has one: no process is waited for,
+    /// whatever the catalog declares.
     pub fn timeout(self, module: &Module) -> Option<(u64, bool)> {
+        if module.lifecycle.runtime == Runtime::None {
+            return None;
+        }
         let t = &module.lifecycle.timeouts;
         let (declared, default) = match self {
             Phase::Register => return None,
@@ -91,9 +96,7 @@ impl Phase {
 /// A module's worst-case startup time: initialize plus ready timeouts, or nothing
 /// for a module with nothing to run.
 pub fn startup_cost(module: &Module) -> u64 {
-    if module.lifecycle.runtime == Runtime::None {
-        return 0;
-    }
+    // Saturation is out of reach: the schema bounds each timeout by 2^53 - 1.
     [Phase::Initialize, Phase::Ready]
         .iter()
         .filter_map(|p| p.timeout(module))

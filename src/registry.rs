@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::loader::Loaded;
 use crate::source::{FileId, Span, Spanned};
 use crate::yaml::{Node, Value};
@@ -406,10 +406,10 @@ fn spanned_strings(node: Option<&Node>) -> Vec<Spanned<String>> {
 /// The whole number at `key` of `node`, however it is written: YAML and JSON allow
 /// `1e3`, `200.0` or `1.0e2` for an integer, and the schema accepts them as integers
 /// (JSON Schema: a number with no fractional part), so they are read as the
-/// integers they are. A fraction or a negative number is left to the schema's
-/// diagnostic; a whole number too large for `u64` gets one here, since it would
-/// otherwise silently turn into the default.
-fn whole(node: Option<&Node>, key: &str, out: &mut Vec<Diagnostic>) -> Option<u64> {
+/// integers they are. A fraction, a negative number or one past the schema's
+/// `maximum` (2^53 - 1 for every count and timeout, so any JSON reader holds it
+/// exactly) is left to the schema's diagnostic.
+fn whole(node: Option<&Node>, key: &str) -> Option<u64> {
     let value = node?.get(key)?;
     let Value::Number(number) = &value.value else {
         return None;
@@ -420,33 +420,16 @@ fn whole(node: Option<&Node>, key: &str, out: &mut Vec<Diagnostic>) -> Option<u6
     let float = number.as_f64()?;
     // 2^64 is exactly representable; every whole float below it fits a u64.
     const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
-    if float.fract() != 0.0 || float < 0.0 {
-        return None;
-    }
-    if float < TWO_TO_64 {
-        return Some(float as u64);
-    }
-    out.push(
-        Diagnostic::new(
-            Code::OutOfRange,
-            format!("`{key}` is larger than rune can hold"),
-        )
-        .with_label(value.span, "too large")
-        .with_help(format!(
-            "timeouts and counts are whole numbers up to {}",
-            u64::MAX
-        )),
-    );
-    None
+    (float.fract() == 0.0 && (0.0..TWO_TO_64).contains(&float)).then_some(float as u64)
 }
 
-fn settings(node: &Node, out: &mut Vec<Diagnostic>) -> ExecSettings {
+fn settings(node: &Node) -> ExecSettings {
     let retries = node.get("retries");
     ExecSettings {
-        timeout_ms: whole(Some(node), "timeout_ms", out),
+        timeout_ms: whole(Some(node), "timeout_ms"),
         retries: retries.map(|r| Retries {
-            max_attempts: whole(Some(r), "max_attempts", out).unwrap_or(1),
-            backoff_ms: whole(Some(r), "backoff_ms", out).unwrap_or(0),
+            max_attempts: whole(Some(r), "max_attempts").unwrap_or(1),
+            backoff_ms: whole(Some(r), "backoff_ms").unwrap_or(0),
             on: strings(r.get("on")),
         }),
     }
@@ -464,12 +447,7 @@ fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
     (h < 24 && m < 60 && s.len() == 5).then_some((h, m))
 }
 
-fn build_module(
-    node: &mut Node,
-    file: FileId,
-    text: &str,
-    out: &mut Vec<Diagnostic>,
-) -> Option<Module> {
+fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
     // Embedded schemas and data are moved out of the document rather than cloned:
     // the document is not needed after this stage, and these are most of its bulk.
     let mut taken_events: Vec<(Option<Node>, Option<Node>)> = Vec::new();
@@ -545,12 +523,12 @@ fn build_module(
             a.as_seq()
                 .iter()
                 .zip(taken_actions)
-                .filter_map(|(a, (input, output))| build_action(a, input, output, out))
+                .filter_map(|(a, (input, output))| build_action(a, input, output))
                 .collect()
         })
         .unwrap_or_default();
     let lifecycle = match node.get("lifecycle") {
-        Some(l) => build_lifecycle(l, config, out),
+        Some(l) => build_lifecycle(l, config),
         // Without a lifecycle a module is registered only: there is nothing to run.
         None => Lifecycle {
             runtime: Runtime::None,
@@ -579,7 +557,6 @@ fn build_action(
     node: &Node,
     input_schema: Option<Node>,
     output_schema: Option<Node>,
-    out: &mut Vec<Diagnostic>,
 ) -> Option<Action> {
     Some(Action {
         name: str_field(node, "action")?,
@@ -597,13 +574,13 @@ fn build_action(
         input_schema,
         output_schema,
         exec: strings(node.get("exec")),
-        settings: settings(node, out),
+        settings: settings(node),
     })
 }
 
-fn build_lifecycle(node: &Node, config: Option<Node>, out: &mut Vec<Diagnostic>) -> Lifecycle {
+fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
     let timeouts = node.get("timeouts");
-    let mut t = |k: &str| whole(timeouts, k, out);
+    let t = |k: &str| whole(timeouts, k);
     let rollback = node.get("rollback");
     Lifecycle {
         runtime: match node.get("runtime").and_then(Node::as_str) {
@@ -634,7 +611,7 @@ fn build_lifecycle(node: &Node, config: Option<Node>, out: &mut Vec<Diagnostic>)
     }
 }
 
-fn build_policy(key_span: Span, node: &Node, out: &mut Vec<Diagnostic>) -> Policy {
+fn build_policy(key_span: Span, node: &Node) -> Policy {
     let maintenance = node.get("maintenance_mode").map(|m| Maintenance {
         enabled: m.get("enabled").and_then(Node::as_bool).unwrap_or(false),
         reason: m.get("reason").and_then(Node::as_str).map(str::to_string),
@@ -687,10 +664,7 @@ fn build_policy(key_span: Span, node: &Node, out: &mut Vec<Diagnostic>) -> Polic
     });
     Policy {
         span: key_span,
-        defaults: node
-            .get("defaults")
-            .map(|d| settings(d, out))
-            .unwrap_or_default(),
+        defaults: node.get("defaults").map(settings).unwrap_or_default(),
         overrides: node
             .get("overrides")
             .map(|o| {
@@ -699,7 +673,7 @@ fn build_policy(key_span: Span, node: &Node, out: &mut Vec<Diagnostic>) -> Polic
                     .map(|e| {
                         (
                             Spanned::new(e.key.value.to_string(), e.key.span),
-                            settings(&e.value, out),
+                            settings(&e.value),
                         )
                     })
                     .collect()
@@ -711,7 +685,7 @@ fn build_policy(key_span: Span, node: &Node, out: &mut Vec<Diagnostic>) -> Polic
     }
 }
 
-fn build_workflow(key: &Spanned<String>, node: &Node, out: &mut Vec<Diagnostic>) -> Workflow {
+fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
     let steps = node
         .get("steps")
         .map(|s| {
@@ -724,7 +698,7 @@ fn build_workflow(key: &Spanned<String>, node: &Node, out: &mut Vec<Diagnostic>)
                         params: step.get("params").cloned(),
                         needs: spanned_strings(step.get("needs")),
                         when: step.get("when").cloned(),
-                        settings: settings(step, out),
+                        settings: settings(step),
                         node: step.get("node").and_then(Node::as_str).map(str::to_string),
                     })
                 })
@@ -758,16 +732,14 @@ pub fn build(loaded: &mut Loaded) -> Registry {
                 modules
                     .as_seq_mut()
                     .iter_mut()
-                    .filter_map(|m| build_module(m, file.id, text, &mut registry.diagnostics)),
+                    .filter_map(|m| build_module(m, file.id, text)),
             );
         }
         if let Some(entry) = doc.entry("policy") {
             if matches!(entry.value.value, Value::Map(_)) {
-                registry.policies.push(build_policy(
-                    entry.key.span,
-                    &entry.value,
-                    &mut registry.diagnostics,
-                ));
+                registry
+                    .policies
+                    .push(build_policy(entry.key.span, &entry.value));
             }
         }
         if let Some(workflows) = doc.get("workflows") {
@@ -775,7 +747,6 @@ pub fn build(loaded: &mut Loaded) -> Registry {
                 registry.workflows.push(build_workflow(
                     &Spanned::new(e.key.value.to_string(), e.key.span),
                     &e.value,
-                    &mut registry.diagnostics,
                 ));
             }
         }

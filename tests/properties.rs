@@ -238,17 +238,17 @@ proptest! {
         let graph = DependencyGraph::build(&registry);
         let plan = plan::plan(&registry, &graph, request()).expect("plans");
         let path = &plan.critical_path;
-        prop_assert_eq!(path.total_ms, longest);
+        prop_assert_eq!(path.total_ms, u128::from(longest));
         // The chain is a real dependency chain whose costs add up to the total.
         for pair in path.chain.windows(2) {
             prop_assert!(edges.iter().any(|&(f, t, _)| f == pair[1].module && t == pair[0].module));
-            prop_assert_eq!(pair[1].finishes_at_ms, pair[0].finishes_at_ms + pair[1].cost_ms);
+            prop_assert_eq!(pair[1].finishes_at_ms, pair[0].finishes_at_ms + u128::from(pair[1].cost_ms));
         }
         for link in &path.chain {
             prop_assert_eq!(link.cost_ms, cost(link.module));
             prop_assert_eq!(link.cost_ms, plan::startup_cost(&registry.modules[link.module]));
         }
-        prop_assert_eq!(path.chain.iter().map(|l| l.cost_ms).sum::<u64>(), path.total_ms);
+        prop_assert_eq!(path.chain.iter().map(|l| u128::from(l.cost_ms)).sum::<u128>(), path.total_ms);
         prop_assert_eq!(path.chain.last().map_or(0, |l| l.finishes_at_ms), path.total_ms);
     }
 
@@ -295,5 +295,50 @@ proptest! {
             }
         }
         prop_assert_eq!(!cycles.is_empty(), !left.is_empty());
+    }
+}
+
+/// A chain `c0` → `c1` → … → `c{n-1}` declared top-down (each module before the one
+/// it requires, so a depth-first walk from the first goes the whole way down),
+/// optionally closed into a cycle by the last module requiring `c{back}`.
+fn long_chain() -> impl Strategy<Value = (usize, Option<usize>)> {
+    (100_000usize..200_000).prop_flat_map(|n| (Just(n), prop::option::of(0..n)))
+}
+
+proptest! {
+    // Each case walks up to 200,000 modules: a handful of cases is enough to vary
+    // the length and where the cycle closes.
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    #[test]
+    fn a_long_chain_declared_top_down_plans_or_reports_its_one_cycle(
+        (n, back) in long_chain(),
+    ) {
+        let registry = Registry::from_dependency_lists((0..n).map(|i| {
+            let next = if i + 1 < n { Some(i + 1) } else { back };
+            (format!("c{i}"), next.map(|t| (format!("c{t}"), Criticality::Required)))
+        }));
+        let graph = DependencyGraph::build(&registry);
+        let cycles = graph.cycles(&registry);
+        match back {
+            None => {
+                prop_assert!(cycles.is_empty());
+                let plan = plan::plan(&registry, &graph, request()).expect("a chain plans");
+                prop_assert_eq!(plan.startup.len(), n);
+                prop_assert_eq!(plan.critical_path.chain.len(), n);
+                prop_assert_eq!(
+                    plan.critical_path.total_ms,
+                    n as u128 * u128::from(plan::DEFAULT_INITIALIZE_MS + plan::DEFAULT_READY_MS)
+                );
+            }
+            Some(back) => {
+                prop_assert_eq!(cycles.len(), 1);
+                // The cycle runs c{back} → … → c{n-1} → c{back}, from its smallest name.
+                let mut on_cycle: Vec<usize> = cycles[0].iter().map(|r| r.module).collect();
+                on_cycle.sort_unstable();
+                prop_assert_eq!(on_cycle, (back..n).collect::<Vec<_>>());
+                prop_assert!(plan::plan(&registry, &graph, request()).is_err());
+            }
+        }
     }
 }

@@ -257,6 +257,8 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         "\ncritical path: {} ms worst-case until every module is ready\n",
         cp.total_ms
     ));
+    // The total is the latest finish: wide enough for every row.
+    let ms_width = cp.total_ms.to_string().len().max(8);
     for link in &cp.chain {
         let m = module(link.module);
         let part = |p: Phase| {
@@ -267,12 +269,17 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
                 if declared { "" } else { " (default)" }
             )
         };
+        // What the row adds must be what the path counts: a module with nothing to
+        // run waits for nothing, whatever timeouts it declares.
+        let cost = if m.lifecycle.runtime == Runtime::None {
+            "nothing to run".to_string()
+        } else {
+            format!("{} + {}", part(Phase::Initialize), part(Phase::Ready))
+        };
         out.push_str(&format!(
-            "  ready by {:>8} ms  {:<width$}  {} + {}\n",
+            "  ready by {:>ms_width$} ms  {:<width$}  {cost}\n",
             link.finishes_at_ms,
             module_label(m),
-            part(Phase::Initialize),
-            part(Phase::Ready)
         ));
     }
 
@@ -329,6 +336,13 @@ fn module_json(module: &Module, sources: &SourceMap, steps: Vec<Json>) -> Json {
         "declared_in": sources.get(module.file).name,
         "steps": steps,
     })
+}
+
+/// A critical-path time as a JSON number: exact up to `u64::MAX`, past that (a
+/// chain of over a thousand modules declaring the largest timeouts) the nearest
+/// double, which is all most JSON readers hold anyway.
+fn ms_json(ms: u128) -> Json {
+    u64::try_from(ms).map_or_else(|_| json!(ms as f64), |ms| json!(ms))
 }
 
 /// The plan document (format version 1), described by `schemas/plan.schema.json`.
@@ -424,11 +438,13 @@ pub fn render_json(
         .iter()
         .map(|link| {
             let m = module(link.module);
+            // 0 for a module with nothing to run: what the path counts.
+            let counted = |p: Phase| p.timeout(m).map_or(0, |t| t.0);
             json!({
                 "module": m.name.value,
-                "initialize_ms": Phase::Initialize.timeout(m).map(|t| t.0),
-                "ready_ms": Phase::Ready.timeout(m).map(|t| t.0),
-                "finishes_at_ms": link.finishes_at_ms,
+                "initialize_ms": counted(Phase::Initialize),
+                "ready_ms": counted(Phase::Ready),
+                "finishes_at_ms": ms_json(link.finishes_at_ms),
             })
         })
         .collect();
@@ -460,7 +476,7 @@ pub fn render_json(
         "actions": actions,
         "shutdown": shutdown,
         "critical_path": {
-            "total_ms": cp.total_ms,
+            "total_ms": ms_json(cp.total_ms),
             "modules": chain,
         },
         "summary": {

@@ -882,7 +882,9 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
             .with_help(help);
     }
     let at = last_content_before(text, at);
-    let span = Span::new(file, at, (at + 1).min(text.len()).max(at));
+    // The label covers the whole character there, which may be several bytes.
+    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    let span = Span::new(file, at, end);
     Diagnostic::new(Code::YamlSyntax, format!("YAML syntax error: {info}"))
         .with_label(span, info.to_string())
         .with_help("fix the YAML syntax; `rune explain yaml_syntax` shows common mistakes")
@@ -1115,9 +1117,28 @@ fn parse_float(text: &str) -> Option<serde_json::Number> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn doc(text: &str) -> Parsed {
         parse(FileId(0), text)
+    }
+
+    proptest! {
+        /// Regression: a syntax error's label ended one byte after where the parser
+        /// stopped, inside the character there when it was multi-byte.
+        #[test]
+        fn every_label_lies_on_character_boundaries(
+            text in "[a-z:\\[\\]{}, \\n\"'é😀→\t&*!-]{0,40}",
+        ) {
+            for d in doc(&text).diagnostics {
+                for label in &d.labels {
+                    let (start, end) = (label.span.start as usize, label.span.end as usize);
+                    prop_assert!(start <= end && end <= text.len(), "{:?} in {:?}", label, text);
+                    prop_assert!(text.is_char_boundary(start) && text.is_char_boundary(end),
+                        "{:?} splits a character in {:?}", label, text);
+                }
+            }
+        }
     }
 
     #[test]

@@ -252,7 +252,10 @@ fn validate_accepts_a_150000_step_needs_chain_declared_top_down() {
     write_needs_catalog(&dir.path().join("steps.json"), 150_000, false);
     let run = run(dir.path(), &["validate", "steps.json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.stderr, "valid: 1 file, 1 module, 1 action\n");
+    assert_eq!(
+        run.stderr,
+        "valid: 1 file, 1 module, 1 action, 1 workflow\n"
+    );
 }
 
 // Critical-path arithmetic: the largest timeouts a catalog may declare, summed

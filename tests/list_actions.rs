@@ -37,8 +37,12 @@ fn list_actions_of_one_module() {
 
 #[test]
 fn list_actions_reads_catalog_option() {
+    // Not the default `./catalogs`: a test equal to the default proves nothing.
     let dir = fixture();
-    let out = rune(["list-actions", "--catalog", "catalogs"])
+    std::fs::rename(dir.path().join("catalogs"), dir.path().join("elsewhere")).unwrap();
+    let without = rune(["list-actions"]).current_dir(dir.path()).run();
+    assert_eq!(without.code, 2, "{}", without.snapshot());
+    let out = rune(["list-actions", "--catalog", "elsewhere"])
         .current_dir(dir.path())
         .run();
     assert_eq!(out.code, 0, "{}", out.snapshot());

@@ -18,6 +18,9 @@ pub struct Config {
     pub catalogs: Vec<PathBuf>,
     /// Whether diagnostics on stderr are coloured (nothing on stdout ever is).
     pub color_stderr: bool,
+    /// `SOURCE_DATE_EPOCH`, when set: the instant plans are evaluated at when `--at`
+    /// is not given (the reproducible-builds convention), as written.
+    pub source_date_epoch: Option<String>,
 }
 
 impl Config {
@@ -26,6 +29,8 @@ impl Config {
         Config {
             catalogs: args.catalogs.clone(),
             color_stderr: crate::report::use_color(color, std::io::stderr().is_terminal()),
+            source_date_epoch: std::env::var_os("SOURCE_DATE_EPOCH")
+                .map(|v| v.to_string_lossy().into_owned()),
         }
     }
 

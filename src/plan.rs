@@ -108,6 +108,8 @@ pub fn startup_cost(module: &Module) -> u64 {
 pub enum Clock {
     /// `--at`: the plan is reproducible.
     Fixed,
+    /// `SOURCE_DATE_EPOCH`: reproducible too, fixed by the environment.
+    SourceDateEpoch,
     /// The wall clock: the plan records the instant it used.
     Now,
 }
@@ -117,6 +119,7 @@ impl Clock {
     pub fn as_str(self) -> &'static str {
         match self {
             Clock::Fixed => "fixed",
+            Clock::SourceDateEpoch => "source_date_epoch",
             Clock::Now => "now",
         }
     }

@@ -1031,3 +1031,60 @@ fn unknown_time_zone_in_a_change_window_is_refused() {
     );
     assert!(out.stderr.contains("America/New_York"), "{}", out.stderr);
 }
+
+#[test]
+fn source_date_epoch_fixes_the_instant_when_at_is_not_given() {
+    // The reproducible-builds convention: golden plans in CI without a flag.
+    let dir = fixture();
+    let run = |epoch: &str, extra: &[&str]| {
+        rune(["plan", "--format", "json"])
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .current_dir(dir.path())
+            .run()
+    };
+    let first = run("1774605600", &[]);
+    assert_eq!(first.code, 0, "{}", first.snapshot());
+    let plan = first.json();
+    assert_eq!(plan["evaluated_at"], "2026-03-27T10:00:00Z");
+    assert_eq!(plan["clock"], "source_date_epoch");
+    assert_eq!(
+        run("1774605600", &[]).stdout,
+        first.stdout,
+        "byte-identical"
+    );
+    // --at wins over the environment.
+    let at = run("1774605600", &["--at", "2026-01-05T10:00:00Z"]);
+    assert_eq!(at.json()["evaluated_at"], "2026-01-05T10:00:00Z");
+    assert_eq!(at.json()["clock"], "fixed");
+    let human = rune(["plan"])
+        .env("SOURCE_DATE_EPOCH", "1774605600")
+        .current_dir(dir.path())
+        .run();
+    assert!(
+        human
+            .stdout
+            .contains("evaluated at 2026-03-27T10:00:00Z (SOURCE_DATE_EPOCH)"),
+        "{}",
+        human.stdout
+    );
+}
+
+#[test]
+fn a_malformed_source_date_epoch_is_a_usage_error() {
+    let dir = fixture();
+    for (epoch, why) in [
+        ("yesterday", "not a whole number of seconds"),
+        ("-5", "not a whole number of seconds"),
+        ("", "not a whole number of seconds"),
+        ("99999999999999", "out of range"),
+    ] {
+        let out = rune(["plan"])
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .current_dir(dir.path())
+            .run();
+        assert_eq!(out.code, 2, "{epoch:?}: {}", out.snapshot());
+        assert!(out.stderr.contains(why), "{epoch:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+    }
+}

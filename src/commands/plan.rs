@@ -30,6 +30,13 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
             Ok(at) => (at, Clock::Fixed),
             Err(message) => return usage(printer, &message),
         },
+        None if config.source_date_epoch.is_some() => {
+            let raw = config.source_date_epoch.as_deref().unwrap_or_default();
+            match source_date_epoch(raw) {
+                Ok(at) => (at, Clock::SourceDateEpoch),
+                Err(message) => return usage(printer, &message),
+            }
+        }
         // Whole seconds: the plan records the instant, and nanoseconds are noise.
         None => (
             Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
@@ -165,6 +172,33 @@ const EARLIEST_AT: Timestamp = Timestamp::UNIX_EPOCH;
 const LATEST_AT_YEAR: i16 = 9998;
 /// The largest offset RFC 3339 can write (`±23:59`), in seconds.
 const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
+
+/// `SOURCE_DATE_EPOCH` as an instant: whole seconds since 1970-01-01T00:00:00Z, in the
+/// range `--at` accepts. The convention says a malformed value is an error, not
+/// something to ignore: a build that set it expects reproducible output.
+pub fn source_date_epoch(raw: &str) -> Result<Timestamp, String> {
+    let shown = crate::schema::quote(raw);
+    let invalid = |why: &str| {
+        format!(
+            "invalid SOURCE_DATE_EPOCH {shown}: {why}\n  help: set it to whole seconds since 1970-01-01T00:00:00Z (e.g. `$(git log -1 --format=%ct)`), or unset it and pass --at"
+        )
+    };
+    let digits = raw.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("not a whole number of seconds"));
+    }
+    let at = digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .ok_or_else(|| invalid("out of range"))?;
+    // The same range as --at.
+    parse_at(&at.to_string()).map_err(|_| {
+        invalid(&format!(
+            "out of range: --at takes instants from 1970 to the end of year {LATEST_AT_YEAR}"
+        ))
+    })
+}
 
 /// `--at` as an instant: RFC 3339 with a `Z` or numeric offset, between 1970 and
 /// the end of year 9998. The message says which part is wrong: the parser's own

@@ -97,6 +97,7 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         request.at,
         match plan.request.clock {
             crate::plan::Clock::Fixed => "--at",
+            crate::plan::Clock::SourceDateEpoch => "SOURCE_DATE_EPOCH",
             crate::plan::Clock::Now => "the current time; pass --at for a reproducible plan",
         }
     ));

@@ -61,6 +61,8 @@ where
         .args(args)
         .current_dir(root())
         .env_remove("NO_COLOR")
+        // A CI that exports it would fix every plan's clock; tests that want it set it.
+        .env_remove("SOURCE_DATE_EPOCH")
         .env("RUST_BACKTRACE", "0");
     Rune {
         command,

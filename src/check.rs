@@ -131,10 +131,8 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
     for module in &registry.modules {
         let mut listed: HashMap<&str, Span> = HashMap::new();
         for dep in &module.dependencies {
-            if let Some(first) = listed.insert(&dep.module_name.value, dep.module_name.span) {
-                // Keep the first entry as the one that counts, so a third listing
-                // points back at the first rather than at the second.
-                listed.insert(&dep.module_name.value, first);
+            // The first listing is the one that counts: a third points back at it.
+            if let Some(&first) = listed.get(dep.module_name.value.as_str()) {
                 out.push(
                     Diagnostic::new(
                         Code::DuplicateDependency,
@@ -151,6 +149,7 @@ fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
                 );
                 continue;
             }
+            listed.insert(&dep.module_name.value, dep.module_name.span);
             let target = index
                 .get(dep.module_name.value.as_str())
                 .map(|&i| &registry.modules[i]);

@@ -162,11 +162,21 @@ impl Node {
         &'a self,
         segments: impl IntoIterator<Item = &'a str>,
     ) -> (&'a Node, Option<&'a Entry>) {
+        self.pointer_lookup_by(segments, |node, key| node.entry(key))
+    }
+
+    /// [`Node::pointer_lookup`] with the mapping-key lookup supplied, so a caller
+    /// with an index of large mappings (`schema::locate`) walks the same way.
+    pub fn pointer_lookup_by<'a, 's>(
+        &'a self,
+        segments: impl IntoIterator<Item = &'s str>,
+        mut entry_of: impl FnMut(&'a Node, &str) -> Option<&'a Entry>,
+    ) -> (&'a Node, Option<&'a Entry>) {
         let mut node = self;
         let mut entry = None;
         for segment in segments {
             match &node.value {
-                Value::Map(entries) => match entries.iter().find(|e| e.key.value == segment) {
+                Value::Map(_) => match entry_of(node, segment) {
                     Some(e) => {
                         entry = Some(e);
                         node = &e.value;

@@ -15,7 +15,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rune::graph::DependencyGraph;
-use rune::plan::{self, Clock, PlanError, Request};
+use rune::plan::{self, PlanError};
+
+use crate::support::plan_request;
 use rune::registry::{Criticality, Registry};
 
 /// `n` modules where `c{i}` requires `c{i+1}`; the last requires `c0` when `cycle`.
@@ -27,18 +29,6 @@ fn chain_registry(n: usize, cycle: bool) -> Registry {
     }))
 }
 
-fn request(targets: &[&str]) -> Request {
-    Request {
-        targets: targets.iter().map(|t| t.to_string()).collect(),
-        action: None,
-        params: serde_json::Map::new(),
-        at: "2026-01-01T00:00:00Z".parse().expect("valid instant"),
-        clock: Clock::Fixed,
-        acks: Vec::new(),
-        reason: None,
-    }
-}
-
 #[test]
 fn a_200000_module_chain_declared_top_down_checks_and_plans() {
     let n = 200_000;
@@ -48,7 +38,7 @@ fn a_200000_module_chain_declared_top_down_checks_and_plans() {
     assert!(graph.cycle_diagnostics(&registry).is_empty());
 
     // `--target c0` pulls in the whole chain.
-    let plan = plan::plan(&registry, &graph, request(&["c0"])).expect("a chain plans");
+    let plan = plan::plan(&registry, &graph, plan_request(&["c0"])).expect("a chain plans");
     assert_eq!(plan.startup.len(), n, "one wave per link");
     assert_eq!(
         plan.startup[0],
@@ -85,7 +75,7 @@ fn a_200000_module_cycle_is_one_cycle_through_every_module() {
         .starts_with("dependency cycle: c0 → c1 → c2 → "));
     assert!(diagnostics[0].message.ends_with(" → c199999 → c0"));
 
-    match plan::plan(&registry, &graph, request(&[])) {
+    match plan::plan(&registry, &graph, plan_request(&[])) {
         Err(PlanError::Invalid(d)) => assert!(d[0].message.starts_with("cannot order startup")),
         other => panic!(
             "a cycle cannot be planned: {:?}",
@@ -276,7 +266,7 @@ fn the_largest_timeouts_along_a_chain_past_u64_keep_every_module_on_the_path() {
         module.lifecycle.timeouts.ready_ms = Some(MAX_MS);
     }
     let graph = DependencyGraph::build(&registry);
-    let plan = plan::plan(&registry, &graph, request(&[])).expect("a chain plans");
+    let plan = plan::plan(&registry, &graph, plan_request(&[])).expect("a chain plans");
     let path = &plan.critical_path;
     assert_eq!(path.chain.len(), n, "no module drops out of the chain");
     assert_eq!(path.total_ms, n as u128 * 2 * u128::from(MAX_MS));

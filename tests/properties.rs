@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use rune::graph::DependencyGraph;
-use rune::plan::{self, Clock, Request};
+use rune::plan;
+
+use crate::support::plan_request;
 use rune::registry::{Criticality, Registry, Runtime};
 
 /// A random DAG: module count, a name permutation, and dependency edges (i → j, j < i).
@@ -80,25 +82,13 @@ fn names_by_wave(registry: &Registry, waves: &[Vec<usize>]) -> Vec<Vec<String>> 
         .collect()
 }
 
-fn request() -> Request {
-    Request {
-        targets: Vec::new(),
-        action: None,
-        params: serde_json::Map::new(),
-        at: "2026-01-01T00:00:00Z".parse().expect("valid instant"),
-        clock: Clock::Fixed,
-        acks: Vec::new(),
-        reason: None,
-    }
-}
-
 proptest! {
     #[test]
     fn dependencies_start_earlier_and_stop_later((names, edges) in dag()) {
         let order: Vec<usize> = (0..names.len()).collect();
         let registry = registry(&names, &edges, &order);
         let graph = DependencyGraph::build(&registry);
-        let plan = plan::plan(&registry, &graph, request()).expect("a DAG always plans");
+        let plan = plan::plan(&registry, &graph, plan_request(&[])).expect("a DAG always plans");
 
         let mut start_wave = HashMap::new();
         for (w, wave) in plan.startup.iter().enumerate() {
@@ -162,9 +152,9 @@ proptest! {
         let a = registry(&names, &edges, &order);
         let b = registry(&names, &edges, &shuffled);
         let (ga, gb) = (DependencyGraph::build(&a), DependencyGraph::build(&b));
-        let pa = plan::plan(&a, &ga, request()).expect("plans");
-        let pa2 = plan::plan(&a, &ga, request()).expect("plans");
-        let pb = plan::plan(&b, &gb, request()).expect("plans");
+        let pa = plan::plan(&a, &ga, plan_request(&[])).expect("plans");
+        let pa2 = plan::plan(&a, &ga, plan_request(&[])).expect("plans");
+        let pb = plan::plan(&b, &gb, plan_request(&[])).expect("plans");
         prop_assert_eq!(&pa.startup, &pa2.startup);
         prop_assert_eq!(names_by_wave(&a, &pa.startup), names_by_wave(&b, &pb.startup));
         let chain = |r: &Registry, p: &plan::Plan| -> Vec<String> {
@@ -183,7 +173,7 @@ proptest! {
         let registry = registry(&names, &edges, &order);
         let graph = DependencyGraph::build(&registry);
         let target = pick.index(names.len());
-        let mut req = request();
+        let mut req = plan_request(&[]);
         req.targets = vec![names[target].clone()];
         let plan = plan::plan(&registry, &graph, req).expect("plans");
         let mut planned: Vec<usize> = plan.startup.iter().flatten().copied().collect();
@@ -236,7 +226,7 @@ proptest! {
         let longest = (0..names.len()).map(|m| heaviest(m, &edges, &cost)).max().unwrap_or(0);
 
         let graph = DependencyGraph::build(&registry);
-        let plan = plan::plan(&registry, &graph, request()).expect("plans");
+        let plan = plan::plan(&registry, &graph, plan_request(&[])).expect("plans");
         let path = &plan.critical_path;
         prop_assert_eq!(path.total_ms, u128::from(longest));
         // The chain is a real dependency chain whose costs add up to the total.
@@ -323,7 +313,7 @@ proptest! {
         match back {
             None => {
                 prop_assert!(cycles.is_empty());
-                let plan = plan::plan(&registry, &graph, request()).expect("a chain plans");
+                let plan = plan::plan(&registry, &graph, plan_request(&[])).expect("a chain plans");
                 prop_assert_eq!(plan.startup.len(), n);
                 prop_assert_eq!(plan.critical_path.chain.len(), n);
                 prop_assert_eq!(
@@ -337,7 +327,7 @@ proptest! {
                 let mut on_cycle: Vec<usize> = cycles[0].iter().map(|r| r.module).collect();
                 on_cycle.sort_unstable();
                 prop_assert_eq!(on_cycle, (back..n).collect::<Vec<_>>());
-                prop_assert!(plan::plan(&registry, &graph, request()).is_err());
+                prop_assert!(plan::plan(&registry, &graph, plan_request(&[])).is_err());
             }
         }
     }

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::yaml::{Entry, Node, Value};
+use crate::yaml::{Entry, Node};
 
 /// Up to this many entries, a scan is cheaper than building an index.
 const SCAN_LIMIT: usize = 16;
@@ -37,29 +37,8 @@ impl<'a> Locator<'a> {
         &self,
         segments: impl IntoIterator<Item = &'s str>,
     ) -> (&'a Node, Option<&'a Entry>) {
-        let mut node = self.root;
-        let mut entry = None;
-        for segment in segments {
-            match &node.value {
-                Value::Map(_) => match self.entry(node, segment) {
-                    Some(e) => {
-                        entry = Some(e);
-                        node = &e.value;
-                    }
-                    None => break,
-                },
-                Value::Seq(items) => match segment.parse::<usize>().ok().and_then(|i| items.get(i))
-                {
-                    Some(item) => {
-                        entry = None;
-                        node = item;
-                    }
-                    None => break,
-                },
-                _ => break,
-            }
-        }
-        (node, entry)
+        self.root
+            .pointer_lookup_by(segments, |node, key| self.entry(node, key))
     }
 
     /// The entry with this key in `node`, a node of this locator's tree.

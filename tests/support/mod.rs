@@ -131,3 +131,17 @@ impl Rune {
         }
     }
 }
+
+/// A plan request for these targets (none: the whole catalog) at a fixed instant,
+/// for tests that plan through the library.
+pub fn plan_request(targets: &[&str]) -> rune::plan::Request {
+    rune::plan::Request {
+        targets: targets.iter().map(|t| t.to_string()).collect(),
+        action: None,
+        params: serde_json::Map::new(),
+        at: "2026-01-01T00:00:00Z".parse().expect("valid instant"),
+        clock: rune::plan::Clock::Fixed,
+        acks: Vec::new(),
+        reason: None,
+    }
+}

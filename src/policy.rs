@@ -48,15 +48,31 @@ pub fn default_retries() -> Retries {
 }
 
 /// Where a resolved setting came from, most specific first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum SettingSource {
     /// `policy.overrides.<action>`.
+    #[serde(rename = "policy.overrides")]
     PolicyOverride,
     /// The action's own `timeout_ms` / `retries`.
+    #[serde(rename = "action")]
     Action,
     /// `policy.defaults`.
+    #[serde(rename = "policy.defaults")]
     PolicyDefaults,
     /// rune's built-in default.
+    #[serde(rename = "builtin")]
     Builtin,
 }
 

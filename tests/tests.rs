@@ -13,6 +13,7 @@ mod list_actions;
 mod messages;
 mod output;
 mod plan;
+mod plan_document;
 mod plan_examples;
 mod properties;
 mod registration;

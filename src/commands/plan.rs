@@ -16,6 +16,8 @@ use crate::cli::{OutputFormat, PlanArgs};
 use crate::config::Config;
 use crate::escape::untrusted;
 use crate::params::{self, ParamsFileError};
+use crate::plan::document::PlanDocument;
+use crate::plan::root::CatalogRoot;
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::render_human;
 use crate::report::plan::render_problems;
@@ -96,36 +98,28 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
             return ExitStatus::Failure;
         }
     };
-    let inputs = plan::inputs(&checked.sources, &plan);
-    let json =
-        || crate::report::plan::render_json(&plan, &checked.registry, &checked.sources, &inputs);
+    let step_count = plan.step_count();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = CatalogRoot::new(&paths, &cwd);
+    let doc = PlanDocument::new(&plan, &checked.registry, &checked.sources, &root);
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
-    let denied = plan.denied() > 0;
+    let denied = doc.denied() > 0;
     match args.format {
         // `--out -` puts the plan document on stdout; the readable view moves to stderr.
-        OutputFormat::Human if to_stdout => printer.err(&crate::report::plan::render_human(
-            &plan,
-            &checked.registry,
-            &inputs,
-        )),
-        OutputFormat::Human => {
-            printer.out(&crate::report::plan::render_human(
-                &plan,
-                &checked.registry,
-                &inputs,
-            ));
-        }
+        OutputFormat::Human if to_stdout => printer.err(&crate::report::plan::render_human(&doc)),
+        OutputFormat::Human => printer.out(&crate::report::plan::render_human(&doc)),
         OutputFormat::Json if to_stdout && denied => {}
-        OutputFormat::Json => printer.out(&json()),
+        // With `--out -` the document is printed once, below.
+        OutputFormat::Json if to_stdout => {}
+        OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
     }
     // The plan document shows each decision; stderr carries the stable code, so
     // scripts and CI logs can tell a policy denial from other failures.
-    for step in plan.actions.iter().filter(|a| !a.decision.allowed) {
-        let action = &checked.registry.modules[step.module].actions[step.action];
+    for step in doc.actions.iter().filter(|a| !a.decision.allowed) {
         printer.err(&format!(
             "error[{}]: `{}` denied by {}: {}\n",
             crate::diagnostic::Code::PolicyDenied,
-            untrusted(&action.name.value),
+            untrusted(&step.action),
             untrusted(&step.decision.rule),
             untrusted(&step.decision.reason)
         ));
@@ -139,9 +133,14 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
                 if to_stdout { "stdout" } else { &name }
             ));
         } else if to_stdout {
-            printer.out(&json());
+            printer.out_with(|w| doc.write_json(w));
         } else {
-            match save_atomically(out, json().as_bytes()) {
+            // The saved plan finds its catalogs from where it lies, wherever it is applied from.
+            let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.clone());
+            let dir = target.parent().unwrap_or(Path::new(""));
+            let mut saved = doc;
+            saved.inputs.catalog_root = root.seen_from(dir);
+            match save_atomically(out, saved.to_json().as_bytes()) {
                 Ok(_) => printer.err(&format!("plan written to {name}\n")),
                 Err(e) => {
                     printer.err(&format!("error: cannot write the plan to {name}: {e}\n"));
@@ -152,7 +151,7 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
     }
     if denied {
         ExitStatus::Failure
-    } else if args.detailed_exitcode && plan.step_count() > 0 {
+    } else if args.detailed_exitcode && step_count > 0 {
         ExitStatus::StepsPlanned
     } else {
         ExitStatus::Success

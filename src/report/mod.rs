@@ -48,6 +48,21 @@ impl Printer {
         }
     }
 
+    /// Stream to stdout through a buffer: for documents too large to hold twice.
+    #[allow(clippy::print_stdout)]
+    pub fn out_with(&mut self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+        if self.closed {
+            return;
+        }
+        let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        if let Err(e) = write(&mut stdout).and_then(|_| stdout.flush()) {
+            self.closed = true;
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                self.failure = Some(e);
+            }
+        }
+    }
+
     /// Write to stderr. Nothing is left to report a failure to, so none is.
     pub fn err(&mut self, text: &str) {
         let mut stderr = std::io::stderr().lock();

@@ -1,26 +1,26 @@
-//! Plan renderers: a readable step list (human) and the plan document (JSON).
+//! The human view of a plan, rendered from the plan document.
 //!
-//! Both number the steps the same way, in execution order: the startup steps wave by
-//! wave (register, initialize, ready per module), then the action steps, then the
-//! shutdown steps. Neither reads the clock or the environment; names come from
-//! `SourceFile::name`, never absolute paths, so output is byte-identical for the
-//! same inputs. The JSON document is described by `schemas/plan.schema.json`.
+//! Everything shown comes from [`PlanDocument`] (step ids, resolved commands,
+//! decisions), so the readable plan and the JSON one cannot disagree. The JSON is
+//! the document itself (`PlanDocument::write_json`).
 
-use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+
+use serde_json::Value as Json;
 
 use crate::escape::untrusted;
-use crate::plan::{Inputs, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
-use crate::registry::{Module, Registry, Retries, Runtime};
+use crate::plan::document::{
+    PhaseStep, PlanDocument, RetriesSetting, StartupModule, TimeoutSource,
+};
+use crate::plan::{Clock, Phase, SHUTDOWN_PHASES, STARTUP_PHASES};
+use crate::registry::Runtime;
 use crate::source::SourceMap;
 
-/// The plan document's format version.
-pub const FORMAT_VERSION: u64 = 1;
-
 /// `name@version` as shown to a person (escaped: both come from the catalog).
-fn module_label(module: &Module) -> String {
+fn module_label(module: &StartupModule) -> String {
     match &module.version {
-        Some(v) => format!("{}@{}", untrusted(&module.name.value), untrusted(&v.value)),
-        None => untrusted(&module.name.value).into_owned(),
+        Some(v) => format!("{}@{}", untrusted(&module.module), untrusted(v)),
+        None => untrusted(&module.module).into_owned(),
     }
 }
 
@@ -47,16 +47,16 @@ fn display_command(exec: &[String]) -> String {
 }
 
 /// What a module's startup runs, for the human plan.
-fn module_command(module: &Module) -> String {
-    match module.lifecycle.runtime {
-        Runtime::Builtin => "builtin".to_string(),
-        Runtime::None => "none (nothing to run)".to_string(),
-        Runtime::Process if module.lifecycle.exec.is_empty() => "process (no exec)".to_string(),
-        Runtime::Process => format!("process: {}", display_command(&module.lifecycle.exec)),
+fn module_command(module: &StartupModule) -> String {
+    match (module.runtime, &module.command) {
+        (Runtime::Builtin, _) => "builtin".to_string(),
+        (Runtime::None, _) => "none (nothing to run)".to_string(),
+        (Runtime::Process, None) => "process (no exec)".to_string(),
+        (Runtime::Process, Some(c)) => format!("process: {}", display_command(&c.argv)),
     }
 }
 
-fn retries_text(r: &Retries) -> String {
+fn retries_text(r: &RetriesSetting) -> String {
     let attempts = if r.max_attempts == 1 {
         "1 attempt".to_string()
     } else {
@@ -77,102 +77,103 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-fn step_range(first: usize, count: usize) -> String {
-    format!("#{}-{}", first, first + count - 1)
-}
-
-/// The human plan: header, startup waves, actions, shutdown, critical path, summary.
-pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String {
+/// The human plan, rendered from the plan document: header, startup waves, actions,
+/// shutdown, critical path, summary.
+pub fn render_human(doc: &PlanDocument) -> String {
     let mut out = String::new();
-    let request = &plan.request;
-    let module = |m: usize| &registry.modules[m];
+    let modules: HashMap<&str, (usize, &StartupModule)> = doc
+        .startup
+        .iter()
+        .enumerate()
+        .flat_map(|(w, wave)| {
+            wave.modules
+                .iter()
+                .map(move |m| (m.module.as_str(), (w + 1, m)))
+        })
+        .collect();
+    let label = |name: &str| match modules.get(name) {
+        Some((_, m)) => module_label(m),
+        None => untrusted(name).into_owned(),
+    };
+    let summary = &doc.summary;
+    let modules_n = summary.modules as usize;
     out.push_str(&format!(
         "plan for {} from {} (catalog sha256:{})\n",
-        plural(plan.module_count(), "module"),
-        plural(inputs.files.len(), "catalog file"),
-        inputs.catalog_sha256.get(..12).unwrap_or_default()
+        plural(modules_n, "module"),
+        plural(doc.inputs.files.len(), "catalog file"),
+        doc.inputs.catalog_sha256.get(..12).unwrap_or_default()
     ));
     out.push_str(&format!(
         "evaluated at {} ({})\n",
-        request.at,
-        match plan.request.clock {
-            crate::plan::Clock::Fixed => "--at",
-            crate::plan::Clock::SourceDateEpoch => "SOURCE_DATE_EPOCH",
-            crate::plan::Clock::Now => "the current time; pass --at for a reproducible plan",
+        doc.evaluated_at,
+        match doc.clock {
+            Clock::Fixed => "--at",
+            Clock::SourceDateEpoch => "SOURCE_DATE_EPOCH",
+            Clock::Now => "the current time; pass --at for a reproducible plan",
         }
     ));
-    if !plan.targets.is_empty() {
-        let names: Vec<std::borrow::Cow<str>> = plan
-            .targets
-            .iter()
-            .map(|&m| untrusted(&module(m).name.value))
-            .collect();
+    if !doc.request.targets.is_empty() {
+        let names: Vec<std::borrow::Cow<str>> =
+            doc.request.targets.iter().map(|t| untrusted(t)).collect();
         out.push_str(&format!(
             "targets: {} and what they depend on\n",
             names.join(", ")
         ));
     }
-    let width = plan
-        .startup
-        .iter()
-        .flatten()
-        .map(|&m| module_label(module(m)).chars().count())
+    let width = doc
+        .startup_modules()
+        .map(|m| module_label(m).chars().count())
         .max()
         .unwrap_or(0)
         // Past this, padding only pushes the commands off the screen.
         .min(48);
-    let id_width = format!("{}", plan.step_count()).len() * 2 + 2;
+    let id_width = format!("{}", summary.steps).len() * 2 + 2;
+    let ids = |steps: &[PhaseStep]| match (steps.first(), steps.last()) {
+        (Some(first), Some(last)) => format!("#{}-{}", first.id, last.id),
+        _ => String::new(),
+    };
 
-    let mut next_id = 1usize;
     out.push_str(&format!(
         "\nstartup: {} in {}, each {}\n",
-        plural(plan.module_count(), "module"),
-        plural(plan.startup.len(), "wave"),
+        plural(modules_n, "module"),
+        plural(doc.startup.len(), "wave"),
         STARTUP_PHASES.map(Phase::as_str).join(" → ")
     ));
-    for (w, wave) in plan.startup.iter().enumerate() {
-        out.push_str(&format!("  wave {}\n", w + 1));
-        for &m in wave {
-            let ids = step_range(next_id, STARTUP_PHASES.len());
-            next_id += STARTUP_PHASES.len();
+    for wave in &doc.startup {
+        out.push_str(&format!("  wave {}\n", wave.wave));
+        for m in &wave.modules {
             out.push_str(&format!(
-                "    {ids:<id_width$} {:<width$}  {}\n",
-                module_label(module(m)),
-                module_command(module(m))
+                "    {:<id_width$} {:<width$}  {}\n",
+                ids(&m.steps),
+                module_label(m),
+                module_command(m)
             ));
         }
     }
 
-    for step in &plan.actions {
-        let provider = module(step.module);
-        let action = &provider.actions[step.action];
-        let wave = plan
-            .startup
-            .iter()
-            .position(|w| w.contains(&step.module))
-            .map_or(0, |w| w + 1);
+    for step in &doc.actions {
+        let wave = modules.get(step.module.as_str()).map_or(0, |(w, _)| *w);
         out.push_str(&format!(
             "\naction, after {} is ready (wave {wave})\n",
-            untrusted(&provider.name.value)
+            untrusted(&step.module)
         ));
         out.push_str(&format!(
-            "  #{next_id} {} on {}: {}, {} impact\n",
-            untrusted(&action.name.value),
-            module_label(provider),
-            action.category.as_str(),
-            action.impact.as_str()
+            "  #{} {} on {}: {}, {} impact\n",
+            step.id,
+            untrusted(&step.action),
+            label(&step.module),
+            step.category.as_str(),
+            step.impact.as_str()
         ));
-        next_id += 1;
         let field = |name: &str, value: &str| format!("      {name:<9} {value}\n");
-        if !action.description.is_empty() {
-            out.push_str(&field("does", &untrusted(&action.description)));
+        if !step.description.is_empty() {
+            out.push_str(&field("does", &untrusted(&step.description)));
         }
         out.push_str(&field(
             "command",
-            &if action.exec.is_empty() {
-                "(no exec)".to_string()
-            } else {
-                display_command(&action.exec)
+            &match &step.command {
+                None => "(no exec)".to_string(),
+                Some(c) => display_command(&c.argv),
             },
         ));
         out.push_str(&field(
@@ -183,16 +184,16 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
             "timeout",
             &format!(
                 "{} ms ({})",
-                step.settings.timeout_ms.value,
-                step.settings.timeout_ms.source.as_str()
+                step.timeout_ms.value,
+                step.timeout_ms.source.as_str()
             ),
         ));
         out.push_str(&field(
             "retries",
             &format!(
                 "{} ({})",
-                retries_text(&step.settings.retries.value),
-                step.settings.retries.source.as_str()
+                retries_text(&step.retries),
+                step.retries.source.as_str()
             ),
         ));
         let d = &step.decision;
@@ -241,38 +242,39 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         "\nshutdown: exact reverse of startup, each {}\n",
         SHUTDOWN_PHASES.map(Phase::as_str).join(" → ")
     ));
-    for (w, wave) in plan.shutdown().enumerate() {
-        out.push_str(&format!("  wave {}\n", w + 1));
-        for m in wave {
-            let ids = step_range(next_id, SHUTDOWN_PHASES.len());
-            next_id += SHUTDOWN_PHASES.len();
+    for wave in &doc.shutdown {
+        out.push_str(&format!("  wave {}\n", wave.wave));
+        for m in &wave.modules {
             out.push_str(&format!(
-                "    {ids:<id_width$} {}\n",
-                module_label(module(m))
+                "    {:<id_width$} {}\n",
+                ids(&m.steps),
+                label(&m.module)
             ));
         }
     }
 
-    let cp = &plan.critical_path;
+    let cp = &doc.critical_path;
     out.push_str(&format!(
         "\ncritical path: {} ms worst-case until every module is ready\n",
         cp.total_ms
     ));
     // The total is the latest finish: wide enough for every row.
     let ms_width = cp.total_ms.to_string().len().max(8);
-    for link in &cp.chain {
-        let m = module(link.module);
+    for link in &cp.modules {
+        let module = modules.get(link.module.as_str()).map(|(_, m)| *m);
         let part = |p: Phase| {
-            let (ms, declared) = p.timeout(m).unwrap_or((0, false));
+            let step = module.and_then(|m| m.steps.iter().find(|s| s.phase == p));
+            let declared = step.and_then(|s| s.timeout_source) == Some(TimeoutSource::Lifecycle);
             format!(
-                "{} {ms}{}",
+                "{} {}{}",
                 p.as_str(),
+                step.and_then(|s| s.timeout_ms).unwrap_or(0),
                 if declared { "" } else { " (default)" }
             )
         };
         // What the row adds must be what the path counts: a module with nothing to
         // run waits for nothing, whatever timeouts it declares.
-        let cost = if m.lifecycle.runtime == Runtime::None {
+        let cost = if module.is_none_or(|m| m.runtime == Runtime::None) {
             "nothing to run".to_string()
         } else {
             format!("{} + {}", part(Phase::Initialize), part(Phase::Ready))
@@ -280,217 +282,27 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
         out.push_str(&format!(
             "  ready by {:>ms_width$} ms  {:<width$}  {cost}\n",
             link.finishes_at_ms,
-            module_label(m),
+            label(&link.module),
         ));
     }
 
-    let startup_steps = plan.module_count() * STARTUP_PHASES.len();
-    let shutdown_steps = plan.module_count() * SHUTDOWN_PHASES.len();
-    let mut summary = format!(
+    let startup_steps = modules_n * STARTUP_PHASES.len();
+    let shutdown_steps = modules_n * SHUTDOWN_PHASES.len();
+    let mut line = format!(
         "\nplan: {} ({} startup, {}, {} shutdown)",
-        plural(plan.step_count(), "step"),
+        plural(summary.steps as usize, "step"),
         startup_steps,
-        plural(plan.actions.len(), "action"),
+        plural(doc.actions.len(), "action"),
         shutdown_steps
     );
-    match plan.denied() {
-        0 if plan.actions.is_empty() => {}
-        0 => summary.push_str("; every action allowed"),
-        n => summary.push_str(&format!("; {} denied by policy", plural(n, "action"))),
+    match doc.denied() {
+        0 if doc.actions.is_empty() => {}
+        0 => line.push_str("; every action allowed"),
+        n => line.push_str(&format!("; {} denied by policy", plural(n, "action"))),
     }
-    summary.push('\n');
-    out.push_str(&summary);
+    line.push('\n');
+    out.push_str(&line);
     out
-}
-
-fn phase_steps(module: &Module, phases: &[Phase], next_id: &mut usize) -> Vec<Json> {
-    phases
-        .iter()
-        .map(|&p| {
-            let id = *next_id;
-            *next_id += 1;
-            let (timeout, source) = match p.timeout(module) {
-                Some((ms, true)) => (json!(ms), json!("lifecycle")),
-                Some((ms, false)) => (json!(ms), json!("default")),
-                None => (Json::Null, Json::Null),
-            };
-            json!({
-                "id": id,
-                "phase": p.as_str(),
-                "timeout_ms": timeout,
-                "timeout_source": source,
-            })
-        })
-        .collect()
-}
-
-fn module_json(module: &Module, sources: &SourceMap, steps: Vec<Json>) -> Json {
-    let command = match module.lifecycle.runtime {
-        Runtime::Process => json!(module.lifecycle.exec),
-        Runtime::Builtin | Runtime::None => Json::Null,
-    };
-    json!({
-        "module": module.name.value,
-        "version": module.version.as_ref().map(|v| v.value.clone()),
-        "runtime": module.lifecycle.runtime.as_str(),
-        "command": command,
-        "declared_in": sources.get(module.file).name,
-        "steps": steps,
-    })
-}
-
-/// A critical-path time as a JSON number: exact up to `u64::MAX`, past that (a
-/// chain of over a thousand modules declaring the largest timeouts) the nearest
-/// double, which is all most JSON readers hold anyway.
-fn ms_json(ms: u128) -> Json {
-    u64::try_from(ms).map_or_else(|_| json!(ms as f64), |ms| json!(ms))
-}
-
-/// The plan document (format version 1), described by `schemas/plan.schema.json`.
-pub fn render_json(
-    plan: &Plan,
-    registry: &Registry,
-    sources: &SourceMap,
-    inputs: &Inputs,
-) -> String {
-    let module = |m: usize| &registry.modules[m];
-    let request = &plan.request;
-    let mut next_id = 1usize;
-    let mut ready_step = std::collections::HashMap::new();
-    let startup: Vec<Json> = plan
-        .startup
-        .iter()
-        .enumerate()
-        .map(|(w, wave)| {
-            let modules: Vec<Json> = wave
-                .iter()
-                .map(|&m| {
-                    let steps = phase_steps(module(m), &STARTUP_PHASES, &mut next_id);
-                    ready_step.insert(m, next_id - 1);
-                    module_json(module(m), sources, steps)
-                })
-                .collect();
-            json!({ "wave": w + 1, "modules": modules })
-        })
-        .collect();
-    let actions: Vec<Json> = plan
-        .actions
-        .iter()
-        .map(|step| {
-            let provider = module(step.module);
-            let action = &provider.actions[step.action];
-            let id = next_id;
-            next_id += 1;
-            let d = &step.decision;
-            let r = &step.settings.retries;
-            json!({
-                "id": id,
-                "action": action.name.value,
-                "module": provider.name.value,
-                "category": action.category.as_str(),
-                "impact": action.impact.as_str(),
-                "command": action.exec,
-                "declared_in": sources.get(provider.file).name,
-                "after_step": ready_step.get(&step.module).copied(),
-                "params": Json::Object(step.params.clone()),
-                "timeout_ms": {
-                    "value": step.settings.timeout_ms.value,
-                    "source": step.settings.timeout_ms.source.as_str(),
-                },
-                "retries": {
-                    "max_attempts": r.value.max_attempts,
-                    "backoff_ms": r.value.backoff_ms,
-                    "on": r.value.on,
-                    "source": r.source.as_str(),
-                },
-                "decision": {
-                    "allowed": d.allowed,
-                    "rule": d.rule,
-                    "reason": d.reason,
-                    "checks": d.checks.iter().map(|c| json!({
-                        "rule": c.rule,
-                        "allowed": c.allowed,
-                        "reason": c.reason,
-                    })).collect::<Vec<_>>(),
-                },
-                "acknowledgment": step.acknowledgment.as_ref().map(|a| json!({
-                    "action": a.action,
-                    "reason": a.reason,
-                })),
-            })
-        })
-        .collect();
-    let shutdown: Vec<Json> = plan
-        .shutdown()
-        .enumerate()
-        .map(|(w, wave)| {
-            let modules: Vec<Json> = wave
-                .map(|m| {
-                    let steps = phase_steps(module(m), &SHUTDOWN_PHASES, &mut next_id);
-                    module_json(module(m), sources, steps)
-                })
-                .collect();
-            json!({ "wave": w + 1, "modules": modules })
-        })
-        .collect();
-    let cp = &plan.critical_path;
-    let chain: Vec<Json> = cp
-        .chain
-        .iter()
-        .map(|link| {
-            let m = module(link.module);
-            // 0 for a module with nothing to run: what the path counts.
-            let counted = |p: Phase| p.timeout(m).map_or(0, |t| t.0);
-            json!({
-                "module": m.name.value,
-                "initialize_ms": counted(Phase::Initialize),
-                "ready_ms": counted(Phase::Ready),
-                "finishes_at_ms": ms_json(link.finishes_at_ms),
-            })
-        })
-        .collect();
-    let mut targets: Vec<&str> = plan
-        .targets
-        .iter()
-        .map(|&m| module(m).name.value.as_str())
-        .collect();
-    targets.sort_unstable();
-    let doc = json!({
-        "format_version": FORMAT_VERSION,
-        "evaluated_at": request.at.to_string(),
-        "clock": request.clock.as_str(),
-        "request": {
-            "targets": targets,
-            "action": request.action,
-            "acks": request.acks,
-            "reason": request.reason,
-        },
-        "inputs": {
-            "catalog_sha256": inputs.catalog_sha256,
-            "policy_inputs_sha256": inputs.policy_inputs_sha256,
-            "files": inputs.files.iter().map(|(file, digest)| json!({
-                "file": file,
-                "sha256": digest,
-            })).collect::<Vec<_>>(),
-        },
-        "startup": startup,
-        "actions": actions,
-        "shutdown": shutdown,
-        "critical_path": {
-            "total_ms": ms_json(cp.total_ms),
-            "modules": chain,
-        },
-        "summary": {
-            "modules": plan.module_count(),
-            "waves": plan.startup.len(),
-            "steps": plan.step_count(),
-            "actions": plan.actions.len(),
-            "denied": plan.denied(),
-        },
-    });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
 }
 
 /// Diagnostics rendered as `validate` renders them, without its catalog summary

@@ -23,14 +23,17 @@
 //!   `lifecycle`) costs nothing: no process is waited for.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
-use sha2::{Digest, Sha256};
+
+pub mod document;
+pub mod root;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::graph::{CriticalPath, DependencyGraph};
 use crate::policy::{self, Decision, PolicyInput, ResolvedSettings};
 use crate::registry::{Module, Registry, Runtime};
-use crate::source::SourceMap;
 
 /// `initialize` timeout when the catalog sets none.
 pub const DEFAULT_INITIALIZE_MS: u64 = 5_000;
@@ -42,7 +45,10 @@ pub const DEFAULT_DRAIN_MS: u64 = 10_000;
 pub const DEFAULT_SHUTDOWN_MS: u64 = 5_000;
 
 /// A lifecycle phase, as a plan step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Read the descriptor.
     Register,
@@ -103,8 +109,11 @@ pub fn startup_cost(module: &Module) -> u64 {
         .fold(0u64, |sum, (ms, _)| sum.saturating_add(ms))
 }
 
-/// Where the evaluation instant came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the evaluation instant came from: `fixed` (`--at`) and
+/// `source_date_epoch` (the SOURCE_DATE_EPOCH environment variable) are
+/// reproducible; `now` is the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Clock {
     /// `--at`: the plan is reproducible.
     Fixed,
@@ -384,55 +393,5 @@ fn canonicalize_map(map: &mut Map<String, Json>) {
     for (key, mut value) in entries {
         canonicalize(&mut value);
         map.insert(key, value);
-    }
-}
-
-/// Digests that let `rune apply` refuse a plan whose inputs changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inputs {
-    /// Every catalog file: display name and sha256 of its text, sorted by name.
-    pub files: Vec<(String, String)>,
-    /// sha256 over the sorted `name sha256` lines of `files`.
-    pub catalog_sha256: String,
-    /// sha256 of the canonical JSON of the policy inputs: instant, targets, action,
-    /// parameters, acknowledgments and reason.
-    pub policy_inputs_sha256: String,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-/// Digest the catalog files and the request.
-pub fn inputs(sources: &SourceMap, plan: &Plan) -> Inputs {
-    let mut files: Vec<(String, String)> = sources
-        .files()
-        .map(|(_, f)| (f.name.clone(), sha256_hex(f.text.as_bytes())))
-        .collect();
-    files.sort();
-    let listing: String = files
-        .iter()
-        .map(|(name, digest)| format!("{name} {digest}\n"))
-        .collect();
-    let request = &plan.request;
-    let mut acks = request.acks.clone();
-    acks.sort();
-    acks.dedup();
-    let mut targets = request.targets.clone();
-    targets.sort();
-    targets.dedup();
-    let mut policy_inputs = serde_json::json!({
-        "at": request.at.to_string(),
-        "targets": targets,
-        "action": request.action,
-        "params": plan.actions.first().map(|a| Json::Object(a.params.clone())),
-        "acks": acks,
-        "reason": request.reason,
-    });
-    canonicalize(&mut policy_inputs);
-    Inputs {
-        files,
-        catalog_sha256: sha256_hex(listing.as_bytes()),
-        policy_inputs_sha256: sha256_hex(policy_inputs.to_string().as_bytes()),
     }
 }

@@ -1,0 +1,654 @@
+//! The plan document: the typed contract between `rune plan` and `rune apply`.
+//!
+//! [`PlanDocument`] is built once from a computed [`Plan`]; every renderer reads it
+//! (the human view and the JSON that `--format json` prints and `--out` saves), and
+//! `rune apply` deserializes it. It names modules and actions, never registry
+//! indices; step ids are assigned here and nowhere else; every path in it is
+//! relative to `inputs.catalog_root`. `schemas/plan.schema.json` is generated from
+//! these types (a test keeps the file equal to [`schema`]).
+
+use std::collections::HashMap;
+use std::io;
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+
+use super::root::{self, CatalogRoot};
+use super::{Clock, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
+use crate::policy::SettingSource;
+use crate::registry::{Category, Impact, Module, Registry, Runtime};
+use crate::source::SourceMap;
+
+/// The plan document's format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A lifecycle and action plan as printed by `rune plan --format json` and saved by
+/// `rune plan --out FILE`. Steps are numbered in execution order: startup (wave by
+/// wave), then actions, then shutdown (the exact reverse of startup).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "rune plan")]
+pub struct PlanDocument {
+    /// Version of this document format; changes only when a field changes meaning
+    /// or is removed.
+    #[schemars(extend("const" = 1))]
+    pub format_version: u32,
+    /// The instant policy was evaluated at (RFC 3339, UTC).
+    pub evaluated_at: Timestamp,
+    /// Where the instant came from.
+    pub clock: Clock,
+    /// What the operator asked for.
+    pub request: RequestRecord,
+    /// Digests of everything the plan depends on, so `rune apply` can refuse a plan
+    /// whose catalog or policy inputs changed.
+    pub inputs: Inputs,
+    /// Startup waves; modules in one wave do not depend on each other and may start
+    /// in parallel. Each module goes through register, initialize, ready.
+    pub startup: Vec<StartupWave>,
+    /// Action steps, run after startup.
+    pub actions: Vec<ActionStep>,
+    /// Shutdown waves: the exact reverse of startup. Each module goes through
+    /// drain, shutdown.
+    pub shutdown: Vec<ShutdownWave>,
+    /// The chain of modules that sets the worst-case startup time.
+    pub critical_path: CriticalPath,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRecord {
+    /// `--target` modules, sorted; empty means every module.
+    pub targets: Vec<String>,
+    /// `--action`, if any.
+    pub action: Option<String>,
+    /// `--ack` break-glass acknowledgments, as given.
+    pub acks: Vec<String>,
+    /// `--reason`, if any.
+    pub reason: Option<String>,
+}
+
+/// Digests of the catalog files and the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The directory every path in this document is relative to (`/`-separated):
+    /// for a plan saved with `--out`, as seen from the directory of the plan file;
+    /// printed to stdout, as seen from the working directory. Absolute only when a
+    /// catalog path was given as an absolute path.
+    pub catalog_root: String,
+    /// sha256 over the lines `FILE SHA256\n` of `files`, in order: the same for the
+    /// same catalogs however their path was spelled.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub catalog_sha256: String,
+    /// sha256 of the canonical JSON (sorted keys, no spaces) of
+    /// {acks, action, at, params, reason, targets}.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub policy_inputs_sha256: String,
+    /// Every catalog file read, sorted by path.
+    pub files: Vec<FileDigest>,
+}
+
+/// One catalog file and the sha256 of its text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileDigest {
+    /// Path relative to `catalog_root`, `/`-separated.
+    pub file: String,
+    /// sha256 of the file's text (UTF-8, without a byte order mark).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+}
+
+/// One startup wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartupWave {
+    /// 1-based wave number.
+    #[schemars(range(min = 1))]
+    pub wave: u64,
+    /// Modules of the wave, sorted by name.
+    #[schemars(length(min = 1))]
+    pub modules: Vec<StartupModule>,
+}
+
+/// A module to start and what starting it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartupModule {
+    /// The module's name.
+    #[schemars(length(min = 1))]
+    pub module: String,
+    /// The module's version, if the catalog declares one.
+    pub version: Option<String>,
+    /// How the module runs.
+    pub runtime: Runtime,
+    /// The resolved command line of a process module (null for builtin and none).
+    pub command: Option<Command>,
+    /// The catalog file that declares the module, relative to `catalog_root`.
+    pub declared_in: String,
+    /// register, initialize, ready.
+    pub steps: Vec<PhaseStep>,
+}
+
+/// A command line rune will run, resolved as DESIGN says: a relative program path
+/// with a `/` resolves against the directory of the catalog file that declares
+/// it; a bare name is looked up on `PATH` when it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// Program and arguments; a relative program path is relative to
+    /// `catalog_root`. Never run through a shell.
+    #[schemars(length(min = 1))]
+    pub argv: Vec<String>,
+    /// The directory the command runs in: the declaring catalog file's directory,
+    /// relative to `catalog_root` (`.` for the root itself).
+    pub working_dir: String,
+}
+
+/// One lifecycle phase of one module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseStep {
+    /// Step number, 1-based, unique in the plan, in execution order.
+    #[schemars(range(min = 1))]
+    pub id: u64,
+    /// The phase.
+    pub phase: Phase,
+    /// null for register, which has no timeout of its own, and for every phase of a
+    /// module with nothing to run (runtime none).
+    pub timeout_ms: Option<u64>,
+    /// Where the timeout came from; null when there is none.
+    pub timeout_source: Option<TimeoutSource>,
+}
+
+/// Where a phase timeout came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutSource {
+    /// The module's `lifecycle.timeouts`.
+    Lifecycle,
+    /// rune's default for the phase.
+    Default,
+}
+
+/// One action request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionStep {
+    /// Step number, 1-based, unique in the plan, in execution order.
+    #[schemars(range(min = 1))]
+    pub id: u64,
+    /// The action's name.
+    #[schemars(length(min = 1))]
+    pub action: String,
+    /// The providing module.
+    #[schemars(length(min = 1))]
+    pub module: String,
+    /// What the action does, from the catalog.
+    pub description: String,
+    /// Whether the action changes things or only looks.
+    pub category: Category,
+    /// How much the action can break.
+    pub impact: Impact,
+    /// The plugin's resolved command line (null when the catalog declares no exec).
+    pub command: Option<Command>,
+    /// The catalog file that declares the action, relative to `catalog_root`.
+    pub declared_in: String,
+    /// The `ready` step of the providing module: the action runs after it.
+    #[schemars(range(min = 1))]
+    pub after_step: u64,
+    /// Parameters, validated against the action's input_schema; keys sorted.
+    pub params: Map<String, Json>,
+    /// The timeout in force and where it came from.
+    pub timeout_ms: Setting<u64>,
+    /// The retry policy in force.
+    pub retries: RetriesSetting,
+    /// The policy decision.
+    pub decision: Decision,
+    /// The break-glass acknowledgment (`--ack`, `--reason`) given for this action.
+    pub acknowledgment: Option<Acknowledgment>,
+}
+
+/// A resolved setting and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Setting<T> {
+    /// The value in force.
+    pub value: T,
+    /// Where it came from.
+    pub source: SettingSource,
+}
+
+/// Retries in force for an action step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetriesSetting {
+    /// Attempts in all, including the first.
+    pub max_attempts: u64,
+    /// Wait between attempts.
+    pub backoff_ms: u64,
+    /// Which failures are retried (`retryable`, `timeout`, `any`).
+    pub on: Vec<String>,
+    /// Where the retry policy came from.
+    pub source: SettingSource,
+}
+
+/// The policy decision: the first rule that denies, else the change window the
+/// action is inside, else the last rule that allowed it (break_glass,
+/// maintenance_mode), else `default_allow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// Whether the action may run.
+    pub allowed: bool,
+    /// The deciding rule.
+    pub rule: String,
+    /// Why.
+    pub reason: String,
+    /// Every rule that applied, in evaluation order.
+    pub checks: Vec<Check>,
+}
+
+/// One rule's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// The rule: `maintenance_mode`, `change_windows`, `change_windows.NAME`,
+    /// `break_glass` or `default_allow`.
+    pub rule: String,
+    /// Whether the rule lets the action run.
+    pub allowed: bool,
+    /// Why, in one sentence.
+    pub reason: String,
+}
+
+/// A recorded `--ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgment {
+    /// The acknowledged action.
+    pub action: String,
+    /// `--reason`, when given.
+    pub reason: Option<String>,
+}
+
+/// One shutdown wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownWave {
+    /// 1-based wave number.
+    #[schemars(range(min = 1))]
+    pub wave: u64,
+    /// Modules of the wave, in reverse startup order.
+    #[schemars(length(min = 1))]
+    pub modules: Vec<ShutdownModule>,
+}
+
+/// A module to stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownModule {
+    /// The module's name (its command and file are in its startup entry).
+    #[schemars(length(min = 1))]
+    pub module: String,
+    /// drain, shutdown.
+    pub steps: Vec<PhaseStep>,
+}
+
+/// The longest startup chain: initialize_ms + ready_ms per module (defaults 5000 +
+/// 10000; 0 for a module with nothing to run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CriticalPath {
+    /// Worst-case time until every module is ready.
+    pub total_ms: u128,
+    /// The chain in startup order.
+    pub modules: Vec<CriticalLink>,
+}
+
+/// One module on the critical path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CriticalLink {
+    /// The module's name.
+    #[schemars(length(min = 1))]
+    pub module: String,
+    /// The initialize timeout counted.
+    pub initialize_ms: u64,
+    /// The ready timeout counted.
+    pub ready_ms: u64,
+    /// Latest time the module is ready, from the start of the plan.
+    pub finishes_at_ms: u128,
+}
+
+/// Counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Modules started.
+    pub modules: u64,
+    /// Startup waves.
+    pub waves: u64,
+    /// Steps in all.
+    pub steps: u64,
+    /// Action steps.
+    pub actions: u64,
+    /// Action steps denied by policy; a plan with denied steps is not applied.
+    pub denied: u64,
+}
+
+/// The JSON Schema of the plan document, as `schemas/plan.schema.json` holds it.
+pub fn schema() -> String {
+    // The serialize contract: the schema says what rune writes, so a field written
+    // as null is required, not optional.
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
+    // Doc comments wrap at 100 columns; a description is one paragraph.
+    settings
+        .transforms
+        .push(Box::new(schemars::transform::RecursiveTransform(
+            |schema: &mut schemars::Schema| {
+                if let Some(Json::String(text)) = schema.get_mut("description") {
+                    *text = text.replace('\n', " ");
+                }
+            },
+        )));
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<PlanDocument>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The fields `policy_inputs_sha256` digests, in sorted order so the serialisation
+/// is canonical.
+#[derive(Serialize)]
+struct PolicyInputs<'a> {
+    acks: Vec<&'a str>,
+    action: Option<&'a str>,
+    at: String,
+    params: Option<&'a Map<String, Json>>,
+    reason: Option<&'a str>,
+    targets: Vec<&'a str>,
+}
+
+/// Hands out step ids in execution order.
+struct StepIds(u64);
+
+impl StepIds {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+fn phase_steps(module: &Module, phases: &[Phase], ids: &mut StepIds) -> Vec<PhaseStep> {
+    phases
+        .iter()
+        .map(|&phase| {
+            let timeout = phase.timeout(module);
+            PhaseStep {
+                id: ids.next(),
+                phase,
+                timeout_ms: timeout.map(|(ms, _)| ms),
+                timeout_source: timeout.map(|(_, declared)| {
+                    if declared {
+                        TimeoutSource::Lifecycle
+                    } else {
+                        TimeoutSource::Default
+                    }
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Resolve `exec` as written in `declared_in` (a path relative to the root).
+fn command(exec: &[String], declared_in: &str) -> Option<Command> {
+    let (program, args) = exec.split_first()?;
+    let dir = declared_in
+        .rsplit_once('/')
+        .map_or(".", |(dir, _)| dir)
+        .to_string();
+    let program = if program.contains('/') && !std::path::Path::new(program).is_absolute() {
+        root::join(&dir, program)
+    } else {
+        program.clone()
+    };
+    Some(Command {
+        argv: std::iter::once(program)
+            .chain(args.iter().cloned())
+            .collect(),
+        working_dir: dir,
+    })
+}
+
+impl PlanDocument {
+    /// Build the document of `plan`, every path relative to `root`.
+    pub fn new(plan: &Plan, registry: &Registry, sources: &SourceMap, root: &CatalogRoot) -> Self {
+        let module = |m: usize| &registry.modules[m];
+        let declared_in: Vec<String> = sources
+            .files()
+            .map(|(_, f)| root.relative(&f.path))
+            .collect();
+        let file_of = |m: &Module| declared_in[m.file.0 as usize].clone();
+        let request = &plan.request;
+
+        let mut files: Vec<FileDigest> = sources
+            .files()
+            .map(|(id, f)| FileDigest {
+                file: declared_in[id.0 as usize].clone(),
+                sha256: sha256_hex(f.text.as_bytes()),
+            })
+            .collect();
+        files.sort();
+        let listing: String = files
+            .iter()
+            .map(|f| format!("{} {}\n", f.file, f.sha256))
+            .collect();
+        let mut targets: Vec<&str> = plan
+            .targets
+            .iter()
+            .map(|&m| module(m).name.value.as_str())
+            .collect();
+        targets.sort_unstable();
+        let mut acks: Vec<&str> = request.acks.iter().map(String::as_str).collect();
+        acks.sort_unstable();
+        acks.dedup();
+        let mut requested_targets: Vec<&str> = request.targets.iter().map(String::as_str).collect();
+        requested_targets.sort_unstable();
+        requested_targets.dedup();
+        let policy_inputs = PolicyInputs {
+            acks,
+            action: request.action.as_deref(),
+            at: request.at.to_string(),
+            params: plan.actions.first().map(|a| &a.params),
+            reason: request.reason.as_deref(),
+            targets: requested_targets,
+        };
+        let inputs = Inputs {
+            catalog_root: root.display(),
+            catalog_sha256: sha256_hex(listing.as_bytes()),
+            policy_inputs_sha256: sha256_hex(
+                &serde_json::to_vec(&policy_inputs).unwrap_or_default(),
+            ),
+            files,
+        };
+
+        let mut ids = StepIds(0);
+        let mut ready_step = HashMap::new();
+        let startup: Vec<StartupWave> = plan
+            .startup
+            .iter()
+            .enumerate()
+            .map(|(w, wave)| StartupWave {
+                wave: w as u64 + 1,
+                modules: wave
+                    .iter()
+                    .map(|&m| {
+                        let module = module(m);
+                        let declared_in = file_of(module);
+                        let steps = phase_steps(module, &STARTUP_PHASES, &mut ids);
+                        ready_step.insert(m, ids.0);
+                        StartupModule {
+                            module: module.name.value.clone(),
+                            version: module.version.as_ref().map(|v| v.value.clone()),
+                            runtime: module.lifecycle.runtime,
+                            command: match module.lifecycle.runtime {
+                                Runtime::Process => command(&module.lifecycle.exec, &declared_in),
+                                Runtime::Builtin | Runtime::None => None,
+                            },
+                            declared_in,
+                            steps,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+
+        let actions: Vec<ActionStep> = plan
+            .actions
+            .iter()
+            .map(|step| {
+                let provider = module(step.module);
+                let action = &provider.actions[step.action];
+                let declared_in = file_of(provider);
+                let d = &step.decision;
+                let r = &step.settings.retries;
+                ActionStep {
+                    id: ids.next(),
+                    action: action.name.value.clone(),
+                    module: provider.name.value.clone(),
+                    description: action.description.clone(),
+                    category: action.category,
+                    impact: action.impact,
+                    command: command(&action.exec, &declared_in),
+                    declared_in,
+                    // The planner starts every provider before its actions.
+                    after_step: ready_step.get(&step.module).copied().unwrap_or(0),
+                    params: step.params.clone(),
+                    timeout_ms: Setting {
+                        value: step.settings.timeout_ms.value,
+                        source: step.settings.timeout_ms.source,
+                    },
+                    retries: RetriesSetting {
+                        max_attempts: r.value.max_attempts,
+                        backoff_ms: r.value.backoff_ms,
+                        on: r.value.on.clone(),
+                        source: r.source,
+                    },
+                    decision: Decision {
+                        allowed: d.allowed,
+                        rule: d.rule.to_string(),
+                        reason: d.reason.clone(),
+                        checks: d
+                            .checks
+                            .iter()
+                            .map(|c| Check {
+                                rule: c.rule.to_string(),
+                                allowed: c.allowed,
+                                reason: c.reason.clone(),
+                            })
+                            .collect(),
+                    },
+                    acknowledgment: step.acknowledgment.as_ref().map(|a| Acknowledgment {
+                        action: a.action.clone(),
+                        reason: a.reason.clone(),
+                    }),
+                }
+            })
+            .collect();
+
+        let shutdown: Vec<ShutdownWave> = plan
+            .shutdown()
+            .enumerate()
+            .map(|(w, wave)| ShutdownWave {
+                wave: w as u64 + 1,
+                modules: wave
+                    .map(|m| ShutdownModule {
+                        module: module(m).name.value.clone(),
+                        steps: phase_steps(module(m), &SHUTDOWN_PHASES, &mut ids),
+                    })
+                    .collect(),
+            })
+            .collect();
+
+        let cp = &plan.critical_path;
+        let critical_path = CriticalPath {
+            total_ms: cp.total_ms,
+            modules: cp
+                .chain
+                .iter()
+                .map(|link| {
+                    let m = module(link.module);
+                    // 0 for a module with nothing to run: what the path counts.
+                    let counted = |p: Phase| p.timeout(m).map_or(0, |t| t.0);
+                    CriticalLink {
+                        module: m.name.value.clone(),
+                        initialize_ms: counted(Phase::Initialize),
+                        ready_ms: counted(Phase::Ready),
+                        finishes_at_ms: link.finishes_at_ms,
+                    }
+                })
+                .collect(),
+        };
+
+        PlanDocument {
+            format_version: FORMAT_VERSION,
+            evaluated_at: request.at,
+            clock: request.clock,
+            request: RequestRecord {
+                targets: targets.iter().map(|t| t.to_string()).collect(),
+                action: request.action.clone(),
+                acks: request.acks.clone(),
+                reason: request.reason.clone(),
+            },
+            inputs,
+            startup,
+            actions,
+            shutdown,
+            critical_path,
+            summary: Summary {
+                modules: plan.module_count() as u64,
+                waves: plan.startup.len() as u64,
+                steps: plan.step_count() as u64,
+                actions: plan.actions.len() as u64,
+                denied: plan.denied() as u64,
+            },
+        }
+    }
+
+    /// Every startup module, in execution order.
+    pub fn startup_modules(&self) -> impl Iterator<Item = &StartupModule> {
+        self.startup.iter().flat_map(|w| w.modules.iter())
+    }
+
+    /// Action steps policy denied.
+    pub fn denied(&self) -> usize {
+        self.actions.iter().filter(|a| !a.decision.allowed).count()
+    }
+
+    /// Write the document as pretty JSON followed by a newline.
+    pub fn write_json(&self, mut out: impl io::Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")
+    }
+
+    /// The document as pretty JSON followed by a newline.
+    pub fn to_json(&self) -> String {
+        let mut bytes = Vec::new();
+        // Writing to a Vec cannot fail, and every field serialises.
+        let _ = self.write_json(&mut bytes);
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}

@@ -1,0 +1,247 @@
+//! The plan document as a contract: generated schema, round trip, paths relative to
+//! the catalog root, resolved commands, step ids.
+
+use std::path::Path;
+
+use crate::plan::fixture;
+use crate::support::{rune, Output};
+
+const AT: &str = "2026-03-27T10:00:00Z";
+
+fn plan_json(dir: &Path, args: &[&str]) -> Output {
+    rune(["plan", "--at", AT, "--format", "json"])
+        .args(args.iter().copied())
+        .current_dir(dir)
+        .run()
+}
+
+#[test]
+fn the_plan_schema_file_is_generated_from_the_document_type() {
+    let generated = rune::plan::document::schema();
+    let path = crate::support::root().join("schemas/plan.schema.json");
+    if std::env::var_os("RUNE_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).expect("schema written");
+    }
+    let on_disk = std::fs::read_to_string(&path).expect("plan schema is readable");
+    assert!(
+        on_disk == generated,
+        "schemas/plan.schema.json differs from the PlanDocument type; regenerate it with \
+         `RUNE_UPDATE_SCHEMAS=1 cargo test --test tests plan_document::` and review the diff"
+    );
+    // And `rune schema plan` prints that same file.
+    let out = rune(["schema", "plan"]).run();
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, generated);
+}
+
+#[test]
+fn a_printed_plan_deserializes_into_the_document_type_and_back_unchanged() {
+    let dir = fixture();
+    let out = plan_json(
+        dir.path(),
+        &[
+            "--action",
+            "restart-nomad",
+            "-p",
+            "node=worker-1",
+            "--ack",
+            "restart-nomad",
+            "--reason",
+            "agent wedged",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc: rune::plan::document::PlanDocument =
+        serde_json::from_str(&out.stdout).expect("the plan deserializes");
+    assert_eq!(doc.to_json(), out.stdout);
+    assert_eq!(doc.actions.len(), 1);
+    // Inside its change window, acknowledged: the window decides, break glass agrees.
+    let decision = &doc.actions[0].decision;
+    // Compared as serialised: the rule is typed, and its JSON is what scripts see.
+    let rule = |r| serde_json::to_value(r).unwrap();
+    assert_eq!(rule(&decision.rule), "change_windows.weekday-business");
+    assert!(decision
+        .checks
+        .iter()
+        .any(|c| rule(&c.rule) == "break_glass" && c.allowed));
+}
+
+#[test]
+fn an_unknown_field_is_refused_when_reading_a_plan() {
+    let dir = fixture();
+    let out = plan_json(dir.path(), &[]);
+    let mut value = out.json();
+    value["startup"][0]["modules"][0]["extra"] = serde_json::json!(true);
+    let err = serde_json::from_value::<rune::plan::document::PlanDocument>(value)
+        .expect_err("an unknown field is an error");
+    assert!(err.to_string().contains("extra"), "{err}");
+}
+
+#[test]
+fn step_ids_are_unique_and_in_execution_order() {
+    let dir = fixture();
+    let out = plan_json(dir.path(), &["--action", "drain-node", "-p", "node=a"]);
+    let doc: rune::plan::document::PlanDocument = serde_json::from_str(&out.stdout).unwrap();
+    let mut ids = Vec::new();
+    for m in doc.startup.iter().flat_map(|w| &w.modules) {
+        ids.extend(m.steps.iter().map(|s| s.id));
+    }
+    ids.extend(doc.actions.iter().map(|a| a.id));
+    for m in doc.shutdown.iter().flat_map(|w| &w.modules) {
+        ids.extend(m.steps.iter().map(|s| s.id));
+    }
+    let expected: Vec<u64> = (1..=doc.summary.steps).collect();
+    assert_eq!(ids, expected);
+    // The action runs after its module's ready step.
+    let provider = doc
+        .startup
+        .iter()
+        .flat_map(|w| &w.modules)
+        .find(|m| m.module == doc.actions[0].module)
+        .unwrap();
+    assert_eq!(doc.actions[0].after_step, provider.steps[2].id);
+}
+
+#[test]
+fn the_same_catalogs_give_the_same_digests_however_their_path_is_spelled() {
+    let dir = fixture();
+    let base = plan_json(dir.path(), &[]).json();
+    let spellings: [(&Path, &[&str]); 4] = [
+        (dir.path(), &["./catalogs/"]),
+        (
+            dir.path(),
+            &[
+                "catalogs/core.yaml",
+                "catalogs/ops.yaml",
+                "catalogs/policy.yaml",
+            ],
+        ),
+        (&dir.path().join("catalogs"), &["."]),
+        (&dir.path().join("catalogs"), &["../catalogs"]),
+    ];
+    for (cwd, args) in spellings {
+        let other = plan_json(cwd, args).json();
+        assert_eq!(
+            other["inputs"]["files"], base["inputs"]["files"],
+            "{args:?}"
+        );
+        assert_eq!(
+            other["inputs"]["catalog_sha256"], base["inputs"]["catalog_sha256"],
+            "{args:?}"
+        );
+        assert_eq!(other["startup"], base["startup"], "{args:?}");
+    }
+    assert_eq!(base["inputs"]["catalog_root"], "catalogs");
+    let files: Vec<&str> = base["inputs"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["core.yaml", "ops.yaml", "policy.yaml"]);
+}
+
+#[test]
+fn a_saved_plan_records_the_catalog_root_from_where_it_lies() {
+    let dir = fixture();
+    std::fs::create_dir_all(dir.path().join("ci/plans")).unwrap();
+    let out = rune(["plan", "--at", AT, "--out", "ci/plans/plan.json"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("ci/plans/plan.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["inputs"]["catalog_root"], "../../catalogs");
+    // Nothing else differs from the printed plan.
+    let mut printed = plan_json(dir.path(), &[]).json();
+    printed["inputs"]["catalog_root"] = saved["inputs"]["catalog_root"].clone();
+    assert_eq!(printed, saved);
+}
+
+#[test]
+fn no_absolute_path_appears_unless_one_was_given() {
+    let dir = fixture();
+    let relative = plan_json(dir.path(), &[]);
+    let here = dir.path().to_string_lossy().into_owned();
+    assert!(!relative.stdout.contains(&here), "{}", relative.stdout);
+    let absolute = plan_json(dir.path(), &[&format!("{here}/catalogs")]).json();
+    assert_eq!(
+        absolute["inputs"]["catalog_root"],
+        format!("{here}/catalogs").replace('\\', "/")
+    );
+    // Still relative inside the root: the digest does not depend on where the catalogs live.
+    assert_eq!(
+        absolute["inputs"]["catalog_sha256"],
+        relative.json()["inputs"]["catalog_sha256"]
+    );
+}
+
+const NESTED: &str = r#"catalog_version: "1"
+modules:
+  - module_identity:
+      module_name: svc
+      module_class: Service
+      module_type: service
+      module_version: 1.0.0
+      description: A service with plugins
+    capability_declaration:
+      actions:
+        - action: probe
+          description: Probe the service
+          category: diagnostic
+          impact: low
+          input_schema: { type: object, additionalProperties: false }
+          exec: ["../plugins/probe.sh", "--fast"]
+        - action: shell-out
+          description: Uses a program from PATH
+          category: diagnostic
+          impact: low
+          input_schema: { type: object, additionalProperties: false }
+          exec: ["jq", "-n"]
+    lifecycle:
+      runtime: process
+      exec: ["bin/svc", "--stdio", "two words"]
+"#;
+
+#[test]
+fn exec_paths_resolve_against_the_declaring_file_and_bare_names_stay_for_path() {
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalogs/team")).unwrap();
+    std::fs::write(dir.path().join("catalogs/team/svc.yaml"), NESTED).unwrap();
+    let out = plan_json(dir.path(), &["--action", "probe"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let svc = &doc["startup"][0]["modules"][0];
+    assert_eq!(svc["declared_in"], "team/svc.yaml");
+    assert_eq!(
+        svc["command"],
+        serde_json::json!({"argv": ["team/bin/svc", "--stdio", "two words"], "working_dir": "team"})
+    );
+    assert_eq!(
+        doc["actions"][0]["command"],
+        serde_json::json!({"argv": ["plugins/probe.sh", "--fast"], "working_dir": "team"})
+    );
+    let path_lookup = plan_json(dir.path(), &["--action", "shell-out"]).json();
+    assert_eq!(
+        path_lookup["actions"][0]["command"]["argv"],
+        serde_json::json!(["jq", "-n"])
+    );
+    // The human view shows the resolved command line.
+    let human = rune(["plan", "--at", AT, "--action", "probe"])
+        .current_dir(dir.path())
+        .run();
+    assert!(
+        human
+            .stdout
+            .contains("process: team/bin/svc --stdio 'two words'"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("command   plugins/probe.sh --fast"),
+        "{}",
+        human.stdout
+    );
+}

@@ -8,7 +8,7 @@
 //! these types (a test keeps the file equal to [`schema`]).
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -639,9 +639,13 @@ impl PlanDocument {
     }
 
     /// Write the document as pretty JSON followed by a newline.
-    pub fn write_json(&self, mut out: impl io::Write) -> io::Result<()> {
+    pub fn write_json(&self, out: impl io::Write) -> io::Result<()> {
+        // The serializer writes a token at a time: buffer here, where those writes
+        // are inlined copies, not calls through whatever `out` is.
+        let mut out = io::BufWriter::with_capacity(1 << 16, out);
         serde_json::to_writer_pretty(&mut out, self)?;
-        out.write_all(b"\n")
+        out.write_all(b"\n")?;
+        out.flush()
     }
 
     /// The document as pretty JSON followed by a newline.

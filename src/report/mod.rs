@@ -48,13 +48,13 @@ impl Printer {
         }
     }
 
-    /// Stream to stdout through a buffer: for documents too large to hold twice.
-    #[allow(clippy::print_stdout)]
+    /// Stream to stdout: for documents too large to hold twice. The writer is not
+    /// buffered; `write` buffers as it needs.
     pub fn out_with(&mut self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
         if self.closed {
             return;
         }
-        let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut stdout = std::io::stdout().lock();
         if let Err(e) = write(&mut stdout).and_then(|_| stdout.flush()) {
             self.closed = true;
             if e.kind() != std::io::ErrorKind::BrokenPipe {

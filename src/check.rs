@@ -347,7 +347,7 @@ fn check_actions(registry: &Registry, out: &mut Vec<Diagnostic>) {
                 )
                 .with_label(action.name.span, "declared again here")
                 .with_label(*span, "first declared here")
-                .with_help("`rune run ACTION` finds actions by name, so names are unique across the catalog"),
+                .with_help("`rune plan --action NAME` and workflow steps find actions by name, so names are unique across the catalog"),
             ),
         }
     }

@@ -8,8 +8,9 @@ use jsonschema::Validator;
 use rayon::prelude::*;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::location::{display_path, pointer_segments};
 use crate::registry::{Module, Registry};
-use crate::schema::{display_path, pointer_segments, Locator};
+use crate::schema::Locator;
 use crate::yaml::Node;
 
 /// Check that `schema` is a valid JSON Schema; compile and return its validator

@@ -96,6 +96,10 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print an embedded JSON Schema (default: catalog).
     Schema(SchemaArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with --out-dir.
+    Man(ManArgs),
 }
 
 impl Command {
@@ -106,7 +110,10 @@ impl Command {
             Command::Plan(a) => a.color.color,
             Command::Graph(a) => a.color.color,
             Command::ListActions(a) => a.color.color,
-            Command::Explain(_) | Command::Schema(_) => ColorChoice::Auto,
+            Command::Explain(_)
+            | Command::Schema(_)
+            | Command::Completions(_)
+            | Command::Man(_) => ColorChoice::Auto,
         }
     }
 }
@@ -236,4 +243,21 @@ pub struct SchemaArgs {
     /// Schema name: `catalog` or `plan`.
     #[arg(value_name = "NAME", default_value = "catalog")]
     pub name: String,
+}
+
+/// `rune completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `rune man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `rune.1` and one `rune-COMMAND.1` per command into this directory
+    /// (which must exist) instead of printing `rune.1`.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }

@@ -16,6 +16,7 @@ pub mod exit;
 pub mod explain;
 pub mod graph;
 pub mod loader;
+pub mod location;
 pub mod params;
 pub mod plan;
 pub mod policy;

@@ -583,7 +583,7 @@ fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
         module_type: string_of(identity, "module_type"),
         description: string_of(identity, "description"),
         file,
-        head: crate::schema::head_span(node, text),
+        head: crate::location::head_span(node, text),
         dependencies,
         provides_events,
         consumes_events: spanned_strings(caps.and_then(|c| c.get("consumes_events"))),

@@ -17,11 +17,14 @@ use rayon::prelude::*;
 use serde_json::Value as Json;
 
 use crate::diagnostic::{Code, Diagnostic, Suggester};
+use crate::location::{key_span_or_head, scalar_text};
 use crate::source::Span;
 use crate::yaml::json::YamlJson;
 use crate::yaml::{Node, Value};
 
 pub use locate::Locator;
+// `params` and `schema::locate` still name these through `schema`.
+pub use crate::location::{display_path, pointer_segments};
 pub use mismatch::{clip, describe_mismatch, quote, quote_all, Found, Mismatch};
 
 /// An embedded schema: its name for `rune schema NAME` and its text.
@@ -188,15 +191,6 @@ fn merge_missing_fields(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
-/// Split a JSON pointer into unescaped segments.
-pub fn pointer_segments(pointer: &str) -> Vec<String> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
-}
-
 /// Fields whose format the `check` stage reports with a friendlier message; schema
 /// pattern errors on them would only repeat it.
 fn owned_by_check(path: &[String]) -> bool {
@@ -211,16 +205,6 @@ fn owned_by_check(path: &[String]) -> bool {
     ) || (path.len() >= 2
         && path[path.len() - 2].parse::<usize>().is_ok()
         && matches!(last, Some("module_name" | "action")))
-}
-
-/// The first line of a node: a readable label for a whole mapping or sequence.
-pub fn head_span(node: &Node, text: &str) -> Span {
-    let start = node.span.start as usize;
-    let end = text
-        .get(start..node.span.end as usize)
-        .and_then(|s| s.find('\n'))
-        .map_or(node.span.end as usize, |i| start + i);
-    Span::new(node.span.file, start, end.max(start))
 }
 
 /// Map one validation error to diagnostics located in `root` (the node the
@@ -412,14 +396,6 @@ fn first_repeat(items: &[Node]) -> Option<(usize, usize)> {
     None
 }
 
-/// The source text of a scalar, for hints that quote what the user wrote.
-pub fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
-    match node.value {
-        Value::Seq(_) | Value::Map(_) => None,
-        _ => text.get(node.span.start as usize..node.span.end as usize),
-    }
-}
-
 /// The catalog schema at a canonical schema path (`/$defs/step/properties/when`).
 fn schema_at(segments: &[String]) -> Option<&'static Json> {
     let mut schema = &*CATALOG_SCHEMA;
@@ -447,37 +423,6 @@ fn one_of_required(schema_path: &str) -> Option<Vec<String>> {
             }
         })
         .collect()
-}
-
-fn key_span_or_head(entry: Option<&crate::yaml::Entry>, node: &Node) -> Span {
-    match entry {
-        Some(e) => e.key.span,
-        // A sequence item or the document root: its first character.
-        None => Span::new(
-            node.span.file,
-            node.span.start as usize,
-            node.span.start as usize + 1,
-        ),
-    }
-}
-
-/// `modules[3].module_identity` style path for messages.
-pub fn display_path(path: &[String]) -> String {
-    if path.is_empty() {
-        return "the catalog".to_string();
-    }
-    let mut out = String::new();
-    for segment in path {
-        if segment.parse::<usize>().is_ok() {
-            out.push_str(&format!("[{segment}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(segment);
-        }
-    }
-    format!("`{out}`")
 }
 
 /// The property names a schema location allows, for "did you mean" hints.

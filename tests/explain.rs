@@ -291,3 +291,47 @@ fn an_unknown_name_suggests_the_closest_code_in_any_case() {
         "error: unknown diagnostic code `zz\\e[2Kzz`\nrun `rune explain` to list every code\n"
     );
 }
+
+/// The subcommands `rune --help` lists.
+fn subcommands() -> Vec<String> {
+    let help = rune(["--help"]).run().stdout;
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+/// The words after `rune` where an explanation shows a command: in backticks
+/// (`` `rune plan --action NAME` ``) or on an indented example line.
+fn commands_named(text: &str) -> Vec<String> {
+    let first_word = |rest: &str| {
+        rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut named: Vec<String> = text.split("`rune ").skip(1).map(first_word).collect();
+    named.extend(
+        text.lines()
+            .filter_map(|l| l.strip_prefix("    rune "))
+            .map(first_word),
+    );
+    named
+}
+
+#[test]
+fn explanations_only_name_commands_that_exist() {
+    let commands = subcommands();
+    assert!(commands.contains(&"plan".to_string()), "{commands:?}");
+    assert!(commands_named("`rune run X` and\n    rune apply p.json\n").len() == 2);
+    for &code in rune::diagnostic::Code::ALL {
+        for command in commands_named(rune::explain::explanation(code)) {
+            assert!(
+                commands.contains(&command),
+                "the explanation of {code} names `rune {command}`, which does not exist"
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod support;
 
 mod checks;
 mod cli;
+mod completions;
 mod deep_graphs;
 mod explain;
 mod formats;

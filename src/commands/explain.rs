@@ -7,6 +7,7 @@
 
 use crate::cli::ExplainArgs;
 use crate::diagnostic::{did_you_mean, Code};
+use crate::explain::short_name;
 use crate::report::Printer;
 use crate::ExitStatus;
 
@@ -140,10 +141,6 @@ fn protocol_number(query: &str) -> Option<Option<i32>> {
     }
     // Protocol error numbers are negative.
     Some(digits.parse::<i32>().ok().map(|n| -n))
-}
-
-fn short_name(code: Code) -> &'static str {
-    code.as_str().rsplit("::").next().unwrap_or_default()
 }
 
 /// One line per code: its name and what it means.

@@ -1,9 +1,11 @@
 //! One file per subcommand, each wiring the stages together and returning an
 //! [`ExitStatus`].
 
+pub mod completions;
 pub mod explain;
 pub mod graph;
 pub mod list_actions;
+pub mod man;
 pub mod plan;
 pub mod schema;
 pub mod validate;
@@ -22,5 +24,7 @@ pub fn dispatch(command: Command, config: &Config, printer: &mut Printer) -> Exi
         Command::Plan(args) => plan::run(&args, config, printer),
         Command::Graph(args) => graph::run(&args, config, printer),
         Command::ListActions(args) => list_actions::run(&args, config, printer),
+        Command::Completions(args) => completions::run(&args, printer),
+        Command::Man(args) => man::run(&args, printer),
     }
 }

@@ -1,0 +1,113 @@
+//! Long explanations of diagnostic codes, printed by `rune explain CODE`.
+//!
+//! Each explanation is a markdown file, `codes/<short name>.md`, embedded in the
+//! binary (as rustc embeds its error codes), so the prose is edited as prose and
+//! reviewed as a file of its own. The match below is the one table from code to
+//! file; it is exhaustive on purpose: a new code does not compile until it is
+//! explained. Each explanation says what the rule is and why it exists, then shows
+//! a bad and a fixed example; the test suite validates both examples of every
+//! catalog-level code, so they cannot drift from what rune really reports.
+
+use crate::diagnostic::Code;
+
+/// The long explanation of a code, with a bad and a fixed example.
+pub fn explanation(code: Code) -> &'static str {
+    match code {
+        Code::Unreadable => include_str!("codes/unreadable.md"),
+        Code::NoCatalogs => include_str!("codes/no_catalogs.md"),
+        Code::DirectoryTooDeep => include_str!("codes/directory_too_deep.md"),
+        Code::FileTooLarge => include_str!("codes/file_too_large.md"),
+        Code::NotUtf8 => include_str!("codes/not_utf8.md"),
+        Code::BinaryFile => include_str!("codes/binary_file.md"),
+        Code::EmptyFile => include_str!("codes/empty_file.md"),
+        Code::YamlSyntax => include_str!("codes/yaml_syntax.md"),
+        Code::JsonSyntax => include_str!("codes/json_syntax.md"),
+        Code::MultipleDocuments => include_str!("codes/multiple_documents.md"),
+        Code::DuplicateKey => include_str!("codes/duplicate_key.md"),
+        Code::AliasLimit => include_str!("codes/alias_limit.md"),
+        Code::NestingLimit => include_str!("codes/nesting_limit.md"),
+        Code::UnsupportedYaml => include_str!("codes/unsupported_yaml.md"),
+        Code::UnknownKey => include_str!("codes/unknown_key.md"),
+        Code::MissingField => include_str!("codes/missing_field.md"),
+        Code::WrongType => include_str!("codes/wrong_type.md"),
+        Code::OutOfRange => include_str!("codes/out_of_range.md"),
+        Code::InvalidFormat => include_str!("codes/invalid_format.md"),
+        Code::SchemaViolation => include_str!("codes/violation.md"),
+        Code::DuplicateModule => include_str!("codes/duplicate_module.md"),
+        Code::MissingDependency => include_str!("codes/missing_dependency.md"),
+        Code::MissingOptionalDependency => include_str!("codes/missing_optional_dependency.md"),
+        Code::DuplicateDependency => include_str!("codes/duplicate_dependency.md"),
+        Code::VersionConflict => include_str!("codes/version_conflict.md"),
+        Code::InvalidVersionRequirement => include_str!("codes/invalid_version_requirement.md"),
+        Code::EventConflict => include_str!("codes/event_conflict.md"),
+        Code::UnprovidedEvent => include_str!("codes/unprovided_event.md"),
+        Code::DuplicateConsumedEvent => include_str!("codes/duplicate_consumed_event.md"),
+        Code::EventCaseMismatch => include_str!("codes/event_case_mismatch.md"),
+        Code::DependencyCycle => include_str!("codes/dependency_cycle.md"),
+        Code::InvalidName => include_str!("codes/invalid_name.md"),
+        Code::InvalidVersion => include_str!("codes/invalid_version.md"),
+        Code::DuplicateAction => include_str!("codes/duplicate_action.md"),
+        Code::InvalidEmbeddedSchema => include_str!("codes/invalid_embedded_schema.md"),
+        Code::ExampleDataMismatch => include_str!("codes/example_data_mismatch.md"),
+        Code::ConfigMismatch => include_str!("codes/config_mismatch.md"),
+        Code::DuplicatePolicy => include_str!("codes/duplicate_policy.md"),
+        Code::UnknownTimeZone => include_str!("codes/unknown_time_zone.md"),
+        Code::InertChangeWindow => include_str!("codes/inert_change_window.md"),
+        Code::UnknownPolicyAction => include_str!("codes/unknown_policy_action.md"),
+        Code::DuplicateWorkflow => include_str!("codes/duplicate_workflow.md"),
+        Code::UnknownWorkflowAction => include_str!("codes/unknown_workflow_action.md"),
+        Code::InvalidStepReference => include_str!("codes/invalid_step_reference.md"),
+        Code::DuplicateStep => include_str!("codes/duplicate_step.md"),
+        Code::StepParamsMismatch => include_str!("codes/step_params_mismatch.md"),
+        Code::WorkflowCycle => include_str!("codes/workflow_cycle.md"),
+        Code::UnknownModule => include_str!("codes/unknown_module.md"),
+        Code::UnknownAction => include_str!("codes/unknown_action.md"),
+        Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),
+        Code::PolicyDenied => include_str!("codes/policy_denied.md"),
+    }
+}
+
+/// The last segment of a code's name (`dependency_cycle`): what `rune explain`
+/// accepts and what its explanation file is called.
+pub fn short_name(code: Code) -> &'static str {
+    code.as_str().rsplit("::").next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    /// Every code has exactly one file, named after it, and the table embeds that
+    /// file (not a neighbour's); no file in the folder is left without a code.
+    #[test]
+    fn one_markdown_file_per_code_and_none_orphaned() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/explain/codes");
+        let mut files = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("md"),
+                "{} is not an explanation",
+                path.display()
+            );
+            files.insert(path.file_stem().unwrap().to_str().unwrap().to_string());
+        }
+        let mut names = BTreeSet::new();
+        for &code in Code::ALL {
+            let name = short_name(code);
+            assert!(
+                names.insert(name.to_string()),
+                "two codes are called {name}"
+            );
+            let text = std::fs::read_to_string(dir.join(format!("{name}.md")))
+                .unwrap_or_else(|e| panic!("{code} has no codes/{name}.md: {e}"));
+            assert_eq!(explanation(code), text, "{code} embeds another file");
+        }
+        let orphans: Vec<_> = files.difference(&names).collect();
+        assert!(orphans.is_empty(), "explanations of no code: {orphans:?}");
+    }
+}

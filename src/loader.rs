@@ -348,14 +348,20 @@ pub fn without_bom(text: String) -> String {
 /// Devices, FIFOs and sockets are refused before opening: opening a FIFO blocks
 /// until a writer comes, and `/dev/zero` never ends.
 pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
-    if !std::fs::metadata(path)?.is_file() {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
         ));
     }
+    // Refused from its size alone, before a byte is read; the bounded read below
+    // still holds if the file grows in between.
+    if meta.len() > max {
+        return Ok(None);
+    }
     let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     file.take(max + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= max).then_some(bytes))
 }

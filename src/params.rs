@@ -203,28 +203,33 @@ pub struct ParameterInfo {
 
 /// The parameters an input_schema declares, in declaration order.
 pub fn describe_parameters(input_schema: Option<&Node>) -> Vec<ParameterInfo> {
-    let Some(schema) = input_schema.map(Node::to_json) else {
+    let Some(schema) = input_schema else {
         return Vec::new();
     };
     let required: Vec<&str> = schema
         .get("required")
-        .and_then(Json::as_array)
-        .map(|r| r.iter().filter_map(Json::as_str).collect())
+        .map(|r| r.as_seq().iter().filter_map(Node::as_str).collect())
         .unwrap_or_default();
-    let Some(Json::Object(properties)) = schema.get("properties") else {
+    // From the tree, not its JSON form: a JSON object's keys come out sorted, and
+    // parameters are listed in the order the catalog declares them.
+    let Some(properties) = schema.get("properties") else {
         return Vec::new();
     };
     properties
+        .as_map()
         .iter()
-        .map(|(name, property)| ParameterInfo {
-            name: name.clone(),
-            kind: kind_of(property),
-            required: required.contains(&name.as_str()),
-            description: property
-                .get("description")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string(),
+        .map(|e| {
+            let property = e.value.to_json();
+            ParameterInfo {
+                name: e.key.value.to_string(),
+                kind: kind_of(&property),
+                required: required.contains(&e.key.value.as_str()),
+                description: property
+                    .get("description")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            }
         })
         .collect()
 }

@@ -362,31 +362,12 @@ fn to_diagnostic(
 /// The first item equal to an earlier one, with that earlier one's index: in one
 /// pass, as a long list may repeat only its last item.
 fn first_repeat(items: &[Node]) -> Option<(usize, usize)> {
-    // Items compared by their JSON text with object keys sorted, which is equal
-    // exactly when the values are (numbers aside: `1` and `1.0` are equal to
-    // JSON Schema, and the message then falls back to "repeated entries").
-    fn canonical(value: &Json) -> String {
-        match value {
-            Json::Object(o) => {
-                let mut entries: Vec<(&String, String)> =
-                    o.iter().map(|(k, v)| (k, canonical(v))).collect();
-                entries.sort();
-                let inner: Vec<String> = entries
-                    .into_iter()
-                    .map(|(k, v)| format!("{}:{v}", Json::String(k.clone())))
-                    .collect();
-                format!("{{{}}}", inner.join(","))
-            }
-            Json::Array(a) => format!(
-                "[{}]",
-                a.iter().map(canonical).collect::<Vec<_>>().join(",")
-            ),
-            other => other.to_string(),
-        }
-    }
+    // Items compared by their JSON text, which is equal exactly when the values
+    // are: a JSON object's keys come out sorted (numbers aside: `1` and `1.0` are
+    // equal to JSON Schema, and the message then falls back to "repeated entries").
     let mut seen = std::collections::HashMap::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match seen.entry(canonical(&item.to_json())) {
+        match seen.entry(item.to_json().to_string()) {
             std::collections::hash_map::Entry::Occupied(first) => return Some((*first.get(), i)),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(i);

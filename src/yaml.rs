@@ -219,6 +219,35 @@ impl Node {
     }
 }
 
+/// A node serialises as the JSON value it stands for, mappings in source order
+/// (spans dropped): a renderer can print catalog values as written without
+/// building a `serde_json::Value` first.
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match &self.value {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Number(n) => n.serialize(serializer),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::Seq(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for e in entries {
+                    map.serialize_entry(e.key.value.as_str(), &e.value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 /// The result of parsing one file: the document (absent on a fatal error) and every
 /// problem found on the way.
 #[derive(Debug)]

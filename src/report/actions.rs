@@ -4,11 +4,14 @@
 //! module, category, impact, description and the parameters its input_schema
 //! declares, in declaration order.
 
-use serde_json::{json, Value as Json};
+use std::io::Write;
+
+use serde::Serialize;
 
 use crate::escape::untrusted;
-use crate::params::{describe_parameters, ParameterInfo};
+use crate::params::describe_parameters;
 use crate::registry::{Action, Module};
+use crate::yaml::{Node, Value};
 
 /// Columns wider than this are not padded further: one long parameter name must
 /// not push every other row off the screen (or past what `format!` can pad).
@@ -93,45 +96,87 @@ pub fn render_human(actions: &[Listed<'_>]) -> String {
     out
 }
 
-/// A parameter for scripts: its `enum` values as an array (null when unrestricted)
-/// and its `default` (null when none is declared).
-fn parameter_json(p: &ParameterInfo, properties: Option<&Json>) -> Json {
-    let property = properties.and_then(|all| all.get(&p.name));
-    json!({
-        "name": p.name,
-        "type": p.kind,
-        "required": p.required,
-        "description": p.description,
-        "enum": property.and_then(|q| q.get("enum")).filter(|e| e.is_array()),
-        "default": property.and_then(|q| q.get("default")),
-    })
+/// One action of the JSON form, keys in this order.
+#[derive(Serialize)]
+struct ActionJson<'a> {
+    action: &'a str,
+    module: &'a str,
+    category: &'static str,
+    impact: &'static str,
+    description: &'a str,
+    command: &'a [String],
+    timeout_ms: Option<u64>,
+    parameters: Vec<ParameterJson<'a>>,
 }
 
-/// `{format_version: 1, actions: [{action, module, category, impact, description,
-/// command, timeout_ms, parameters: [{name, type, required, description, enum,
-/// default}]}]}`.
+/// A parameter for scripts: its `enum` values as an array (null when unrestricted)
+/// and its `default` (null when none is declared), both as written in the catalog.
+#[derive(Serialize)]
+struct ParameterJson<'a> {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    required: bool,
+    description: String,
+    #[serde(rename = "enum")]
+    values: Option<&'a Node>,
+    default: Option<&'a Node>,
+}
+
+#[derive(Serialize)]
+struct ActionsJson<'a> {
+    format_version: u32,
+    actions: Vec<ActionJson<'a>>,
+}
+
+fn action_json<'a>(module: &'a Module, action: &'a Action) -> ActionJson<'a> {
+    let properties = action
+        .input_schema
+        .as_ref()
+        .and_then(|s| s.get("properties"));
+    let parameters = describe_parameters(action.input_schema.as_ref())
+        .into_iter()
+        .map(|p| {
+            let property = properties.and_then(|all| all.get(&p.name));
+            ParameterJson {
+                values: property
+                    .and_then(|q| q.get("enum"))
+                    .filter(|e| matches!(e.value, Value::Seq(_))),
+                default: property.and_then(|q| q.get("default")),
+                name: p.name,
+                kind: p.kind,
+                required: p.required,
+                description: p.description,
+            }
+        })
+        .collect();
+    ActionJson {
+        action: &action.name.value,
+        module: &module.name.value,
+        category: action.category.as_str(),
+        impact: action.impact.as_str(),
+        description: &action.description,
+        command: &action.exec,
+        timeout_ms: action.settings.timeout_ms,
+        parameters,
+    }
+}
+
+/// Write the JSON form, `{format_version: 1, actions: [{action, module, category,
+/// impact, description, command, timeout_ms, parameters: [{name, type, required,
+/// description, enum, default}]}]}`, to `out` as it is serialised.
+pub fn write_json(actions: &[Listed<'_>], out: &mut impl Write) -> std::io::Result<()> {
+    let doc = ActionsJson {
+        format_version: 1,
+        actions: actions.iter().map(|(m, a)| action_json(m, a)).collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
+/// The JSON form as text (see [`write_json`]).
 pub fn render_json(actions: &[Listed<'_>]) -> String {
-    let doc = json!({
-        "format_version": 1,
-        "actions": actions.iter().map(|(m, a)| {
-            let schema = a.input_schema.as_ref().map(|s| s.to_json());
-            let properties = schema.as_ref().and_then(|s| s.get("properties"));
-            json!({
-                "action": a.name.value,
-                "module": m.name.value,
-                "category": a.category.as_str(),
-                "impact": a.impact.as_str(),
-                "description": a.description,
-                "command": a.exec,
-                "timeout_ms": a.settings.timeout_ms,
-                "parameters": describe_parameters(a.input_schema.as_ref())
-                    .iter()
-                    .map(|p| parameter_json(p, properties))
-                    .collect::<Vec<_>>(),
-            })
-        }).collect::<Vec<_>>(),
-    });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    let mut out = Vec::new();
+    write_json(actions, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }

@@ -5,9 +5,10 @@
 //! input (colour is decided by the caller).
 
 use std::fmt;
+use std::io::Write;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
-use serde_json::json;
+use serde::Serialize;
 
 use super::excerpt::Excerpt;
 use crate::diagnostic::{Code, Diagnostic, Label, Severity};
@@ -15,7 +16,7 @@ use crate::escape::untrusted;
 use crate::source::{SourceMap, Span};
 
 /// Counts shown at the end of a validation report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Catalog files read.
     pub files: usize,
@@ -27,11 +28,12 @@ pub struct Summary {
     pub workflows: usize,
 }
 
-/// A resolved position range, 1-based lines and columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+/// A resolved position range, 1-based lines and columns (the JSON form's
+/// `location`, keys in this order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location<'a> {
     /// The file's display name.
-    pub file: String,
+    pub file: &'a str,
     /// Start line.
     pub line: usize,
     /// Start column (characters).
@@ -43,12 +45,12 @@ pub struct Location {
 }
 
 /// Resolve a span to lines and columns.
-pub fn locate(sources: &SourceMap, span: Span) -> Location {
+pub fn locate(sources: &SourceMap, span: Span) -> Location<'_> {
     let file = sources.get(span.file);
     let (line, column) = file.line_col(span.start);
     let (end_line, end_column) = file.line_col(span.end);
     Location {
-        file: file.name.clone(),
+        file: &file.name,
         line,
         column,
         end_line,
@@ -307,20 +309,88 @@ pub fn render_human_report(
     out
 }
 
-fn location_json(sources: &SourceMap, span: Span) -> serde_json::Value {
-    let l = locate(sources, span);
-    json!({
-        "file": l.file,
-        "line": l.line,
-        "column": l.column,
-        "end_line": l.end_line,
-        "end_column": l.end_column,
-    })
+/// A label of the JSON form: its location, then its message.
+#[derive(Serialize)]
+struct LabelJson<'a> {
+    #[serde(flatten)]
+    location: Location<'a>,
+    message: &'a str,
+}
+
+/// One diagnostic of the JSON form, keys in this order.
+#[derive(Serialize)]
+struct DiagnosticJson<'a> {
+    code: &'static str,
+    protocol_code: Option<i32>,
+    severity: &'static str,
+    message: &'a str,
+    location: Option<Location<'a>>,
+    labels: Vec<LabelJson<'a>>,
+    help: Option<&'a str>,
+}
+
+/// The summary of the JSON form: the catalog's counts, then the verdict's.
+#[derive(Serialize)]
+struct SummaryJson {
+    #[serde(flatten)]
+    catalog: Summary,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    format_version: u32,
+    valid: bool,
+    summary: SummaryJson,
+    diagnostics: Vec<DiagnosticJson<'a>>,
 }
 
 /// The JSON document for `validate --format json` (format version 1).
 pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap, summary: Summary) -> String {
     render_json_report(diagnostics, sources, summary, false)
+}
+
+/// Write the JSON report to `out` as it is serialised; `valid` is false when
+/// warnings are denied and there are some.
+pub fn write_json_report(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    summary: Summary,
+    deny_warnings: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let items = diagnostics
+        .iter()
+        .map(|d| DiagnosticJson {
+            code: d.code.as_str(),
+            protocol_code: d.code.protocol_code(),
+            severity: d.severity.as_str(),
+            message: &d.message,
+            location: d.primary_span().map(|s| locate(sources, s)),
+            labels: d
+                .labels
+                .iter()
+                .map(|l| LabelJson {
+                    location: locate(sources, l.span),
+                    message: &l.message,
+                })
+                .collect(),
+            help: d.help.as_deref(),
+        })
+        .collect();
+    let doc = ReportJson {
+        format_version: 1,
+        valid: passes(diagnostics, deny_warnings),
+        summary: SummaryJson {
+            catalog: summary,
+            errors: count(diagnostics, Severity::Error),
+            warnings: count(diagnostics, Severity::Warning),
+        },
+        diagnostics: items,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }
 
 /// [`render_json`], `valid` false when warnings are denied and there are some.
@@ -330,44 +400,10 @@ pub fn render_json_report(
     summary: Summary,
     deny_warnings: bool,
 ) -> String {
-    let items: Vec<serde_json::Value> = diagnostics
-        .iter()
-        .map(|d| {
-            let mut item = json!({
-                "code": d.code.as_str(),
-                "protocol_code": d.code.protocol_code(),
-                "severity": d.severity.as_str(),
-                "message": d.message,
-                "location": d.primary_span().map(|s| location_json(sources, s)),
-                "labels": d.labels.iter().map(|l| {
-                    let mut loc = location_json(sources, l.span);
-                    loc["message"] = json!(l.message);
-                    loc
-                }).collect::<Vec<_>>(),
-                "help": d.help,
-            });
-            if d.primary_span().is_none() {
-                item["location"] = serde_json::Value::Null;
-            }
-            item
-        })
-        .collect();
-    let doc = json!({
-        "format_version": 1,
-        "valid": passes(diagnostics, deny_warnings),
-        "summary": {
-            "files": summary.files,
-            "modules": summary.modules,
-            "actions": summary.actions,
-            "workflows": summary.workflows,
-            "errors": count(diagnostics, Severity::Error),
-            "warnings": count(diagnostics, Severity::Warning),
-        },
-        "diagnostics": items,
-    });
-    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
-    text.push('\n');
-    text
+    let mut out = Vec::new();
+    write_json_report(diagnostics, sources, summary, deny_warnings, &mut out)
+        .expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 fn escape_data(s: &str) -> String {
@@ -391,7 +427,7 @@ pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String 
         let mut props = vec![format!("title={}", escape_property(d.code.as_str()))];
         if let Some(span) = d.primary_span() {
             let l = locate(sources, span);
-            props.insert(0, format!("file={}", escape_property(&untrusted(&l.file))));
+            props.insert(0, format!("file={}", escape_property(&untrusted(l.file))));
             props.insert(1, format!("line={}", l.line));
             props.insert(2, format!("col={}", l.column));
             props.insert(3, format!("endLine={}", l.end_line));
@@ -430,38 +466,145 @@ pub fn artifact_uri(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, URI_KEEP).to_string()
 }
 
-/// A SARIF 2.1.0 log with one run, a rule per code used, a result per diagnostic.
-pub fn render_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
+/// SARIF's `{"text": ...}` message object.
+#[derive(Serialize)]
+struct Text<'a> {
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRule {
+    id: &'static str,
+    short_description: Text<'static>,
+    full_description: Text<'static>,
+    help: HelpText,
+    default_configuration: Level,
+}
+
+#[derive(Serialize)]
+struct HelpText {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Level {
+    level: &'static str,
+}
+
+#[derive(Serialize)]
+struct Uri {
+    uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: usize,
+    start_column: usize,
+    end_line: usize,
+    end_column: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Physical {
+    artifact_location: Uri,
+    region: Region,
+}
+
+/// A SARIF location; `id` and `message` only on related locations.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifLocation<'a> {
+    physical_location: Physical,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Text<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'static str,
+    rule_index: Option<usize>,
+    level: &'static str,
+    message: HelpText,
+    locations: Vec<SarifLocation<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<SarifLocation<'a>>,
+}
+
+#[derive(Serialize)]
+struct Driver {
+    name: &'static str,
+    version: &'static str,
+    rules: Vec<SarifRule>,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Tool,
+    column_kind: &'static str,
+    results: Vec<SarifResult<'a>>,
+}
+
+#[derive(Serialize)]
+struct SarifLog<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+/// Write a SARIF 2.1.0 log with one run, a rule per code used, a result per
+/// diagnostic, to `out` as it is serialised.
+pub fn write_sarif(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let mut codes: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
     codes.sort();
     codes.dedup();
-    let rules: Vec<serde_json::Value> = codes
+    let rules = codes
         .iter()
-        .map(|c| {
-            json!({
-                "id": c.as_str(),
-                "shortDescription": { "text": c.summary() },
-                "fullDescription": { "text": crate::explain::explanation(*c) },
-                "help": { "text": format!("rune explain {}", c.as_str()) },
-                "defaultConfiguration": { "level": c.severity().as_str() },
-            })
+        .map(|c| SarifRule {
+            id: c.as_str(),
+            short_description: Text { text: c.summary() },
+            full_description: Text {
+                text: crate::explain::explanation(*c),
+            },
+            help: HelpText {
+                text: format!("rune explain {}", c.as_str()),
+            },
+            default_configuration: Level {
+                level: c.severity().as_str(),
+            },
         })
         .collect();
     let physical = |span: Span| {
         let l = locate(sources, span);
-        json!({
-            "physicalLocation": {
-                "artifactLocation": { "uri": artifact_uri(&l.file) },
-                "region": {
-                    "startLine": l.line,
-                    "startColumn": l.column,
-                    "endLine": l.end_line,
-                    "endColumn": l.end_column,
-                }
-            }
-        })
+        Physical {
+            artifact_location: Uri {
+                uri: artifact_uri(l.file),
+            },
+            region: Region {
+                start_line: l.line,
+                start_column: l.column,
+                end_line: l.end_line,
+                end_column: l.end_column,
+            },
+        }
     };
-    let results: Vec<serde_json::Value> = diagnostics
+    let results = diagnostics
         .iter()
         .map(|d| {
             let mut text = d.message.clone();
@@ -469,47 +612,56 @@ pub fn render_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
                 text.push_str("\nhelp: ");
                 text.push_str(help);
             }
-            let mut result = json!({
-                "ruleId": d.code.as_str(),
-                "ruleIndex": codes.iter().position(|c| *c == d.code),
-                "level": d.severity.as_str(),
-                "message": { "text": text },
-                "locations": d.primary_span().map(|s| vec![physical(s)]).unwrap_or_default(),
-            });
-            let related: Vec<serde_json::Value> = d
-                .labels
-                .iter()
-                .enumerate()
-                .skip(1)
-                .map(|(i, l)| {
-                    let mut loc = physical(l.span);
-                    loc["id"] = json!(i);
-                    loc["message"] = json!({ "text": l.message });
-                    loc
-                })
-                .collect();
-            if !related.is_empty() {
-                result["relatedLocations"] = json!(related);
+            SarifResult {
+                rule_id: d.code.as_str(),
+                rule_index: codes.binary_search(&d.code).ok(),
+                level: d.severity.as_str(),
+                message: HelpText { text },
+                locations: d
+                    .primary_span()
+                    .map(|s| SarifLocation {
+                        physical_location: physical(s),
+                        id: None,
+                        message: None,
+                    })
+                    .into_iter()
+                    .collect(),
+                related_locations: d
+                    .labels
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .map(|(i, l)| SarifLocation {
+                        physical_location: physical(l.span),
+                        id: Some(i),
+                        message: Some(Text { text: &l.message }),
+                    })
+                    .collect(),
             }
-            result
         })
         .collect();
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "rune",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "rules": rules,
-                }
+    let log = SarifLog {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [Run {
+            tool: Tool {
+                driver: Driver {
+                    name: "rune",
+                    version: env!("CARGO_PKG_VERSION"),
+                    rules,
+                },
             },
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }]
-    });
-    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
-    text.push('\n');
-    text
+            column_kind: "unicodeCodePoints",
+            results,
+        }],
+    };
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    out.write_all(b"\n")
+}
+
+/// The SARIF log as text (see [`write_sarif`]).
+pub fn render_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut out = Vec::new();
+    write_sarif(diagnostics, sources, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }

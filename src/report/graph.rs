@@ -5,76 +5,88 @@
 //! declared twice is drawn once (required wins over optional), so the output is
 //! stable and diffs cleanly in a pull request.
 
-use serde_json::json;
+use std::io::Write;
+
+use serde::Serialize;
 
 use crate::escape::untrusted;
 use crate::graph::DependencyGraph;
 use crate::registry::{Criticality, Registry};
 
-/// One module as drawn.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GraphNode {
+/// One module as drawn, borrowed from the registry (a graph of 100,000 modules
+/// and 300,000 edges is not worth a copy of every name). Its fields are the JSON
+/// form's, in order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GraphNode<'a> {
     /// Module name.
-    pub name: String,
+    pub name: &'a str,
     /// `module_version`, when declared.
-    pub version: Option<String>,
+    pub version: Option<&'a str>,
     /// `lifecycle.runtime`.
     pub runtime: &'static str,
 }
 
-impl GraphNode {
+impl GraphNode<'_> {
     fn label(&self) -> String {
         match &self.version {
             Some(v) => format!("{}@{v}", self.name),
-            None => self.name.clone(),
+            None => self.name.to_string(),
         }
     }
 }
 
-/// One dependency as drawn.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GraphEdge {
+/// One dependency as drawn, its fields in the JSON form's order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GraphEdge<'a> {
     /// The dependent module.
-    pub from: String,
+    pub from: &'a str,
     /// The module depended on.
-    pub to: String,
+    pub to: &'a str,
     /// Required or optional.
+    #[serde(serialize_with = "criticality_name")]
     pub criticality: Criticality,
 }
 
+fn criticality_name<S: serde::Serializer>(c: &Criticality, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match c {
+        Criticality::Required => "required",
+        Criticality::Optional => "optional",
+    })
+}
+
 /// The sorted nodes and edges of the graph.
-pub fn sorted_graph(
-    registry: &Registry,
+pub fn sorted_graph<'a>(
+    registry: &'a Registry,
     graph: &DependencyGraph,
-) -> (Vec<GraphNode>, Vec<GraphEdge>) {
-    let mut nodes: Vec<GraphNode> = graph
+) -> (Vec<GraphNode<'a>>, Vec<GraphEdge<'a>>) {
+    let mut nodes: Vec<GraphNode<'a>> = graph
         .graph
         .node_weights()
         .map(|&m| {
             let module = &registry.modules[m];
             GraphNode {
-                name: module.name.value.clone(),
-                version: module.version.as_ref().map(|v| v.value.clone()),
+                name: module.name.value.as_str(),
+                version: module.version.as_ref().map(|v| v.value.as_str()),
                 runtime: module.lifecycle.runtime.as_str(),
             }
         })
         .collect();
-    nodes.sort();
-    let mut edges: Vec<GraphEdge> = graph
+    nodes.sort_unstable();
+    let mut edges: Vec<GraphEdge<'a>> = graph
         .graph
         .edge_indices()
         .filter_map(|e| {
             let (from, to) = graph.graph.edge_endpoints(e)?;
             let r = graph.graph[e];
             Some(GraphEdge {
-                from: registry.modules[graph.graph[from]].name.value.clone(),
-                to: registry.modules[graph.graph[to]].name.value.clone(),
+                from: registry.modules[graph.graph[from]].name.value.as_str(),
+                to: registry.modules[graph.graph[to]].name.value.as_str(),
                 criticality: registry.modules[r.module].dependencies[r.dependency].criticality,
             })
         })
         .collect();
     // Required sorts before optional, so dedup on (from, to) keeps the required edge.
-    edges.sort();
+    edges.sort_unstable();
     edges.dedup_by(|b, a| a.from == b.from && a.to == b.to);
     (nodes, edges)
 }
@@ -105,7 +117,7 @@ pub fn render_dot(registry: &Registry, graph: &DependencyGraph) -> String {
     for n in &nodes {
         out.push_str(&format!(
             "  {} [label={}];\n",
-            dot_quote(&n.name),
+            dot_quote(n.name),
             dot_quote(&n.label())
         ));
     }
@@ -116,8 +128,8 @@ pub fn render_dot(registry: &Registry, graph: &DependencyGraph) -> String {
         };
         out.push_str(&format!(
             "  {} -> {}{style};\n",
-            dot_quote(&e.from),
-            dot_quote(&e.to)
+            dot_quote(e.from),
+            dot_quote(e.to)
         ));
     }
     out.push_str("}\n");
@@ -130,7 +142,7 @@ pub fn render_mermaid(registry: &Registry, graph: &DependencyGraph) -> String {
     let (nodes, edges) = sorted_graph(registry, graph);
     let id = |name: &str| {
         nodes
-            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .binary_search_by(|n| n.name.cmp(name))
             .map(|i| format!("m{i}"))
             .unwrap_or_default()
     };
@@ -143,33 +155,42 @@ pub fn render_mermaid(registry: &Registry, graph: &DependencyGraph) -> String {
             Criticality::Required => "-->",
             Criticality::Optional => "-.->",
         };
-        out.push_str(&format!("  {} {arrow} {}\n", id(&e.from), id(&e.to)));
+        out.push_str(&format!("  {} {arrow} {}\n", id(e.from), id(e.to)));
     }
     out
 }
 
-/// `{format_version: 1, nodes: [{name, version, runtime}], edges: [{from, to, criticality}]}`.
-pub fn render_json(registry: &Registry, graph: &DependencyGraph) -> String {
+/// The JSON form: `{format_version: 1, nodes: [{name, version, runtime}], edges:
+/// [{from, to, criticality}]}`, keys in that order.
+#[derive(Serialize)]
+struct GraphJson<'a> {
+    format_version: u32,
+    nodes: Vec<GraphNode<'a>>,
+    edges: Vec<GraphEdge<'a>>,
+}
+
+/// Write the JSON form to `out`, serialised as it goes (no intermediate value tree).
+pub fn write_json(
+    registry: &Registry,
+    graph: &DependencyGraph,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let (nodes, edges) = sorted_graph(registry, graph);
-    let doc = json!({
-        "format_version": 1,
-        "nodes": nodes.iter().map(|n| json!({
-            "name": n.name,
-            "version": n.version,
-            "runtime": n.runtime,
-        })).collect::<Vec<_>>(),
-        "edges": edges.iter().map(|e| json!({
-            "from": e.from,
-            "to": e.to,
-            "criticality": match e.criticality {
-                Criticality::Required => "required",
-                Criticality::Optional => "optional",
-            },
-        })).collect::<Vec<_>>(),
-    });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    let doc = GraphJson {
+        format_version: 1,
+        nodes,
+        edges,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
+/// The JSON form as text (see [`write_json`]).
+pub fn render_json(registry: &Registry, graph: &DependencyGraph) -> String {
+    // About 100 bytes per node and per edge, pretty-printed.
+    let mut out = Vec::with_capacity(100 * (graph.graph.node_count() + graph.graph.edge_count()));
+    write_json(registry, graph, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 #[cfg(test)]

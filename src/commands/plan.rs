@@ -126,7 +126,7 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
             "error[{}]: `{}` denied by {}: {}\n",
             crate::diagnostic::Code::PolicyDenied,
             untrusted(&action.name.value),
-            untrusted(&step.decision.rule),
+            untrusted(&step.decision.rule.to_string()),
             untrusted(&step.decision.reason)
         ));
     }

@@ -202,7 +202,7 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
                 "policy",
                 &format!(
                     "{verdict} by {}: {}",
-                    untrusted(&d.rule),
+                    untrusted(&d.rule.to_string()),
                     untrusted(&d.reason)
                 ),
             ));
@@ -210,14 +210,14 @@ pub fn render_human(plan: &Plan, registry: &Registry, inputs: &Inputs) -> String
             // The deciding rule's reason is among the checks; name it once above them.
             out.push_str(&field(
                 "policy",
-                &format!("{verdict} by {}", untrusted(&d.rule)),
+                &format!("{verdict} by {}", untrusted(&d.rule.to_string())),
             ));
             for c in &d.checks {
                 out.push_str(&format!(
                     "      {:<9} {} {}: {}\n",
                     "",
                     if c.allowed { "allow" } else { "deny " },
-                    untrusted(&c.rule),
+                    untrusted(&c.rule.to_string()),
                     untrusted(&c.reason)
                 ));
             }

@@ -1,6 +1,7 @@
 //! The validation pipeline every command starts with: load → schema → registry →
 //! graph → check. Commands that need a valid catalog (plan, graph, list-actions)
-//! stop when it has errors; `validate` reports them.
+//! take it from [`load_valid`] and stop when it has errors; `validate` reports them.
+//! Nothing here prints: the diagnostics go back to the command and its report.
 
 use std::path::PathBuf;
 
@@ -80,4 +81,17 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
         graph,
         diagnostics,
     }
+}
+
+/// [`load_and_check`], for commands that need a valid catalog: the checked catalog
+/// when it has no errors (its warnings are kept for the command to show), else the
+/// catalog with every diagnostic, for the command to report and refuse. An input
+/// that could not be read is an error like any other here;
+/// [`CheckedCatalog::has_io_errors`] tells it apart.
+pub fn load_valid(paths: &[PathBuf]) -> Result<CheckedCatalog, Box<CheckedCatalog>> {
+    let checked = load_and_check(paths);
+    if checked.has_errors() {
+        return Err(Box::new(checked));
+    }
+    Ok(checked)
 }

@@ -1358,5 +1358,11 @@ Wait for the window (`--at TIME` shows a plan at another instant), end maintenan
 or acknowledge a high-impact action explicitly with `--ack` and `--reason`.
 "#
         }
+        Code::InvalidFlags => include_str!("explain/codes/invalid_flags.md"),
+        Code::InvalidInstant => include_str!("explain/codes/invalid_instant.md"),
+        Code::InvalidParam => include_str!("explain/codes/invalid_param.md"),
+        Code::UnusableParamsFile => include_str!("explain/codes/params_file.md"),
+        Code::UnwritableOut => include_str!("explain/codes/unwritable_out.md"),
+        Code::UnknownSchema => include_str!("explain/codes/unknown_schema.md"),
     }
 }

@@ -33,8 +33,9 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
+use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::{Action, Category, ChangeWindow, Impact, Policy, Retries};
-use crate::source::Span;
+use crate::source::{SourceMap, Span};
 
 /// Step timeout when neither policy nor action sets one.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -353,6 +354,71 @@ pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>)
         reason: decided.reason,
         checks,
     }
+}
+
+/// The `policy_denied` diagnostic for a denied action: the decision's reason as the
+/// message, labelled at the catalog entry of the deciding rule (the built-in
+/// break-glass default has none, so the action is labelled), with help saying what
+/// would allow the action.
+pub fn denial(
+    decision: &Decision,
+    action: &Action,
+    policy: Option<&Policy>,
+    sources: &SourceMap,
+) -> Diagnostic {
+    let name = &action.name.value;
+    let mut d = Diagnostic::new(
+        Code::PolicyDenied,
+        format!("`{name}` denied by {}: {}", decision.rule, decision.reason),
+    );
+    let spans = decision.rule.spans(policy, action);
+    let impact = action.impact.as_str();
+    let label = match &decision.rule {
+        Rule::MaintenanceMode => "maintenance mode is on".to_string(),
+        Rule::ChangeWindow { .. } => format!("the change window that governs `{name}`"),
+        Rule::ChangeWindows => format!("governs `{name}`, closed at this instant"),
+        Rule::BreakGlass => format!("break glass covers {impact}-impact actions"),
+        Rule::DefaultAllow => String::new(),
+    };
+    for span in &spans {
+        d = d.with_label(first_line(*span, sources), label.clone());
+    }
+    d = d.with_label(
+        action.name.span,
+        if spans.is_empty() && decision.rule == Rule::BreakGlass {
+            format!("{impact}-impact action: without a `break_glass` policy, high impact needs acknowledgment")
+        } else {
+            "the action planned".to_string()
+        },
+    );
+    let require_reason = policy
+        .and_then(|p| p.break_glass.as_ref())
+        .is_none_or(|b| b.require_reason);
+    d.with_help(match &decision.rule {
+        Rule::MaintenanceMode => {
+            "remediation runs again once `maintenance_mode.enabled` is false; diagnostic actions run during maintenance".to_string()
+        }
+        Rule::ChangeWindow { .. } | Rule::ChangeWindows => {
+            "plan for an instant inside a governing window (`--at TIME`; the next opening is named above), or widen a window".to_string()
+        }
+        Rule::BreakGlass if require_reason => {
+            format!("acknowledge it explicitly: `--ack {name} --reason TEXT`")
+        }
+        Rule::BreakGlass => format!("acknowledge it explicitly: `--ack {name}`"),
+        Rule::DefaultAllow => String::new(),
+    })
+}
+
+/// The part of `span` on its first line: a section's mapping spans several lines,
+/// and the line where it starts is what a reader needs to find it.
+fn first_line(span: Span, sources: &SourceMap) -> Span {
+    let text = &sources.get(span.file).text;
+    let start = span.start as usize;
+    let end = text
+        .get(start..span.end as usize)
+        .and_then(|rest| rest.find('\n'))
+        .map_or(span.end, |n| (start + n) as u32);
+    Span::new(span.file, start, (end as usize).max(start))
 }
 
 fn break_glass_check(

@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod excerpt;
 pub mod graph;
 pub mod plan;
+pub mod refusal;
 pub mod save;
 
 use std::io::Write;

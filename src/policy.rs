@@ -386,7 +386,7 @@ pub fn denial(
     d = d.with_label(
         action.name.span,
         if spans.is_empty() && decision.rule == Rule::BreakGlass {
-            format!("{impact}-impact action: without a `break_glass` policy, high impact needs acknowledgment")
+            "high impact: break glass applies by default".to_string()
         } else {
             "the action planned".to_string()
         },

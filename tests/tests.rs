@@ -5,6 +5,7 @@ mod support;
 mod checks;
 mod cli;
 mod deep_graphs;
+mod errors;
 mod explain;
 mod formats;
 mod graph;

@@ -249,7 +249,8 @@ pub fn source_date_epoch(raw: &str) -> Result<Timestamp, Diagnostic> {
 /// words for a year of five digits or an offset of +25:00 point elsewhere or
 /// nowhere.
 pub fn parse_at(text: &str) -> Result<Timestamp, Diagnostic> {
-    const HELP: &str = "give an RFC 3339 instant with an offset, e.g. `2026-03-27T10:00:00Z` or `2026-03-27T11:00:00+01:00`";
+    const HELP: &str =
+        "write an RFC 3339 instant with `Z` or an offset, e.g. `2026-03-27T10:00:00Z`";
     let trimmed = text.trim();
     let shown = crate::schema::quote(trimmed);
     let invalid = |why: String| {

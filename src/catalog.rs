@@ -25,6 +25,9 @@ pub struct CheckedCatalog {
     pub graph: DependencyGraph,
     /// Every diagnostic of every stage, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many of `sources` are catalog files (a command may add others, such as
+    /// a parameters file, to point diagnostics into them).
+    pub catalog_files: usize,
 }
 
 impl CheckedCatalog {
@@ -43,7 +46,7 @@ impl CheckedCatalog {
     /// Counts for the report footer.
     pub fn summary(&self) -> Summary {
         Summary {
-            files: self.sources.len(),
+            files: self.catalog_files,
             modules: self.registry.modules.len(),
             actions: self.registry.actions().count(),
             workflows: self.registry.workflows.len(),
@@ -76,6 +79,7 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
     diagnostics.extend(crate::check::check(&registry, &graph));
     let diagnostics = diagnostic::finish(diagnostics, &loaded.sources);
     CheckedCatalog {
+        catalog_files: loaded.sources.len(),
         sources: loaded.sources,
         registry,
         graph,

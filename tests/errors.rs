@@ -356,3 +356,44 @@ fn every_new_code_is_explained() {
         );
     }
 }
+
+#[test]
+fn stdout_of_a_json_command_always_parses_whatever_went_wrong() {
+    let dir = workspace();
+    std::fs::write(dir.path().join("broken.yaml"), "catalog_version: [\n").unwrap();
+    let cases: [(&[&str], i32, &str); 4] = [
+        (
+            &["plan", "--target", "nope", "catalog.yaml"],
+            2,
+            "rune::plan::unknown_module",
+        ),
+        (
+            &["list-actions", "--module", "nope", "catalog.yaml"],
+            2,
+            "rune::plan::unknown_module",
+        ),
+        (&["graph", "broken.yaml"], 1, "rune::load::yaml_syntax"),
+        (
+            &[
+                "plan",
+                "--action",
+                "deploy",
+                "-p",
+                "replicas=0",
+                "catalog.yaml",
+            ],
+            1,
+            "rune::plan::invalid_parameter",
+        ),
+    ];
+    for (args, code, expected) in cases {
+        let out = rune(args)
+            .args(["--format", "json"])
+            .current_dir(dir.path())
+            .run();
+        assert_eq!(out.code, code, "{args:?}: {}", out.snapshot());
+        let report = out.json();
+        assert!(codes(&report).iter().any(|c| c == expected), "{report:#}");
+        assert_sorted(&report);
+    }
+}

@@ -2,7 +2,9 @@
 //!
 //! Wiring only: check the flags, load and check the catalog (refusing to plan an
 //! invalid one, with `validate`'s report), type the parameters, plan, render, and
-//! save with `--out`. Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
+//! save with `--out`. Every failure is a diagnostic handed to
+//! `report::refusal` (with `--format json`, the diagnostics report replaces the
+//! plan on stdout; a plan with denied steps is still a plan). Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
 //! to do), 1 invalid catalog, invalid parameters or a denied step, 2 usage error,
 //! 3 steps planned (only with `--detailed-exitcode`).
 

@@ -8,6 +8,9 @@
 //! N modules and exits, for measuring peak memory with `/usr/bin/time -v`; add
 //! `--generate-only` for the baseline (the in-memory registry without planning).
 
+// A benchmark reports its figures on stderr, outside the report stage.
+#![allow(clippy::print_stderr)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

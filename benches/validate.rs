@@ -13,6 +13,9 @@
 //! parse-only counterpart of `rune validate DIR` for `time` or callgrind;
 //! `RUNE_BENCH_STAGES=DIR` times each stage of `load_and_check` once.
 
+// A benchmark reports its figures on stderr, outside the report stage.
+#![allow(clippy::print_stderr)]
+
 #[path = "support/catalog_gen.rs"]
 mod catalog_gen;
 #[path = "support/xorshift.rs"]

@@ -1,6 +1,7 @@
 //! The validation pipeline every command starts with: load → schema → registry →
 //! graph → check. Commands that need a valid catalog (plan, graph, list-actions)
-//! stop when it has errors; `validate` reports them.
+//! take it from [`load_valid`] and stop when it has errors; `validate` reports them.
+//! Nothing here prints: the diagnostics go back to the command and its report.
 
 use std::path::PathBuf;
 
@@ -24,6 +25,9 @@ pub struct CheckedCatalog {
     pub graph: DependencyGraph,
     /// Every diagnostic of every stage, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many of `sources` are catalog files (a command may add others, such as
+    /// a parameters file, to point diagnostics into them).
+    pub catalog_files: usize,
 }
 
 impl CheckedCatalog {
@@ -42,7 +46,7 @@ impl CheckedCatalog {
     /// Counts for the report footer.
     pub fn summary(&self) -> Summary {
         Summary {
-            files: self.sources.len(),
+            files: self.catalog_files,
             modules: self.registry.modules.len(),
             actions: self.registry.actions().count(),
             workflows: self.registry.workflows.len(),
@@ -75,9 +79,23 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
     diagnostics.extend(crate::check::check(&registry, &graph));
     let diagnostics = diagnostic::finish(diagnostics, &loaded.sources);
     CheckedCatalog {
+        catalog_files: loaded.sources.len(),
         sources: loaded.sources,
         registry,
         graph,
         diagnostics,
     }
+}
+
+/// [`load_and_check`], for commands that need a valid catalog: the checked catalog
+/// when it has no errors (its warnings are kept for the command to show), else the
+/// catalog with every diagnostic, for the command to report and refuse. An input
+/// that could not be read is an error like any other here;
+/// [`CheckedCatalog::has_io_errors`] tells it apart.
+pub fn load_valid(paths: &[PathBuf]) -> Result<CheckedCatalog, Box<CheckedCatalog>> {
+    let checked = load_and_check(paths);
+    if checked.has_errors() {
+        return Err(Box::new(checked));
+    }
+    Ok(checked)
 }

@@ -3,7 +3,6 @@
 //! `cli` holds what the user typed; this turns it into what commands use, so the
 //! rules for defaults (catalog paths, colour) live in one place.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{ColorChoice, GlobalArgs};
@@ -28,7 +27,7 @@ impl Config {
     pub fn from_args(args: &GlobalArgs, color: ColorChoice) -> Self {
         Config {
             catalogs: args.catalogs.clone(),
-            color_stderr: crate::report::use_color(color, std::io::stderr().is_terminal()),
+            color_stderr: crate::report::use_color(color, crate::report::stderr_is_terminal()),
             source_date_epoch: std::env::var_os("SOURCE_DATE_EPOCH")
                 .map(|v| v.to_string_lossy().into_owned()),
         }

@@ -167,6 +167,19 @@ codes! {
     InvalidParameter = "rune::plan::invalid_parameter", Error, Some(-32200);
     /// Policy denied a planned step.
     PolicyDenied = "rune::plan::policy_denied", Error, Some(-32300);
+
+    /// Command-line flags that do not fit together, e.g. `--param` without `--action`.
+    InvalidFlags = "rune::cli::invalid_flags", Error, None;
+    /// `--at` or `SOURCE_DATE_EPOCH` is not an instant rune can plan at.
+    InvalidInstant = "rune::cli::invalid_instant", Error, None;
+    /// A `--param` that is not `KEY=VALUE`.
+    InvalidParam = "rune::cli::invalid_param", Error, None;
+    /// A `--params-file` that cannot be read or does not hold a mapping of parameters.
+    UnusableParamsFile = "rune::cli::params_file", Error, None;
+    /// An `--out` file the plan cannot be written to.
+    UnwritableOut = "rune::cli::unwritable_out", Error, None;
+    /// `rune schema NAME` names no embedded schema.
+    UnknownSchema = "rune::cli::unknown_schema", Error, None;
 }
 
 impl Code {
@@ -249,6 +262,22 @@ impl Diagnostic {
     /// Whether this diagnostic means input could not be read at all (exit code 2).
     pub fn is_io(&self) -> bool {
         matches!(self.code, Code::Unreadable | Code::NoCatalogs)
+    }
+
+    /// Whether this diagnostic is about the command line rather than a catalog: a
+    /// usage error (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self.code,
+            Code::InvalidFlags
+                | Code::InvalidInstant
+                | Code::InvalidParam
+                | Code::UnusableParamsFile
+                | Code::UnwritableOut
+                | Code::UnknownSchema
+                | Code::UnknownModule
+                | Code::UnknownAction
+        )
     }
 }
 

@@ -34,25 +34,14 @@ pub use exit::ExitStatus;
 
 /// Run rune with these arguments (the first is the program name).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
+    let mut printer = report::Printer::new();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(err) => {
-            let printed = err.print();
-            if err.use_stderr() {
-                return ExitStatus::Error;
-            }
-            // `--help` and `--version` go to stdout, which can fail like any output.
-            return match printed {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    report::Printer::new().err(&format!("error: cannot write to stdout: {e}\n"));
-                    ExitStatus::Error
-                }
-                _ => ExitStatus::Success,
-            };
-        }
+        // Clap's own words for a malformed command line (and `--help`, `--version`),
+        // written by the report stage like every other output.
+        Err(err) => return report::clap_message(&err, &mut printer),
     };
     let config = config::Config::from_args(&cli.global, cli.command.color());
-    let mut printer = report::Printer::new();
     let status = commands::dispatch(cli.command, &config, &mut printer);
     printer.finish(status)
 }

@@ -18,24 +18,25 @@ use crate::registry::Action;
 use jsonschema::error::ValidationErrorKind;
 
 use crate::schema::{describe_mismatch, display_path, pointer_segments, Found};
-use crate::source::{FileId, SourceFile, SourceMap};
+use crate::source::{FileId, SourceFile, SourceMap, Span};
 use crate::yaml::Node;
 
 /// Largest parameters file rune reads.
 pub const MAX_PARAMS_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Split `KEY=VALUE`; the key must be non-empty. The error is a usage message.
-pub fn split_assignment(arg: &str) -> Result<(&str, &str), String> {
+/// Split `KEY=VALUE`; the key must be non-empty. The error is a usage diagnostic.
+pub fn split_assignment(arg: &str) -> Result<(&str, &str), Diagnostic> {
+    let invalid = |why: &str| {
+        Diagnostic::new(
+            Code::InvalidParam,
+            format!("invalid --param {}: {why}", crate::schema::quote(arg)),
+        )
+        .with_help("write KEY=VALUE, e.g. `--param node=worker-1`")
+    };
     match arg.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
-        Some(_) => Err(format!(
-            "invalid --param {}: the key before `=` is empty",
-            crate::schema::quote(arg)
-        )),
-        None => Err(format!(
-            "invalid --param {}: expected KEY=VALUE, e.g. `--param node=worker-1`",
-            crate::schema::quote(arg)
-        )),
+        Some(_) => Err(invalid("the key before `=` is empty")),
+        None => Err(invalid("expected KEY=VALUE")),
     }
 }
 
@@ -84,41 +85,39 @@ pub fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Json {
     serde_json::from_str(raw).unwrap_or_else(|_| Json::String(raw.to_string()))
 }
 
-/// Why a parameters file could not be used.
+/// A parameters file, read and parsed.
 #[derive(Debug)]
-pub enum ParamsFileError {
-    /// It could not be read.
-    Unreadable(String),
-    /// It is not valid YAML/JSON; the diagnostics refer to `sources`.
-    Syntax {
-        /// The file, for rendering.
-        sources: SourceMap,
-        /// What is wrong.
-        diagnostics: Vec<Diagnostic>,
-    },
-    /// It parsed, but is not a mapping.
-    NotAMapping(String),
+pub struct ParamsFile {
+    /// The parameters, as JSON.
+    pub values: Map<String, Json>,
+    /// The parsed mapping, with spans into the file (added to the caller's
+    /// [`SourceMap`]), so a bad value can be labelled where it is written.
+    pub document: Node,
 }
 
 /// Read a parameters file: a JSON or YAML mapping of parameter names to values.
 /// It goes through the loader's guards (regular files only, size cap, UTF-8, BOM)
 /// and parsers (`.json` is strict JSON), and every problem is said in terms of
-/// parameters, not catalogs.
-pub fn read_params_file(path: &Path) -> Result<Map<String, Json>, ParamsFileError> {
+/// parameters, not catalogs. The file is added to `sources`, so the diagnostics
+/// (and later ones about its values) can point into it.
+pub fn read_params_file(path: &Path, sources: &mut SourceMap) -> Result<ParamsFile, Diagnostic> {
     let name = crate::source::display_name(path);
-    let expected = "it must hold a mapping of parameter names to values, e.g. `node: worker-1`";
+    let expected =
+        "a parameters file holds a mapping of parameter names to values, e.g. `node: worker-1`";
+    let unusable =
+        |message: String| Diagnostic::new(Code::UnusableParamsFile, message).with_help(expected);
     let bytes = match crate::loader::read_limited(path, MAX_PARAMS_FILE_BYTES) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            return Err(ParamsFileError::Unreadable(format!(
-                "`{name}` is larger than {} KiB; a parameters file is a small mapping of names to values",
+            return Err(unusable(format!(
+                "--params-file `{name}` is larger than {} KiB",
                 MAX_PARAMS_FILE_BYTES / 1024
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            return Err(ParamsFileError::Unreadable(format!(
-                "`{name}` is not a regular file (a device, FIFO or socket is not read); {expected}"
-            )))
+            return Err(unusable(format!(
+            "--params-file `{name}` is not a regular file (a device, FIFO or socket is not read)"
+        )))
         }
         Err(e) => {
             let reason = match e.kind() {
@@ -126,20 +125,19 @@ pub fn read_params_file(path: &Path) -> Result<Map<String, Json>, ParamsFileErro
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
                 _ => e.to_string(),
             };
-            return Err(ParamsFileError::Unreadable(format!(
-                "cannot read `{name}`: {reason}"
+            return Err(unusable(format!(
+                "cannot read --params-file `{name}`: {reason}"
             )));
         }
     };
     if bytes.contains(&0) {
-        return Err(ParamsFileError::Unreadable(format!(
-            "`{name}` is a binary file, not YAML or JSON; {expected}"
+        return Err(unusable(format!(
+            "--params-file `{name}` is a binary file, not YAML or JSON"
         )));
     }
     let text = String::from_utf8(bytes)
-        .map_err(|_| ParamsFileError::Unreadable(format!("`{name}` is not UTF-8 text")))?;
+        .map_err(|_| unusable(format!("--params-file `{name}` is not UTF-8 text")))?;
     let text = crate::loader::without_bom(text);
-    let mut sources = SourceMap::default();
     let file: FileId = sources.add(SourceFile::new(path, text.as_str().into()));
     let parsed = crate::loader::parse_text(file, path, &text);
     let errors: Vec<Diagnostic> = parsed
@@ -148,31 +146,31 @@ pub fn read_params_file(path: &Path) -> Result<Map<String, Json>, ParamsFileErro
         .filter(Diagnostic::is_error)
         .collect();
     if errors.iter().any(|d| d.code == Code::EmptyFile) {
-        return Err(ParamsFileError::NotAMapping(format!(
-            "`{name}` is empty; {expected}"
-        )));
+        return Err(unusable(format!("--params-file `{name}` is empty")));
     }
-    if !errors.is_empty() {
-        return Err(ParamsFileError::Syntax {
-            sources,
-            diagnostics: errors,
-        });
+    if let Some(first) = errors.into_iter().next() {
+        // The parser's own diagnostic, labelled in the file; one is enough to fix.
+        return Err(first);
     }
-    match parsed.document.map(|d| d.to_json()) {
-        Some(Json::Object(map)) => Ok(map),
-        _ => Err(ParamsFileError::NotAMapping(format!(
-            "`{name}` does not hold a mapping; {expected}"
-        ))),
+    match parsed.document {
+        Some(document) => match document.to_json() {
+            Json::Object(values) => Ok(ParamsFile { values, document }),
+            _ => Err(
+                unusable(format!("--params-file `{name}` does not hold a mapping"))
+                    .with_label(document.span, "not a mapping"),
+            ),
+        },
+        None => Err(unusable(format!("--params-file `{name}` is empty"))),
     }
 }
 
 /// Merge file parameters with `--param` assignments (the command line wins), typing
-/// each assignment with the action's input_schema. Errors are usage messages.
+/// each assignment with the action's input_schema. Errors are usage diagnostics.
 pub fn collect(
     assignments: &[String],
     from_file: Map<String, Json>,
     action: &Action,
-) -> Result<Map<String, Json>, String> {
+) -> Result<Map<String, Json>, Diagnostic> {
     let schema = action.input_schema.as_ref().map(Node::to_json);
     let properties = schema.as_ref().and_then(|s| s.get("properties"));
     let mut params = from_file;
@@ -256,6 +254,17 @@ fn kind_of(property: &Json) -> String {
 /// Check `params` against the action's input_schema; one diagnostic per problem,
 /// labelled at the schema rule in the catalog that the value breaks.
 pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> {
+    validate_from(params, action, None)
+}
+
+/// [`validate`], labelling first, where a parameter came from a parameters file,
+/// the value (or key) in `file`: the file's mapping without the keys `--param`
+/// replaced.
+pub fn validate_from(
+    params: &Map<String, Json>,
+    action: &Action,
+    file: Option<&Node>,
+) -> Vec<Diagnostic> {
     let Some(schema) = &action.input_schema else {
         return Vec::new();
     };
@@ -318,8 +327,14 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
             }
             _ => {}
         }
-        let mut d = Diagnostic::new(Code::InvalidParameter, mismatch.message)
-            .with_label(span, "required by this rule of the input_schema");
+        let mut d = Diagnostic::new(Code::InvalidParameter, mismatch.message);
+        for (written, label) in file
+            .map(|f| in_file(f, error.kind(), &at))
+            .unwrap_or_default()
+        {
+            d = d.with_label(written, label);
+        }
+        d = d.with_label(span, "required by this rule of the input_schema");
         let hint = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
                 .iter()
@@ -345,6 +360,40 @@ pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> 
         out.push(d);
     }
     out
+}
+
+/// Where a schema error's subject is written in the parameters file: the value at
+/// `at`, or for unexpected parameters their keys. Nothing for what the file does not
+/// hold (a missing parameter, one given with `--param`).
+fn in_file(file: &Node, kind: &ValidationErrorKind, at: &[String]) -> Vec<(Span, &'static str)> {
+    if at.is_empty() {
+        return match kind {
+            ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+                .iter()
+                .filter_map(|key| file.entry(key))
+                .map(|e| (e.key.span, "not a parameter of this action"))
+                .collect(),
+            _ => Vec::new(),
+        };
+    }
+    let mut node = file;
+    for segment in at {
+        node = match node.as_map() {
+            [] => match segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| node.as_seq().get(i))
+            {
+                Some(item) => item,
+                None => return Vec::new(),
+            },
+            _ => match node.entry(segment) {
+                Some(e) => &e.value,
+                None => return Vec::new(),
+            },
+        };
+    }
+    vec![(node.span, "this value, in the parameters file")]
 }
 
 /// Text was expected but a number or boolean arrived: a params file value written

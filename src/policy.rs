@@ -33,7 +33,9 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
+use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::{Action, Category, ChangeWindow, Impact, Policy, Retries};
+use crate::source::{SourceMap, Span};
 
 /// Step timeout when neither policy nor action sets one.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -162,11 +164,139 @@ pub struct PolicyInput<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// A policy rule that can allow or deny an action.
+///
+/// Plans show and store a rule by its name (`maintenance_mode`,
+/// `change_windows.weekday-business`, `change_windows`, `break_glass`,
+/// `default_allow`); [`Display`](std::fmt::Display) and serde both use that name,
+/// so the plan document reads the same as before the rule was typed. The catalog
+/// entry that defines a rule is found with [`Rule::spans`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// `policy.maintenance_mode`.
+    MaintenanceMode,
+    /// One entry of `policy.change_windows`, by name.
+    ChangeWindow {
+        /// The window's `name`.
+        name: String,
+    },
+    /// Several change windows govern the action and none is open.
+    ChangeWindows,
+    /// `policy.break_glass`, or its safe default when the policy has none.
+    BreakGlass,
+    /// No rule restricts the action.
+    DefaultAllow,
+}
+
+/// The prefix of a change window's rule name.
+const CHANGE_WINDOWS: &str = "change_windows";
+
+impl Rule {
+    /// Where the catalog defines this rule, as it applies to `action`: the
+    /// `maintenance_mode` section, the change window's name (every governing
+    /// window's, for [`Rule::ChangeWindows`]), the `break_glass` section. Empty when
+    /// no catalog line defines it: the built-in break-glass default and
+    /// `default_allow`.
+    pub fn spans(&self, policy: Option<&Policy>, action: &Action) -> Vec<Span> {
+        let Some(policy) = policy else {
+            return Vec::new();
+        };
+        match self {
+            Rule::MaintenanceMode => policy.maintenance.iter().map(|m| m.span).collect(),
+            Rule::ChangeWindow { name } => policy
+                .change_windows
+                .iter()
+                .filter(|w| w.name.value == *name)
+                .map(|w| w.name.span)
+                .take(1)
+                .collect(),
+            Rule::ChangeWindows => policy
+                .change_windows
+                .iter()
+                .filter(|w| governs(w, action))
+                .map(|w| w.name.span)
+                .collect(),
+            Rule::BreakGlass => policy.break_glass.iter().map(|b| b.span).collect(),
+            Rule::DefaultAllow => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::MaintenanceMode => f.write_str("maintenance_mode"),
+            Rule::ChangeWindow { name } => write!(f, "{CHANGE_WINDOWS}.{name}"),
+            Rule::ChangeWindows => f.write_str(CHANGE_WINDOWS),
+            Rule::BreakGlass => f.write_str("break_glass"),
+            Rule::DefaultAllow => f.write_str("default_allow"),
+        }
+    }
+}
+
+/// A rule name that is not one of [`Rule`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRule(pub String);
+
+impl std::fmt::Display for UnknownRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown policy rule `{}`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownRule {}
+
+impl std::str::FromStr for Rule {
+    type Err = UnknownRule;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "maintenance_mode" => Ok(Rule::MaintenanceMode),
+            CHANGE_WINDOWS => Ok(Rule::ChangeWindows),
+            "break_glass" => Ok(Rule::BreakGlass),
+            "default_allow" => Ok(Rule::DefaultAllow),
+            _ => match s.split_once('.') {
+                Some((CHANGE_WINDOWS, name)) if !name.is_empty() => Ok(Rule::ChangeWindow {
+                    name: name.to_string(),
+                }),
+                _ => Err(UnknownRule(s.to_string())),
+            },
+        }
+    }
+}
+
+impl serde::Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl schemars::JsonSchema for Rule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rule".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The policy rule: `maintenance_mode`, `change_windows.NAME` (one window), `change_windows` (several windows, none open), `break_glass` or `default_allow`.",
+            "type": "string",
+            "pattern": "^(maintenance_mode|change_windows(\\..+)?|break_glass|default_allow)$"
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// One rule's verdict on one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// The rule, e.g. `maintenance_mode`, `change_windows.weekday-business`.
-    pub rule: String,
+    /// The rule.
+    pub rule: Rule,
     /// Whether the rule lets the action run.
     pub allowed: bool,
     /// Why, in one sentence.
@@ -179,16 +309,16 @@ pub struct Decision {
     /// Whether the action may run.
     pub allowed: bool,
     /// The deciding rule.
-    pub rule: String,
+    pub rule: Rule,
     /// Why.
     pub reason: String,
     /// Every rule that had something to say, in evaluation order.
     pub checks: Vec<Check>,
 }
 
-fn check(rule: impl Into<String>, allowed: bool, reason: impl Into<String>) -> Check {
+fn check(rule: Rule, allowed: bool, reason: impl Into<String>) -> Check {
     Check {
-        rule: rule.into(),
+        rule,
         allowed,
         reason: reason.into(),
     }
@@ -206,12 +336,12 @@ pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>)
                 .unwrap_or_default();
             checks.push(match action.category {
                 Category::Remediation => check(
-                    "maintenance_mode",
+                    Rule::MaintenanceMode,
                     false,
                     format!("maintenance mode is on{why}; remediation actions are denied"),
                 ),
                 Category::Diagnostic => check(
-                    "maintenance_mode",
+                    Rule::MaintenanceMode,
                     true,
                     format!("maintenance mode is on{why}; diagnostic actions still run"),
                 ),
@@ -228,7 +358,11 @@ pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>)
     let decided = checks
         .iter()
         .find(|c| !c.allowed)
-        .or_else(|| checks.iter().find(|c| c.rule.starts_with("change_windows")))
+        .or_else(|| {
+            checks
+                .iter()
+                .find(|c| matches!(c.rule, Rule::ChangeWindow { .. } | Rule::ChangeWindows))
+        })
         .or_else(|| checks.last())
         .cloned()
         .unwrap_or_else(|| {
@@ -242,7 +376,7 @@ pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>)
             } else {
                 "no policy rule restricts this action".to_string()
             };
-            check("default_allow", true, reason)
+            check(Rule::DefaultAllow, true, reason)
         });
     Decision {
         allowed: decided.allowed,
@@ -250,6 +384,71 @@ pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>)
         reason: decided.reason,
         checks,
     }
+}
+
+/// The `policy_denied` diagnostic for a denied action: the decision's reason as the
+/// message, labelled at the catalog entry of the deciding rule (the built-in
+/// break-glass default has none, so the action is labelled), with help saying what
+/// would allow the action.
+pub fn denial(
+    decision: &Decision,
+    action: &Action,
+    policy: Option<&Policy>,
+    sources: &SourceMap,
+) -> Diagnostic {
+    let name = &action.name.value;
+    let mut d = Diagnostic::new(
+        Code::PolicyDenied,
+        format!("`{name}` denied by {}: {}", decision.rule, decision.reason),
+    );
+    let spans = decision.rule.spans(policy, action);
+    let impact = action.impact.as_str();
+    let label = match &decision.rule {
+        Rule::MaintenanceMode => "maintenance mode is on".to_string(),
+        Rule::ChangeWindow { .. } => format!("the change window that governs `{name}`"),
+        Rule::ChangeWindows => format!("governs `{name}`, closed at this instant"),
+        Rule::BreakGlass => format!("break glass covers {impact}-impact actions"),
+        Rule::DefaultAllow => String::new(),
+    };
+    for span in &spans {
+        d = d.with_label(first_line(*span, sources), label.clone());
+    }
+    d = d.with_label(
+        action.name.span,
+        if spans.is_empty() && decision.rule == Rule::BreakGlass {
+            "high impact: break glass applies by default".to_string()
+        } else {
+            "the action planned".to_string()
+        },
+    );
+    let require_reason = policy
+        .and_then(|p| p.break_glass.as_ref())
+        .is_none_or(|b| b.require_reason);
+    d.with_help(match &decision.rule {
+        Rule::MaintenanceMode => {
+            "remediation runs again once `maintenance_mode.enabled` is false; diagnostic actions run during maintenance".to_string()
+        }
+        Rule::ChangeWindow { .. } | Rule::ChangeWindows => {
+            "plan for an instant inside a governing window (`--at TIME`; the next opening is named above), or widen a window".to_string()
+        }
+        Rule::BreakGlass if require_reason => {
+            format!("acknowledge it explicitly: `--ack {name} --reason TEXT`")
+        }
+        Rule::BreakGlass => format!("acknowledge it explicitly: `--ack {name}`"),
+        Rule::DefaultAllow => String::new(),
+    })
+}
+
+/// The part of `span` on its first line: a section's mapping spans several lines,
+/// and the line where it starts is what a reader needs to find it.
+fn first_line(span: Span, sources: &SourceMap) -> Span {
+    let text = &sources.get(span.file).text;
+    let start = span.start as usize;
+    let end = text
+        .get(start..span.end as usize)
+        .and_then(|rest| rest.find('\n'))
+        .map_or(span.end, |n| (start + n) as u32);
+    Span::new(span.file, start, (end as usize).max(start))
 }
 
 fn break_glass_check(
@@ -272,7 +471,7 @@ fn break_glass_check(
     let reason = input.reason.map(str::trim).filter(|r| !r.is_empty());
     Some(match (acked, reason) {
         (false, _) => check(
-            "break_glass",
+            Rule::BreakGlass,
             false,
             format!(
                 "{impact}-impact action needs break-glass acknowledgment: add `--ack {name}{}`",
@@ -284,17 +483,17 @@ fn break_glass_check(
             ),
         ),
         (true, None) if require_reason => check(
-            "break_glass",
+            Rule::BreakGlass,
             false,
             format!("acknowledged with --ack but without --reason; break glass requires a reason for `{name}`"),
         ),
         (true, Some(reason)) => check(
-            "break_glass",
+            Rule::BreakGlass,
             true,
             format!("acknowledged with --ack {name}: {reason}"),
         ),
         (true, None) => check(
-            "break_glass",
+            Rule::BreakGlass,
             true,
             format!("acknowledged with --ack {name}"),
         ),
@@ -317,7 +516,9 @@ fn window_check(windows: &[ChangeWindow], action: &Action, at: Timestamp) -> Opt
     for window in &governing {
         if let Some(open) = Opening::containing(window, at) {
             return Some(check(
-                format!("change_windows.{}", window.name.value),
+                Rule::ChangeWindow {
+                    name: window.name.value.clone(),
+                },
                 true,
                 format!(
                     "inside change window `{}`, open {} to {} ({})",
@@ -330,8 +531,10 @@ fn window_check(windows: &[ChangeWindow], action: &Action, at: Timestamp) -> Opt
         }
     }
     let rule = match governing.as_slice() {
-        [only] => format!("change_windows.{}", only.name.value),
-        _ => "change_windows".to_string(),
+        [only] => Rule::ChangeWindow {
+            name: only.name.value.clone(),
+        },
+        _ => Rule::ChangeWindows,
     };
     let described: Vec<String> = governing
         .iter()
@@ -548,10 +751,41 @@ mod tests {
         };
         let high = decide(None, &action(Category::Remediation, Impact::High), &input);
         assert!(!high.allowed);
-        assert_eq!(high.rule, "break_glass");
+        assert_eq!(high.rule, Rule::BreakGlass);
         let low = decide(None, &action(Category::Remediation, Impact::Low), &input);
         assert!(low.allowed);
-        assert_eq!(low.rule, "default_allow");
+        assert_eq!(low.rule, Rule::DefaultAllow);
+    }
+
+    /// Plans store rules by name: every rule reads back as itself, and the names are
+    /// the ones plans have always shown.
+    #[test]
+    fn rules_round_trip_through_their_names() {
+        let rules = [
+            (Rule::MaintenanceMode, "maintenance_mode"),
+            (
+                Rule::ChangeWindow {
+                    name: "weekday-business".into(),
+                },
+                "change_windows.weekday-business",
+            ),
+            (
+                Rule::ChangeWindow { name: "a.b".into() },
+                "change_windows.a.b",
+            ),
+            (Rule::ChangeWindows, "change_windows"),
+            (Rule::BreakGlass, "break_glass"),
+            (Rule::DefaultAllow, "default_allow"),
+        ];
+        for (rule, name) in rules {
+            assert_eq!(rule.to_string(), name);
+            let json = serde_json::to_string(&rule).expect("serialises");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Rule>(&json).expect("parses"), rule);
+        }
+        for bad in ["change_windows.", "maintenance", ""] {
+            assert!(bad.parse::<Rule>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn bad_examples_produce_their_code_and_fixed_examples_do_not() {
             // A denial is a decision recorded in the plan; stderr names the code.
             assert!(out.stdout.contains("denied by policy"), "{}", out.stdout);
             assert!(
-                out.stderr.contains("error[rune::plan::policy_denied]"),
+                out.stderr.contains("rune::plan::policy_denied"),
                 "{}",
                 out.stderr
             );

@@ -389,6 +389,6 @@ fn a_malformed_param_is_shown_escaped() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert_eq!(
         out.stderr,
-        "error: invalid --param `node\\e[2K\\rFAKE`: expected KEY=VALUE, e.g. `--param node=worker-1`\n"
+        "rune::cli::invalid_param\n\n  × invalid --param `node\\e[2K\\rFAKE`: expected KEY=VALUE\n  help: write KEY=VALUE, e.g. `--param node=worker-1`\n"
     );
 }

@@ -389,6 +389,18 @@ fn raw_control_characters_in_a_snippet_line_are_escaped() {
 }
 
 /// `rune plan --format json --out PATH` in the plan fixture.
+/// What a `plan --format json` run that refused `--out` reported: its JSON
+/// diagnostics report on stdout (no plan), with the `unwritable_out` code.
+fn refused_out(out: &Output) -> String {
+    let report = out.json();
+    assert_eq!(
+        report["diagnostics"][0]["code"], "rune::cli::unwritable_out",
+        "{report:#}"
+    );
+    assert!(report.get("steps").is_none(), "refused before planning");
+    out.stdout.clone()
+}
+
 fn plan_out(dir: &TempDir, path: &Path) -> Output {
     rune([
         "plan",
@@ -488,12 +500,11 @@ fn out_refuses_a_fifo_a_directory_and_a_device() {
     for (path, kind) in cases {
         let out = plan_out(&dir, &path);
         assert_eq!(out.code, 2, "{}", out.snapshot());
+        let report = refused_out(&out);
         assert!(
-            out.stderr.contains(kind) && out.stderr.contains("not a regular file"),
-            "{}",
-            out.stderr
+            report.contains(kind) && report.contains("not a regular file"),
+            "{report}"
         );
-        assert_eq!(out.stdout, "", "refused before planning");
     }
     if made {
         let meta = std::fs::symlink_metadata(&fifo).unwrap();
@@ -758,15 +769,9 @@ fn out_refuses_to_replace_or_pollute_the_catalog_it_reads() {
     ] {
         let out = plan_out(&dir, Path::new(path));
         assert_eq!(out.code, 2, "{}", out.snapshot());
-        assert!(
-            out.stdout.is_empty(),
-            "refused before planning: {}",
-            out.stdout
-        );
-        assert!(out.stderr.contains(why), "{}", out.stderr);
-        assert!(out
-            .stderr
-            .contains("write the plan outside the catalog paths"));
+        let report = refused_out(&out);
+        assert!(report.contains(why), "{report}");
+        assert!(report.contains("write the plan outside the catalog paths"));
     }
     assert_eq!(
         std::fs::read(&core).unwrap(),
@@ -808,17 +813,14 @@ fn out_into_a_missing_directory_is_refused_before_planning() {
     let dir = crate::plan::fixture();
     let out = plan_out(&dir, Path::new("nowhere/plan.json"));
     assert_eq!(out.code, 2, "{}", out.snapshot());
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let report = refused_out(&out);
     assert!(
-        out.stderr
-            .contains("the directory `nowhere` does not exist"),
-        "{}",
-        out.stderr
+        report.contains("the directory `nowhere` does not exist"),
+        "{report}"
     );
     assert!(
-        !out.stderr.contains(".rune-"),
-        "no temporary path leaks: {}",
-        out.stderr
+        !report.contains(".rune-") && !out.stderr.contains(".rune-"),
+        "no temporary path leaks: {report}"
     );
 }
 

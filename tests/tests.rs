@@ -6,6 +6,7 @@ mod checks;
 mod cli;
 mod completions;
 mod deep_graphs;
+mod errors;
 mod explain;
 mod formats;
 mod graph;

@@ -563,7 +563,8 @@ fn an_unreadable_params_file_is_refused() {
     let missing = plan_with_params_file(&dir, &dir.path().join("absent.yaml"));
     assert_eq!(missing.code, 2);
     assert!(
-        missing.stderr.contains("cannot read `") && missing.stderr.contains("no such file"),
+        missing.stderr.contains("cannot read --params-file `")
+            && missing.stderr.contains("no such file"),
         "{}",
         missing.stderr
     );

@@ -9,10 +9,15 @@ use crate::ExitStatus;
 /// Run `rune graph`.
 pub fn run(args: &GraphArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
     let paths = config.catalog_paths(&args.paths);
-    let checked = match super::plan::load_valid(&paths, config, printer) {
-        Ok(checked) => checked,
-        Err(status) => return status,
+    let channel = crate::report::refusal::Channel {
+        json: args.format == GraphFormat::Json,
+        color: config.color_stderr,
     };
+    let checked = match crate::catalog::load_valid(&paths) {
+        Ok(checked) => checked,
+        Err(checked) => return super::refuse_catalog(&checked, channel, printer),
+    };
+    super::show_warnings(&checked, config, printer);
     let (registry, graph) = (&checked.registry, &checked.graph);
     printer.out(&match args.format {
         GraphFormat::Dot => render_dot(registry, graph),

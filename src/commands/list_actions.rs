@@ -3,26 +3,32 @@
 use crate::cli::{ListActionsArgs, OutputFormat};
 use crate::config::Config;
 use crate::report::actions::{render_human, render_json, Listed};
-use crate::report::plan::render_problems;
+use crate::report::refusal::{self, Refusal, Refused};
 use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune list-actions`.
 pub fn run(args: &ListActionsArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
     let paths = config.catalog_paths(&args.paths);
-    let checked = match super::plan::load_valid(&paths, config, printer) {
-        Ok(checked) => checked,
-        Err(status) => return status,
+    let channel = crate::report::refusal::Channel {
+        json: args.format == OutputFormat::Json,
+        color: config.color_stderr,
     };
+    let checked = match crate::catalog::load_valid(&paths) {
+        Ok(checked) => checked,
+        Err(checked) => return super::refuse_catalog(&checked, channel, printer),
+    };
+    super::show_warnings(&checked, config, printer);
     let registry = &checked.registry;
     if let Some(name) = &args.module {
         if let Err(d) = crate::plan::find_module(registry, name, "--module") {
-            printer.err(&render_problems(
-                &[d],
-                &checked.sources,
-                config.color_stderr,
-            ));
-            return ExitStatus::Error;
+            let refusal = Refusal {
+                kind: Refused::Usage,
+                diagnostics: vec![d],
+                sources: &checked.sources,
+                summary: checked.summary(),
+            };
+            return refusal::report(printer, refusal, channel);
         }
     }
     let mut actions: Vec<Listed<'_>> = registry

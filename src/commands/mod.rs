@@ -10,6 +10,7 @@ pub mod plan;
 pub mod schema;
 pub mod validate;
 
+use crate::catalog::CheckedCatalog;
 use crate::cli::Command;
 use crate::config::Config;
 use crate::report::Printer;
@@ -20,11 +21,43 @@ pub fn dispatch(command: Command, config: &Config, printer: &mut Printer) -> Exi
     match command {
         Command::Validate(args) => validate::run(&args, config, printer),
         Command::Explain(args) => explain::run(&args, printer),
-        Command::Schema(args) => schema::run(&args, printer),
+        Command::Schema(args) => schema::run(&args, config.color_stderr, printer),
         Command::Plan(args) => plan::run(&args, config, printer),
         Command::Graph(args) => graph::run(&args, config, printer),
         Command::ListActions(args) => list_actions::run(&args, config, printer),
         Command::Completions(args) => completions::run(&args, printer),
         Command::Man(args) => man::run(&args, printer),
+    }
+}
+
+/// Report a catalog that [`crate::catalog::load_valid`] refused: unreadable (exit 2)
+/// or invalid (exit 1).
+fn refuse_catalog(
+    checked: &CheckedCatalog,
+    channel: crate::report::refusal::Channel,
+    printer: &mut Printer,
+) -> ExitStatus {
+    use crate::report::refusal::{self, Refusal, Refused};
+    let refusal = Refusal {
+        kind: if checked.has_io_errors() {
+            Refused::Unreadable
+        } else {
+            Refused::InvalidCatalog
+        },
+        diagnostics: checked.diagnostics.clone(),
+        sources: &checked.sources,
+        summary: checked.summary(),
+    };
+    refusal::report(printer, refusal, channel)
+}
+
+/// Show a valid catalog's warnings on stderr, above the command's output.
+fn show_warnings(checked: &CheckedCatalog, config: &Config, printer: &mut Printer) {
+    if !checked.diagnostics.is_empty() {
+        printer.err(&crate::report::plan::render_problems(
+            &checked.diagnostics,
+            &checked.sources,
+            config.color_stderr,
+        ));
     }
 }

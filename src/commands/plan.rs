@@ -2,7 +2,9 @@
 //!
 //! Wiring only: check the flags, load and check the catalog (refusing to plan an
 //! invalid one, with `validate`'s report), type the parameters, plan, render, and
-//! save with `--out`. Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
+//! save with `--out`. Every failure is a diagnostic handed to
+//! `report::refusal` (with `--format json`, the diagnostics report replaces the
+//! plan on stdout; a plan with denied steps is still a plan). Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
 //! to do), 1 invalid catalog, invalid parameters or a denied step, 2 usage error,
 //! 3 steps planned (only with `--detailed-exitcode`).
 
@@ -14,66 +16,66 @@ use serde_json::Map;
 use crate::catalog::{self, CheckedCatalog};
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::config::Config;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
-use crate::params::{self, ParamsFileError};
+use crate::params;
 use crate::plan::document::PlanDocument;
 use crate::plan::root::CatalogRoot;
 use crate::plan::{self, Clock, PlanError, Request};
-use crate::report::diagnostics::render_human;
-use crate::report::plan::render_problems;
+use crate::report::diagnostics::Summary;
+use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::save::save_atomically;
 use crate::report::Printer;
+use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// Run `rune plan`.
 pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
-    let (at, clock) = match &args.at {
-        Some(text) => match parse_at(text) {
-            Ok(at) => (at, Clock::Fixed),
-            Err(message) => return usage(printer, &message),
-        },
-        None if config.source_date_epoch.is_some() => {
-            let raw = config.source_date_epoch.as_deref().unwrap_or_default();
-            match source_date_epoch(raw) {
-                Ok(at) => (at, Clock::SourceDateEpoch),
-                Err(message) => return usage(printer, &message),
-            }
-        }
-        // Whole seconds: the plan records the instant, and nanoseconds are noise.
-        None => (
-            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
-            Clock::Now,
-        ),
+    let channel = Channel {
+        json: args.format == OutputFormat::Json,
+        color: config.color_stderr,
     };
-    if let Err(message) = check_flags(args) {
-        return usage(printer, &message);
+    let nothing_read = SourceMap::default();
+    let usage = |printer: &mut Printer, diagnostics: Vec<Diagnostic>| {
+        let refusal = Refusal {
+            kind: Refused::Usage,
+            diagnostics,
+            sources: &nothing_read,
+            summary: Summary::default(),
+        };
+        refusal::report(printer, refusal, channel)
+    };
+    // Every flag problem at once, before any I/O.
+    let mut problems = check_flags(args);
+    let instant = instant(args, config);
+    if let Err(d) = &instant {
+        problems.push(d.clone());
     }
     // Refuse an `--out` that could never be written before planning, not after.
-    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
-        if let Err(e) = crate::report::save::resolve_target(out) {
-            return usage(
-                printer,
-                &format!(
-                    "cannot write the plan to {}: {e}",
-                    untrusted(&crate::source::display_name(out))
-                ),
-            );
-        }
-    }
     let paths = config.catalog_paths(&args.paths);
     if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
-        if let Err(e) = crate::report::save::refuse_catalog_input(out, &paths) {
-            return usage(printer, &format!("cannot write the plan there: {e}"));
+        let refused = crate::report::save::resolve_target(out)
+            .map(drop)
+            .and_then(|()| crate::report::save::refuse_catalog_input(out, &paths));
+        if let Err(e) = refused {
+            problems.push(unwritable_out(out, &e.to_string()));
         }
     }
-    let checked = match load_valid(&paths, config, printer) {
-        Ok(checked) => checked,
-        Err(status) => return status,
+    let (at, clock) = match instant {
+        Ok(instant) if problems.is_empty() => instant,
+        _ => return usage(printer, problems),
     };
+    let mut checked = match catalog::load_valid(&paths) {
+        Ok(checked) => checked,
+        Err(checked) => return super::refuse_catalog(&checked, channel, printer),
+    };
+    super::show_warnings(&checked, config, printer);
     let params = match &args.action {
-        Some(name) => match action_params(args, name, &checked, config, printer) {
+        Some(name) => match action_params(args, name, &mut checked) {
             Ok(params) => params,
-            Err(status) => return status,
+            Err((kind, diagnostics)) => {
+                return refuse(printer, &checked, kind, diagnostics, channel);
+            }
         },
         None => Map::new(),
     };
@@ -88,79 +90,133 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
     };
     let plan = match plan::plan(&checked.registry, &checked.graph, request) {
         Ok(plan) => plan,
-        Err(PlanError::Usage(d)) => {
-            printer.err(&render_problems(&d, &checked.sources, config.color_stderr));
-            return ExitStatus::Error;
-        }
+        Err(PlanError::Usage(d)) => return refuse(printer, &checked, Refused::Usage, d, channel),
         Err(PlanError::Invalid(d)) => {
-            printer.err(&render_problems(&d, &checked.sources, config.color_stderr));
-            printer.err("error: no plan: the request is invalid\n");
-            return ExitStatus::Failure;
+            return refuse(printer, &checked, Refused::InvalidRequest, d, channel)
         }
     };
     let step_count = plan.step_count();
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
     let doc = PlanDocument::new(&plan, &checked.registry, &checked.sources, &root);
+    let human = || crate::report::plan::render_human(&doc);
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
-    let denied = doc.denied() > 0;
-    match args.format {
-        // `--out -` puts the plan document on stdout; the readable view moves to stderr.
-        OutputFormat::Human if to_stdout => printer.err(&crate::report::plan::render_human(&doc)),
-        OutputFormat::Human => printer.out(&crate::report::plan::render_human(&doc)),
-        OutputFormat::Json if to_stdout && denied => {}
-        // With `--out -` the document is printed once, below.
-        OutputFormat::Json if to_stdout => {}
-        OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
-    }
-    // The plan document shows each decision; stderr carries the stable code, so
-    // scripts and CI logs can tell a policy denial from other failures.
-    for step in doc.actions.iter().filter(|a| !a.decision.allowed) {
-        printer.err(&format!(
-            "error[{}]: `{}` denied by {}: {}\n",
-            crate::diagnostic::Code::PolicyDenied,
-            untrusted(&step.action),
-            untrusted(&step.decision.rule),
-            untrusted(&step.decision.reason)
-        ));
-    }
-    if let Some(out) = &args.out {
-        let name = untrusted(&crate::source::display_name(out)).into_owned();
-        if denied {
-            // A plan with denied steps must not reach `rune apply`.
+    let denials: Vec<Diagnostic> = plan
+        .actions
+        .iter()
+        .filter(|step| !step.decision.allowed)
+        .map(|step| {
+            let action = &checked.registry.modules[step.module].actions[step.action];
+            crate::policy::denial(
+                &step.decision,
+                action,
+                checked.registry.policy(),
+                &checked.sources,
+            )
+        })
+        .collect();
+    if !denials.is_empty() {
+        // The plan shows every decision and stays on stdout (in JSON too: a denial
+        // is a decision recorded in the plan document); the denials are reported on
+        // stderr like every other failure, labelled at the rules that decided, and a
+        // plan with denied steps never reaches a file.
+        match args.format {
+            OutputFormat::Human if to_stdout => printer.err(&human()),
+            OutputFormat::Human => printer.out(&human()),
+            OutputFormat::Json if to_stdout => {}
+            OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
+        }
+        let channel = Channel {
+            json: false,
+            ..channel
+        };
+        let status = refuse(printer, &checked, Refused::Denied, denials, channel);
+        if let Some(out) = &args.out {
             printer.err(&format!(
                 "error: the plan has denied steps; not written to {}\n",
-                if to_stdout { "stdout" } else { &name }
-            ));
-        } else if to_stdout {
-            printer.out_with(|w| doc.write_json(w));
-        } else {
-            // The saved plan finds its catalogs from where it lies, wherever it is applied from.
-            let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.clone());
-            let dir = target.parent().unwrap_or(Path::new(""));
-            let mut saved = doc;
-            saved.inputs.catalog_root = root.seen_from(dir);
-            match save_atomically(out, saved.to_json().as_bytes()) {
-                Ok(_) => printer.err(&format!("plan written to {name}\n")),
-                Err(e) => {
-                    printer.err(&format!("error: cannot write the plan to {name}: {e}\n"));
-                    return ExitStatus::Error;
+                if to_stdout {
+                    "stdout".to_string()
+                } else {
+                    untrusted(&crate::source::display_name(out)).into_owned()
                 }
+            ));
+        }
+        return status;
+    }
+    // Save first: a plan that cannot be written is a failure, reported instead of it.
+    let mut written = None;
+    if let Some(out) = args.out.as_deref().filter(|_| !to_stdout) {
+        // The saved plan finds its catalogs from where it lies, so it applies from
+        // any working directory: the root is written as seen from the file's directory.
+        let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
+        let mut saved = doc.clone();
+        saved.inputs.catalog_root = root.seen_from(target.parent().unwrap_or(Path::new("")));
+        match save_atomically(out, saved.to_json().as_bytes()) {
+            Ok(_) => written = Some(untrusted(&crate::source::display_name(out)).into_owned()),
+            Err(e) => {
+                let d = unwritable_out(out, &e.to_string());
+                return refuse(printer, &checked, Refused::Usage, vec![d], channel);
             }
         }
     }
-    if denied {
-        ExitStatus::Failure
-    } else if args.detailed_exitcode && step_count > 0 {
+    match args.format {
+        // `--out -` puts the plan document on stdout; the readable view moves to stderr.
+        OutputFormat::Human if to_stdout => {
+            printer.err(&human());
+            printer.out_with(|w| doc.write_json(w));
+        }
+        OutputFormat::Human => printer.out(&human()),
+        OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
+    }
+    if let Some(name) = written {
+        printer.err(&format!("plan written to {name}\n"));
+    }
+    if args.detailed_exitcode && step_count > 0 {
         ExitStatus::StepsPlanned
     } else {
         ExitStatus::Success
     }
 }
 
-fn usage(printer: &mut Printer, message: &str) -> ExitStatus {
-    printer.err(&format!("error: {message}\n"));
-    ExitStatus::Error
+/// Report a refusal after the catalog was read, with its counts.
+fn refuse(
+    printer: &mut Printer,
+    checked: &CheckedCatalog,
+    kind: Refused,
+    diagnostics: Vec<Diagnostic>,
+    channel: Channel,
+) -> ExitStatus {
+    let refusal = Refusal {
+        kind,
+        diagnostics,
+        sources: &checked.sources,
+        summary: checked.summary(),
+    };
+    refusal::report(printer, refusal, channel)
+}
+
+fn unwritable_out(out: &Path, why: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::UnwritableOut,
+        format!(
+            "cannot write the plan to `{}`: {why}",
+            crate::source::display_name(out)
+        ),
+    )
+    .with_help("name a regular file outside the catalog paths, in a directory that exists, or `-` for stdout")
+}
+
+/// The instant to plan at: `--at`, else `SOURCE_DATE_EPOCH`, else now.
+fn instant(args: &PlanArgs, config: &Config) -> Result<(Timestamp, Clock), Diagnostic> {
+    Ok(match (&args.at, &config.source_date_epoch) {
+        (Some(text), _) => (parse_at(text)?, Clock::Fixed),
+        (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
+        // Whole seconds: the plan records the instant, and nanoseconds are noise.
+        (None, None) => (
+            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
+            Clock::Now,
+        ),
+    })
 }
 
 /// Earliest `--at`: the Unix epoch. Plans record instants that tools read as Unix
@@ -175,12 +231,11 @@ const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
 /// `SOURCE_DATE_EPOCH` as an instant: whole seconds since 1970-01-01T00:00:00Z, in the
 /// range `--at` accepts. The convention says a malformed value is an error, not
 /// something to ignore: a build that set it expects reproducible output.
-pub fn source_date_epoch(raw: &str) -> Result<Timestamp, String> {
+pub fn source_date_epoch(raw: &str) -> Result<Timestamp, Diagnostic> {
     let shown = crate::schema::quote(raw);
     let invalid = |why: &str| {
-        format!(
-            "invalid SOURCE_DATE_EPOCH {shown}: {why}\n  help: set it to whole seconds since 1970-01-01T00:00:00Z (e.g. `$(git log -1 --format=%ct)`), or unset it and pass --at"
-        )
+        Diagnostic::new(Code::InvalidInstant, format!("invalid SOURCE_DATE_EPOCH {shown}: {why}"))
+            .with_help("set it to whole seconds since 1970-01-01T00:00:00Z (e.g. `$(git log -1 --format=%ct)`), or unset it and pass --at")
     };
     let digits = raw.trim();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -203,11 +258,15 @@ pub fn source_date_epoch(raw: &str) -> Result<Timestamp, String> {
 /// the end of year 9998. The message says which part is wrong: the parser's own
 /// words for a year of five digits or an offset of +25:00 point elsewhere or
 /// nowhere.
-pub fn parse_at(text: &str) -> Result<Timestamp, String> {
-    const HELP: &str = "\n  help: give an RFC 3339 instant with an offset, e.g. `2026-03-27T10:00:00Z` or `2026-03-27T11:00:00+01:00`";
+pub fn parse_at(text: &str) -> Result<Timestamp, Diagnostic> {
+    const HELP: &str =
+        "write an RFC 3339 instant with `Z` or an offset, e.g. `2026-03-27T10:00:00Z`";
     let trimmed = text.trim();
     let shown = crate::schema::quote(trimmed);
-    let invalid = |why: String| format!("invalid --at {shown}: {why}{HELP}");
+    let invalid = |why: String| {
+        Diagnostic::new(Code::InvalidInstant, format!("invalid --at {shown}: {why}"))
+            .with_help(HELP)
+    };
     let range = || {
         format!("--at takes instants from 1970-01-01T00:00:00Z to {LATEST_AT_YEAR}-12-31T23:59:59Z")
     };
@@ -256,94 +315,87 @@ pub fn parse_at(text: &str) -> Result<Timestamp, String> {
     Ok(at)
 }
 
-/// Flag combinations that make no sense, and malformed `--param`s, before any I/O.
-fn check_flags(args: &PlanArgs) -> Result<(), String> {
-    for param in &args.params {
-        params::split_assignment(param)?;
-    }
+/// Flag combinations that make no sense, and malformed `--param`s, before any
+/// I/O: every one, so a command line is fixed in one go.
+fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
+    let mut problems: Vec<Diagnostic> = args
+        .params
+        .iter()
+        .filter_map(|param| params::split_assignment(param).err())
+        .collect();
+    let flags = |message: String, help: &str| {
+        Diagnostic::new(Code::InvalidFlags, message).with_help(help.to_string())
+    };
     if args.action.is_none() {
         if let Some(p) = args.params.first() {
-            return Err(format!("--param `{p}` needs --action NAME"));
+            problems.push(flags(
+                format!("--param `{p}` needs --action NAME"),
+                "parameters belong to an action: add `--action NAME` (`rune list-actions` shows them)",
+            ));
         }
         if args.params_file.is_some() {
-            return Err("--params-file needs --action NAME".to_string());
+            problems.push(flags(
+                "--params-file needs --action NAME".to_string(),
+                "parameters belong to an action: add `--action NAME` (`rune list-actions` shows them)",
+            ));
         }
         if let Some(ack) = args.acks.first() {
-            return Err(format!(
-                "--ack `{ack}` needs --action {ack}: it acknowledges the action being planned"
+            problems.push(flags(
+                format!(
+                    "--ack `{ack}` needs --action {ack}: it acknowledges the action being planned"
+                ),
+                "add the action, or drop --ack",
             ));
         }
     }
     if args.reason.is_some() && args.acks.is_empty() {
-        return Err(
-            "--reason is recorded with a break-glass acknowledgment; add --ack ACTION".to_string(),
-        );
-    }
-    Ok(())
-}
-
-/// Load and check the catalog; on errors print `validate`'s report and refuse.
-pub fn load_valid(
-    paths: &[std::path::PathBuf],
-    config: &Config,
-    printer: &mut Printer,
-) -> Result<CheckedCatalog, ExitStatus> {
-    let checked = catalog::load_and_check(paths);
-    if checked.has_errors() {
-        printer.err(&render_human(
-            &checked.diagnostics,
-            &checked.sources,
-            checked.summary(),
-            config.color_stderr,
-        ));
-        return Err(if checked.has_io_errors() {
-            ExitStatus::Error
-        } else {
-            ExitStatus::Failure
-        });
-    }
-    if !checked.diagnostics.is_empty() {
-        printer.err(&render_problems(
-            &checked.diagnostics,
-            &checked.sources,
-            config.color_stderr,
+        problems.push(flags(
+            "--reason is recorded with a break-glass acknowledgment".to_string(),
+            "add `--ack ACTION`, or drop --reason",
         ));
     }
-    Ok(checked)
+    problems
 }
 
-/// The action's parameters from `--params-file` and `--param`, typed by its schema.
+/// The action's parameters from `--params-file` and `--param`, typed by its
+/// schema and checked against it; a parameters file is added to the catalog's
+/// sources so its values can be labelled.
 fn action_params(
     args: &PlanArgs,
     name: &str,
-    checked: &CheckedCatalog,
-    config: &Config,
-    printer: &mut Printer,
-) -> Result<Map<String, serde_json::Value>, ExitStatus> {
+    checked: &mut CheckedCatalog,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
     // An unknown action is reported by the planner with the other selector errors.
     let Ok((m, a)) = plan::find_action(&checked.registry, name) else {
         return Ok(Map::new());
     };
-    let action = &checked.registry.modules[m].actions[a];
-    let from_file = match &args.params_file {
-        Some(path) => match params::read_params_file(path) {
-            Ok(map) => map,
-            Err(ParamsFileError::Syntax {
-                sources,
-                diagnostics,
-            }) => {
-                printer.err(&render_problems(
-                    &diagnostics,
-                    &sources,
-                    config.color_stderr,
-                ));
-                return Err(usage(printer, "--params-file is not valid YAML or JSON"));
-            }
-            Err(ParamsFileError::Unreadable(message) | ParamsFileError::NotAMapping(message)) => {
-                return Err(usage(printer, &format!("--params-file: {message}")));
-            }
-        },
-        None => Map::new(),
+    let file = match &args.params_file {
+        Some(path) => Some(
+            params::read_params_file(path, &mut checked.sources)
+                .map_err(|d| (Refused::Usage, vec![d]))?,
+        ),
+        None => None,
     };
-    params::collect(&args.params, from_file, action).map_err(|message| usage(printer, &message))
+    let action = &checked.registry.modules[m].actions[a];
+    let (from_file, mut document) = match file {
+        Some(file) => (file.values, Some(file.document)),
+        None => (Map::new(), None),
+    };
+    let params =
+        params::collect(&args.params, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
+    // What `--param` replaced is no longer the file's to answer for.
+    if let Some(document) = &mut document {
+        for (key, _) in args
+            .params
+            .iter()
+            .filter_map(|p| params::split_assignment(p).ok())
+        {
+            document.take(key);
+        }
+    }
+    let invalid = params::validate_from(&params, action, document.as_ref());
+    if !invalid.is_empty() {
+        return Err((Refused::InvalidRequest, invalid));
+    }
+    Ok(params)
 }

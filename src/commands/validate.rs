@@ -3,9 +3,8 @@
 use crate::catalog;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::config::Config;
-use crate::report::diagnostics::{
-    passes, render_github, render_human_report, render_json_report, render_sarif,
-};
+use crate::report::diagnostics::{passes, render_github, render_json_report, render_sarif};
+use crate::report::refusal::render_validation;
 use crate::report::Printer;
 use crate::ExitStatus;
 
@@ -17,7 +16,7 @@ pub fn run(args: &ValidateArgs, config: &Config, printer: &mut Printer) -> ExitS
     let diagnostics = &checked.diagnostics;
     match args.format {
         // Human diagnostics go to stderr, like a compiler's; machine formats to stdout.
-        DiagnosticFormat::Human => printer.err(&render_human_report(
+        DiagnosticFormat::Human => printer.err(&render_validation(
             diagnostics,
             &checked.sources,
             summary,

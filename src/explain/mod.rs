@@ -64,6 +64,12 @@ pub fn explanation(code: Code) -> &'static str {
         Code::UnknownAction => include_str!("codes/unknown_action.md"),
         Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),
         Code::PolicyDenied => include_str!("codes/policy_denied.md"),
+        Code::InvalidFlags => include_str!("codes/invalid_flags.md"),
+        Code::InvalidInstant => include_str!("codes/invalid_instant.md"),
+        Code::InvalidParam => include_str!("codes/invalid_param.md"),
+        Code::UnusableParamsFile => include_str!("codes/params_file.md"),
+        Code::UnwritableOut => include_str!("codes/unwritable_out.md"),
+        Code::UnknownSchema => include_str!("codes/unknown_schema.md"),
     }
 }
 

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::root::{self, CatalogRoot};
 use super::{Clock, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
-use crate::policy::SettingSource;
+use crate::policy::{Rule, SettingSource};
 use crate::registry::{Category, Impact, Module, Registry, Runtime};
 use crate::source::SourceMap;
 
@@ -248,7 +248,7 @@ pub struct Decision {
     /// Whether the action may run.
     pub allowed: bool,
     /// The deciding rule.
-    pub rule: String,
+    pub rule: Rule,
     /// Why.
     pub reason: String,
     /// Every rule that applied, in evaluation order.
@@ -259,9 +259,8 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    /// The rule: `maintenance_mode`, `change_windows`, `change_windows.NAME`,
-    /// `break_glass` or `default_allow`.
-    pub rule: String,
+    /// The rule.
+    pub rule: Rule,
     /// Whether the rule lets the action run.
     pub allowed: bool,
     /// Why, in one sentence.
@@ -549,13 +548,13 @@ impl PlanDocument {
                     },
                     decision: Decision {
                         allowed: d.allowed,
-                        rule: d.rule.to_string(),
+                        rule: d.rule.clone(),
                         reason: d.reason.clone(),
                         checks: d
                             .checks
                             .iter()
                             .map(|c| Check {
-                                rule: c.rule.to_string(),
+                                rule: c.rule.clone(),
                                 allowed: c.allowed,
                                 reason: c.reason.clone(),
                             })

@@ -341,8 +341,8 @@ pub fn plan(
     let mut actions = Vec::new();
     if let Some((m, a)) = action {
         let spec = &registry.modules[m].actions[a];
-        let mut params = request.params.clone();
-        canonicalize_map(&mut params);
+        // serde_json's map is ordered by key: equal parameters serialise identically.
+        let params = request.params.clone();
         let invalid = crate::params::validate(&params, spec);
         if !invalid.is_empty() {
             return Err(PlanError::Invalid(invalid));
@@ -376,22 +376,4 @@ pub fn plan(
         critical_path,
         actions,
     })
-}
-
-/// Sort object keys recursively so equal values serialise identically.
-pub fn canonicalize(value: &mut Json) {
-    match value {
-        Json::Object(map) => canonicalize_map(map),
-        Json::Array(items) => items.iter_mut().for_each(canonicalize),
-        _ => {}
-    }
-}
-
-fn canonicalize_map(map: &mut Map<String, Json>) {
-    let mut entries: Vec<(String, Json)> = std::mem::take(map).into_iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (key, mut value) in entries {
-        canonicalize(&mut value);
-        map.insert(key, value);
-    }
 }

@@ -3,12 +3,17 @@
 //! Commands hand their results (diagnostics, plans, graphs) to a renderer here;
 //! every renderer produces a `String`, and the [`Printer`] writes it. A closed pipe
 //! (`rune plan | head`) ends output quietly instead of failing the command.
+//!
+//! Clippy enforces the boundary: `print_stdout`, `print_stderr` (Cargo.toml) and
+//! the `std::io::stdout`/`stderr` handles (clippy.toml) are denied everywhere else.
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod actions;
 pub mod diagnostics;
 pub mod excerpt;
 pub mod graph;
 pub mod plan;
+pub mod refusal;
 pub mod save;
 
 use std::io::Write;
@@ -31,7 +36,6 @@ impl Printer {
     }
 
     /// Write to stdout.
-    #[allow(clippy::print_stdout)]
     pub fn out(&mut self, text: &str) {
         if self.closed {
             return;
@@ -81,6 +85,38 @@ impl Printer {
             None => status,
         }
     }
+}
+
+/// Whether stderr is a terminal (for colour).
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// Print clap's message for a command line it refused, or for `--help` and
+/// `--version`, and say how the command ends: errors go to stderr (exit 2), help
+/// and version to stdout (exit 0, or 2 when stdout cannot be written). Clap's
+/// styling is kept where clap would show it: on a terminal, unless `NO_COLOR`.
+pub fn clap_message(err: &clap::Error, printer: &mut Printer) -> crate::ExitStatus {
+    use std::io::IsTerminal;
+    let to_stderr = err.use_stderr();
+    let terminal = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let rendered = err.render();
+    let text = if use_color(crate::cli::ColorChoice::Auto, terminal) {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    if to_stderr {
+        printer.err(&text);
+        return crate::ExitStatus::Error;
+    }
+    printer.out(&text);
+    printer.finish(crate::ExitStatus::Success)
 }
 
 /// Whether human output should be coloured, from the user's choice, `NO_COLOR`

@@ -203,7 +203,7 @@ pub fn render_human(doc: &PlanDocument) -> String {
                 "policy",
                 &format!(
                     "{verdict} by {}: {}",
-                    untrusted(&d.rule),
+                    untrusted(&d.rule.to_string()),
                     untrusted(&d.reason)
                 ),
             ));
@@ -211,14 +211,14 @@ pub fn render_human(doc: &PlanDocument) -> String {
             // The deciding rule's reason is among the checks; name it once above them.
             out.push_str(&field(
                 "policy",
-                &format!("{verdict} by {}", untrusted(&d.rule)),
+                &format!("{verdict} by {}", untrusted(&d.rule.to_string())),
             ));
             for c in &d.checks {
                 out.push_str(&format!(
                     "      {:<9} {} {}: {}\n",
                     "",
                     if c.allowed { "allow" } else { "deny " },
-                    untrusted(&c.rule),
+                    untrusted(&c.rule.to_string()),
                     untrusted(&c.reason)
                 ));
             }

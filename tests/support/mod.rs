@@ -13,6 +13,7 @@ pub fn root() -> PathBuf {
 /// Say that the calling test skipped its check, and why. Written to the real
 /// stderr, past the test harness's capture, so a skipped case shows in every run
 /// (`note: skipped robustness::an_unreadable_file_...: running as root`).
+#[allow(clippy::disallowed_methods)] // past the harness's capture, on purpose
 pub fn skip(reason: &str) {
     use std::io::Write;
     let thread = std::thread::current();

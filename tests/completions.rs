@@ -190,3 +190,24 @@ fn man_out_dir_that_does_not_exist_is_an_error_and_writes_nothing() {
     );
     assert!(!missing.exists());
 }
+
+#[test]
+fn the_readme_installs_completions_for_every_shell_and_the_man_pages() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).unwrap();
+    let mut shells: Vec<&str> = readme
+        .split("rune completions ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|word| word.chars().all(|c| c.is_ascii_lowercase()))
+        .collect();
+    shells.sort_unstable();
+    shells.dedup();
+    assert_eq!(shells, ["bash", "elvish", "fish", "powershell", "zsh"]);
+    for shell in shells {
+        completions(shell);
+    }
+    assert!(
+        readme.contains("rune man --out-dir "),
+        "the README installs man pages"
+    );
+}

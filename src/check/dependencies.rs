@@ -8,6 +8,7 @@ use crate::registry::{Criticality, Registry};
 use crate::schema::quote;
 use crate::source::Span;
 
+/// Each dependency: a known module, listed once, at a version its requirement accepts.
 pub(super) fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let index = registry.module_index();
     let names = Suggester::new(index.keys().copied());

@@ -7,6 +7,7 @@ use crate::registry::{Module, Registry};
 use crate::schema::quote;
 use crate::source::Span;
 
+/// Event ownership: one provider per type; consumed types someone provides.
 pub(super) fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let mut providers: HashMap<&str, (&Module, Span)> = HashMap::new();
     for module in &registry.modules {

@@ -19,6 +19,7 @@ pub fn is_valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Well-formed module, dependency and action names; semantic versions and requirements.
 pub(super) fn check_names_and_versions(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let bad_name = |what: &str, name: &crate::source::Spanned<String>| {
         Diagnostic::new(
@@ -78,6 +79,7 @@ pub(super) fn check_names_and_versions(registry: &Registry, out: &mut Vec<Diagno
     }
 }
 
+/// Module names unique across every catalog file.
 pub(super) fn check_duplicate_modules(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let mut first: HashMap<&str, &Module> = HashMap::new();
     for module in &registry.modules {
@@ -100,6 +102,7 @@ pub(super) fn check_duplicate_modules(registry: &Registry, out: &mut Vec<Diagnos
     }
 }
 
+/// Action names unique across the catalog (actions are found by name alone).
 pub(super) fn check_actions(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let mut first: HashMap<&str, (&Module, Span)> = HashMap::new();
     for (module, action) in registry.actions() {

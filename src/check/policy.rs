@@ -7,6 +7,7 @@ use crate::diagnostic::{Code, Diagnostic, Suggester};
 use crate::registry::Registry;
 use crate::schema::quote;
 
+/// The policy: declared once, with real time zones and windows and actions that matter.
 pub(super) fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
     if let Some((first, rest)) = registry.policies.split_first() {
         for again in rest {

@@ -303,6 +303,7 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
     out
 }
 
+/// Every module's embedded schemas, and the catalog data they validate, in parallel.
 pub(super) fn check_embedded_schemas(registry: &Registry) -> Vec<Diagnostic> {
     registry
         .modules

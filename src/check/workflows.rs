@@ -13,6 +13,7 @@ use crate::schema::quote;
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
+/// Unique workflow names, then each workflow on its own.
 pub(super) fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let mut actions: HashMap<&str, &Action> = HashMap::new();
     for (_, action) in registry.actions() {

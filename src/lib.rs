@@ -34,14 +34,22 @@ pub use exit::ExitStatus;
 
 /// Run rune with these arguments (the first is the program name).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
+    run_with_leftovers(args).0
+}
+
+/// [`run`], handing back what the command built instead of freeing it.
+pub fn run_with_leftovers(
+    args: impl IntoIterator<Item = OsString>,
+) -> (ExitStatus, commands::Leftovers) {
+    let mut leftovers = commands::Leftovers::default();
     let mut printer = report::Printer::new();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // Clap's own words for a malformed command line (and `--help`, `--version`),
         // written by the report stage like every other output.
-        Err(err) => return report::clap_message(&err, &mut printer),
+        Err(err) => return (report::clap_message(&err, &mut printer), leftovers),
     };
     let config = config::Config::from_args(&cli.global, cli.command.color());
-    let status = commands::dispatch(cli.command, &config, &mut printer);
-    printer.finish(status)
+    let status = commands::dispatch(cli.command, &config, &mut printer, &mut leftovers);
+    (printer.finish(status), leftovers)
 }

@@ -7,7 +7,12 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune graph`.
-pub fn run(args: &GraphArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
+pub fn run(
+    args: &GraphArgs,
+    config: &Config,
+    printer: &mut Printer,
+    leftovers: &mut super::Leftovers,
+) -> ExitStatus {
     let paths = config.catalog_paths(&args.paths);
     let channel = crate::report::refusal::Channel {
         json: args.format == GraphFormat::Json,
@@ -15,7 +20,11 @@ pub fn run(args: &GraphArgs, config: &Config, printer: &mut Printer) -> ExitStat
     };
     let checked = match crate::catalog::load_valid(&paths) {
         Ok(checked) => checked,
-        Err(checked) => return super::refuse_catalog(&checked, channel, printer),
+        Err(checked) => {
+            let status = super::refuse_catalog(&checked, channel, printer);
+            leftovers.keep(checked);
+            return status;
+        }
     };
     super::show_warnings(&checked, config, printer);
     let (registry, graph) = (&checked.registry, &checked.graph);
@@ -24,5 +33,6 @@ pub fn run(args: &GraphArgs, config: &Config, printer: &mut Printer) -> ExitStat
         GraphFormat::Mermaid => render_mermaid(registry, graph),
         GraphFormat::Json => render_json(registry, graph),
     });
+    leftovers.keep(checked);
     ExitStatus::Success
 }

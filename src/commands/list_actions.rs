@@ -8,7 +8,12 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune list-actions`.
-pub fn run(args: &ListActionsArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
+pub fn run(
+    args: &ListActionsArgs,
+    config: &Config,
+    printer: &mut Printer,
+    leftovers: &mut super::Leftovers,
+) -> ExitStatus {
     let paths = config.catalog_paths(&args.paths);
     let channel = crate::report::refusal::Channel {
         json: args.format == OutputFormat::Json,
@@ -16,7 +21,11 @@ pub fn run(args: &ListActionsArgs, config: &Config, printer: &mut Printer) -> Ex
     };
     let checked = match crate::catalog::load_valid(&paths) {
         Ok(checked) => checked,
-        Err(checked) => return super::refuse_catalog(&checked, channel, printer),
+        Err(checked) => {
+            let status = super::refuse_catalog(&checked, channel, printer);
+            leftovers.keep(checked);
+            return status;
+        }
     };
     super::show_warnings(&checked, config, printer);
     let registry = &checked.registry;
@@ -28,7 +37,9 @@ pub fn run(args: &ListActionsArgs, config: &Config, printer: &mut Printer) -> Ex
                 sources: &checked.sources,
                 summary: checked.summary(),
             };
-            return refusal::report(printer, refusal, channel);
+            let status = refusal::report(printer, refusal, channel);
+            leftovers.keep(checked);
+            return status;
         }
     }
     let mut actions: Vec<Listed<'_>> = registry
@@ -43,5 +54,6 @@ pub fn run(args: &ListActionsArgs, config: &Config, printer: &mut Printer) -> Ex
         OutputFormat::Human => render_human(&actions),
         OutputFormat::Json => render_json(&actions),
     });
+    leftovers.keep(checked);
     ExitStatus::Success
 }

@@ -16,15 +16,32 @@ use crate::config::Config;
 use crate::report::Printer;
 use crate::ExitStatus;
 
+/// What a command built and no longer needs, handed back instead of dropped: the
+/// caller decides whether freeing it is worth the time (see `main.rs`).
+#[derive(Default)]
+pub struct Leftovers(Vec<Box<dyn std::any::Any>>);
+
+impl Leftovers {
+    /// Hand `value` back to the caller.
+    pub fn keep<T: 'static>(&mut self, value: T) {
+        self.0.push(Box::new(value));
+    }
+}
+
 /// Run a parsed command.
-pub fn dispatch(command: Command, config: &Config, printer: &mut Printer) -> ExitStatus {
+pub fn dispatch(
+    command: Command,
+    config: &Config,
+    printer: &mut Printer,
+    leftovers: &mut Leftovers,
+) -> ExitStatus {
     match command {
-        Command::Validate(args) => validate::run(&args, config, printer),
+        Command::Validate(args) => validate::run(&args, config, printer, leftovers),
         Command::Explain(args) => explain::run(&args, printer),
         Command::Schema(args) => schema::run(&args, config.color_stderr, printer),
-        Command::Plan(args) => plan::run(&args, config, printer),
-        Command::Graph(args) => graph::run(&args, config, printer),
-        Command::ListActions(args) => list_actions::run(&args, config, printer),
+        Command::Plan(args) => plan::run(&args, config, printer, leftovers),
+        Command::Graph(args) => graph::run(&args, config, printer, leftovers),
+        Command::ListActions(args) => list_actions::run(&args, config, printer, leftovers),
         Command::Completions(args) => completions::run(&args, printer),
         Command::Man(args) => man::run(&args, printer),
     }

@@ -29,8 +29,35 @@ use crate::report::Printer;
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
+/// What `rune plan` builds, kept past the command for the caller (see
+/// [`super::Leftovers`]); the command itself only borrows it.
+#[derive(Default)]
+struct Built {
+    checked: Option<CheckedCatalog>,
+    refused: Option<Box<CheckedCatalog>>,
+    plan: Option<plan::Plan>,
+    doc: Option<PlanDocument>,
+}
+
 /// Run `rune plan`.
-pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatus {
+pub fn run(
+    args: &PlanArgs,
+    config: &Config,
+    printer: &mut Printer,
+    leftovers: &mut super::Leftovers,
+) -> ExitStatus {
+    let mut built = Built::default();
+    let status = plan_with(args, config, printer, &mut built);
+    leftovers.keep(built);
+    status
+}
+
+fn plan_with(
+    args: &PlanArgs,
+    config: &Config,
+    printer: &mut Printer,
+    built: &mut Built,
+) -> ExitStatus {
     let channel = Channel {
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
@@ -65,16 +92,19 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         Ok(instant) if problems.is_empty() => instant,
         _ => return usage(printer, problems),
     };
-    let mut checked = match catalog::load_valid(&paths) {
-        Ok(checked) => checked,
-        Err(checked) => return super::refuse_catalog(&checked, channel, printer),
+    let checked = match catalog::load_valid(&paths) {
+        Ok(checked) => built.checked.insert(checked),
+        Err(checked) => {
+            let checked = built.refused.insert(checked);
+            return super::refuse_catalog(checked, channel, printer);
+        }
     };
-    super::show_warnings(&checked, config, printer);
+    super::show_warnings(checked, config, printer);
     let params = match &args.action {
-        Some(name) => match action_params(args, name, &mut checked) {
+        Some(name) => match action_params(args, name, checked) {
             Ok(params) => params,
             Err((kind, diagnostics)) => {
-                return refuse(printer, &checked, kind, diagnostics, channel);
+                return refuse(printer, checked, kind, diagnostics, channel);
             }
         },
         None => Map::new(),
@@ -89,17 +119,21 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         reason: args.reason.clone(),
     };
     let plan = match plan::plan(&checked.registry, &checked.graph, request) {
-        Ok(plan) => plan,
-        Err(PlanError::Usage(d)) => return refuse(printer, &checked, Refused::Usage, d, channel),
+        Ok(plan) => &*built.plan.insert(plan),
+        Err(PlanError::Usage(d)) => return refuse(printer, checked, Refused::Usage, d, channel),
         Err(PlanError::Invalid(d)) => {
-            return refuse(printer, &checked, Refused::InvalidRequest, d, channel)
+            return refuse(printer, checked, Refused::InvalidRequest, d, channel)
         }
     };
     let step_count = plan.step_count();
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
-    let doc = PlanDocument::new(&plan, &checked.registry, &checked.sources, &root);
-    let human = || crate::report::plan::render_human(&doc);
+    let doc = built.doc.insert(PlanDocument::new(
+        plan,
+        &checked.registry,
+        &checked.sources,
+        &root,
+    ));
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     let denials: Vec<Diagnostic> = plan
         .actions
@@ -121,8 +155,10 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         // stderr like every other failure, labelled at the rules that decided, and a
         // plan with denied steps never reaches a file.
         match args.format {
-            OutputFormat::Human if to_stdout => printer.err(&human()),
-            OutputFormat::Human => printer.out(&human()),
+            OutputFormat::Human if to_stdout => {
+                printer.err(&crate::report::plan::render_human(doc))
+            }
+            OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
             OutputFormat::Json if to_stdout => {}
             OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
         }
@@ -130,7 +166,7 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
             json: false,
             ..channel
         };
-        let status = refuse(printer, &checked, Refused::Denied, denials, channel);
+        let status = refuse(printer, checked, Refused::Denied, denials, channel);
         if let Some(out) = &args.out {
             printer.err(&format!(
                 "error: the plan has denied steps; not written to {}\n",
@@ -149,23 +185,25 @@ pub fn run(args: &PlanArgs, config: &Config, printer: &mut Printer) -> ExitStatu
         // The saved plan finds its catalogs from where it lies, so it applies from
         // any working directory: the root is written as seen from the file's directory.
         let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
-        let mut saved = doc.clone();
-        saved.inputs.catalog_root = root.seen_from(target.parent().unwrap_or(Path::new("")));
-        match save_atomically(out, saved.to_json().as_bytes()) {
+        let seen_here = root.seen_from(target.parent().unwrap_or(Path::new("")));
+        let printed = std::mem::replace(&mut doc.inputs.catalog_root, seen_here);
+        let json = doc.to_json();
+        doc.inputs.catalog_root = printed;
+        match save_atomically(out, json.as_bytes()) {
             Ok(_) => written = Some(untrusted(&crate::source::display_name(out)).into_owned()),
             Err(e) => {
                 let d = unwritable_out(out, &e.to_string());
-                return refuse(printer, &checked, Refused::Usage, vec![d], channel);
+                return refuse(printer, checked, Refused::Usage, vec![d], channel);
             }
         }
     }
     match args.format {
         // `--out -` puts the plan document on stdout; the readable view moves to stderr.
         OutputFormat::Human if to_stdout => {
-            printer.err(&human());
+            printer.err(&crate::report::plan::render_human(doc));
             printer.out_with(|w| doc.write_json(w));
         }
-        OutputFormat::Human => printer.out(&human()),
+        OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
         OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
     }
     if let Some(name) = written {

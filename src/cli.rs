@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Declarative lifecycle and workflow engine driven by catalog files.
 #[derive(Debug, Parser)]
 #[command(name = "rune", version, about, long_about = None, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Options every command takes.
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -22,7 +22,7 @@ pub struct Cli {
 
 /// Options shared by every command.
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Catalog file or directory (repeatable). Default: ./catalogs
     #[arg(long = "catalog", short = 'c', global = true, value_name = "PATH")]
     pub catalogs: Vec<PathBuf>,
@@ -31,7 +31,7 @@ pub struct GlobalArgs {
 /// `--color`, taken by the commands that print diagnostics (explain and schema
 /// print plain text only, so they do not offer it).
 #[derive(Debug, Clone, Copy, Args)]
-pub struct ColorArgs {
+pub(crate) struct ColorArgs {
     /// When to colour diagnostics on stderr.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -39,7 +39,7 @@ pub struct ColorArgs {
 
 /// Output formats of `validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiagnosticFormat {
+pub(crate) enum DiagnosticFormat {
     /// Readable text with source snippets.
     Human,
     /// One JSON document on stdout.
@@ -52,7 +52,7 @@ pub enum DiagnosticFormat {
 
 /// Output formats of commands that print a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// Readable text.
     Human,
     /// One JSON document on stdout.
@@ -61,7 +61,7 @@ pub enum OutputFormat {
 
 /// Graph output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     /// Graphviz DOT.
     Dot,
     /// Mermaid flowchart, for pull requests.
@@ -83,7 +83,7 @@ pub enum ColorChoice {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Load and check catalogs (default: ./catalogs).
     Validate(ValidateArgs),
     /// Compute the lifecycle and action plan without running anything (dry run).
@@ -104,7 +104,7 @@ pub enum Command {
 
 impl Command {
     /// The command's `--color` choice (`auto` for commands without colour).
-    pub fn color(&self) -> ColorChoice {
+    pub(crate) fn color(&self) -> ColorChoice {
         match self {
             Command::Validate(a) => a.color.color,
             Command::Plan(a) => a.color.color,
@@ -120,7 +120,7 @@ impl Command {
 
 /// `rune validate`.
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// Catalog files or directories (searched recursively for *.yaml, *.yml, *.json).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -140,7 +140,7 @@ pub struct ValidateArgs {
 
 /// `rune plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Catalog files or directories.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -193,7 +193,7 @@ pub struct PlanArgs {
 
 /// `rune graph`.
 #[derive(Debug, Args)]
-pub struct GraphArgs {
+pub(crate) struct GraphArgs {
     /// Catalog files or directories.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -209,7 +209,7 @@ pub struct GraphArgs {
 
 /// `rune list-actions`.
 #[derive(Debug, Args)]
-pub struct ListActionsArgs {
+pub(crate) struct ListActionsArgs {
     /// Catalog files or directories.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -229,7 +229,7 @@ pub struct ListActionsArgs {
 
 /// `rune explain`.
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A diagnostic code, e.g. `rune::check::duplicate_module`, `duplicate_module`, a
     /// unique prefix, or a protocol number such as `-32205`. Without one, every code
     /// is listed.
@@ -239,7 +239,7 @@ pub struct ExplainArgs {
 
 /// `rune schema`.
 #[derive(Debug, Args)]
-pub struct SchemaArgs {
+pub(crate) struct SchemaArgs {
     /// Schema name: `catalog` or `plan`.
     #[arg(value_name = "NAME", default_value = "catalog")]
     pub name: String,
@@ -247,7 +247,7 @@ pub struct SchemaArgs {
 
 /// `rune completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
@@ -255,7 +255,7 @@ pub struct CompletionsArgs {
 
 /// `rune man`.
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write `rune.1` and one `rune-COMMAND.1` per command into this directory
     /// (which must exist) instead of printing `rune.1`.
     #[arg(long, value_name = "DIR")]

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use crate::cli::{ColorChoice, GlobalArgs};
 
 /// Where catalogs are read from when no path is given.
-pub const DEFAULT_CATALOG_DIR: &str = "catalogs";
+pub(crate) const DEFAULT_CATALOG_DIR: &str = "catalogs";
 
 /// Resolved global settings.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Catalog paths from `--catalog`.
     pub catalogs: Vec<PathBuf>,
     /// Whether diagnostics on stderr are coloured (nothing on stdout ever is).
@@ -24,7 +24,7 @@ pub struct Config {
 
 impl Config {
     /// Resolve the global arguments and the command's `--color`.
-    pub fn from_args(args: &GlobalArgs, color: ColorChoice) -> Self {
+    pub(crate) fn from_args(args: &GlobalArgs, color: ColorChoice) -> Self {
         Config {
             catalogs: args.catalogs.clone(),
             color_stderr: crate::report::use_color(color, crate::report::stderr_is_terminal()),
@@ -34,7 +34,7 @@ impl Config {
     }
 
     /// The catalog paths for a command: its own arguments, else `--catalog`, else `./catalogs`.
-    pub fn catalog_paths(&self, positional: &[PathBuf]) -> Vec<PathBuf> {
+    pub(crate) fn catalog_paths(&self, positional: &[PathBuf]) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = positional.iter().chain(&self.catalogs).cloned().collect();
         if paths.is_empty() {
             paths.push(PathBuf::from(DEFAULT_CATALOG_DIR));

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 /// bidi embeddings, overrides, isolates and marks, the Unicode line and paragraph
 /// separators (which some viewers treat as line breaks), and the invisible
 /// zero-width space and byte order mark (which make two names look equal).
-pub fn needs_escape(c: char) -> bool {
+pub(crate) fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -37,7 +37,7 @@ pub fn needs_escape(c: char) -> bool {
 }
 
 /// Append the visible escape of `c` (which [`needs_escape`]) to `out`.
-pub fn push_escaped(out: &mut String, c: char) {
+pub(crate) fn push_escaped(out: &mut String, c: char) {
     match c {
         '\u{1b}' => out.push_str("\\e"),
         '\r' => out.push_str("\\r"),
@@ -53,7 +53,7 @@ pub fn push_escaped(out: &mut String, c: char) {
 
 /// `text` with every character that [`needs_escape`] replaced by a visible escape;
 /// borrowed when there is none (the common case).
-pub fn untrusted(text: &str) -> Cow<'_, str> {
+pub(crate) fn untrusted(text: &str) -> Cow<'_, str> {
     let Some(first) = text.find(needs_escape) else {
         return Cow::Borrowed(text);
     };

@@ -7,19 +7,19 @@
 
 pub mod catalog;
 pub mod check;
-pub mod cli;
-pub mod commands;
-pub mod config;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod config;
 pub mod diagnostic;
-pub mod escape;
-pub mod exit;
+pub(crate) mod escape;
+mod exit;
 pub mod explain;
 pub mod graph;
 pub mod loader;
-pub mod location;
-pub mod params;
+pub(crate) mod location;
+pub(crate) mod params;
 pub mod plan;
-pub mod policy;
+pub(crate) mod policy;
 pub mod registry;
 pub mod report;
 pub mod schema;

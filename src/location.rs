@@ -6,7 +6,7 @@ use crate::source::Span;
 use crate::yaml::{Entry, Node, Value};
 
 /// The first line of a node: a readable label for a whole mapping or sequence.
-pub fn head_span(node: &Node, text: &str) -> Span {
+pub(crate) fn head_span(node: &Node, text: &str) -> Span {
     let start = node.span.start as usize;
     let end = text
         .get(start..node.span.end as usize)
@@ -16,7 +16,7 @@ pub fn head_span(node: &Node, text: &str) -> Span {
 }
 
 /// The source text of a scalar, for hints that quote what the user wrote.
-pub fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
+pub(crate) fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
     match node.value {
         Value::Seq(_) | Value::Map(_) => None,
         _ => text.get(node.span.start as usize..node.span.end as usize),
@@ -25,7 +25,7 @@ pub fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
 
 /// Where to point for a value: the key that names it, or, for a sequence item or
 /// the document root, which no key names, its first character.
-pub fn key_span_or_head(entry: Option<&Entry>, node: &Node) -> Span {
+pub(crate) fn key_span_or_head(entry: Option<&Entry>, node: &Node) -> Span {
     match entry {
         Some(e) => e.key.span,
         // A sequence item or the document root: its first character.

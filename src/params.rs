@@ -22,10 +22,10 @@ use crate::source::{FileId, SourceFile, SourceMap, Span};
 use crate::yaml::Node;
 
 /// Largest parameters file rune reads.
-pub const MAX_PARAMS_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_PARAMS_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Split `KEY=VALUE`; the key must be non-empty. The error is a usage diagnostic.
-pub fn split_assignment(arg: &str) -> Result<(&str, &str), Diagnostic> {
+pub(crate) fn split_assignment(arg: &str) -> Result<(&str, &str), Diagnostic> {
     let invalid = |why: &str| {
         Diagnostic::new(
             Code::InvalidParam,
@@ -78,7 +78,7 @@ fn wants_string(property: Option<&Json>, root: &Json) -> bool {
 
 /// Type one `--param` value: text for string properties, else JSON when it parses.
 /// `root` is the whole input_schema, for resolving `$ref`s.
-pub fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Json {
+pub(crate) fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Json {
     if wants_string(property, root) {
         return Json::String(raw.to_string());
     }
@@ -87,7 +87,7 @@ pub fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Json {
 
 /// A parameters file, read and parsed.
 #[derive(Debug)]
-pub struct ParamsFile {
+pub(crate) struct ParamsFile {
     /// The parameters, as JSON.
     pub values: Map<String, Json>,
     /// The parsed mapping, with spans into the file (added to the caller's
@@ -100,7 +100,10 @@ pub struct ParamsFile {
 /// and parsers (`.json` is strict JSON), and every problem is said in terms of
 /// parameters, not catalogs. The file is added to `sources`, so the diagnostics
 /// (and later ones about its values) can point into it.
-pub fn read_params_file(path: &Path, sources: &mut SourceMap) -> Result<ParamsFile, Diagnostic> {
+pub(crate) fn read_params_file(
+    path: &Path,
+    sources: &mut SourceMap,
+) -> Result<ParamsFile, Diagnostic> {
     let name = crate::source::display_name(path);
     let expected =
         "a parameters file holds a mapping of parameter names to values, e.g. `node: worker-1`";
@@ -166,7 +169,7 @@ pub fn read_params_file(path: &Path, sources: &mut SourceMap) -> Result<ParamsFi
 
 /// Merge file parameters with `--param` assignments (the command line wins), typing
 /// each assignment with the action's input_schema. Errors are usage diagnostics.
-pub fn collect(
+pub(crate) fn collect(
     assignments: &[String],
     from_file: Map<String, Json>,
     action: &Action,
@@ -188,7 +191,7 @@ pub fn collect(
 
 /// One parameter as the input_schema describes it (for help texts and list-actions).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParameterInfo {
+pub(crate) struct ParameterInfo {
     /// Property name.
     pub name: String,
     /// `type` (alternatives joined with `|`), `enum` values, or `any`.
@@ -200,7 +203,7 @@ pub struct ParameterInfo {
 }
 
 /// The parameters an input_schema declares, in declaration order.
-pub fn describe_parameters(input_schema: Option<&Node>) -> Vec<ParameterInfo> {
+pub(crate) fn describe_parameters(input_schema: Option<&Node>) -> Vec<ParameterInfo> {
     let Some(schema) = input_schema else {
         return Vec::new();
     };
@@ -253,14 +256,14 @@ fn kind_of(property: &Json) -> String {
 
 /// Check `params` against the action's input_schema; one diagnostic per problem,
 /// labelled at the schema rule in the catalog that the value breaks.
-pub fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> {
+pub(crate) fn validate(params: &Map<String, Json>, action: &Action) -> Vec<Diagnostic> {
     validate_from(params, action, None)
 }
 
 /// [`validate`], labelling first, where a parameter came from a parameters file,
 /// the value (or key) in `file`: the file's mapping without the keys `--param`
 /// replaced.
-pub fn validate_from(
+pub(crate) fn validate_from(
     params: &Map<String, Json>,
     action: &Action,
     file: Option<&Node>,
@@ -412,7 +415,7 @@ fn unquoted_hint(value: &Json, at: &[String]) -> Option<String> {
 }
 
 /// `node (string, required), count (integer)` or `no parameters`.
-pub fn parameter_summary(declared: &[ParameterInfo]) -> String {
+pub(crate) fn parameter_summary(declared: &[ParameterInfo]) -> String {
     if declared.is_empty() {
         return "no declared parameters".to_string();
     }

@@ -38,10 +38,10 @@ use crate::registry::{Action, Category, ChangeWindow, Impact, Policy, Retries};
 use crate::source::{SourceMap, Span};
 
 /// Step timeout when neither policy nor action sets one.
-pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
 /// Retries when neither policy nor action sets them: one attempt, no retry.
-pub fn default_retries() -> Retries {
+pub(crate) fn default_retries() -> Retries {
     Retries {
         max_attempts: 1,
         backoff_ms: 0,
@@ -111,7 +111,7 @@ pub struct ResolvedSettings {
 /// Resolve an action's timeout and retries: the policy override for the action, then
 /// the action's own setting, then the policy defaults, then the built-in default.
 /// Timeout and retries are resolved independently.
-pub fn resolve_settings(policy: Option<&Policy>, action: &Action) -> ResolvedSettings {
+pub(crate) fn resolve_settings(policy: Option<&Policy>, action: &Action) -> ResolvedSettings {
     let override_settings = policy.and_then(|p| {
         p.overrides
             .iter()
@@ -155,7 +155,7 @@ pub fn resolve_settings(policy: Option<&Policy>, action: &Action) -> ResolvedSet
 
 /// The operator's inputs to policy: the instant and the break-glass flags.
 #[derive(Debug, Clone)]
-pub struct PolicyInput<'a> {
+pub(crate) struct PolicyInput<'a> {
     /// The instant change windows are evaluated at.
     pub at: Timestamp,
     /// Actions acknowledged with `--ack`.
@@ -325,7 +325,11 @@ fn check(rule: Rule, allowed: bool, reason: impl Into<String>) -> Check {
 }
 
 /// Evaluate every policy rule for `action` and decide.
-pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>) -> Decision {
+pub(crate) fn decide(
+    policy: Option<&Policy>,
+    action: &Action,
+    input: &PolicyInput<'_>,
+) -> Decision {
     let mut checks = Vec::new();
     if let Some(maintenance) = policy.and_then(|p| p.maintenance.as_ref()) {
         if maintenance.enabled {
@@ -390,7 +394,7 @@ pub fn decide(policy: Option<&Policy>, action: &Action, input: &PolicyInput<'_>)
 /// message, labelled at the catalog entry of the deciding rule (the built-in
 /// break-glass default has none, so the action is labelled), with help saying what
 /// would allow the action.
-pub fn denial(
+pub(crate) fn denial(
     decision: &Decision,
     action: &Action,
     policy: Option<&Policy>,
@@ -501,7 +505,7 @@ fn break_glass_check(
 }
 
 /// Whether `window` governs `action`: its category and impact are both covered.
-pub fn governs(window: &ChangeWindow, action: &Action) -> bool {
+pub(crate) fn governs(window: &ChangeWindow, action: &Action) -> bool {
     fn covers<T: PartialEq>(list: &Option<Vec<T>>, value: T) -> bool {
         list.as_ref().is_none_or(|l| l.contains(&value))
     }
@@ -568,7 +572,7 @@ fn local(z: &Zoned) -> String {
 
 /// One occurrence of a change window, as instants.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opening {
+pub(crate) struct Opening {
     /// When the window opens.
     pub open: Zoned,
     /// When it closes (exclusive).
@@ -578,7 +582,7 @@ pub struct Opening {
 impl Opening {
     /// The occurrence of `window` opening on local date `date`, if the window opens
     /// that day. Local times are resolved with compatible disambiguation.
-    pub fn on(window: &ChangeWindow, tz: &TimeZone, date: Date) -> Option<Opening> {
+    pub(crate) fn on(window: &ChangeWindow, tz: &TimeZone, date: Date) -> Option<Opening> {
         if !opens_on(window, date.weekday()) {
             return None;
         }
@@ -603,7 +607,7 @@ impl Opening {
     /// The occurrence of `window` that contains `at`, if any. Only openings on the
     /// local day of `at` and the day before can contain it: a window lasts at most a
     /// day (plus an hour across a fall-back change).
-    pub fn containing(window: &ChangeWindow, at: Timestamp) -> Option<Opening> {
+    pub(crate) fn containing(window: &ChangeWindow, at: Timestamp) -> Option<Opening> {
         let tz = zone(window)?;
         let today = at.to_zoned(tz.clone()).date();
         [today.yesterday().ok(), Some(today)]
@@ -614,7 +618,7 @@ impl Opening {
     }
 
     /// The first occurrence of `window` opening after `at`, within the next eight days.
-    pub fn next_after(window: &ChangeWindow, at: Timestamp) -> Option<Opening> {
+    pub(crate) fn next_after(window: &ChangeWindow, at: Timestamp) -> Option<Opening> {
         let tz = zone(window)?;
         let mut date = at.to_zoned(tz.clone()).date();
         for _ in 0..9 {
@@ -643,7 +647,7 @@ fn opens_on(window: &ChangeWindow, day: Weekday) -> bool {
 }
 
 /// `mon`..`sun` (or the full English name), any case.
-pub fn parse_weekday(name: &str) -> Option<Weekday> {
+pub(crate) fn parse_weekday(name: &str) -> Option<Weekday> {
     let lower = name.trim().to_ascii_lowercase();
     let day = match lower.get(..3)? {
         "mon" => Weekday::Monday,

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use crate::support::{rune, Output};
 
 /// Modules without actions: lom → event-bus → config-manager → secrets → scheduler.
-pub const CORE: &str = r#"catalog_version: "1"
+pub(crate) const CORE: &str = r#"catalog_version: "1"
 modules:
   - module_identity:
       module_name: lom
@@ -114,7 +114,7 @@ modules:
 "#;
 
 /// The plugin module and its actions.
-pub const OPS: &str = r#"catalog_version: "1"
+pub(crate) const OPS: &str = r#"catalog_version: "1"
 modules:
   - module_identity:
       module_name: nomad-ops
@@ -183,7 +183,7 @@ modules:
 "#;
 
 /// The policy: overrides, two change windows, break glass.
-pub const POLICY: &str = r#"catalog_version: "1"
+pub(crate) const POLICY: &str = r#"catalog_version: "1"
 policy:
   defaults: { timeout_ms: 30000, retries: { max_attempts: 1, backoff_ms: 0, on: [retryable] } }
   overrides: { restart-nomad: { timeout_ms: 120000 } }
@@ -206,7 +206,7 @@ policy:
 
 /// A temporary directory holding `catalogs/{core,ops,policy}.yaml`; `policy` replaces
 /// the policy file (an empty string leaves it out).
-pub fn fixture_with_policy(policy: &str) -> TempDir {
+pub(crate) fn fixture_with_policy(policy: &str) -> TempDir {
     let dir = TempDir::new().expect("temporary directory");
     let catalogs = dir.path().join("catalogs");
     std::fs::create_dir(&catalogs).expect("catalogs directory");
@@ -219,7 +219,7 @@ pub fn fixture_with_policy(policy: &str) -> TempDir {
 }
 
 /// The fixture with its standard policy.
-pub fn fixture() -> TempDir {
+pub(crate) fn fixture() -> TempDir {
     fixture_with_policy(POLICY)
 }
 

@@ -13,17 +13,17 @@ use std::path::{Path, PathBuf};
 use super::xorshift::XorShift;
 
 /// Modules per file in the standard layout.
-pub const MODULES_PER_FILE: usize = 100;
+pub(crate) const MODULES_PER_FILE: usize = 100;
 
 /// Write the catalog for `n` modules into `dir`, 100 modules per file; returns the
 /// files written, sorted.
-pub fn write_catalog(dir: &Path, n: usize) -> Vec<PathBuf> {
+pub(crate) fn write_catalog(dir: &Path, n: usize) -> Vec<PathBuf> {
     write_catalog_split(dir, n, MODULES_PER_FILE)
 }
 
 /// Write the catalog for `n` modules into `dir` with `per_file` modules per file
 /// (`per_file >= n` gives one file). The modules are the same whatever the split.
-pub fn write_catalog_split(dir: &Path, n: usize, per_file: usize) -> Vec<PathBuf> {
+pub(crate) fn write_catalog_split(dir: &Path, n: usize, per_file: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).expect("benchmark directory can be created");
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let mut files = Vec::new();

@@ -8,7 +8,7 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune completions`.
-pub fn run(args: &CompletionsArgs, printer: &mut Printer) -> ExitStatus {
+pub(crate) fn run(args: &CompletionsArgs, printer: &mut Printer) -> ExitStatus {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "rune", &mut script);

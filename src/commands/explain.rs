@@ -12,7 +12,7 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune explain`.
-pub fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
+pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
     let Some(query) = &args.code else {
         printer.out(&list(Code::ALL));
         return ExitStatus::Success;

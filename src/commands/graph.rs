@@ -7,7 +7,7 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune graph`.
-pub fn run(
+pub(crate) fn run(
     args: &GraphArgs,
     config: &Config,
     printer: &mut Printer,

@@ -8,7 +8,7 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune list-actions`.
-pub fn run(
+pub(crate) fn run(
     args: &ListActionsArgs,
     config: &Config,
     printer: &mut Printer,

@@ -13,7 +13,7 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune man`.
-pub fn run(args: &ManArgs, printer: &mut Printer) -> ExitStatus {
+pub(crate) fn run(args: &ManArgs, printer: &mut Printer) -> ExitStatus {
     let pages = pages();
     let Some(dir) = &args.out_dir else {
         printer.out(&pages[0].1);

@@ -1,14 +1,14 @@
 //! One file per subcommand, each wiring the stages together and returning an
 //! [`ExitStatus`].
 
-pub mod completions;
-pub mod explain;
-pub mod graph;
-pub mod list_actions;
-pub mod man;
-pub mod plan;
-pub mod schema;
-pub mod validate;
+pub(crate) mod completions;
+pub(crate) mod explain;
+pub(crate) mod graph;
+pub(crate) mod list_actions;
+pub(crate) mod man;
+pub(crate) mod plan;
+pub(crate) mod schema;
+pub(crate) mod validate;
 
 use crate::catalog::CheckedCatalog;
 use crate::cli::Command;
@@ -29,7 +29,7 @@ impl Leftovers {
 }
 
 /// Run a parsed command.
-pub fn dispatch(
+pub(crate) fn dispatch(
     command: Command,
     config: &Config,
     printer: &mut Printer,

@@ -40,7 +40,7 @@ struct Built {
 }
 
 /// Run `rune plan`.
-pub fn run(
+pub(crate) fn run(
     args: &PlanArgs,
     config: &Config,
     printer: &mut Printer,
@@ -269,7 +269,7 @@ const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
 /// `SOURCE_DATE_EPOCH` as an instant: whole seconds since 1970-01-01T00:00:00Z, in the
 /// range `--at` accepts. The convention says a malformed value is an error, not
 /// something to ignore: a build that set it expects reproducible output.
-pub fn source_date_epoch(raw: &str) -> Result<Timestamp, Diagnostic> {
+pub(crate) fn source_date_epoch(raw: &str) -> Result<Timestamp, Diagnostic> {
     let shown = crate::schema::quote(raw);
     let invalid = |why: &str| {
         Diagnostic::new(Code::InvalidInstant, format!("invalid SOURCE_DATE_EPOCH {shown}: {why}"))
@@ -296,7 +296,7 @@ pub fn source_date_epoch(raw: &str) -> Result<Timestamp, Diagnostic> {
 /// the end of year 9998. The message says which part is wrong: the parser's own
 /// words for a year of five digits or an offset of +25:00 point elsewhere or
 /// nowhere.
-pub fn parse_at(text: &str) -> Result<Timestamp, Diagnostic> {
+pub(crate) fn parse_at(text: &str) -> Result<Timestamp, Diagnostic> {
     const HELP: &str =
         "write an RFC 3339 instant with `Z` or an offset, e.g. `2026-03-27T10:00:00Z`";
     let trimmed = text.trim();

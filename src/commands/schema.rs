@@ -8,7 +8,7 @@ use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// Run `rune schema`.
-pub fn run(args: &SchemaArgs, color: bool, printer: &mut Printer) -> ExitStatus {
+pub(crate) fn run(args: &SchemaArgs, color: bool, printer: &mut Printer) -> ExitStatus {
     match crate::schema::find(&args.name) {
         Some(schema) => {
             printer.out(schema.text);

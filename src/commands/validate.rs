@@ -9,7 +9,7 @@ use crate::report::Printer;
 use crate::ExitStatus;
 
 /// Run `rune validate`.
-pub fn run(
+pub(crate) fn run(
     args: &ValidateArgs,
     config: &Config,
     printer: &mut Printer,

@@ -173,7 +173,7 @@ fn schema_value(value: &Json, found_text: bool) -> String {
 /// `a string`, `an integer or a string`. A `null` beside other types is left out:
 /// the value found is not null (or it would match), and in the catalog schema null
 /// only spells "absent" for optional MRS fields, which is not worth suggesting.
-pub fn type_names(kind: &TypeKind) -> String {
+pub(super) fn type_names(kind: &TypeKind) -> String {
     match kind {
         TypeKind::Single(t) => article(&t.to_string()),
         TypeKind::Multiple(ts) => {

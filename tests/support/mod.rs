@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The repository root (tests run with it as the working directory).
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -14,7 +14,7 @@ pub fn root() -> PathBuf {
 /// stderr, past the test harness's capture, so a skipped case shows in every run
 /// (`note: skipped robustness::an_unreadable_file_...: running as root`).
 #[allow(clippy::disallowed_methods)] // past the harness's capture, on purpose
-pub fn skip(reason: &str) {
+pub(crate) fn skip(reason: &str) {
     use std::io::Write;
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("a test");
@@ -22,14 +22,14 @@ pub fn skip(reason: &str) {
 }
 
 /// A `rune` invocation under construction.
-pub struct Rune {
+pub(crate) struct Rune {
     command: Command,
     stdin: Option<Vec<u8>>,
 }
 
 /// What a finished invocation produced.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -37,7 +37,7 @@ pub struct Output {
 
 impl Output {
     /// Exit code, stdout and stderr in one string, for snapshots.
-    pub fn snapshot(&self) -> String {
+    pub(crate) fn snapshot(&self) -> String {
         format!(
             "exit code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
             self.code, self.stdout, self.stderr
@@ -45,14 +45,14 @@ impl Output {
     }
 
     /// Parse stdout as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 /// Start building `rune ARGS...`, run from the repository root.
-pub fn rune<I, S>(args: I) -> Rune
+pub(crate) fn rune<I, S>(args: I) -> Rune
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
@@ -73,7 +73,7 @@ where
 
 impl Rune {
     /// Add arguments.
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -83,31 +83,31 @@ impl Rune {
     }
 
     /// Add one path argument.
-    pub fn arg_path(mut self, path: impl AsRef<Path>) -> Self {
+    pub(crate) fn arg_path(mut self, path: impl AsRef<Path>) -> Self {
         self.command.arg(path.as_ref());
         self
     }
 
     /// Run in this directory instead of the repository root.
-    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+    pub(crate) fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.command.current_dir(dir);
         self
     }
 
     /// Set an environment variable.
-    pub fn env(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
         self.command.env(key, value);
         self
     }
 
     /// Feed this to stdin.
-    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
         self
     }
 
     /// Run to completion.
-    pub fn run(mut self) -> Output {
+    pub(crate) fn run(mut self) -> Output {
         use std::io::Write;
         self.command
             .stdin(if self.stdin.is_some() {
@@ -135,7 +135,7 @@ impl Rune {
 
 /// A plan request for these targets (none: the whole catalog) at a fixed instant,
 /// for tests that plan through the library.
-pub fn plan_request(targets: &[&str]) -> rune::plan::Request {
+pub(crate) fn plan_request(targets: &[&str]) -> rune::plan::Request {
     rune::plan::Request {
         targets: targets.iter().map(|t| t.to_string()).collect(),
         action: None,

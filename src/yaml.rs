@@ -880,27 +880,7 @@ impl Iterator for Metered<'_> {
 
     fn next(&mut self) -> Option<char> {
         let c = self.chars.next()?;
-        if matches!(
-            c,
-            ',' | '['
-                | ']'
-                | '{'
-                | '}'
-                | ':'
-                | '?'
-                | '-'
-                | '&'
-                | '*'
-                | '!'
-                | '|'
-                | '>'
-                | '\''
-                | '"'
-                | '#'
-                | '%'
-                | '@'
-                | '`'
-        ) {
+        if c.is_ascii() && IS_INDICATOR[c as usize] {
             let n = self.meter.indicators.get() + 1;
             if n > self.meter.limit.get() {
                 self.meter.stopped.set(true);
@@ -912,6 +892,19 @@ impl Iterator for Metered<'_> {
         Some(c)
     }
 }
+
+/// The indicator characters [`Metered`] counts, as a table: it is asked for
+/// every character of every file.
+const IS_INDICATOR: [bool; 128] = {
+    let mut table = [false; 128];
+    let indicators = b",[]{}:?-&*!|>'\"#%@`";
+    let mut i = 0;
+    while i < indicators.len() {
+        table[indicators[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// The parser stopped reading ahead: refuse the file rather than buffer on.
 fn too_far_ahead(file: FileId, at: usize) -> Diagnostic {

@@ -9,6 +9,7 @@ mod explain;
 mod formats;
 mod graph;
 mod hostile;
+mod large_files;
 mod list_actions;
 mod messages;
 mod output;

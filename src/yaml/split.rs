@@ -148,6 +148,11 @@ pub(super) fn parse(file: FileId, text: &str, stretch_bytes: usize) -> Option<Pa
         span: span?,
         value: Value::Seq(items),
     };
+    // Only a block mapping: in a flow mapping (`{` … `}`) the items would not be a
+    // block sequence at all, which the one-piece parse refuses.
+    if text.as_bytes().get(document.span.start as usize) == Some(&b'{') {
+        return None;
+    }
     let Value::Map(entries) = &mut document.value else {
         return None;
     };
@@ -163,7 +168,7 @@ pub(super) fn parse(file: FileId, text: &str, stretch_bytes: usize) -> Option<Pa
     entry.value = sequence;
     if at == last {
         // A block mapping ends where its last value does.
-        document.span.end = document.span.end.max(end);
+        document.span.end = end;
     }
     Some(Parsed {
         document: Some(document),
@@ -255,6 +260,8 @@ mod tests {
             "modules:\n  - name: é\n    description: \"😀 x\"\n  - name: ü\n",
             "modules:\n  - d: |\n      line\n      - not an item\n  - e: plain\n      continued\n  -\n    f: g\n",
             "x: 1\nmodules:\n\n  # first\n  - a\n  - b\n# trailing\n",
+            "modules:\n  - a\n  - b\n\n# trailing\n\n",
+            "modules:\n  - a\n  - b: |\n      x\n\n# trailing\n",
             "modules:\n  - d: >\n      folded\n\n  # between\n\n  - e: |\n      x\nafter: 1\n",
             "modules:\n  - d: |\n      x\n  - e: |-\n      y\n",
             "modules:\n  - d:\n      - |\n        deep\n  - e\n",
@@ -307,6 +314,8 @@ mod tests {
             // Not a block sequence.
             "modules:\n  a: 1\n  b: 2\n",
             "modules: [a, b]\n",
+            // A flow mapping around it.
+            "{\nmodules:\n  - a\n  - b\n}\n",
             "modules:\n- a: 1\n- b: 2\n",
         ] {
             assert!(parse(file, text, 1).is_none(), "{text}");

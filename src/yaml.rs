@@ -13,6 +13,7 @@
 mod anchors;
 pub mod json;
 mod keys;
+mod split;
 pub mod strict_json;
 
 use compact_str::CompactString;
@@ -258,9 +259,12 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Maps the parser's character offsets to byte offsets.
+/// Maps the parser's character offsets (in the text it was given, which may be a
+/// stretch of the file) to byte offsets in the file.
 struct Offsets<'a> {
     text: &'a str,
+    /// Byte offset of `text` in the file.
+    base: usize,
     /// Byte offset of every `CHARS_PER_CHECKPOINT`th char; empty when the text is
     /// ASCII (identity mapping). Sparse, so a large non-ASCII file does not cost
     /// four bytes per character.
@@ -270,7 +274,7 @@ struct Offsets<'a> {
 const CHARS_PER_CHECKPOINT: usize = 32;
 
 impl<'a> Offsets<'a> {
-    fn new(text: &'a str) -> Self {
+    fn new(text: &'a str, base: usize) -> Self {
         let checkpoints = if text.is_ascii() {
             Vec::new()
         } else {
@@ -279,10 +283,18 @@ impl<'a> Offsets<'a> {
                 .map(|(i, _)| i as u32)
                 .collect()
         };
-        Offsets { text, checkpoints }
+        Offsets {
+            text,
+            base,
+            checkpoints,
+        }
     }
 
     fn byte(&self, char_index: usize) -> usize {
+        self.base + self.relative(char_index)
+    }
+
+    fn relative(&self, char_index: usize) -> usize {
         if self.checkpoints.is_empty() {
             return char_index.min(self.text.len());
         }
@@ -426,18 +438,48 @@ fn scalar_cost(text: &str) -> Cost {
     }
 }
 
-/// The tree under construction.
-struct Builder {
+/// The tree under construction, one method per parser event.
+struct Builder<'t> {
     file: FileId,
+    /// The whole file's text (spans index it).
+    text: &'t str,
+    /// Collections open around the text being parsed (1 for a stretch of a
+    /// top-level sequence, see [`split`]), counted against [`MAX_DEPTH`].
+    outer_depth: usize,
     stack: Vec<Frame>,
     document: Option<Node>,
     anchors: Anchors,
     /// Nodes aliases have copied so far.
     expanded: usize,
+    /// Whether any alias was met (a stretch parsed apart must not meter aliases
+    /// on its own).
+    aliased: bool,
+    /// Documents started so far.
+    documents: usize,
     diagnostics: Vec<Diagnostic>,
 }
 
-impl Builder {
+impl<'t> Builder<'t> {
+    fn new(file: FileId, text: &'t str, outer_depth: usize) -> Self {
+        Builder {
+            file,
+            text,
+            outer_depth,
+            stack: Vec::new(),
+            document: None,
+            anchors: Anchors::default(),
+            expanded: 0,
+            aliased: false,
+            documents: 0,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Open collections, those around the parsed text included.
+    fn depth(&self) -> usize {
+        self.outer_depth + self.stack.len()
+    }
+
     /// Attach a finished node to the open collection, or make it the document.
     fn attach(&mut self, done: Finished) {
         let Finished {
@@ -555,7 +597,8 @@ impl Builder {
             .with_label(span, "this alias is inside its own anchor")
             .with_help("a recursive structure has no JSON equivalent; write the value out"));
         };
-        if self.stack.len() + cost.height > MAX_DEPTH {
+        self.aliased = true;
+        if self.depth() + cost.height > MAX_DEPTH {
             return Err(too_deep(span));
         }
         self.expanded = self.expanded.saturating_add(cost.nodes);
@@ -607,6 +650,172 @@ impl Builder {
             diagnostics: self.diagnostics,
         }
     }
+
+    /// `---` (or the implicit start): a file holds one document.
+    fn document_start(&mut self, span: Span) -> Result<(), Diagnostic> {
+        self.documents += 1;
+        if self.documents > 1 {
+            return Err(Diagnostic::new(
+                Code::MultipleDocuments,
+                "a catalog file holds one YAML document, this file has more",
+            )
+            .with_label(span, "a second document starts here")
+            .with_help(
+                "split the documents into separate files, or merge them into one document",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A sequence or mapping opens.
+    fn collection_start(
+        &mut self,
+        anchor: usize,
+        tag: Option<&saphyr_parser::Tag>,
+        span: Span,
+        kind: Kind,
+    ) -> Result<(), Diagnostic> {
+        let expected = match kind {
+            Kind::Seq(_) => "!!seq",
+            Kind::Map { .. } => "!!map",
+        };
+        if let Some(d) = check_tag(tag, span, expected) {
+            return Err(d);
+        }
+        if self.depth() >= MAX_DEPTH {
+            return Err(too_deep(span));
+        }
+        self.stack.push(Frame::new(span, anchor, kind));
+        Ok(())
+    }
+
+    fn sequence_start(
+        &mut self,
+        anchor: usize,
+        tag: Option<&saphyr_parser::Tag>,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        self.collection_start(anchor, tag, span, Kind::Seq(Vec::new()))
+    }
+
+    fn mapping_start(
+        &mut self,
+        anchor: usize,
+        tag: Option<&saphyr_parser::Tag>,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        let kind = Kind::Map {
+            entries: Vec::new(),
+            keys: KeyIndex::default(),
+            pending_key: None,
+            skip_value: false,
+        };
+        self.collection_start(anchor, tag, span, kind)
+    }
+
+    /// The open collection closes and is attached to its parent.
+    fn collection_end(&mut self, span: Span) -> Result<(), Diagnostic> {
+        let Some(frame) = self.stack.pop() else {
+            return Err(unbalanced(span));
+        };
+        // Trimmed to size: most catalog collections hold one to three children,
+        // and a vector grows to four at once, which for a large catalog is a
+        // third of the tree.
+        let (value, last) = match frame.kind {
+            Kind::Seq(mut items) => {
+                items.shrink_to_fit();
+                let last = items.last().map(|n| n.span);
+                (Value::Seq(items), last)
+            }
+            Kind::Map { mut entries, .. } => {
+                entries.shrink_to_fit();
+                let last = entries.last().map(|e| e.value.span);
+                (Value::Map(entries), last)
+            }
+        };
+        let end = collection_end(self.text, span, last);
+        self.attach(Finished {
+            node: Node {
+                span: Span::new(self.file, frame.start.start as usize, end),
+                value,
+            },
+            cost: frame.cost,
+            anchor: frame.anchor,
+            place: frame.place,
+            key_text: None,
+        });
+        Ok(())
+    }
+
+    /// `*name`: a copy of the anchored node, metered.
+    fn alias_event(&mut self, id: usize, span: Span) -> Result<(), Diagnostic> {
+        let done = self.alias(id, span)?;
+        self.attach(done);
+        Ok(())
+    }
+
+    /// A scalar: a key's text, or a value resolved with the core schema.
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&saphyr_parser::Tag>,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        let role = role(&self.stack);
+        if role == Role::Key && style == ScalarStyle::Plain && tag.is_none() && text == "<<" {
+            self.diagnostics.push(merge_key(span));
+            if let Some(Frame {
+                kind: Kind::Map { skip_value, .. },
+                ..
+            }) = self.stack.last_mut()
+            {
+                *skip_value = true;
+            }
+            return Ok(());
+        }
+        // A key's value is only its text, unless an alias may use it as a value.
+        let value = if role == Role::Key && anchor == 0 && tag.is_none() {
+            Value::Null
+        } else {
+            resolve_scalar(text, style, tag).map_err(|message| {
+                Diagnostic::new(Code::UnsupportedYaml, message.clone()).with_label(span, message)
+            })?
+        };
+        let node = Node { span, value };
+        let cost = scalar_cost(text);
+        if anchor != 0 {
+            self.anchors.define_scalar(anchor, &node, text, cost);
+        }
+        self.attach(Finished {
+            node,
+            cost,
+            anchor: 0,
+            place: None,
+            // Keys keep their source text: `1.10:` is the key "1.10", not 1.1.
+            key_text: (role == Role::Key).then(|| CompactString::from(text)),
+        });
+        Ok(())
+    }
+
+    /// The stream ended: the document, or why there is none.
+    fn finish(mut self) -> Parsed {
+        match self.document.take() {
+            Some(doc) if doc.value != Value::Null => Parsed {
+                document: Some(doc),
+                diagnostics: self.diagnostics,
+            },
+            _ => {
+                let span = Span::new(self.file, 0, 0);
+                self.fatal(
+                    Diagnostic::new(Code::EmptyFile, "the catalog file is empty")
+                        .with_label(span, "no YAML document here")
+                        .with_help("a catalog starts with `catalog_version: \"1\"`; delete the file if it is not a catalog"),
+                )
+            }
+        }
+    }
 }
 
 /// Parse one catalog file's text.
@@ -621,8 +830,19 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             return parsed;
         }
     }
+    if text.len() >= SPLIT_MIN_BYTES {
+        if let Some(parsed) = split::parse(file, text, STRETCH_BYTES) {
+            return parsed;
+        }
+    }
     parse_yaml(file, text)
 }
+
+/// Files at least this large are parsed in stretches in parallel when they can be
+/// (`split`); below it, a file is parsed faster than the threads start.
+const SPLIT_MIN_BYTES: usize = 2 << 20;
+/// About how many bytes of items each stretch holds.
+const STRETCH_BYTES: usize = 512 << 10;
 
 /// How far (in indicator characters: separators, brackets, quotes, …) the parser
 /// may read past the last event it gave. Every token of a flow collection sits
@@ -660,27 +880,7 @@ impl Iterator for Metered<'_> {
 
     fn next(&mut self) -> Option<char> {
         let c = self.chars.next()?;
-        if matches!(
-            c,
-            ',' | '['
-                | ']'
-                | '{'
-                | '}'
-                | ':'
-                | '?'
-                | '-'
-                | '&'
-                | '*'
-                | '!'
-                | '|'
-                | '>'
-                | '\''
-                | '"'
-                | '#'
-                | '%'
-                | '@'
-                | '`'
-        ) {
+        if c.is_ascii() && IS_INDICATOR[c as usize] {
             let n = self.meter.indicators.get() + 1;
             if n > self.meter.limit.get() {
                 self.meter.stopped.set(true);
@@ -692,6 +892,19 @@ impl Iterator for Metered<'_> {
         Some(c)
     }
 }
+
+/// The indicator characters [`Metered`] counts, as a table: it is asked for
+/// every character of every file.
+const IS_INDICATOR: [bool; 128] = {
+    let mut table = [false; 128];
+    let indicators = b",[]{}:?-&*!|>'\"#%@`";
+    let mut i = 0;
+    while i < indicators.len() {
+        table[indicators[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// The parser stopped reading ahead: refuse the file rather than buffer on.
 fn too_far_ahead(file: FileId, at: usize) -> Diagnostic {
@@ -711,31 +924,32 @@ fn too_far_ahead(file: FileId, at: usize) -> Diagnostic {
 
 /// Parse YAML text (JSON documents included, when the JSON parser refused them).
 fn parse_yaml(file: FileId, text: &str) -> Parsed {
-    let offsets = Offsets::new(text);
-    let mut b = Builder {
-        file,
-        stack: Vec::new(),
-        document: None,
-        anchors: Anchors::default(),
-        expanded: 0,
-        diagnostics: Vec::new(),
-    };
-    let mut documents = 0usize;
+    parse_stretch(file, text, 0..text.len(), 0).0
+}
+
+/// Parse `text[range]` as a YAML stream, spans counted in the whole `text`, inside
+/// `outer_depth` open collections; also says whether an alias was met.
+fn parse_stretch(
+    file: FileId,
+    text: &str,
+    range: std::ops::Range<usize>,
+    outer_depth: usize,
+) -> (Parsed, bool) {
+    let stretch = &text[range.clone()];
+    let offsets = Offsets::new(stretch, range.start);
+    let mut b = Builder::new(file, text, outer_depth);
     let meter = std::rc::Rc::new(Meter::default());
     meter.renew();
     let mut parser = Parser::new_from_iter(Metered {
-        chars: text.chars(),
+        chars: stretch.chars(),
         meter: meter.clone(),
     });
-    let stopped = |b: Builder| {
-        let at = offsets.byte(meter.read.get());
-        b.fatal(too_far_ahead(file, at))
-    };
-
     loop {
         let next = parser.next_event();
         if meter.stopped.get() {
-            return stopped(b);
+            let at = offsets.byte(meter.read.get());
+            let aliased = b.aliased;
+            return (b.fatal(too_far_ahead(file, at)), aliased);
         }
         meter.renew();
         let (event, yspan) = match next {
@@ -743,148 +957,30 @@ fn parse_yaml(file: FileId, text: &str) -> Parsed {
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
                 let at = offsets.byte(err.marker().index());
-                return b.fatal(syntax_error(file, text, at, err.info()));
+                let aliased = b.aliased;
+                return (b.fatal(syntax_error(file, text, at, err.info())), aliased);
             }
         };
         let span = offsets.span(file, &yspan);
-        let done = match event {
-            Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
+        let step = match event {
+            Event::StreamStart | Event::Nothing | Event::DocumentEnd => Ok(()),
             Event::StreamEnd => break,
-            Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    let d = Diagnostic::new(
-                        Code::MultipleDocuments,
-                        "a catalog file holds one YAML document, this file has more",
-                    )
-                    .with_label(span, "a second document starts here")
-                    .with_help(
-                        "split the documents into separate files, or merge them into one document",
-                    );
-                    return b.fatal(d);
-                }
-                continue;
-            }
-            Event::SequenceStart(anchor, tag) => {
-                if let Some(d) = check_tag(tag.as_deref(), span, "!!seq") {
-                    return b.fatal(d);
-                }
-                if b.stack.len() >= MAX_DEPTH {
-                    return b.fatal(too_deep(span));
-                }
-                b.stack
-                    .push(Frame::new(span, anchor, Kind::Seq(Vec::new())));
-                continue;
-            }
-            Event::MappingStart(anchor, tag) => {
-                if let Some(d) = check_tag(tag.as_deref(), span, "!!map") {
-                    return b.fatal(d);
-                }
-                if b.stack.len() >= MAX_DEPTH {
-                    return b.fatal(too_deep(span));
-                }
-                b.stack.push(Frame::new(
-                    span,
-                    anchor,
-                    Kind::Map {
-                        entries: Vec::new(),
-                        keys: KeyIndex::default(),
-                        pending_key: None,
-                        skip_value: false,
-                    },
-                ));
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let Some(frame) = b.stack.pop() else {
-                    return b.fatal(unbalanced(span));
-                };
-                let (value, last) = match frame.kind {
-                    Kind::Seq(items) => {
-                        let last = items.last().map(|n| n.span);
-                        (Value::Seq(items), last)
-                    }
-                    Kind::Map { entries, .. } => {
-                        let last = entries.last().map(|e| e.value.span);
-                        (Value::Map(entries), last)
-                    }
-                };
-                let end = collection_end(text, span, last);
-                Finished {
-                    node: Node {
-                        span: Span::new(file, frame.start.start as usize, end),
-                        value,
-                    },
-                    cost: frame.cost,
-                    anchor: frame.anchor,
-                    place: frame.place,
-                    key_text: None,
-                }
-            }
-            Event::Alias(id) => match b.alias(id, span) {
-                Ok(done) => done,
-                Err(d) => return b.fatal(d),
-            },
-            Event::Scalar(text, style, anchor, tag) => {
-                let role = role(&b.stack);
-                if role == Role::Key && style == ScalarStyle::Plain && tag.is_none() && text == "<<"
-                {
-                    b.diagnostics.push(merge_key(span));
-                    if let Some(Frame {
-                        kind: Kind::Map { skip_value, .. },
-                        ..
-                    }) = b.stack.last_mut()
-                    {
-                        *skip_value = true;
-                    }
-                    continue;
-                }
-                // A key's value is only its text, unless an alias may use it as a value.
-                let value = if role == Role::Key && anchor == 0 && tag.is_none() {
-                    Ok(Value::Null)
-                } else {
-                    resolve_scalar(&text, style, tag.as_deref())
-                };
-                let value = match value {
-                    Ok(v) => v,
-                    Err(message) => {
-                        let d = Diagnostic::new(Code::UnsupportedYaml, message.clone())
-                            .with_label(span, message);
-                        return b.fatal(d);
-                    }
-                };
-                let node = Node { span, value };
-                let cost = scalar_cost(&text);
-                if anchor != 0 {
-                    b.anchors.define_scalar(anchor, &node, &text, cost);
-                }
-                Finished {
-                    node,
-                    cost,
-                    anchor: 0,
-                    place: None,
-                    // Keys keep their source text: `1.10:` is the key "1.10", not 1.1.
-                    key_text: (role == Role::Key).then(|| CompactString::from(&*text)),
-                }
+            Event::DocumentStart(_) => b.document_start(span),
+            Event::SequenceStart(anchor, tag) => b.sequence_start(anchor, tag.as_deref(), span),
+            Event::MappingStart(anchor, tag) => b.mapping_start(anchor, tag.as_deref(), span),
+            Event::SequenceEnd | Event::MappingEnd => b.collection_end(span),
+            Event::Alias(id) => b.alias_event(id, span),
+            Event::Scalar(value, style, anchor, tag) => {
+                b.scalar(&value, style, anchor, tag.as_deref(), span)
             }
         };
-        b.attach(done);
-    }
-
-    match b.document.take() {
-        Some(doc) if doc.value != Value::Null => Parsed {
-            document: Some(doc),
-            diagnostics: b.diagnostics,
-        },
-        _ => {
-            let span = Span::new(b.file, 0, 0);
-            b.fatal(
-                Diagnostic::new(Code::EmptyFile, "the catalog file is empty")
-                    .with_label(span, "no YAML document here")
-                    .with_help("a catalog starts with `catalog_version: \"1\"`; delete the file if it is not a catalog"),
-            )
+        if let Err(d) = step {
+            let aliased = b.aliased;
+            return (b.fatal(d), aliased);
         }
     }
+    let aliased = b.aliased;
+    (b.finish(), aliased)
 }
 
 /// `<<: *base` merges a mapping in YAML 1.1; YAML 1.2 dropped it, and tools
@@ -1368,7 +1464,7 @@ mod tests {
         let text: String = (0..200)
             .map(|i| if i % 3 == 0 { 'é' } else { 'a' })
             .collect();
-        let offsets = Offsets::new(&text);
+        let offsets = Offsets::new(&text, 0);
         for (n, (byte, _)) in text.char_indices().enumerate() {
             assert_eq!(offsets.byte(n), byte, "char {n}");
         }

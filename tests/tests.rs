@@ -11,6 +11,7 @@ mod explain;
 mod formats;
 mod graph;
 mod hostile;
+mod large_files;
 mod list_actions;
 mod messages;
 mod output;

@@ -2,7 +2,7 @@
 
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::config::Config;
-use crate::report::graph::{render_dot, render_json, render_mermaid};
+use crate::report::graph::{render_dot, render_mermaid, write_json};
 use crate::report::Printer;
 use crate::ExitStatus;
 
@@ -28,11 +28,11 @@ pub(crate) fn run(
     };
     super::show_warnings(&checked, config, printer);
     let (registry, graph) = (&checked.registry, &checked.graph);
-    printer.out(&match args.format {
-        GraphFormat::Dot => render_dot(registry, graph),
-        GraphFormat::Mermaid => render_mermaid(registry, graph),
-        GraphFormat::Json => render_json(registry, graph),
-    });
+    match args.format {
+        GraphFormat::Dot => printer.out(&render_dot(registry, graph)),
+        GraphFormat::Mermaid => printer.out(&render_mermaid(registry, graph)),
+        GraphFormat::Json => printer.out_with(|w| write_json(registry, graph, w)),
+    }
     leftovers.keep(checked);
     ExitStatus::Success
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::{ListActionsArgs, OutputFormat};
 use crate::config::Config;
-use crate::report::actions::{render_human, render_json, Listed};
+use crate::report::actions::{render_human, write_json, Listed};
 use crate::report::refusal::{self, Refusal, Refused};
 use crate::report::Printer;
 use crate::ExitStatus;
@@ -50,10 +50,10 @@ pub(crate) fn run(
         (a.1.name.value.as_str(), a.0.name.value.as_str())
             .cmp(&(b.1.name.value.as_str(), b.0.name.value.as_str()))
     });
-    printer.out(&match args.format {
-        OutputFormat::Human => render_human(&actions),
-        OutputFormat::Json => render_json(&actions),
-    });
+    match args.format {
+        OutputFormat::Human => printer.out(&render_human(&actions)),
+        OutputFormat::Json => printer.out_with(|w| write_json(&actions, w)),
+    }
     leftovers.keep(checked);
     ExitStatus::Success
 }

@@ -3,7 +3,7 @@
 use crate::catalog;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::config::Config;
-use crate::report::diagnostics::{passes, render_github, render_json_report, render_sarif};
+use crate::report::diagnostics::{passes, render_github, write_json_report, write_sarif};
 use crate::report::refusal::render_validation;
 use crate::report::Printer;
 use crate::ExitStatus;
@@ -28,14 +28,19 @@ pub(crate) fn run(
             config.color_stderr,
             args.deny_warnings,
         )),
-        DiagnosticFormat::Json => printer.out(&render_json_report(
-            diagnostics,
-            &checked.sources,
-            summary,
-            args.deny_warnings,
-        )),
+        DiagnosticFormat::Json => printer.out_with(|w| {
+            write_json_report(
+                diagnostics,
+                &checked.sources,
+                summary,
+                args.deny_warnings,
+                w,
+            )
+        }),
         DiagnosticFormat::Github => printer.out(&render_github(diagnostics, &checked.sources)),
-        DiagnosticFormat::Sarif => printer.out(&render_sarif(diagnostics, &checked.sources)),
+        DiagnosticFormat::Sarif => {
+            printer.out_with(|w| write_sarif(diagnostics, &checked.sources, w))
+        }
     }
     let status = if checked.has_io_errors() {
         ExitStatus::Error

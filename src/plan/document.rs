@@ -8,7 +8,7 @@
 //! these types (a test keeps the file equal to [`schema`]).
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -638,10 +638,8 @@ impl PlanDocument {
     }
 
     /// Write the document as pretty JSON followed by a newline.
-    pub fn write_json(&self, out: impl io::Write) -> io::Result<()> {
-        // The serializer writes a token at a time: buffer here, where those writes
-        // are inlined copies, not calls through whatever `out` is.
-        let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    /// `out` should be buffered: the serializer writes a token at a time.
+    pub fn write_json(&self, mut out: impl io::Write) -> io::Result<()> {
         serde_json::to_writer_pretty(&mut out, self)?;
         out.write_all(b"\n")?;
         out.flush()

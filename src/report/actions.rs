@@ -173,10 +173,3 @@ pub fn write_json(actions: &[Listed<'_>], out: &mut impl Write) -> std::io::Resu
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
-
-/// The JSON form as text (see [`write_json`]).
-pub fn render_json(actions: &[Listed<'_>]) -> String {
-    let mut out = Vec::new();
-    write_json(actions, &mut out).expect("writing to memory cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}

@@ -185,14 +185,6 @@ pub fn write_json(
     out.write_all(b"\n")
 }
 
-/// The JSON form as text (see [`write_json`]).
-pub fn render_json(registry: &Registry, graph: &DependencyGraph) -> String {
-    // About 100 bytes per node and per edge, pretty-printed.
-    let mut out = Vec::with_capacity(100 * (graph.graph.node_count() + graph.graph.edge_count()));
-    write_json(registry, graph, &mut out).expect("writing to memory cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

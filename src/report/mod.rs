@@ -18,6 +18,9 @@ pub mod save;
 
 use std::io::Write;
 
+/// Buffered stdout, as [`Printer::out_with`] lends it.
+pub type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
+
 /// Writes rendered output to stdout and stderr.
 ///
 /// A reader that goes away (`EPIPE`) ends stdout quietly; any other failure to
@@ -52,13 +55,13 @@ impl Printer {
         }
     }
 
-    /// Stream to stdout: for documents too large to hold twice. The writer is not
-    /// buffered; `write` buffers as it needs.
-    pub fn out_with(&mut self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    /// Stream a document to stdout as it is serialised, through a buffer: large
+    /// JSON never exists as one string.
+    pub fn out_with(&mut self, write: impl FnOnce(&mut Stdout) -> std::io::Result<()>) {
         if self.closed {
             return;
         }
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         if let Err(e) = write(&mut stdout).and_then(|_| stdout.flush()) {
             self.closed = true;
             if e.kind() != std::io::ErrorKind::BrokenPipe {

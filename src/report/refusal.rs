@@ -10,7 +10,7 @@
 
 use crate::diagnostic::{self, Diagnostic};
 use crate::report::diagnostics::{
-    render_diagnostics, render_human_report, render_json_report, Summary,
+    render_diagnostics, render_human_report, write_json_report, Summary,
 };
 use crate::report::Printer;
 use crate::source::SourceMap;
@@ -71,12 +71,9 @@ pub fn report(printer: &mut Printer, refusal: Refusal<'_>, channel: Channel) -> 
     let status = refusal.kind.status();
     let diagnostics = diagnostic::finish(refusal.diagnostics, refusal.sources);
     if channel.json {
-        printer.out(&render_json_report(
-            &diagnostics,
-            refusal.sources,
-            refusal.summary,
-            false,
-        ));
+        printer.out_with(|w| {
+            write_json_report(&diagnostics, refusal.sources, refusal.summary, false, w)
+        });
         return status;
     }
     let text = match refusal.kind {

@@ -11,7 +11,8 @@ use crate::source::Span;
 /// Each dependency: a known module, listed once, at a version its requirement accepts.
 pub(super) fn check_dependencies(registry: &Registry, out: &mut Vec<Diagnostic>) {
     let index = registry.module_index();
-    let names = Suggester::new(index.keys().copied());
+    // Built on the first unknown module: a valid catalog never needs the index.
+    let names = std::cell::LazyCell::new(|| Suggester::new(index.keys().copied()));
     for module in &registry.modules {
         let mut listed: HashMap<&str, Span> = HashMap::new();
         for dep in &module.dependencies {

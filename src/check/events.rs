@@ -31,7 +31,8 @@ pub(super) fn check_events(registry: &Registry, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let provided = Suggester::new(providers.keys().copied());
+    // Built on the first unknown event: a valid catalog never needs the index.
+    let provided = std::cell::LazyCell::new(|| Suggester::new(providers.keys().copied()));
     // Event types by their lower-case spelling, first provider in name order wins,
     // so a consumer that only got the case wrong is told the exact spelling.
     let mut by_lower_case: BTreeMap<String, &str> = BTreeMap::new();

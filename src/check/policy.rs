@@ -26,7 +26,8 @@ pub(super) fn check_policy(registry: &Registry, out: &mut Vec<Diagnostic>) {
         .actions()
         .map(|(_, a)| a.name.value.as_str())
         .collect();
-    let action_names = Suggester::new(actions.iter().copied());
+    // Built on the first unknown action: a valid catalog never needs the index.
+    let action_names = std::cell::LazyCell::new(|| Suggester::new(actions.iter().copied()));
     let zone_names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
     let zones = std::cell::OnceCell::new();
     for policy in &registry.policies {

@@ -19,7 +19,8 @@ pub(super) fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
     for (_, action) in registry.actions() {
         actions.entry(&action.name.value).or_insert(action);
     }
-    let action_names = Suggester::new(actions.keys().copied());
+    // Built on the first unknown action: a valid catalog never needs the index.
+    let action_names = std::cell::LazyCell::new(|| Suggester::new(actions.keys().copied()));
     // Input schemas compiled once per action, only for actions steps give literal
     // parameters to; `None` when the schema does not compile (reported elsewhere).
     let mut validators: HashMap<&str, Option<Validator>> = HashMap::new();

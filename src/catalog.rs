@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::graph::DependencyGraph;
 use crate::loader;
@@ -55,26 +53,29 @@ impl CheckedCatalog {
 }
 
 /// Load, schema-check, build and check the catalogs at `paths`.
+///
+/// Each file goes through loading, the schema stage and the registry on its own,
+/// in parallel with the others, and its tree is freed as soon as its part of the
+/// registry is built: the trees are the bulk of a catalog's memory, and holding
+/// every file's at once would set the peak. The parts and every file's
+/// diagnostics are joined in file order, so the result does not depend on which
+/// file finished first.
 pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
-    let mut loaded = loader::load(paths);
-    let mut diagnostics = std::mem::take(&mut loaded.diagnostics);
-    let schema_diagnostics: Vec<Vec<Diagnostic>> = loaded
-        .files
-        .par_iter()
-        .map(|f| {
-            f.document
-                .as_ref()
-                .map(|d| crate::schema::check_file(d, &loaded.sources.get(f.id).text))
-                .unwrap_or_default()
-        })
-        .collect();
-    diagnostics.extend(schema_diagnostics.into_iter().flatten());
-    let registry = registry::build(&mut loaded);
-    // The documents are not needed past the registry; free them before the checks,
-    // which are the other memory-hungry stage. Dropping a large tree takes a while,
-    // so it happens on another thread.
-    let documents: Vec<_> = loaded.files.iter_mut().map(|f| f.document.take()).collect();
-    rayon::spawn(move || drop(documents));
+    let loaded = loader::load_each(paths, |id, text, document| {
+        let Some(mut document) = document else {
+            return (Vec::new(), Registry::default());
+        };
+        let schema = crate::schema::check_file(&document, text);
+        let part = registry::build_file(id, &mut document, text);
+        (schema, part)
+    });
+    let mut diagnostics = loaded.diagnostics;
+    let mut parts = Vec::with_capacity(loaded.parts.len());
+    for (schema, part) in loaded.parts {
+        diagnostics.extend(schema);
+        parts.push(part);
+    }
+    let registry = registry::concat(parts);
     let graph = DependencyGraph::build(&registry);
     diagnostics.extend(crate::check::check(&registry, &graph));
     let diagnostics = diagnostic::finish(diagnostics, &loaded.sources);

@@ -366,21 +366,60 @@ pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
-/// Find, read and parse the catalog files named by `paths`.
-pub fn load(paths: &[PathBuf]) -> Loaded {
+/// What [`load_each`] gives back: the files read and what was made of each.
+#[derive(Debug)]
+pub struct LoadedEach<T> {
+    /// Every file read, for rendering spans.
+    pub sources: SourceMap,
+    /// What `each` made of every file, in file order (one per file in `sources`).
+    pub parts: Vec<T>,
+    /// Problems found while finding, reading or parsing files.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Find, read and parse the catalog files named by `paths`, handing each file's
+/// tree (absent when it could not be read or parsed) with its id and text to
+/// `each` on the thread that parsed it. `each` runs on every file in parallel;
+/// its results come back in file order. Whatever `each` does not keep of a tree
+/// is freed as soon as it returns, so a caller that keeps only a summary of each
+/// file never holds every tree at once.
+pub fn load_each<T, F>(paths: &[PathBuf], each: F) -> LoadedEach<T>
+where
+    T: Send,
+    F: Fn(FileId, &str, Option<Node>) -> T + Sync,
+{
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
     let results: Vec<_> = files
         .par_iter()
         .enumerate()
-        .map(|(i, path)| read_and_parse(FileId(i as u32), path))
+        .map(|(i, path)| {
+            let id = FileId(i as u32);
+            let (source, document, diags) = read_and_parse(id, path);
+            let part = each(id, &source.text, document);
+            (source, part, diags)
+        })
         .collect();
-    let mut loaded = Loaded::default();
-    for (source, document, diags) in results {
-        let id = loaded.sources.add(source);
-        loaded.files.push(LoadedFile { id, document });
+    let mut sources = SourceMap::default();
+    let mut parts = Vec::with_capacity(results.len());
+    for (source, part, diags) in results {
+        sources.add(source);
+        parts.push(part);
         diagnostics.extend(diags);
     }
-    loaded.diagnostics = diagnostics;
-    loaded
+    LoadedEach {
+        sources,
+        parts,
+        diagnostics,
+    }
+}
+
+/// Find, read and parse the catalog files named by `paths`, keeping every tree.
+pub fn load(paths: &[PathBuf]) -> Loaded {
+    let each = load_each(paths, |id, _, document| LoadedFile { id, document });
+    Loaded {
+        sources: each.sources,
+        files: each.parts,
+        diagnostics: each.diagnostics,
+    }
 }

@@ -758,38 +758,69 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
 /// Embedded schemas and data are moved out of the documents (they are not needed
 /// after this stage), so the registry does not double the memory of the catalog.
 pub fn build(loaded: &mut Loaded) -> Registry {
+    let sources = &loaded.sources;
+    concat(
+        loaded
+            .files
+            .iter_mut()
+            .map(|file| match &mut file.document {
+                Some(doc) => build_file(file.id, doc, &sources.get(file.id).text),
+                None => Registry::default(),
+            }),
+    )
+}
+
+/// The part of the registry one file declares: what [`build`] makes of that file
+/// alone, so files can be built as they are parsed and their trees freed at once;
+/// [`concat`] joins the parts. Embedded schemas and data are moved out of
+/// `document`, as in [`build`].
+pub fn build_file(file: FileId, document: &mut Node, text: &str) -> Registry {
     let mut registry = Registry::default();
-    for file in &mut loaded.files {
-        let Some(doc) = &mut file.document else {
-            continue;
-        };
-        if !matches!(doc.value, Value::Map(_)) {
-            continue;
+    if !matches!(document.value, Value::Map(_)) {
+        return registry;
+    }
+    if let Some(modules) = document.get_mut("modules") {
+        registry.modules.extend(
+            modules
+                .as_seq_mut()
+                .iter_mut()
+                .filter_map(|m| build_module(m, file, text)),
+        );
+    }
+    if let Some(entry) = document.entry("policy") {
+        if matches!(entry.value.value, Value::Map(_)) {
+            registry
+                .policies
+                .push(build_policy(entry.key.span, &entry.value));
         }
-        let text = &loaded.sources.get(file.id).text;
-        if let Some(modules) = doc.get_mut("modules") {
-            registry.modules.extend(
-                modules
-                    .as_seq_mut()
-                    .iter_mut()
-                    .filter_map(|m| build_module(m, file.id, text)),
-            );
+    }
+    if let Some(workflows) = document.get("workflows") {
+        for e in workflows.as_map() {
+            registry.workflows.push(build_workflow(
+                &Spanned::new(e.key.value.to_string(), e.key.span),
+                &e.value,
+            ));
         }
-        if let Some(entry) = doc.entry("policy") {
-            if matches!(entry.value.value, Value::Map(_)) {
-                registry
-                    .policies
-                    .push(build_policy(entry.key.span, &entry.value));
-            }
-        }
-        if let Some(workflows) = doc.get("workflows") {
-            for e in workflows.as_map() {
-                registry.workflows.push(build_workflow(
-                    &Spanned::new(e.key.value.to_string(), e.key.span),
-                    &e.value,
-                ));
-            }
-        }
+    }
+    registry
+}
+
+/// The registry of several files from their parts, in the order given (file
+/// order, for the registry's order to be the declaration order).
+pub fn concat(parts: impl IntoIterator<Item = Registry>) -> Registry {
+    let parts: Vec<Registry> = parts.into_iter().collect();
+    // Sized once, so the modules are not copied again and again as the list grows.
+    let mut registry = Registry {
+        modules: Vec::with_capacity(parts.iter().map(|p| p.modules.len()).sum()),
+        policies: Vec::new(),
+        workflows: Vec::with_capacity(parts.iter().map(|p| p.workflows.len()).sum()),
+        diagnostics: Vec::new(),
+    };
+    for part in parts {
+        registry.modules.extend(part.modules);
+        registry.policies.extend(part.policies);
+        registry.workflows.extend(part.workflows);
+        registry.diagnostics.extend(part.diagnostics);
     }
     registry
 }

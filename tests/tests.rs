@@ -13,6 +13,7 @@ mod graph;
 mod hostile;
 mod large_files;
 mod list_actions;
+mod many_files;
 mod messages;
 mod output;
 mod plan;

@@ -420,7 +420,14 @@ fn command(exec: &[String], declared_in: &str) -> Option<Command> {
         .map_or(".", |(dir, _)| dir)
         .to_string();
     let program = if program.contains('/') && !std::path::Path::new(program).is_absolute() {
-        root::join(&dir, program)
+        let resolved = root::join(&dir, program);
+        // `./tool` in the root's own directory normalises to `tool`, which names a
+        // program on PATH: a path keeps a `/` so it stays a path.
+        if resolved.contains('/') {
+            resolved
+        } else {
+            format!("./{resolved}")
+        }
     } else {
         program.clone()
     };

@@ -1,0 +1,103 @@
+//! Found in review of the plan document, the error channel and `rune man`: each
+//! test is a hostile input that once gave a wrong plan, a hang or a panic.
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+use tempfile::TempDir;
+
+use crate::support::rune;
+
+const AT: &str = "2026-01-01T00:00:00Z";
+
+/// A catalog file declaring one process module `name` that runs `exec`, and an
+/// action `NAME-act` that runs `action_exec`.
+fn catalog(name: &str, exec: &str, action_exec: &str) -> String {
+    format!(
+        r#"catalog_version: "1"
+modules:
+  - module_identity:
+      module_name: {name}
+      module_class: Thing
+      module_type: core_service
+      module_version: 1.0.0
+      description: a module
+    lifecycle:
+      runtime: process
+      exec: [{exec}]
+    capability_declaration:
+      actions:
+        - action: {name}-act
+          description: an action
+          category: diagnostic
+          impact: low
+          exec: [{action_exec}]
+"#
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("directory is created");
+    }
+    std::fs::write(path, text).expect("file is written");
+}
+
+fn plan_json(dir: &Path, args: &[&str]) -> Json {
+    let out = rune(["plan", "--at", AT, "--format", "json"])
+        .args(args.iter().copied())
+        .current_dir(dir)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    out.json()
+}
+
+/// Every startup command's argv[0] and every action command's, by module/action.
+fn programs(doc: &Json) -> Vec<String> {
+    let startup = doc["startup"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|w| w["modules"].as_array().into_iter().flatten());
+    let actions = doc["actions"].as_array().into_iter().flatten();
+    startup
+        .chain(actions)
+        .map(|m| m["command"]["argv"][0].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn an_exec_path_in_the_root_directory_stays_a_path_not_a_name_looked_up_on_path() {
+    let dir = TempDir::new().expect("temporary directory");
+    // `./tool`, `bin/../tool` and `./` paths in the root's own directory normalise
+    // to a name without a `/`: written bare, `rune apply` would run whatever `tool`
+    // is on PATH instead of the catalog's own file.
+    write(
+        &dir.path().join("cat/a.yaml"),
+        &catalog("alpha", r#""./alpha", "--flag""#, r#""bin/../run.sh""#),
+    );
+    write(
+        &dir.path().join("cat/sub/b.yaml"),
+        &catalog("beta", r#""../beta""#, r#""./x/../run.sh""#),
+    );
+    let doc = plan_json(dir.path(), &["cat", "--action", "alpha-act"]);
+    assert_eq!(programs(&doc), ["./alpha", "./run.sh"]);
+    let doc = plan_json(dir.path(), &["cat", "--action", "beta-act"]);
+    assert_eq!(programs(&doc), ["./beta", "sub/run.sh"]);
+    // A bare name stays a bare name: that one is looked up on PATH, as documented.
+    write(
+        &dir.path().join("bare/a.yaml"),
+        &catalog("gamma", r#""jq""#, r#""/usr/bin/env""#),
+    );
+    let doc = plan_json(dir.path(), &["bare", "--action", "gamma-act"]);
+    assert_eq!(programs(&doc), ["jq", "/usr/bin/env"]);
+    // The readable plan shows the same command line.
+    let out = rune(["plan", "--at", AT, "cat", "--action", "alpha-act"])
+        .current_dir(dir.path())
+        .run();
+    assert!(
+        out.stdout.contains("process: ./alpha --flag") && out.stdout.contains("command   ./run.sh"),
+        "{}",
+        out.snapshot()
+    );
+}

@@ -101,3 +101,32 @@ fn an_exec_path_in_the_root_directory_stays_a_path_not_a_name_looked_up_on_path(
         out.snapshot()
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_backslash_in_a_unix_file_name_is_kept_not_turned_into_a_directory() {
+    let dir = TempDir::new().expect("temporary directory");
+    // Two different files: `a\b.yaml` and `a/b.yaml`.
+    write(
+        &dir.path().join("cat").join("a\\b.yaml"),
+        &catalog("alpha", r#""x""#, r#""y""#),
+    );
+    write(
+        &dir.path().join("cat/a/b.yaml"),
+        &catalog("beta", r#""x""#, r#""y""#),
+    );
+    write(
+        &dir.path().join("c\\d/e.yaml"),
+        &catalog("gamma", r#""x""#, r#""y""#),
+    );
+    let doc = plan_json(dir.path(), &["cat"]);
+    let files: Vec<&str> = doc["inputs"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["file"].as_str().expect("file name"))
+        .collect();
+    assert_eq!(files, ["a/b.yaml", "a\\b.yaml"]);
+    let doc = plan_json(dir.path(), &["c\\d"]);
+    assert_eq!(doc["inputs"]["catalog_root"], "c\\d");
+}

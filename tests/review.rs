@@ -130,3 +130,50 @@ fn a_backslash_in_a_unix_file_name_is_kept_not_turned_into_a_directory() {
     let doc = plan_json(dir.path(), &["c\\d"]);
     assert_eq!(doc["inputs"]["catalog_root"], "c\\d");
 }
+
+/// The catalog files a saved plan names, resolved as a reader of the plan file
+/// would: from the plan file's directory, by the operating system.
+fn files_seen_from(plan: &Path) -> Vec<std::path::PathBuf> {
+    let doc: Json = serde_json::from_str(&std::fs::read_to_string(plan).expect("plan is written"))
+        .expect("plan is JSON");
+    let root = doc["inputs"]["catalog_root"]
+        .as_str()
+        .expect("catalog_root");
+    let dir = plan.parent().expect("plan has a directory");
+    doc["inputs"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| dir.join(root).join(f["file"].as_str().expect("file")))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plan_saved_through_a_symbolic_link_finds_its_catalogs_from_where_it_lies() {
+    let dir = TempDir::new().expect("temporary directory");
+    let base = dir.path();
+    write(
+        &base.join("cat/a.yaml"),
+        &catalog("alpha", r#""x""#, r#""y""#),
+    );
+    std::fs::create_dir_all(base.join("out/deep")).expect("out/deep");
+    std::os::unix::fs::symlink(base.join("out/deep"), base.join("deeplink")).expect("link");
+    // `deeplink/../p.json` is `out/p.json` to the kernel, not `./p.json`; and a plan
+    // in a linked directory lies in the link's target.
+    for out in ["deeplink/../p.json", "deeplink/q.json", "out/deep/r.json"] {
+        let run = rune(["plan", "--at", AT, "cat", "--out", out])
+            .current_dir(base)
+            .run();
+        assert_eq!(run.code, 0, "{}", run.snapshot());
+        let files = files_seen_from(&base.join(out));
+        assert!(!files.is_empty());
+        for file in files {
+            assert!(
+                file.is_file(),
+                "--out {out}: the plan names {} which does not exist",
+                file.display()
+            );
+        }
+    }
+}

@@ -241,3 +241,82 @@ fn man_out_dir_refuses_a_fifo_at_a_page_name_instead_of_hanging() {
         "{stderr}"
     );
 }
+
+/// A change to a valid plan document.
+type Mutation = Box<dyn Fn(&mut Json)>;
+
+#[test]
+fn hostile_plan_json_is_refused_by_the_document_type_without_panicking() {
+    use rune::plan::document::PlanDocument;
+    let dir = crate::plan::fixture();
+    let out = rune(["plan", "--at", AT, "--format", "json"])
+        .args(["--action", "restart-nomad", "-p", "node=worker-1"])
+        .args(["--ack", "restart-nomad", "--reason", "r"])
+        .current_dir(dir.path())
+        .run();
+    let good: Json = out.json();
+    assert!(serde_json::from_value::<PlanDocument>(good.clone()).is_ok());
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mutations: Vec<(&str, Mutation)> = vec![
+        ("unknown field", Box::new(|d| d["extra"] = Json::Null)),
+        (
+            "unknown nested field",
+            Box::new(|d| d["inputs"]["extra"] = 1.into()),
+        ),
+        (
+            "format_version past u32",
+            Box::new(|d| d["format_version"] = serde_json::json!(1u64 << 40)),
+        ),
+        (
+            "negative step id",
+            Box::new(|d| d["startup"][0]["modules"][0]["steps"][0]["id"] = (-1).into()),
+        ),
+        (
+            "fractional step id",
+            Box::new(|d| d["startup"][0]["modules"][0]["steps"][0]["id"] = 1.5.into()),
+        ),
+        (
+            "huge timeout",
+            Box::new(|d| d["actions"][0]["timeout_ms"]["value"] = serde_json::json!(1e300)),
+        ),
+        (
+            "string where a number goes",
+            Box::new(|d| d["summary"]["steps"] = "10".into()),
+        ),
+        (
+            "unknown rule",
+            Box::new(|d| d["actions"][0]["decision"]["rule"] = "change_windows.".into()),
+        ),
+        (
+            "unknown phase",
+            Box::new(|d| d["shutdown"][0]["modules"][0]["steps"][0]["phase"] = "explode".into()),
+        ),
+        (
+            "bad instant",
+            Box::new(|d| d["evaluated_at"] = "yesterday".into()),
+        ),
+        ("null document", Box::new(|d| *d = Json::Null)),
+        (
+            "missing field",
+            Box::new(|d| {
+                d.as_object_mut().map(|o| o.remove("inputs"));
+            }),
+        ),
+    ];
+    for (what, mutate) in mutations {
+        let mut doc = good.clone();
+        mutate(&mut doc);
+        let text = doc.to_string();
+        let parsed = std::panic::catch_unwind(|| serde_json::from_str::<PlanDocument>(&text));
+        match parsed {
+            Ok(Err(_)) => {}
+            Ok(Ok(_)) => panic!("{what}: accepted"),
+            Err(_) => panic!("{what}: panicked"),
+        }
+    }
+    // Nesting past serde_json's recursion limit is an error, not a stack overflow.
+    let text =
+        good.to_string()
+            .replacen("\"params\":{", &format!("\"params\":{{\"deep\":{deep},"), 1);
+    assert!(serde_json::from_str::<PlanDocument>(&text).is_err());
+}

@@ -320,3 +320,46 @@ fn hostile_plan_json_is_refused_by_the_document_type_without_panicking() {
             .replacen("\"params\":{", &format!("\"params\":{{\"deep\":{deep},"), 1);
     assert!(serde_json::from_str::<PlanDocument>(&text).is_err());
 }
+
+#[test]
+fn a_denied_plan_with_out_dash_leaves_one_json_document_on_stdout_not_nothing() {
+    let dir = crate::plan::fixture();
+    let denied = ["--action", "restart-nomad", "-p", "node=worker-1"];
+    // Without --out -, stdout holds the plan with its denied step (exit 1).
+    let plain = rune(["plan", "--at", AT, "--format", "json"])
+        .args(denied)
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(plain.code, 1, "{}", plain.snapshot());
+    assert_eq!(plain.json()["summary"]["denied"], 1);
+    // With --out -, the plan never reaches stdout; the diagnostics report does, so
+    // `--format json` still means stdout parses, and `rune apply -` gets no plan.
+    let out = rune(["plan", "--at", AT, "--format", "json", "--out", "-"])
+        .args(denied)
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let report = out.json();
+    assert_eq!(report["valid"], false, "{report:#}");
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .expect("a diagnostics report")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(codes, ["rune::plan::policy_denied"]);
+    assert!(
+        out.stderr
+            .contains("the plan has denied steps; not written to stdout"),
+        "{}",
+        out.snapshot()
+    );
+    // In the human format the readable plan is on stderr and stdout stays empty.
+    let human = rune(["plan", "--at", AT, "--out", "-"])
+        .args(denied)
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(human.code, 1, "{}", human.snapshot());
+    assert_eq!(human.stdout, "");
+    assert!(human.stderr.contains("DENIED"), "{}", human.snapshot());
+}

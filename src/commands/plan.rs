@@ -162,8 +162,11 @@ fn plan_with(
             OutputFormat::Json if to_stdout => {}
             OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
         }
+        // With `--out -` stdout is where the plan would have gone, and a denied plan
+        // never goes there: stdout gets the diagnostics report instead, so `--format
+        // json` still leaves one JSON document on it (one `rune apply` refuses).
         let channel = Channel {
-            json: false,
+            json: channel.json && to_stdout,
             ..channel
         };
         let status = refuse(printer, checked, Refused::Denied, denials, channel);

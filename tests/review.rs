@@ -363,3 +363,54 @@ fn a_denied_plan_with_out_dash_leaves_one_json_document_on_stdout_not_nothing() 
     assert_eq!(human.stdout, "");
     assert!(human.stderr.contains("DENIED"), "{}", human.snapshot());
 }
+
+#[test]
+fn a_parameter_given_twice_on_the_command_line_is_a_usage_error_not_the_last_one_silently() {
+    let dir = crate::plan::fixture();
+    let twice = |extra: &[&str]| {
+        // Inside the fixture's change window, acknowledged: allowed.
+        rune([
+            "plan",
+            "--at",
+            "2026-03-27T10:00:00Z",
+            "--action",
+            "restart-nomad",
+        ])
+        .args(["--ack", "restart-nomad", "--reason", "r"])
+        .args(extra.iter().copied())
+        .current_dir(dir.path())
+        .run()
+    };
+    for args in [
+        &["-p", "node=worker-1", "-p", "node=worker-2"][..],
+        &["-p", "node=worker-1", "--param", " node =worker-1"][..],
+    ] {
+        let out = twice(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.snapshot());
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr.contains("rune::cli::invalid_param")
+                && out
+                    .stderr
+                    .contains("--param `node` is given more than once"),
+            "{}",
+            out.snapshot()
+        );
+    }
+    // In JSON too, as a diagnostics report on stdout.
+    let out = twice(&["-p", "node=a", "-p", "node=b", "--format", "json"]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert_eq!(
+        out.json()["diagnostics"][0]["code"],
+        "rune::cli::invalid_param"
+    );
+    // The command line still overrides a params file.
+    std::fs::write(dir.path().join("params.yaml"), "node: worker-1\n").expect("params file");
+    let out = twice(&["--params-file", "params.yaml", "-p", "node=worker-2"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains(r#"{"node":"worker-2"}"#),
+        "{}",
+        out.snapshot()
+    );
+}

@@ -268,6 +268,10 @@ fn hostile_plan_json_is_refused_by_the_document_type_without_panicking() {
             Box::new(|d| d["format_version"] = serde_json::json!(1u64 << 40)),
         ),
         (
+            "another format version",
+            Box::new(|d| d["format_version"] = 2.into()),
+        ),
+        (
             "negative step id",
             Box::new(|d| d["startup"][0]["modules"][0]["steps"][0]["id"] = (-1).into()),
         ),

@@ -418,3 +418,29 @@ fn a_parameter_given_twice_on_the_command_line_is_a_usage_error_not_the_last_one
         out.snapshot()
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn plan_out_refuses_to_replace_the_params_file_it_reads() {
+    let dir = crate::plan::fixture();
+    let params = "node: worker-1\n";
+    std::fs::write(dir.path().join("params.yaml"), params).expect("params file");
+    std::os::unix::fs::symlink("params.yaml", dir.path().join("link.yaml")).expect("link");
+    for out in ["params.yaml", "./params.yaml", "link.yaml"] {
+        let run = rune(["plan", "--at", AT, "--action", "restart-nomad"])
+            .args(["--params-file", "params.yaml", "--out", out])
+            .current_dir(dir.path())
+            .run();
+        assert_eq!(run.code, 2, "--out {out}: {}", run.snapshot());
+        assert!(
+            run.stderr.contains("rune::cli::unwritable_out")
+                && run
+                    .stderr
+                    .contains("it is the --params-file this plan reads"),
+            "{}",
+            run.snapshot()
+        );
+        let kept = std::fs::read_to_string(dir.path().join("params.yaml")).expect("params");
+        assert_eq!(kept, params, "--out {out} replaced the params file");
+    }
+}

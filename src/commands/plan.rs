@@ -86,6 +86,12 @@ fn plan_with(
             .and_then(|()| crate::report::save::refuse_catalog_input(out, &paths));
         if let Err(e) = refused {
             problems.push(unwritable_out(out, &e.to_string()));
+        } else if reads_params_from(args, out) {
+            // Like a catalog file: the plan would replace the input it was made from.
+            problems.push(unwritable_out(
+                out,
+                "it is the --params-file this plan reads; write the plan elsewhere",
+            ));
         }
     }
     let (at, clock) = match instant {
@@ -234,6 +240,17 @@ fn refuse(
         summary: checked.summary(),
     };
     refusal::report(printer, refusal, channel)
+}
+
+/// Whether `--out` names the `--params-file` (through any links or spelling).
+fn reads_params_from(args: &PlanArgs, out: &Path) -> bool {
+    let Some(params) = &args.params_file else {
+        return false;
+    };
+    match (std::fs::canonicalize(params), std::fs::canonicalize(out)) {
+        (Ok(params), Ok(out)) => params == out,
+        _ => false,
+    }
 }
 
 fn unwritable_out(out: &Path, why: &str) -> Diagnostic {

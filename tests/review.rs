@@ -444,3 +444,18 @@ fn plan_out_refuses_to_replace_the_params_file_it_reads() {
         assert_eq!(kept, params, "--out {out} replaced the params file");
     }
 }
+
+#[test]
+fn plan_help_says_at_overrides_source_date_epoch() {
+    let out = rune(["plan", "--help"]).run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let at: String = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("--at <RFC3339>"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(at.contains("SOURCE_DATE_EPOCH"), "{}", out.stdout);
+}

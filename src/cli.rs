@@ -165,7 +165,7 @@ pub(crate) struct PlanArgs {
     #[arg(long, value_name = "FILE")]
     pub params_file: Option<PathBuf>,
 
-    /// Evaluate change windows at this instant (RFC 3339) instead of now.
+    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 

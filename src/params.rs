@@ -167,8 +167,8 @@ pub(crate) fn read_params_file(
     }
 }
 
-/// Merge file parameters with `--param` assignments (the command line wins), typing
-/// each assignment with the action's input_schema. Errors are usage diagnostics.
+/// Merge file parameters with `--param` assignments (the command line wins; a key
+/// given twice on it is an error), typing each assignment with the action's input_schema. Errors are usage diagnostics.
 pub(crate) fn collect(
     assignments: &[String],
     from_file: Map<String, Json>,
@@ -177,8 +177,21 @@ pub(crate) fn collect(
     let schema = action.input_schema.as_ref().map(Node::to_json);
     let properties = schema.as_ref().and_then(|s| s.get("properties"));
     let mut params = from_file;
+    // The command line overrides the file, but not itself: of `-p node=a -p node=b`
+    // neither is obviously meant, as of a key written twice in a params file.
+    let mut given = std::collections::HashSet::new();
     for arg in assignments {
         let (key, raw) = split_assignment(arg)?;
+        if !given.insert(key) {
+            return Err(Diagnostic::new(
+                Code::InvalidParam,
+                format!(
+                    "--param {} is given more than once",
+                    crate::schema::quote(key)
+                ),
+            )
+            .with_help("give each parameter once"));
+        }
         let value = typed_value(
             raw,
             properties.and_then(|p| p.get(key)),

@@ -21,6 +21,7 @@ mod plan_document;
 mod plan_examples;
 mod properties;
 mod registration;
+mod review;
 mod robustness;
 mod suggestions;
 mod validate;

@@ -9,6 +9,7 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, ManArgs};
+use crate::report::save::SaveError;
 use crate::report::Printer;
 use crate::ExitStatus;
 
@@ -59,12 +60,20 @@ fn render(command: clap::Command) -> (String, String) {
     )
 }
 
-fn write_page(dir: &Path, name: &str, page: &str) -> std::io::Result<()> {
+fn write_page(dir: &Path, name: &str, page: &str) -> Result<(), String> {
     if !dir.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "no such directory",
-        ));
+        return Err(if dir.exists() {
+            "not a directory".to_string()
+        } else {
+            "no such directory".to_string()
+        });
     }
-    std::fs::write(dir.join(name), page)
+    // As `plan --out` saves: a FIFO or device at a page's name is refused, not
+    // opened (writing to a FIFO nobody reads would hang), and a reader never sees
+    // half a page.
+    match crate::report::save::save_atomically(&dir.join(name), page.as_bytes()) {
+        Ok(_) => Ok(()),
+        Err(SaveError::NotAFile { kind, .. }) => Err(format!("it is {kind}, not a regular file")),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -86,6 +86,12 @@ fn plan_with(
             .and_then(|()| crate::report::save::refuse_catalog_input(out, &paths));
         if let Err(e) = refused {
             problems.push(unwritable_out(out, &e.to_string()));
+        } else if reads_params_from(args, out) {
+            // Like a catalog file: the plan would replace the input it was made from.
+            problems.push(unwritable_out(
+                out,
+                "it is the --params-file this plan reads; write the plan elsewhere",
+            ));
         }
     }
     let (at, clock) = match instant {
@@ -162,8 +168,11 @@ fn plan_with(
             OutputFormat::Json if to_stdout => {}
             OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
         }
+        // With `--out -` stdout is where the plan would have gone, and a denied plan
+        // never goes there: stdout gets the diagnostics report instead, so `--format
+        // json` still leaves one JSON document on it (one `rune apply` refuses).
         let channel = Channel {
-            json: false,
+            json: channel.json && to_stdout,
             ..channel
         };
         let status = refuse(printer, checked, Refused::Denied, denials, channel);
@@ -231,6 +240,17 @@ fn refuse(
         summary: checked.summary(),
     };
     refusal::report(printer, refusal, channel)
+}
+
+/// Whether `--out` names the `--params-file` (through any links or spelling).
+fn reads_params_from(args: &PlanArgs, out: &Path) -> bool {
+    let Some(params) = &args.params_file else {
+        return false;
+    };
+    match (std::fs::canonicalize(params), std::fs::canonicalize(out)) {
+        (Ok(params), Ok(out)) => params == out,
+        _ => false,
+    }
 }
 
 fn unwritable_out(out: &Path, why: &str) -> Diagnostic {

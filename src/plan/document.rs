@@ -35,6 +35,7 @@ pub struct PlanDocument {
     /// Version of this document format; changes only when a field changes meaning
     /// or is removed.
     #[schemars(extend("const" = 1))]
+    #[serde(deserialize_with = "known_format_version")]
     pub format_version: u32,
     /// The instant policy was evaluated at (RFC 3339, UTC).
     pub evaluated_at: Timestamp,
@@ -57,6 +58,21 @@ pub struct PlanDocument {
     pub critical_path: CriticalPath,
     /// Counts.
     pub summary: Summary,
+}
+
+/// A plan of another format version may mean something else field by field: it is
+/// refused when read, not half understood.
+fn known_format_version<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u32, D::Error> {
+    let version = u32::deserialize(deserializer)?;
+    if version == FORMAT_VERSION {
+        Ok(version)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "plan format_version {version} is not {FORMAT_VERSION}, the version this rune reads"
+        )))
+    }
 }
 
 /// What the operator asked for.
@@ -420,7 +436,14 @@ fn command(exec: &[String], declared_in: &str) -> Option<Command> {
         .map_or(".", |(dir, _)| dir)
         .to_string();
     let program = if program.contains('/') && !std::path::Path::new(program).is_absolute() {
-        root::join(&dir, program)
+        let resolved = root::join(&dir, program);
+        // `./tool` in the root's own directory normalises to `tool`, which names a
+        // program on PATH: a path keeps a `/` so it stays a path.
+        if resolved.contains('/') {
+            resolved
+        } else {
+            format!("./{resolved}")
+        }
     } else {
         program.clone()
     };

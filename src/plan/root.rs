@@ -5,7 +5,9 @@
 //! directory, so the document names files, working directories and resolved
 //! `exec` paths relative to one recorded root, never relative to where rune ran.
 //! Paths are compared lexically (no symbolic links followed, nothing read): the
-//! same spelling gives the same plan on any machine.
+//! same spelling gives the same plan on any machine. The one exception is where a
+//! saved plan lies ([`CatalogRoot::seen_from`]): its reader resolves the recorded
+//! root from the file's real directory, so that is compared by real directories.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -58,8 +60,18 @@ impl CatalogRoot {
         if self.absolute {
             return self.display();
         }
-        let from = normalize(&self.cwd.join(dir));
-        let to = normalize(&self.cwd.join(&self.dir));
+        // Whoever opens the plan resolves the recorded path from the file's real
+        // directory, `..` included, so compare real directories when both exist: a
+        // plan written through a symbolic link (`link/../plan.json`, a linked
+        // directory) must not be read against the link's lexical parent.
+        let real = |p: &Path| std::fs::canonicalize(self.cwd.join(p)).ok();
+        let (from, to) = match (real(dir), real(&self.dir)) {
+            (Some(from), Some(to)) => (from, to),
+            _ => (
+                normalize(&self.cwd.join(dir)),
+                normalize(&self.cwd.join(&self.dir)),
+            ),
+        };
         slash(&relative(&from, &to))
     }
 
@@ -125,7 +137,14 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 
 /// A path as a plan writes it: `/`-separated, `.` when empty.
 pub fn slash(path: &Path) -> String {
-    let text = path.to_string_lossy().replace('\\', "/");
+    let text = path.to_string_lossy();
+    // Only where `\` separates: on Unix it is a character of a file name, and
+    // rewriting it would name another file.
+    let text = if std::path::MAIN_SEPARATOR == '\\' {
+        text.replace('\\', "/")
+    } else {
+        text.into_owned()
+    };
     if text.is_empty() {
         ".".to_string()
     } else {

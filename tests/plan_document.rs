@@ -245,3 +245,34 @@ fn exec_paths_resolve_against_the_declaring_file_and_bare_names_stay_for_path() 
         human.stdout
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn a_file_name_cannot_forge_another_catalogs_digest() {
+    // Catalog one has `a.yaml` and `b.yaml`. Catalog two has a single file whose
+    // name spells "a.yaml <digest of one's a.yaml>", a newline, "b.yaml", and whose
+    // text is b.yaml's: a `name digest` line listing of the two is identical.
+    use sha2::Digest;
+    let one = tempfile::TempDir::new().unwrap();
+    let two = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir(one.path().join("catalogs")).unwrap();
+    std::fs::create_dir(two.path().join("catalogs")).unwrap();
+    std::fs::write(one.path().join("catalogs/a.yaml"), crate::plan::CORE).unwrap();
+    std::fs::write(one.path().join("catalogs/b.yaml"), NESTED).unwrap();
+    let digest = format!("{:x}", sha2::Sha256::digest(crate::plan::CORE.as_bytes()));
+    std::fs::write(
+        two.path()
+            .join("catalogs")
+            .join(format!("a.yaml {digest}\nb.yaml")),
+        NESTED,
+    )
+    .unwrap();
+    let a = plan_json(one.path(), &[]);
+    let b = plan_json(two.path(), &[]);
+    assert_eq!(a.code, 0, "{}", a.snapshot());
+    assert_eq!(b.code, 0, "{}", b.snapshot());
+    assert_ne!(
+        a.json()["inputs"]["catalog_sha256"],
+        b.json()["inputs"]["catalog_sha256"]
+    );
+}

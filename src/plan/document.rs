@@ -98,8 +98,8 @@ pub struct Inputs {
     /// printed to stdout, as seen from the working directory. Absolute only when a
     /// catalog path was given as an absolute path.
     pub catalog_root: String,
-    /// sha256 over the lines `FILE SHA256\n` of `files`, in order: the same for the
-    /// same catalogs however their path was spelled.
+    /// sha256 of `files` as compact JSON (`[{"file":…,"sha256":…},…]`, in order): the
+    /// same for the same catalogs however their path was spelled.
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub catalog_sha256: String,
     /// sha256 of the canonical JSON (sorted keys, no spaces) of
@@ -474,10 +474,9 @@ impl PlanDocument {
             })
             .collect();
         files.sort();
-        let listing: String = files
-            .iter()
-            .map(|f| format!("{} {}\n", f.file, f.sha256))
-            .collect();
+        // JSON, not `name digest` lines: a file name may hold a newline and a fake
+        // digest, and JSON strings cannot be forged that way.
+        let listing = serde_json::to_vec(&files).unwrap_or_default();
         let mut targets: Vec<&str> = plan
             .targets
             .iter()
@@ -500,7 +499,7 @@ impl PlanDocument {
         };
         let inputs = Inputs {
             catalog_root: root.display(),
-            catalog_sha256: sha256_hex(listing.as_bytes()),
+            catalog_sha256: sha256_hex(&listing),
             policy_inputs_sha256: sha256_hex(
                 &serde_json::to_vec(&policy_inputs).unwrap_or_default(),
             ),

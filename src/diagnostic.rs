@@ -167,6 +167,8 @@ codes! {
     InvalidParameter = "rune::plan::invalid_parameter", Error, Some(-32200);
     /// Policy denied a planned step.
     PolicyDenied = "rune::plan::policy_denied", Error, Some(-32300);
+    /// A catalog file's path is not UTF-8, so a plan cannot name it faithfully.
+    UnrepresentablePath = "rune::plan::unrepresentable_path", Error, None;
 
     /// Command-line flags that do not fit together, e.g. `--param` without `--action`.
     InvalidFlags = "rune::cli::invalid_flags", Error, None;

@@ -17,6 +17,7 @@ const WITHOUT_EXAMPLES: &[&str] = &[
     "rune::load::file_too_large",
     "rune::load::not_utf8",
     "rune::load::binary_file",
+    "rune::plan::unrepresentable_path",
 ];
 
 /// The indented block after the heading line that starts with `heading` (`Bad` or

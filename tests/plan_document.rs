@@ -276,3 +276,32 @@ fn a_file_name_cannot_forge_another_catalogs_digest() {
         b.json()["inputs"]["catalog_sha256"]
     );
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_catalog_file_whose_path_is_not_utf8_is_refused_by_plan_but_validated() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = fixture();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.yaml");
+    std::fs::rename(
+        dir.path().join("catalogs/ops.yaml"),
+        dir.path().join("catalogs").join(name),
+    )
+    .unwrap();
+    let validate = rune(["validate"]).current_dir(dir.path()).run();
+    assert_eq!(validate.code, 0, "{}", validate.snapshot());
+    let out = rune(["plan", "--at", AT]).current_dir(dir.path()).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("rune::plan::unrepresentable_path"),
+        "{}",
+        out.stderr
+    );
+    let json = plan_json(dir.path(), &[]);
+    assert_eq!(json.code, 1);
+    assert_eq!(
+        json.json()["diagnostics"][0]["code"],
+        "rune::plan::unrepresentable_path"
+    );
+}

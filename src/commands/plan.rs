@@ -131,6 +131,27 @@ fn plan_with(
             return refuse(printer, checked, Refused::InvalidRequest, d, channel)
         }
     };
+    // A plan names its files in JSON, which holds only Unicode: a path that is not
+    // UTF-8 would be recorded as a name no file has.
+    let unnamed: Vec<Diagnostic> = checked
+        .sources
+        .files()
+        .take(checked.catalog_files)
+        .filter(|(_, f)| f.path.to_str().is_none())
+        .map(|(_, f)| {
+            Diagnostic::new(
+                Code::UnrepresentablePath,
+                format!(
+                    "cannot plan: the catalog file `{}` has a path that is not UTF-8",
+                    untrusted(&f.name)
+                ),
+            )
+            .with_help("rename the file to a UTF-8 name; a plan records every catalog file by name")
+        })
+        .collect();
+    if !unnamed.is_empty() {
+        return refuse(printer, checked, Refused::InvalidRequest, unnamed, channel);
+    }
     let step_count = plan.step_count();
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);

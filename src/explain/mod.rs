@@ -64,6 +64,7 @@ pub fn explanation(code: Code) -> &'static str {
         Code::UnknownAction => include_str!("codes/unknown_action.md"),
         Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),
         Code::PolicyDenied => include_str!("codes/policy_denied.md"),
+        Code::UnrepresentablePath => include_str!("codes/unrepresentable_path.md"),
         Code::InvalidFlags => include_str!("codes/invalid_flags.md"),
         Code::InvalidInstant => include_str!("codes/invalid_instant.md"),
         Code::InvalidParam => include_str!("codes/invalid_param.md"),

@@ -186,9 +186,20 @@ impl SourceFile {
     }
 }
 
+/// `path` with `/` between components. Only where `\` separates them: on Unix it
+/// is a character of a file name, and rewriting it would name another file.
+pub fn slashed(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if std::path::MAIN_SEPARATOR == '\\' {
+        text.replace('\\', "/")
+    } else {
+        text.into_owned()
+    }
+}
+
 /// Normalise a path for display: `/`-separated, without a leading `./`.
 pub fn display_name(path: &Path) -> String {
-    let s = path.to_string_lossy().replace('\\', "/");
+    let s = slashed(path);
     let mut s = s.as_str();
     while let Some(rest) = s.strip_prefix("./") {
         s = rest;

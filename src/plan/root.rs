@@ -137,14 +137,7 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 
 /// A path as a plan writes it: `/`-separated, `.` when empty.
 pub fn slash(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    // Only where `\` separates: on Unix it is a character of a file name, and
-    // rewriting it would name another file.
-    let text = if std::path::MAIN_SEPARATOR == '\\' {
-        text.replace('\\', "/")
-    } else {
-        text.into_owned()
-    };
+    let text = crate::source::slashed(path);
     if text.is_empty() {
         ".".to_string()
     } else {

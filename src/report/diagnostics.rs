@@ -4,6 +4,7 @@
 //! looks at the clock or the environment, so output is byte-identical for the same
 //! input (colour is decided by the caller).
 
+use super::plural;
 use std::fmt;
 use std::io::Write;
 
@@ -63,14 +64,6 @@ fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
         .iter()
         .filter(|d| d.severity == severity)
         .count()
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// Labels shown per diagnostic in the human format; JSON and SARIF list every one.

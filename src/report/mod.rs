@@ -122,6 +122,15 @@ pub fn clap_message(err: &clap::Error, printer: &mut Printer) -> crate::ExitStat
     printer.finish(crate::ExitStatus::Success)
 }
 
+/// `n word` or `n words`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Whether human output should be coloured, from the user's choice, `NO_COLOR`
 /// and whether the stream is a terminal.
 pub fn use_color(choice: crate::cli::ColorChoice, stream_is_terminal: bool) -> bool {

@@ -4,6 +4,7 @@
 //! decisions), so the readable plan and the JSON one cannot disagree. The JSON is
 //! the document itself (`PlanDocument::write_json`).
 
+use super::plural;
 use std::collections::HashMap;
 
 use serde_json::Value as Json;
@@ -66,14 +67,6 @@ fn retries_text(r: &RetriesSetting) -> String {
         attempts
     } else {
         format!("{attempts}, on {}", r.on.join(", "))
-    }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
     }
 }
 

@@ -8,6 +8,7 @@
 //! would have printed, so a script can always parse stdout: the document on
 //! success, the report (it has a `diagnostics` key) on failure.
 
+use super::plural;
 use crate::diagnostic::{self, Diagnostic};
 use crate::report::diagnostics::{
     render_diagnostics, render_human_report, write_json_report, Summary,
@@ -136,11 +137,4 @@ fn diagnostics_only(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool
     text.truncate(text.trim_end().len());
     text.push('\n');
     text
-}
-
-fn plural(n: usize, word: &str) -> String {
-    match n {
-        1 => format!("{n} {word}"),
-        _ => format!("{n} {word}s"),
-    }
 }

@@ -88,6 +88,10 @@ pub(crate) enum Command {
     Validate(ValidateArgs),
     /// Compute the lifecycle and action plan without running anything (dry run).
     Plan(PlanArgs),
+    /// Execute a plan: start modules, run actions, shut down in reverse.
+    Apply(ApplyArgs),
+    /// Run one action request through validation, policy and mediation.
+    Run(RunArgs),
     /// Print the module dependency graph.
     Graph(GraphArgs),
     /// List the actions the catalogs offer.
@@ -108,6 +112,8 @@ impl Command {
         match self {
             Command::Validate(a) => a.color.color,
             Command::Plan(a) => a.color.color,
+            Command::Apply(a) => a.color.color,
+            Command::Run(a) => a.color.color,
             Command::Graph(a) => a.color.color,
             Command::ListActions(a) => a.color.color,
             Command::Explain(_)
@@ -149,6 +155,27 @@ pub(crate) struct PlanArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
 
+    /// What to plan: targets, an action and its parameters, the instant, acknowledgments.
+    #[command(flatten)]
+    pub select: SelectorArgs,
+
+    /// Write the plan as JSON to this file (atomically, through symbolic links), or
+    /// to stdout with `-` (the readable plan then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 0 when there is nothing to do, 2 on error, 1 on denied steps, 3 when steps are planned.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+/// What a plan is made of: the selectors `plan` and `apply` share.
+#[derive(Debug, Args)]
+pub(crate) struct SelectorArgs {
     /// Plan only this module and what it requires, transitively (repeatable).
     #[arg(long = "target", value_name = "MODULE")]
     pub targets: Vec<String>,
@@ -176,15 +203,108 @@ pub(crate) struct PlanArgs {
     /// Why the acknowledged action must run; recorded in the plan.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+}
 
-    /// Write the plan as JSON to this file (atomically, through symbolic links), or
-    /// to stdout with `-` (the readable plan then goes to stderr).
+/// Settings of commands that execute (`apply`, `run`).
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// Append every request, response, state change and error to this file as JSON lines.
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub journal: Option<PathBuf>,
 
-    /// Exit 0 when there is nothing to do, 2 on error, 1 on denied steps, 3 when steps are planned.
+    /// Fixed ids, timestamps and zero durations, for golden files (also RUNE_DETERMINISTIC=1).
     #[arg(long)]
-    pub detailed_exitcode: bool,
+    pub deterministic: bool,
+}
+
+/// `rune apply`.
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// A plan saved by `rune plan --out`; without one, plan from the selectors and run that.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+
+    /// What to run (ignored parts are refused when a saved plan is given).
+    #[command(flatten)]
+    pub select: SelectorArgs,
+
+    /// Print the plan and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Run at most this many steps at once (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub parallelism: Option<u64>,
+
+    /// When a module fails to become ready, leave the modules already started running.
+    #[arg(long)]
+    pub no_rollback: bool,
+
+    /// Output format of the final report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Journal and determinism.
+    #[command(flatten)]
+    pub exec: ExecArgs,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+/// Output styles of `rune run`, named as the original RUNE command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RunOutput {
+    /// Readable text.
+    #[value(alias = "human")]
+    Pretty,
+    /// The BPCS result or the EPS error as one JSON document.
+    Json,
+}
+
+/// `rune run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The action to run.
+    #[arg(value_name = "ACTION")]
+    pub action: String,
+
+    /// Action parameter `key=value`; the value is JSON when it parses as JSON (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// Read action parameters from a JSON or YAML file (a mapping).
+    #[arg(long, value_name = "FILE")]
+    pub params_file: Option<PathBuf>,
+
+    /// Where to run: `local` or `localhost` (the default); remote nodes are not supported yet.
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    pub node: String,
+
+    /// Validate and decide policy, print what would run, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Acknowledge a high-impact action (break glass); needs --reason.
+    #[arg(long = "ack", value_name = "ACTION")]
+    pub acks: Vec<String>,
+
+    /// Why the acknowledged action must run; recorded in the journal.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+
+    /// Output style.
+    #[arg(long, alias = "format", value_enum, default_value_t = RunOutput::Pretty)]
+    pub output: RunOutput,
+
+    /// Journal and determinism.
+    #[command(flatten)]
+    pub exec: ExecArgs,
 
     /// Colour.
     #[command(flatten)]

@@ -12,6 +12,7 @@ pub(crate) mod commands;
 pub(crate) mod config;
 pub mod diagnostic;
 pub(crate) mod escape;
+pub mod exec;
 mod exit;
 pub mod explain;
 pub mod graph;

@@ -1,12 +1,14 @@
 //! One file per subcommand, each wiring the stages together and returning an
 //! [`ExitStatus`].
 
+pub(crate) mod apply;
 pub(crate) mod completions;
 pub(crate) mod explain;
 pub(crate) mod graph;
 pub(crate) mod list_actions;
 pub(crate) mod man;
 pub(crate) mod plan;
+pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod validate;
 
@@ -40,6 +42,8 @@ pub(crate) fn dispatch(
         Command::Explain(args) => explain::run(&args, printer),
         Command::Schema(args) => schema::run(&args, config.color_stderr, printer),
         Command::Plan(args) => plan::run(&args, config, printer, leftovers),
+        Command::Apply(args) => apply::run(&args, config, printer, leftovers),
+        Command::Run(args) => run::run(&args, config, printer, leftovers),
         Command::Graph(args) => graph::run(&args, config, printer, leftovers),
         Command::ListActions(args) => list_actions::run(&args, config, printer, leftovers),
         Command::Completions(args) => completions::run(&args, printer),

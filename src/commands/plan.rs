@@ -106,7 +106,7 @@ fn plan_with(
         }
     };
     super::show_warnings(checked, config, printer);
-    let params = match &args.action {
+    let params = match &args.select.action {
         Some(name) => match action_params(args, name, checked) {
             Ok(params) => params,
             Err((kind, diagnostics)) => {
@@ -116,13 +116,13 @@ fn plan_with(
         None => Map::new(),
     };
     let request = Request {
-        targets: args.targets.clone(),
-        action: args.action.clone(),
+        targets: args.select.targets.clone(),
+        action: args.select.action.clone(),
         params,
         at,
         clock,
-        acks: args.acks.clone(),
-        reason: args.reason.clone(),
+        acks: args.select.acks.clone(),
+        reason: args.select.reason.clone(),
     };
     let plan = match plan::plan(&checked.registry, &checked.graph, request) {
         Ok(plan) => &*built.plan.insert(plan),
@@ -265,7 +265,7 @@ fn refuse(
 
 /// Whether `--out` names the `--params-file` (through any links or spelling).
 fn reads_params_from(args: &PlanArgs, out: &Path) -> bool {
-    let Some(params) = &args.params_file else {
+    let Some(params) = &args.select.params_file else {
         return false;
     };
     match (std::fs::canonicalize(params), std::fs::canonicalize(out)) {
@@ -287,7 +287,7 @@ fn unwritable_out(out: &Path, why: &str) -> Diagnostic {
 
 /// The instant to plan at: `--at`, else `SOURCE_DATE_EPOCH`, else now.
 fn instant(args: &PlanArgs, config: &Config) -> Result<(Timestamp, Clock), Diagnostic> {
-    Ok(match (&args.at, &config.source_date_epoch) {
+    Ok(match (&args.select.at, &config.source_date_epoch) {
         (Some(text), _) => (parse_at(text)?, Clock::Fixed),
         (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
         // Whole seconds: the plan records the instant, and nanoseconds are noise.
@@ -398,6 +398,7 @@ pub(crate) fn parse_at(text: &str) -> Result<Timestamp, Diagnostic> {
 /// I/O: every one, so a command line is fixed in one go.
 fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
     let mut problems: Vec<Diagnostic> = args
+        .select
         .params
         .iter()
         .filter_map(|param| params::split_assignment(param).err())
@@ -405,20 +406,20 @@ fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
     let flags = |message: String, help: &str| {
         Diagnostic::new(Code::InvalidFlags, message).with_help(help.to_string())
     };
-    if args.action.is_none() {
-        if let Some(p) = args.params.first() {
+    if args.select.action.is_none() {
+        if let Some(p) = args.select.params.first() {
             problems.push(flags(
                 format!("--param `{p}` needs --action NAME"),
                 "parameters belong to an action: add `--action NAME` (`rune list-actions` shows them)",
             ));
         }
-        if args.params_file.is_some() {
+        if args.select.params_file.is_some() {
             problems.push(flags(
                 "--params-file needs --action NAME".to_string(),
                 "parameters belong to an action: add `--action NAME` (`rune list-actions` shows them)",
             ));
         }
-        if let Some(ack) = args.acks.first() {
+        if let Some(ack) = args.select.acks.first() {
             problems.push(flags(
                 format!(
                     "--ack `{ack}` needs --action {ack}: it acknowledges the action being planned"
@@ -427,7 +428,7 @@ fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
             ));
         }
     }
-    if args.reason.is_some() && args.acks.is_empty() {
+    if args.select.reason.is_some() && args.select.acks.is_empty() {
         problems.push(flags(
             "--reason is recorded with a break-glass acknowledgment".to_string(),
             "add `--ack ACTION`, or drop --reason",
@@ -448,7 +449,7 @@ fn action_params(
     let Ok((m, a)) = plan::find_action(&checked.registry, name) else {
         return Ok(Map::new());
     };
-    let file = match &args.params_file {
+    let file = match &args.select.params_file {
         Some(path) => Some(
             params::read_params_file(path, &mut checked.sources)
                 .map_err(|d| (Refused::Usage, vec![d]))?,
@@ -460,11 +461,12 @@ fn action_params(
         Some(file) => (file.values, Some(file.document)),
         None => (Map::new(), None),
     };
-    let params =
-        params::collect(&args.params, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
+    let params = params::collect(&args.select.params, from_file, action)
+        .map_err(|d| (Refused::Usage, vec![d]))?;
     // What `--param` replaced is no longer the file's to answer for.
     if let Some(document) = &mut document {
         for (key, _) in args
+            .select
             .params
             .iter()
             .filter_map(|p| params::split_assignment(p).ok())

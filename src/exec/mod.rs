@@ -1,0 +1,19 @@
+//! Execution: what `rune apply` and `rune run` do with a plan document.
+//!
+//! The executor walks a [`crate::plan::document::PlanDocument`] (the same typed
+//! contract `rune plan` prints and `--out` saves), so a reviewed plan file is exactly
+//! what runs. Everything a plugin or a module process does passes through mediation
+//! (LMM, [`mediation`]): it alone starts processes ([`process`]), applies timeouts and
+//! retries, validates output, and turns failures into EPS errors ([`eps`]). Plugins
+//! speak BPCS ([`bpcs`]), long-running modules the module SPI ([`spi`]).
+//!
+//! Nothing here prints: every step reports [`event::Event`]s to an
+//! [`event::Sink`]; the journal ([`journal`]) and the report stage (progress lines,
+//! live progress, the final report) are sinks. Ids and the clock ([`ids`]) can be made
+//! deterministic, so execution reports can be golden files.
+
+pub mod eps;
+pub mod event;
+pub mod ids;
+pub mod journal;
+pub mod process;

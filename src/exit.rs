@@ -11,6 +11,11 @@ pub enum ExitStatus {
     Error,
     /// 3: with `plan --detailed-exitcode`: the plan has steps to run.
     StepsPlanned,
+    /// 4: `apply` or `run` ran and something failed: an action, or a module that did
+    /// not start (the report says which, with its EPS error).
+    ExecutionFailed,
+    /// 130: interrupted by the operator (Ctrl-C), after winding down.
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -21,6 +26,8 @@ impl ExitStatus {
             ExitStatus::Failure => 1,
             ExitStatus::Error => 2,
             ExitStatus::StepsPlanned => 3,
+            ExitStatus::ExecutionFailed => 4,
+            ExitStatus::Interrupted => 130,
         }
     }
 }

@@ -12,8 +12,10 @@
 //! live progress, the final report) are sinks. Ids and the clock ([`ids`]) can be made
 //! deterministic, so execution reports can be golden files.
 
+pub mod bpcs;
 pub mod eps;
 pub mod event;
 pub mod ids;
 pub mod journal;
+pub mod mediation;
 pub mod process;

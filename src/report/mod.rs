@@ -14,6 +14,7 @@ pub mod excerpt;
 pub mod graph;
 pub mod plan;
 pub mod refusal;
+pub mod run;
 pub mod save;
 
 use std::io::Write;

@@ -253,7 +253,14 @@ pub(crate) fn resolve_command(exec: &[String], catalog_dir: &Path) -> Option<Spe
     let cwd = std::env::current_dir().unwrap_or_default();
     let dir = cwd.join(catalog_dir);
     let program = if program.contains('/') && !Path::new(program).is_absolute() {
-        dir.join(program).to_string_lossy().into_owned()
+        // `./x.sh` reads as `DIR/x.sh`, not `DIR/./x.sh`; `..` is kept (a symbolic
+        // link in DIR makes it mean something a lexical fold would not).
+        let joined: std::path::PathBuf = dir
+            .join(program)
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        joined.to_string_lossy().into_owned()
     } else {
         program.clone()
     };

@@ -23,6 +23,7 @@ mod properties;
 mod registration;
 mod review;
 mod robustness;
+mod run;
 mod suggestions;
 mod validate;
 mod yaml_input;

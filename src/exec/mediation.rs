@@ -435,14 +435,16 @@ fn judge(
         Err(Eps::new(kind, message, origin.clone()).with_data(Json::Object(data)))
     };
     match finished.ending {
-        Ending::TimedOut => return fail(
-            Kind::Timeout,
-            format!(
+        Ending::TimedOut => {
+            return fail(
+                Kind::Timeout,
+                format!(
                 "`{action}` ran past its timeout of {timeout_ms} ms; its process group was killed"
             ),
-            data,
-            json!({ "timeout_ms": timeout_ms }),
-        ),
+                data,
+                json!({ "timeout_ms": timeout_ms }),
+            )
+        }
         Ending::Cancelled => {
             return fail(
                 Kind::Interrupted,

@@ -22,6 +22,7 @@ const CHILD_ENV: &str = "RUNE_TEST_INTERRUPT_CHILD";
 
 /// The child side: only does anything when run by [`two_signals_stop_then_kill`].
 #[test]
+#[allow(clippy::disallowed_methods)] // the child reports to its parent on stdout, past the capture
 fn interrupt_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;

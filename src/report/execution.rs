@@ -834,4 +834,4 @@ fn render_eps(out: &mut String, eps: &Eps, stderr: Option<&str>, paint: Paint) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -174,7 +174,7 @@ pub(crate) fn failed_apply() -> Vec<Event> {
         "secret-store",
         Active,
         Degraded,
-        Some("health answered \"degraded\": vault file is 91% full"),
+        Some("health answered \"degraded\": vault file is 91% full \u{1b}[32m(all fine)\u{1b}[0m"),
     ));
     events.push(wave("startup", 2, &["config-manager"]));
     events.push(state("config-manager", Discovered, Available, None));
@@ -387,6 +387,7 @@ fn nothing_a_module_says_reaches_the_terminal_raw() {
     assert!(!without_ours.contains('\r'));
     assert!(!without_ours.contains('\u{202e}'));
     assert!(without_ours.contains("\\e[2K\\rREADY: all good \\u{202e}doog lla"));
+    assert!(without_ours.contains("91% full \\e[32m(all fine)\\e[0m"));
 }
 
 #[test]

@@ -421,6 +421,39 @@ impl Report {
     }
 }
 
+/// How the final report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// For people, on stdout; coloured when `color` (see [`stdout_color`]).
+    Human {
+        /// Whether to colour it.
+        color: bool,
+    },
+    /// One pretty JSON document on stdout (`rune run --output json`, or
+    /// `apply --format json` without event lines).
+    JsonDocument,
+    /// One compact JSON line on stdout, after the event lines of
+    /// `apply --format json` ([`super::progress::ProgressMode::Json`]).
+    JsonLine,
+}
+
+/// Whether a human report on stdout is coloured, from `--color` and `NO_COLOR`.
+pub fn stdout_color(choice: crate::cli::ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    super::use_color(choice, io::stdout().is_terminal())
+}
+
+/// Print the final report on stdout; returns the exit status the run ends with
+/// ([`Report::exit_status`]), or 2 when stdout could not be written.
+pub fn print(printer: &mut super::Printer, report: &Report, format: ReportFormat) -> ExitStatus {
+    match format {
+        ReportFormat::Human { color } => printer.out(&render_human(report, color)),
+        ReportFormat::JsonDocument => printer.out_with(|w| report.write_json(w)),
+        ReportFormat::JsonLine => printer.out_with(|w| report.write_json_line(w)),
+    }
+    printer.finish(report.exit_status())
+}
+
 fn new_step(
     step: u64,
     module: &str,

@@ -104,7 +104,11 @@ impl Progress {
 
     fn with_target(mode: ProgressMode, color: bool, target: Target) -> Progress {
         let bar = (mode == ProgressMode::Live).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let draw = match target {
+                Target::Stderr => ProgressDrawTarget::stderr(),
+                _ => ProgressDrawTarget::hidden(),
+            };
+            let bar = ProgressBar::with_draw_target(Some(0), draw);
             let style = ProgressStyle::with_template(
                 "{spinner} {prefix} [{elapsed_precise}] {pos}/{len} steps  {wide_msg}",
             )
@@ -134,11 +138,14 @@ impl Progress {
     }
 
     fn write(&self, text: &str) {
-        if let Some(bar) = &self.bar {
+        match &self.bar {
             // Above the live line, which indicatif redraws below it.
-            bar.suspend(|| write_stderr(text));
-            return;
+            Some(bar) => bar.suspend(|| self.write_target(text)),
+            None => self.write_target(text),
         }
+    }
+
+    fn write_target(&self, text: &str) {
         let mut closed = lock(&self.closed);
         if *closed {
             return;
@@ -493,6 +500,29 @@ mod tests {
     #[test]
     fn off_prints_nothing() {
         assert_eq!(rendered(ProgressMode::Off, true, &failed_apply()), "");
+    }
+
+    #[test]
+    fn live_progress_keeps_only_what_needs_attention_on_screen() {
+        let progress = Progress::with_target(ProgressMode::Live, false, Target::Buffer(Vec::new()));
+        let events = failed_apply();
+        // Mid-run: the first wave's lmm ready is running.
+        for event in &events[..events.len() / 3] {
+            progress.emit(event);
+        }
+        let bar = progress.bar.as_ref().unwrap();
+        assert_eq!(bar.prefix(), "startup wave 1");
+        assert_eq!(bar.length(), Some(14));
+        for event in &events[events.len() / 3..] {
+            progress.emit(event);
+        }
+        assert_eq!(bar.position(), 14);
+        assert_eq!(bar.prefix(), "shutdown wave 1");
+        assert!(progress.finish().is_none());
+        let Target::Buffer(bytes) = progress.target.into_inner().unwrap() else {
+            unreachable!()
+        };
+        insta::assert_snapshot!(String::from_utf8(bytes).unwrap());
     }
 
     #[test]

@@ -603,15 +603,21 @@ pub fn render_human(report: &Report, color: bool) -> String {
         _ => out.push_str("interrupted twice: killed what was still running (Ctrl-C)\n"),
     }
 
-    if !report.modules.is_empty() {
+    // Modules whose lifecycle nothing reported (the module of a `rune run` action)
+    // have nothing to say here; the JSON lists them all.
+    let modules: Vec<&ModuleReport> = report
+        .modules
+        .iter()
+        .filter(|m| !m.transitions.is_empty())
+        .collect();
+    if !modules.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Modules"));
-        let width = report
-            .modules
+        let width = modules
             .iter()
             .map(|m| untrusted(&m.module).chars().count())
             .max()
             .unwrap_or(0);
-        for module in &report.modules {
+        for module in modules {
             let name = untrusted(&module.module);
             let pad = " ".repeat(width - name.chars().count());
             let state = state_word(module.state);
@@ -629,9 +635,6 @@ pub fn render_human(report: &Report, color: bool) -> String {
             let _ = write!(out, "  {name}{pad}  {state}");
             if path.len() > 1 {
                 let _ = write!(out, "  {}", paint.dim(&format!("({})", path.join(" → "))));
-            }
-            if module.transitions.is_empty() {
-                let _ = write!(out, "  {}", paint.dim("(no state change reported)"));
             }
             if module.degraded && module.state != ModuleState::Degraded {
                 let _ = write!(out, "  {}", paint.yellow("was degraded"));

@@ -210,6 +210,18 @@ impl Progress {
     }
 }
 
+impl Drop for Progress {
+    /// A caller that returns early without [`Progress::finish`] must not leave a
+    /// half-drawn live line behind the next prompt.
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
 /// The live line's message: what runs now, shortest first to fit.
 fn live_message(running: &BTreeMap<u64, String>) -> String {
     match running.len() {
@@ -450,7 +462,7 @@ mod tests {
             progress.emit(event);
         }
         assert!(progress.finish().is_none());
-        let target = progress.target.into_inner().unwrap();
+        let target = std::mem::replace(&mut *lock(&progress.target), Target::Stderr);
         match target {
             Target::Buffer(bytes) => String::from_utf8(bytes).unwrap(),
             _ => unreachable!(),
@@ -519,7 +531,8 @@ mod tests {
         assert_eq!(bar.position(), 14);
         assert_eq!(bar.prefix(), "shutdown wave 1");
         assert!(progress.finish().is_none());
-        let Target::Buffer(bytes) = progress.target.into_inner().unwrap() else {
+        let target = std::mem::replace(&mut *lock(&progress.target), Target::Stderr);
+        let Target::Buffer(bytes) = target else {
             unreachable!()
         };
         insta::assert_snapshot!(String::from_utf8(bytes).unwrap());

@@ -78,6 +78,24 @@ struct Live {
     /// Running steps by id, as labels.
     running: BTreeMap<u64, String>,
     done: u64,
+    /// Signals seen: the prefix keeps saying so as later waves start.
+    interrupts: u64,
+    command: String,
+}
+
+impl Live {
+    fn prefix(&self) -> String {
+        let mut prefix = match &self.stage {
+            Some((stage, wave)) => format!("{} wave {wave}", untrusted(stage)),
+            None => format!("rune {}", untrusted(&self.command)),
+        };
+        match self.interrupts {
+            0 => {}
+            1 => prefix.push_str(" (winding down; Ctrl-C again to kill)"),
+            _ => prefix.push_str(" (killing)"),
+        }
+        prefix
+    }
 }
 
 /// The progress sink.
@@ -179,11 +197,10 @@ impl Progress {
         match event {
             Event::RunStarted { command, steps, .. } => {
                 bar.set_length(*steps);
-                bar.set_prefix(format!("rune {}", untrusted(command)));
+                live.command = command.clone();
             }
             Event::WaveStarted { stage, wave, .. } => {
                 live.stage = Some((stage.clone(), *wave));
-                bar.set_prefix(format!("{} wave {wave}", untrusted(stage)));
             }
             Event::StepStarted {
                 step,
@@ -200,12 +217,10 @@ impl Progress {
                 live.done += 1;
                 bar.set_position(live.done);
             }
-            Event::Interrupted { count: 1, .. } => {
-                bar.set_prefix("winding down (Ctrl-C again to kill)");
-            }
-            Event::Interrupted { .. } => bar.set_prefix("killing"),
+            Event::Interrupted { count, .. } => live.interrupts = live.interrupts.max(*count),
             _ => return,
         }
+        bar.set_prefix(live.prefix());
         bar.set_message(live_message(&live.running));
     }
 }
@@ -530,6 +545,14 @@ mod tests {
         }
         assert_eq!(bar.position(), 14);
         assert_eq!(bar.prefix(), "shutdown wave 1");
+        progress.emit(&Event::Interrupted {
+            at: "2026-01-05T10:00:00Z".parse().unwrap(),
+            count: 1,
+        });
+        assert_eq!(
+            bar.prefix(),
+            "shutdown wave 1 (winding down; Ctrl-C again to kill)"
+        );
         assert!(progress.finish().is_none());
         let target = std::mem::replace(&mut *lock(&progress.target), Target::Stderr);
         let Target::Buffer(bytes) = target else {

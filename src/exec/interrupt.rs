@@ -18,7 +18,8 @@
 //!
 //! Nothing here prints. The executor reports the interruption as
 //! [`Event::Interrupted`] through [`Interrupts::emit_pending`], which it calls where
-//! it looks at the flags (and once more before `RunFinished`), so the journal and the
+//! it looks at the flags (and once more before `RunFinished`), or through a
+//! [`Relay`] thread that does so as signals arrive; either way the journal and the
 //! progress see each signal exactly once, with the run's clock.
 
 use std::io;

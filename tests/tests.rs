@@ -11,6 +11,7 @@ mod explain;
 mod formats;
 mod graph;
 mod hostile;
+mod interrupt;
 mod large_files;
 mod list_actions;
 mod many_files;

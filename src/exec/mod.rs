@@ -7,6 +7,8 @@
 //! retries, validates output, and turns failures into EPS errors ([`eps`]). Plugins
 //! speak BPCS ([`bpcs`]), long-running modules the module SPI ([`spi`]).
 //!
+//! Ctrl-C is [`interrupt`]: the first signal stops scheduling, the second kills.
+//!
 //! Nothing here prints: every step reports [`event::Event`]s to an
 //! [`event::Sink`]; the journal ([`journal`]) and the report stage (progress lines,
 //! live progress, the final report) are sinks. Ids and the clock ([`ids`]) can be made
@@ -16,6 +18,7 @@ pub mod bpcs;
 pub mod eps;
 pub mod event;
 pub mod ids;
+pub mod interrupt;
 pub mod journal;
 pub mod mediation;
 pub mod process;

@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod diagnostics;
 pub mod excerpt;
+pub mod execution;
 pub mod graph;
 pub mod plan;
 pub mod refusal;

@@ -27,10 +27,13 @@ fn interrupt_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    use rune::exec::event::Collect;
+    use rune::exec::eps::{Eps, Kind, Origin};
+    use rune::exec::event::{Collect, Event, Fanout, Outcome, Sink};
     use rune::exec::ids::RunIds;
     use rune::exec::interrupt::Interrupts;
     use rune::exec::process::{run_once, Spec};
+    use rune::report::execution::{render_human, Report};
+    use rune::report::progress::{Progress, ProgressMode};
 
     let say = |line: &str| {
         let mut out = std::io::stdout().lock();
@@ -39,8 +42,30 @@ fn interrupt_child() {
     };
     let interrupts = Interrupts::install().expect("signal handlers install");
     let (stop, kill) = (interrupts.stop(), interrupts.kill());
-    let sink = Collect::default();
+    let collect = Collect::default();
+    // Plain progress lines on stderr, as `rune` shows them without a terminal.
+    let progress = Progress::new(ProgressMode::Lines, false);
+    let sink = Fanout(vec![&collect, &progress]);
     let ids = RunIds::new(true, "2026-01-05T10:00:00Z".parse().unwrap());
+    let watch = ids.stopwatch();
+    sink.emit(&Event::RunStarted {
+        at: ids.now(),
+        command: "run".into(),
+        correlation_id: ids.correlation_id.clone(),
+        trace_id: ids.trace_id.clone(),
+        steps: 1,
+        parallelism: 1,
+    });
+    let span_id = ids.span_id();
+    sink.emit(&Event::StepStarted {
+        at: ids.now(),
+        step: 1,
+        module: "fixtures".into(),
+        action: Some("sleep-ignoring-term".into()),
+        phase: None,
+        attempt: 1,
+        span_id: span_id.clone(),
+    });
 
     // A plugin that ignores SIGTERM and would sleep for a minute: only the kill flag
     // (SIGKILL to its group) ends it early.
@@ -48,7 +73,7 @@ fn interrupt_child() {
         argv: vec![
             "bash".into(),
             "-c".into(),
-            "trap '' TERM; echo $$ >&2; sleep 60".into(),
+            "trap '' TERM; echo pid $$ >&2; sleep 60".into(),
         ],
         working_dir: std::env::temp_dir(),
     };
@@ -77,9 +102,8 @@ fn interrupt_child() {
 
     let finished = running.join().expect("run_once returns").expect("spawned");
     interrupts.emit_pending(&sink, &ids);
-    let pid = String::from_utf8_lossy(&finished.stderr_tail)
-        .trim()
-        .to_string();
+    let stderr = String::from_utf8_lossy(&finished.stderr_tail).into_owned();
+    let pid = stderr.trim().trim_start_matches("pid ").to_string();
     say(&format!(
         "plugin ended={:?} signal={:?} kill={} count={} pid={pid}",
         finished.ending,
@@ -87,12 +111,53 @@ fn interrupt_child() {
         interrupts.kill().is_set(),
         interrupts.count()
     ));
-    let events: Vec<String> = sink
-        .into_events()
+    sink.emit(&Event::StepFinished {
+        at: ids.now(),
+        step: 1,
+        module: "fixtures".into(),
+        action: Some("sleep-ignoring-term".into()),
+        phase: None,
+        outcome: Outcome::Failed,
+        attempts: 1,
+        duration_ms: watch.reported_ms(),
+        reason: None,
+        output: None,
+        stderr: Some(stderr),
+        error: Some(Box::new(Eps::new(
+            Kind::Interrupted,
+            "`sleep-ignoring-term` was interrupted; its process group was killed",
+            Origin {
+                step: Some(1),
+                module: Some("fixtures".into()),
+                action: Some("sleep-ignoring-term".into()),
+                phase: None,
+                correlation_id: ids.correlation_id.clone(),
+                trace_id: ids.trace_id.clone(),
+                span_id,
+            },
+        ))),
+    });
+    sink.emit(&Event::RunFinished {
+        at: ids.now(),
+        succeeded: false,
+        duration_ms: watch.reported_ms(),
+    });
+    drop(sink);
+    assert!(progress.finish().is_none());
+    let events = collect.into_events();
+    let interrupts_seen: Vec<String> = events
         .iter()
+        .filter(|e| matches!(e, Event::Interrupted { .. }))
         .map(|e| serde_json::to_string(e).unwrap())
         .collect();
-    say(&format!("events {}", events.join(" ")));
+    say(&format!("events {}", interrupts_seen.join(" ")));
+
+    // The final report, built from the same events, decides the exit code.
+    let report = Report::from_events(&events);
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{}", render_human(&report, false));
+    let _ = err.flush();
+    std::process::exit(report.exit_status().code());
 }
 
 /// Kills the child test binary (and the plugin's group, by the child's pid) when a
@@ -118,10 +183,16 @@ fn two_signals_stop_then_kill() {
         .env(CHILD_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("test binary starts again");
     let mut child = Reap(child);
+    let stderr = child.0.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
     let pid = Pid::from_raw(child.0.id() as i32);
 
     // Lines arrive on a thread, so a child that never answers fails the test
@@ -175,5 +246,11 @@ fn two_signals_stop_then_kill() {
          {\"event\":\"interrupted\",\"at\":\"2026-01-05T10:00:00Z\",\"count\":2}"
     );
     let status = child.0.wait().expect("child exits");
-    assert!(status.success(), "child test failed: {status:?}");
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "child: {status:?}\n{stderr}");
+    // Progress lines while it ran, then the report: readable, and the same bytes on
+    // every run (deterministic ids and clock; the plugin's pid filtered).
+    insta::with_settings!({filters => vec![(r"pid \d+", "pid [pid]")]}, {
+        insta::assert_snapshot!(stderr);
+    });
 }

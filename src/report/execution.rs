@@ -421,6 +421,39 @@ impl Report {
     }
 }
 
+/// How the final report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// For people, on stdout; coloured when `color` (see [`stdout_color`]).
+    Human {
+        /// Whether to colour it.
+        color: bool,
+    },
+    /// One pretty JSON document on stdout (`rune run --output json`, or
+    /// `apply --format json` without event lines).
+    JsonDocument,
+    /// One compact JSON line on stdout, after the event lines of
+    /// `apply --format json` ([`super::progress::ProgressMode::Json`]).
+    JsonLine,
+}
+
+/// Whether a human report on stdout is coloured, from `--color` and `NO_COLOR`.
+pub fn stdout_color(choice: crate::cli::ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    super::use_color(choice, io::stdout().is_terminal())
+}
+
+/// Print the final report on stdout; returns the exit status the run ends with
+/// ([`Report::exit_status`]), or 2 when stdout could not be written.
+pub fn print(printer: &mut super::Printer, report: &Report, format: ReportFormat) -> ExitStatus {
+    match format {
+        ReportFormat::Human { color } => printer.out(&render_human(report, color)),
+        ReportFormat::JsonDocument => printer.out_with(|w| report.write_json(w)),
+        ReportFormat::JsonLine => printer.out_with(|w| report.write_json_line(w)),
+    }
+    printer.finish(report.exit_status())
+}
+
 fn new_step(
     step: u64,
     module: &str,
@@ -570,15 +603,21 @@ pub fn render_human(report: &Report, color: bool) -> String {
         _ => out.push_str("interrupted twice: killed what was still running (Ctrl-C)\n"),
     }
 
-    if !report.modules.is_empty() {
+    // Modules whose lifecycle nothing reported (the module of a `rune run` action)
+    // have nothing to say here; the JSON lists them all.
+    let modules: Vec<&ModuleReport> = report
+        .modules
+        .iter()
+        .filter(|m| !m.transitions.is_empty())
+        .collect();
+    if !modules.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Modules"));
-        let width = report
-            .modules
+        let width = modules
             .iter()
             .map(|m| untrusted(&m.module).chars().count())
             .max()
             .unwrap_or(0);
-        for module in &report.modules {
+        for module in modules {
             let name = untrusted(&module.module);
             let pad = " ".repeat(width - name.chars().count());
             let state = state_word(module.state);
@@ -596,9 +635,6 @@ pub fn render_human(report: &Report, color: bool) -> String {
             let _ = write!(out, "  {name}{pad}  {state}");
             if path.len() > 1 {
                 let _ = write!(out, "  {}", paint.dim(&format!("({})", path.join(" → "))));
-            }
-            if module.transitions.is_empty() {
-                let _ = write!(out, "  {}", paint.dim("(no state change reported)"));
             }
             if module.degraded && module.state != ModuleState::Degraded {
                 let _ = write!(out, "  {}", paint.yellow("was degraded"));
@@ -834,4 +870,4 @@ fn render_eps(out: &mut String, eps: &Eps, stderr: Option<&str>, paint: Paint) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

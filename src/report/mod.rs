@@ -14,6 +14,7 @@ pub mod excerpt;
 pub mod execution;
 pub mod graph;
 pub mod plan;
+pub mod progress;
 pub mod refusal;
 pub mod run;
 pub mod save;

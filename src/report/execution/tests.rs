@@ -174,7 +174,7 @@ pub(crate) fn failed_apply() -> Vec<Event> {
         "secret-store",
         Active,
         Degraded,
-        Some("health answered \"degraded\": vault file is 91% full"),
+        Some("health answered \"degraded\": vault file is 91% full \u{1b}[32m(all fine)\u{1b}[0m"),
     ));
     events.push(wave("startup", 2, &["config-manager"]));
     events.push(state("config-manager", Discovered, Available, None));
@@ -387,6 +387,7 @@ fn nothing_a_module_says_reaches_the_terminal_raw() {
     assert!(!without_ours.contains('\r'));
     assert!(!without_ours.contains('\u{202e}'));
     assert!(without_ours.contains("\\e[2K\\rREADY: all good \\u{202e}doog lla"));
+    assert!(without_ours.contains("91% full \\e[32m(all fine)\\e[0m"));
 }
 
 #[test]
@@ -448,4 +449,86 @@ fn durations_read_naturally() {
     assert_eq!(human_duration(999), "999 ms");
     assert_eq!(human_duration(1234), "1.2 s");
     assert_eq!(human_duration(123_000), "2 min 03 s");
+}
+
+/// Every EPS kind, in code order; the match makes a new kind a compile error here
+/// until docs/execution.md lists it.
+fn every_kind() -> Vec<Kind> {
+    let kinds = [
+        Kind::SpawnFailed,
+        Kind::Crashed,
+        Kind::InvalidOutput,
+        Kind::OutputTooLarge,
+        Kind::ProtocolViolation,
+        Kind::InvalidParams,
+        Kind::PluginRejectedInput,
+        Kind::InvalidResult,
+        Kind::DescribeMismatch,
+        Kind::SpiVersionMismatch,
+        Kind::PolicyDenied,
+        Kind::TokenMismatch,
+        Kind::ResourceError,
+        Kind::Timeout,
+        Kind::NotReady,
+        Kind::Interrupted,
+        Kind::ConfigurationError,
+        Kind::Unhandled,
+        Kind::BusinessFailure,
+        Kind::DependencyUnsatisfied,
+        Kind::Unhealthy,
+    ];
+    for kind in kinds {
+        match kind {
+            Kind::SpawnFailed
+            | Kind::Crashed
+            | Kind::InvalidOutput
+            | Kind::OutputTooLarge
+            | Kind::ProtocolViolation
+            | Kind::InvalidParams
+            | Kind::PluginRejectedInput
+            | Kind::InvalidResult
+            | Kind::DescribeMismatch
+            | Kind::SpiVersionMismatch
+            | Kind::PolicyDenied
+            | Kind::TokenMismatch
+            | Kind::ResourceError
+            | Kind::Timeout
+            | Kind::NotReady
+            | Kind::Interrupted
+            | Kind::ConfigurationError
+            | Kind::Unhandled
+            | Kind::BusinessFailure
+            | Kind::DependencyUnsatisfied
+            | Kind::Unhealthy => {}
+        }
+    }
+    kinds.to_vec()
+}
+
+#[test]
+fn the_docs_list_every_eps_code() {
+    let docs = include_str!("../../../docs/execution.md");
+    let name = |v: Json| v.as_str().unwrap().to_string();
+    let rows: Vec<&str> = docs.lines().filter(|l| l.starts_with("| -32")).collect();
+    let kinds = every_kind();
+    assert_eq!(rows.len(), kinds.len(), "one row per kind");
+    for (kind, row) in kinds.iter().zip(&rows) {
+        let eps = Eps::new(*kind, "", Origin::default());
+        let expected = format!(
+            "| {} | `{}` | {} | {} | {} | ",
+            kind.code(),
+            name(serde_json::to_value(kind).unwrap()),
+            name(serde_json::to_value(kind.classification()).unwrap()),
+            name(serde_json::to_value(kind.severity()).unwrap()),
+            if eps.error_context.retry_recommended {
+                "yes"
+            } else {
+                "no"
+            },
+        );
+        assert!(
+            row.starts_with(&expected),
+            "docs row\n{row}\nshould start\n{expected}"
+        );
+    }
 }

@@ -14,11 +14,14 @@
 //! live progress, the final report) are sinks. Ids and the clock ([`ids`]) can be made
 //! deterministic, so execution reports can be golden files.
 
+pub mod apply;
 pub mod bpcs;
 pub mod eps;
 pub mod event;
 pub mod ids;
 pub mod interrupt;
 pub mod journal;
+pub mod lifecycle;
 pub mod mediation;
 pub mod process;
+pub mod spi;

@@ -6,7 +6,7 @@
 bpcs_init "$@"
 bpcs_work_dir
 
-source=$(bpcs_param source /var/log)
+source=$(bpcs_param source "$BPCS_WORK/logs")
 pattern=$(bpcs_param pattern '*.log')
 bpcs_uint max_files max_files 200
 bpcs_uint depth max_depth 2

@@ -7,6 +7,9 @@ bpcs_init "$@"
 bpcs_work_dir
 
 source=$(bpcs_param source "$BPCS_WORK/logs")
+# The default is our own work directory's logs/, which exists once a module has run;
+# before that it is simply empty, not an error.
+[ "$source" = "$BPCS_WORK/logs" ] && mkdir -p -- "$source"
 pattern=$(bpcs_param pattern '*.log')
 bpcs_uint max_files max_files 200
 bpcs_uint depth max_depth 2

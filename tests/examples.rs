@@ -644,3 +644,33 @@ fn config_manager_serves_the_merged_config_and_refuses_a_broken_file() {
     );
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }
+
+#[test]
+fn the_plan_only_nomad_example_still_validates_and_plans() {
+    let out = crate::support::rune(["validate", "examples/nomad"]).run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let out = crate::support::rune([
+        "plan",
+        "examples/nomad",
+        "--action",
+        "restart-nomad",
+        "-p",
+        "node=worker-3",
+        "--ack",
+        "restart-nomad",
+        "--reason",
+        "agent wedged",
+        "--at",
+        "2026-03-26T09:00:00Z",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stdout.contains("nomad-ops"), "{}", out.stdout);
+    // Plan-only: the plugins it names are not in the repository.
+    let root = crate::support::root();
+    assert!(!root
+        .join("examples/nomad/plugins/restart-nomad.sh")
+        .exists());
+    let plugins = std::fs::read_to_string(root.join("examples/nomad/plugins.yaml")).unwrap();
+    assert!(plugins.contains("PLAN-ONLY"));
+}

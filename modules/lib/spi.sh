@@ -29,7 +29,8 @@ READY=false STATUS='' HEALTH=ready DETAILS='{}' OUTPUT='{}' RESULT='{}'
 
 spi_log() {
   printf '%s %s\n' "$SPI_NAME:" "$*" >&2
-  [ -n "$SPI_WORK" ] && printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$SPI_WORK/logs/$SPI_NAME.log" 2>/dev/null
+  # printf's own clock: no `date` process per line.
+  [ -n "$SPI_WORK" ] && TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >>"$SPI_WORK/logs/$SPI_NAME.log" 2>/dev/null
   return 0
 }
 
@@ -44,7 +45,7 @@ spi_status() {
   [ -n "$SPI_WORK" ] || return 0
   local tmp="$SPI_WORK/run/.$SPI_NAME.status.$$"
   jq -c -n --argjson pid "$$" --arg mod "$SPI_NAME" --arg version "$SPI_VERSION" \
-    --arg status "$1" --arg phase "$SPI_PHASE" --argjson now "$(date +%s)" --argjson details "$DETAILS" \
+    --arg status "$1" --arg phase "$SPI_PHASE" --argjson now "${EPOCHSECONDS:-$(date +%s)}" --argjson details "$DETAILS" \
     '{"module": $mod, version: $version, pid: $pid, phase: $phase, status: $status,
       updated_at_epoch: $now, details: $details}' >"$tmp" 2>/dev/null && mv -f -- "$tmp" "$SPI_WORK/run/$SPI_NAME.status"
 }
@@ -160,15 +161,20 @@ spi_main() {
   # The last line may lack its newline: `|| [ -n "$line" ]` still handles it.
   while IFS= read -r line || [ -n "$line" ]; do
     SPI_ERROR=''
-    if ! request=$(jq -c 'select(type == "object")' <<<"$line" 2>/dev/null) || [ -z "$request" ]; then
-      jq -c -n '{jsonrpc: "2.0", id: null, error: {code: -32700, message: "parse error"}}'
+    # One jq process per message (they dominate the time of a call): exactly one
+    # JSON object, as three lines: the id, the method (a JSON string, "" when
+    # absent) and the params (an object).
+    if ! request=$(jq -c -s 'if length == 1 and (.[0] | type) == "object" then .[0] else error("no") end
+        | (.id // null), (.method // "" | tostring), (.params // {} | if type == "object" then . else {} end)' \
+        <<<"$line" 2>/dev/null) || [ -z "$request" ]; then
+      printf '%s\n' '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}'
       continue
     fi
+    { IFS= read -r id; IFS= read -r method; IFS= read -r params; } <<<"$request"
     # A message without method is rune's answer to something we sent: nothing to do.
-    method=$(jq -r '.method // empty | tostring' <<<"$request")
-    [ -n "$method" ] || continue
-    id=$(jq -c '.id // null' <<<"$request")
-    params=$(jq -c '.params // {} | if type == "object" then . else {} end' <<<"$request")
+    [ "$method" != '""' ] || continue
+    # Methods are plain names; anything else stays quoted and is not found.
+    [[ $method =~ ^\"[A-Za-z_][A-Za-z0-9_./-]*\"$ ]] && method=${method:1:-1}
     RESULT='{}'
     spi_dispatch "$method" "$params"
     # A notification (no id) gets no answer.

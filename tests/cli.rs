@@ -127,7 +127,7 @@ fn catalog_option_reads_a_directory_other_than_the_default_in_every_command() {
     assert_eq!(out.json()["summary"]["files"], 5);
     let out = run(&["list-actions", "--catalog", "elsewhere"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert!(out.stdout.contains("restart-nomad"), "{}", out.stdout);
+    assert!(out.stdout.contains("purge-archives"), "{}", out.stdout);
     let out = run(&["graph", "--catalog", "elsewhere", "--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert!(!out.json()["nodes"].as_array().unwrap().is_empty());

@@ -55,9 +55,9 @@ fn example_diagnostic_action_at_the_weekend_is_allowed() {
         "--action",
         "collect-logs",
         "-p",
-        "node=worker-3",
+        "source=../work/logs",
         "-p",
-        "service=nomad",
+        "max_files=50",
     ]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     insta::assert_snapshot!(filtered(&out.snapshot()));
@@ -69,30 +69,27 @@ fn example_high_impact_action_needs_break_glass_and_its_window() {
         "--at",
         WEEKEND,
         "--action",
-        "restart-nomad",
+        "purge-archives",
         "-p",
-        "node=worker-3",
+        "older_than_minutes=60",
     ]);
     assert_eq!(denied.code, 1, "{}", denied.snapshot());
-    insta::assert_snapshot!(
-        "restart_denied_at_the_weekend",
-        filtered(&denied.snapshot())
-    );
+    insta::assert_snapshot!("purge_denied_at_the_weekend", filtered(&denied.snapshot()));
     let allowed = plan(&[
         "--at",
         BUSINESS_HOURS,
         "--action",
-        "restart-nomad",
+        "purge-archives",
         "-p",
-        "node=worker-3",
+        "older_than_minutes=60",
         "--ack",
-        "restart-nomad",
+        "purge-archives",
         "--reason",
-        "agent wedged after upgrade",
+        "disk full, archives copied off",
     ]);
     assert_eq!(allowed.code, 0, "{}", allowed.snapshot());
     insta::assert_snapshot!(
-        "restart_acknowledged_in_business_hours",
+        "purge_acknowledged_in_business_hours",
         filtered(&allowed.snapshot())
     );
 }
@@ -105,12 +102,13 @@ fn example_plan_json_is_deterministic() {
         "--format",
         "json",
         "--action",
-        "drain-node",
+        "rotate-logs",
         "-p",
-        "node=worker-3",
+        "keep=2",
     ];
     let a = plan(&args);
     let b = plan(&args);
+    assert_eq!(a.code, 0, "{}", a.snapshot());
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(a.json()["format_version"], 1);
 }

@@ -8,6 +8,7 @@ mod cli;
 mod completions;
 mod deep_graphs;
 mod errors;
+mod examples;
 mod explain;
 mod formats;
 mod graph;

@@ -247,7 +247,7 @@ fn from_plan_file(
         Err(checked) => return Err(super::refuse_catalog(&checked, channel, printer)),
     };
     let cwd = std::env::current_dir().unwrap_or_default();
-    let root = CatalogRoot::new(&[root_dir.clone()], &cwd);
+    let root = CatalogRoot::new(std::slice::from_ref(&root_dir), &cwd);
     let request = Request {
         targets: doc.request.targets.clone(),
         action: doc.request.action.clone(),

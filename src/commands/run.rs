@@ -231,14 +231,10 @@ pub(crate) fn run(
         return ExitStatus::Success;
     }
 
-    // SEAM: interrupts — switch to D's `exec::interrupt::Interrupts` (which also
-    // emits `Event::Interrupted`) when it is merged. Until then SIGINT and SIGTERM
-    // set the stop flag: the plugin's group gets SIGTERM, then SIGKILL after the
-    // grace period, and rune exits 130.
-    let cancel = Cancel::new();
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(signal, cancel.flag());
-    }
+    // The first SIGINT or SIGTERM stops the plugin (its group gets SIGTERM, then
+    // SIGKILL after the grace period) and rune exits 130.
+    let interrupts = crate::exec::interrupt::Interrupts::install().ok();
+    let cancel = interrupts.as_ref().map_or_else(Cancel::new, |i| i.stop());
     let collect = Collect::default();
     let mut sinks: Vec<&dyn Sink> = vec![&collect];
     if let Some(journal) = &journal {
@@ -276,11 +272,8 @@ pub(crate) fn run(
             .error
             .as_ref()
             .is_some_and(|e| e.kind() == Kind::Interrupted);
-    if interrupted {
-        sink.emit(&Event::Interrupted {
-            at: run_ids.now(),
-            count: 1,
-        });
+    if let Some(interrupts) = &interrupts {
+        interrupts.emit_pending(&sink, &run_ids);
     }
     sink.emit(&Event::RunFinished {
         at: run_ids.now(),

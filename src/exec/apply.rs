@@ -12,12 +12,12 @@
 //! process outlives rune either way. The first Ctrl-C (`stop`) stops scheduling and
 //! winds down in reverse; the second (`kill`) kills every process group left.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{json, Value as Json};
+use serde_json::json;
 
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
@@ -109,7 +109,7 @@ pub(crate) fn execute(
                     .iter()
                     .filter(|r| {
                         prepared.modules.contains_key(*r)
-                            && !slots.get(*r).is_some_and(|s| s.running.is_some())
+                            && slots.get(*r).is_none_or(|s| s.running.is_none())
                     })
                     .cloned()
                     .collect()
@@ -155,9 +155,9 @@ pub(crate) fn execute(
                     state,
                     running: Some(running),
                 },
-                Err(_) => {
+                Err(lifecycle::StartFailed(eps)) => {
                     failed.store(true, Ordering::SeqCst);
-                    lock(&failed_in_wave).push(m.module.clone());
+                    lock(&failed_in_wave).push(format!("{} ({})", m.module, eps.error.code));
                     Slot {
                         state: ModuleState::Unavailable,
                         running: None,
@@ -476,11 +476,3 @@ pub(crate) fn spans(doc: &PlanDocument, ids: &super::ids::RunIds) -> HashMap<u64
     }
     spans
 }
-
-/// Names of modules the plan starts, for checks.
-pub(crate) fn planned_modules(doc: &PlanDocument) -> HashSet<String> {
-    doc.startup_modules().map(|m| m.module.clone()).collect()
-}
-
-#[allow(dead_code)]
-fn unused(_: Json) {}

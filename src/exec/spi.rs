@@ -120,11 +120,6 @@ impl Client {
         })
     }
 
-    /// The module's process id (also its process group id).
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// The kept tail of the module's stderr, lossily decoded.
     pub(crate) fn stderr_tail(&self) -> Option<String> {
         let kept = self.stderr.lock().unwrap_or_else(|p| p.into_inner());

@@ -250,6 +250,13 @@ pub(crate) fn run(
         steps: 1,
         parallelism: 1,
     });
+    if let Some(ack) = &step.acknowledgment {
+        sink.emit(&Event::Acknowledged {
+            at: run_ids.now(),
+            action: ack.action.clone(),
+            reason: ack.reason.clone(),
+        });
+    }
     let mediator = Mediator {
         ids: &run_ids,
         sink: &sink,

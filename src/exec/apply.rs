@@ -75,6 +75,13 @@ pub(crate) fn execute(
         steps: doc.summary.steps,
         parallelism: options.parallelism as u64,
     });
+    for ack in doc.actions.iter().filter_map(|a| a.acknowledgment.as_ref()) {
+        ctx.sink.emit(&Event::Acknowledged {
+            at: ctx.ids.now(),
+            action: ack.action.clone(),
+            reason: ack.reason.clone(),
+        });
+    }
     let failed = AtomicBool::new(false);
     let slots: Mutex<HashMap<String, Slot>> = Mutex::new(HashMap::new());
     // Set when a module failed to start and rollback is on: nothing new starts.

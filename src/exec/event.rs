@@ -85,6 +85,16 @@ pub enum Event {
         /// At most this many steps run at once.
         parallelism: u64,
     },
+    /// A break-glass acknowledgment (`--ack`, `--reason`) the run acts on, recorded
+    /// before the action it allows.
+    Acknowledged {
+        /// When.
+        at: Timestamp,
+        /// The acknowledged action.
+        action: String,
+        /// Why it must run, as the operator gave it.
+        reason: Option<String>,
+    },
     /// A wave of module phases or of actions began.
     WaveStarted {
         /// When.

@@ -237,6 +237,9 @@ impl Report {
 
         for event in events {
             match event {
+                // Recorded in the journal and shown as progress; the report is about
+                // what ran.
+                Event::Acknowledged { .. } => {}
                 Event::RunStarted {
                     at,
                     command,

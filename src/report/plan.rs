@@ -279,8 +279,14 @@ pub fn render_human(doc: &PlanDocument) -> String {
         ));
     }
 
-    let startup_steps = modules_n * STARTUP_PHASES.len();
-    let shutdown_steps = modules_n * SHUTDOWN_PHASES.len();
+    // Counted from the document: a module with nothing to run has no steps.
+    let startup_steps: usize = doc.startup_modules().map(|m| m.steps.len()).sum();
+    let shutdown_steps: usize = doc
+        .shutdown
+        .iter()
+        .flat_map(|w| &w.modules)
+        .map(|m| m.steps.len())
+        .sum();
     let mut line = format!(
         "\nplan: {} ({} startup, {}, {} shutdown)",
         plural(summary.steps as usize, "step"),

@@ -312,6 +312,14 @@ impl Sink for Progress {
 /// they happen (step starts, protocol messages: the journal has those).
 pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
     Some(match event {
+        Event::Acknowledged { action, reason, .. } => format!(
+            "   break glass: `{}` acknowledged{}",
+            untrusted(action),
+            reason
+                .as_deref()
+                .map(|r| format!(": {}", untrusted(r)))
+                .unwrap_or_default()
+        ),
         Event::RunStarted {
             command,
             correlation_id,

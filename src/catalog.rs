@@ -61,13 +61,15 @@ impl CheckedCatalog {
 /// diagnostics are joined in file order, so the result does not depend on which
 /// file finished first.
 pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
-    let loaded = loader::load_each(paths, |id, text, document| {
-        let Some(mut document) = document else {
-            return (Vec::new(), Registry::default());
-        };
-        let schema = crate::schema::check_file(&document, text);
-        let part = registry::build_file(id, &mut document, text);
-        (schema, part)
+    let (_, loaded) = rayon::join(crate::schema::warm, || {
+        loader::load_each(paths, |id, text, document| {
+            let Some(mut document) = document else {
+                return (Vec::new(), Registry::default());
+            };
+            let schema = crate::schema::check_file(&document, text);
+            let part = registry::build_file(id, &mut document, text);
+            (schema, part)
+        })
     });
     let mut diagnostics = loaded.diagnostics;
     let mut parts = Vec::with_capacity(loaded.parts.len());

@@ -88,8 +88,28 @@ fn compile(schema: &Json) -> Validator {
         .expect("embedded catalog schema compiles")
 }
 
-/// Validates a whole catalog document (with its module list emptied).
-static CATALOG_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(&CATALOG_SCHEMA));
+/// Validates a whole catalog document (with its module list emptied). Module
+/// entries are [`MODULE_VALIDATOR`]'s, so this one does not compile their schema
+/// again: `modules` items accept anything here.
+static CATALOG_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+    let mut top = CATALOG_SCHEMA.clone();
+    if let Some(modules) = top
+        .pointer_mut("/properties/modules")
+        .and_then(Json::as_object_mut)
+    {
+        modules.insert("items".into(), Json::Bool(true));
+    }
+    compile(&top)
+});
+
+/// Compile both catalog validators, side by side. Compiling them is most of what a
+/// small catalog costs, so the loader starts this while it reads the files.
+pub fn warm() {
+    rayon::join(
+        || LazyLock::force(&CATALOG_VALIDATOR),
+        || LazyLock::force(&MODULE_VALIDATOR),
+    );
+}
 
 /// Validates one module entry: the catalog schema with `#/$defs/module` as its root.
 /// It takes the YAML tree directly: converting every module to `serde_json` first

@@ -81,8 +81,16 @@ pub static CATALOG_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
     serde_json::from_str(SCHEMAS[0].text).expect("embedded catalog schema is valid JSON")
 });
 
+/// The draft the catalog schema is compiled as. The schema says 2020-12 for
+/// editors, but uses only keywords Draft 7 has with the same meaning (`$defs` is
+/// reached by JSON pointer, and no `$ref` has siblings), and Draft 7's meta-schema
+/// costs a fraction of 2020-12's vocabularies to compile: on a small catalog that
+/// compilation was a third of the whole command.
+const CATALOG_DRAFT: jsonschema::Draft = jsonschema::Draft::Draft7;
+
 fn compile(schema: &Json) -> Validator {
     jsonschema::options()
+        .with_draft(CATALOG_DRAFT)
         .should_validate_formats(true)
         .build(schema)
         .expect("embedded catalog schema compiles")
@@ -125,6 +133,7 @@ static MODULE_VALIDATOR: LazyLock<Validator<YamlJson>> = LazyLock::new(|| {
         obj.insert("$ref".into(), Json::String("#/$defs/module".into()));
     }
     jsonschema::options_for::<YamlJson>()
+        .with_draft(CATALOG_DRAFT)
         .should_validate_formats(true)
         .build(&root)
         .expect("embedded catalog schema compiles")

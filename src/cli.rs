@@ -236,7 +236,9 @@ pub(crate) struct ApplyArgs {
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub parallelism: Option<u64>,
 
-    /// When a module fails to become ready, leave the modules already started running.
+    /// When a module fails to start, go on with everything that does not need it
+    /// (default: stop and shut down what was started, in reverse). Either way every
+    /// module is shut down before rune exits.
     #[arg(long)]
     pub no_rollback: bool,
 

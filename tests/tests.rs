@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apply;
 mod checks;
 mod cli;
 mod completions;

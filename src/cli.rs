@@ -360,7 +360,7 @@ pub(crate) struct ExplainArgs {
 /// `rune schema`.
 #[derive(Debug, Args)]
 pub(crate) struct SchemaArgs {
-    /// Schema name: `catalog` or `plan`.
+    /// Schema name: `catalog`, `plan`, `bpcs-request`, `bpcs-response`, `eps` or `journal`.
     #[arg(value_name = "NAME", default_value = "catalog")]
     pub name: String,
 }

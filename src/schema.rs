@@ -49,6 +49,26 @@ pub const SCHEMAS: &[EmbeddedSchema] = &[
         file: "plan.schema.json",
         text: include_str!("../schemas/plan.schema.json"),
     },
+    EmbeddedSchema {
+        name: "bpcs-request",
+        file: "bpcs-request.schema.json",
+        text: include_str!("../schemas/bpcs-request.schema.json"),
+    },
+    EmbeddedSchema {
+        name: "bpcs-response",
+        file: "bpcs-response.schema.json",
+        text: include_str!("../schemas/bpcs-response.schema.json"),
+    },
+    EmbeddedSchema {
+        name: "eps",
+        file: "eps.schema.json",
+        text: include_str!("../schemas/eps.schema.json"),
+    },
+    EmbeddedSchema {
+        name: "journal",
+        file: "journal.schema.json",
+        text: include_str!("../schemas/journal.schema.json"),
+    },
 ];
 
 /// Look an embedded schema up by name (`catalog`) or file name (`catalog.schema.json`).

@@ -1,17 +1,434 @@
 //! `rune run ACTION`: one action request through validation, policy and mediation.
+//!
+//! The same path as `rune plan --action`: flags checked before any I/O, the catalog
+//! loaded and checked (an invalid one refused with `validate`'s report), parameters
+//! typed and validated against the input_schema, the plan built so policy decides
+//! exactly as it would for `plan` and `apply`. Then only the action's plugin runs,
+//! through [`crate::exec::mediation`]; no module lifecycle. Exit codes: 0 the action
+//! succeeded (or `--dry-run` allowed it), 1 invalid catalog, invalid parameters or a
+//! policy denial, 2 usage error, 4 the action failed (its EPS error reported), 130
+//! interrupted.
 
-use crate::cli::RunArgs;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde_json::Map;
+
+use crate::catalog::{self, CheckedCatalog};
+use crate::cli::{RunArgs, RunOutput};
 use crate::config::Config;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::exec::eps::Kind;
+use crate::exec::event::{Collect, Event, Fanout, Outcome, Sink};
+use crate::exec::ids::{self, RunIds};
+use crate::exec::journal::Journal;
+use crate::exec::mediation::{ActionCall, Mediator, Node};
+use crate::exec::process::Cancel;
+use crate::params;
+use crate::plan::{self, Clock, PlanError, Request};
+use crate::report::diagnostics::Summary;
+use crate::report::refusal::{self, Channel, Refusal, Refused};
+use crate::report::run::{CommandLine, DecisionRecord, RunOutcome, RunReport};
 use crate::report::Printer;
+use crate::source::SourceMap;
 use crate::ExitStatus;
+
+/// The step id of the one request `rune run` makes.
+const STEP: u64 = 1;
 
 /// Run `rune run`.
 pub(crate) fn run(
-    _args: &RunArgs,
-    _config: &Config,
+    args: &RunArgs,
+    config: &Config,
     printer: &mut Printer,
-    _leftovers: &mut super::Leftovers,
+    leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
-    printer.err("error: rune run is being built\n");
-    ExitStatus::Error
+    let json = args.output == RunOutput::Json;
+    let channel = Channel {
+        json,
+        color: config.color_stderr,
+    };
+    let nothing_read = SourceMap::default();
+    let usage = |printer: &mut Printer, diagnostics: Vec<Diagnostic>| {
+        let refusal = Refusal {
+            kind: Refused::Usage,
+            diagnostics,
+            sources: &nothing_read,
+            summary: Summary::default(),
+        };
+        refusal::report(printer, refusal, channel)
+    };
+
+    // Every flag problem at once, before any I/O.
+    let mut problems = check_flags(args);
+    let node = match Node::parse(&args.node) {
+        Ok(node) => Some(node),
+        Err(unsupported) => {
+            problems.push(
+                Diagnostic::new(
+                    Code::InvalidFlags,
+                    format!(
+                        "--node {}: remote nodes are not supported yet",
+                        crate::schema::quote(&unsupported.0)
+                    ),
+                )
+                .with_help(
+                    "run on this machine with `--node localhost` (the default) or `--node local`",
+                ),
+            );
+            None
+        }
+    };
+    let instant = instant(args, config);
+    if let Err(d) = &instant {
+        problems.push(d.clone());
+    }
+    let journal = match &args.exec.journal {
+        Some(path) => match Journal::open(path) {
+            Ok(journal) => Some(journal),
+            Err(e) => {
+                problems.push(
+                    Diagnostic::new(
+                        Code::InvalidFlags,
+                        format!(
+                            "cannot open --journal `{}`: {e}",
+                            crate::source::display_name(path)
+                        ),
+                    )
+                    .with_help("name a regular file in a directory that exists; it is appended to, never truncated"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let (Some(node), Ok((at, clock)), true) = (node, instant, problems.is_empty()) else {
+        return usage(printer, problems);
+    };
+
+    let paths = config.catalog_paths(&[]);
+    let mut checked = match catalog::load_valid(&paths) {
+        Ok(checked) => checked,
+        Err(checked) => {
+            let status = super::refuse_catalog(&checked, channel, printer);
+            leftovers.keep(checked);
+            return status;
+        }
+    };
+    super::show_warnings(&checked, config, printer);
+    let (m, a) = match plan::find_action(&checked.registry, &args.action) {
+        Ok(found) => found,
+        Err(d) => {
+            let d = Diagnostic::new(
+                Code::UnknownAction,
+                d.message.replacen("--action names", "rune run names", 1),
+            )
+            .with_help(d.help.clone().unwrap_or_default());
+            return refuse(printer, &checked, Refused::Usage, vec![d], channel);
+        }
+    };
+    let params = match action_params(args, m, a, &mut checked) {
+        Ok(params) => params,
+        Err((kind, diagnostics)) => {
+            let status = refuse(printer, &checked, kind, diagnostics, channel);
+            if kind == Refused::Denied && !json {
+                printer.err("error: not run: the parameters are invalid\n");
+            }
+            return status;
+        }
+    };
+    let request = Request {
+        targets: Vec::new(),
+        action: Some(args.action.clone()),
+        params,
+        at,
+        clock,
+        acks: args.acks.clone(),
+        reason: args.reason.clone(),
+    };
+    let planned = match plan::plan(&checked.registry, &checked.graph, request) {
+        Ok(planned) => planned,
+        Err(PlanError::Usage(d)) => return refuse(printer, &checked, Refused::Usage, d, channel),
+        Err(PlanError::Invalid(d)) => {
+            return refuse(printer, &checked, Refused::Denied, d, channel)
+        }
+    };
+    let Some(step) = planned.actions.first() else {
+        return ExitStatus::Error;
+    };
+    let module = &checked.registry.modules[step.module];
+    let action = &module.actions[step.action];
+    if !step.decision.allowed {
+        let d = crate::policy::denial(
+            &step.decision,
+            action,
+            checked.registry.policy(),
+            &checked.sources,
+        );
+        let status = refuse(printer, &checked, Refused::Denied, vec![d], channel);
+        if !json {
+            printer.err(&format!(
+                "error: not run: policy denied `{}`\n",
+                action.name.value
+            ));
+        }
+        return status;
+    }
+    let declared_in = &checked.sources.get(module.file).path;
+    let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
+    let Some(command) = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir) else {
+        let d = Diagnostic::new(
+            Code::InvalidFlags,
+            format!(
+                "`{}` has no plugin (`exec`): it runs inside its module's process",
+                action.name.value
+            ),
+        )
+        .with_label(action.name.span, "declared without exec")
+        .with_help(format!(
+            "run it with its module's lifecycle: `rune apply --action {}`",
+            action.name.value
+        ));
+        return refuse(printer, &checked, Refused::Usage, vec![d], channel);
+    };
+
+    let deterministic = args.exec.deterministic || ids::deterministic_from_env();
+    // Deterministic timestamps read the policy instant when one was fixed (--at,
+    // SOURCE_DATE_EPOCH), else the Unix epoch: never the wall clock.
+    let fixed_now = if clock == Clock::Now {
+        Timestamp::UNIX_EPOCH
+    } else {
+        at
+    };
+    let run_ids = RunIds::new(deterministic, fixed_now);
+    let settings = &step.settings;
+    let mut report = RunReport {
+        action: action.name.value.clone(),
+        module: module.name.value.clone(),
+        node: node.name().to_string(),
+        outcome: RunOutcome::DryRun,
+        attempts: 0,
+        duration_ms: 0,
+        correlation_id: run_ids.correlation_id.clone(),
+        trace_id: run_ids.trace_id.clone(),
+        command: CommandLine {
+            argv: command.argv.clone(),
+            working_dir: command.working_dir.to_string_lossy().into_owned(),
+        },
+        params: step.params.clone(),
+        timeout_ms: settings.timeout_ms.value,
+        max_attempts: settings.retries.value.max_attempts.max(1),
+        decision: DecisionRecord {
+            rule: step.decision.rule.to_string(),
+            reason: step.decision.reason.clone(),
+        },
+        output: None,
+        error: None,
+        stderr: None,
+    };
+    if args.dry_run {
+        print_report(printer, &report, json);
+        return ExitStatus::Success;
+    }
+
+    // SEAM: interrupts — switch to D's `exec::interrupt::Interrupts` (which also
+    // emits `Event::Interrupted`) when it is merged. Until then SIGINT and SIGTERM
+    // set the stop flag: the plugin's group gets SIGTERM, then SIGKILL after the
+    // grace period, and rune exits 130.
+    let cancel = Cancel::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(signal, cancel.flag());
+    }
+    let collect = Collect::default();
+    let mut sinks: Vec<&dyn Sink> = vec![&collect];
+    if let Some(journal) = &journal {
+        sinks.push(journal);
+    }
+    let sink = Fanout(sinks);
+    let watch = run_ids.stopwatch();
+    sink.emit(&Event::RunStarted {
+        at: run_ids.now(),
+        command: "run".to_string(),
+        correlation_id: run_ids.correlation_id.clone(),
+        trace_id: run_ids.trace_id.clone(),
+        steps: 1,
+        parallelism: 1,
+    });
+    let mediator = Mediator {
+        ids: &run_ids,
+        sink: &sink,
+        cancel: cancel.clone(),
+    };
+    let result = mediator.run_action(&ActionCall {
+        step: STEP,
+        module: &module.name.value,
+        action,
+        command: &command,
+        params: &step.params,
+        node: node.name(),
+        timeout: std::time::Duration::from_millis(settings.timeout_ms.value),
+        max_attempts: settings.retries.value.max_attempts,
+        backoff_ms: settings.retries.value.backoff_ms,
+        retry_on: &settings.retries.value.on,
+    });
+    let interrupted = cancel.is_set()
+        || result
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind() == Kind::Interrupted);
+    if interrupted {
+        sink.emit(&Event::Interrupted {
+            at: run_ids.now(),
+            count: 1,
+        });
+    }
+    sink.emit(&Event::RunFinished {
+        at: run_ids.now(),
+        succeeded: result.outcome == Outcome::Succeeded,
+        duration_ms: watch.reported_ms(),
+    });
+    drop(sink);
+    let finished = collect
+        .into_events()
+        .into_iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                duration_ms,
+                stderr,
+                ..
+            } => Some((duration_ms, stderr)),
+            _ => None,
+        });
+    if let Some((duration_ms, stderr)) = finished {
+        report.duration_ms = duration_ms;
+        report.stderr = stderr;
+    }
+    report.attempts = result.attempts;
+    report.output = result.output;
+    report.error = result.error;
+    report.outcome = match result.outcome {
+        Outcome::Succeeded => RunOutcome::Succeeded,
+        _ if interrupted => RunOutcome::Interrupted,
+        _ => RunOutcome::Failed,
+    };
+    print_report(printer, &report, json);
+    if let Some(e) = journal.as_ref().and_then(Journal::take_failure) {
+        printer.err(&format!(
+            "warning: the journal `{}` is incomplete: a write failed: {e}\n",
+            crate::escape::untrusted(&crate::source::display_name(
+                journal.as_ref().map_or(Path::new(""), |j| j.path())
+            ))
+        ));
+    }
+    leftovers.keep(checked);
+    match report.outcome {
+        RunOutcome::Succeeded | RunOutcome::DryRun => ExitStatus::Success,
+        RunOutcome::Interrupted => ExitStatus::Interrupted,
+        RunOutcome::Failed => ExitStatus::ExecutionFailed,
+    }
+}
+
+fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
+    if json {
+        printer.out_with(|w| report.write_json(w));
+        return;
+    }
+    let rendered = crate::report::run::render_human(report);
+    if !rendered.out.is_empty() {
+        printer.out(&rendered.out);
+    }
+    if !rendered.err.is_empty() {
+        printer.err(&rendered.err);
+    }
+}
+
+/// Report a refusal after the catalog was read, with its counts.
+fn refuse(
+    printer: &mut Printer,
+    checked: &CheckedCatalog,
+    kind: Refused,
+    diagnostics: Vec<Diagnostic>,
+    channel: Channel,
+) -> ExitStatus {
+    let refusal = Refusal {
+        kind,
+        diagnostics,
+        sources: &checked.sources,
+        summary: checked.summary(),
+    };
+    refusal::report(printer, refusal, channel)
+}
+
+/// Malformed `--param`s and flags that do not fit, before any I/O.
+fn check_flags(args: &RunArgs) -> Vec<Diagnostic> {
+    let mut problems: Vec<Diagnostic> = args
+        .params
+        .iter()
+        .filter_map(|param| params::split_assignment(param).err())
+        .collect();
+    if args.reason.is_some() && args.acks.is_empty() {
+        problems.push(
+            Diagnostic::new(
+                Code::InvalidFlags,
+                "--reason is recorded with a break-glass acknowledgment",
+            )
+            .with_help("add `--ack ACTION`, or drop --reason"),
+        );
+    }
+    problems
+}
+
+/// The instant policy is evaluated at: `--at`, else `SOURCE_DATE_EPOCH`, else now
+/// (as `rune plan` reads it).
+fn instant(args: &RunArgs, config: &Config) -> Result<(Timestamp, Clock), Diagnostic> {
+    use super::plan::{parse_at, source_date_epoch};
+    Ok(match (&args.at, &config.source_date_epoch) {
+        (Some(text), _) => (parse_at(text)?, Clock::Fixed),
+        (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
+        (None, None) => (
+            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
+            Clock::Now,
+        ),
+    })
+}
+
+/// The action's parameters from `--params-file` and `--param`, typed by its schema
+/// and checked against it (as `rune plan --action` does); invalid ones are refused
+/// with exit 1 before anything starts.
+fn action_params(
+    args: &RunArgs,
+    m: usize,
+    a: usize,
+    checked: &mut CheckedCatalog,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    let file = match &args.params_file {
+        Some(path) => Some(
+            params::read_params_file(path, &mut checked.sources)
+                .map_err(|d| (Refused::Usage, vec![d]))?,
+        ),
+        None => None,
+    };
+    let action = &checked.registry.modules[m].actions[a];
+    let (from_file, mut document) = match file {
+        Some(file) => (file.values, Some(file.document)),
+        None => (Map::new(), None),
+    };
+    let params =
+        params::collect(&args.params, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
+    if let Some(document) = &mut document {
+        for (key, _) in args
+            .params
+            .iter()
+            .filter_map(|p| params::split_assignment(p).ok())
+        {
+            document.take(key);
+        }
+    }
+    let invalid = params::validate_from(&params, action, document.as_ref());
+    if !invalid.is_empty() {
+        // Exit 1 like a denial, reported with the diagnostics only.
+        return Err((Refused::Denied, invalid));
+    }
+    Ok(params)
 }

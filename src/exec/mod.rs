@@ -7,13 +7,21 @@
 //! retries, validates output, and turns failures into EPS errors ([`eps`]). Plugins
 //! speak BPCS ([`bpcs`]), long-running modules the module SPI ([`spi`]).
 //!
+//! Ctrl-C is [`interrupt`]: the first signal stops scheduling, the second kills.
+//!
 //! Nothing here prints: every step reports [`event::Event`]s to an
 //! [`event::Sink`]; the journal ([`journal`]) and the report stage (progress lines,
 //! live progress, the final report) are sinks. Ids and the clock ([`ids`]) can be made
 //! deterministic, so execution reports can be golden files.
 
+pub mod apply;
+pub mod bpcs;
 pub mod eps;
 pub mod event;
 pub mod ids;
+pub mod interrupt;
 pub mod journal;
+pub mod lifecycle;
+pub mod mediation;
 pub mod process;
+pub mod spi;

@@ -11,9 +11,12 @@
 pub mod actions;
 pub mod diagnostics;
 pub mod excerpt;
+pub mod execution;
 pub mod graph;
 pub mod plan;
+pub mod progress;
 pub mod refusal;
+pub mod run;
 pub mod save;
 
 use std::io::Write;

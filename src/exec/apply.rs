@@ -1,0 +1,488 @@
+//! The executor: runs a plan document.
+//!
+//! Startup wave by wave (the modules of one wave in parallel, at most
+//! `parallelism` at once, on std threads), then the action steps in plan order
+//! (plugins through [`super::mediation`], actions without a plugin through their
+//! module's SPI `execute`), then drain and shutdown wave by wave in the exact
+//! reverse of startup. A module that fails to start fails closed: modules that
+//! require it are skipped (DependencyUnsatisfied), and unless rollback is off no
+//! further module starts, no action runs, and what was started is drained and shut
+//! down in reverse (rollback). Without rollback the rest of the plan runs around
+//! the failure and everything started is still shut down at the end: no module
+//! process outlives rune either way. The first Ctrl-C (`stop`) stops scheduling and
+//! winds down in reverse; the second (`kill`) kills every process group left.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use super::eps::{Eps, Kind};
+use super::event::{Event, ModuleState, Outcome};
+use super::lifecycle::{self, Context, ModuleSpec, Running};
+use super::mediation::{ActionCall, Mediator};
+use super::process::Spec;
+use super::spi::{CallError, Trace};
+use crate::plan::document::{ActionStep, PhaseStep, PlanDocument};
+use crate::registry::Action;
+
+/// An action step and what running it needs.
+pub(crate) struct PreparedAction<'a> {
+    /// The catalog's action.
+    pub action: &'a Action,
+    /// Its plugin, when it has one (else its module's SPI `execute` runs it).
+    pub command: Option<Spec>,
+}
+
+/// Everything the executor needs beyond the plan document.
+pub(crate) struct Prepared<'a> {
+    /// Every module of the plan, by name.
+    pub modules: HashMap<String, ModuleSpec>,
+    /// One entry per `doc.actions`, in order.
+    pub actions: Vec<PreparedAction<'a>>,
+}
+
+/// How to run.
+pub(crate) struct Options {
+    /// Module phases at most this many at once.
+    pub parallelism: usize,
+    /// Roll back started modules when one fails to start.
+    pub rollback: bool,
+}
+
+/// What a module is now, during the run.
+struct Slot {
+    state: ModuleState,
+    running: Option<Running>,
+}
+
+/// Run `doc`. Every outcome is reported through `ctx.sink`; the return value says
+/// whether everything asked for succeeded.
+pub(crate) fn execute(
+    doc: &PlanDocument,
+    prepared: &Prepared,
+    options: &Options,
+    ctx: &Context,
+) -> bool {
+    let watch = ctx.ids.stopwatch();
+    ctx.sink.emit(&Event::RunStarted {
+        at: ctx.ids.now(),
+        command: "apply".to_string(),
+        correlation_id: ctx.ids.correlation_id.clone(),
+        trace_id: ctx.ids.trace_id.clone(),
+        steps: doc.summary.steps,
+        parallelism: options.parallelism as u64,
+    });
+    let failed = AtomicBool::new(false);
+    let slots: Mutex<HashMap<String, Slot>> = Mutex::new(HashMap::new());
+    // Set when a module failed to start and rollback is on: nothing new starts.
+    let mut halted: Option<String> = None;
+
+    for wave in &doc.startup {
+        let members: Vec<String> = wave.modules.iter().map(|m| m.module.clone()).collect();
+        if let Some(why) = skip_reason(ctx, halted.as_deref()) {
+            for m in &wave.modules {
+                skip_steps(ctx, &m.module, &m.steps, &why, None);
+            }
+            continue;
+        }
+        ctx.sink.emit(&Event::WaveStarted {
+            at: ctx.ids.now(),
+            stage: "startup".to_string(),
+            wave: wave.wave,
+            members,
+        });
+        let failed_in_wave = Mutex::new(Vec::new());
+        parallel(&wave.modules, options.parallelism, |m| {
+            let Some(spec) = prepared.modules.get(&m.module) else {
+                return;
+            };
+            if let Some(why) = skip_reason(ctx, None) {
+                skip_steps(ctx, &m.module, &m.steps, &why, None);
+                return;
+            }
+            let missing: Vec<String> = {
+                let slots = lock(&slots);
+                spec.requires
+                    .iter()
+                    .filter(|r| {
+                        prepared.modules.contains_key(*r)
+                            && !slots.get(*r).is_some_and(|s| s.running.is_some())
+                    })
+                    .cloned()
+                    .collect()
+            };
+            if !missing.is_empty() {
+                failed.store(true, Ordering::SeqCst);
+                let why = format!("a module it requires did not start: {}", missing.join(", "));
+                let eps = |step: u64, phase: &str| {
+                    Eps::new(
+                        Kind::DependencyUnsatisfied,
+                        format!("`{}` was not started: {why}", m.module),
+                        ctx.origin(step, &m.module, phase),
+                    )
+                    .with_data(json!({"missing": missing}))
+                };
+                ctx.state(
+                    &m.module,
+                    ModuleState::Discovered,
+                    ModuleState::Unavailable,
+                    &why,
+                );
+                for step in &m.steps {
+                    ctx.skipped(
+                        step.id,
+                        &m.module,
+                        Some(step.phase.as_str()),
+                        None,
+                        &why,
+                        Some(eps(step.id, step.phase.as_str())),
+                    );
+                }
+                lock(&slots).insert(
+                    m.module.clone(),
+                    Slot {
+                        state: ModuleState::Unavailable,
+                        running: None,
+                    },
+                );
+                return;
+            }
+            let slot = match lifecycle::start(spec, &m.steps, ctx) {
+                Ok(running) => Slot {
+                    state: ModuleState::Active,
+                    running: Some(running),
+                },
+                Err(_) => {
+                    failed.store(true, Ordering::SeqCst);
+                    lock(&failed_in_wave).push(m.module.clone());
+                    Slot {
+                        state: ModuleState::Unavailable,
+                        running: None,
+                    }
+                }
+            };
+            lock(&slots).insert(m.module.clone(), slot);
+        });
+        let mut failed_names = failed_in_wave.into_inner().unwrap_or_default();
+        failed_names.sort();
+        if options.rollback && !failed_names.is_empty() {
+            halted = Some(format!(
+                "rolled back: {} did not start",
+                failed_names.join(", ")
+            ));
+        }
+    }
+
+    // Degraded modules take work; read their state from the events' last word.
+    if !doc.actions.is_empty() {
+        let mut announced = false;
+        for (step, prepared_action) in doc.actions.iter().zip(&prepared.actions) {
+            if let Some(why) = skip_reason(ctx, halted.as_deref()) {
+                failed.store(true, Ordering::SeqCst);
+                ctx.skipped(
+                    step.id,
+                    &step.module,
+                    None,
+                    Some(&step.action),
+                    &why,
+                    None,
+                );
+                continue;
+            }
+            if !announced {
+                announced = true;
+                ctx.sink.emit(&Event::WaveStarted {
+                    at: ctx.ids.now(),
+                    stage: "actions".to_string(),
+                    wave: 1,
+                    members: doc.actions.iter().map(|a| a.action.clone()).collect(),
+                });
+            }
+            if !run_action(step, prepared_action, &slots, ctx) {
+                failed.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    // Shutdown: the exact reverse of startup, whatever happened before.
+    let mut slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
+    for wave in &doc.shutdown {
+        let mut todo = Vec::new();
+        for m in &wave.modules {
+            match slots.get_mut(&m.module).and_then(|s| {
+                let state = s.state;
+                s.running.take().map(|r| (state, r))
+            }) {
+                Some((state, running)) => todo.push((m, state, Mutex::new(Some(running)))),
+                None => skip_steps(ctx, &m.module, &m.steps, "the module was not started", None),
+            }
+        }
+        if todo.is_empty() {
+            continue;
+        }
+        ctx.sink.emit(&Event::WaveStarted {
+            at: ctx.ids.now(),
+            stage: "shutdown".to_string(),
+            wave: wave.wave,
+            members: todo.iter().map(|(m, ..)| m.module.clone()).collect(),
+        });
+        parallel(&todo, options.parallelism, |(m, state, running)| {
+            let Some(running) = lock(running).take() else {
+                return;
+            };
+            let Some(spec) = prepared.modules.get(&m.module) else {
+                return;
+            };
+            let from = if *state == ModuleState::Unavailable {
+                ModuleState::Active
+            } else {
+                current_state(spec, *state)
+            };
+            if !lifecycle::stop(spec, running, &m.steps, from, ctx) {
+                failed.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let interrupted = ctx.stop.is_set() || ctx.kill.is_set();
+    let succeeded = !failed.load(Ordering::SeqCst) && !interrupted;
+    ctx.sink.emit(&Event::RunFinished {
+        at: ctx.ids.now(),
+        succeeded,
+        duration_ms: watch.reported_ms(),
+    });
+    succeeded
+}
+
+/// The state a started module is in, for its move to stopped.
+fn current_state(_spec: &ModuleSpec, state: ModuleState) -> ModuleState {
+    state
+}
+
+/// Why nothing more is scheduled, if so.
+fn skip_reason(ctx: &Context, halted: Option<&str>) -> Option<String> {
+    if ctx.kill.is_set() || ctx.stop.is_set() {
+        return Some("interrupted: not started".to_string());
+    }
+    halted.map(str::to_string)
+}
+
+fn skip_steps(ctx: &Context, module: &str, steps: &[PhaseStep], why: &str, error: Option<Eps>) {
+    for step in steps {
+        ctx.skipped(
+            step.id,
+            module,
+            Some(step.phase.as_str()),
+            None,
+            why,
+            error.clone(),
+        );
+    }
+}
+
+/// Run one action step. Returns whether it succeeded.
+fn run_action(
+    step: &ActionStep,
+    prepared: &PreparedAction,
+    slots: &Mutex<HashMap<String, Slot>>,
+    ctx: &Context,
+) -> bool {
+    let up = lock(slots)
+        .get(&step.module)
+        .is_some_and(|s| s.running.is_some());
+    if !up {
+        let why = format!("its module `{}` is not running", step.module);
+        let eps = Eps::new(
+            Kind::DependencyUnsatisfied,
+            format!("`{}` was not run: {why}", step.action),
+            lifecycle_origin(ctx, step),
+        );
+        ctx.skipped(
+            step.id,
+            &step.module,
+            None,
+            Some(&step.action),
+            &why,
+            Some(eps),
+        );
+        return false;
+    }
+    match &prepared.command {
+        Some(command) => {
+            let mediator = Mediator {
+                ids: ctx.ids,
+                sink: ctx.sink,
+                cancel: ctx.stop.clone(),
+            };
+            let result = mediator.run_action(&ActionCall {
+                step: step.id,
+                module: &step.module,
+                action: prepared.action,
+                command,
+                params: &step.params,
+                node: "localhost",
+                timeout: Duration::from_millis(step.timeout_ms.value),
+                max_attempts: step.retries.max_attempts,
+                backoff_ms: step.retries.backoff_ms,
+                retry_on: &step.retries.on,
+            });
+            result.outcome == Outcome::Succeeded
+        }
+        None => execute_in_module(step, slots, ctx),
+    }
+}
+
+fn lifecycle_origin(ctx: &Context, step: &ActionStep) -> super::eps::Origin {
+    let mut origin = ctx.origin(step.id, &step.module, "execute");
+    origin.phase = None;
+    origin.action = Some(step.action.clone());
+    origin
+}
+
+/// An action without a plugin: the module's SPI `execute`.
+fn execute_in_module(step: &ActionStep, slots: &Mutex<HashMap<String, Slot>>, ctx: &Context) -> bool {
+    let origin = lifecycle_origin(ctx, step);
+    ctx.sink.emit(&Event::StepStarted {
+        at: ctx.ids.now(),
+        step: step.id,
+        module: step.module.clone(),
+        action: Some(step.action.clone()),
+        phase: None,
+        attempt: 1,
+        span_id: origin.span_id.clone(),
+    });
+    let watch = ctx.ids.stopwatch();
+    let mut guard = lock(slots);
+    let result = match guard.get_mut(&step.module).and_then(|s| s.running.as_mut()) {
+        Some(Running::Process(client)) => {
+            let params = json!({
+                "action": step.action,
+                "input_parameters": step.params,
+                "context": {
+                    "node": "localhost",
+                    "action": step.action,
+                    "module": step.module,
+                    "step": step.id,
+                    "attempt": 1,
+                    "timeout_ms": step.timeout_ms.value,
+                    "dry_run": false,
+                    "correlation_id": ctx.ids.correlation_id,
+                    "trace_id": ctx.ids.trace_id,
+                    "span_id": origin.span_id,
+                },
+            });
+            let answer = client.call(
+                "execute",
+                params,
+                Duration::from_millis(step.timeout_ms.value),
+                &ctx.stop,
+                &Trace {
+                    step: step.id,
+                    ids: ctx.ids,
+                    sink: ctx.sink,
+                },
+            );
+            let stderr = client.stderr_tail();
+            match answer {
+                Ok(result) => match result.get("output_data") {
+                    Some(out) if out.is_object() => Ok(out.clone()),
+                    _ => Err((
+                        CallError {
+                            kind: Kind::ProtocolViolation,
+                            message: "the execute answer has no `output_data` object".to_string(),
+                            data: Some(json!({"result": result})),
+                        },
+                        stderr,
+                    )),
+                },
+                Err(e) => Err((e, stderr)),
+            }
+        }
+        _ => Err((
+            CallError {
+                kind: Kind::ConfigurationError,
+                message: format!(
+                    "`{}` has no plugin and its module `{}` has no process to run it",
+                    step.action, step.module
+                ),
+                data: None,
+            },
+            None,
+        )),
+    };
+    drop(guard);
+    let (outcome, output, error, stderr) = match result {
+        Ok(output) => (Outcome::Succeeded, Some(output), None, None),
+        Err((e, stderr)) => {
+            let eps = Eps::new(e.kind, e.message, origin);
+            let eps = match e.data {
+                Some(d) => eps.with_data(d),
+                None => eps,
+            };
+            (Outcome::Failed, None, Some(Box::new(eps)), stderr)
+        }
+    };
+    ctx.sink.emit(&Event::StepFinished {
+        at: ctx.ids.now(),
+        step: step.id,
+        module: step.module.clone(),
+        action: Some(step.action.clone()),
+        phase: None,
+        outcome,
+        attempts: 1,
+        duration_ms: watch.reported_ms(),
+        reason: None,
+        output,
+        stderr,
+        error,
+    });
+    outcome == Outcome::Succeeded
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run `f` on every item, at most `n` at once, in item order as workers free up.
+fn parallel<T: Sync>(items: &[T], n: usize, f: impl Fn(&T) + Sync) {
+    let n = n.max(1).min(items.len());
+    if n <= 1 {
+        items.iter().for_each(f);
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..n {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { return };
+                f(item);
+            });
+        }
+    });
+}
+
+/// Span ids for every step of `doc`, in plan order.
+pub(crate) fn spans(doc: &PlanDocument, ids: &super::ids::RunIds) -> HashMap<u64, String> {
+    let mut spans = HashMap::new();
+    let phases = doc
+        .startup_modules()
+        .flat_map(|m| m.steps.iter())
+        .chain(doc.shutdown.iter().flat_map(|w| w.modules.iter().flat_map(|m| m.steps.iter())));
+    let mut ids_in_order: Vec<u64> = phases.map(|s| s.id).collect();
+    ids_in_order.sort_unstable();
+    for id in ids_in_order {
+        spans.insert(id, ids.span_id());
+    }
+    spans
+}
+
+/// Names of modules the plan starts, for checks.
+pub(crate) fn planned_modules(doc: &PlanDocument) -> HashSet<String> {
+    doc.startup_modules().map(|m| m.module.clone()).collect()
+}
+
+#[allow(dead_code)]
+fn unused(_: Json) {}

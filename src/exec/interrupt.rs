@@ -1,0 +1,200 @@
+//! Ctrl-C and SIGTERM while `apply` or `run` executes: the first asks to stop, the
+//! second to kill.
+//!
+//! Every child runs in a process group of its own ([`super::process`]), so the
+//! terminal's SIGINT reaches rune alone and rune decides how to wind down:
+//!
+//! 1. the first SIGINT or SIGTERM sets [`Interrupts::stop`]: the executor schedules
+//!    nothing new, lets what runs finish or time out, then drains and shuts down the
+//!    started modules in reverse order, and exits 130;
+//! 2. the second sets [`Interrupts::kill`] as well: every `run_once` and wait loop
+//!    that watches it kills its process group at once, and rune exits 130.
+//!
+//! Later signals are counted and change nothing: rune never dies with children it
+//! has not reaped (SIGKILL still ends rune itself; its children then see their stdin
+//! close). Signals are taken by a signal-hook iterator on a thread of its own, so the
+//! handler does nothing but wake that thread; the flags are plain atomics
+//! ([`Cancel`]) that any thread can poll.
+//!
+//! Nothing here prints. The executor reports the interruption as
+//! [`Event::Interrupted`] through [`Interrupts::emit_pending`], which it calls where
+//! it looks at the flags (and once more before `RunFinished`), so the journal and the
+//! progress see each signal exactly once, with the run's clock.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::{Handle, Signals};
+
+use super::event::{Event, Sink};
+use super::ids::RunIds;
+use super::process::Cancel;
+
+/// The run's interrupt flags, set by SIGINT and SIGTERM while installed.
+///
+/// Dropping it stops listening (the handlers stay registered but do nothing, so a
+/// signal between the end of execution and the exit of rune is ignored, not fatal).
+#[derive(Debug)]
+pub struct Interrupts {
+    stop: Cancel,
+    kill: Cancel,
+    state: Arc<Counts>,
+    handle: Handle,
+    listener: Option<JoinHandle<()>>,
+}
+
+/// Signals received and signals already reported as events.
+#[derive(Debug, Default)]
+struct Counts {
+    received: AtomicU64,
+    reported: AtomicU64,
+}
+
+impl Interrupts {
+    /// Start listening for SIGINT and SIGTERM.
+    pub fn install() -> io::Result<Interrupts> {
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let handle = signals.handle();
+        let stop = Cancel::new();
+        let kill = Cancel::new();
+        let state = Arc::new(Counts::default());
+        let listener = {
+            let (stop, kill, state) = (stop.clone(), kill.clone(), Arc::clone(&state));
+            std::thread::Builder::new()
+                .name("rune-interrupts".to_string())
+                .spawn(move || {
+                    // `forever` ends when the handle is closed (on drop).
+                    for _signal in signals.forever() {
+                        record_signal(&state, &stop, &kill);
+                    }
+                })?
+        };
+        Ok(Interrupts {
+            stop,
+            kill,
+            state,
+            handle,
+            listener: Some(listener),
+        })
+    }
+
+    /// Set by the first signal: schedule nothing new, wind down in reverse.
+    pub fn stop(&self) -> Cancel {
+        self.stop.clone()
+    }
+
+    /// Set by the second signal: kill every process group that is left, now.
+    pub fn kill(&self) -> Cancel {
+        self.kill.clone()
+    }
+
+    /// Signals received so far.
+    pub fn count(&self) -> u64 {
+        self.state.received.load(Ordering::SeqCst)
+    }
+
+    /// Emit [`Event::Interrupted`] for every signal (first and second; later ones
+    /// change nothing and are not reported) not yet reported, timestamped by `ids`.
+    /// Safe to call from any thread, as often as wanted: each signal is reported once.
+    pub fn emit_pending(&self, sink: &dyn Sink, ids: &RunIds) {
+        let received = self.count().min(2);
+        loop {
+            let reported = self.state.reported.load(Ordering::SeqCst);
+            if reported >= received {
+                return;
+            }
+            // Claim the next count before emitting, so two threads never report it twice.
+            if self
+                .state
+                .reported
+                .compare_exchange(reported, reported + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                sink.emit(&Event::Interrupted {
+                    at: ids.now(),
+                    count: reported + 1,
+                });
+            }
+        }
+    }
+}
+
+/// One more signal: the first sets stop, the second kill (and stop, should the
+/// first have been missed).
+fn record_signal(state: &Counts, stop: &Cancel, kill: &Cancel) {
+    let n = state.received.fetch_add(1, Ordering::SeqCst) + 1;
+    stop.set();
+    if n >= 2 {
+        kill.set();
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(listener) = self.listener.take() {
+            let _ = listener.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::event::Collect;
+    use jiff::Timestamp;
+
+    fn fresh() -> (Arc<Counts>, Cancel, Cancel) {
+        (Arc::new(Counts::default()), Cancel::new(), Cancel::new())
+    }
+
+    #[test]
+    fn the_first_signal_stops_and_the_second_kills() {
+        let (state, stop, kill) = fresh();
+        record_signal(&state, &stop, &kill);
+        assert!(stop.is_set());
+        assert!(!kill.is_set());
+        record_signal(&state, &stop, &kill);
+        assert!(kill.is_set());
+        record_signal(&state, &stop, &kill);
+        assert_eq!(state.received.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn each_signal_is_reported_once_and_a_third_not_at_all() {
+        let (state, stop, kill) = fresh();
+        // Built by hand rather than installed: unit tests share one process, and a
+        // real SIGINT handler would swallow the developer's Ctrl-C. The real signals
+        // are tested through a child process in tests/interrupt.rs.
+        let mut signals = Signals::new(Vec::<i32>::new()).unwrap();
+        let interrupts = Interrupts {
+            stop: stop.clone(),
+            kill: kill.clone(),
+            state: Arc::clone(&state),
+            handle: signals.handle(),
+            listener: None,
+        };
+        let _ = signals.pending();
+        let ids = RunIds::new(true, Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        interrupts.emit_pending(&sink, &ids);
+        record_signal(&state, &stop, &kill);
+        interrupts.emit_pending(&sink, &ids);
+        interrupts.emit_pending(&sink, &ids);
+        record_signal(&state, &stop, &kill);
+        record_signal(&state, &stop, &kill);
+        interrupts.emit_pending(&sink, &ids);
+        let counts: Vec<u64> = sink
+            .into_events()
+            .iter()
+            .map(|e| match e {
+                Event::Interrupted { count, .. } => *count,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(counts, [1, 2]);
+    }
+}

@@ -1,0 +1,674 @@
+//! Module lifecycle: the phases of one module, as steps with events.
+//!
+//! A `builtin` module runs in rune's process: its phases succeed at once and are
+//! recorded like any other. A `process` module is a long-running child spoken to
+//! over the module SPI ([`super::spi`]): register spawns it and checks its
+//! `describe` answer against the catalog and negotiates the SPI version (a mismatch
+//! fails the module before any other traffic); initialize hands over its config and
+//! the per-run token, which it must echo; ready is probed until ready or its
+//! timeout (fail closed: NotReady); one health check follows, and anything but
+//! `ready` marks the module degraded (reported, not fatal). Drain and shutdown ask
+//! it to stop; a module that does not exit by itself within its shutdown timeout
+//! has its process group killed. A module that fails at any phase is killed at once
+//! and its remaining phases are skipped. A `none` module has nothing to run and no
+//! steps.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+use super::eps::{Eps, Kind, Origin};
+use super::event::{Event, ModuleState, Outcome, Sink};
+use super::ids::RunIds;
+use super::process::{Cancel, Spec, KILL_GRACE};
+use super::spi::{self, CallError, Client, Trace};
+use crate::plan::document::PhaseStep;
+use crate::plan::Phase;
+use crate::registry::Runtime;
+
+/// How long between two `ready` probes of a module that is not ready yet.
+const READY_PROBE: Duration = Duration::from_millis(50);
+
+/// What the executor knows of one module.
+#[derive(Debug, Clone)]
+pub(crate) struct ModuleSpec {
+    /// The module's name.
+    pub name: String,
+    /// Its version, as the catalog declares it.
+    pub version: Option<String>,
+    /// How it runs.
+    pub runtime: Runtime,
+    /// Its command line (process modules).
+    pub command: Option<Spec>,
+    /// `lifecycle.config`, or `{}`.
+    pub config: Json,
+    /// `lifecycle.spi_versions` (empty: what rune speaks).
+    pub spi_versions: Vec<String>,
+    /// Modules it requires (criticality required).
+    pub requires: Vec<String>,
+}
+
+/// What every step of a run shares.
+pub(crate) struct Context<'a> {
+    /// Ids and clock.
+    pub ids: &'a RunIds,
+    /// Where events go.
+    pub sink: &'a dyn Sink,
+    /// The per-run trust token modules must echo in initialize.
+    pub token: &'a str,
+    /// Set by the first Ctrl-C: startup calls give up.
+    pub stop: Cancel,
+    /// Set by the second Ctrl-C: everything is killed.
+    pub kill: Cancel,
+    /// Span id of each plan step, assigned in plan order so deterministic runs
+    /// read the same whatever the scheduling.
+    pub spans: &'a std::collections::HashMap<u64, String>,
+}
+
+impl Context<'_> {
+    fn span(&self, step: u64) -> String {
+        self.spans
+            .get(&step)
+            .cloned()
+            .unwrap_or_else(|| self.ids.span_id())
+    }
+
+    pub(crate) fn state(&self, module: &str, from: ModuleState, to: ModuleState, why: &str) {
+        self.sink.emit(&Event::StateChanged {
+            at: self.ids.now(),
+            module: module.to_string(),
+            from,
+            to,
+            reason: (!why.is_empty()).then(|| why.to_string()),
+        });
+    }
+
+    pub(crate) fn origin(&self, step: u64, module: &str, phase: &str) -> Origin {
+        Origin {
+            step: Some(step),
+            module: Some(module.to_string()),
+            action: None,
+            phase: Some(phase.to_string()),
+            correlation_id: self.ids.correlation_id.clone(),
+            trace_id: self.ids.trace_id.clone(),
+            span_id: self.span(step),
+        }
+    }
+
+    /// Record a step that was not run.
+    pub(crate) fn skipped(
+        &self,
+        step: u64,
+        module: &str,
+        phase: Option<&str>,
+        action: Option<&str>,
+        reason: &str,
+        error: Option<Eps>,
+    ) {
+        self.sink.emit(&Event::StepFinished {
+            at: self.ids.now(),
+            step,
+            module: module.to_string(),
+            action: action.map(str::to_string),
+            phase: phase.map(str::to_string),
+            outcome: Outcome::Skipped,
+            attempts: 0,
+            duration_ms: 0,
+            reason: Some(reason.to_string()),
+            output: None,
+            stderr: None,
+            error: error.map(Box::new),
+        });
+    }
+}
+
+/// A started module.
+pub(crate) enum Running {
+    /// In rune's process (builtin) or nothing to run (none).
+    InProcess,
+    /// A module process.
+    Process(Box<Client>),
+}
+
+/// A module that did not start: its EPS error (already reported).
+#[derive(Debug)]
+pub(crate) struct StartFailed(pub Eps);
+
+/// A new per-run trust token (32 hex digits; fixed in the deterministic setting).
+pub(crate) fn token(deterministic: bool) -> String {
+    if deterministic {
+        return format!("{:032x}", 0x7e57_u64);
+    }
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+            ^ u128::from(std::process::id());
+        bytes = seed.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn timeout_of(step: &PhaseStep, fallback: u64) -> Duration {
+    Duration::from_millis(step.timeout_ms.unwrap_or(fallback))
+}
+
+/// One running step: emits StepStarted now and StepFinished when done.
+struct StepRun<'c, 'a> {
+    ctx: &'c Context<'a>,
+    step: u64,
+    module: String,
+    phase: &'static str,
+    watch: super::ids::Stopwatch,
+}
+
+impl<'c, 'a> StepRun<'c, 'a> {
+    fn start(ctx: &'c Context<'a>, step: &PhaseStep, module: &str) -> Self {
+        ctx.sink.emit(&Event::StepStarted {
+            at: ctx.ids.now(),
+            step: step.id,
+            module: module.to_string(),
+            action: None,
+            phase: Some(step.phase.as_str().to_string()),
+            attempt: 1,
+            span_id: ctx.span(step.id),
+        });
+        StepRun {
+            ctx,
+            step: step.id,
+            module: module.to_string(),
+            phase: step.phase.as_str(),
+            watch: ctx.ids.stopwatch(),
+        }
+    }
+
+    fn trace(&self) -> Trace<'_> {
+        Trace {
+            step: self.step,
+            ids: self.ctx.ids,
+            sink: self.ctx.sink,
+        }
+    }
+
+    fn eps(&self, e: CallError) -> Eps {
+        let eps = Eps::new(
+            e.kind,
+            e.message,
+            self.ctx.origin(self.step, &self.module, self.phase),
+        );
+        match e.data {
+            Some(data) => eps.with_data(data),
+            None => eps,
+        }
+    }
+
+    fn finish(self, output: Option<Json>, error: Option<&Eps>, stderr: Option<String>) {
+        self.ctx.sink.emit(&Event::StepFinished {
+            at: self.ctx.ids.now(),
+            step: self.step,
+            module: self.module,
+            action: None,
+            phase: Some(self.phase.to_string()),
+            outcome: if error.is_some() {
+                Outcome::Failed
+            } else {
+                Outcome::Succeeded
+            },
+            attempts: 1,
+            duration_ms: self.watch.reported_ms(),
+            reason: None,
+            output,
+            stderr,
+            error: error.cloned().map(Box::new),
+        });
+    }
+}
+
+/// Start `module` through its startup `steps` (register, initialize, ready).
+pub(crate) fn start(
+    module: &ModuleSpec,
+    steps: &[PhaseStep],
+    ctx: &Context,
+) -> Result<Running, StartFailed> {
+    match module.runtime {
+        Runtime::None => {
+            ctx.state(
+                &module.name,
+                ModuleState::Discovered,
+                ModuleState::Available,
+                "runtime none: registered, nothing to run",
+            );
+            Ok(Running::InProcess)
+        }
+        Runtime::Builtin => {
+            for step in steps {
+                let run = StepRun::start(ctx, step, &module.name);
+                run.finish(Some(json!({"runtime": "builtin"})), None, None);
+                match step.phase {
+                    Phase::Register => ctx.state(
+                        &module.name,
+                        ModuleState::Discovered,
+                        ModuleState::Available,
+                        "",
+                    ),
+                    Phase::Ready => ctx.state(
+                        &module.name,
+                        ModuleState::Available,
+                        ModuleState::Active,
+                        "",
+                    ),
+                    _ => {}
+                }
+            }
+            Ok(Running::InProcess)
+        }
+        Runtime::Process => start_process(module, steps, ctx).map(Running::Process),
+    }
+}
+
+fn start_process(
+    module: &ModuleSpec,
+    steps: &[PhaseStep],
+    ctx: &Context,
+) -> Result<Box<Client>, StartFailed> {
+    let mut client: Option<Box<Client>> = None;
+    let mut state = ModuleState::Discovered;
+    for (i, step) in steps.iter().enumerate() {
+        let run = StepRun::start(ctx, step, &module.name);
+        let result = match step.phase {
+            Phase::Register => register(module, &run, ctx).map(|(c, out)| {
+                client = Some(c);
+                out
+            }),
+            Phase::Initialize => match client.as_mut() {
+                Some(c) => initialize(module, c, step, &run, ctx),
+                None => Err(run.eps(not_running())),
+            },
+            Phase::Ready => match client.as_mut() {
+                Some(c) => ready(module, c, step, &run, ctx),
+                None => Err(run.eps(not_running())),
+            },
+            Phase::Drain | Phase::Shutdown => Ok(Json::Null),
+        };
+        match result {
+            Ok(output) => {
+                let degraded = output.get("degraded").cloned();
+                run.finish(Some(output), None, None);
+                match step.phase {
+                    Phase::Register => {
+                        ctx.state(&module.name, state, ModuleState::Available, "");
+                        state = ModuleState::Available;
+                    }
+                    Phase::Ready => {
+                        ctx.state(&module.name, state, ModuleState::Active, "");
+                        state = ModuleState::Active;
+                        if let Some(Json::String(why)) = degraded {
+                            ctx.state(&module.name, state, ModuleState::Degraded, &why);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Err(eps) => {
+                // Fail closed: the process goes now, before anything is routed to it.
+                let stderr = client.as_mut().map(|c| {
+                    c.kill();
+                    c.stderr_tail()
+                });
+                run.finish(None, Some(&eps), stderr.flatten());
+                ctx.state(
+                    &module.name,
+                    state,
+                    ModuleState::Unavailable,
+                    &format!("{} failed: {}", step.phase.as_str(), eps.error.message),
+                );
+                for later in &steps[i + 1..] {
+                    ctx.skipped(
+                        later.id,
+                        &module.name,
+                        Some(later.phase.as_str()),
+                        None,
+                        &format!("the module failed at {}", step.phase.as_str()),
+                        None,
+                    );
+                }
+                return Err(StartFailed(eps));
+            }
+        }
+    }
+    client.ok_or_else(|| {
+        StartFailed(Eps::new(
+            Kind::ProtocolViolation,
+            "the plan has no register step for this process module",
+            ctx.origin(0, &module.name, "register"),
+        ))
+    })
+}
+
+fn not_running() -> CallError {
+    CallError {
+        kind: Kind::Crashed,
+        message: "the module process is not running".to_string(),
+        data: None,
+    }
+}
+
+/// Spawn, `describe`, check name and version, negotiate the SPI version.
+fn register(
+    module: &ModuleSpec,
+    run: &StepRun,
+    ctx: &Context,
+) -> Result<(Box<Client>, Json), Eps> {
+    let Some(command) = &module.command else {
+        return Err(run.eps(CallError {
+            kind: Kind::SpawnFailed,
+            message: "the process module has no command (`lifecycle.exec`)".to_string(),
+            data: None,
+        }));
+    };
+    let mut client = match Client::spawn(command) {
+        Ok(client) => Box::new(client),
+        Err(e) => {
+            return Err(run
+                .eps(CallError {
+                    kind: Kind::SpawnFailed,
+                    message: format!(
+                        "cannot start `{}`: {e}",
+                        crate::escape::untrusted(&command.argv[0])
+                    ),
+                    data: None,
+                })
+                .with_data(json!({
+                    "argv": command.argv,
+                    "working_dir": command.working_dir.to_string_lossy(),
+                })))
+        }
+    };
+    // register has no timeout of its own: describe gets the initialize default.
+    let timeout = Duration::from_millis(crate::plan::DEFAULT_INITIALIZE_MS);
+    let fail = |client: &mut Client, e: CallError| {
+        client.kill();
+        run.eps(e)
+    };
+    let described = match client.call("describe", json!({}), timeout, &ctx.stop, &run.trace()) {
+        Ok(r) => r,
+        Err(e) => return Err(fail(&mut client, e)),
+    };
+    let name = described.get("module_name").and_then(Json::as_str);
+    let version = described.get("module_version").and_then(Json::as_str);
+    let mismatch = |what: &str, said: Option<&str>, want: &str| CallError {
+        kind: Kind::DescribeMismatch,
+        message: format!(
+            "describe says module {what} {}, the catalog says `{want}`",
+            said.map_or("(none)".to_string(), |s| format!(
+                "`{}`",
+                crate::escape::untrusted(s)
+            ))
+        ),
+        data: Some(json!({"describe": described.clone()})),
+    };
+    if name != Some(module.name.as_str()) {
+        return Err(fail(&mut client, mismatch("name", name, &module.name)));
+    }
+    if let Some(want) = &module.version {
+        if version != Some(want.as_str()) {
+            return Err(fail(&mut client, mismatch("version", version, want)));
+        }
+    }
+    let offered: Vec<String> = match described.get("spi_versions").and_then(Json::as_array) {
+        Some(list) if list.iter().all(Json::is_string) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => {
+            return Err(fail(
+                &mut client,
+                CallError {
+                    kind: Kind::ProtocolViolation,
+                    message: "describe has no `spi_versions` list of strings".to_string(),
+                    data: Some(json!({"describe": described.clone()})),
+                },
+            ))
+        }
+    };
+    let catalog: Vec<String> = if module.spi_versions.is_empty() {
+        spi::SUPPORTED_VERSIONS.iter().map(|v| v.to_string()).collect()
+    } else {
+        module.spi_versions.clone()
+    };
+    let Some(version) = spi::negotiate(&catalog, &offered) else {
+        return Err(fail(
+            &mut client,
+            CallError {
+                kind: Kind::SpiVersionMismatch,
+                message: format!(
+                    "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
+                    offered.iter().map(|v| crate::escape::untrusted(v).into_owned()).collect::<Vec<_>>(),
+                    spi::SUPPORTED_VERSIONS
+                ),
+                data: Some(json!({"describe": described.clone()})),
+            },
+        ));
+    };
+    Ok((
+        client,
+        json!({"describe": described, "spi_version": version}),
+    ))
+}
+
+fn initialize(
+    module: &ModuleSpec,
+    client: &mut Client,
+    step: &PhaseStep,
+    run: &StepRun,
+    ctx: &Context,
+) -> Result<Json, Eps> {
+    let params = json!({
+        "spi_version": spi::SUPPORTED_VERSIONS[0],
+        "config": module.config,
+        "token": ctx.token,
+        "trace": {
+            "trace_id": ctx.ids.trace_id,
+            "parent_span_id": ctx.span(step.id),
+            "sampled": true,
+        },
+        "correlation_id": ctx.ids.correlation_id,
+        "deployment_mode": "local",
+        "fallback": "fail_closed",
+    });
+    let timeout = timeout_of(step, crate::plan::DEFAULT_INITIALIZE_MS);
+    let result = client
+        .call("initialize", params, timeout, &ctx.stop, &run.trace())
+        .map_err(|e| run.eps(e))?;
+    if result.get("token").and_then(Json::as_str) != Some(ctx.token) {
+        // Not the module rune started, or one that does not follow the SPI: either
+        // way nothing may be routed to it.
+        return Err(run.eps(CallError {
+            kind: Kind::TokenMismatch,
+            message: "the module did not echo the trust token it was given in initialize"
+                .to_string(),
+            data: None,
+        }));
+    }
+    Ok(result)
+}
+
+fn ready(
+    module: &ModuleSpec,
+    client: &mut Client,
+    step: &PhaseStep,
+    run: &StepRun,
+    ctx: &Context,
+) -> Result<Json, Eps> {
+    let timeout = timeout_of(step, crate::plan::DEFAULT_READY_MS);
+    let deadline = Instant::now() + timeout;
+    let mut last = Json::Null;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let not_ready = |last: &Json| CallError {
+            kind: Kind::NotReady,
+            message: format!(
+                "`{}` did not become ready within {} ms",
+                module.name,
+                timeout.as_millis()
+            ),
+            data: Some(json!({"last_answer": last})),
+        };
+        if left.is_zero() {
+            return Err(run.eps(not_ready(&last)));
+        }
+        match client.call("ready", json!({}), left, &ctx.stop, &run.trace()) {
+            Ok(answer) if answer.get("ready") == Some(&Json::Bool(true)) => {
+                last = answer;
+                break;
+            }
+            // Not ready yet, or an error answer: probe again until the deadline.
+            Ok(answer) => last = answer,
+            Err(e) if e.kind == Kind::BusinessFailure => last = e.data.unwrap_or(Json::Null),
+            Err(e) if e.kind == Kind::Timeout => return Err(run.eps(not_ready(&last))),
+            Err(e) => return Err(run.eps(e)),
+        }
+        let pause = READY_PROBE.min(deadline.saturating_duration_since(Instant::now()));
+        if ctx.stop.is_set() {
+            continue; // the next call reports the interruption
+        }
+        std::thread::sleep(pause);
+    }
+    // One health check; anything but `ready` is reported, not fatal.
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
+    let (health, degraded) = match client.call("health", json!({}), left, &ctx.stop, &run.trace())
+    {
+        Ok(h) => {
+            let status = h.get("status").and_then(Json::as_str).unwrap_or("");
+            let degraded = (status != "ready").then(|| {
+                format!(
+                    "health check answered {}",
+                    h.get("status")
+                        .map_or("no status".to_string(), |s| crate::escape::untrusted(
+                            &s.to_string()
+                        )
+                        .into_owned())
+                )
+            });
+            (h, degraded)
+        }
+        Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
+        Err(e) => {
+            let eps = run.eps(CallError {
+                kind: Kind::Unhealthy,
+                message: format!("health check failed: {}", e.message),
+                data: e.data,
+            });
+            let why = eps.error.message.clone();
+            (json!({"error": eps}), Some(why))
+        }
+    };
+    let mut output = json!({"ready": last, "health": health});
+    if let Some(why) = degraded {
+        output["degraded"] = Json::String(why);
+    }
+    Ok(output)
+}
+
+/// Drain and shut down a started module through its shutdown `steps`. Returns
+/// whether every step succeeded.
+pub(crate) fn stop(
+    module: &ModuleSpec,
+    running: Running,
+    steps: &[PhaseStep],
+    from: ModuleState,
+    ctx: &Context,
+) -> bool {
+    match running {
+        Running::InProcess => {
+            for step in steps {
+                StepRun::start(ctx, step, &module.name).finish(
+                    Some(json!({"runtime": "builtin"})),
+                    None,
+                    None,
+                );
+            }
+            ctx.state(&module.name, from, ModuleState::Stopped, "");
+            true
+        }
+        Running::Process(mut client) => {
+            let mut ok = true;
+            for step in steps {
+                let run = StepRun::start(ctx, step, &module.name);
+                if ctx.kill.is_set() {
+                    client.kill();
+                    let eps = run.eps(CallError {
+                        kind: Kind::Interrupted,
+                        message: "killed by a second interrupt".to_string(),
+                        data: None,
+                    });
+                    run.finish(None, Some(&eps), client.stderr_tail());
+                    ok = false;
+                    continue;
+                }
+                let result = match step.phase {
+                    Phase::Drain => client
+                        .call(
+                            "drain",
+                            json!({}),
+                            timeout_of(step, crate::plan::DEFAULT_DRAIN_MS),
+                            &ctx.kill,
+                            &run.trace(),
+                        )
+                        .map_err(|e| run.eps(e)),
+                    Phase::Shutdown => shutdown(module, &mut client, step, &run, ctx),
+                    _ => Ok(Json::Null),
+                };
+                match result {
+                    Ok(output) => run.finish(Some(output), None, None),
+                    Err(eps) => {
+                        if eps.kind() == Kind::Interrupted {
+                            client.kill();
+                        }
+                        run.finish(None, Some(&eps), client.stderr_tail());
+                        ok = false;
+                    }
+                }
+            }
+            // Whatever happened above, nothing of the module is left.
+            client.kill();
+            ctx.state(&module.name, from, ModuleState::Stopped, "");
+            ok
+        }
+    }
+}
+
+fn shutdown(
+    module: &ModuleSpec,
+    client: &mut Client,
+    step: &PhaseStep,
+    run: &StepRun,
+    ctx: &Context,
+) -> Result<Json, Eps> {
+    let timeout = timeout_of(step, crate::plan::DEFAULT_SHUTDOWN_MS);
+    let started = Instant::now();
+    let answer = client.call("shutdown", json!({}), timeout, &ctx.kill, &run.trace());
+    if let Err(e) = &answer {
+        if e.kind == Kind::Interrupted {
+            return Err(run.eps(e.clone()));
+        }
+    }
+    let left = timeout.saturating_sub(started.elapsed());
+    let exited = client.finish(left, KILL_GRACE);
+    match answer {
+        Err(e) => Err(run.eps(e)),
+        Ok(_) if !exited => Err(run.eps(CallError {
+            kind: Kind::Timeout,
+            message: format!(
+                "`{}` answered shutdown but did not exit within {} ms; its process group was killed",
+                module.name,
+                timeout.as_millis()
+            ),
+            data: None,
+        })),
+        Ok(result) => Ok(result),
+    }
+}

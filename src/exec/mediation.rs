@@ -1,0 +1,604 @@
+//! Mediation (LMM): the one way an action request reaches a plugin.
+//!
+//! [`Mediator::run_action`] checks the parameters against the action's
+//! input_schema before anything starts, writes the BPCS request, runs the plugin
+//! through [`super::process::run_once`] (deadline, bounded output, the whole
+//! process group killed at the end), parses what it wrote as untrusted input
+//! ([`super::bpcs::parse_response`]), checks `output_data` against the
+//! output_schema, retries with backoff the failures the action's `retries.on`
+//! names, and turns every failure into one EPS envelope. It reports each attempt,
+//! message and outcome as [`Event`]s; it never prints.
+//!
+//! Where a plugin runs is a [`Node`]: today only this machine. A remote node
+//! (OpenSSH, a later issue) is another variant that wraps the same argv and stdin;
+//! everything above the transport (validation, parsing, retries, EPS) stays here.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value as Json};
+
+use super::bpcs::{self, BadOutput, Reply};
+use super::eps::{Eps, Kind, Origin};
+use super::event::{Direction, Event, Outcome, Protocol, Sink};
+use super::ids::RunIds;
+use super::process::{self, Cancel, Ending, Finished, Spec};
+
+/// Longest wait between two attempts, however the backoff doubles.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// At most this many output_schema violations are reported for one result.
+const MAX_VIOLATIONS: usize = 10;
+
+/// How much of an unparseable stdout is quoted in the EPS error.
+const STDOUT_EXCERPT: usize = 200;
+
+/// One action request to mediate.
+pub(crate) struct ActionCall<'a> {
+    /// Plan step id.
+    pub step: u64,
+    /// The providing module.
+    pub module: &'a str,
+    /// The action, with its schemas.
+    pub action: &'a crate::registry::Action,
+    /// The plugin's resolved command line.
+    pub command: &'a Spec,
+    /// Parameters (validated again here: mediation trusts no caller).
+    pub params: &'a Map<String, Json>,
+    /// Where to run it: `local` or `localhost`.
+    pub node: &'a str,
+    /// Per attempt.
+    pub timeout: Duration,
+    /// Attempts in all, including the first (0 counts as 1).
+    pub max_attempts: u64,
+    /// Wait before the second attempt; it doubles for each further one.
+    pub backoff_ms: u64,
+    /// Which failures are retried (`any`, `timeout`, `retryable`).
+    pub retry_on: &'a [String],
+}
+
+/// Runs action requests for one command.
+pub(crate) struct Mediator<'a> {
+    /// Ids and clock of the run.
+    pub ids: &'a RunIds,
+    /// Where events go.
+    pub sink: &'a dyn Sink,
+    /// Set to stop: a waiting retry ends and a running plugin's group is killed.
+    pub cancel: Cancel,
+}
+
+/// How an action request ended.
+#[derive(Debug, Clone)]
+pub(crate) struct ActionResult {
+    /// Succeeded or failed (never skipped: a request that starts runs).
+    pub outcome: Outcome,
+    /// `output_data`, on success.
+    pub output: Option<Json>,
+    /// The last attempt's failure.
+    pub error: Option<Eps>,
+    /// Attempts made (0 when nothing was started).
+    pub attempts: u64,
+}
+
+/// Where a plugin runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    /// This machine, as a child process of rune.
+    Local,
+}
+
+/// A node name rune cannot reach (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UnsupportedNode(pub String);
+
+impl Node {
+    /// The node a `--node` name means.
+    pub(crate) fn parse(name: &str) -> Result<Node, UnsupportedNode> {
+        match name {
+            "local" | "localhost" => Ok(Node::Local),
+            // SEAM: remote nodes (OpenSSH) become `Node::Ssh { host }` here.
+            other => Err(UnsupportedNode(other.to_string())),
+        }
+    }
+
+    /// The name plugins see in `context.node`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Node::Local => "localhost",
+        }
+    }
+
+    /// Run one plugin process there to completion.
+    fn run_once(
+        self,
+        spec: &Spec,
+        input: &[u8],
+        timeout: Duration,
+        cancel: &Cancel,
+    ) -> std::io::Result<Finished> {
+        match self {
+            Node::Local => process::run_once(spec, input, timeout, process::KILL_GRACE, cancel),
+        }
+    }
+}
+
+/// What one attempt gave.
+struct Attempt {
+    output: Result<Json, Eps>,
+    stderr: Option<String>,
+}
+
+impl Mediator<'_> {
+    /// Run `call` to its end: validate, run, parse, check, retry. Emits
+    /// `StepStarted` per attempt, `Message` per request and parsed response,
+    /// `Retrying` before each retry, and one `StepFinished`.
+    pub(crate) fn run_action(&self, call: &ActionCall) -> ActionResult {
+        let watch = self.ids.stopwatch();
+        let action = call.action.name.value.as_str();
+        let max_attempts = call.max_attempts.max(1);
+        let mut attempts = 0;
+        let mut last_stderr = None;
+        let result: Result<Json, Eps> = 'run: {
+            let span_id = self.ids.span_id();
+            let origin = Origin {
+                step: Some(call.step),
+                module: Some(call.module.to_string()),
+                action: Some(action.to_string()),
+                phase: None,
+                correlation_id: self.ids.correlation_id.clone(),
+                trace_id: self.ids.trace_id.clone(),
+                span_id: span_id.clone(),
+            };
+            let node = match Node::parse(call.node) {
+                Ok(node) => node,
+                Err(UnsupportedNode(name)) => {
+                    break 'run Err(Eps::new(
+                        Kind::SpawnFailed,
+                        format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
+                        origin,
+                    ));
+                }
+            };
+            if let Some(eps) = invalid_params(call, &origin) {
+                break 'run Err(eps);
+            }
+            loop {
+                attempts += 1;
+                let attempt = attempts;
+                if self.cancel.is_set() {
+                    break 'run Err(interrupted(&origin, attempt));
+                }
+                self.sink.emit(&Event::StepStarted {
+                    at: self.ids.now(),
+                    step: call.step,
+                    module: call.module.to_string(),
+                    action: Some(action.to_string()),
+                    phase: None,
+                    attempt,
+                    span_id: span_id.clone(),
+                });
+                let outcome = self.attempt(call, node, &origin, attempt);
+                last_stderr = outcome.stderr;
+                let eps = match outcome.output {
+                    Ok(output) => break 'run Ok(output),
+                    Err(eps) => eps,
+                };
+                if attempt >= max_attempts || !eps.retried_by(call.retry_on) || self.cancel.is_set()
+                {
+                    break 'run Err(eps);
+                }
+                let wait = backoff(call.backoff_ms, attempt);
+                self.sink.emit(&Event::Retrying {
+                    at: self.ids.now(),
+                    step: call.step,
+                    attempt,
+                    backoff_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    error: Box::new(eps.clone()),
+                });
+                if !self.sleep(wait) {
+                    break 'run Err(interrupted(&origin, attempt + 1));
+                }
+            }
+        };
+        let (outcome, output, error) = match result {
+            Ok(output) => (Outcome::Succeeded, Some(output), None),
+            Err(eps) => (Outcome::Failed, None, Some(eps)),
+        };
+        self.sink.emit(&Event::StepFinished {
+            at: self.ids.now(),
+            step: call.step,
+            module: call.module.to_string(),
+            action: Some(action.to_string()),
+            phase: None,
+            outcome,
+            attempts,
+            duration_ms: watch.reported_ms(),
+            reason: None,
+            output: output.clone(),
+            stderr: last_stderr,
+            error: error.clone().map(Box::new),
+        });
+        ActionResult {
+            outcome,
+            output,
+            error,
+            attempts,
+        }
+    }
+
+    /// One plugin process: request out, response in, judged.
+    fn attempt(&self, call: &ActionCall, node: Node, origin: &Origin, attempt: u64) -> Attempt {
+        let action = &call.action.name.value;
+        let request = bpcs::Request {
+            message_metadata: bpcs::MessageMetadata {
+                version: bpcs::VERSION.to_string(),
+                message_id: self.ids.message_id(),
+                correlation_id: self.ids.correlation_id.clone(),
+                parent_message_id: None,
+                created_at: self.ids.now(),
+            },
+            payload: bpcs::RequestPayload {
+                input_parameters: call.params.clone(),
+                context: bpcs::Context {
+                    node: node.name().to_string(),
+                    action: action.clone(),
+                    module: call.module.to_string(),
+                    step: call.step,
+                    attempt,
+                    timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
+                    requested_by: requested_by(),
+                    dry_run: false,
+                },
+            },
+            observability: bpcs::Observability {
+                trace_id: self.ids.trace_id.clone(),
+                span_id: origin.span_id.clone(),
+            },
+        };
+        let message = serde_json::to_value(&request).unwrap_or(Json::Null);
+        let mut input = serde_json::to_vec(&request).unwrap_or_default();
+        input.push(b'\n');
+        self.sink.emit(&Event::Message {
+            at: self.ids.now(),
+            step: call.step,
+            direction: Direction::Request,
+            protocol: Protocol::Bpcs,
+            message,
+        });
+        let origin = origin.clone();
+        let finished = match node.run_once(call.command, &input, call.timeout, &self.cancel) {
+            Ok(finished) => finished,
+            Err(e) => {
+                let program = call.command.argv.first().cloned().unwrap_or_default();
+                return Attempt {
+                    output: Err(Eps::new(
+                        Kind::SpawnFailed,
+                        format!("cannot start the plugin of `{action}`: {e}"),
+                        origin,
+                    )
+                    .with_data(json!({
+                        "program": program,
+                        "working_dir": call.command.working_dir.to_string_lossy(),
+                        "attempt": attempt,
+                    }))),
+                    stderr: None,
+                };
+            }
+        };
+        let stderr = stderr_text(&finished);
+        let parsed = bpcs::parse_response(&finished.stdout);
+        if let Ok(Some((response, _))) = &parsed {
+            self.sink.emit(&Event::Message {
+                at: self.ids.now(),
+                step: call.step,
+                direction: Direction::Response,
+                protocol: Protocol::Bpcs,
+                message: response.clone(),
+            });
+        }
+        let output = judge(call, &finished, parsed, origin, attempt, stderr.as_deref());
+        Attempt { output, stderr }
+    }
+
+    /// Wait `wait`, or less when cancelled; whether the whole wait passed.
+    fn sleep(&self, wait: Duration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if self.cancel.is_set() {
+                return false;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// The wait after failed attempt `attempt`: `backoff_ms`, doubling per attempt,
+/// at most [`MAX_BACKOFF`].
+pub(crate) fn backoff(backoff_ms: u64, attempt: u64) -> Duration {
+    let factor = 1u64 << attempt.saturating_sub(1).min(20);
+    Duration::from_millis(backoff_ms.saturating_mul(factor)).min(MAX_BACKOFF)
+}
+
+fn requested_by() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "operator".to_string())
+}
+
+fn interrupted(origin: &Origin, attempt: u64) -> Eps {
+    Eps::new(
+        Kind::Interrupted,
+        "interrupted before the action finished",
+        origin.clone(),
+    )
+    .with_data(json!({ "attempt": attempt }))
+}
+
+/// The parameters against the input_schema: nothing starts when they do not fit.
+fn invalid_params(call: &ActionCall, origin: &Origin) -> Option<Eps> {
+    let problems = crate::params::validate(call.params, call.action);
+    if problems.is_empty() {
+        return None;
+    }
+    let messages: Vec<String> = problems.iter().map(|d| d.message.clone()).collect();
+    Some(
+        Eps::new(
+            Kind::InvalidParams,
+            format!(
+                "the parameters of `{}` do not match its input_schema: {}",
+                call.action.name.value,
+                messages.join("; ")
+            ),
+            origin.clone(),
+        )
+        .with_data(json!({ "problems": messages })),
+    )
+}
+
+/// The kind an exit code means under the BPCS conventions.
+fn kind_of_exit(code: i64) -> Kind {
+    match code {
+        1 => Kind::PluginRejectedInput,
+        2 => Kind::ResourceError,
+        3 => Kind::BusinessFailure,
+        4 => Kind::ConfigurationError,
+        _ => Kind::Unhandled,
+    }
+}
+
+/// How the process ended, for EPS data and messages.
+fn ended(finished: &Finished) -> String {
+    match (finished.code(), finished.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => "ended".to_string(),
+    }
+}
+
+fn stderr_text(finished: &Finished) -> Option<String> {
+    if finished.stderr_tail.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&finished.stderr_tail);
+    // Each line escaped on its own, joined by real newlines: readable as lines, and
+    // no control character (a `\r`, an escape sequence) reaches a terminal.
+    let mut shown = text
+        .lines()
+        .map(|line| crate::escape::untrusted(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if finished.stderr_truncated {
+        shown.insert_str(0, "[earlier stderr dropped] ");
+    }
+    Some(shown)
+}
+
+/// An excerpt of stdout that did not parse, escaped, for the EPS data.
+fn stdout_excerpt(stdout: &[u8]) -> String {
+    let cut = &stdout[..stdout.len().min(STDOUT_EXCERPT)];
+    let text = String::from_utf8_lossy(cut);
+    let mut shown = crate::escape::untrusted(&text).into_owned();
+    if stdout.len() > STDOUT_EXCERPT {
+        shown.push('…');
+    }
+    shown
+}
+
+/// Decide what one finished plugin process means.
+// One envelope per plugin run, moved once: its size costs nothing worth a box.
+#[allow(clippy::result_large_err)]
+fn judge(
+    call: &ActionCall,
+    finished: &Finished,
+    parsed: Result<Option<(Json, Reply)>, BadOutput>,
+    origin: Origin,
+    attempt: u64,
+    stderr: Option<&str>,
+) -> Result<Json, Eps> {
+    let action = &call.action.name.value;
+    let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut data = Map::new();
+    data.insert("attempt".into(), json!(attempt));
+    data.insert("exit_code".into(), json!(finished.code()));
+    data.insert("signal".into(), json!(finished.signal()));
+    if let Some(stderr) = stderr {
+        data.insert("stderr_tail".into(), json!(stderr));
+    }
+    let fail = |kind: Kind, message: String, mut data: Map<String, Json>, extra: Json| {
+        if let Json::Object(extra) = extra {
+            data.extend(extra);
+        }
+        Err(Eps::new(kind, message, origin.clone()).with_data(Json::Object(data)))
+    };
+    match finished.ending {
+        Ending::TimedOut => {
+            return fail(
+                Kind::Timeout,
+                format!(
+                "`{action}` ran past its timeout of {timeout_ms} ms; its process group was killed"
+            ),
+                data,
+                json!({ "timeout_ms": timeout_ms }),
+            )
+        }
+        Ending::Cancelled => {
+            return fail(
+                Kind::Interrupted,
+                format!("`{action}` was interrupted; its process group was killed"),
+                data,
+                Json::Null,
+            )
+        }
+        Ending::OutputTooLarge => {
+            return fail(
+                Kind::OutputTooLarge,
+                format!(
+                    "`{action}` wrote more than {} bytes to stdout; its process group was killed",
+                    process::STDOUT_LIMIT
+                ),
+                data,
+                json!({ "limit_bytes": process::STDOUT_LIMIT }),
+            )
+        }
+        Ending::Exited => {}
+    }
+    let how = ended(finished);
+    let reply = match parsed {
+        Err(bad) => {
+            return fail(
+                Kind::InvalidOutput,
+                format!(
+                    "`{action}` {how} and its output is not one BPCS response: {}",
+                    bad.message
+                ),
+                data,
+                json!({ "stdout_excerpt": stdout_excerpt(&finished.stdout) }),
+            )
+        }
+        Ok(None) => {
+            let kind = match (finished.code(), finished.signal()) {
+                (Some(0), _) => Kind::InvalidOutput,
+                (Some(code @ 1..=4), _) | (Some(code @ 100), _) => kind_of_exit(code.into()),
+                _ => Kind::Crashed,
+            };
+            return fail(
+                kind,
+                format!("`{action}` {how} without writing a response"),
+                data,
+                Json::Null,
+            );
+        }
+        Ok(Some((_, reply))) => reply,
+    };
+    match reply {
+        Reply::Failure(error) => {
+            let exit = finished.code().map(i64::from);
+            let said = error.as_ref().and_then(|e| e.code.as_i64());
+            // The exit code decides; a plugin that exits 0 with an error object is
+            // judged by the code it put in the error (the bash library repeats its
+            // exit code there), else as a business failure.
+            let kind = match (exit, said) {
+                (Some(0), Some(code @ 1..=4)) => kind_of_exit(code),
+                (Some(0), _) => Kind::BusinessFailure,
+                (Some(code), _) => kind_of_exit(code),
+                (None, _) => Kind::Crashed,
+            };
+            let message = match &error {
+                Some(e) => format!("`{action}` failed: {}", e.message),
+                None => format!("`{action}` reported a failure without an error object"),
+            };
+            let extra = json!({ "plugin_error": error });
+            fail(kind, message, data, extra)
+        }
+        Reply::Success(output) => {
+            if finished.code() != Some(0) {
+                let kind = match finished.code() {
+                    Some(code) => kind_of_exit(code.into()),
+                    None => Kind::Crashed,
+                };
+                return fail(
+                    kind,
+                    format!("`{action}` {how} although its response says success"),
+                    data,
+                    Json::Null,
+                );
+            }
+            let output = Json::Object(output);
+            match output_violations(call.action, &output) {
+                Ok(()) => Ok(output),
+                Err(violations) => fail(
+                    Kind::InvalidResult,
+                    format!(
+                        "the output_data of `{action}` does not match its output_schema: {}",
+                        violations.join("; ")
+                    ),
+                    data,
+                    json!({ "violations": violations }),
+                ),
+            }
+        }
+    }
+}
+
+/// output_data against the output_schema: what is wrong, by JSON pointer.
+fn output_violations(action: &crate::registry::Action, output: &Json) -> Result<(), Vec<String>> {
+    let Some(schema) = &action.output_schema else {
+        return Ok(());
+    };
+    let validator = jsonschema::validator_for(&schema.to_json())
+        .map_err(|e| vec![format!("the output_schema cannot be used: {}", e.masked())])?;
+    let violations: Vec<String> = validator
+        .iter_errors(output)
+        .take(MAX_VIOLATIONS)
+        .map(|e| {
+            let at = e.instance_path().as_str().to_string();
+            // The masked message names the rule, never the (untrusted) value.
+            let what = e.masked().to_string();
+            if at.is_empty() {
+                what
+            } else {
+                format!("at {at}: {what}")
+            }
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(violations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(100, 1), Duration::from_millis(100));
+        assert_eq!(backoff(100, 2), Duration::from_millis(200));
+        assert_eq!(backoff(100, 3), Duration::from_millis(400));
+        assert_eq!(backoff(u64::MAX, 9), MAX_BACKOFF);
+        assert_eq!(backoff(0, 5), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_the_local_node_is_supported() {
+        assert_eq!(Node::parse("local"), Ok(Node::Local));
+        assert_eq!(Node::parse("localhost"), Ok(Node::Local));
+        assert!(Node::parse("web-1").is_err());
+    }
+
+    #[test]
+    fn exit_codes_map_to_the_bpcs_conventions() {
+        assert_eq!(kind_of_exit(1), Kind::PluginRejectedInput);
+        assert_eq!(kind_of_exit(2), Kind::ResourceError);
+        assert_eq!(kind_of_exit(3), Kind::BusinessFailure);
+        assert_eq!(kind_of_exit(4), Kind::ConfigurationError);
+        assert_eq!(kind_of_exit(100), Kind::Unhandled);
+        assert_eq!(kind_of_exit(7), Kind::Unhandled);
+    }
+}

@@ -1,0 +1,520 @@
+//! The module SPI client: JSON-RPC 2.0, one message per line, to a long-running
+//! module process.
+//!
+//! [`Client::spawn`] spawns the module in a process group of its own
+//! ([`super::process::spawn`]); a reader thread cuts its stdout into lines of at
+//! most [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing
+//! past the limit is buffered), another drains stderr keeping its tail, so a chatty
+//! module can never block on a full pipe. [`Client::call`] writes one request and
+//! waits for the answer with the same id under a deadline, answering the module's
+//! own requests on the way and reporting every message as an [`Event`]. Everything
+//! the module writes is untrusted: each failure becomes a [`CallError`], which the
+//! lifecycle turns into an EPS envelope.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ExitStatus};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+use super::eps::Kind;
+use super::event::{Direction, Event, Protocol, Sink};
+use super::ids::RunIds;
+use super::process::{self, Cancel, Spec, STDERR_KEEP};
+
+/// The longest line rune reads from a module (1 MiB); longer is a protocol violation.
+pub(crate) const LINE_LIMIT: usize = 1 << 20;
+
+/// The SPI versions this rune speaks.
+pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["1"];
+
+/// Module requests rune answers with an empty result; others get -32601.
+const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
+
+/// How often a waiting call looks at the cancel flag.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What the stdout reader thread hands over.
+enum Line {
+    /// One line without its newline.
+    Text(Vec<u8>),
+    /// A line longer than [`LINE_LIMIT`]; the reader stopped.
+    TooLong,
+    /// End of file (or a read error): the module closed stdout or exited.
+    Closed,
+}
+
+/// The step a call belongs to and where its messages are reported.
+pub(crate) struct Trace<'a> {
+    /// Plan step id.
+    pub step: u64,
+    /// Ids and clock of the run.
+    pub ids: &'a RunIds,
+    /// Where messages are reported.
+    pub sink: &'a dyn Sink,
+}
+
+/// Why a call failed; the caller turns it into an EPS envelope with its origin.
+#[derive(Debug, Clone)]
+pub(crate) struct CallError {
+    /// The failure's kind.
+    pub kind: Kind,
+    /// One line for people.
+    pub message: String,
+    /// Structured details (the module's error object, the stderr tail).
+    pub data: Option<Json>,
+}
+
+/// A running module process and its SPI conversation.
+pub(crate) struct Client {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    next_id: u64,
+    /// Set once stdout is closed or unusable: no further call can succeed.
+    broken: bool,
+    reaped: Option<ExitStatus>,
+}
+
+impl Client {
+    /// Spawn `spec` and start reading its stdout and stderr.
+    pub(crate) fn spawn(spec: &Spec) -> io::Result<Client> {
+        let mut child = process::spawn(spec)?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || read_lines(stdout, &tx));
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&tail);
+        thread::spawn(move || {
+            let mut buf = [0u8; 8 << 10];
+            loop {
+                match stderr.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+                        kept.extend_from_slice(&buf[..n]);
+                        if kept.len() > STDERR_KEEP {
+                            let cut = kept.len() - STDERR_KEEP;
+                            kept.drain(..cut);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+        Ok(Client {
+            child,
+            stdin,
+            lines,
+            stderr: tail,
+            next_id: 1,
+            broken: false,
+            reaped: None,
+        })
+    }
+
+    /// The module's process id (also its process group id).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The kept tail of the module's stderr, lossily decoded.
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
+        let kept = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned())
+    }
+
+    /// Call `method` and wait at most `timeout` for its result; `cancel` abandons
+    /// the wait at once.
+    pub(crate) fn call(
+        &mut self,
+        method: &str,
+        params: Json,
+        timeout: Duration,
+        cancel: &Cancel,
+        trace: &Trace,
+    ) -> Result<Json, CallError> {
+        let fail = |this: &Client, kind: Kind, message: String, data: Json| {
+            let mut data = data;
+            if let (Some(tail), Some(map)) = (this.stderr_tail(), data.as_object_mut()) {
+                map.insert(
+                    "stderr_tail".into(),
+                    Json::String(crate::escape::untrusted(&tail).into_owned()),
+                );
+            }
+            CallError {
+                kind,
+                message,
+                data: Some(data),
+            }
+        };
+        let step = trace.step;
+        let cx = trace;
+        if self.broken {
+            return Err(fail(
+                self,
+                Kind::Crashed,
+                format!("the module cannot answer `{method}`: its stdout is closed"),
+                json!({}),
+            ));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        cx.sink.emit(&Event::Message {
+            at: cx.ids.now(),
+            step,
+            direction: Direction::Request,
+            protocol: Protocol::Spi,
+            message: request.clone(),
+        });
+        let mut line = serde_json::to_vec(&request).expect("a JSON value serializes");
+        line.push(b'\n');
+        let written = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
+            None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
+        };
+        if let Err(e) = written {
+            self.broken = true;
+            let status = self.exit_status_soon();
+            return Err(fail(
+                self,
+                Kind::Crashed,
+                format!("the module is gone: writing `{method}` failed ({e}){status}"),
+                json!({"method": method}),
+            ));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if cancel.is_set() {
+                return Err(fail(
+                    self,
+                    Kind::Interrupted,
+                    format!("`{method}` was interrupted"),
+                    json!({"method": method}),
+                ));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(fail(
+                    self,
+                    Kind::Timeout,
+                    format!(
+                        "the module did not answer `{method}` within {} ms",
+                        timeout.as_millis()
+                    ),
+                    json!({"method": method, "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)}),
+                ));
+            }
+            let text = match self.lines.recv_timeout((deadline - now).min(POLL)) {
+                Err(RecvTimeoutError::Timeout) => continue,
+                Ok(Line::Text(text)) => text,
+                Ok(Line::TooLong) => {
+                    self.broken = true;
+                    return Err(fail(
+                        self,
+                        Kind::OutputTooLarge,
+                        format!("the module wrote a line longer than {LINE_LIMIT} bytes while answering `{method}`"),
+                        json!({"method": method, "limit": LINE_LIMIT}),
+                    ));
+                }
+                Ok(Line::Closed) | Err(RecvTimeoutError::Disconnected) => {
+                    self.broken = true;
+                    let status = self.exit_status_soon();
+                    return Err(fail(
+                        self,
+                        Kind::Crashed,
+                        format!("the module closed its stdout before answering `{method}`{status}"),
+                        json!({"method": method}),
+                    ));
+                }
+            };
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let message = match std::str::from_utf8(&text)
+                .ok()
+                .and_then(|s| serde_json::from_str::<Json>(s).ok())
+            {
+                Some(Json::Object(map)) => map,
+                _ => {
+                    let excerpt = crate::escape::untrusted(&String::from_utf8_lossy(
+                        &text[..text.len().min(200)],
+                    ))
+                    .into_owned();
+                    return Err(fail(
+                        self,
+                        Kind::InvalidOutput,
+                        format!("the module wrote something that is not a JSON-RPC message while answering `{method}`"),
+                        json!({"method": method, "stdout_excerpt": excerpt}),
+                    ));
+                }
+            };
+            let message = Json::Object(message);
+            cx.sink.emit(&Event::Message {
+                at: cx.ids.now(),
+                step,
+                direction: Direction::Response,
+                protocol: Protocol::Spi,
+                message: message.clone(),
+            });
+            if message.get("jsonrpc") != Some(&json!("2.0")) {
+                return Err(fail(
+                    self,
+                    Kind::ProtocolViolation,
+                    format!("the module answered `{method}` without \"jsonrpc\": \"2.0\""),
+                    json!({"method": method}),
+                ));
+            }
+            if let Some(asked) = message.get("method").and_then(Json::as_str) {
+                // The module's own request or notification: answered, not ours.
+                if let Some(their_id) = message.get("id").filter(|v| !v.is_null()) {
+                    let answer = if KNOWN_MODULE_METHODS.contains(&asked) {
+                        json!({"jsonrpc": "2.0", "id": their_id, "result": {}})
+                    } else {
+                        json!({"jsonrpc": "2.0", "id": their_id,
+                               "error": {"code": -32601, "message": "method not found"}})
+                    };
+                    cx.sink.emit(&Event::Message {
+                        at: cx.ids.now(),
+                        step,
+                        direction: Direction::Request,
+                        protocol: Protocol::Spi,
+                        message: answer.clone(),
+                    });
+                    let mut out = serde_json::to_vec(&answer).expect("a JSON value serializes");
+                    out.push(b'\n');
+                    if let Some(stdin) = self.stdin.as_mut() {
+                        let _ = stdin.write_all(&out).and_then(|()| stdin.flush());
+                    }
+                }
+                continue;
+            }
+            if message.get("id") != Some(&json!(id)) {
+                return Err(fail(
+                    self,
+                    Kind::ProtocolViolation,
+                    format!("the module answered `{method}` (id {id}) with another id"),
+                    json!({"method": method, "expected_id": id, "id": message.get("id")}),
+                ));
+            }
+            if let Some(error) = message.get("error") {
+                let text = error
+                    .get("message")
+                    .and_then(Json::as_str)
+                    .map(|m| crate::escape::untrusted(m).into_owned())
+                    .unwrap_or_else(|| "no message".to_string());
+                return Err(fail(
+                    self,
+                    Kind::BusinessFailure,
+                    format!("the module answered `{method}` with an error: {text}"),
+                    json!({"method": method, "module_error": error}),
+                ));
+            }
+            return match message.get("result") {
+                Some(result) => Ok(result.clone()),
+                None => Err(fail(
+                    self,
+                    Kind::ProtocolViolation,
+                    format!("the module answered `{method}` with neither result nor error"),
+                    json!({"method": method}),
+                )),
+            };
+        }
+    }
+
+    /// After a broken pipe, the exit status if the module is gone within a
+    /// moment, as text for messages.
+    fn exit_status_soon(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.reaped = Some(status);
+                return format!(" ({})", describe_status(status));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        String::new()
+    }
+
+    /// Close stdin, give the module `wait` to exit by itself, then SIGTERM its
+    /// group and SIGKILL after `grace`. Always reaps it and kills anything left in
+    /// its group.
+    /// Returns whether it exited by itself within `wait`.
+    pub(crate) fn finish(&mut self, wait: Duration, grace: Duration) -> bool {
+        if self.reaped.is_some() {
+            return true;
+        }
+        self.stdin = None;
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
+                    self.reaped = Some(status);
+                    return true;
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                _ => break,
+            }
+        }
+        if let Ok(status) = process::terminate(&mut self.child, grace) {
+            self.reaped = Some(status);
+        }
+        false
+    }
+
+    /// Kill the module's whole process group now and reap it (the second Ctrl-C,
+    /// a failed start). Harmless once the module is gone.
+    pub(crate) fn kill(&mut self) {
+        if self.reaped.is_none() {
+            self.stdin = None;
+            process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
+            if let Ok(status) = self.child.wait() {
+                self.reaped = Some(status);
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    /// A client dropped without [`Client::finish`] (a failed start, the second
+    /// Ctrl-C) takes its whole process group with it: nothing is left behind.
+    fn drop(&mut self) {
+        if self.reaped.is_none() {
+            process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Words for an exit status.
+pub(crate) fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "ended".to_string(),
+    }
+}
+
+/// Cut `stdout` into lines of at most [`LINE_LIMIT`] bytes and send them.
+fn read_lines(stdout: impl Read, tx: &mpsc::Sender<Line>) {
+    let mut reader = BufReader::with_capacity(64 << 10, stdout);
+    let mut line = Vec::new();
+    loop {
+        let (done, used) = match reader.fill_buf() {
+            Ok([]) => {
+                let _ = tx.send(Line::Closed);
+                return;
+            }
+            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                Some(at) => {
+                    line.extend_from_slice(&buf[..at]);
+                    (true, at + 1)
+                }
+                None => {
+                    line.extend_from_slice(buf);
+                    (false, buf.len())
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                let _ = tx.send(Line::Closed);
+                return;
+            }
+        };
+        reader.consume(used);
+        if line.len() > LINE_LIMIT {
+            let _ = tx.send(Line::TooLong);
+            return;
+        }
+        if done && tx.send(Line::Text(std::mem::take(&mut line))).is_err() {
+            return;
+        }
+    }
+}
+
+/// The SPI version to speak: the highest in all three lists, compared as numbers
+/// where they are numbers.
+pub(crate) fn negotiate(catalog: &[String], module: &[String]) -> Option<String> {
+    SUPPORTED_VERSIONS
+        .iter()
+        .filter(|v| catalog.iter().any(|c| c == *v) && module.iter().any(|m| m == *v))
+        .max_by_key(|v| v.parse::<u64>().unwrap_or(0))
+        .map(|v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::event::Collect;
+    use std::path::PathBuf;
+
+    fn sh(script: &str) -> Spec {
+        Spec {
+            argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            working_dir: PathBuf::from("."),
+        }
+    }
+
+    #[test]
+    fn a_round_trip_answers_module_requests_on_the_way() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        let mut client = Client::spawn(
+            &sh(r#"read -r l; echo '{"jsonrpc":"2.0","id":9,"method":"nope"}'; read -r a; echo "$a" >&2; echo '{"jsonrpc":"2.0","id":1,"result":{"ok":true}}'; read -r l"#),
+        )
+        .unwrap();
+        let got = client
+            .call("describe", json!({}), Duration::from_secs(5), &Cancel::new(), &cx)
+            .unwrap();
+        assert_eq!(got, json!({"ok": true}));
+        assert!(client.stderr_tail().unwrap_or_default().contains("-32601") || {
+            thread::sleep(Duration::from_millis(100));
+            client.stderr_tail().unwrap_or_default().contains("-32601")
+        });
+        client.finish(Duration::from_secs(1), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_silent_module_times_out_and_a_dead_one_crashed() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        let mut quiet = Client::spawn(&sh("sleep 5")).unwrap();
+        let e = quiet
+            .call("ready", json!({}), Duration::from_millis(100), &Cancel::new(), &cx)
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Timeout);
+        drop(quiet);
+        let mut dead = Client::spawn(&sh("echo bye >&2; exit 3")).unwrap();
+        let e = dead
+            .call("ready", json!({}), Duration::from_secs(5), &Cancel::new(), &cx)
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Crashed);
+    }
+
+    #[test]
+    fn versions_negotiate_to_the_highest_common_one() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(negotiate(&s(&["1"]), &s(&["1", "2"])), Some("1".into()));
+        assert_eq!(negotiate(&s(&["1"]), &s(&["2"])), None);
+    }
+}

@@ -1,0 +1,576 @@
+//! What a person (or a CI log) sees while `apply` or `run` executes: a [`Sink`] of
+//! execution events.
+//!
+//! Three shapes, chosen by [`ProgressMode::detect`]:
+//!
+//! - **live** (stderr is a terminal): an indicatif line at the bottom of the screen
+//!   with the stage and wave, the steps running now, steps done of planned and the
+//!   elapsed time; failures, retries, skips, state changes and interrupts are
+//!   printed above it as they happen, successes only move the counter;
+//! - **lines** (stderr is not a terminal, or `RUNE_PROGRESS=lines`): one plain line
+//!   on stderr per wave, step end, retry, state change and interrupt, usable by CI
+//!   logs and `grep`;
+//! - **json** (`--format json`): every event as one JSON line on stdout (the
+//!   [`Event`] itself, as the journal writes it), for programs.
+//!
+//! Everything a plugin, a module or a catalog supplied is escaped
+//! ([`crate::escape::untrusted`]) in the live and plain shapes; colour follows
+//! `--color` and `NO_COLOR` as the caller decided. Lines depend only on the events,
+//! never on the clock, so the same events give the same bytes.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::execution::{human_duration, kind_word, state_word, step_label, Paint};
+use crate::escape::untrusted;
+use crate::exec::event::{Event, ModuleState, Outcome, Sink};
+
+/// The environment variable that forces a progress shape (`live`, `lines`, `off`).
+pub const PROGRESS_ENV: &str = "RUNE_PROGRESS";
+
+/// Which shape progress takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Live progress on stderr (a terminal).
+    Live,
+    /// One plain line per step end and state change on stderr.
+    Lines,
+    /// One JSON event per line on stdout.
+    Json,
+    /// Nothing (`rune run --output json`, whose stdout is one document, may want it).
+    Off,
+}
+
+impl ProgressMode {
+    /// `Json` when the command prints JSON; else what `RUNE_PROGRESS` asks for;
+    /// else `Live` on a terminal and `Lines` elsewhere.
+    pub fn detect(json: bool) -> ProgressMode {
+        if json {
+            return ProgressMode::Json;
+        }
+        match std::env::var(PROGRESS_ENV).as_deref().map(str::trim) {
+            Ok("lines" | "plain") => ProgressMode::Lines,
+            Ok("off" | "none") => ProgressMode::Off,
+            Ok("live") => ProgressMode::Live,
+            _ if super::stderr_is_terminal() => ProgressMode::Live,
+            _ => ProgressMode::Lines,
+        }
+    }
+}
+
+/// Where lines go.
+enum Target {
+    Stderr,
+    Stdout,
+    /// In memory, for tests.
+    #[cfg(test)]
+    Buffer(Vec<u8>),
+}
+
+/// What the live line shows.
+#[derive(Debug, Default)]
+struct Live {
+    stage: Option<(String, u64)>,
+    /// Running steps by id, as labels.
+    running: BTreeMap<u64, String>,
+    done: u64,
+    /// Signals seen: the prefix keeps saying so as later waves start.
+    interrupts: u64,
+    command: String,
+}
+
+impl Live {
+    fn prefix(&self) -> String {
+        let mut prefix = match &self.stage {
+            Some((stage, wave)) => format!("{} wave {wave}", untrusted(stage)),
+            None => format!("rune {}", untrusted(&self.command)),
+        };
+        match self.interrupts {
+            0 => {}
+            1 => prefix.push_str(" (winding down; Ctrl-C again to kill)"),
+            _ => prefix.push_str(" (killing)"),
+        }
+        prefix
+    }
+}
+
+/// The progress sink.
+pub struct Progress {
+    mode: ProgressMode,
+    paint: Paint,
+    target: Mutex<Target>,
+    live: Mutex<Live>,
+    bar: Option<ProgressBar>,
+    /// Stdout closed by the reader (`| head`): stop writing, quietly.
+    closed: Mutex<bool>,
+    failure: Mutex<Option<io::Error>>,
+}
+
+impl Progress {
+    /// Progress of this shape; `color` as `report::use_color` decided for stderr.
+    pub fn new(mode: ProgressMode, color: bool) -> Progress {
+        let target = match mode {
+            ProgressMode::Json => Target::Stdout,
+            _ => Target::Stderr,
+        };
+        Progress::with_target(mode, color, target)
+    }
+
+    fn with_target(mode: ProgressMode, color: bool, target: Target) -> Progress {
+        let bar = (mode == ProgressMode::Live).then(|| {
+            let draw = match target {
+                Target::Stderr => ProgressDrawTarget::stderr(),
+                _ => ProgressDrawTarget::hidden(),
+            };
+            let bar = ProgressBar::with_draw_target(Some(0), draw);
+            let style = ProgressStyle::with_template(
+                "{spinner} {prefix} [{elapsed_precise}] {pos}/{len} steps  {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress {
+            mode,
+            paint: Paint(color && mode != ProgressMode::Json),
+            target: Mutex::new(target),
+            live: Mutex::new(Live::default()),
+            bar,
+            closed: Mutex::new(false),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// Clear the live line (before the final report is printed) and hand back the
+    /// first failure to write stdout, if any (a closed pipe is not one).
+    pub fn finish(&self) -> Option<io::Error> {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        lock(&self.failure).take()
+    }
+
+    fn write(&self, text: &str) {
+        match &self.bar {
+            // Above the live line, which indicatif redraws below it.
+            Some(bar) => bar.suspend(|| self.write_target(text)),
+            None => self.write_target(text),
+        }
+    }
+
+    fn write_target(&self, text: &str) {
+        let mut closed = lock(&self.closed);
+        if *closed {
+            return;
+        }
+        let result = match &mut *lock(&self.target) {
+            Target::Stderr => {
+                write_stderr(text);
+                Ok(())
+            }
+            Target::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            }
+            #[cfg(test)]
+            Target::Buffer(buffer) => {
+                buffer.extend_from_slice(text.as_bytes());
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            *closed = true;
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                lock(&self.failure).get_or_insert(e);
+            }
+        }
+    }
+
+    /// Update the live line from one event.
+    fn update_live(&self, bar: &ProgressBar, event: &Event) {
+        let mut live = lock(&self.live);
+        match event {
+            Event::RunStarted { command, steps, .. } => {
+                bar.set_length(*steps);
+                live.command = command.clone();
+            }
+            Event::WaveStarted { stage, wave, .. } => {
+                live.stage = Some((stage.clone(), *wave));
+            }
+            Event::StepStarted {
+                step,
+                module,
+                action,
+                phase,
+                ..
+            } => {
+                let label = step_label(module, action.as_deref(), phase.as_deref());
+                live.running.insert(*step, label);
+            }
+            Event::StepFinished { step, .. } => {
+                live.running.remove(step);
+                live.done += 1;
+                bar.set_position(live.done);
+            }
+            Event::Interrupted { count, .. } => live.interrupts = live.interrupts.max(*count),
+            _ => return,
+        }
+        bar.set_prefix(live.prefix());
+        bar.set_message(live_message(&live.running));
+    }
+}
+
+impl Drop for Progress {
+    /// A caller that returns early without [`Progress::finish`] must not leave a
+    /// half-drawn live line behind the next prompt.
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// The live line's message: what runs now, shortest first to fit.
+fn live_message(running: &BTreeMap<u64, String>) -> String {
+    match running.len() {
+        0 => String::new(),
+        1..=4 => format!(
+            "running {}",
+            running.values().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        n => format!(
+            "running {} and {} more",
+            running
+                .values()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            n - 3
+        ),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+impl Sink for Progress {
+    fn emit(&self, event: &Event) {
+        match self.mode {
+            ProgressMode::Off => {}
+            ProgressMode::Json => {
+                if let Ok(mut line) = serde_json::to_string(event) {
+                    line.push('\n');
+                    self.write(&line);
+                }
+            }
+            ProgressMode::Lines => {
+                if let Some(line) = progress_line(event, self.paint) {
+                    self.write(&(line + "\n"));
+                }
+            }
+            ProgressMode::Live => {
+                if let Some(bar) = &self.bar {
+                    self.update_live(bar, event);
+                }
+                // Successes only move the counter; what needs attention stays on screen.
+                let notable = match event {
+                    Event::StepFinished { outcome, .. } => *outcome != Outcome::Succeeded,
+                    Event::StateChanged { to, .. } => {
+                        matches!(to, ModuleState::Degraded | ModuleState::Unavailable)
+                    }
+                    Event::WaveStarted { .. } | Event::RunFinished { .. } => false,
+                    _ => true,
+                };
+                if notable {
+                    if let Some(line) = progress_line(event, self.paint) {
+                        self.write(&(line + "\n"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The plain line for one event, or `None` for events a person need not see as
+/// they happen (step starts, protocol messages: the journal has those).
+pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
+    Some(match event {
+        Event::RunStarted {
+            command,
+            correlation_id,
+            steps,
+            parallelism,
+            ..
+        } => format!(
+            "rune {}: {}, at most {parallelism} at once (correlation {})",
+            untrusted(command),
+            super::plural(*steps as usize, "step"),
+            untrusted(correlation_id)
+        ),
+        Event::WaveStarted {
+            stage,
+            wave,
+            members,
+            ..
+        } => {
+            let names: Vec<String> = members.iter().map(|m| untrusted(m).into_owned()).collect();
+            format!(
+                "{} {} wave {wave}: {}",
+                paint.bold("=="),
+                untrusted(stage),
+                names.join(", ")
+            )
+        }
+        Event::StepStarted { .. } | Event::Message { .. } => return None,
+        Event::StateChanged {
+            module,
+            from,
+            to,
+            reason,
+            ..
+        } => {
+            let to_word = match to {
+                ModuleState::Degraded => paint.yellow(state_word(*to)),
+                ModuleState::Unavailable => paint.red(state_word(*to)),
+                _ => state_word(*to).to_string(),
+            };
+            let mut line = format!(
+                "   {}: {} → {to_word}",
+                untrusted(module),
+                state_word(*from)
+            );
+            if let Some(reason) = reason {
+                line.push_str(&format!(" ({})", untrusted(reason)));
+            }
+            line
+        }
+        Event::Retrying {
+            step,
+            attempt,
+            backoff_ms,
+            error,
+            ..
+        } => {
+            let label = origin_label(error);
+            format!(
+                "   step {step} {label}: attempt {attempt} {} ({} {}: {}); retrying in {}",
+                paint.yellow("failed"),
+                error.error.code,
+                kind_word(error),
+                untrusted(&error.error.message),
+                human_duration(*backoff_ms)
+            )
+        }
+        Event::StepFinished {
+            step,
+            module,
+            action,
+            phase,
+            outcome,
+            attempts,
+            duration_ms,
+            reason,
+            error,
+            ..
+        } => {
+            let label = step_label(module, action.as_deref(), phase.as_deref());
+            match outcome {
+                Outcome::Succeeded => {
+                    let tries = if *attempts > 1 {
+                        format!(" on attempt {attempts}")
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "   step {step} {label}: {}{tries} in {}",
+                        paint.green("succeeded"),
+                        human_duration(*duration_ms)
+                    )
+                }
+                Outcome::Skipped => format!(
+                    "   step {step} {label}: {}{}",
+                    paint.yellow("skipped"),
+                    reason
+                        .as_ref()
+                        .map(|r| format!(" ({})", untrusted(r)))
+                        .unwrap_or_default()
+                ),
+                Outcome::Failed => {
+                    let mut line = format!(
+                        "   step {step} {label}: {} after {} in {}",
+                        paint.red("failed"),
+                        super::plural(*attempts as usize, "attempt"),
+                        human_duration(*duration_ms)
+                    );
+                    if let Some(error) = error {
+                        line.push_str(&format!(
+                            ": {} {}: {}",
+                            error.error.code,
+                            kind_word(error),
+                            untrusted(&error.error.message)
+                        ));
+                    }
+                    line
+                }
+            }
+        }
+        Event::Interrupted { count: 1, .. } => format!(
+            "{} scheduling nothing new; winding down what started (Ctrl-C again to kill it)",
+            paint.yellow("interrupted:")
+        ),
+        Event::Interrupted { .. } => format!(
+            "{} killing what is still running",
+            paint.red("interrupted again:")
+        ),
+        Event::RunFinished {
+            succeeded,
+            duration_ms,
+            ..
+        } => format!(
+            "{} {} in {}",
+            paint.bold("=="),
+            if *succeeded {
+                paint.green("finished")
+            } else {
+                paint.red("finished with failures")
+            },
+            human_duration(*duration_ms)
+        ),
+    })
+}
+
+/// `module: action` or `module phase` from an EPS origin.
+fn origin_label(error: &crate::exec::eps::Eps) -> String {
+    let origin = &error.origin;
+    step_label(
+        origin.module.as_deref().unwrap_or("?"),
+        origin.action.as_deref(),
+        origin.phase.as_deref(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::execution::tests::{failed_apply, interrupted_run};
+
+    fn rendered(mode: ProgressMode, color: bool, events: &[Event]) -> String {
+        let progress = Progress::with_target(mode, color, Target::Buffer(Vec::new()));
+        for event in events {
+            progress.emit(event);
+        }
+        assert!(progress.finish().is_none());
+        let target = std::mem::replace(&mut *lock(&progress.target), Target::Stderr);
+        match target {
+            Target::Buffer(bytes) => String::from_utf8(bytes).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn plain_lines_of_a_failed_apply() {
+        insta::assert_snapshot!(rendered(ProgressMode::Lines, false, &failed_apply()));
+    }
+
+    #[test]
+    fn plain_lines_of_an_interrupted_run() {
+        insta::assert_snapshot!(rendered(ProgressMode::Lines, false, &interrupted_run()));
+    }
+
+    #[test]
+    fn json_lines_are_the_events_themselves() {
+        let events = failed_apply();
+        let text = rendered(ProgressMode::Json, true, &events);
+        let parsed: Vec<Event> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each line is one event"))
+            .collect();
+        assert_eq!(parsed, events);
+        // No colour, and the hostile stderr stays JSON-escaped.
+        assert!(!text.contains('\u{1b}'));
+        assert!(text.contains("\\u001b[2K\\rREADY"));
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_bytes() {
+        let events = failed_apply();
+        assert_eq!(
+            rendered(ProgressMode::Lines, true, &events),
+            rendered(ProgressMode::Lines, true, &events)
+        );
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_in_lines() {
+        let text = rendered(ProgressMode::Lines, false, &failed_apply());
+        assert!(!text.contains('\u{1b}'));
+        assert!(!text.contains('\r'));
+    }
+
+    #[test]
+    fn off_prints_nothing() {
+        assert_eq!(rendered(ProgressMode::Off, true, &failed_apply()), "");
+    }
+
+    #[test]
+    fn live_progress_keeps_only_what_needs_attention_on_screen() {
+        let progress = Progress::with_target(ProgressMode::Live, false, Target::Buffer(Vec::new()));
+        let events = failed_apply();
+        // Mid-run: the first wave's lmm ready is running.
+        for event in &events[..events.len() / 3] {
+            progress.emit(event);
+        }
+        let bar = progress.bar.as_ref().unwrap();
+        assert_eq!(bar.prefix(), "startup wave 1");
+        assert_eq!(bar.length(), Some(14));
+        for event in &events[events.len() / 3..] {
+            progress.emit(event);
+        }
+        assert_eq!(bar.position(), 14);
+        assert_eq!(bar.prefix(), "shutdown wave 1");
+        progress.emit(&Event::Interrupted {
+            at: "2026-01-05T10:00:00Z".parse().unwrap(),
+            count: 1,
+        });
+        assert_eq!(
+            bar.prefix(),
+            "shutdown wave 1 (winding down; Ctrl-C again to kill)"
+        );
+        assert!(progress.finish().is_none());
+        let target = std::mem::replace(&mut *lock(&progress.target), Target::Stderr);
+        let Target::Buffer(bytes) = target else {
+            unreachable!()
+        };
+        insta::assert_snapshot!(String::from_utf8(bytes).unwrap());
+    }
+
+    #[test]
+    fn the_live_line_names_what_runs() {
+        let mut running = BTreeMap::new();
+        assert_eq!(live_message(&running), "");
+        for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            running.insert(i as u64, format!("{name} ready"));
+        }
+        assert_eq!(
+            live_message(&running),
+            "running a ready, b ready, c ready and 2 more"
+        );
+    }
+}

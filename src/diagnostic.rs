@@ -182,6 +182,10 @@ codes! {
     UnwritableOut = "rune::cli::unwritable_out", Error, None;
     /// `rune schema NAME` names no embedded schema.
     UnknownSchema = "rune::cli::unknown_schema", Error, None;
+    /// `rune apply PLAN` names a file that is not a plan document rune can read.
+    UnusablePlanFile = "rune::apply::plan_file", Error, None;
+    /// A saved plan whose catalog files or policy inputs changed since it was made.
+    StalePlan = "rune::apply::stale_plan", Error, None;
 }
 
 impl Code {
@@ -277,6 +281,7 @@ impl Diagnostic {
                 | Code::UnusableParamsFile
                 | Code::UnwritableOut
                 | Code::UnknownSchema
+                | Code::UnusablePlanFile
                 | Code::UnknownModule
                 | Code::UnknownAction
         )

@@ -1,17 +1,505 @@
-//! `rune apply`: execute a plan (from the selectors, or a saved plan file).
+//! `rune apply`: execute a plan, from the selectors (plan, then run it) or from a
+//! plan file saved by `rune plan --out` (exactly what was reviewed, or nothing).
+//!
+//! Wiring only. A saved plan is read as the typed [`PlanDocument`]; its catalogs
+//! are read again from `inputs.catalog_root` (relative to the plan file), planned
+//! again from the recorded request, and the plan is refused when a digest differs,
+//! naming each changed or missing file. Then [`crate::exec::apply::execute`] runs
+//! the document with the events going to the journal, the progress display and the
+//! final report. Exit codes: 0 everything succeeded (or `--dry-run`), 1 invalid
+//! catalog, invalid parameters, a denied step or a stale plan, 2 usage error or an
+//! unreadable plan file, 4 something failed while running, 130 interrupted.
 
-use crate::cli::ApplyArgs;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json};
+
+use crate::catalog::{self, CheckedCatalog};
+use crate::cli::{ApplyArgs, OutputFormat, SelectorArgs};
 use crate::config::Config;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::escape::untrusted;
+use crate::exec::apply::{self as executor, Options, Prepared, PreparedAction};
+use crate::exec::event::{Collect, Fanout, Sink};
+use crate::exec::ids::{self, RunIds};
+use crate::exec::interrupt::Interrupts;
+use crate::exec::journal::Journal;
+use crate::exec::lifecycle::{self, Context, ModuleSpec};
+use crate::exec::process::{Cancel, Spec};
+use crate::plan::document::{Command, PlanDocument};
+use crate::plan::root::CatalogRoot;
+use crate::plan::{self, PlanError, Request};
+use crate::registry::{Criticality, Registry};
+use crate::report::diagnostics::Summary;
+use crate::report::execution::{self, ReportFormat};
+use crate::report::progress::{Progress, ProgressMode};
+use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::Printer;
+use crate::source::SourceMap;
 use crate::ExitStatus;
+
+/// The largest plan file read (a plan of 100,000 modules is about 120 MB).
+const PLAN_FILE_LIMIT: u64 = 512 << 20;
 
 /// Run `rune apply`.
 pub(crate) fn run(
-    _args: &ApplyArgs,
-    _config: &Config,
+    args: &ApplyArgs,
+    config: &Config,
     printer: &mut Printer,
-    _leftovers: &mut super::Leftovers,
+    leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
-    printer.err("error: rune apply is being built\n");
-    ExitStatus::Error
+    let channel = Channel {
+        json: args.format == OutputFormat::Json,
+        color: config.color_stderr,
+    };
+    let planned = match &args.plan {
+        Some(path) => from_plan_file(path, &args.select, channel, printer),
+        None => from_selectors(args, config, channel, printer),
+    };
+    let (doc, root_dir, checked) = match planned {
+        Ok(planned) => planned,
+        Err(status) => return status,
+    };
+    if args.dry_run {
+        match args.format {
+            OutputFormat::Human => printer.out(&crate::report::plan::render_human(&doc)),
+            OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
+        }
+        leftovers.keep((doc, checked));
+        return ExitStatus::Success;
+    }
+    let status = execute(args, config, &doc, &root_dir, &checked.registry, printer);
+    leftovers.keep((doc, checked));
+    status
+}
+
+fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) -> ExitStatus {
+    let nothing_read = SourceMap::default();
+    refusal::report(
+        printer,
+        Refusal {
+            kind: Refused::Usage,
+            diagnostics,
+            sources: &nothing_read,
+            summary: Summary::default(),
+        },
+        channel,
+    )
+}
+
+type Planned = (PlanDocument, PathBuf, Box<CheckedCatalog>);
+
+/// Plan from the selectors, as `rune plan` would.
+fn from_selectors(
+    args: &ApplyArgs,
+    config: &Config,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<Planned, ExitStatus> {
+    let select = &args.select;
+    let mut problems = super::plan::check_flags(select);
+    let instant = super::plan::instant(select, config);
+    if let Err(d) = &instant {
+        problems.push(d.clone());
+    }
+    let (at, clock) = match instant {
+        Ok(instant) if problems.is_empty() => instant,
+        _ => return Err(usage(printer, problems, channel)),
+    };
+    let paths = config.catalog_paths(&[]);
+    let mut checked = match catalog::load_valid(&paths) {
+        Ok(checked) => Box::new(checked),
+        Err(checked) => return Err(super::refuse_catalog(&checked, channel, printer)),
+    };
+    super::show_warnings(&checked, config, printer);
+    let params = match &select.action {
+        Some(name) => match super::plan::action_params(select, name, &mut checked) {
+            Ok(params) => params,
+            Err((kind, d)) => return Err(super::plan::refuse(printer, &checked, kind, d, channel)),
+        },
+        None => Map::new(),
+    };
+    let request = Request {
+        targets: select.targets.clone(),
+        action: select.action.clone(),
+        params,
+        at,
+        clock,
+        acks: select.acks.clone(),
+        reason: select.reason.clone(),
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = CatalogRoot::new(&paths, &cwd);
+    let doc = build(&checked, request, &root, channel, printer)?;
+    let root_dir = cwd.join(&doc.inputs.catalog_root);
+    Ok((doc, root_dir, checked))
+}
+
+/// Plan `request` on `checked`; a denied step refuses the whole plan.
+fn build(
+    checked: &CheckedCatalog,
+    request: Request,
+    root: &CatalogRoot,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<PlanDocument, ExitStatus> {
+    let refuse =
+        |printer: &mut Printer, kind, d| super::plan::refuse(printer, checked, kind, d, channel);
+    let plan = match plan::plan(&checked.registry, &checked.graph, request) {
+        Ok(plan) => plan,
+        Err(PlanError::Usage(d)) => return Err(refuse(printer, Refused::Usage, d)),
+        Err(PlanError::Invalid(d)) => return Err(refuse(printer, Refused::InvalidRequest, d)),
+    };
+    let denials: Vec<Diagnostic> = plan
+        .actions
+        .iter()
+        .filter(|step| !step.decision.allowed)
+        .map(|step| {
+            let action = &checked.registry.modules[step.module].actions[step.action];
+            crate::policy::denial(
+                &step.decision,
+                action,
+                checked.registry.policy(),
+                &checked.sources,
+            )
+        })
+        .collect();
+    if !denials.is_empty() {
+        return Err(refuse(printer, Refused::Denied, denials));
+    }
+    Ok(PlanDocument::new(
+        &plan,
+        &checked.registry,
+        &checked.sources,
+        root,
+    ))
+}
+
+fn plan_file_error(path: &Path, why: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::UnusablePlanFile,
+        format!(
+            "cannot apply `{}`: {}",
+            untrusted(&crate::source::display_name(path)),
+            untrusted(why)
+        ),
+    )
+    .with_help("save a plan with `rune plan --out FILE`; `rune schema plan` describes the format")
+}
+
+/// Read a saved plan, read its catalogs again and refuse it if anything changed.
+fn from_plan_file(
+    path: &Path,
+    select: &SelectorArgs,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<Planned, ExitStatus> {
+    let given: Vec<&str> = [
+        (!select.targets.is_empty()).then_some("--target"),
+        select.action.as_ref().map(|_| "--action"),
+        (!select.params.is_empty()).then_some("--param"),
+        select.params_file.as_ref().map(|_| "--params-file"),
+        select.at.as_ref().map(|_| "--at"),
+        (!select.acks.is_empty()).then_some("--ack"),
+        select.reason.as_ref().map(|_| "--reason"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !given.is_empty() {
+        let d = Diagnostic::new(
+            Code::InvalidFlags,
+            format!(
+                "a saved plan already records what to run; {} cannot change it",
+                given.join(", ")
+            ),
+        )
+        .with_help("drop the flags, or plan again with them: `rune plan ... --out FILE`");
+        return Err(usage(printer, vec![d], channel));
+    }
+    let doc = match read_plan(path) {
+        Ok(doc) => doc,
+        Err(why) => return Err(usage(printer, vec![plan_file_error(path, &why)], channel)),
+    };
+    let plan_dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let root_dir = plan_dir.join(&doc.inputs.catalog_root);
+    // Every recorded file must still be there; one that is not is named, not
+    // reported as an I/O error of the catalog.
+    let mut stale = Vec::new();
+    let mut paths = Vec::new();
+    for f in &doc.inputs.files {
+        let file = root_dir.join(&f.file);
+        if file.is_file() {
+            paths.push(file);
+        } else {
+            stale.push(format!("`{}` is missing", untrusted(&f.file)));
+        }
+    }
+    if !stale.is_empty() {
+        return Err(refuse_stale(printer, &doc, path, stale, channel));
+    }
+    let mut checked = match catalog::load_valid(&paths) {
+        Ok(checked) => Box::new(checked),
+        Err(checked) => return Err(super::refuse_catalog(&checked, channel, printer)),
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = CatalogRoot::new(&[root_dir.clone()], &cwd);
+    let request = Request {
+        targets: doc.request.targets.clone(),
+        action: doc.request.action.clone(),
+        params: doc
+            .actions
+            .first()
+            .map(|a| a.params.clone())
+            .unwrap_or_default(),
+        at: doc.evaluated_at,
+        clock: doc.clock,
+        acks: doc.request.acks.clone(),
+        reason: doc.request.reason.clone(),
+    };
+    // Parameters were validated when the plan was made; an action that changed
+    // since shows as a changed file.
+    let _ = &mut checked;
+    let again = build(&checked, request, &root, channel, printer)?;
+    let before: BTreeMap<&str, &str> = doc
+        .inputs
+        .files
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    let now: BTreeMap<&str, &str> = again
+        .inputs
+        .files
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    for (file, digest) in &before {
+        match now.get(file) {
+            Some(d) if d == digest => {}
+            Some(_) => stale.push(format!("`{}` changed", untrusted(file))),
+            None => stale.push(format!("`{}` is no longer read", untrusted(file))),
+        }
+    }
+    for file in now.keys().filter(|f| !before.contains_key(*f)) {
+        stale.push(format!("`{}` is new", untrusted(file)));
+    }
+    if stale.is_empty() && again.inputs.catalog_sha256 != doc.inputs.catalog_sha256 {
+        stale.push("the catalog digest differs".to_string());
+    }
+    if again.inputs.policy_inputs_sha256 != doc.inputs.policy_inputs_sha256 {
+        stale
+            .push("the policy inputs digest differs (the recorded request was edited)".to_string());
+    }
+    if !stale.is_empty() {
+        return Err(refuse_stale(printer, &doc, path, stale, channel));
+    }
+    Ok((doc, root_dir, checked))
+}
+
+fn refuse_stale(
+    printer: &mut Printer,
+    doc: &PlanDocument,
+    path: &Path,
+    stale: Vec<String>,
+    channel: Channel,
+) -> ExitStatus {
+    let d = Diagnostic::new(
+        Code::StalePlan,
+        format!(
+            "the plan `{}` no longer matches its catalogs under `{}`: {}",
+            untrusted(&crate::source::display_name(path)),
+            untrusted(&doc.inputs.catalog_root),
+            stale.join("; ")
+        ),
+    )
+    .with_help("plan again (`rune plan ... --out FILE`), review it, and apply the new plan");
+    let nothing_read = SourceMap::default();
+    refusal::report(
+        printer,
+        Refusal {
+            kind: Refused::InvalidRequest,
+            diagnostics: vec![d],
+            sources: &nothing_read,
+            summary: Summary::default(),
+        },
+        channel,
+    )
+}
+
+fn read_plan(path: &Path) -> Result<PlanDocument, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > PLAN_FILE_LIMIT {
+        return Err(format!(
+            "the file is {} bytes, more than the {PLAN_FILE_LIMIT} a plan may have",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not a plan document: {e}"))
+}
+
+/// A command of the document, made runnable from `root`: a relative program with a
+/// `/` and the working directory are joined to the catalog root.
+fn spec(command: &Command, root: &Path) -> Spec {
+    let mut argv = command.argv.clone();
+    if let Some(program) = argv.first_mut() {
+        if program.contains('/') && !Path::new(program.as_str()).is_absolute() {
+            *program = root.join(program.as_str()).to_string_lossy().into_owned();
+        }
+    }
+    Spec {
+        argv,
+        working_dir: root.join(&command.working_dir),
+    }
+}
+
+/// What the executor needs beyond the document, from the registry.
+fn prepare<'a>(doc: &PlanDocument, root: &Path, registry: &'a Registry) -> Prepared<'a> {
+    let by_name: HashMap<&str, usize> = registry
+        .modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.value.as_str(), i))
+        .collect();
+    let mut modules = HashMap::new();
+    for m in doc.startup_modules() {
+        let Some(&i) = by_name.get(m.module.as_str()) else {
+            continue;
+        };
+        let module = &registry.modules[i];
+        let lifecycle = &module.lifecycle;
+        modules.insert(
+            m.module.clone(),
+            ModuleSpec {
+                name: m.module.clone(),
+                version: m.version.clone(),
+                runtime: m.runtime,
+                command: m.command.as_ref().map(|c| spec(c, root)),
+                config: lifecycle
+                    .config
+                    .as_ref()
+                    .map(|c| c.to_json())
+                    .unwrap_or_else(|| Json::Object(Map::new())),
+                spi_versions: lifecycle.spi_versions.clone(),
+                requires: module
+                    .dependencies
+                    .iter()
+                    .filter(|d| d.criticality == Criticality::Required)
+                    .map(|d| d.module_name.value.clone())
+                    .collect(),
+            },
+        );
+    }
+    let actions = doc
+        .actions
+        .iter()
+        .filter_map(|step| {
+            let (m, a) = plan::find_action(registry, &step.action).ok()?;
+            Some(PreparedAction {
+                action: &registry.modules[m].actions[a],
+                command: step.command.as_ref().map(|c| spec(c, root)),
+            })
+        })
+        .collect();
+    Prepared { modules, actions }
+}
+
+fn execute(
+    args: &ApplyArgs,
+    config: &Config,
+    doc: &PlanDocument,
+    root: &Path,
+    registry: &Registry,
+    printer: &mut Printer,
+) -> ExitStatus {
+    let json = args.format == OutputFormat::Json;
+    let journal = match &args.exec.journal {
+        Some(path) => match Journal::open(path) {
+            Ok(journal) => Some(journal),
+            Err(e) => {
+                let d = Diagnostic::new(
+                    Code::InvalidFlags,
+                    format!(
+                        "cannot open the journal `{}`: {e}",
+                        untrusted(&crate::source::display_name(path))
+                    ),
+                )
+                .with_help("name a regular file in a directory that exists; it is appended to");
+                let channel = Channel {
+                    json,
+                    color: config.color_stderr,
+                };
+                return usage(printer, vec![d], channel);
+            }
+        },
+        None => None,
+    };
+    let deterministic = args.exec.deterministic || ids::deterministic_from_env();
+    let run_ids = RunIds::new(deterministic, doc.evaluated_at);
+    let token = lifecycle::token(deterministic);
+    let spans = executor::spans(doc, &run_ids);
+    let interrupts = Interrupts::install().ok();
+    let (stop, kill) = match &interrupts {
+        Some(i) => (i.stop(), i.kill()),
+        None => (Cancel::new(), Cancel::new()),
+    };
+    let mode = ProgressMode::detect(json);
+    let progress = Progress::new(mode, config.color_stderr);
+    let collect = Collect::default();
+    let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];
+    if let Some(journal) = &journal {
+        sinks.push(journal);
+    }
+    let sink = Fanout(sinks);
+    let ctx = Context {
+        ids: &run_ids,
+        sink: &sink,
+        token: &token,
+        stop,
+        kill,
+        spans: &spans,
+    };
+    let prepared = prepare(doc, root, registry);
+    let parallelism = args.parallelism.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    let options = Options {
+        parallelism,
+        rollback: !args.no_rollback,
+    };
+    executor::execute(doc, &prepared, &options, &ctx);
+    if let Some(interrupts) = &interrupts {
+        interrupts.emit_pending(&sink, &run_ids);
+    }
+    drop(interrupts);
+    let progress_failed = progress.finish();
+    drop(sink);
+    let report = execution::Report::from_events(&collect.into_events());
+    let format = match mode {
+        ProgressMode::Json => ReportFormat::JsonLine,
+        _ if json => ReportFormat::JsonDocument,
+        _ => ReportFormat::Human {
+            color: execution::stdout_color(args.color.color),
+        },
+    };
+    let mut status = execution::print(printer, &report, format);
+    if let Some(e) = journal.as_ref().and_then(Journal::take_failure) {
+        printer.err(&format!(
+            "error: writing the journal `{}` failed: {e}\n",
+            untrusted(&crate::source::display_name(
+                journal.as_ref().map_or(Path::new(""), |j| j.path())
+            ))
+        ));
+        status = ExitStatus::Error;
+    }
+    drop(progress_failed);
+    status
 }

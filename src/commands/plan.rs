@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use serde_json::Map;
 
 use crate::catalog::{self, CheckedCatalog};
-use crate::cli::{OutputFormat, PlanArgs};
+use crate::cli::{OutputFormat, PlanArgs, SelectorArgs};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
@@ -73,8 +73,8 @@ fn plan_with(
         refusal::report(printer, refusal, channel)
     };
     // Every flag problem at once, before any I/O.
-    let mut problems = check_flags(args);
-    let instant = instant(args, config);
+    let mut problems = check_flags(&args.select);
+    let instant = instant(&args.select, config);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -107,7 +107,7 @@ fn plan_with(
     };
     super::show_warnings(checked, config, printer);
     let params = match &args.select.action {
-        Some(name) => match action_params(args, name, checked) {
+        Some(name) => match action_params(&args.select, name, checked) {
             Ok(params) => params,
             Err((kind, diagnostics)) => {
                 return refuse(printer, checked, kind, diagnostics, channel);
@@ -247,7 +247,7 @@ fn plan_with(
 }
 
 /// Report a refusal after the catalog was read, with its counts.
-fn refuse(
+pub(crate) fn refuse(
     printer: &mut Printer,
     checked: &CheckedCatalog,
     kind: Refused,
@@ -286,8 +286,11 @@ fn unwritable_out(out: &Path, why: &str) -> Diagnostic {
 }
 
 /// The instant to plan at: `--at`, else `SOURCE_DATE_EPOCH`, else now.
-fn instant(args: &PlanArgs, config: &Config) -> Result<(Timestamp, Clock), Diagnostic> {
-    Ok(match (&args.select.at, &config.source_date_epoch) {
+pub(crate) fn instant(
+    args: &SelectorArgs,
+    config: &Config,
+) -> Result<(Timestamp, Clock), Diagnostic> {
+    Ok(match (&args.at, &config.source_date_epoch) {
         (Some(text), _) => (parse_at(text)?, Clock::Fixed),
         (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
         // Whole seconds: the plan records the instant, and nanoseconds are noise.
@@ -396,9 +399,8 @@ pub(crate) fn parse_at(text: &str) -> Result<Timestamp, Diagnostic> {
 
 /// Flag combinations that make no sense, and malformed `--param`s, before any
 /// I/O: every one, so a command line is fixed in one go.
-fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
+pub(crate) fn check_flags(args: &SelectorArgs) -> Vec<Diagnostic> {
     let mut problems: Vec<Diagnostic> = args
-        .select
         .params
         .iter()
         .filter_map(|param| params::split_assignment(param).err())
@@ -406,20 +408,20 @@ fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
     let flags = |message: String, help: &str| {
         Diagnostic::new(Code::InvalidFlags, message).with_help(help.to_string())
     };
-    if args.select.action.is_none() {
-        if let Some(p) = args.select.params.first() {
+    if args.action.is_none() {
+        if let Some(p) = args.params.first() {
             problems.push(flags(
                 format!("--param `{p}` needs --action NAME"),
                 "parameters belong to an action: add `--action NAME` (`rune list-actions` shows them)",
             ));
         }
-        if args.select.params_file.is_some() {
+        if args.params_file.is_some() {
             problems.push(flags(
                 "--params-file needs --action NAME".to_string(),
                 "parameters belong to an action: add `--action NAME` (`rune list-actions` shows them)",
             ));
         }
-        if let Some(ack) = args.select.acks.first() {
+        if let Some(ack) = args.acks.first() {
             problems.push(flags(
                 format!(
                     "--ack `{ack}` needs --action {ack}: it acknowledges the action being planned"
@@ -428,7 +430,7 @@ fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
             ));
         }
     }
-    if args.select.reason.is_some() && args.select.acks.is_empty() {
+    if args.reason.is_some() && args.acks.is_empty() {
         problems.push(flags(
             "--reason is recorded with a break-glass acknowledgment".to_string(),
             "add `--ack ACTION`, or drop --reason",
@@ -440,8 +442,8 @@ fn check_flags(args: &PlanArgs) -> Vec<Diagnostic> {
 /// The action's parameters from `--params-file` and `--param`, typed by its
 /// schema and checked against it; a parameters file is added to the catalog's
 /// sources so its values can be labelled.
-fn action_params(
-    args: &PlanArgs,
+pub(crate) fn action_params(
+    args: &SelectorArgs,
     name: &str,
     checked: &mut CheckedCatalog,
 ) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
@@ -449,7 +451,7 @@ fn action_params(
     let Ok((m, a)) = plan::find_action(&checked.registry, name) else {
         return Ok(Map::new());
     };
-    let file = match &args.select.params_file {
+    let file = match &args.params_file {
         Some(path) => Some(
             params::read_params_file(path, &mut checked.sources)
                 .map_err(|d| (Refused::Usage, vec![d]))?,
@@ -461,12 +463,11 @@ fn action_params(
         Some(file) => (file.values, Some(file.document)),
         None => (Map::new(), None),
     };
-    let params = params::collect(&args.select.params, from_file, action)
-        .map_err(|d| (Refused::Usage, vec![d]))?;
+    let params =
+        params::collect(&args.params, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
     // What `--param` replaced is no longer the file's to answer for.
     if let Some(document) = &mut document {
         for (key, _) in args
-            .select
             .params
             .iter()
             .filter_map(|p| params::split_assignment(p).ok())

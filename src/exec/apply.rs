@@ -182,14 +182,7 @@ pub(crate) fn execute(
         for (step, prepared_action) in doc.actions.iter().zip(&prepared.actions) {
             if let Some(why) = skip_reason(ctx, halted.as_deref()) {
                 failed.store(true, Ordering::SeqCst);
-                ctx.skipped(
-                    step.id,
-                    &step.module,
-                    None,
-                    Some(&step.action),
-                    &why,
-                    None,
-                );
+                ctx.skipped(step.id, &step.module, None, Some(&step.action), &why, None);
                 continue;
             }
             if !announced {
@@ -342,7 +335,11 @@ fn lifecycle_origin(ctx: &Context, step: &ActionStep) -> super::eps::Origin {
 }
 
 /// An action without a plugin: the module's SPI `execute`.
-fn execute_in_module(step: &ActionStep, slots: &Mutex<HashMap<String, Slot>>, ctx: &Context) -> bool {
+fn execute_in_module(
+    step: &ActionStep,
+    slots: &Mutex<HashMap<String, Slot>>,
+    ctx: &Context,
+) -> bool {
     let origin = lifecycle_origin(ctx, step);
     ctx.sink.emit(&Event::StepStarted {
         at: ctx.ids.now(),
@@ -467,10 +464,11 @@ fn parallel<T: Sync>(items: &[T], n: usize, f: impl Fn(&T) + Sync) {
 /// Span ids for every step of `doc`, in plan order.
 pub(crate) fn spans(doc: &PlanDocument, ids: &super::ids::RunIds) -> HashMap<u64, String> {
     let mut spans = HashMap::new();
-    let phases = doc
-        .startup_modules()
-        .flat_map(|m| m.steps.iter())
-        .chain(doc.shutdown.iter().flat_map(|w| w.modules.iter().flat_map(|m| m.steps.iter())));
+    let phases = doc.startup_modules().flat_map(|m| m.steps.iter()).chain(
+        doc.shutdown
+            .iter()
+            .flat_map(|w| w.modules.iter().flat_map(|m| m.steps.iter())),
+    );
     let mut ids_in_order: Vec<u64> = phases.map(|s| s.id).collect();
     ids_in_order.sort_unstable();
     for id in ids_in_order {

@@ -355,11 +355,7 @@ fn not_running() -> CallError {
 }
 
 /// Spawn, `describe`, check name and version, negotiate the SPI version.
-fn register(
-    module: &ModuleSpec,
-    run: &StepRun,
-    ctx: &Context,
-) -> Result<(Box<Client>, Json), Eps> {
+fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Client>, Json), Eps> {
     let Some(command) = &module.command else {
         return Err(run.eps(CallError {
             kind: Kind::SpawnFailed,
@@ -433,7 +429,10 @@ fn register(
         }
     };
     let catalog: Vec<String> = if module.spi_versions.is_empty() {
-        spi::SUPPORTED_VERSIONS.iter().map(|v| v.to_string()).collect()
+        spi::SUPPORTED_VERSIONS
+            .iter()
+            .map(|v| v.to_string())
+            .collect()
     } else {
         module.spi_versions.clone()
     };
@@ -539,20 +538,18 @@ fn ready(
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100));
-    let (health, degraded) = match client.call("health", json!({}), left, &ctx.stop, &run.trace())
-    {
+    let (health, degraded) = match client.call("health", json!({}), left, &ctx.stop, &run.trace()) {
         Ok(h) => {
             let status = h.get("status").and_then(Json::as_str).unwrap_or("");
-            let degraded = (status != "ready").then(|| {
-                format!(
-                    "health check answered {}",
-                    h.get("status")
-                        .map_or("no status".to_string(), |s| crate::escape::untrusted(
-                            &s.to_string()
-                        )
-                        .into_owned())
-                )
-            });
+            let degraded =
+                (status != "ready").then(|| {
+                    format!(
+                        "health check answered {}",
+                        h.get("status").map_or("no status".to_string(), |s| {
+                            crate::escape::untrusted(&s.to_string()).into_owned()
+                        })
+                    )
+                });
             (h, degraded)
         }
         Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),

@@ -479,13 +479,21 @@ mod tests {
         )
         .unwrap();
         let got = client
-            .call("describe", json!({}), Duration::from_secs(5), &Cancel::new(), &cx)
+            .call(
+                "describe",
+                json!({}),
+                Duration::from_secs(5),
+                &Cancel::new(),
+                &cx,
+            )
             .unwrap();
         assert_eq!(got, json!({"ok": true}));
-        assert!(client.stderr_tail().unwrap_or_default().contains("-32601") || {
-            thread::sleep(Duration::from_millis(100));
-            client.stderr_tail().unwrap_or_default().contains("-32601")
-        });
+        assert!(
+            client.stderr_tail().unwrap_or_default().contains("-32601") || {
+                thread::sleep(Duration::from_millis(100));
+                client.stderr_tail().unwrap_or_default().contains("-32601")
+            }
+        );
         client.finish(Duration::from_secs(1), Duration::from_millis(200));
     }
 
@@ -500,13 +508,25 @@ mod tests {
         };
         let mut quiet = Client::spawn(&sh("sleep 5")).unwrap();
         let e = quiet
-            .call("ready", json!({}), Duration::from_millis(100), &Cancel::new(), &cx)
+            .call(
+                "ready",
+                json!({}),
+                Duration::from_millis(100),
+                &Cancel::new(),
+                &cx,
+            )
             .unwrap_err();
         assert_eq!(e.kind, Kind::Timeout);
         drop(quiet);
         let mut dead = Client::spawn(&sh("echo bye >&2; exit 3")).unwrap();
         let e = dead
-            .call("ready", json!({}), Duration::from_secs(5), &Cancel::new(), &cx)
+            .call(
+                "ready",
+                json!({}),
+                Duration::from_secs(5),
+                &Cancel::new(),
+                &cx,
+            )
             .unwrap_err();
         assert_eq!(e.kind, Kind::Crashed);
     }

@@ -69,6 +69,8 @@ pub fn explanation(code: Code) -> &'static str {
         Code::InvalidInstant => include_str!("codes/invalid_instant.md"),
         Code::InvalidParam => include_str!("codes/invalid_param.md"),
         Code::UnusableParamsFile => include_str!("codes/params_file.md"),
+        Code::UnusablePlanFile => include_str!("codes/plan_file.md"),
+        Code::StalePlan => include_str!("codes/stale_plan.md"),
         Code::UnwritableOut => include_str!("codes/unwritable_out.md"),
         Code::UnknownSchema => include_str!("codes/unknown_schema.md"),
     }

@@ -1513,3 +1513,36 @@ fn dry_run_prints_the_plan_and_starts_nothing() {
         "a dry run starts no module"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// Parallelism: modules of one wave really run at the same time, up to --parallelism.
+
+#[test]
+fn modules_of_one_wave_start_at_the_same_time_under_parallelism_two() {
+    let run = apply("parallel", &["--parallelism", "2"]);
+    run.code(0);
+    for m in ["left", "right"] {
+        run.succeeded(m, "ready");
+        run.succeeded(m, "shutdown");
+    }
+}
+
+#[test]
+fn parallelism_one_runs_one_module_at_a_time() {
+    // left waits for right, which is not started while left runs: left times out.
+    let run = apply("parallel", &["--parallelism", "1"]);
+    run.code(4);
+    run.failed_with("left", "register", &[Kind::Timeout]);
+    assert!(run.recorded("module") >= 1);
+    assert!(
+        !run.events
+            .iter()
+            .any(|e| is_started(e, "right", "register"))
+            || run.index("left register finished", |e| is_finished(
+                e, "left", "register"
+            )) < run.index("right register started", |e| is_started(
+                e, "right", "register"
+            )),
+        "right does not start while left is still registering"
+    );
+}

@@ -152,7 +152,7 @@ fn plan_with(
     if !unnamed.is_empty() {
         return refuse(printer, checked, Refused::InvalidRequest, unnamed, channel);
     }
-    let step_count = plan.step_count();
+    let step_count = plan.step_count(&checked.registry);
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
     let doc = built.doc.insert(PlanDocument::new(

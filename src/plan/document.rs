@@ -216,8 +216,9 @@ pub struct ActionStep {
     pub command: Option<Command>,
     /// The catalog file that declares the action, relative to `catalog_root`.
     pub declared_in: String,
-    /// The `ready` step of the providing module: the action runs after it.
-    #[schemars(range(min = 1))]
+    /// The `ready` step of the providing module: the action runs after it. For a
+    /// module with nothing to run (no steps of its own), the last startup step
+    /// before it, or 0 when none precedes it.
     pub after_step: u64,
     /// Parameters, validated against the action's input_schema; keys sorted.
     pub params: Map<String, Json>,
@@ -408,6 +409,11 @@ impl StepIds {
 }
 
 fn phase_steps(module: &Module, phases: &[Phase], ids: &mut StepIds) -> Vec<PhaseStep> {
+    // A module with nothing to run is registered and nothing more: no steps, and
+    // (see `startup_cost`) no time on the critical path.
+    if module.lifecycle.runtime == Runtime::None {
+        return Vec::new();
+    }
     phases
         .iter()
         .map(|&phase| {
@@ -642,7 +648,7 @@ impl PlanDocument {
             summary: Summary {
                 modules: plan.module_count() as u64,
                 waves: plan.startup.len() as u64,
-                steps: plan.step_count() as u64,
+                steps: ids.0,
                 actions: plan.actions.len() as u64,
                 denied: plan.denied() as u64,
             },

@@ -205,9 +205,16 @@ impl Plan {
         self.startup.iter().rev().map(|w| w.iter().rev().copied())
     }
 
-    /// Every step: three per module to start, two to stop, one per action.
-    pub fn step_count(&self) -> usize {
-        self.module_count() * (STARTUP_PHASES.len() + SHUTDOWN_PHASES.len()) + self.actions.len()
+    /// Every step: three per module to start and two to stop (none for a module
+    /// with nothing to run), one per action.
+    pub fn step_count(&self, registry: &Registry) -> usize {
+        let running = self
+            .startup
+            .iter()
+            .flatten()
+            .filter(|&&m| registry.modules[m].lifecycle.runtime != Runtime::None)
+            .count();
+        running * (STARTUP_PHASES.len() + SHUTDOWN_PHASES.len()) + self.actions.len()
     }
 
     /// Action steps policy denied.

@@ -750,6 +750,21 @@ fn a_grandchild_holding_stdout_does_not_keep_rune_waiting() {
 }
 
 #[test]
+fn a_module_that_dies_leaving_a_grandchild_on_stdout_is_seen_as_crashed_at_once() {
+    // No EOF comes (the grandchild holds the pipe): rune must notice the exit itself
+    // rather than wait out the 3 s ready timeout.
+    let run = apply("faults", &["--target", "orphan-at-ready"]);
+    run.code(4);
+    run.failed_with("orphan-at-ready", "ready", &[Kind::Crashed]);
+    assert_eq!(run.recorded("grandchild"), 1, "the fixture did fork");
+    assert!(
+        run.elapsed < Duration::from_millis(2500),
+        "took {:?}: the exit was noticed only at the ready timeout",
+        run.elapsed
+    );
+}
+
+#[test]
 fn a_module_flooding_stderr_still_runs_and_its_stderr_is_bounded() {
     let run = apply("faults", &["--target", "flood-stderr"]);
     run.code(0);

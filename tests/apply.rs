@@ -724,10 +724,21 @@ fn a_module_that_ignores_sigterm_after_shutdown_is_killed() {
     let run = apply("faults", &["--target", "ignore-sigterm"]);
     run.code(4);
     let eps = run.failed_with("ignore-sigterm", "shutdown", &[Kind::Timeout]);
-    assert!(
-        eps.error.message.contains("did not exit"),
+    // It did answer shutdown: the timeout is its not exiting afterwards.
+    let messages = run.messages("ignore-sigterm");
+    let (direction, last) = messages.last().expect("SPI messages");
+    assert_eq!(*direction, Direction::Response);
+    assert_eq!(
+        last["result"],
+        serde_json::json!({}),
         "{}",
         eps.error.message
+    );
+    assert_eq!(
+        run.methods_called("ignore-sigterm")
+            .last()
+            .map(String::as_str),
+        Some("shutdown")
     );
     // shutdown_ms (300) then the SIGTERM grace before SIGKILL.
     assert!(run.elapsed >= Duration::from_millis(300));

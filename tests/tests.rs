@@ -3,6 +3,7 @@
 mod support;
 
 mod apply;
+mod apply_smoke;
 mod checks;
 mod cli;
 mod completions;

@@ -442,7 +442,13 @@ fn execute(
         None => None,
     };
     let deterministic = args.exec.deterministic || ids::deterministic_from_env();
-    let run_ids = RunIds::new(deterministic, doc.evaluated_at);
+    // Timestamps read the plan's instant, unless that is the wall clock: then a
+    // fixed one, so the same run gives the same bytes.
+    let fixed_now = match doc.clock {
+        plan::Clock::Now => jiff::Timestamp::UNIX_EPOCH,
+        _ => doc.evaluated_at,
+    };
+    let run_ids = RunIds::new(deterministic, fixed_now);
     let token = lifecycle::token(deterministic);
     let spans = executor::spans(doc, &run_ids);
     let interrupts = Interrupts::install().ok();
@@ -475,10 +481,12 @@ fn execute(
         parallelism,
         rollback: !args.no_rollback,
     };
-    executor::execute(doc, &prepared, &options, &ctx);
-    if let Some(interrupts) = &interrupts {
-        interrupts.emit_pending(&sink, &run_ids);
-    }
+    // Ctrl-C is reported as it happens, even while every worker waits on a child.
+    std::thread::scope(|scope| {
+        let relay = interrupts.as_ref().map(|i| i.relay(scope, &sink, &run_ids));
+        executor::execute(doc, &prepared, &options, &ctx);
+        drop(relay);
+    });
     drop(interrupts);
     let progress_failed = progress.finish();
     drop(sink);

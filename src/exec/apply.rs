@@ -151,8 +151,8 @@ pub(crate) fn execute(
                 return;
             }
             let slot = match lifecycle::start(spec, &m.steps, ctx) {
-                Ok(running) => Slot {
-                    state: ModuleState::Active,
+                Ok((running, state)) => Slot {
+                    state,
                     running: Some(running),
                 },
                 Err(_) => {

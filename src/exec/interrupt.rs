@@ -18,7 +18,8 @@
 //!
 //! Nothing here prints. The executor reports the interruption as
 //! [`Event::Interrupted`] through [`Interrupts::emit_pending`], which it calls where
-//! it looks at the flags (and once more before `RunFinished`), so the journal and the
+//! it looks at the flags (and once more before `RunFinished`), or through a
+//! [`Relay`] thread that does so as signals arrive; either way the journal and the
 //! progress see each signal exactly once, with the run's clock.
 
 use std::io;
@@ -122,6 +123,48 @@ impl Interrupts {
     }
 }
 
+/// Reports signals as they arrive while it lives; see [`Interrupts::relay`].
+#[derive(Debug)]
+pub struct Relay(Cancel);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+impl Interrupts {
+    /// Report each signal through `sink` within [`RELAY_POLL`] of its arrival, on a
+    /// thread of `scope`, until the returned [`Relay`] is dropped (drop it before the
+    /// scope ends, which joins the thread). For executors whose main thread can be
+    /// blocked when the operator presses Ctrl-C; [`Interrupts::emit_pending`] still
+    /// works alongside, and no signal is reported twice.
+    pub fn relay<'scope>(
+        &'scope self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        sink: &'scope dyn Sink,
+        ids: &'scope RunIds,
+    ) -> Relay {
+        let done = Cancel::new();
+        let stop_relaying = done.clone();
+        scope.spawn(move || {
+            while !stop_relaying.is_set() {
+                self.emit_pending(sink, ids);
+                if self.state.reported.load(Ordering::SeqCst) >= 2 {
+                    return;
+                }
+                std::thread::sleep(RELAY_POLL);
+            }
+            // Whatever arrived while the relay was told to stop.
+            self.emit_pending(sink, ids);
+        });
+        Relay(done)
+    }
+}
+
+/// How often a [`Relay`] looks for new signals.
+pub const RELAY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// One more signal: the first sets stop, the second kill (and stop, should the
 /// first have been missed).
 fn record_signal(state: &Counts, stop: &Cancel, kill: &Cancel) {
@@ -163,21 +206,46 @@ mod tests {
         assert_eq!(state.received.load(Ordering::SeqCst), 3);
     }
 
-    #[test]
-    fn each_signal_is_reported_once_and_a_third_not_at_all() {
-        let (state, stop, kill) = fresh();
+    fn hand_built(state: &Arc<Counts>, stop: &Cancel, kill: &Cancel) -> Interrupts {
         // Built by hand rather than installed: unit tests share one process, and a
         // real SIGINT handler would swallow the developer's Ctrl-C. The real signals
         // are tested through a child process in tests/interrupt.rs.
         let mut signals = Signals::new(Vec::<i32>::new()).unwrap();
-        let interrupts = Interrupts {
+        let _ = signals.pending();
+        Interrupts {
             stop: stop.clone(),
             kill: kill.clone(),
-            state: Arc::clone(&state),
+            state: Arc::clone(state),
             handle: signals.handle(),
             listener: None,
-        };
-        let _ = signals.pending();
+        }
+    }
+
+    #[test]
+    fn a_relay_reports_signals_while_the_caller_is_busy() {
+        let (state, stop, kill) = fresh();
+        let interrupts = hand_built(&state, &stop, &kill);
+        let ids = RunIds::new(true, Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        std::thread::scope(|scope| {
+            let _relay = interrupts.relay(scope, &sink, &ids);
+            record_signal(&state, &stop, &kill);
+            // The caller never calls emit_pending: the relay does.
+            let waited = std::time::Instant::now();
+            while state.reported.load(Ordering::SeqCst) < 1 {
+                assert!(waited.elapsed() < std::time::Duration::from_secs(5));
+                std::thread::sleep(RELAY_POLL);
+            }
+            record_signal(&state, &stop, &kill);
+        });
+        interrupts.emit_pending(&sink, &ids);
+        assert_eq!(sink.into_events().len(), 2);
+    }
+
+    #[test]
+    fn each_signal_is_reported_once_and_a_third_not_at_all() {
+        let (state, stop, kill) = fresh();
+        let interrupts = hand_built(&state, &stop, &kill);
         let ids = RunIds::new(true, Timestamp::UNIX_EPOCH);
         let sink = Collect::default();
         interrupts.emit_pending(&sink, &ids);

@@ -230,7 +230,7 @@ pub(crate) fn start(
     module: &ModuleSpec,
     steps: &[PhaseStep],
     ctx: &Context,
-) -> Result<Running, StartFailed> {
+) -> Result<(Running, ModuleState), StartFailed> {
     match module.runtime {
         Runtime::None => {
             ctx.state(
@@ -239,7 +239,7 @@ pub(crate) fn start(
                 ModuleState::Available,
                 "runtime none: registered, nothing to run",
             );
-            Ok(Running::InProcess)
+            Ok((Running::InProcess, ModuleState::Available))
         }
         Runtime::Builtin => {
             for step in steps {
@@ -261,9 +261,11 @@ pub(crate) fn start(
                     _ => {}
                 }
             }
-            Ok(Running::InProcess)
+            Ok((Running::InProcess, ModuleState::Active))
         }
-        Runtime::Process => start_process(module, steps, ctx).map(Running::Process),
+        Runtime::Process => {
+            start_process(module, steps, ctx).map(|(c, state)| (Running::Process(c), state))
+        }
     }
 }
 
@@ -271,7 +273,7 @@ fn start_process(
     module: &ModuleSpec,
     steps: &[PhaseStep],
     ctx: &Context,
-) -> Result<Box<Client>, StartFailed> {
+) -> Result<(Box<Client>, ModuleState), StartFailed> {
     let mut client: Option<Box<Client>> = None;
     let mut state = ModuleState::Discovered;
     for (i, step) in steps.iter().enumerate() {
@@ -305,6 +307,7 @@ fn start_process(
                         state = ModuleState::Active;
                         if let Some(Json::String(why)) = degraded {
                             ctx.state(&module.name, state, ModuleState::Degraded, &why);
+                            state = ModuleState::Degraded;
                         }
                     }
                     _ => {}
@@ -337,7 +340,7 @@ fn start_process(
             }
         }
     }
-    client.ok_or_else(|| {
+    client.map(|c| (c, state)).ok_or_else(|| {
         StartFailed(Eps::new(
             Kind::ProtocolViolation,
             "the plan has no register step for this process module",
@@ -541,15 +544,14 @@ fn ready(
     let (health, degraded) = match client.call("health", json!({}), left, &ctx.stop, &run.trace()) {
         Ok(h) => {
             let status = h.get("status").and_then(Json::as_str).unwrap_or("");
-            let degraded =
-                (status != "ready").then(|| {
-                    format!(
-                        "health check answered {}",
-                        h.get("status").map_or("no status".to_string(), |s| {
-                            crate::escape::untrusted(&s.to_string()).into_owned()
-                        })
-                    )
-                });
+            let degraded = (status != "ready").then(|| {
+                format!(
+                    "health check answered {}",
+                    h.get("status").map_or("no status".to_string(), |s| {
+                        crate::escape::untrusted(&s.to_string()).into_owned()
+                    })
+                )
+            });
             (h, degraded)
         }
         Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),

@@ -6,7 +6,7 @@
 //! outcome, attempts, duration, output and EPS error, and each retry. Its JSON is
 //! the [`Report`] itself, complete (EPS envelopes in full, outputs as the plugin
 //! gave them); the human view is rendered from the same value, with every text a
-//! plugin, a module or a catalog supplied escaped ([`untrusted`]), long outputs and
+//! plugin, a module or a catalog supplied escaped (`escape::untrusted`), long outputs and
 //! stderr tails shortened.
 //!
 //! Deterministic: modules are listed in the order the startup waves named them

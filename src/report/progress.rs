@@ -14,7 +14,7 @@
 //!   [`Event`] itself, as the journal writes it), for programs.
 //!
 //! Everything a plugin, a module or a catalog supplied is escaped
-//! ([`crate::escape::untrusted`]) in the live and plain shapes; colour follows
+//! (`escape::untrusted`) in the live and plain shapes; colour follows
 //! `--color` and `NO_COLOR` as the caller decided. Lines depend only on the events,
 //! never on the clock, so the same events give the same bytes.
 

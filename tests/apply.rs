@@ -1572,3 +1572,53 @@ fn parallelism_one_runs_one_module_at_a_time() {
         "right does not start while left is still registering"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// The journal and the command line.
+
+#[test]
+fn the_journal_is_appended_never_truncated() {
+    let dir = TempDir::new().expect("temporary directory");
+    let journal = dir.path().join("journal.jsonl");
+    for _ in 0..2 {
+        let out = crate::support::rune(["apply", "--deterministic", "--target", "ok", "--catalog"])
+            .arg_path(catalog("faults"))
+            .args(["--journal"])
+            .arg_path(&journal)
+            .env(
+                "RUNE_TEST_PIDS",
+                dir.path().to_str().expect("utf-8 temp path"),
+            )
+            .run();
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+    }
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    let events: Vec<Event> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an Event"))
+        .collect();
+    let runs = events
+        .iter()
+        .filter(|e| matches!(e, Event::RunStarted { .. }))
+        .count();
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Event::RunFinished { .. }))
+        .count();
+    assert_eq!((runs, finished), (2, 2), "both runs are in the journal");
+    kill_recorded(dir.path());
+}
+
+#[test]
+fn a_usage_error_exits_2_and_starts_nothing() {
+    let dir = TempDir::new().expect("temporary directory");
+    let out = crate::support::rune(["apply", "--parallelism", "0", "--catalog"])
+        .arg_path(catalog("faults"))
+        .env(
+            "RUNE_TEST_PIDS",
+            dir.path().to_str().expect("utf-8 temp path"),
+        )
+        .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(recorded(dir.path()).is_empty());
+}

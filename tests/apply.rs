@@ -1622,3 +1622,25 @@ fn a_usage_error_exits_2_and_starts_nothing() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(recorded(dir.path()).is_empty());
 }
+
+#[test]
+fn initialize_hands_each_module_its_own_config_only() {
+    let run = apply("order", &["--parallelism", "2"]);
+    run.code(0);
+    let config_of = |module: &str| {
+        run.messages(module)
+            .into_iter()
+            .find(|(d, m)| *d == Direction::Request && m["method"] == "initialize")
+            .map(|(_, m)| m["params"]["config"].clone())
+            .unwrap_or_else(|| run.fail(&format!("no initialize for {module}")))
+    };
+    assert_eq!(
+        config_of("a"),
+        serde_json::json!({"greeting": "hello", "retries": 2})
+    );
+    assert_eq!(
+        config_of("b"),
+        serde_json::json!({"secret_path": "/b/only"})
+    );
+    assert_eq!(config_of("c"), serde_json::json!({}));
+}

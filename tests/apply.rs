@@ -69,7 +69,8 @@ impl Started {
             .args(["--deterministic", "--at", AT, "--journal"])
             .arg(&journal)
             .args(args)
-            .current_dir(root())
+            // Not the repository: relative exec paths resolve against the catalog file.
+            .current_dir(pids.path())
             .env("RUNE_TEST_PIDS", pids.path())
             .env_remove("NO_COLOR")
             .env_remove("SOURCE_DATE_EPOCH")

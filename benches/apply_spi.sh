@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (c): SPI round trips per second to one module process.
 #
-# Starts one module process (support/spi-min-module.sh by default, or MODULE with
+# Starts one module process (apply_min_module.sh by default, or MODULE with
 # its arguments), opens it as rune does (describe, initialize with a token), then
 # times ROUNDS sequential `health` requests, each written as one JSON line on the
 # module's stdin and its answer read as one line from its stdout before the next
@@ -17,7 +17,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${ROUNDS:-20000}
-read -r -a module <<<"${MODULE:-$here/support/spi-min-module.sh bench 1.0.0}"
+read -r -a module <<<"${MODULE:-$here/apply_min_module.sh bench 1.0.0}"
 
 coproc spi { exec "${module[@]}" 2>/dev/null; }
 out=${spi[0]}

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apply;
 mod apply_smoke;
 mod checks;
 mod cli;

@@ -106,6 +106,7 @@ pub fn terminate(child: &mut Child, grace: Duration) -> io::Result<ExitStatus> {
     }
     signal_group(child.id(), Signal::SIGTERM);
     let deadline = Instant::now() + grace;
+    let mut pause = Duration::from_micros(100);
     loop {
         if let Some(status) = child.try_wait()? {
             // The leader is gone; anything it left in the group goes too.
@@ -116,7 +117,8 @@ pub fn terminate(child: &mut Child, grace: Duration) -> io::Result<ExitStatus> {
             signal_group(child.id(), Signal::SIGKILL);
             return child.wait();
         }
-        thread::sleep(Duration::from_millis(5));
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 

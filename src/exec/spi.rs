@@ -349,6 +349,10 @@ impl Client {
         }
         self.stdin = None;
         let deadline = Instant::now() + wait;
+        // A module that answered shutdown exits within a few hundred microseconds:
+        // look often at first, then back off, so a lifecycle does not wait a whole
+        // polling period for every exit.
+        let mut pause = Duration::from_micros(100);
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
@@ -356,7 +360,10 @@ impl Client {
                     self.reaped = Some(status);
                     return true;
                 }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                Ok(None) if Instant::now() < deadline => {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
                 _ => break,
             }
         }

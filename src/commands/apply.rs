@@ -132,7 +132,7 @@ fn from_selectors(
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
     let doc = build(&checked, request, &root, channel, printer)?;
-    let root_dir = cwd.join(&doc.inputs.catalog_root);
+    let root_dir = absolute(&cwd.join(&doc.inputs.catalog_root));
     Ok((doc, root_dir, checked))
 }
 
@@ -226,7 +226,7 @@ fn from_plan_file(
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let root_dir = plan_dir.join(&doc.inputs.catalog_root);
+    let root_dir = absolute(&plan_dir.join(&doc.inputs.catalog_root));
     // Every recorded file must still be there; one that is not is named, not
     // reported as an I/O error of the catalog.
     let mut stale = Vec::new();
@@ -343,6 +343,12 @@ fn read_plan(path: &Path) -> Result<PlanDocument, String> {
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| format!("not a plan document: {e}"))
+}
+
+/// `path` made absolute (lexically), so a program path joined to it means the same
+/// file from the child's working directory as from rune's.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// A command of the document, made runnable from `root`: a relative program with a
@@ -471,6 +477,7 @@ fn execute(
         stop,
         kill,
         spans: &spans,
+        interrupts: interrupts.as_ref(),
     };
     let prepared = prepare(doc, root, registry);
     let parallelism = args.parallelism.map_or_else(

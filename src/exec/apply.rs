@@ -91,7 +91,58 @@ pub(crate) fn execute(
         let members: Vec<String> = wave.modules.iter().map(|m| m.module.clone()).collect();
         if let Some(why) = skip_reason(ctx, halted.as_deref()) {
             for m in &wave.modules {
-                skip_steps(ctx, &m.module, &m.steps, &why, None);
+                // A module that requires one that failed (or one that is unavailable
+                // for that reason) is unavailable itself, not merely not started.
+                let missing: Vec<String> = prepared
+                    .modules
+                    .get(&m.module)
+                    .map(|spec| {
+                        let slots = lock(&slots);
+                        spec.requires
+                            .iter()
+                            .filter(|r| {
+                                slots
+                                    .get(*r)
+                                    .is_some_and(|s| s.state == ModuleState::Unavailable)
+                            })
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if missing.is_empty() {
+                    skip_steps(ctx, &m.module, &m.steps, &why, None);
+                    continue;
+                }
+                let because = format!("a module it requires did not start: {}", missing.join(", "));
+                ctx.state(
+                    &m.module,
+                    ModuleState::Discovered,
+                    ModuleState::Unavailable,
+                    &because,
+                );
+                for step in &m.steps {
+                    let eps = Eps::new(
+                        Kind::DependencyUnsatisfied,
+                        format!("`{}` was not started: {because}", m.module),
+                        ctx.origin(step.id, &m.module, step.phase.as_str()),
+                    )
+                    .with_data(json!({"missing": missing}));
+                    ctx.skipped(
+                        step.id,
+                        &m.module,
+                        Some(step.phase.as_str()),
+                        None,
+                        &because,
+                        Some(eps),
+                    );
+                }
+                lock(&slots).insert(
+                    m.module.clone(),
+                    Slot {
+                        state: ModuleState::Unavailable,
+                        running: None,
+                    },
+                );
             }
             continue;
         }
@@ -207,7 +258,9 @@ pub(crate) fn execute(
         }
     }
 
-    // Shutdown: the exact reverse of startup, whatever happened before.
+    // Shutdown: the exact reverse of startup, whatever happened before. An interrupt
+    // that brought it forward is on record first.
+    ctx.note_interrupts();
     let mut slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
     for wave in &doc.shutdown {
         let mut todo = Vec::new();
@@ -264,6 +317,7 @@ fn current_state(_spec: &ModuleSpec, state: ModuleState) -> ModuleState {
 /// Why nothing more is scheduled, if so.
 fn skip_reason(ctx: &Context, halted: Option<&str>) -> Option<String> {
     if ctx.kill.is_set() || ctx.stop.is_set() {
+        ctx.note_interrupts();
         return Some("interrupted: not started".to_string());
     }
     halted.map(str::to_string)

@@ -67,9 +67,19 @@ pub(crate) struct Context<'a> {
     /// Span id of each plan step, assigned in plan order so deterministic runs
     /// read the same whatever the scheduling.
     pub spans: &'a std::collections::HashMap<u64, String>,
+    /// The run's signal flags, so an interrupt is recorded before the wind-down it
+    /// causes (None in tests and when handlers could not be installed).
+    pub interrupts: Option<&'a super::interrupt::Interrupts>,
 }
 
 impl Context<'_> {
+    /// Report signals received and not yet reported (each is reported once).
+    pub(crate) fn note_interrupts(&self) {
+        if let Some(interrupts) = self.interrupts {
+            interrupts.emit_pending(self.sink, self.ids);
+        }
+    }
+
     fn span(&self, step: u64) -> String {
         self.spans
             .get(&step)
@@ -208,6 +218,9 @@ impl<'c, 'a> StepRun<'c, 'a> {
     }
 
     fn finish(self, output: Option<Json>, error: Option<&Eps>, stderr: Option<String>) {
+        if error.is_some_and(|e| e.kind() == Kind::Interrupted) {
+            self.ctx.note_interrupts();
+        }
         self.ctx.sink.emit(&Event::StepFinished {
             at: self.ctx.ids.now(),
             step: self.step,

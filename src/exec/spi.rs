@@ -209,7 +209,35 @@ impl Client {
                 ));
             }
             let text = match self.lines.recv_timeout((deadline - now).min(POLL)) {
-                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Timeout) => {
+                    // A module that died while something it started still holds its
+                    // stdout never closes the pipe: notice the death itself. An
+                    // answer written just before exiting is still read first.
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        self.reaped = Some(status);
+                        match self.lines.recv_timeout(Duration::from_millis(50)) {
+                            Ok(Line::Text(text)) => text,
+                            _ => {
+                                self.broken = true;
+                                process::signal_group(
+                                    self.child.id(),
+                                    nix::sys::signal::Signal::SIGKILL,
+                                );
+                                return Err(fail(
+                                    self,
+                                    Kind::Crashed,
+                                    format!(
+                                        "the module exited ({}) before answering `{method}`",
+                                        describe_status(status)
+                                    ),
+                                    json!({"method": method}),
+                                ));
+                            }
+                        }
+                    } else {
+                        continue;
+                    }
+                }
                 Ok(Line::Text(text)) => text,
                 Ok(Line::TooLong) => {
                     self.broken = true;

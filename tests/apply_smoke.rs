@@ -218,3 +218,47 @@ fn a_plan_file_that_is_not_a_plan_is_a_usage_error() {
     let out = rune(["apply"]).arg_path(dir.path()).run();
     assert_eq!(out.code, 2, "{}", out.snapshot());
 }
+
+#[test]
+fn an_edited_saved_plan_cannot_run_a_program_its_catalog_does_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["catalog.yaml", "module.sh", "echo.sh"] {
+        std::fs::copy(root().join(CATALOG).join(f), dir.path().join(f)).unwrap();
+    }
+    let out = rune([
+        "plan",
+        "-c",
+        "catalog.yaml",
+        "--action",
+        "echo",
+        "-p",
+        "word=x",
+        "--out",
+        "plan.json",
+    ])
+    .current_dir(dir.path())
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // The digests of the catalog still match; only the command lines were edited.
+    let plan = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
+    let evil = plan
+        .replace("\"./echo.sh\"", "\"/usr/bin/touch\"")
+        .replacen("\"./module.sh\"", "\"/usr/bin/touch\"", 1);
+    assert_ne!(evil, plan);
+    std::fs::write(dir.path().join("evil.json"), evil).unwrap();
+    let out = rune(["apply", "evil.json"]).current_dir(dir.path()).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("rune::apply::stale_plan"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the plan file was edited"),
+        "{}",
+        out.stderr
+    );
+    // Nothing ran: `touch store 2.0.0` would have made these.
+    assert!(!dir.path().join("store").exists());
+    assert!(!dir.path().join("2.0.0").exists());
+}

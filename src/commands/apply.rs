@@ -294,6 +294,39 @@ fn from_plan_file(
         stale
             .push("the policy inputs digest differs (the recorded request was edited)".to_string());
     }
+    if stale.is_empty() {
+        // The digests bind the catalog and the request; the steps must be exactly
+        // what they plan now. Anything else (an edited command line, timeout,
+        // parameter or decision) is a plan that was changed after it was made, and
+        // runs nothing: a reviewed plan may not name a program its catalog does not.
+        let mut replanned = again;
+        replanned.inputs.catalog_root = doc.inputs.catalog_root.clone();
+        if replanned != doc {
+            let differs = [
+                ("startup", replanned.startup != doc.startup),
+                ("actions", replanned.actions != doc.actions),
+                ("shutdown", replanned.shutdown != doc.shutdown),
+                (
+                    "critical_path",
+                    replanned.critical_path != doc.critical_path,
+                ),
+                ("summary", replanned.summary != doc.summary),
+                ("request", replanned.request != doc.request),
+                ("inputs", replanned.inputs != doc.inputs),
+            ]
+            .into_iter()
+            .filter_map(|(name, differs)| differs.then_some(name))
+            .collect::<Vec<_>>();
+            stale.push(format!(
+                "its {} differ from what the catalogs plan now (the plan file was edited)",
+                if differs.is_empty() {
+                    "contents".to_string()
+                } else {
+                    differs.join(", ")
+                }
+            ));
+        }
+    }
     if !stale.is_empty() {
         return Err(refuse_stale(printer, &doc, path, stale, channel));
     }

@@ -23,6 +23,14 @@ pub struct Journal {
 impl Journal {
     /// Open `path` for appending, creating it if needed.
     pub fn open(path: &Path) -> io::Result<Self> {
+        // Opening a FIFO for writing blocks until a reader comes: look first, so a
+        // journal path that is not a regular file is refused, never waited on.
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(io::Error::other("not a regular file"));
+            }
+            _ => {}
+        }
         let file = OpenOptions::new().append(true).create(true).open(path)?;
         // A directory or a FIFO would accept the open and then fail or block later.
         let meta = file.metadata()?;
@@ -95,6 +103,18 @@ mod tests {
         assert_eq!(lines[0], "{\"earlier\":true}");
         assert!(lines[1].starts_with("{\"event\":\"interrupted\""));
         assert!(journal.take_failure().is_none());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(Journal::open(&fifo).is_err());
     }
 
     #[test]

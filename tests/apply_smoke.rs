@@ -262,3 +262,38 @@ fn an_edited_saved_plan_cannot_run_a_program_its_catalog_does_not_name() {
     assert!(!dir.path().join("store").exists());
     assert!(!dir.path().join("2.0.0").exists());
 }
+
+#[test]
+fn a_module_that_floods_rune_with_requests_and_never_reads_fails_fast_with_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["module.sh", "echo.sh"] {
+        std::fs::copy(root().join(CATALOG).join(f), dir.path().join(f)).unwrap();
+    }
+    let flood = dir.path().join("flood.sh");
+    std::fs::write(
+        &flood,
+        "#!/bin/sh\nread -r line\nprintf '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"module_name\":\"%s\",\"module_version\":\"%s\",\"spi_versions\":[\"1\"]}}\\n' \"$1\" \"$2\"\nwhile :; do echo '{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"emit_event\",\"params\":{}}'; done\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&flood, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let catalog = std::fs::read_to_string(root().join(CATALOG).join("catalog.yaml"))
+        .unwrap()
+        .replace("\"./module.sh\", store", "\"./flood.sh\", store");
+    std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
+    let started = std::time::Instant::now();
+    let out = rune([
+        "apply",
+        "-c",
+        "catalog.yaml",
+        "--deterministic",
+        "--format",
+        "json",
+    ])
+    .current_dir(dir.path())
+    .run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(out.stdout.contains("protocol_violation"), "{}", out.stdout);
+    assert!(out.stdout.contains("requests of its own"), "{}", out.stdout);
+}

@@ -31,6 +31,14 @@ pub(crate) const LINE_LIMIT: usize = 1 << 20;
 /// The SPI versions this rune speaks.
 pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["1"];
 
+/// Lines read ahead of the caller at most (each at most [`LINE_LIMIT`]).
+const LINES_IN_FLIGHT: usize = 16;
+
+/// Requests of its own a module may send while rune waits for one answer. More is
+/// a flood: the call fails rather than answer forever (and the answers, which a
+/// module that does not read would never take, stay below a pipe's buffer).
+const MODULE_REQUESTS_PER_CALL: usize = 256;
+
 /// Module requests rune answers with an empty result; others get -32601.
 const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
 
@@ -87,7 +95,9 @@ impl Client {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, lines) = mpsc::channel();
+        // Bounded: a module that writes faster than rune reads waits on its pipe
+        // instead of filling rune's memory.
+        let (tx, lines) = mpsc::sync_channel(LINES_IN_FLIGHT);
         thread::spawn(move || read_lines(stdout, &tx));
         let tail = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&tail);
@@ -187,6 +197,7 @@ impl Client {
             ));
         }
         let deadline = Instant::now() + timeout;
+        let mut module_requests = 0usize;
         loop {
             if cancel.is_set() {
                 return Err(fail(
@@ -297,6 +308,18 @@ impl Client {
                 ));
             }
             if let Some(asked) = message.get("method").and_then(Json::as_str) {
+                module_requests += 1;
+                if module_requests > MODULE_REQUESTS_PER_CALL {
+                    self.broken = true;
+                    return Err(fail(
+                        self,
+                        Kind::ProtocolViolation,
+                        format!(
+                            "the module sent more than {MODULE_REQUESTS_PER_CALL} requests of its own while rune waited for `{method}`"
+                        ),
+                        json!({"method": method, "limit": MODULE_REQUESTS_PER_CALL}),
+                    ));
+                }
                 // The module's own request or notification: answered, not ours.
                 if let Some(their_id) = message.get("id").filter(|v| !v.is_null()) {
                     let answer = if KNOWN_MODULE_METHODS.contains(&asked) {
@@ -436,7 +459,7 @@ pub(crate) fn describe_status(status: ExitStatus) -> String {
 }
 
 /// Cut `stdout` into lines of at most [`LINE_LIMIT`] bytes and send them.
-fn read_lines(stdout: impl Read, tx: &mpsc::Sender<Line>) {
+fn read_lines(stdout: impl Read, tx: &mpsc::SyncSender<Line>) {
     let mut reader = BufReader::with_capacity(64 << 10, stdout);
     let mut line = Vec::new();
     loop {

@@ -151,20 +151,7 @@ fn build(
         Err(PlanError::Usage(d)) => return Err(refuse(printer, Refused::Usage, d)),
         Err(PlanError::Invalid(d)) => return Err(refuse(printer, Refused::InvalidRequest, d)),
     };
-    let denials: Vec<Diagnostic> = plan
-        .actions
-        .iter()
-        .filter(|step| !step.decision.allowed)
-        .map(|step| {
-            let action = &checked.registry.modules[step.module].actions[step.action];
-            crate::policy::denial(
-                &step.decision,
-                action,
-                checked.registry.policy(),
-                &checked.sources,
-            )
-        })
-        .collect();
+    let denials = super::plan::policy_denials(&plan, checked);
     if !denials.is_empty() {
         return Err(refuse(printer, Refused::Denied, denials));
     }

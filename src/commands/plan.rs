@@ -162,20 +162,7 @@ fn plan_with(
         &root,
     ));
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
-    let denials: Vec<Diagnostic> = plan
-        .actions
-        .iter()
-        .filter(|step| !step.decision.allowed)
-        .map(|step| {
-            let action = &checked.registry.modules[step.module].actions[step.action];
-            crate::policy::denial(
-                &step.decision,
-                action,
-                checked.registry.policy(),
-                &checked.sources,
-            )
-        })
-        .collect();
+    let denials = policy_denials(plan, checked);
     if !denials.is_empty() {
         // The plan shows every decision and stays on stdout (in JSON too: a denial
         // is a decision recorded in the plan document); the denials are reported on
@@ -246,6 +233,24 @@ fn plan_with(
     }
 }
 
+/// The plan's denied action steps, each a diagnostic labelled at the rule that
+/// decided.
+pub(crate) fn policy_denials(plan: &plan::Plan, checked: &CheckedCatalog) -> Vec<Diagnostic> {
+    plan.actions
+        .iter()
+        .filter(|step| !step.decision.allowed)
+        .map(|step| {
+            let action = &checked.registry.modules[step.module].actions[step.action];
+            crate::policy::denial(
+                &step.decision,
+                action,
+                checked.registry.policy(),
+                &checked.sources,
+            )
+        })
+        .collect()
+}
+
 /// Report a refusal after the catalog was read, with its counts.
 pub(crate) fn refuse(
     printer: &mut Printer,
@@ -290,7 +295,15 @@ pub(crate) fn instant(
     args: &SelectorArgs,
     config: &Config,
 ) -> Result<(Timestamp, Clock), Diagnostic> {
-    Ok(match (&args.at, &config.source_date_epoch) {
+    instant_at(args.at.as_deref(), config)
+}
+
+/// The instant policy is evaluated at, from `--at` (given or not) and the config.
+pub(crate) fn instant_at(
+    at: Option<&str>,
+    config: &Config,
+) -> Result<(Timestamp, Clock), Diagnostic> {
+    Ok(match (at, &config.source_date_epoch) {
         (Some(text), _) => (parse_at(text)?, Clock::Fixed),
         (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
         // Whole seconds: the plan records the instant, and nanoseconds are noise.
@@ -451,7 +464,19 @@ pub(crate) fn action_params(
     let Ok((m, a)) = plan::find_action(&checked.registry, name) else {
         return Ok(Map::new());
     };
-    let file = match &args.params_file {
+    typed_params(&args.params, args.params_file.as_deref(), m, a, checked)
+}
+
+/// Parameters of action `a` of module `m` from `--params-file` and `--param`
+/// (`--param` wins), typed by the action's schema and checked against it.
+pub(crate) fn typed_params(
+    assignments: &[String],
+    params_file: Option<&Path>,
+    m: usize,
+    a: usize,
+    checked: &mut CheckedCatalog,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    let file = match params_file {
         Some(path) => Some(
             params::read_params_file(path, &mut checked.sources)
                 .map_err(|d| (Refused::Usage, vec![d]))?,
@@ -464,11 +489,10 @@ pub(crate) fn action_params(
         None => (Map::new(), None),
     };
     let params =
-        params::collect(&args.params, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
+        params::collect(assignments, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
     // What `--param` replaced is no longer the file's to answer for.
     if let Some(document) = &mut document {
-        for (key, _) in args
-            .params
+        for (key, _) in assignments
             .iter()
             .filter_map(|p| params::split_assignment(p).ok())
         {

@@ -12,9 +12,8 @@
 use std::path::Path;
 
 use jiff::Timestamp;
-use serde_json::Map;
 
-use crate::catalog::{self, CheckedCatalog};
+use crate::catalog;
 use crate::cli::{RunArgs, RunOutput};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
@@ -79,7 +78,7 @@ pub(crate) fn run(
             None
         }
     };
-    let instant = instant(args, config);
+    let instant = super::plan::instant_at(args.at.as_deref(), config);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -124,13 +123,24 @@ pub(crate) fn run(
                 d.message.replacen("--action names", "rune run names", 1),
             )
             .with_help(d.help.clone().unwrap_or_default());
-            return refuse(printer, &checked, Refused::Usage, vec![d], channel);
+            return super::plan::refuse(printer, &checked, Refused::Usage, vec![d], channel);
         }
     };
-    let params = match action_params(args, m, a, &mut checked) {
+    let params = match super::plan::typed_params(
+        &args.params,
+        args.params_file.as_deref(),
+        m,
+        a,
+        &mut checked,
+    )
+    // Exit 1 like a denial, reported with the diagnostics only.
+    .map_err(|(kind, d)| match kind {
+        Refused::InvalidRequest => (Refused::Denied, d),
+        other => (other, d),
+    }) {
         Ok(params) => params,
         Err((kind, diagnostics)) => {
-            let status = refuse(printer, &checked, kind, diagnostics, channel);
+            let status = super::plan::refuse(printer, &checked, kind, diagnostics, channel);
             if kind == Refused::Denied && !json {
                 printer.err("error: not run: the parameters are invalid\n");
             }
@@ -148,9 +158,11 @@ pub(crate) fn run(
     };
     let planned = match plan::plan(&checked.registry, &checked.graph, request) {
         Ok(planned) => planned,
-        Err(PlanError::Usage(d)) => return refuse(printer, &checked, Refused::Usage, d, channel),
+        Err(PlanError::Usage(d)) => {
+            return super::plan::refuse(printer, &checked, Refused::Usage, d, channel)
+        }
         Err(PlanError::Invalid(d)) => {
-            return refuse(printer, &checked, Refused::Denied, d, channel)
+            return super::plan::refuse(printer, &checked, Refused::Denied, d, channel)
         }
     };
     let Some(step) = planned.actions.first() else {
@@ -165,7 +177,7 @@ pub(crate) fn run(
             checked.registry.policy(),
             &checked.sources,
         );
-        let status = refuse(printer, &checked, Refused::Denied, vec![d], channel);
+        let status = super::plan::refuse(printer, &checked, Refused::Denied, vec![d], channel);
         if !json {
             printer.err(&format!(
                 "error: not run: policy denied `{}`\n",
@@ -189,7 +201,7 @@ pub(crate) fn run(
             "run it with its module's lifecycle: `rune apply --action {}`",
             action.name.value
         ));
-        return refuse(printer, &checked, Refused::Usage, vec![d], channel);
+        return super::plan::refuse(printer, &checked, Refused::Usage, vec![d], channel);
     };
 
     let deterministic = args.exec.deterministic || ids::deterministic_from_env();
@@ -343,23 +355,6 @@ fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
     }
 }
 
-/// Report a refusal after the catalog was read, with its counts.
-fn refuse(
-    printer: &mut Printer,
-    checked: &CheckedCatalog,
-    kind: Refused,
-    diagnostics: Vec<Diagnostic>,
-    channel: Channel,
-) -> ExitStatus {
-    let refusal = Refusal {
-        kind,
-        diagnostics,
-        sources: &checked.sources,
-        summary: checked.summary(),
-    };
-    refusal::report(printer, refusal, channel)
-}
-
 /// Malformed `--param`s and flags that do not fit, before any I/O.
 fn check_flags(args: &RunArgs) -> Vec<Diagnostic> {
     let mut problems: Vec<Diagnostic> = args
@@ -377,58 +372,4 @@ fn check_flags(args: &RunArgs) -> Vec<Diagnostic> {
         );
     }
     problems
-}
-
-/// The instant policy is evaluated at: `--at`, else `SOURCE_DATE_EPOCH`, else now
-/// (as `rune plan` reads it).
-fn instant(args: &RunArgs, config: &Config) -> Result<(Timestamp, Clock), Diagnostic> {
-    use super::plan::{parse_at, source_date_epoch};
-    Ok(match (&args.at, &config.source_date_epoch) {
-        (Some(text), _) => (parse_at(text)?, Clock::Fixed),
-        (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
-        (None, None) => (
-            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
-            Clock::Now,
-        ),
-    })
-}
-
-/// The action's parameters from `--params-file` and `--param`, typed by its schema
-/// and checked against it (as `rune plan --action` does); invalid ones are refused
-/// with exit 1 before anything starts.
-fn action_params(
-    args: &RunArgs,
-    m: usize,
-    a: usize,
-    checked: &mut CheckedCatalog,
-) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
-    let file = match &args.params_file {
-        Some(path) => Some(
-            params::read_params_file(path, &mut checked.sources)
-                .map_err(|d| (Refused::Usage, vec![d]))?,
-        ),
-        None => None,
-    };
-    let action = &checked.registry.modules[m].actions[a];
-    let (from_file, mut document) = match file {
-        Some(file) => (file.values, Some(file.document)),
-        None => (Map::new(), None),
-    };
-    let params =
-        params::collect(&args.params, from_file, action).map_err(|d| (Refused::Usage, vec![d]))?;
-    if let Some(document) = &mut document {
-        for (key, _) in args
-            .params
-            .iter()
-            .filter_map(|p| params::split_assignment(p).ok())
-        {
-            document.take(key);
-        }
-    }
-    let invalid = params::validate_from(&params, action, document.as_ref());
-    if !invalid.is_empty() {
-        // Exit 1 like a denial, reported with the diagnostics only.
-        return Err((Refused::Denied, invalid));
-    }
-    Ok(params)
 }

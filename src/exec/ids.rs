@@ -151,7 +151,7 @@ fn random<const N: usize>() -> [u8; N] {
 }
 
 /// N random bytes as hex, never all zero (W3C trace context forbids it).
-fn nonzero_hex<const N: usize>() -> String {
+pub(crate) fn nonzero_hex<const N: usize>() -> String {
     let mut bytes = random::<N>();
     if bytes.iter().all(|b| *b == 0) {
         bytes[N - 1] = 1;

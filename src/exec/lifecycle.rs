@@ -153,15 +153,7 @@ pub(crate) fn token(deterministic: bool) -> String {
     if deterministic {
         return format!("{:032x}", 0x7e57_u64);
     }
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-            ^ u128::from(std::process::id());
-        bytes = seed.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::ids::nonzero_hex::<16>()
 }
 
 fn timeout_of(step: &PhaseStep, fallback: u64) -> Duration {

@@ -164,6 +164,42 @@ impl Finished {
     }
 }
 
+/// The last bytes a child wrote to stderr, and whether more came before them.
+pub(crate) type StderrTail = Arc<Mutex<(Vec<u8>, bool)>>;
+
+/// Drain `stderr` on a thread of its own, keeping its last [`STDERR_KEEP`] bytes,
+/// so a chatty child never blocks on a full pipe and never fills rune's memory.
+/// The receiver gets a message when stderr reaches end of file.
+pub(crate) fn keep_tail(
+    mut stderr: impl Read + Send + 'static,
+) -> (StderrTail, mpsc::Receiver<()>) {
+    let tail: StderrTail = Arc::new(Mutex::new((Vec::new(), false)));
+    let kept = Arc::clone(&tail);
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let mut buf = [0u8; 16 << 10];
+        loop {
+            match stderr.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let mut guard = kept.lock().unwrap_or_else(|p| p.into_inner());
+                    let (bytes, truncated) = &mut *guard;
+                    bytes.extend_from_slice(&buf[..n]);
+                    if bytes.len() > STDERR_KEEP {
+                        let cut = bytes.len() - STDERR_KEEP;
+                        bytes.drain(..cut);
+                        *truncated = true;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let _ = done_tx.send(());
+    });
+    (tail, done_rx)
+}
+
 /// Run `spec` to completion: write `input` to its stdin, read its stdout (bounded)
 /// and stderr (tail kept), kill its process group at `timeout` (SIGTERM, then
 /// SIGKILL after `grace`) or when `cancel` is set. When the process exits, whatever
@@ -181,7 +217,7 @@ pub fn run_once(
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
 
     // The child may never read its stdin: the write happens aside, and a closed pipe
     // (EPIPE) is the child's choice, not an error.
@@ -216,30 +252,7 @@ pub fn run_once(
         let _ = out_tx.send(kept);
     });
 
-    let tail = Arc::new(Mutex::new((Vec::<u8>::new(), false)));
-    let err_tail = Arc::clone(&tail);
-    let (err_tx, err_rx) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        let mut buf = [0u8; 16 << 10];
-        loop {
-            match stderr.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let mut guard = err_tail.lock().unwrap_or_else(|p| p.into_inner());
-                    let (kept, truncated) = &mut *guard;
-                    kept.extend_from_slice(&buf[..n]);
-                    if kept.len() > STDERR_KEEP {
-                        let cut = kept.len() - STDERR_KEEP;
-                        kept.drain(..cut);
-                        *truncated = true;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let _ = err_tx.send(());
-    });
+    let (tail, err_rx) = keep_tail(stderr);
 
     let (wait_tx, wait_rx) = mpsc::channel();
     thread::spawn(move || {

@@ -14,7 +14,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use serde_json::{json, Value as Json};
 use super::eps::Kind;
 use super::event::{Direction, Event, Protocol, Sink};
 use super::ids::RunIds;
-use super::process::{self, Cancel, Spec, STDERR_KEEP};
+use super::process::{self, Cancel, Spec};
 
 /// The longest line rune reads from a module (1 MiB); longer is a protocol violation.
 pub(crate) const LINE_LIMIT: usize = 1 << 20;
@@ -81,7 +81,7 @@ pub(crate) struct Client {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<Line>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr: process::StderrTail,
     next_id: u64,
     /// Set once stdout is closed or unusable: no further call can succeed.
     broken: bool,
@@ -94,31 +94,13 @@ impl Client {
         let mut child = process::spawn(spec)?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
         // Bounded: a module that writes faster than rune reads waits on its pipe
         // instead of filling rune's memory.
         let (tx, lines) = mpsc::sync_channel(LINES_IN_FLIGHT);
         thread::spawn(move || read_lines(stdout, &tx));
-        let tail = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&tail);
-        thread::spawn(move || {
-            let mut buf = [0u8; 8 << 10];
-            loop {
-                match stderr.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
-                        kept.extend_from_slice(&buf[..n]);
-                        if kept.len() > STDERR_KEEP {
-                            let cut = kept.len() - STDERR_KEEP;
-                            kept.drain(..cut);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                }
-            }
-        });
+        // Drained aside; the tail is kept for error reports.
+        let (tail, _) = process::keep_tail(stderr);
         Ok(Client {
             child,
             stdin,
@@ -132,8 +114,9 @@ impl Client {
 
     /// The kept tail of the module's stderr, lossily decoded.
     pub(crate) fn stderr_tail(&self) -> Option<String> {
-        let kept = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned())
+        let guard = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = &guard.0;
+        (!kept.is_empty()).then(|| String::from_utf8_lossy(kept).into_owned())
     }
 
     /// Call `method` and wait at most `timeout` for its result; `cancel` abandons

@@ -415,6 +415,59 @@ pub struct Step {
     pub settings: ExecSettings,
     /// Node to run on (`--node` equivalent).
     pub node: Option<String>,
+    /// `if`: which outcomes of the needed steps let this step run.
+    pub condition: StepIf,
+    /// `continue_on_error`: a failure of this step does not stop the workflow.
+    pub continue_on_error: bool,
+    /// `compensate`: the action that undoes this step.
+    pub compensate: Option<Compensation>,
+}
+
+/// A step's outcome condition (`if`) on the steps it needs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StepIf {
+    /// Every needed step succeeded (the default).
+    #[default]
+    Success,
+    /// Some needed step failed, directly or through steps skipped because of it.
+    Failure,
+    /// Every needed step finished, whatever its outcome.
+    Always,
+}
+
+impl StepIf {
+    /// The catalog spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepIf::Success => "success",
+            StepIf::Failure => "failure",
+            StepIf::Always => "always",
+        }
+    }
+}
+
+/// The action that undoes a step (`compensate`).
+#[derive(Debug, Clone)]
+pub struct Compensation {
+    /// The action to run.
+    pub action: Spanned<String>,
+    /// Parameters: literals or `{"$from": ...}` references.
+    pub params: Option<Node>,
+    /// Timeout and retries overrides.
+    pub settings: ExecSettings,
+    /// The `compensate` mapping.
+    pub span: Span,
 }
 
 fn str_field(node: &Node, key: &str) -> Option<Spanned<String>> {
@@ -740,6 +793,23 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
                         when: step.get("when").cloned(),
                         settings: settings(step),
                         node: step.get("node").and_then(Node::as_str).map(str::to_string),
+                        condition: match step.get("if").and_then(Node::as_str) {
+                            Some("failure") => StepIf::Failure,
+                            Some("always") => StepIf::Always,
+                            _ => StepIf::Success,
+                        },
+                        continue_on_error: matches!(
+                            step.get("continue_on_error").map(|n| &n.value),
+                            Some(Value::Bool(true))
+                        ),
+                        compensate: step.get("compensate").and_then(|c| {
+                            Some(Compensation {
+                                action: str_field(c, "action")?,
+                                params: c.get("params").cloned(),
+                                settings: settings(c),
+                                span: c.span,
+                            })
+                        }),
                     })
                 })
                 .collect()

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::root::{self, CatalogRoot};
 use super::{Clock, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
 use crate::policy::{Rule, SettingSource};
-use crate::registry::{Category, Impact, Module, Registry, Runtime};
+use crate::registry::{Category, Impact, Module, Registry, Runtime, StepIf};
 use crate::source::SourceMap;
 
 /// The plan document's format version.
@@ -58,6 +58,101 @@ pub struct PlanDocument {
     pub critical_path: CriticalPath,
     /// Counts.
     pub summary: Summary,
+    /// For `--workflow`: the workflow, its checked inputs and its step waves. The
+    /// steps themselves are `actions`, in wave order, each with its `workflow`
+    /// record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowRecord>,
+}
+
+/// The workflow a plan runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowRecord {
+    /// The workflow's name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// What it does, from the catalog.
+    pub description: String,
+    /// The catalog file that declares it, relative to `catalog_root`.
+    pub declared_in: String,
+    /// The run inputs (`--input`, `--inputs-file`), checked against the workflow's
+    /// input schema; keys sorted.
+    pub inputs: Map<String, Json>,
+    /// The step DAG in waves: a step's wave is one more than the latest wave of
+    /// the steps it needs.
+    pub waves: Vec<StepWave>,
+}
+
+/// One wave of workflow steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepWave {
+    /// 1-based wave number.
+    #[schemars(range(min = 1))]
+    pub wave: u64,
+    /// Step ids of the wave, in declaration order.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<String>,
+}
+
+/// Where an action step sits in its workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowStep {
+    /// The step id from the catalog.
+    #[schemars(length(min = 1))]
+    pub step: String,
+    /// The step's wave.
+    #[schemars(range(min = 1))]
+    pub wave: u64,
+    /// Step ids that must finish first, as declared.
+    pub needs: Vec<String>,
+    /// Which outcomes of the needed steps let this step run.
+    #[serde(rename = "if")]
+    pub condition: StepIf,
+    /// The value condition, if any.
+    pub when: Option<When>,
+    /// Whether a failure of this step lets the workflow go on.
+    pub continue_on_error: bool,
+    /// The action that undoes this step, if the catalog declares one: a step of
+    /// its own (numbered after every workflow step) whose `references` may read
+    /// this step's parameters and output.
+    pub compensate: Option<Box<ActionStep>>,
+}
+
+/// A step's value condition: run only when the referenced value compares as
+/// stated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// `inputs.NAME`, `steps.ID.params.NAME` or `steps.ID.output.FIELD[.FIELD...]`.
+    pub from: String,
+    /// How the referenced value is compared.
+    pub test: WhenTest,
+    /// The value compared with.
+    pub value: Json,
+}
+
+/// How a `when` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenTest {
+    /// Run when the referenced value equals `value`.
+    Equals,
+    /// Run when it differs.
+    NotEquals,
+}
+
+/// A parameter filled in at run time from an earlier step.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// JSON pointer (RFC 6901) into `params`, where the value goes; `params`
+    /// holds `null` there until then.
+    pub pointer: String,
+    /// `steps.ID.params.NAME` or `steps.ID.output.FIELD[.FIELD...]`.
+    pub from: String,
 }
 
 /// A plan of another format version may mean something else field by field: it is
@@ -87,6 +182,9 @@ pub struct RequestRecord {
     pub acks: Vec<String>,
     /// `--reason`, if any.
     pub reason: Option<String>,
+    /// `--workflow`, if any (its inputs are in the plan's `workflow` record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
 }
 
 /// Digests of the catalog files and the request.
@@ -230,6 +328,13 @@ pub struct ActionStep {
     pub decision: Decision,
     /// The break-glass acknowledgment (`--ack`, `--reason`) given for this action.
     pub acknowledgment: Option<Acknowledgment>,
+    /// Parameters still to be filled when the step runs, sorted by pointer
+    /// (workflow steps only: run inputs are filled in by the plan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    /// For a workflow plan: the step's place in the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowStep>,
 }
 
 /// A resolved setting and where it came from.
@@ -592,6 +697,8 @@ impl PlanDocument {
                         action: a.action.clone(),
                         reason: a.reason.clone(),
                     }),
+                    references: Vec::new(),
+                    workflow: None,
                 }
             })
             .collect();
@@ -639,6 +746,7 @@ impl PlanDocument {
                 action: request.action.clone(),
                 acks: request.acks.clone(),
                 reason: request.reason.clone(),
+                workflow: None,
             },
             inputs,
             startup,
@@ -652,6 +760,7 @@ impl PlanDocument {
                 actions: plan.actions.len() as u64,
                 denied: plan.denied() as u64,
             },
+            workflow: None,
         }
     }
 

@@ -530,6 +530,9 @@ mod tests {
                 when: None,
                 settings: Default::default(),
                 node: None,
+                condition: Default::default(),
+                continue_on_error: false,
+                compensate: None,
             })
             .collect();
         Workflow {

@@ -158,6 +158,17 @@ codes! {
     StepParamsMismatch = "rune::check::step_params_mismatch", Error, Some(-32200);
     /// Workflow steps that need each other in a cycle.
     WorkflowCycle = "rune::check::workflow_cycle", Error, None;
+    // workflows: validation
+    /// A `$from` reference whose value's declared type is not one the parameter it fills accepts.
+    ReferenceTypeMismatch = "rune::check::reference_type_mismatch", Error, None;
+    /// A required parameter of a step's or compensation's action that neither a literal nor a reference gives.
+    MissingStepParameter = "rune::check::missing_step_parameter", Error, None;
+    /// A workflow's `inputs` that is not a valid JSON Schema.
+    InvalidWorkflowInputs = "rune::check::invalid_workflow_inputs", Error, None;
+    /// A step's `compensate` names an action no module provides.
+    UnknownCompensationAction = "rune::check::unknown_compensation_action", Error, None;
+    /// A step that can never run: `if: failure` on a step that needs no step.
+    StepNeverRuns = "rune::check::step_never_runs", Warning, None;
 
     /// A plan selector names a module that is not in the catalog.
     UnknownModule = "rune::plan::unknown_module", Error, None;

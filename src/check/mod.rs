@@ -9,7 +9,9 @@ mod dependencies;
 mod events;
 mod names;
 mod policy;
+pub mod reference;
 mod schemas;
+mod step_types;
 mod workflows;
 
 use crate::diagnostic::Diagnostic;

@@ -16,7 +16,7 @@ use crate::yaml::Node;
 /// Check that `schema` is a valid JSON Schema; compile and return its validator
 /// when `compile` is set (only schemas that validate data here need one: compiling
 /// is the expensive part, and a catalog holds tens of thousands of schemas).
-fn embedded_schema(
+pub(super) fn embedded_schema(
     schema: &Node,
     what: &str,
     owner: &str,

@@ -1,15 +1,25 @@
-//! Workflows: unique names and step ids, actions that exist, `needs` without
-//! cycles, step references that resolve, and literal parameters that match.
+//! Workflows: unique names and step ids, actions (of steps and compensations) that
+//! exist, `needs` without cycles, a valid `inputs` schema, references that resolve
+//! to an upstream step (or, in a compensation, to the step it undoes) and whose
+//! declared type fits the parameter they fill, literal parameters that match, and
+//! required parameters that something gives.
+//!
+//! Cost: every check is linear in the workflow (steps, needs, references, params)
+//! times the depth of the schemas walked; input schemas are compiled at most once
+//! per action, and "is the step read upstream?" is answered for all references at
+//! once by [`transitively_needs`].
 
 use std::collections::HashMap;
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 
-use super::schemas::validate_data_except;
+use super::reference::{self, Source};
+use super::schemas::{embedded_schema, validate_data_except};
+use super::step_types::{self, Walk};
 use crate::diagnostic::{Code, Diagnostic, Suggester};
-use crate::registry::{Action, Registry, Step, Workflow};
-use crate::schema::quote;
+use crate::registry::{Action, Registry, Step, StepIf, Workflow};
+use crate::schema::{display_path, quote, Found};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -43,11 +53,60 @@ pub(super) fn check_workflows(registry: &Registry, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A reference to a step that must run before the reader: checked for all reads
+/// of a workflow at once once every step has been seen.
+struct Read {
+    /// The step whose params (or compensation) hold the reference.
+    step: usize,
+    /// The step read.
+    target: usize,
+    /// The reference.
+    span: Span,
+    /// `steps.ID.params.NAME` rather than `steps.ID.output`.
+    params: bool,
+    /// The reference sits in the step's `compensate`.
+    compensation: bool,
+}
+
+/// What a reference produces, as far as a schema states it.
+struct Produced<'a> {
+    /// The types the producing schema states.
+    types: Vec<&'a str>,
+    /// The `type` that states them.
+    node: &'a Node,
+    /// Which schema: "the output_schema of `disk-usage`".
+    what: String,
+}
+
+/// What the reference checks of one workflow share.
+struct Context<'a, 'c> {
+    workflow: &'a Workflow,
+    actions: &'c HashMap<&'a str, &'a Action>,
+    index: &'c HashMap<&'a str, usize>,
+    cyclic: &'c [bool],
+    unknown_step: &'c dyn Fn(&Spanned<String>, &str) -> Diagnostic,
+}
+
+/// Who holds a reference or parameters, in messages.
+fn holder(workflow: &Workflow, step: &Step, compensation: bool) -> String {
+    if compensation {
+        format!(
+            "the compensation of step `{}` in workflow `{}`",
+            step.id.value, workflow.name.value
+        )
+    } else {
+        format!(
+            "step `{}` in workflow `{}`",
+            step.id.value, workflow.name.value
+        )
+    }
+}
+
 /// The checks of one workflow: step ids, actions, `needs` (existence and cycles),
-/// references and literal parameters.
+/// the inputs schema, references and parameters of steps and compensations.
 fn check_workflow<'a>(
     workflow: &'a Workflow,
-    actions: &HashMap<&str, &'a Action>,
+    actions: &HashMap<&'a str, &'a Action>,
     action_names: &Suggester<'_>,
     validators: &mut HashMap<&'a str, Option<Validator>>,
     out: &mut Vec<Diagnostic>,
@@ -86,6 +145,40 @@ fn check_workflow<'a>(
             }
             out.push(d);
         }
+        if let Some(compensate) = &step.compensate {
+            if !actions.contains_key(compensate.action.value.as_str()) {
+                let mut d = Diagnostic::new(
+                    Code::UnknownCompensationAction,
+                    format!(
+                        "step {} of workflow {} is undone by {}, which no module provides",
+                        quote(&step.id.value),
+                        quote(&workflow.name.value),
+                        quote(&compensate.action.value)
+                    ),
+                )
+                .with_label(compensate.action.span, "unknown action");
+                d = match action_names.suggest(&compensate.action.value, None) {
+                    Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
+                    None => d.with_help("a compensation runs an action like a step does: name one that a module in the catalog provides (`rune list-actions`)"),
+                };
+                out.push(d);
+            }
+        }
+        // Some needed step must fail for `if: failure` to hold; with none needed,
+        // nothing can. (The registry keeps no span for `if`: the id stands in.)
+        if step.condition == StepIf::Failure && step.needs.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    Code::StepNeverRuns,
+                    format!(
+                        "step `{}` of workflow `{}` runs only when a step it needs fails, but it needs no step: it never runs",
+                        step.id.value, workflow.name.value
+                    ),
+                )
+                .with_label(step.id.span, "`if: failure` without `needs`")
+                .with_help("list the steps whose failure it handles under `needs`, or drop `if: failure` (use `if: always` for a step that runs whatever happens)"),
+            );
+        }
     }
     // Built only when a name needs a suggestion: most workflows have none.
     let step_names = std::cell::OnceCell::new();
@@ -120,30 +213,141 @@ fn check_workflow<'a>(
     }
     let cyclic = step_cycles(workflow, &index, &needs, out);
 
-    // References: grammar and existence now; "does the step need the step it
-    // reads?" is answered for all of them at once below.
-    let mut reads: Vec<(usize, usize, Span)> = Vec::new();
+    if let Some(inputs) = &workflow.inputs {
+        let mut found = Vec::new();
+        embedded_schema(inputs, "inputs schema", &workflow.name.value, false, &mut found);
+        out.extend(found.into_iter().map(|mut d| {
+            d.code = Code::InvalidWorkflowInputs;
+            d.severity = Code::InvalidWorkflowInputs.severity();
+            d.with_help("a workflow's `inputs` is the JSON Schema (2020-12) of its run inputs, usually `{ type: object, properties: { NAME: { type: ... } } }`")
+        }));
+    }
+
+    // References: grammar, existence and types now; "does the step need the step
+    // it reads?" is answered for all of them at once below.
+    let cx = Context {
+        workflow,
+        actions,
+        index: &index,
+        cyclic: &cyclic,
+        unknown_step: &unknown_step,
+    };
+    let mut reads: Vec<Read> = Vec::new();
     for (i, step) in workflow.steps.iter().enumerate() {
+        let action = actions.get(step.action.value.as_str()).copied();
         let mut refs = Vec::new();
         if let Some(params) = &step.params {
             collect_refs(params, &mut Vec::new(), &mut refs, out);
         }
-        let when = step
-            .when
-            .as_ref()
-            .and_then(|w| w.get("from"))
-            .and_then(Node::as_spanned_str);
-        for from in refs.iter().filter_map(|r| r.from.as_ref()).chain(&when) {
-            match parse_reference(&from.value) {
-                Ok(Ref::Input(name)) => {
-                    let declared = workflow.inputs.as_ref().map(|inputs| {
-                        inputs
-                            .get("properties")
-                            .is_some_and(|p| p.entry(name).is_some())
-                    });
-                    let problem = match declared {
-                        Some(true) => continue,
-                        Some(false) => format!(
+        for r in &refs {
+            let Some(from) = &r.from else { continue };
+            let produced = check_reference(&cx, i, false, from, &mut reads, out);
+            if let (Some(produced), Some(action)) = (produced, action) {
+                check_reference_type(&cx, i, false, from, &produced, action, &r.path, out);
+            }
+        }
+        let when = step.when.as_ref();
+        if let Some(from) = when.and_then(|w| w.get("from")).and_then(Node::as_spanned_str) {
+            let produced = check_reference(&cx, i, false, &from, &mut reads, out);
+            if let (Some(produced), Some(when)) = (produced, when) {
+                check_when_type(workflow, step, when, &from, &produced, out);
+            }
+        }
+        if let Some(action) = action {
+            let params = (step.params.as_ref(), step.action.span);
+            check_params(workflow, step, false, params, &refs, action, validators, out);
+        }
+
+        let Some(compensate) = &step.compensate else {
+            continue;
+        };
+        let action = actions.get(compensate.action.value.as_str()).copied();
+        let mut refs = Vec::new();
+        if let Some(params) = &compensate.params {
+            collect_refs(params, &mut Vec::new(), &mut refs, out);
+        }
+        for r in &refs {
+            let Some(from) = &r.from else { continue };
+            let produced = check_reference(&cx, i, true, from, &mut reads, out);
+            if let (Some(produced), Some(action)) = (produced, action) {
+                check_reference_type(&cx, i, true, from, &produced, action, &r.path, out);
+            }
+        }
+        if let Some(action) = action {
+            let params = (compensate.params.as_ref(), compensate.action.span);
+            check_params(workflow, step, true, params, &refs, action, validators, out);
+        }
+    }
+    let pairs: Vec<(usize, usize)> = reads.iter().map(|r| (r.step, r.target)).collect();
+    for (read, needed) in reads.iter().zip(transitively_needs(&needs, &pairs)) {
+        if needed != Some(false) {
+            continue;
+        }
+        let (step, id) = (
+            &workflow.steps[read.step].id.value,
+            &workflow.steps[read.target].id.value,
+        );
+        let what = if read.params { "params" } else { "output" };
+        let d = if read.compensation {
+            Diagnostic::new(
+                Code::InvalidStepReference,
+                format!("the compensation of step `{step}` reads the {what} of `{id}`, which `{step}` does not need"),
+            )
+            .with_help(format!(
+                "a compensation reads the step it undoes and the steps that step needs; add `{id}` to the `needs` of `{step}`, or read `{step}` itself"
+            ))
+        } else {
+            Diagnostic::new(
+                Code::InvalidStepReference,
+                format!("step `{step}` reads the {what} of `{id}` but does not need it"),
+            )
+            .with_help(format!("add `{id}` to the `needs` of `{step}` so it runs first"))
+        };
+        out.push(d.with_label(read.span, format!("{what} read here")));
+    }
+}
+
+/// Check one reference: its grammar, the step or input it names, that a step read
+/// runs before the reader (recorded in `reads`), that a parameter read is given
+/// and a field read can exist. Returns what the reference produces, when the
+/// producing schema states a type.
+fn check_reference<'a>(
+    cx: &Context<'a, '_>,
+    i: usize,
+    compensation: bool,
+    from: &Spanned<String>,
+    reads: &mut Vec<Read>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Produced<'a>> {
+    let workflow = cx.workflow;
+    let parsed = match reference::parse(&from.value) {
+        Ok(parsed) => parsed,
+        Err(help) => {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidStepReference,
+                    format!("{} is not a valid reference", quote(&from.value)),
+                )
+                .with_label(from.span, "invalid reference")
+                .with_help(help),
+            );
+            return None;
+        }
+    };
+    let (root, start, what) = match parsed.source {
+        Source::Input(name) => {
+            let declared = workflow
+                .inputs
+                .as_ref()
+                .map(|inputs| (inputs, inputs.get("properties").and_then(|p| p.get(name))));
+            match declared {
+                Some((inputs, Some(start))) => {
+                    let what = format!("the inputs of workflow `{}`", workflow.name.value);
+                    (inputs, start, what)
+                }
+                other => {
+                    let problem = match other {
+                        Some(_) => format!(
                             "names input `{name}`, which workflow `{}` does not declare",
                             workflow.name.value
                         ),
@@ -162,52 +366,205 @@ fn check_workflow<'a>(
                             "declare it under the workflow's `inputs.properties`, e.g. `inputs: {{ type: object, properties: {{ {name}: {{ type: string }} }} }}`"
                         )),
                     );
+                    return None;
                 }
-                Ok(Ref::StepOutput(id)) => match index.get(id) {
-                    None => {
-                        let name = Spanned::new(id.to_string(), from.span);
-                        out.push(unknown_step(
-                            &name,
-                            &format!("step `{}` reads", step.id.value),
-                        ));
-                    }
-                    Some(&target) if !cyclic[target] => reads.push((i, target, from.span)),
-                    Some(_) => {}
-                },
-                Err(help) => out.push(
-                    Diagnostic::new(
-                        Code::InvalidStepReference,
-                        format!("{} is not a valid reference", quote(&from.value)),
-                    )
-                    .with_label(from.span, "invalid reference")
-                    .with_help(help),
-                ),
             }
         }
-        if let (Some(params), Some(action)) =
-            (&step.params, actions.get(step.action.value.as_str()))
-        {
-            check_step_params(workflow, step, params, &refs, action, validators, out);
+        Source::StepOutput(id) | Source::StepParam(id, _) => {
+            let reader = &workflow.steps[i];
+            let Some(&target) = cx.index.get(id) else {
+                let how = if compensation {
+                    format!("the compensation of step `{}` reads", reader.id.value)
+                } else {
+                    format!("step `{}` reads", reader.id.value)
+                };
+                out.push((cx.unknown_step)(&Spanned::new(id.to_string(), from.span), &how));
+                return None;
+            };
+            // A compensation runs after the step it undoes: it may read that step.
+            if !(compensation && target == i) && !cx.cyclic[target] {
+                reads.push(Read {
+                    step: i,
+                    target,
+                    span: from.span,
+                    params: matches!(parsed.source, Source::StepParam(..)),
+                    compensation,
+                });
+            }
+            let read = &workflow.steps[target];
+            if let Source::StepParam(_, name) = parsed.source {
+                let given = read.params.as_ref().is_some_and(|p| p.entry(name).is_some());
+                if !given {
+                    out.push(missing_param_read(workflow, read, name, from));
+                    return None;
+                }
+            }
+            let action = cx.actions.get(read.action.value.as_str())?;
+            match parsed.source {
+                Source::StepParam(_, name) => {
+                    let schema = action.input_schema.as_ref()?;
+                    let start = schema.get("properties")?.get(name)?;
+                    let what = format!("the input_schema of `{}`", action.name.value);
+                    (schema, start, what)
+                }
+                _ => {
+                    let schema = action.output_schema.as_ref()?;
+                    let what = format!("the output_schema of `{}`", action.name.value);
+                    (schema, schema, what)
+                }
+            }
+        }
+    };
+    match step_types::walk(root, start, &parsed.fields) {
+        Walk::Schema(schema) => {
+            let (types, node) = step_types::types_of(schema)?;
+            Some(Produced { types, node, what })
+        }
+        Walk::Unknown => None,
+        Walk::NoField { field, object } => {
+            let name = parsed.fields[field];
+            let mut d = Diagnostic::new(
+                Code::InvalidStepReference,
+                format!(
+                    "{} reads field `{name}`, which {what} does not declare",
+                    quote(&from.value)
+                ),
+            )
+            .with_label(from.span, "no such field");
+            if let Some(closed) = object.entry("additionalProperties") {
+                d = d.with_label(closed.key.span, "no other fields are allowed");
+            }
+            let fields = object.get("properties").map(Node::as_map).unwrap_or_default();
+            let hint = crate::diagnostic::did_you_mean(name, fields.iter().map(|e| e.key.value.as_str()));
+            out.push(match hint {
+                Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
+                None => d.with_help(format!(
+                    "read a field {what} declares under `properties`, or declare this one"
+                )),
+            });
+            None
         }
     }
-    let needed = transitively_needs(&needs, &reads);
-    for (&(i, target, span), needed) in reads.iter().zip(needed) {
-        if needed == Some(false) {
-            let (step, id) = (
-                &workflow.steps[i].id.value,
-                &workflow.steps[target].id.value,
-            );
-            out.push(
-                Diagnostic::new(
-                    Code::InvalidStepReference,
-                    format!("step `{step}` reads the output of `{id}` but does not need it"),
-                )
-                .with_label(span, "output read here")
-                .with_help(format!(
-                    "add `{id}` to the `needs` of `{step}` so it runs first"
-                )),
-            );
+}
+
+/// `steps.ID.params.NAME` where step ID gives no parameter NAME: it never resolves.
+fn missing_param_read(
+    workflow: &Workflow,
+    read: &Step,
+    name: &str,
+    from: &Spanned<String>,
+) -> Diagnostic {
+    let keys: Vec<&str> = read
+        .params
+        .as_ref()
+        .map(|p| p.as_map().iter().map(|e| e.key.value.as_str()).collect())
+        .unwrap_or_default();
+    let mut d = Diagnostic::new(
+        Code::InvalidStepReference,
+        format!(
+            "{} reads parameter `{name}` of step `{}`, which that step does not give",
+            quote(&from.value),
+            read.id.value
+        ),
+    )
+    .with_label(from.span, "parameter never given");
+    d = match &read.params {
+        Some(params) => d.with_label(params.span, format!("the params of `{}`", read.id.value)),
+        None => d.with_label(read.id.span, format!("`{}` has no params", read.id.value)),
+    };
+    let _ = workflow;
+    match crate::diagnostic::did_you_mean(name, keys) {
+        Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
+        None => d.with_help("a step's params are read as they ran: read a parameter the step gives, or give it one"),
+    }
+}
+
+/// Compare what a reference produces with the type of the parameter it fills, both
+/// as their schemas state them.
+#[allow(clippy::too_many_arguments)]
+fn check_reference_type(
+    cx: &Context<'_, '_>,
+    i: usize,
+    compensation: bool,
+    from: &Spanned<String>,
+    produced: &Produced<'_>,
+    action: &Action,
+    path: &[String],
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(schema) = &action.input_schema else {
+        return;
+    };
+    let Walk::Schema(taken) = step_types::walk(schema, schema, path) else {
+        return;
+    };
+    let Some((taken, node)) = step_types::types_of(taken) else {
+        return;
+    };
+    if step_types::compatible(&produced.types, &taken) {
+        return;
+    }
+    let param = display_path(
+        &std::iter::once("params".to_string())
+            .chain(path.iter().cloned())
+            .collect::<Vec<_>>(),
+    );
+    let (made, wanted) = (
+        step_types::describe(&produced.types),
+        step_types::describe(&taken),
+    );
+    out.push(
+        Diagnostic::new(
+            Code::ReferenceTypeMismatch,
+            format!(
+                "{} fills {param} with {}, {made}, but `{}` takes {wanted} there",
+                holder(cx.workflow, &cx.workflow.steps[i], compensation),
+                quote(&from.value),
+                action.name.value
+            ),
+        )
+        .with_label(from.span, format!("{made}, by {}", produced.what))
+        .with_label(produced.node.span, format!("declared {made} here"))
+        .with_label(node.span, format!("{param} takes {wanted}"))
+        .with_help("rune passes values on as they are, without converting them: read a value of the type the parameter takes, or make the two schemas agree"),
+    );
+}
+
+/// A `when` that compares a value with a literal of a type the value cannot have:
+/// `equals` is then never true, `not_equals` always.
+fn check_when_type(
+    workflow: &Workflow,
+    step: &Step,
+    when: &Node,
+    from: &Spanned<String>,
+    produced: &Produced<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    for (key, outcome) in [("equals", "never"), ("not_equals", "always")] {
+        let Some(literal) = when.get(key) else {
+            continue;
+        };
+        if step_types::compatible(&produced.types, &[step_types::literal_type(literal)]) {
+            continue;
         }
+        let made = step_types::describe(&produced.types);
+        out.push(
+            Diagnostic::new(
+                Code::ReferenceTypeMismatch,
+                format!(
+                    "the `when` of step `{}` in workflow `{}` compares {}, {made}, with {}: `{key}` is {outcome} true",
+                    step.id.value,
+                    workflow.name.value,
+                    quote(&from.value),
+                    Found::Node(literal).describe()
+                ),
+            )
+            .with_label(literal.span, format!("not {made}"))
+            .with_label(produced.node.span, format!("declared {made} by {}", produced.what))
+            .with_help(format!(
+                "write the value as {made} (in YAML, `false` is a boolean and `\"false\"` a string)"
+            )),
+        );
     }
 }
 
@@ -276,7 +633,7 @@ fn step_cycles(
     cyclic
 }
 
-/// For each `(step, target, _)` read, whether `target` is among the transitive
+/// For each `(step, target)` read, whether `target` is among the transitive
 /// `needs` of `step`; `None` when `step` sits behind a cycle (reported already).
 ///
 /// Answered for all reads together: steps are visited in dependency order and each
@@ -285,7 +642,7 @@ fn step_cycles(
 /// of every step's ancestry per read.
 fn transitively_needs(
     needs: &[Vec<(usize, Span)>],
-    reads: &[(usize, usize, Span)],
+    reads: &[(usize, usize)],
 ) -> Vec<Option<bool>> {
     let count = needs.len();
     let mut answers = vec![None; reads.len()];
@@ -317,7 +674,7 @@ fn transitively_needs(
         order.iter().for_each(|&i| o[i] = true);
         o
     };
-    let mut targets: Vec<usize> = reads.iter().map(|&(_, t, _)| t).collect();
+    let mut targets: Vec<usize> = reads.iter().map(|&(_, t)| t).collect();
     targets.sort_unstable();
     targets.dedup();
     let mut bit_of: HashMap<usize, usize> = HashMap::new();
@@ -333,7 +690,7 @@ fn transitively_needs(
             }
             bits[step] = set;
         }
-        for (answer, &(step, target, _)) in answers.iter_mut().zip(reads) {
+        for (answer, &(step, target)) in answers.iter_mut().zip(reads) {
             if let Some(&b) = bit_of.get(&target) {
                 if ordered[step] {
                     *answer = Some(bits[step] & (1 << b) != 0);
@@ -344,43 +701,12 @@ fn transitively_needs(
     answers
 }
 
-/// A `$from` reference found in step parameters: where it sits (as a JSON pointer
-/// path into `params`) and what it says (`None` for a malformed one, which is
-/// reported on its own and not checked as a literal either).
+/// A `$from` reference found in parameters: where it sits (as a JSON pointer path
+/// into `params`) and what it says (`None` for a malformed one, which is reported
+/// on its own and not checked as a literal either).
 struct Reference {
     path: Vec<String>,
     from: Option<Spanned<String>>,
-}
-
-/// What a reference reads.
-enum Ref<'a> {
-    /// `inputs.NAME`.
-    Input(&'a str),
-    /// `steps.ID.output.FIELD[.FIELD...]`: the step id.
-    StepOutput(&'a str),
-}
-
-/// Parse a reference; on error, a help text saying what was probably meant.
-fn parse_reference(text: &str) -> Result<Ref<'_>, String> {
-    let parts: Vec<&str> = text.split('.').collect();
-    let forms = "references are `inputs.NAME` or `steps.ID.output.FIELD` (more `.FIELD`s reach into the output)";
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!("a reference has no empty parts; {forms}"));
-    }
-    match parts.as_slice() {
-        ["inputs", name] => Ok(Ref::Input(name)),
-        ["inputs", name, ..] => Err(format!("an input is read whole: `inputs.{name}`; {forms}")),
-        ["steps", id, "output", _, ..] => Ok(Ref::StepOutput(id)),
-        ["steps", id, "output"] => Err(format!("name the output field: `steps.{id}.output.FIELD`")),
-        ["steps", id, field, rest @ ..] => Err(format!(
-            "did you mean `steps.{id}.output.{}`? a step's result is read through `output`",
-            std::iter::once(*field)
-                .chain(rest.iter().copied())
-                .collect::<Vec<_>>()
-                .join(".")
-        )),
-        _ => Err(forms.to_string()),
-    }
 }
 
 /// Every `{"$from": "..."}` reference inside a parameter value, with its path. A
@@ -431,7 +757,7 @@ fn collect_refs(
                             )
                             .with_label(from.value.span, "not a string")
                             .with_help(
-                                "write `$from: inputs.NAME` or `$from: steps.ID.output.FIELD`",
+                                "write `$from: inputs.NAME`, `$from: steps.ID.output.FIELD` or `$from: steps.ID.params.NAME`",
                             ),
                         )
                     }
@@ -455,19 +781,54 @@ fn collect_refs(
     }
 }
 
-/// Check a step's literal parameters against its action's input_schema. A
-/// reference is filled at run time, so its value is not checked, but its key counts
-/// as given (a required parameter provided by a reference is provided).
-fn check_step_params<'a>(
+/// Check the parameters of a step or of its compensation (`params`, or `None`
+/// with the span of the action when there are none) against the action's
+/// input_schema. A reference is filled at run time, so its value is not checked,
+/// but its key counts as given (a required parameter provided by a reference is
+/// provided). Top-level required parameters are reported on their own, as
+/// [`Code::MissingStepParameter`], for steps with params and without.
+#[allow(clippy::too_many_arguments)]
+fn check_params<'a>(
     workflow: &Workflow,
     step: &Step,
-    params: &Node,
+    compensation: bool,
+    (params, action_span): (Option<&Node>, Span),
     refs: &[Reference],
     action: &'a Action,
     validators: &mut HashMap<&'a str, Option<Validator>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(schema) = &action.input_schema else {
+        return;
+    };
+    let who = holder(workflow, step, compensation);
+    if let Some(required) = schema.get("required") {
+        for item in required.as_seq() {
+            let Some(name) = item.as_str() else { continue };
+            if params.is_some_and(|p| p.entry(name).is_some()) {
+                continue;
+            }
+            let (span, label) = match params {
+                Some(params) => (params.span, format!("no `{name}` here")),
+                None => (action_span, format!("runs `{}` without params", action.name.value)),
+            };
+            out.push(
+                Diagnostic::new(
+                    Code::MissingStepParameter,
+                    format!(
+                        "{who} does not give `{name}`, which `{}` requires",
+                        action.name.value
+                    ),
+                )
+                .with_label(span, label)
+                .with_label(item.span, "required here")
+                .with_help(format!(
+                    "give `{name}` a literal value or a reference, e.g. `{name}: {{ $from: inputs.{name} }}`"
+                )),
+            );
+        }
+    }
+    let Some(params) = params else {
         return;
     };
     let validator = validators
@@ -478,9 +839,11 @@ fn check_step_params<'a>(
     };
     let is_prefix = |short: &[String], long: &[String]| long.starts_with(short);
     let skip = |at: &[String], kind: &ValidationErrorKind| {
-        refs.iter().any(|r| {
-            // On or inside a reference: its value is not known yet.
-            is_prefix(&r.path, at)
+        // Reported above, with or without references.
+        (at.is_empty() && matches!(kind, ValidationErrorKind::Required { .. }))
+            || refs.iter().any(|r| {
+                // On or inside a reference: its value is not known yet.
+                is_prefix(&r.path, at)
                 // Around a reference, only rules about keys can be judged.
                 || (is_prefix(at, &r.path)
                     && !matches!(
@@ -491,7 +854,7 @@ fn check_step_params<'a>(
                             | ValidationErrorKind::MinProperties { .. }
                             | ValidationErrorKind::MaxProperties { .. }
                     ))
-        })
+            })
     };
     validate_data_except(
         validator,
@@ -500,8 +863,8 @@ fn check_step_params<'a>(
         Code::StepParamsMismatch,
         (
             &format!(
-                "params of step `{}` in workflow `{}` do not match the input_schema of `{}`",
-                step.id.value, workflow.name.value, action.name.value
+                "params of {who} do not match the input_schema of `{}`",
+                action.name.value
             ),
             "params",
         ),

@@ -60,6 +60,12 @@ pub fn explanation(code: Code) -> &'static str {
         Code::DuplicateStep => include_str!("codes/duplicate_step.md"),
         Code::StepParamsMismatch => include_str!("codes/step_params_mismatch.md"),
         Code::WorkflowCycle => include_str!("codes/workflow_cycle.md"),
+        // workflows: validation
+        Code::ReferenceTypeMismatch => include_str!("codes/reference_type_mismatch.md"),
+        Code::MissingStepParameter => include_str!("codes/missing_step_parameter.md"),
+        Code::InvalidWorkflowInputs => include_str!("codes/invalid_workflow_inputs.md"),
+        Code::UnknownCompensationAction => include_str!("codes/unknown_compensation_action.md"),
+        Code::StepNeverRuns => include_str!("codes/step_never_runs.md"),
         Code::UnknownModule => include_str!("codes/unknown_module.md"),
         Code::UnknownAction => include_str!("codes/unknown_action.md"),
         Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),

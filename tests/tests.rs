@@ -30,4 +30,5 @@ mod robustness;
 mod run;
 mod suggestions;
 mod validate;
+mod validate_workflows;
 mod yaml_input;

@@ -115,8 +115,15 @@ pub(super) fn types_of(schema: &Node) -> Option<(Vec<&str>, &Node)> {
         Value::Seq(items) => items.iter().map(Node::as_str).collect::<Option<Vec<_>>>()?,
         _ => return None,
     };
-    (!names.is_empty()).then_some((names, node))
+    // A misspelt type is reported as an invalid schema; it states nothing here.
+    let known = names.iter().all(|n| TYPES.contains(n));
+    (known && !names.is_empty()).then_some((names, node))
 }
+
+/// The JSON Schema type names.
+const TYPES: [&str; 7] = [
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
 
 /// Whether a value of one of the `produced` types can be one of the `taken` types.
 /// An integer is a number, and a number may be whole (JSON Schema counts `2.0` as an

@@ -76,6 +76,8 @@ struct Produced<'a> {
     node: &'a Node,
     /// Which schema: "the output_schema of `disk-usage`".
     what: String,
+    /// The value read, as the schema names it: the last field, input or parameter.
+    name: String,
 }
 
 /// What the reference checks of one workflow share.
@@ -294,7 +296,7 @@ fn check_workflow<'a>(
                 format!("the compensation of step `{step}` reads the {what} of `{id}`, which `{step}` does not need"),
             )
             .with_help(format!(
-                "a compensation reads the step it undoes and the steps that step needs; add `{id}` to the `needs` of `{step}`, or read `{step}` itself"
+                "a compensation may read the step it undoes and the steps that step needs (they have all run when it runs); `{id}` may not have run"
             ))
         } else {
             Diagnostic::new(
@@ -418,7 +420,18 @@ fn check_reference<'a>(
     match step_types::walk(root, start, &parsed.fields) {
         Walk::Schema(schema) => {
             let (types, node) = step_types::types_of(schema)?;
-            Some(Produced { types, node, what })
+            let name = match (parsed.fields.last(), parsed.source) {
+                (Some(field), _) => field,
+                (None, Source::Input(name) | Source::StepParam(_, name)) => name,
+                (None, Source::StepOutput(_)) => "output",
+            };
+            let name = name.to_string();
+            Some(Produced {
+                types,
+                node,
+                what,
+                name,
+            })
         }
         Walk::Unknown => None,
         Walk::NoField { field, object } => {
@@ -524,7 +537,10 @@ fn check_reference_type(
             ),
         )
         .with_label(from.span, format!("{made}, by {}", produced.what))
-        .with_label(produced.node.span, format!("declared {made} here"))
+        .with_label(
+            produced.node.span,
+            format!("`{}` is declared {made} here", produced.name),
+        )
         .with_label(node.span, format!("{param} takes {wanted}"))
         .with_help("rune passes values on as they are, without converting them: read a value of the type the parameter takes, or make the two schemas agree"),
     );
@@ -560,9 +576,12 @@ fn check_when_type(
                 ),
             )
             .with_label(literal.span, format!("not {made}"))
-            .with_label(produced.node.span, format!("declared {made} by {}", produced.what))
+            .with_label(
+                produced.node.span,
+                format!("`{}` is declared {made} by {}", produced.name, produced.what),
+            )
             .with_help(format!(
-                "write the value as {made} (in YAML, `false` is a boolean and `\"false\"` a string)"
+                "write the value as {made}: unquoted, YAML reads `false` as a boolean and `1` as an integer; quoted, both are strings"
             )),
         );
     }

@@ -64,7 +64,7 @@ fn malformed_and_unresolvable_references() {
     let out = human("malformed");
     assert_eq!(out.code, 1);
     insta::assert_snapshot!(out.snapshot());
-    assert_eq!(codes("malformed"), ["invalid_step_reference"; 8]);
+    assert_eq!(codes("malformed"), ["invalid_step_reference"; 9]);
 }
 
 #[test]
@@ -119,7 +119,9 @@ fn if_failure_without_needs_is_a_warning() {
 fn big_workflow(n: usize) -> String {
     use std::fmt::Write as _;
     let mut text = String::from("catalog_version: \"1\"\nworkflows:\n  big:\n    inputs: { type: object, properties: { node: { type: string } } }\n    steps:\n");
-    text.push_str("      - { id: s0, action: node-status, params: { node: { $from: inputs.node } } }\n");
+    text.push_str(
+        "      - { id: s0, action: node-status, params: { node: { $from: inputs.node } } }\n",
+    );
     for i in 1..n {
         let far = i / 2;
         let node = if i == n - 1 { "load" } else { "node" };

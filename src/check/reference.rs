@@ -83,11 +83,14 @@ mod tests {
         let r = parse("inputs.node").unwrap();
         assert_eq!((r.source, r.fields.len()), (Source::Input("node"), 0));
         let r = parse("inputs.target.host").unwrap();
-        assert_eq!((r.source, r.fields), (Source::Input("target"), vec!["host"]));
+        assert_eq!(
+            (r.source, r.fields),
+            (Source::Input("target"), vec!["host"])
+        );
         let r = parse("steps.s1.output").unwrap();
         assert_eq!((r.source, r.fields.len()), (Source::StepOutput("s1"), 0));
         let r = parse("steps.s1.output.a.b").unwrap();
-        assert_eq!((r.step(), r.fields), (Some("s1"), vec!["a", "b"]));
+        assert_eq!((r.step(), &r.fields[..]), (Some("s1"), &["a", "b"][..]));
         let r = parse("steps.s1.params.path.x").unwrap();
         assert_eq!(
             (r.source, r.fields),
@@ -99,7 +102,10 @@ mod tests {
     fn malformed_references_say_what_was_meant() {
         for (text, help) in [
             ("steps.x.foo", "did you mean `steps.x.output.foo`?"),
-            ("steps.x.params", "name the parameter: `steps.x.params.NAME`"),
+            (
+                "steps.x.params",
+                "name the parameter: `steps.x.params.NAME`",
+            ),
             ("steps.x", "`steps.x.output[.FIELD...]`"),
             ("inputs", "name the input"),
             ("inputs..a", "no empty parts"),

@@ -24,6 +24,16 @@ pub(super) enum Walk<'s> {
         /// The object schema that rules it out.
         object: &'s Node,
     },
+    /// The field at this index of the path is read inside a value whose schema
+    /// states only scalar types (`type: string`): it has no fields.
+    Scalar {
+        /// Index of the field in the path walked.
+        field: usize,
+        /// The types stated.
+        names: Vec<&'s str>,
+        /// The `type` that states them.
+        types: &'s Node,
+    },
 }
 
 /// Most `$ref`s followed in a row: a chain longer than this is a loop in practice.
@@ -80,7 +90,10 @@ pub(super) fn walk<'s, S: AsRef<str>>(root: &'s Node, start: &'s Node, path: &[S
                 let index = segment.parse::<usize>().ok()?;
                 node.get("prefixItems")
                     .and_then(|p| p.as_seq().get(index))
-                    .or_else(|| node.get("items").filter(|s| matches!(s.value, Value::Map(_))))
+                    .or_else(|| {
+                        node.get("items")
+                            .filter(|s| matches!(s.value, Value::Map(_)))
+                    })
             });
         match next {
             Some(next) => match resolve(root, next) {
@@ -88,6 +101,15 @@ pub(super) fn walk<'s, S: AsRef<str>>(root: &'s Node, start: &'s Node, path: &[S
                 None => return Walk::Unknown,
             },
             None => {
+                if let Some((names, types)) = types_of(node) {
+                    if !names.iter().any(|t| matches!(*t, "object" | "array")) {
+                        return Walk::Scalar {
+                            field: i,
+                            names,
+                            types,
+                        };
+                    }
+                }
                 let closed = node.get("additionalProperties").and_then(Node::as_bool)
                     == Some(false)
                     && node.get("properties").is_some()
@@ -187,6 +209,7 @@ mod tests {
             Walk::Schema(s) => types_of(s).map_or("untyped".into(), |(t, _)| t.join("|")),
             Walk::Unknown => "unknown".into(),
             Walk::NoField { field, .. } => format!("no field {}", path[field]),
+            Walk::Scalar { field, .. } => format!("scalar at {}", path[field]),
         }
     }
 
@@ -200,6 +223,7 @@ mod tests {
         assert_eq!(walked(&schema, &["pair", "1"]), "boolean");
         assert_eq!(walked(&schema, &["closed", "y"]), "no field y");
         assert_eq!(walked(&schema, &["a", "c"]), "unknown");
+        assert_eq!(walked(&schema, &["a", "b", "c"]), "scalar at c");
         assert_eq!(walked(&schema, &["either"]), "untyped");
         assert_eq!(walked(&schema, &["either", "x"]), "unknown");
         assert_eq!(walked(&schema, &[] as &[&str]), "object");
@@ -214,6 +238,9 @@ mod tests {
         assert!(compatible(&["string", "null"], &["null"]));
         assert!(!compatible(&["string"], &["boolean", "integer"]));
         assert_eq!(describe(&["integer"]), "an integer");
-        assert_eq!(describe(&["string", "integer", "null"]), "a string, integer or null");
+        assert_eq!(
+            describe(&["string", "integer", "null"]),
+            "a string, integer or null"
+        );
     }
 }

@@ -217,7 +217,13 @@ fn check_workflow<'a>(
 
     if let Some(inputs) = &workflow.inputs {
         let mut found = Vec::new();
-        embedded_schema(inputs, "inputs schema", &workflow.name.value, false, &mut found);
+        embedded_schema(
+            inputs,
+            "inputs schema",
+            &workflow.name.value,
+            false,
+            &mut found,
+        );
         out.extend(found.into_iter().map(|mut d| {
             d.code = Code::InvalidWorkflowInputs;
             d.severity = Code::InvalidWorkflowInputs.severity();
@@ -249,7 +255,10 @@ fn check_workflow<'a>(
             }
         }
         let when = step.when.as_ref();
-        if let Some(from) = when.and_then(|w| w.get("from")).and_then(Node::as_spanned_str) {
+        if let Some(from) = when
+            .and_then(|w| w.get("from"))
+            .and_then(Node::as_spanned_str)
+        {
             let produced = check_reference(&cx, i, false, &from, &mut reads, out);
             if let (Some(produced), Some(when)) = (produced, when) {
                 check_when_type(workflow, step, when, &from, &produced, out);
@@ -257,7 +266,9 @@ fn check_workflow<'a>(
         }
         if let Some(action) = action {
             let params = (step.params.as_ref(), step.action.span);
-            check_params(workflow, step, false, params, &refs, action, validators, out);
+            check_params(
+                workflow, step, false, params, &refs, action, validators, out,
+            );
         }
 
         let Some(compensate) = &step.compensate else {
@@ -303,7 +314,9 @@ fn check_workflow<'a>(
                 Code::InvalidStepReference,
                 format!("step `{step}` reads the {what} of `{id}` but does not need it"),
             )
-            .with_help(format!("add `{id}` to the `needs` of `{step}` so it runs first"))
+            .with_help(format!(
+                "add `{id}` to the `needs` of `{step}` so it runs first"
+            ))
         };
         out.push(d.with_label(read.span, format!("{what} read here")));
     }
@@ -344,7 +357,7 @@ fn check_reference<'a>(
                 .map(|inputs| (inputs, inputs.get("properties").and_then(|p| p.get(name))));
             match declared {
                 Some((inputs, Some(start))) => {
-                    let what = format!("the inputs of workflow `{}`", workflow.name.value);
+                    let what = format!("the inputs schema of workflow `{}`", workflow.name.value);
                     (inputs, start, what)
                 }
                 other => {
@@ -380,11 +393,15 @@ fn check_reference<'a>(
                 } else {
                     format!("step `{}` reads", reader.id.value)
                 };
-                out.push((cx.unknown_step)(&Spanned::new(id.to_string(), from.span), &how));
+                out.push((cx.unknown_step)(
+                    &Spanned::new(id.to_string(), from.span),
+                    &how,
+                ));
                 return None;
             };
             // A compensation runs after the step it undoes: it may read that step.
-            if !(compensation && target == i) && !cx.cyclic[target] {
+            let own_step = compensation && target == i;
+            if !own_step && !cx.cyclic[target] {
                 reads.push(Read {
                     step: i,
                     target,
@@ -395,9 +412,12 @@ fn check_reference<'a>(
             }
             let read = &workflow.steps[target];
             if let Source::StepParam(_, name) = parsed.source {
-                let given = read.params.as_ref().is_some_and(|p| p.entry(name).is_some());
+                let given = read
+                    .params
+                    .as_ref()
+                    .is_some_and(|p| p.entry(name).is_some());
                 if !given {
-                    out.push(missing_param_read(workflow, read, name, from));
+                    out.push(missing_param_read(read, name, from));
                     return None;
                 }
             }
@@ -434,6 +454,34 @@ fn check_reference<'a>(
             })
         }
         Walk::Unknown => None,
+        Walk::Scalar {
+            field,
+            names,
+            types,
+        } => {
+            let name = parsed.fields[field];
+            let parent = match field {
+                0 => match parsed.source {
+                    Source::Input(name) | Source::StepParam(_, name) => name,
+                    Source::StepOutput(_) => "output",
+                },
+                _ => parsed.fields[field - 1],
+            };
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidStepReference,
+                    format!(
+                        "{} reads field `{name}` of `{parent}`, but {what} declares `{parent}` {}",
+                        quote(&from.value),
+                        step_types::describe(&names)
+                    ),
+                )
+                .with_label(from.span, "no such field")
+                .with_label(types.span, format!("`{parent}` has no fields"))
+                .with_help(format!("read `{parent}` itself, or a field of an object")),
+            );
+            None
+        }
         Walk::NoField { field, object } => {
             let name = parsed.fields[field];
             let mut d = Diagnostic::new(
@@ -447,8 +495,12 @@ fn check_reference<'a>(
             if let Some(closed) = object.entry("additionalProperties") {
                 d = d.with_label(closed.key.span, "no other fields are allowed");
             }
-            let fields = object.get("properties").map(Node::as_map).unwrap_or_default();
-            let hint = crate::diagnostic::did_you_mean(name, fields.iter().map(|e| e.key.value.as_str()));
+            let fields = object
+                .get("properties")
+                .map(Node::as_map)
+                .unwrap_or_default();
+            let hint =
+                crate::diagnostic::did_you_mean(name, fields.iter().map(|e| e.key.value.as_str()));
             out.push(match hint {
                 Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
                 None => d.with_help(format!(
@@ -461,12 +513,7 @@ fn check_reference<'a>(
 }
 
 /// `steps.ID.params.NAME` where step ID gives no parameter NAME: it never resolves.
-fn missing_param_read(
-    workflow: &Workflow,
-    read: &Step,
-    name: &str,
-    from: &Spanned<String>,
-) -> Diagnostic {
+fn missing_param_read(read: &Step, name: &str, from: &Spanned<String>) -> Diagnostic {
     let keys: Vec<&str> = read
         .params
         .as_ref()
@@ -485,10 +532,11 @@ fn missing_param_read(
         Some(params) => d.with_label(params.span, format!("the params of `{}`", read.id.value)),
         None => d.with_label(read.id.span, format!("`{}` has no params", read.id.value)),
     };
-    let _ = workflow;
     match crate::diagnostic::did_you_mean(name, keys) {
         Some(hint) => d.with_help(format!("did you mean `{hint}`?")),
-        None => d.with_help("a step's params are read as they ran: read a parameter the step gives, or give it one"),
+        None => d.with_help(
+            "a step's params are read as they ran: read a parameter the step gives, or give it one",
+        ),
     }
 }
 
@@ -659,10 +707,7 @@ fn step_cycles(
 /// carries a bit set of the targets it (transitively) needs, 64 targets per pass,
 /// so the cost is (steps + needs) x ceil(distinct targets / 64) rather than a walk
 /// of every step's ancestry per read.
-fn transitively_needs(
-    needs: &[Vec<(usize, Span)>],
-    reads: &[(usize, usize)],
-) -> Vec<Option<bool>> {
+fn transitively_needs(needs: &[Vec<(usize, Span)>], reads: &[(usize, usize)]) -> Vec<Option<bool>> {
     let count = needs.len();
     let mut answers = vec![None; reads.len()];
     if reads.is_empty() {
@@ -829,7 +874,10 @@ fn check_params<'a>(
             }
             let (span, label) = match params {
                 Some(params) => (params.span, format!("no `{name}` here")),
-                None => (action_span, format!("runs `{}` without params", action.name.value)),
+                None => (
+                    action_span,
+                    format!("runs `{}` without params", action.name.value),
+                ),
             };
             out.push(
                 Diagnostic::new(

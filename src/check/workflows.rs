@@ -703,10 +703,15 @@ fn step_cycles(
 /// For each `(step, target)` read, whether `target` is among the transitive
 /// `needs` of `step`; `None` when `step` sits behind a cycle (reported already).
 ///
-/// Answered for all reads together: steps are visited in dependency order and each
-/// carries a bit set of the targets it (transitively) needs, 64 targets per pass,
-/// so the cost is (steps + needs) x ceil(distinct targets / 64) rather than a walk
-/// of every step's ancestry per read.
+/// Most reads are answered in constant time (or the degree of the reader): a
+/// direct need; a target at a level no lower than the reader's (the level of a
+/// step is the length of its longest chain of needs, so an ancestor's is lower);
+/// or a target that is an ancestor in a spanning tree of the needs (each step
+/// hangs under its first need; pre- and post-order numbers answer ancestry). In a
+/// chain, a layered DAG or a tree, every read is answered so. The rest are
+/// answered together: steps are visited in dependency order and each carries a bit
+/// set of the targets it (transitively) needs, 64 targets per pass, each pass over
+/// the steps between its first target and its last reader only.
 fn transitively_needs(needs: &[Vec<(usize, Span)>], reads: &[(usize, usize)]) -> Vec<Option<bool>> {
     let count = needs.len();
     let mut answers = vec![None; reads.len()];
@@ -733,33 +738,117 @@ fn transitively_needs(needs: &[Vec<(usize, Span)>], reads: &[(usize, usize)]) ->
             }
         }
     }
-    let ordered: Vec<bool> = {
-        let mut o = vec![false; count];
-        order.iter().for_each(|&i| o[i] = true);
-        o
-    };
-    let mut targets: Vec<usize> = reads.iter().map(|&(_, t)| t).collect();
-    targets.sort_unstable();
+    const UNORDERED: usize = usize::MAX;
+    let mut position = vec![UNORDERED; count];
+    let mut level = vec![0usize; count];
+    for (p, &step) in order.iter().enumerate() {
+        position[step] = p;
+        level[step] = needs[step]
+            .iter()
+            .map(|&(n, _)| level[n] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    // The spanning forest: each ordered step under its first need.
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); count];
+    let mut roots = Vec::new();
+    for &step in &order {
+        match needs[step].first() {
+            Some(&(parent, _)) => children[parent].push(step),
+            None => roots.push(step),
+        }
+    }
+    let (mut pre, mut post) = (vec![0usize; count], vec![0usize; count]);
+    let mut clock = 0;
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in roots {
+        pre[root] = clock;
+        clock += 1;
+        stack.push((root, 0));
+        while let Some(top) = stack.last_mut() {
+            let (node, next) = *top;
+            if let Some(&child) = children[node].get(next) {
+                top.1 += 1;
+                pre[child] = clock;
+                clock += 1;
+                stack.push((child, 0));
+            } else {
+                post[node] = clock;
+                clock += 1;
+                stack.pop();
+            }
+        }
+    }
+    let tree_ancestor = |a: usize, d: usize| pre[a] <= pre[d] && post[d] <= post[a];
+
+    let mut hard: Vec<usize> = Vec::new();
+    for (k, &(step, target)) in reads.iter().enumerate() {
+        if position[step] == UNORDERED {
+            continue;
+        }
+        answers[k] = if needs[step].iter().any(|&(n, _)| n == target) {
+            Some(true)
+        } else if level[target] >= level[step] {
+            Some(false)
+        } else if tree_ancestor(target, step) {
+            Some(true)
+        } else {
+            hard.push(k);
+            continue;
+        };
+    }
+    if hard.is_empty() {
+        return answers;
+    }
+    let mut targets: Vec<usize> = hard.iter().map(|&k| reads[k].1).collect();
+    targets.sort_unstable_by_key(|&t| position[t]);
     targets.dedup();
-    let mut bit_of: HashMap<usize, usize> = HashMap::new();
+    // Bit of each target in its pass, plus one (0: not a target of this pass).
+    let mut bit_of = vec![0u8; count];
+    let mut chunk_of = vec![0usize; count];
+    for (c, chunk) in targets.chunks(64).enumerate() {
+        for &t in chunk {
+            chunk_of[t] = c;
+        }
+    }
+    hard.sort_unstable_by_key(|&k| chunk_of[reads[k].1]);
     let mut bits = vec![0u64; count];
-    for chunk in targets.chunks(64) {
-        bit_of.clear();
-        bit_of.extend(chunk.iter().enumerate().map(|(b, &t)| (t, b)));
-        bits.iter_mut().for_each(|b| *b = 0);
-        for &step in &order {
+    let mut readers = hard.as_slice();
+    for (c, chunk) in targets.chunks(64).enumerate() {
+        let split = readers.partition_point(|&k| chunk_of[reads[k].1] == c);
+        let (these, rest) = readers.split_at(split);
+        readers = rest;
+        for (b, &t) in chunk.iter().enumerate() {
+            bit_of[t] = b as u8 + 1;
+        }
+        // Targets are in dependency order, so nothing before the first can need
+        // one; nothing after the last reader is asked about.
+        let from = position[chunk[0]];
+        let to = these
+            .iter()
+            .map(|&k| position[reads[k].0])
+            .max()
+            .unwrap_or(from);
+        for &step in &order[from..=to.max(from)] {
             let mut set = 0u64;
             for &(n, _) in &needs[step] {
-                set |= bits[n] | bit_of.get(&n).map_or(0, |&b| 1 << b);
+                set |= bits[n];
+                if bit_of[n] != 0 {
+                    set |= 1 << (bit_of[n] - 1);
+                }
             }
             bits[step] = set;
         }
-        for (answer, &(step, target)) in answers.iter_mut().zip(reads) {
-            if let Some(&b) = bit_of.get(&target) {
-                if ordered[step] {
-                    *answer = Some(bits[step] & (1 << b) != 0);
-                }
-            }
+        for &k in these {
+            let (step, target) = reads[k];
+            answers[k] = Some(bits[step] & (1 << (bit_of[target] - 1)) != 0);
+        }
+        // Leave every set empty for the next pass, which may start earlier.
+        for &step in &order[from..=to.max(from)] {
+            bits[step] = 0;
+        }
+        for &t in chunk {
+            bit_of[t] = 0;
         }
     }
     answers
@@ -1023,6 +1112,58 @@ mod tests {
             "{}",
             out[0].message
         );
+    }
+
+    /// The fast answers (direct needs, levels, the spanning tree) and the bit-set
+    /// passes agree with a plain search of each reader's ancestry, on random DAGs
+    /// wide enough to need several passes, with steps declared in random order.
+    #[test]
+    fn transitively_needs_agrees_with_a_search() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut random = |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        let span = Span::new(crate::source::FileId(0), 0, 1);
+        for round in 0..20 {
+            let n = 50 + random(400);
+            // Rank r needs only lower ranks; ranks are shuffled onto step indices.
+            let mut step_of: Vec<usize> = (0..n).collect();
+            for i in (1..n).rev() {
+                step_of.swap(i, random(i + 1));
+            }
+            let mut needs: Vec<Vec<(usize, Span)>> = vec![Vec::new(); n];
+            for r in 1..n {
+                for _ in 0..random(4) {
+                    let lower = if round % 2 == 0 {
+                        random(r)
+                    } else {
+                        r - 1 - random(r.min(5))
+                    };
+                    if !needs[step_of[r]].iter().any(|&(x, _)| x == step_of[lower]) {
+                        needs[step_of[r]].push((step_of[lower], span));
+                    }
+                }
+            }
+            let reads: Vec<(usize, usize)> = (0..3 * n).map(|_| (random(n), random(n))).collect();
+            let answers = transitively_needs(&needs, &reads);
+            for (&(step, target), answer) in reads.iter().zip(answers) {
+                let mut seen = vec![false; n];
+                let mut todo: Vec<usize> = needs[step].iter().map(|&(x, _)| x).collect();
+                while let Some(x) = todo.pop() {
+                    if !std::mem::replace(&mut seen[x], true) {
+                        todo.extend(needs[x].iter().map(|&(y, _)| y));
+                    }
+                }
+                assert_eq!(
+                    answer,
+                    Some(seen[target]),
+                    "round {round}: {step} needs {target}?"
+                );
+            }
+        }
     }
 
     /// Two cycles in one workflow are reported in the order of their first step,

@@ -3,10 +3,11 @@
 //! followed down the reference's fields) and the type of the parameter it fills
 //! (an input_schema followed down the place the reference sits).
 //!
-//! Only what a schema states plainly counts: `properties` and `items` /
-//! `prefixItems` are followed, and local `$ref`s; a combinator (`anyOf`, `allOf`,
-//! ...) or an open object ends the walk with "unknown", so the checks built on
-//! this never refuse a workflow that could be right.
+//! Only what a schema states plainly counts: `properties`,
+//! `additionalProperties`, `items` / `prefixItems` and local `$ref`s are
+//! followed; a combinator (`anyOf`, `allOf`, ...) or an open object ends the walk
+//! with "unknown", so the checks built on this never refuse a workflow that could
+//! be right.
 
 use crate::yaml::{Node, Value};
 
@@ -94,6 +95,14 @@ pub(super) fn walk<'s, S: AsRef<str>>(root: &'s Node, start: &'s Node, path: &[S
                         node.get("items")
                             .filter(|s| matches!(s.value, Value::Map(_)))
                     })
+            })
+            .or_else(|| {
+                // A field not listed takes the schema of `additionalProperties`
+                // (a map of any keys with values of one schema), unless a pattern
+                // may claim it.
+                node.get("additionalProperties")
+                    .filter(|s| matches!(s.value, Value::Map(_)))
+                    .filter(|_| node.get("patternProperties").is_none())
             });
         match next {
             Some(next) => match resolve(root, next) {
@@ -216,7 +225,7 @@ mod tests {
     #[test]
     fn walks_properties_items_and_local_refs() {
         let schema = yaml(
-            "type: object\nproperties:\n  a: { type: object, properties: { b: { type: [integer, 'null'] } } }\n  list: { type: array, items: { $ref: '#/$defs/host' } }\n  pair: { prefixItems: [{ type: string }, { type: boolean }] }\n  closed: { type: object, properties: { x: { type: string } }, additionalProperties: false }\n  either: { anyOf: [{ type: string }] }\n$defs:\n  host: { type: object, properties: { name: { type: string } } }\n",
+            "type: object\nproperties:\n  a: { type: object, properties: { b: { type: [integer, 'null'] } } }\n  list: { type: array, items: { $ref: '#/$defs/host' } }\n  pair: { prefixItems: [{ type: string }, { type: boolean }] }\n  closed: { type: object, properties: { x: { type: string } }, additionalProperties: false }\n  either: { anyOf: [{ type: string }] }\n  labels: { type: object, additionalProperties: { type: string } }\n$defs:\n  host: { type: object, properties: { name: { type: string } } }\n",
         );
         assert_eq!(walked(&schema, &["a", "b"]), "integer|null");
         assert_eq!(walked(&schema, &["list", "3", "name"]), "string");
@@ -225,6 +234,7 @@ mod tests {
         assert_eq!(walked(&schema, &["a", "c"]), "unknown");
         assert_eq!(walked(&schema, &["a", "b", "c"]), "scalar at c");
         assert_eq!(walked(&schema, &["either"]), "untyped");
+        assert_eq!(walked(&schema, &["labels", "team"]), "string");
         assert_eq!(walked(&schema, &["either", "x"]), "unknown");
         assert_eq!(walked(&schema, &[] as &[&str]), "object");
         let looping = yaml("$ref: '#/$defs/a'\n$defs: { a: { $ref: '#/$defs/a' } }\n");

@@ -169,6 +169,8 @@ codes! {
     UnknownCompensationAction = "rune::check::unknown_compensation_action", Error, None;
     /// A step that can never run: `if: failure` on a step that needs no step.
     StepNeverRuns = "rune::check::step_never_runs", Warning, None;
+    /// A required parameter given only by a run input that the workflow's inputs schema does not require.
+    RequiredParameterFromOptionalInput = "rune::check::required_parameter_from_optional_input", Warning, None;
 
     /// A plan selector names a module that is not in the catalog.
     UnknownModule = "rune::plan::unknown_module", Error, None;

@@ -2,7 +2,7 @@
 //! steps, `when` and compensations; declared types of references against the
 //! parameters they fill; literal and required parameters of steps and
 //! compensations; inputs schemas; compensation actions; `if: failure` without
-//! `needs`. One fixture per diagnostic class under tests/fixtures/workflows, each
+//! `needs`; required parameters given by optional inputs. One fixture per diagnostic class under tests/fixtures/workflows, each
 //! validated together with `ops.yaml` (the actions, with typed schemas), plus a
 //! catalog that uses every feature and validates clean, and a generated workflow of
 //! thousands of steps.
@@ -118,7 +118,7 @@ fn if_failure_without_needs_is_a_warning() {
 /// that passes a number where a string is taken.
 fn big_workflow(n: usize) -> String {
     use std::fmt::Write as _;
-    let mut text = String::from("catalog_version: \"1\"\nworkflows:\n  big:\n    inputs: { type: object, properties: { node: { type: string } } }\n    steps:\n");
+    let mut text = String::from("catalog_version: \"1\"\nworkflows:\n  big:\n    inputs: { type: object, required: [node], properties: { node: { type: string } } }\n    steps:\n");
     text.push_str(
         "      - { id: s0, action: node-status, params: { node: { $from: inputs.node } } }\n",
     );
@@ -177,4 +177,16 @@ fn a_5000_step_workflow_with_references_validates() {
             ),
         ]
     );
+}
+
+#[test]
+fn a_required_parameter_from_an_optional_input_is_a_warning() {
+    let out = human("optional_input");
+    assert_eq!(out.code, 0, "a warning passes");
+    insta::assert_snapshot!(out.snapshot());
+    assert_eq!(
+        codes("optional_input"),
+        ["required_parameter_from_optional_input"; 2]
+    );
+    assert_eq!(validate("optional_input", &["--deny-warnings"]).code, 1);
 }

@@ -934,6 +934,65 @@ fn collect_refs(
     }
 }
 
+/// A required parameter given by `inputs.NAME` where the inputs schema does not
+/// require NAME: a run without the input leaves the parameter out (the plan
+/// substitutes inputs and drops the key of one not given), and cannot be planned.
+fn optional_input(
+    workflow: &Workflow,
+    who: &str,
+    name: &str,
+    refs: &[Reference],
+    action: &Action,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(from) = refs
+        .iter()
+        .find(|r| r.path.len() == 1 && r.path[0] == name)
+        .and_then(|r| r.from.as_ref())
+    else {
+        return;
+    };
+    let Ok(reference::Reference {
+        source: Source::Input(input),
+        ..
+    }) = reference::parse(&from.value)
+    else {
+        return;
+    };
+    let Some(inputs) = &workflow.inputs else {
+        return;
+    };
+    let Some(declared) = inputs.get("properties").and_then(|p| p.entry(input)) else {
+        return; // An undeclared input is reported on its own.
+    };
+    let required = inputs.get("required");
+    // A `required` that is not a list is an invalid schema, reported as such.
+    if required.is_some_and(|r| {
+        !matches!(r.value, crate::yaml::Value::Seq(_))
+            || r.as_seq().iter().any(|n| n.as_str() == Some(input))
+    }) {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::RequiredParameterFromOptionalInput,
+            format!(
+                "{who} gives `{name}`, which `{}` requires, from input `{input}`, which workflow `{}` does not require",
+                action.name.value, workflow.name.value
+            ),
+        )
+        .with_label(from.span, format!("left out when the run does not give `{input}`"))
+        .with_label(
+            required.map_or(declared.key.span, |r| r.span),
+            format!("`{input}` is not required here"),
+        )
+        .with_help(format!(
+            "add `{input}` to the workflow's `inputs.required`, so that `rune plan --workflow {}` asks for it",
+            workflow.name.value
+        )),
+    );
+}
+
 /// Check the parameters of a step or of its compensation (`params`, or `None`
 /// with the span of the action when there are none) against the action's
 /// input_schema. A reference is filled at run time, so its value is not checked,
@@ -959,6 +1018,7 @@ fn check_params<'a>(
         for item in required.as_seq() {
             let Some(name) = item.as_str() else { continue };
             if params.is_some_and(|p| p.entry(name).is_some()) {
+                optional_input(workflow, &who, name, refs, action, out);
                 continue;
             }
             let (span, label) = match params {

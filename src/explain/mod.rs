@@ -66,6 +66,9 @@ pub fn explanation(code: Code) -> &'static str {
         Code::InvalidWorkflowInputs => include_str!("codes/invalid_workflow_inputs.md"),
         Code::UnknownCompensationAction => include_str!("codes/unknown_compensation_action.md"),
         Code::StepNeverRuns => include_str!("codes/step_never_runs.md"),
+        Code::RequiredParameterFromOptionalInput => {
+            include_str!("codes/required_parameter_from_optional_input.md")
+        }
         Code::UnknownModule => include_str!("codes/unknown_module.md"),
         Code::UnknownAction => include_str!("codes/unknown_action.md"),
         Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),

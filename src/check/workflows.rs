@@ -224,7 +224,13 @@ fn check_workflow<'a>(
             false,
             &mut found,
         );
+        // The embedded-schema check names its owner bare; here the owner is a workflow.
+        let (bare, named) = (
+            format!("the inputs schema of `{}`", workflow.name.value),
+            format!("the inputs schema of workflow `{}`", workflow.name.value),
+        );
         out.extend(found.into_iter().map(|mut d| {
+            d.message = d.message.replacen(&bare, &named, 1);
             d.code = Code::InvalidWorkflowInputs;
             d.severity = Code::InvalidWorkflowInputs.severity();
             d.with_help("a workflow's `inputs` is the JSON Schema (2020-12) of its run inputs, usually `{ type: object, properties: { NAME: { type: ... } } }`")

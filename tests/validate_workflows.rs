@@ -190,3 +190,32 @@ fn a_required_parameter_from_an_optional_input_is_a_warning() {
     );
     assert_eq!(validate("optional_input", &["--deny-warnings"]).code, 1);
 }
+
+/// Every diagnostic of every fixture points at a line and column of a file, and
+/// the human and JSON reports agree on the exit code.
+#[test]
+fn every_diagnostic_is_located_and_the_formats_agree() {
+    for case in [
+        "valid",
+        "not_upstream",
+        "malformed",
+        "type_mismatch",
+        "params",
+        "inputs",
+        "compensation",
+        "never_runs",
+        "optional_input",
+    ] {
+        let json = validate(case, &["--format", "json"]);
+        assert_eq!(json.code, human(case).code, "{case}");
+        for d in json.json()["diagnostics"].as_array().unwrap() {
+            let at = &d["location"];
+            assert!(
+                at["file"].as_str().is_some_and(|f| f.starts_with(DIR))
+                    && at["line"].as_u64().is_some()
+                    && at["column"].as_u64().is_some(),
+                "{case}: {d}"
+            );
+        }
+    }
+}

@@ -65,6 +65,8 @@ pub fn explanation(code: Code) -> &'static str {
         Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),
         Code::PolicyDenied => include_str!("codes/policy_denied.md"),
         Code::UnrepresentablePath => include_str!("codes/unrepresentable_path.md"),
+        Code::UnknownWorkflow => include_str!("codes/unknown_workflow.md"),
+        Code::InvalidWorkflowInput => include_str!("codes/invalid_input.md"),
         Code::InvalidFlags => include_str!("codes/invalid_flags.md"),
         Code::InvalidInstant => include_str!("codes/invalid_instant.md"),
         Code::InvalidParam => include_str!("codes/invalid_param.md"),

@@ -68,6 +68,8 @@ pub(crate) enum GraphFormat {
     Mermaid,
     /// JSON nodes and edges.
     Json,
+    /// Readable text: modules with their dependencies, or a workflow's steps in waves.
+    Text,
 }
 
 /// Colour choice for human output.

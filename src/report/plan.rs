@@ -14,9 +14,9 @@ use crate::plan::document::{
     ActionStep, PhaseStep, PlanDocument, RetriesSetting, StartupModule, TimeoutSource, WhenTest,
     WorkflowRecord,
 };
-use crate::registry::StepIf;
 use crate::plan::{Clock, Phase, SHUTDOWN_PHASES, STARTUP_PHASES};
 use crate::registry::Runtime;
+use crate::registry::StepIf;
 use crate::source::SourceMap;
 
 /// `name@version` as shown to a person (escaped: both come from the catalog).
@@ -443,8 +443,11 @@ fn render_workflow(
                 step.impact.as_str()
             ));
             if !place.needs.is_empty() {
-                let needs: Vec<String> =
-                    place.needs.iter().map(|n| untrusted(n).into_owned()).collect();
+                let needs: Vec<String> = place
+                    .needs
+                    .iter()
+                    .map(|n| untrusted(n).into_owned())
+                    .collect();
                 out.push_str(&field("needs", &needs.join(", ")));
             }
             match place.condition {

@@ -30,4 +30,5 @@ mod robustness;
 mod run;
 mod suggestions;
 mod validate;
+mod workflow_plan;
 mod yaml_input;

@@ -86,15 +86,11 @@ fn plan_with(
             .and_then(|()| crate::report::save::refuse_catalog_input(out, &paths));
         if let Err(e) = refused {
             problems.push(unwritable_out(out, &e.to_string()));
-        } else if reads_params_from(args, out) {
+        } else if let Some(flag) = reads_params_from(args, out) {
             // Like a catalog file: the plan would replace the input it was made from.
             problems.push(unwritable_out(
                 out,
-                if args.select.inputs_file.is_some() {
-                    "it is the --params-file or --inputs-file this plan reads; write the plan elsewhere"
-                } else {
-                    "it is the --params-file this plan reads; write the plan elsewhere"
-                },
+                &format!("it is the {flag} this plan reads; write the plan elsewhere"),
             ));
         }
     }
@@ -280,7 +276,7 @@ pub(crate) fn policy_denials(plan: &plan::Plan, checked: &CheckedCatalog) -> Vec
                     if n == 0 {
                         s.id.span
                     } else {
-                        s.compensate.as_ref().map_or(s.id.span, |c| c.span)
+                        s.compensate.as_ref().map_or(s.id.span, |c| c.action.span)
                     },
                     format!("{what} `{}`", s.id.value),
                 );
@@ -380,9 +376,21 @@ pub(crate) fn workflow_inputs(
     w: usize,
     checked: &mut CheckedCatalog,
 ) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    aside_from_catalog(checked, inputs_file.is_some(), |checked, sources| {
+        workflow_inputs_in(assignments, inputs_file, w, checked, sources)
+    })
+}
+
+fn workflow_inputs_in(
+    assignments: &[String],
+    inputs_file: Option<&Path>,
+    w: usize,
+    checked: &CheckedCatalog,
+    sources: &mut SourceMap,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
     let file = match inputs_file {
         Some(path) => Some(
-            params::read_values_file(path, &mut checked.sources, params::Flag::INPUT)
+            params::read_values_file(path, sources, params::Flag::INPUT)
                 .map_err(|d| (Refused::Usage, vec![d]))?,
         ),
         None => None,
@@ -456,16 +464,20 @@ pub(crate) fn refuse(
     refusal::report(printer, refusal, channel)
 }
 
-/// Whether `--out` names the `--params-file` or `--inputs-file` (through any
-/// links or spelling).
-fn reads_params_from(args: &PlanArgs, out: &Path) -> bool {
-    let Ok(out) = std::fs::canonicalize(out) else {
-        return false;
-    };
-    [&args.select.params_file, &args.select.inputs_file]
-        .into_iter()
-        .flatten()
-        .any(|read| std::fs::canonicalize(read).is_ok_and(|read| read == out))
+/// Which of `--params-file` and `--inputs-file` `--out` names (through any links
+/// or spelling), if either.
+fn reads_params_from(args: &PlanArgs, out: &Path) -> Option<&'static str> {
+    let out = std::fs::canonicalize(out).ok()?;
+    [
+        ("--params-file", &args.select.params_file),
+        ("--inputs-file", &args.select.inputs_file),
+    ]
+    .into_iter()
+    .find(|(_, read)| {
+        read.as_ref()
+            .is_some_and(|read| std::fs::canonicalize(read).is_ok_and(|read| read == out))
+    })
+    .map(|(flag, _)| flag)
 }
 
 fn unwritable_out(out: &Path, why: &str) -> Diagnostic {
@@ -712,11 +724,45 @@ pub(crate) fn typed_params(
     a: usize,
     checked: &mut CheckedCatalog,
 ) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    aside_from_catalog(checked, params_file.is_some(), |checked, sources| {
+        typed_params_in(assignments, params_file, m, a, checked, sources)
+    })
+}
+
+/// Run `read` with a copy of the catalog's sources to add a parameters or inputs
+/// file to (when `reads` one). A plan records every file of `checked.sources` as
+/// a catalog file, and such a file is not one (`rune apply PLAN` would read it as
+/// a catalog): the copy replaces the sources only when the read fails, so the
+/// diagnostics can label the file.
+fn aside_from_catalog<T>(
+    checked: &mut CheckedCatalog,
+    reads: bool,
+    read: impl FnOnce(&CheckedCatalog, &mut SourceMap) -> Result<T, (Refused, Vec<Diagnostic>)>,
+) -> Result<T, (Refused, Vec<Diagnostic>)> {
+    if !reads {
+        let mut untouched = SourceMap::default();
+        return read(checked, &mut untouched);
+    }
+    let mut sources = checked.sources.clone();
+    let result = read(checked, &mut sources);
+    if result.is_err() {
+        checked.sources = sources;
+    }
+    result
+}
+
+fn typed_params_in(
+    assignments: &[String],
+    params_file: Option<&Path>,
+    m: usize,
+    a: usize,
+    checked: &CheckedCatalog,
+    sources: &mut SourceMap,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
     let file = match params_file {
-        Some(path) => Some(
-            params::read_params_file(path, &mut checked.sources)
-                .map_err(|d| (Refused::Usage, vec![d]))?,
-        ),
+        Some(path) => {
+            Some(params::read_params_file(path, sources).map_err(|d| (Refused::Usage, vec![d]))?)
+        }
         None => None,
     };
     let action = &checked.registry.modules[m].actions[a];

@@ -14,7 +14,9 @@
 //! - Modules: the providers of every step and compensation action, plus what they
 //!   require (as for `--target`); they start before the first step and shut down
 //!   in reverse after the last.
-//! - Parameters: `{"$from": "inputs.NAME[.F...]"}` is replaced by the run input;
+//! - Parameters: `{"$from": "inputs.NAME[.F...]"}` is replaced by the run input
+//!   (an optional input the run does not give leaves the key out, so the action's
+//!   own schema decides whether the parameter was needed);
 //!   `{"$from": "steps.ID..."}` stays a [`Reference`] (params hold `null` there),
 //!   filled at run time. Literal parameters are checked against the action's
 //!   input_schema now, except at reference positions.
@@ -208,60 +210,59 @@ fn input_value<'a>(inputs: &'a Map<String, Json>, rest: &str) -> Option<&'a Json
 }
 
 /// Walk a parameters tree: substitute run inputs, keep step references (with
-/// `null` in their place), copy literals.
+/// `null` in their place), copy literals. `None`: an input the run does not give
+/// (an optional one), so the key holding it is left out, as if the step did not
+/// name it; in a list there is no key to leave out, and that is an error.
 fn fill(
     node: &Node,
     path: &mut Vec<String>,
     inputs: &Map<String, Json>,
     refs: &mut Vec<Reference>,
     missing: &mut Vec<(Span, String)>,
-) -> Json {
+) -> Option<Json> {
     match &node.value {
         Value::Map(entries) => {
             if let [only] = entries.as_slice() {
                 if only.key.value == "$from" {
                     if let Some(from) = only.value.as_str() {
                         if let Some(rest) = from.strip_prefix("inputs.") {
-                            return match input_value(inputs, rest) {
-                                Some(v) => v.clone(),
-                                None => {
-                                    missing.push((only.value.span, from.to_string()));
-                                    Json::Null
-                                }
-                            };
+                            return input_value(inputs, rest).cloned();
                         }
                         refs.push(Reference {
                             pointer: pointer(path),
                             from: from.to_string(),
                         });
-                        return Json::Null;
+                        return Some(Json::Null);
                     }
                 }
             }
             let mut map = Map::new();
             for e in entries {
                 path.push(e.key.value.to_string());
-                map.insert(
-                    e.key.value.to_string(),
-                    fill(&e.value, path, inputs, refs, missing),
-                );
+                if let Some(value) = fill(&e.value, path, inputs, refs, missing) {
+                    map.insert(e.key.value.to_string(), value);
+                }
                 path.pop();
             }
-            Json::Object(map)
+            Some(Json::Object(map))
         }
-        Value::Seq(items) => Json::Array(
+        Value::Seq(items) => Some(Json::Array(
             items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
                     path.push(i.to_string());
-                    let v = fill(item, path, inputs, refs, missing);
+                    let v = fill(item, path, inputs, refs, missing).unwrap_or_else(|| {
+                        let from = item.get("$from").and_then(Node::as_str).unwrap_or_default();
+                        missing.push((item.span, from.to_string()));
+                        Json::Null
+                    });
                     path.pop();
                     v
                 })
                 .collect(),
-        ),
-        _ => node.to_json(),
+        )),
+        _ => Some(node.to_json()),
     }
 }
 
@@ -342,7 +343,7 @@ fn plan_action(
     let mut missing = Vec::new();
     let params = match ask.params {
         Some(node) => match fill(node, &mut Vec::new(), inputs, &mut references, &mut missing) {
-            Json::Object(map) => map,
+            Some(Json::Object(map)) => map,
             // The schema stage requires a mapping; anything else plans as none.
             _ => Map::new(),
         },
@@ -353,7 +354,7 @@ fn plan_action(
             Diagnostic::new(
                 Code::InvalidWorkflowInput,
                 format!(
-                    "workflow `{}` {} reads `{from}`, which the run inputs do not give",
+                    "workflow `{}` {} reads `{from}` in a list, and the run inputs do not give it",
                     workflow.name.value, ask.what
                 ),
             )
@@ -371,20 +372,31 @@ fn plan_action(
             &params,
             schema,
             &Subject::action(&spec.name.value),
-            None,
+            ask.params,
             &skip,
         ) {
             d.message = format!(
                 "workflow `{}` {}: {}",
                 workflow.name.value, ask.what, d.message
             );
-            d.labels.insert(
-                0,
-                Label {
-                    span: ask.span,
-                    message: "the parameters planned".to_string(),
-                },
-            );
+            // The value as the step writes it (most often a reference to a run
+            // input: `rune validate` checked the literals), else the parameters.
+            let mut at_value = false;
+            for label in &mut d.labels {
+                if label.message == "this value, in the parameters file" {
+                    label.message = "this value, with the run inputs filled in".to_string();
+                    at_value = true;
+                }
+            }
+            if !at_value {
+                d.labels.insert(
+                    0,
+                    Label {
+                        span: ask.span,
+                        message: "the parameters planned".to_string(),
+                    },
+                );
+            }
             problems.push(d);
         }
     }

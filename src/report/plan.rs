@@ -411,7 +411,11 @@ fn render_workflow(
     ));
     out.push_str(&format!(
         "  inputs  {}\n",
-        json_text(&Json::Object(workflow.inputs.clone()))
+        if workflow.inputs.is_empty() {
+            "none".to_string()
+        } else {
+            json_text(&Json::Object(workflow.inputs.clone()))
+        }
     ));
     out.push_str(&format!(
         "\nworkflow steps: {} in {}{}, after startup\n",

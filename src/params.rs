@@ -424,26 +424,57 @@ pub(crate) fn validate_against(
     file: Option<&Node>,
     skip: &[String],
 ) -> Vec<Diagnostic> {
+    validate_with(&Compiled::new(schema), values, schema, subject, file, skip)
+}
+
+/// A schema compiled once, for checking many values against it (the steps of a
+/// workflow that run the same action).
+pub(crate) struct Compiled {
+    schema_json: Json,
+    validator: Result<jsonschema::Validator, String>,
+}
+
+impl Compiled {
+    /// Compile `schema`; a schema that does not compile is reported when used.
+    pub(crate) fn new(schema: &Node) -> Self {
+        let schema_json = schema.to_json();
+        let validator = jsonschema::validator_for(&schema_json).map_err(|e| e.masked().to_string());
+        Compiled {
+            schema_json,
+            validator,
+        }
+    }
+}
+
+/// [`validate_against`] with `schema` compiled beforehand as `compiled`.
+pub(crate) fn validate_with(
+    compiled: &Compiled,
+    values: &Map<String, Json>,
+    schema: &Node,
+    subject: &Subject<'_>,
+    file: Option<&Node>,
+    skip: &[String],
+) -> Vec<Diagnostic> {
     let name = subject.name;
     let kind = subject.kind;
     let noun = subject.noun;
-    let schema_json = schema.to_json();
-    let validator = match jsonschema::validator_for(&schema_json) {
+    let schema_json = &compiled.schema_json;
+    let validator = match &compiled.validator {
         Ok(v) => v,
         // The check stage reports a broken schema; planning fails closed on it.
         Err(error) => {
             return vec![Diagnostic::new(
                 subject.code,
-                format!(
-                    "the {} of `{name}` cannot be used: {}",
-                    subject.schema,
-                    error.masked()
-                ),
+                format!("the {} of `{name}` cannot be used: {error}", subject.schema,),
             )
             .with_label(schema.span, "this schema")]
         }
     };
     let instance = Json::Object(values.clone());
+    // The common case, without building the labelling machinery.
+    if validator.is_valid(&instance) {
+        return Vec::new();
+    }
     let declared = describe_parameters(Some(schema));
     let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
     let mut out = Vec::new();
@@ -514,7 +545,7 @@ pub(crate) fn validate_against(
                     [key] => schema_json.get("properties").and_then(|p| p.get(key)),
                     _ => None,
                 };
-                match wants_string(property, &schema_json) {
+                match wants_string(property, schema_json) {
                     true => unquoted_hint(value, &at, subject),
                     false => None,
                 }

@@ -32,7 +32,7 @@ use super::document::{Reference, When, WhenTest};
 use super::{startup_cost, Acknowledgment, ActionStep, Plan, PlanError, Request};
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, Label};
 use crate::graph::DependencyGraph;
-use crate::params::{validate_against, Subject};
+use crate::params::{validate_with, Compiled, Subject};
 use crate::policy::{self, PolicyInput, Resolved, ResolvedSettings, SettingSource};
 use crate::registry::{Action, ExecSettings, Registry, Workflow};
 use crate::source::Span;
@@ -314,10 +314,15 @@ struct Ask<'a> {
     span: Span,
 }
 
+/// Each action's input_schema, compiled once for every step that runs it.
+type Schemas = HashMap<(usize, usize), Compiled>;
+
 /// Plan one step or compensation as an action step.
+#[allow(clippy::too_many_arguments)] // one call site each for steps and compensations
 fn plan_action(
     registry: &Registry,
     actions: &HashMap<&str, (usize, usize)>,
+    schemas: &mut Schemas,
     workflow: &Workflow,
     ask: Ask<'_>,
     request: &Request,
@@ -368,7 +373,11 @@ fn plan_action(
     references.sort();
     if let Some(schema) = &spec.input_schema {
         let skip: Vec<String> = references.iter().map(|r| r.pointer.clone()).collect();
-        for mut d in validate_against(
+        let compiled = schemas
+            .entry((m, a))
+            .or_insert_with(|| Compiled::new(schema));
+        for mut d in validate_with(
+            compiled,
             &params,
             schema,
             &Subject::action(&spec.name.value),
@@ -478,12 +487,14 @@ pub fn plan_workflow(
     let grouped = group_waves(&waves);
 
     let mut problems = Vec::new();
+    let mut schemas = Schemas::new();
     let mut planned: Vec<Option<ActionStep>> = Vec::with_capacity(spec.steps.len());
     for (i, step) in spec.steps.iter().enumerate() {
         let id = &step.id.value;
         let main = plan_action(
             registry,
             &actions,
+            &mut schemas,
             spec,
             Ask {
                 what: format!("step `{id}`"),
@@ -500,6 +511,7 @@ pub fn plan_workflow(
             plan_action(
                 registry,
                 &actions,
+                &mut schemas,
                 spec,
                 Ask {
                     what: format!("compensation of step `{id}`"),

@@ -591,3 +591,37 @@ pub fn plan_workflow(
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_escape_tilde_and_slash() {
+        let path = ["a/b".to_string(), "c~d".to_string(), "0".to_string()];
+        assert_eq!(pointer(&path), "/a~1b/c~0d/0");
+        assert_eq!(pointer(&[]), "");
+    }
+
+    #[test]
+    fn input_references_reach_into_objects_and_lists() {
+        let inputs: Map<String, Json> =
+            serde_json::from_str(r#"{"node": {"name": "w1", "tags": ["a", "b"]}, "n": 3}"#)
+                .unwrap();
+        assert_eq!(input_value(&inputs, "n"), Some(&Json::from(3)));
+        assert_eq!(input_value(&inputs, "node.name"), Some(&Json::from("w1")));
+        assert_eq!(input_value(&inputs, "node.tags.1"), Some(&Json::from("b")));
+        assert_eq!(input_value(&inputs, "node.tags.9"), None);
+        assert_eq!(input_value(&inputs, "n.x"), None);
+        assert_eq!(input_value(&inputs, "missing"), None);
+    }
+
+    #[test]
+    fn waves_group_in_declaration_order() {
+        assert_eq!(
+            group_waves(&[2, 1, 3, 1, 2]),
+            vec![vec![1, 3], vec![0, 4], vec![2]]
+        );
+        assert!(group_waves(&[]).is_empty());
+    }
+}

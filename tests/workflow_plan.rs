@@ -949,3 +949,18 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_step_on_another_node_is_refused() {
+    let out = plan(&[FIXTURE, "--workflow", "remote", "--at", BUSINESS_HOURS]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(
+            "workflow `remote` step `there` runs on node `worker-3`: remote nodes are not supported yet"
+        ),
+        "{}",
+        out.stderr
+    );
+    // `localhost` is this machine: the step `here` is not reported.
+    assert!(!out.stderr.contains("step `here`"), "{}", out.stderr);
+}

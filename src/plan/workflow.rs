@@ -38,6 +38,9 @@ use crate::registry::{Action, ExecSettings, Registry, Workflow};
 use crate::source::Span;
 use crate::yaml::{Node, Value};
 
+/// The `node` values that name this machine (as `rune run --node` takes them).
+const LOCAL_NODES: [&str; 2] = ["localhost", "local"];
+
 /// The workflow the operator asked to plan.
 #[derive(Debug, Clone)]
 pub struct WorkflowRequest {
@@ -487,6 +490,25 @@ pub fn plan_workflow(
     let grouped = group_waves(&waves);
 
     let mut problems = Vec::new();
+    // A step on another node would otherwise run here, silently: refused, as
+    // `rune run --node` refuses one, until nodes are reached over OpenSSH.
+    for step in &spec.steps {
+        if let Some(node) = step.node.as_deref().filter(|n| !LOCAL_NODES.contains(n)) {
+            problems.push(
+                Diagnostic::new(
+                    Code::UnsupportedNode,
+                    format!(
+                        "workflow `{}` step `{}` runs on node {}: remote nodes are not supported yet",
+                        spec.name.value,
+                        step.id.value,
+                        crate::schema::quote(node)
+                    ),
+                )
+                .with_label(step.id.span, "this step")
+                .with_help("drop `node` (steps run on this machine), or set it to `localhost` or `local`"),
+            );
+        }
+    }
     let mut schemas = Schemas::new();
     let mut planned: Vec<Option<ActionStep>> = Vec::with_capacity(spec.steps.len());
     for (i, step) in spec.steps.iter().enumerate() {

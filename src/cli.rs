@@ -68,6 +68,8 @@ pub(crate) enum GraphFormat {
     Mermaid,
     /// JSON nodes and edges.
     Json,
+    /// Readable text: modules with their dependencies, or a workflow's steps in waves.
+    Text,
 }
 
 /// Colour choice for human output.
@@ -203,6 +205,18 @@ pub(crate) struct SelectorArgs {
     /// Why the acknowledged action must run; recorded in the plan.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+
+    /// Plan a workflow of the catalog: its steps as action requests, in waves.
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+
+    /// Workflow input `key=value`; the value is JSON when it parses as JSON (repeatable).
+    #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// Read workflow inputs from a JSON or YAML file (a mapping).
+    #[arg(long, value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
 }
 
 /// Settings of commands that execute (`apply`, `run`).
@@ -319,6 +333,10 @@ pub(crate) struct GraphArgs {
     /// Catalog files or directories.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Draw this workflow's step DAG instead of the module graph.
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
 
     /// Graph format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]

@@ -183,6 +183,15 @@ codes! {
     /// A catalog file's path is not UTF-8, so a plan cannot name it faithfully.
     UnrepresentablePath = "rune::plan::unrepresentable_path", Error, None;
 
+    // workflows: planning
+    /// `--workflow` (or `rune graph --workflow`) names a workflow the catalog does not declare.
+    UnknownWorkflow = "rune::plan::unknown_workflow", Error, None;
+    /// A workflow run input that does not satisfy the workflow's inputs schema, or
+    /// one a step reads that the run does not give.
+    InvalidWorkflowInput = "rune::plan::invalid_input", Error, Some(-32200);
+    /// A workflow step names a node rune cannot run on yet (only this machine).
+    UnsupportedNode = "rune::plan::unsupported_node", Error, None;
+
     /// Command-line flags that do not fit together, e.g. `--param` without `--action`.
     InvalidFlags = "rune::cli::invalid_flags", Error, None;
     /// `--at` or `SOURCE_DATE_EPOCH` is not an instant rune can plan at.

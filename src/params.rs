@@ -26,12 +26,56 @@ pub(crate) const MAX_PARAMS_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Split `KEY=VALUE`; the key must be non-empty. The error is a usage diagnostic.
 pub(crate) fn split_assignment(arg: &str) -> Result<(&str, &str), Diagnostic> {
+    split_assignment_of(arg, Flag::PARAM)
+}
+
+/// Where values come from on the command line, for messages: `--param` and
+/// `--params-file` for action parameters, `--input` and `--inputs-file` for
+/// workflow inputs. Both are typed and checked the same way.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flag {
+    /// `--param` or `--input`.
+    pub assign: &'static str,
+    /// `--params-file` or `--inputs-file`.
+    pub file: &'static str,
+    /// `parameter` or `input`.
+    pub noun: &'static str,
+    /// An example assignment, `node=worker-1`.
+    pub example: &'static str,
+}
+
+impl Flag {
+    /// Action parameters.
+    pub(crate) const PARAM: Flag = Flag {
+        assign: "--param",
+        file: "--params-file",
+        noun: "parameter",
+        example: "node=worker-1",
+    };
+    /// Workflow inputs.
+    pub(crate) const INPUT: Flag = Flag {
+        assign: "--input",
+        file: "--inputs-file",
+        noun: "input",
+        example: "path=/var/log",
+    };
+}
+
+/// [`split_assignment`] for `flag`.
+pub(crate) fn split_assignment_of(arg: &str, flag: Flag) -> Result<(&str, &str), Diagnostic> {
     let invalid = |why: &str| {
         Diagnostic::new(
             Code::InvalidParam,
-            format!("invalid --param {}: {why}", crate::schema::quote(arg)),
+            format!(
+                "invalid {} {}: {why}",
+                flag.assign,
+                crate::schema::quote(arg)
+            ),
         )
-        .with_help("write KEY=VALUE, e.g. `--param node=worker-1`")
+        .with_help(format!(
+            "write KEY=VALUE, e.g. `{} {}`",
+            flag.assign, flag.example
+        ))
     };
     match arg.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
@@ -104,23 +148,42 @@ pub(crate) fn read_params_file(
     path: &Path,
     sources: &mut SourceMap,
 ) -> Result<ParamsFile, Diagnostic> {
+    read_values_file(path, sources, Flag::PARAM)
+}
+
+/// [`read_params_file`] for `flag` (`--inputs-file` reads workflow inputs).
+pub(crate) fn read_values_file(
+    path: &Path,
+    sources: &mut SourceMap,
+    flag: Flag,
+) -> Result<ParamsFile, Diagnostic> {
     let name = crate::source::display_name(path);
-    let expected =
-        "a parameters file holds a mapping of parameter names to values, e.g. `node: worker-1`";
-    let unusable =
-        |message: String| Diagnostic::new(Code::UnusableParamsFile, message).with_help(expected);
+    let expected = if flag.assign == Flag::PARAM.assign {
+        "a parameters file holds a mapping of parameter names to values, e.g. `node: worker-1`"
+            .to_string()
+    } else {
+        format!(
+            "an {noun}s file holds a mapping of {noun} names to values, e.g. `{}`",
+            flag.example.replacen('=', ": ", 1),
+            noun = flag.noun
+        )
+    };
+    let file_flag = flag.file;
+    let unusable = |message: String| {
+        Diagnostic::new(Code::UnusableParamsFile, message).with_help(expected.clone())
+    };
     let bytes = match crate::loader::read_limited(path, MAX_PARAMS_FILE_BYTES) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
             return Err(unusable(format!(
-                "--params-file `{name}` is larger than {} KiB",
+                "{file_flag} `{name}` is larger than {} KiB",
                 MAX_PARAMS_FILE_BYTES / 1024
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
             return Err(unusable(format!(
-            "--params-file `{name}` is not a regular file (a device, FIFO or socket is not read)"
-        )))
+                "{file_flag} `{name}` is not a regular file (a device, FIFO or socket is not read)"
+            )))
         }
         Err(e) => {
             let reason = match e.kind() {
@@ -129,17 +192,17 @@ pub(crate) fn read_params_file(
                 _ => e.to_string(),
             };
             return Err(unusable(format!(
-                "cannot read --params-file `{name}`: {reason}"
+                "cannot read {file_flag} `{name}`: {reason}"
             )));
         }
     };
     if bytes.contains(&0) {
         return Err(unusable(format!(
-            "--params-file `{name}` is a binary file, not YAML or JSON"
+            "{file_flag} `{name}` is a binary file, not YAML or JSON"
         )));
     }
     let text = String::from_utf8(bytes)
-        .map_err(|_| unusable(format!("--params-file `{name}` is not UTF-8 text")))?;
+        .map_err(|_| unusable(format!("{file_flag} `{name}` is not UTF-8 text")))?;
     let text = crate::loader::without_bom(text);
     let file: FileId = sources.add(SourceFile::new(path, text.as_str().into()));
     let parsed = crate::loader::parse_text(file, path, &text);
@@ -149,7 +212,7 @@ pub(crate) fn read_params_file(
         .filter(Diagnostic::is_error)
         .collect();
     if errors.iter().any(|d| d.code == Code::EmptyFile) {
-        return Err(unusable(format!("--params-file `{name}` is empty")));
+        return Err(unusable(format!("{file_flag} `{name}` is empty")));
     }
     if let Some(first) = errors.into_iter().next() {
         // The parser's own diagnostic, labelled in the file; one is enough to fix.
@@ -159,11 +222,11 @@ pub(crate) fn read_params_file(
         Some(document) => match document.to_json() {
             Json::Object(values) => Ok(ParamsFile { values, document }),
             _ => Err(
-                unusable(format!("--params-file `{name}` does not hold a mapping"))
+                unusable(format!("{file_flag} `{name}` does not hold a mapping"))
                     .with_label(document.span, "not a mapping"),
             ),
         },
-        None => Err(unusable(format!("--params-file `{name}` is empty"))),
+        None => Err(unusable(format!("{file_flag} `{name}` is empty"))),
     }
 }
 
@@ -174,23 +237,39 @@ pub(crate) fn collect(
     from_file: Map<String, Json>,
     action: &Action,
 ) -> Result<Map<String, Json>, Diagnostic> {
-    let schema = action.input_schema.as_ref().map(Node::to_json);
+    collect_for(
+        assignments,
+        from_file,
+        action.input_schema.as_ref(),
+        Flag::PARAM,
+    )
+}
+
+/// [`collect`] against any schema (a workflow's inputs), for `flag`.
+pub(crate) fn collect_for(
+    assignments: &[String],
+    from_file: Map<String, Json>,
+    schema: Option<&Node>,
+    flag: Flag,
+) -> Result<Map<String, Json>, Diagnostic> {
+    let schema = schema.map(Node::to_json);
     let properties = schema.as_ref().and_then(|s| s.get("properties"));
     let mut params = from_file;
     // The command line overrides the file, but not itself: of `-p node=a -p node=b`
     // neither is obviously meant, as of a key written twice in a params file.
     let mut given = std::collections::HashSet::new();
     for arg in assignments {
-        let (key, raw) = split_assignment(arg)?;
+        let (key, raw) = split_assignment_of(arg, flag)?;
         if !given.insert(key) {
             return Err(Diagnostic::new(
                 Code::InvalidParam,
                 format!(
-                    "--param {} is given more than once",
+                    "{} {} is given more than once",
+                    flag.assign,
                     crate::schema::quote(key)
                 ),
             )
-            .with_help("give each parameter once"));
+            .with_help(format!("give each {} once", flag.noun)));
         }
         let value = typed_value(
             raw,
@@ -284,47 +363,149 @@ pub(crate) fn validate_from(
     let Some(schema) = &action.input_schema else {
         return Vec::new();
     };
-    let name = &action.name.value;
-    let schema_json = schema.to_json();
-    let validator = match jsonschema::validator_for(&schema_json) {
+    validate_against(
+        params,
+        schema,
+        &Subject::action(&action.name.value),
+        file,
+        &[],
+    )
+}
+
+/// What a set of values belongs to, for messages: an action's parameters or a
+/// workflow's inputs.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject<'a> {
+    /// `action` or `workflow`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: &'a str,
+    /// `parameter` or `input`.
+    pub noun: &'static str,
+    /// `input_schema` or `inputs schema`.
+    pub schema: &'static str,
+    /// The code of a value the schema rejects.
+    pub code: Code,
+}
+
+impl<'a> Subject<'a> {
+    /// The parameters of action `name`.
+    pub(crate) fn action(name: &'a str) -> Self {
+        Subject {
+            kind: "action",
+            name,
+            noun: "parameter",
+            schema: "input_schema",
+            code: Code::InvalidParameter,
+        }
+    }
+
+    /// The run inputs of workflow `name`.
+    pub(crate) fn workflow(name: &'a str) -> Self {
+        Subject {
+            kind: "workflow",
+            name,
+            noun: "input",
+            schema: "inputs schema",
+            code: Code::InvalidWorkflowInput,
+        }
+    }
+}
+
+/// Check `values` against `schema`; one diagnostic per problem, labelled at the
+/// schema rule in the catalog that the value breaks (and first, where a value came
+/// from a file, at the value in `file`). Errors at or under a JSON pointer in
+/// `skip` are not reported: those values are filled in later (workflow step
+/// references) and checked then.
+pub(crate) fn validate_against(
+    values: &Map<String, Json>,
+    schema: &Node,
+    subject: &Subject<'_>,
+    file: Option<&Node>,
+    skip: &[String],
+) -> Vec<Diagnostic> {
+    validate_with(&Compiled::new(schema), values, schema, subject, file, skip)
+}
+
+/// A schema compiled once, for checking many values against it (the steps of a
+/// workflow that run the same action).
+pub(crate) struct Compiled {
+    schema_json: Json,
+    validator: Result<jsonschema::Validator, String>,
+}
+
+impl Compiled {
+    /// Compile `schema`; a schema that does not compile is reported when used.
+    pub(crate) fn new(schema: &Node) -> Self {
+        let schema_json = schema.to_json();
+        let validator = jsonschema::validator_for(&schema_json).map_err(|e| e.masked().to_string());
+        Compiled {
+            schema_json,
+            validator,
+        }
+    }
+}
+
+/// [`validate_against`] with `schema` compiled beforehand as `compiled`.
+pub(crate) fn validate_with(
+    compiled: &Compiled,
+    values: &Map<String, Json>,
+    schema: &Node,
+    subject: &Subject<'_>,
+    file: Option<&Node>,
+    skip: &[String],
+) -> Vec<Diagnostic> {
+    let name = subject.name;
+    let kind = subject.kind;
+    let noun = subject.noun;
+    let schema_json = &compiled.schema_json;
+    let validator = match &compiled.validator {
         Ok(v) => v,
         // The check stage reports a broken schema; planning fails closed on it.
         Err(error) => {
             return vec![Diagnostic::new(
-                Code::InvalidParameter,
-                format!(
-                    "the input_schema of `{name}` cannot be used: {}",
-                    error.masked()
-                ),
+                subject.code,
+                format!("the {} of `{name}` cannot be used: {error}", subject.schema,),
             )
             .with_label(schema.span, "this schema")]
         }
     };
-    let instance = Json::Object(params.clone());
+    let instance = Json::Object(values.clone());
+    // The common case, without building the labelling machinery.
+    if validator.is_valid(&instance) {
+        return Vec::new();
+    }
     let declared = describe_parameters(Some(schema));
     let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
     let mut out = Vec::new();
     let rules = crate::schema::Locator::new(schema);
     let suggester = Suggester::new(known.iter().copied());
     for error in validator.iter_errors(&instance) {
-        let at = pointer_segments(error.instance_path().as_str());
+        let pointer = error.instance_path().as_str();
+        if skip.iter().any(|s| {
+            pointer == s
+                || pointer
+                    .strip_prefix(s.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        }) {
+            continue;
+        }
+        let at = pointer_segments(pointer);
         let schema_at = pointer_segments(error.schema_path().as_str());
         let (rule, entry) = rules.lookup(schema_at.iter().map(String::as_str));
         let span = entry.map_or(rule.span, |e| e.key.span);
-        let subject = if at.is_empty() {
-            format!("the parameters of action `{name}`")
+        let subject_text = if at.is_empty() {
+            format!("the {noun}s of {kind} `{name}`")
         } else {
-            format!("parameter {} of action `{name}`", display_path(&at))
+            format!("{noun} {} of {kind} `{name}`", display_path(&at))
         };
-        let value = instance
-            .pointer(error.instance_path().as_str())
-            .unwrap_or(&instance);
-        let mut mismatch = describe_mismatch(&error, Found::Json(value), &subject, None);
-        // At the top level the keys are parameters: say so.
+        let value = instance.pointer(pointer).unwrap_or(&instance);
+        let mut mismatch = describe_mismatch(&error, Found::Json(value), &subject_text, None);
+        // At the top level the keys are parameters (inputs): say so.
         match (error.kind(), at.is_empty()) {
             (ValidationErrorKind::Required { property }, true) => {
                 mismatch.message = format!(
-                    "action `{name}` is missing the required parameter {}",
+                    "{kind} `{name}` is missing the required {noun} {}",
                     property
                         .as_str()
                         .map_or_else(|| property.to_string(), crate::schema::quote)
@@ -332,25 +513,28 @@ pub(crate) fn validate_from(
             }
             (ValidationErrorKind::AdditionalProperties { unexpected }, true) => {
                 let noun = if unexpected.len() == 1 {
-                    "parameter"
+                    noun.to_string()
                 } else {
-                    "parameters"
+                    format!("{noun}s")
                 };
                 mismatch.message = format!(
-                    "action `{name}` takes no {noun} {}",
+                    "{kind} `{name}` takes no {noun} {}",
                     crate::schema::quote_all(unexpected)
                 );
             }
             _ => {}
         }
-        let mut d = Diagnostic::new(Code::InvalidParameter, mismatch.message);
+        let mut d = Diagnostic::new(subject.code, mismatch.message);
         for (written, label) in file
-            .map(|f| in_file(f, error.kind(), &at))
+            .map(|f| in_file(f, error.kind(), &at, subject))
             .unwrap_or_default()
         {
             d = d.with_label(written, label);
         }
-        d = d.with_label(span, "required by this rule of the input_schema");
+        d = d.with_label(
+            span,
+            format!("required by this rule of the {}", subject.schema),
+        );
         let hint = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
                 .iter()
@@ -361,8 +545,8 @@ pub(crate) fn validate_from(
                     [key] => schema_json.get("properties").and_then(|p| p.get(key)),
                     _ => None,
                 };
-                match wants_string(property, &schema_json) {
-                    true => unquoted_hint(value, &at),
+                match wants_string(property, schema_json) {
+                    true => unquoted_hint(value, &at, subject),
                     false => None,
                 }
                 .or(mismatch.help.map(|h| format!("{h}. ")))
@@ -381,13 +565,32 @@ pub(crate) fn validate_from(
 /// Where a schema error's subject is written in the parameters file: the value at
 /// `at`, or for unexpected parameters their keys. Nothing for what the file does not
 /// hold (a missing parameter, one given with `--param`).
-fn in_file(file: &Node, kind: &ValidationErrorKind, at: &[String]) -> Vec<(Span, &'static str)> {
+fn in_file(
+    file: &Node,
+    kind: &ValidationErrorKind,
+    at: &[String],
+    subject: &Subject<'_>,
+) -> Vec<(Span, String)> {
     if at.is_empty() {
         return match kind {
             ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
                 .iter()
                 .filter_map(|key| file.entry(key))
-                .map(|e| (e.key.span, "not a parameter of this action"))
+                .map(|e| {
+                    (
+                        e.key.span,
+                        format!(
+                            "not a{} {} of this {}",
+                            if subject.noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                "n"
+                            } else {
+                                ""
+                            },
+                            subject.noun,
+                            subject.kind
+                        ),
+                    )
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -409,13 +612,16 @@ fn in_file(file: &Node, kind: &ValidationErrorKind, at: &[String]) -> Vec<(Span,
             },
         };
     }
-    vec![(node.span, "this value, in the parameters file")]
+    vec![(
+        node.span,
+        format!("this value, in the {}s file", subject.noun),
+    )]
 }
 
 /// Text was expected but a number or boolean arrived: a params file value written
 /// without quotes, or a `-p` value typed as JSON because the schema did not say
 /// string where rune looks.
-fn unquoted_hint(value: &Json, at: &[String]) -> Option<String> {
+fn unquoted_hint(value: &Json, at: &[String], subject: &Subject<'_>) -> Option<String> {
     let kind = match value {
         Json::Number(_) => "number",
         Json::Bool(_) => "boolean",
@@ -423,7 +629,9 @@ fn unquoted_hint(value: &Json, at: &[String]) -> Option<String> {
     };
     let key = at.last().map_or("NAME", String::as_str);
     Some(format!(
-        "the value was read as the {kind} {value}, not as text (an unquoted `1.10` reads as the number 1.1); quote it: `{key}: \"...\"` in a params file, `-p '{key}=\"...\"'` on the command line. "
+        "the value was read as the {kind} {value}, not as text (an unquoted `1.10` reads as the number 1.1); quote it: `{key}: \"...\"` in {}, `{} '{key}=\"...\"'` on the command line. ",
+        if subject.noun == "input" { "an inputs file" } else { "a params file" },
+        if subject.noun == "input" { "--input" } else { "-p" }
     ))
 }
 

@@ -67,6 +67,10 @@ pub enum SettingSource {
     /// `policy.overrides.<action>`.
     #[serde(rename = "policy.overrides")]
     PolicyOverride,
+    /// The workflow step's (or its compensation's) own `timeout_ms` / `retries`:
+    /// more specific than the action's, less than a policy override.
+    #[serde(rename = "workflow.step")]
+    Step,
     /// The action's own `timeout_ms` / `retries`.
     #[serde(rename = "action")]
     Action,
@@ -83,6 +87,7 @@ impl SettingSource {
     pub fn as_str(self) -> &'static str {
         match self {
             SettingSource::PolicyOverride => "policy.overrides",
+            SettingSource::Step => "workflow.step",
             SettingSource::Action => "action",
             SettingSource::PolicyDefaults => "policy.defaults",
             SettingSource::Builtin => "builtin",

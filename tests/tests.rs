@@ -31,4 +31,5 @@ mod run;
 mod suggestions;
 mod validate;
 mod validate_workflows;
+mod workflow_plan;
 mod yaml_input;

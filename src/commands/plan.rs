@@ -86,11 +86,11 @@ fn plan_with(
             .and_then(|()| crate::report::save::refuse_catalog_input(out, &paths));
         if let Err(e) = refused {
             problems.push(unwritable_out(out, &e.to_string()));
-        } else if reads_params_from(args, out) {
+        } else if let Some(flag) = reads_params_from(args, out) {
             // Like a catalog file: the plan would replace the input it was made from.
             problems.push(unwritable_out(
                 out,
-                "it is the --params-file this plan reads; write the plan elsewhere",
+                &format!("it is the {flag} this plan reads; write the plan elsewhere"),
             ));
         }
     }
@@ -124,12 +124,16 @@ fn plan_with(
         acks: args.select.acks.clone(),
         reason: args.select.reason.clone(),
     };
-    let plan = match plan::plan(&checked.registry, &checked.graph, request) {
+    let planned = match &args.select.workflow {
+        Some(name) => workflow_plan(checked, request, name, WorkflowInputs::Flags(&args.select)),
+        None => plan::plan(&checked.registry, &checked.graph, request).map_err(|e| match e {
+            PlanError::Usage(d) => (Refused::Usage, d),
+            PlanError::Invalid(d) => (Refused::InvalidRequest, d),
+        }),
+    };
+    let plan = match planned {
         Ok(plan) => &*built.plan.insert(plan),
-        Err(PlanError::Usage(d)) => return refuse(printer, checked, Refused::Usage, d, channel),
-        Err(PlanError::Invalid(d)) => {
-            return refuse(printer, checked, Refused::InvalidRequest, d, channel)
-        }
+        Err((kind, d)) => return refuse(printer, checked, kind, d, channel),
     };
     // A plan names its files in JSON, which holds only Unicode: a path that is not
     // UTF-8 would be recorded as a name no file has.
@@ -233,22 +237,214 @@ fn plan_with(
     }
 }
 
-/// The plan's denied action steps, each a diagnostic labelled at the rule that
-/// decided.
+/// The plan's denied action steps (and workflow compensations), each a
+/// diagnostic labelled at the rule that decided; a workflow step is named.
 pub(crate) fn policy_denials(plan: &plan::Plan, checked: &CheckedCatalog) -> Vec<Diagnostic> {
-    plan.actions
-        .iter()
-        .filter(|step| !step.decision.allowed)
-        .map(|step| {
-            let action = &checked.registry.modules[step.module].actions[step.action];
-            crate::policy::denial(
-                &step.decision,
+    let registry = &checked.registry;
+    let workflow = plan
+        .workflow
+        .as_ref()
+        .and_then(|w| registry.workflows.get(w.workflow));
+    let mut denials = Vec::new();
+    for step in &plan.actions {
+        let id = match (workflow, &step.place) {
+            (Some(w), Some(place)) => w.steps.get(place.step).map(|s| (w, s)),
+            _ => None,
+        };
+        for (n, action_step) in step.with_compensation().enumerate() {
+            if action_step.decision.allowed {
+                continue;
+            }
+            let action = &registry.modules[action_step.module].actions[action_step.action];
+            let mut d = crate::policy::denial(
+                &action_step.decision,
                 action,
-                checked.registry.policy(),
+                registry.policy(),
                 &checked.sources,
+            );
+            if let Some((w, s)) = id {
+                let what = if n == 0 {
+                    "step"
+                } else {
+                    "compensation of step"
+                };
+                d.message = format!(
+                    "workflow `{}` {what} `{}`: {}",
+                    w.name.value, s.id.value, d.message
+                );
+                d = d.with_label(
+                    if n == 0 {
+                        s.id.span
+                    } else {
+                        s.compensate.as_ref().map_or(s.id.span, |c| c.action.span)
+                    },
+                    format!("{what} `{}`", s.id.value),
+                );
+            }
+            denials.push(d);
+        }
+    }
+    denials
+}
+
+/// Where a workflow's run inputs come from.
+// `Recorded` is for `rune apply PLAN` of a saved workflow plan.
+#[allow(dead_code)]
+pub(crate) enum WorkflowInputs<'a> {
+    /// `--input` and `--inputs-file` (typed by the workflow's inputs schema).
+    Flags(&'a SelectorArgs),
+    /// Already typed: the `workflow.inputs` recorded in a saved plan (checked again).
+    Recorded(&'a Map<String, serde_json::Value>),
+}
+
+/// Plan workflow `name` for `request` (its targets, action and params must be
+/// empty: `check_flags` refuses them with `--workflow`): find the workflow, type
+/// and check its inputs, plan its steps. The error says how to refuse
+/// (usage: exit 2; invalid request: exit 1). Denials are not errors here: they are
+/// decisions in the plan (see [`policy_denials`]).
+pub(crate) fn workflow_plan(
+    checked: &mut CheckedCatalog,
+    request: Request,
+    name: &str,
+    inputs: WorkflowInputs<'_>,
+) -> Result<plan::Plan, (Refused, Vec<Diagnostic>)> {
+    let w = plan::workflow::find_workflow(&checked.registry, name, "--workflow")
+        .map_err(|d| (Refused::Usage, vec![d]))?;
+    let inputs = match inputs {
+        WorkflowInputs::Flags(select) => {
+            workflow_inputs(&select.inputs, select.inputs_file.as_deref(), w, checked)?
+        }
+        WorkflowInputs::Recorded(values) => {
+            let invalid = check_inputs(values, w, checked, None);
+            if !invalid.is_empty() {
+                return Err((Refused::InvalidRequest, invalid));
+            }
+            values.clone()
+        }
+    };
+    let ask = plan::workflow::WorkflowRequest {
+        name: name.to_string(),
+        inputs,
+    };
+    plan::workflow::plan_workflow(&checked.registry, &checked.graph, request, ask).map_err(|e| {
+        match e {
+            PlanError::Usage(d) => (Refused::Usage, d),
+            PlanError::Invalid(d) => (Refused::InvalidRequest, d),
+        }
+    })
+}
+
+/// The plan document of workflow `name`, for `rune apply --workflow` (inputs from
+/// the flags) and `rune apply PLAN` of a saved workflow plan (the recorded
+/// inputs). `request` carries the instant, clock, acks and reason; its targets,
+/// action and params are ignored. Every refusal is reported here (unknown
+/// workflow: exit 2; bad inputs, invalid steps or a denied step or compensation:
+/// exit 1) and its status returned.
+// Called by `rune apply` (src/commands/apply.rs).
+#[allow(dead_code)]
+pub(crate) fn workflow_document(
+    checked: &mut CheckedCatalog,
+    request: Request,
+    name: &str,
+    inputs: WorkflowInputs<'_>,
+    root: &CatalogRoot,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<PlanDocument, ExitStatus> {
+    let plan = match workflow_plan(checked, request, name, inputs) {
+        Ok(plan) => plan,
+        Err((kind, d)) => return Err(refuse(printer, checked, kind, d, channel)),
+    };
+    let denials = policy_denials(&plan, checked);
+    if !denials.is_empty() {
+        return Err(refuse(printer, checked, Refused::Denied, denials, channel));
+    }
+    Ok(PlanDocument::new(
+        &plan,
+        &checked.registry,
+        &checked.sources,
+        root,
+    ))
+}
+
+/// The run inputs of workflow `w` from `--inputs-file` and `--input` (`--input`
+/// wins), typed by its inputs schema and checked against it; an inputs file is
+/// added to the catalog's sources so its values can be labelled.
+pub(crate) fn workflow_inputs(
+    assignments: &[String],
+    inputs_file: Option<&Path>,
+    w: usize,
+    checked: &mut CheckedCatalog,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    aside_from_catalog(checked, inputs_file.is_some(), |checked, sources| {
+        workflow_inputs_in(assignments, inputs_file, w, checked, sources)
+    })
+}
+
+fn workflow_inputs_in(
+    assignments: &[String],
+    inputs_file: Option<&Path>,
+    w: usize,
+    checked: &CheckedCatalog,
+    sources: &mut SourceMap,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    let file = match inputs_file {
+        Some(path) => Some(
+            params::read_values_file(path, sources, params::Flag::INPUT)
+                .map_err(|d| (Refused::Usage, vec![d]))?,
+        ),
+        None => None,
+    };
+    let schema = checked.registry.workflows[w].inputs.as_ref();
+    let (from_file, mut document) = match file {
+        Some(file) => (file.values, Some(file.document)),
+        None => (Map::new(), None),
+    };
+    let values = params::collect_for(assignments, from_file, schema, params::Flag::INPUT)
+        .map_err(|d| (Refused::Usage, vec![d]))?;
+    if let Some(document) = &mut document {
+        for (key, _) in assignments
+            .iter()
+            .filter_map(|p| params::split_assignment_of(p, params::Flag::INPUT).ok())
+        {
+            document.take(key);
+        }
+    }
+    let invalid = check_inputs(&values, w, checked, document.as_ref());
+    if !invalid.is_empty() {
+        return Err((Refused::InvalidRequest, invalid));
+    }
+    Ok(values)
+}
+
+/// Check run inputs against workflow `w`'s inputs schema; a workflow without one
+/// takes no inputs.
+fn check_inputs(
+    values: &Map<String, serde_json::Value>,
+    w: usize,
+    checked: &CheckedCatalog,
+    file: Option<&crate::yaml::Node>,
+) -> Vec<Diagnostic> {
+    let workflow = &checked.registry.workflows[w];
+    let name = &workflow.name.value;
+    match &workflow.inputs {
+        Some(schema) => {
+            params::validate_against(values, schema, &params::Subject::workflow(name), file, &[])
+        }
+        None if values.is_empty() => Vec::new(),
+        None => {
+            let given: Vec<String> = values.keys().map(|k| crate::schema::quote(k)).collect();
+            vec![Diagnostic::new(
+                Code::InvalidWorkflowInput,
+                format!(
+                    "workflow `{name}` declares no inputs, so it takes no input {}",
+                    given.join(", ")
+                ),
             )
-        })
-        .collect()
+            .with_label(workflow.name.span, "declares no `inputs` schema")
+            .with_help("drop the --input and --inputs-file flags, or declare `inputs` (a JSON Schema) on the workflow")]
+        }
+    }
 }
 
 /// Report a refusal after the catalog was read, with its counts.
@@ -268,15 +464,20 @@ pub(crate) fn refuse(
     refusal::report(printer, refusal, channel)
 }
 
-/// Whether `--out` names the `--params-file` (through any links or spelling).
-fn reads_params_from(args: &PlanArgs, out: &Path) -> bool {
-    let Some(params) = &args.select.params_file else {
-        return false;
-    };
-    match (std::fs::canonicalize(params), std::fs::canonicalize(out)) {
-        (Ok(params), Ok(out)) => params == out,
-        _ => false,
-    }
+/// Which of `--params-file` and `--inputs-file` `--out` names (through any links
+/// or spelling), if either.
+fn reads_params_from(args: &PlanArgs, out: &Path) -> Option<&'static str> {
+    let out = std::fs::canonicalize(out).ok()?;
+    [
+        ("--params-file", &args.select.params_file),
+        ("--inputs-file", &args.select.inputs_file),
+    ]
+    .into_iter()
+    .find(|(_, read)| {
+        read.as_ref()
+            .is_some_and(|read| std::fs::canonicalize(read).is_ok_and(|read| read == out))
+    })
+    .map(|(flag, _)| flag)
 }
 
 fn unwritable_out(out: &Path, why: &str) -> Diagnostic {
@@ -418,9 +619,56 @@ pub(crate) fn check_flags(args: &SelectorArgs) -> Vec<Diagnostic> {
         .iter()
         .filter_map(|param| params::split_assignment(param).err())
         .collect();
+    problems.extend(
+        args.inputs
+            .iter()
+            .filter_map(|input| params::split_assignment_of(input, params::Flag::INPUT).err()),
+    );
     let flags = |message: String, help: &str| {
         Diagnostic::new(Code::InvalidFlags, message).with_help(help.to_string())
     };
+    if let Some(workflow) = &args.workflow {
+        // A workflow's steps name their actions and parameters, and it selects
+        // its own modules: these would silently mean nothing.
+        let conflicting: Vec<&str> = [
+            args.action.as_ref().map(|_| "--action"),
+            (!args.params.is_empty()).then_some("--param"),
+            args.params_file.as_ref().map(|_| "--params-file"),
+            (!args.targets.is_empty()).then_some("--target"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !conflicting.is_empty() {
+            problems.push(flags(
+                format!(
+                    "--workflow `{}` cannot be combined with {}: a workflow's steps name their actions, parameters and modules",
+                    crate::escape::untrusted(workflow),
+                    conflicting.join(", ")
+                ),
+                "drop them and pass the workflow's inputs with `--input KEY=VALUE`, or plan the action alone without --workflow",
+            ));
+        }
+        if args.reason.is_some() && args.acks.is_empty() {
+            problems.push(flags(
+                "--reason is recorded with a break-glass acknowledgment".to_string(),
+                "add `--ack ACTION`, or drop --reason",
+            ));
+        }
+        return problems;
+    }
+    if let Some(input) = args.inputs.first() {
+        problems.push(flags(
+            format!("--input `{input}` needs --workflow NAME"),
+            "inputs belong to a workflow: add `--workflow NAME`; an action takes `--param`",
+        ));
+    }
+    if args.inputs_file.is_some() {
+        problems.push(flags(
+            "--inputs-file needs --workflow NAME".to_string(),
+            "inputs belong to a workflow: add `--workflow NAME`; an action takes `--params-file`",
+        ));
+    }
     if args.action.is_none() {
         if let Some(p) = args.params.first() {
             problems.push(flags(
@@ -476,11 +724,45 @@ pub(crate) fn typed_params(
     a: usize,
     checked: &mut CheckedCatalog,
 ) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
+    aside_from_catalog(checked, params_file.is_some(), |checked, sources| {
+        typed_params_in(assignments, params_file, m, a, checked, sources)
+    })
+}
+
+/// Run `read` with a copy of the catalog's sources to add a parameters or inputs
+/// file to (when `reads` one). A plan records every file of `checked.sources` as
+/// a catalog file, and such a file is not one (`rune apply PLAN` would read it as
+/// a catalog): the copy replaces the sources only when the read fails, so the
+/// diagnostics can label the file.
+fn aside_from_catalog<T>(
+    checked: &mut CheckedCatalog,
+    reads: bool,
+    read: impl FnOnce(&CheckedCatalog, &mut SourceMap) -> Result<T, (Refused, Vec<Diagnostic>)>,
+) -> Result<T, (Refused, Vec<Diagnostic>)> {
+    if !reads {
+        let mut untouched = SourceMap::default();
+        return read(checked, &mut untouched);
+    }
+    let mut sources = checked.sources.clone();
+    let result = read(checked, &mut sources);
+    if result.is_err() {
+        checked.sources = sources;
+    }
+    result
+}
+
+fn typed_params_in(
+    assignments: &[String],
+    params_file: Option<&Path>,
+    m: usize,
+    a: usize,
+    checked: &CheckedCatalog,
+    sources: &mut SourceMap,
+) -> Result<Map<String, serde_json::Value>, (Refused, Vec<Diagnostic>)> {
     let file = match params_file {
-        Some(path) => Some(
-            params::read_params_file(path, &mut checked.sources)
-                .map_err(|d| (Refused::Usage, vec![d]))?,
-        ),
+        Some(path) => {
+            Some(params::read_params_file(path, sources).map_err(|d| (Refused::Usage, vec![d]))?)
+        }
         None => None,
     };
     let action = &checked.registry.modules[m].actions[a];

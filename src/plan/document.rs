@@ -201,7 +201,8 @@ pub struct Inputs {
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub catalog_sha256: String,
     /// sha256 of the canonical JSON (sorted keys, no spaces) of
-    /// {acks, action, at, params, reason, targets}.
+    /// {acks, action, at, params, reason, targets}, and for a workflow plan also
+    /// its `inputs` and `workflow` name (params then null).
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub policy_inputs_sha256: String,
     /// Every catalog file read, sorted by path.
@@ -498,9 +499,15 @@ struct PolicyInputs<'a> {
     acks: Vec<&'a str>,
     action: Option<&'a str>,
     at: String,
+    /// Workflow plans only: absent, the digest of every other plan is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inputs: Option<&'a Map<String, Json>>,
     params: Option<&'a Map<String, Json>>,
     reason: Option<&'a str>,
     targets: Vec<&'a str>,
+    /// Workflow plans only, like `inputs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflow: Option<&'a str>,
 }
 
 /// Hands out step ids in execution order.
@@ -600,13 +607,23 @@ impl PlanDocument {
         let mut requested_targets: Vec<&str> = request.targets.iter().map(String::as_str).collect();
         requested_targets.sort_unstable();
         requested_targets.dedup();
+        let workflow = plan
+            .workflow
+            .as_ref()
+            .map(|w| (&registry.workflows[w.workflow], w));
         let policy_inputs = PolicyInputs {
             acks,
             action: request.action.as_deref(),
             at: request.at.to_string(),
-            params: plan.actions.first().map(|a| &a.params),
+            inputs: workflow.map(|(_, w)| &w.inputs),
+            // A workflow's parameters follow from the catalog and its inputs.
+            params: match workflow {
+                Some(_) => None,
+                None => plan.actions.first().map(|a| &a.params),
+            },
             reason: request.reason.as_deref(),
             targets: requested_targets,
+            workflow: workflow.map(|(w, _)| w.name.value.as_str()),
         };
         let inputs = Inputs {
             catalog_root: root.display(),
@@ -648,60 +665,85 @@ impl PlanDocument {
             })
             .collect();
 
-        let actions: Vec<ActionStep> = plan
+        let convert = |step: &super::ActionStep, id: u64, after_step: u64| {
+            let provider = module(step.module);
+            let action = &provider.actions[step.action];
+            let declared_in = file_of(provider);
+            let d = &step.decision;
+            let r = &step.settings.retries;
+            ActionStep {
+                id,
+                action: action.name.value.clone(),
+                module: provider.name.value.clone(),
+                description: action.description.clone(),
+                category: action.category,
+                impact: action.impact,
+                command: command(&action.exec, &declared_in),
+                declared_in,
+                after_step,
+                params: step.params.clone(),
+                timeout_ms: Setting {
+                    value: step.settings.timeout_ms.value,
+                    source: step.settings.timeout_ms.source,
+                },
+                retries: RetriesSetting {
+                    max_attempts: r.value.max_attempts,
+                    backoff_ms: r.value.backoff_ms,
+                    on: r.value.on.clone(),
+                    source: r.source,
+                },
+                decision: Decision {
+                    allowed: d.allowed,
+                    rule: d.rule.clone(),
+                    reason: d.reason.clone(),
+                    checks: d
+                        .checks
+                        .iter()
+                        .map(|c| Check {
+                            rule: c.rule.clone(),
+                            allowed: c.allowed,
+                            reason: c.reason.clone(),
+                        })
+                        .collect(),
+                },
+                acknowledgment: step.acknowledgment.as_ref().map(|a| Acknowledgment {
+                    action: a.action.clone(),
+                    reason: a.reason.clone(),
+                }),
+                references: step.references.clone(),
+                workflow: None,
+            }
+        };
+        let mut actions: Vec<ActionStep> = plan
             .actions
             .iter()
             .map(|step| {
-                let provider = module(step.module);
-                let action = &provider.actions[step.action];
-                let declared_in = file_of(provider);
-                let d = &step.decision;
-                let r = &step.settings.retries;
-                ActionStep {
-                    id: ids.next(),
-                    action: action.name.value.clone(),
-                    module: provider.name.value.clone(),
-                    description: action.description.clone(),
-                    category: action.category,
-                    impact: action.impact,
-                    command: command(&action.exec, &declared_in),
-                    declared_in,
-                    // The planner starts every provider before its actions.
-                    after_step: ready_step.get(&step.module).copied().unwrap_or(0),
-                    params: step.params.clone(),
-                    timeout_ms: Setting {
-                        value: step.settings.timeout_ms.value,
-                        source: step.settings.timeout_ms.source,
-                    },
-                    retries: RetriesSetting {
-                        max_attempts: r.value.max_attempts,
-                        backoff_ms: r.value.backoff_ms,
-                        on: r.value.on.clone(),
-                        source: r.source,
-                    },
-                    decision: Decision {
-                        allowed: d.allowed,
-                        rule: d.rule.clone(),
-                        reason: d.reason.clone(),
-                        checks: d
-                            .checks
-                            .iter()
-                            .map(|c| Check {
-                                rule: c.rule.clone(),
-                                allowed: c.allowed,
-                                reason: c.reason.clone(),
-                            })
-                            .collect(),
-                    },
-                    acknowledgment: step.acknowledgment.as_ref().map(|a| Acknowledgment {
-                        action: a.action.clone(),
-                        reason: a.reason.clone(),
-                    }),
-                    references: Vec::new(),
-                    workflow: None,
+                // The planner starts every provider before its actions.
+                let after = ready_step.get(&step.module).copied().unwrap_or(0);
+                let mut doc_step = convert(step, ids.next(), after);
+                if let (Some((spec, _)), Some(place)) = (workflow, &step.place) {
+                    let declared = &spec.steps[place.step];
+                    doc_step.workflow = Some(WorkflowStep {
+                        step: declared.id.value.clone(),
+                        wave: place.wave,
+                        needs: declared.needs.iter().map(|n| n.value.clone()).collect(),
+                        condition: declared.condition,
+                        when: place.when.clone(),
+                        continue_on_error: declared.continue_on_error,
+                        compensate: None,
+                    });
                 }
+                doc_step
             })
             .collect();
+        // Compensations are numbered after every workflow step, in the steps'
+        // order; each runs after the step it undoes.
+        for (doc_step, step) in actions.iter_mut().zip(&plan.actions) {
+            let compensation = step.place.as_ref().and_then(|p| p.compensate.as_deref());
+            if let (Some(c), Some(record)) = (compensation, doc_step.workflow.as_mut()) {
+                record.compensate = Some(Box::new(convert(c, ids.next(), doc_step.id)));
+            }
+        }
 
         let shutdown: Vec<ShutdownWave> = plan
             .shutdown()
@@ -746,7 +788,7 @@ impl PlanDocument {
                 action: request.action.clone(),
                 acks: request.acks.clone(),
                 reason: request.reason.clone(),
-                workflow: None,
+                workflow: workflow.map(|(w, _)| w.name.value.clone()),
             },
             inputs,
             startup,
@@ -757,10 +799,30 @@ impl PlanDocument {
                 modules: plan.module_count() as u64,
                 waves: plan.startup.len() as u64,
                 steps: ids.0,
-                actions: plan.actions.len() as u64,
+                actions: plan.action_count() as u64,
                 denied: plan.denied() as u64,
             },
-            workflow: None,
+            workflow: workflow.map(|(spec, w)| WorkflowRecord {
+                name: spec.name.value.clone(),
+                description: spec.description.clone(),
+                declared_in: declared_in
+                    .get(spec.name.span.file.0 as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                inputs: w.inputs.clone(),
+                waves: w
+                    .waves
+                    .iter()
+                    .enumerate()
+                    .map(|(i, wave)| StepWave {
+                        wave: i as u64 + 1,
+                        steps: wave
+                            .iter()
+                            .map(|&s| spec.steps[s].id.value.clone())
+                            .collect(),
+                    })
+                    .collect(),
+            }),
         }
     }
 
@@ -769,9 +831,17 @@ impl PlanDocument {
         self.startup.iter().flat_map(|w| w.modules.iter())
     }
 
-    /// Action steps policy denied.
+    /// Every action step and workflow compensation, in step order (compensations
+    /// right after the steps they undo, not in id order).
+    pub fn all_actions(&self) -> impl Iterator<Item = &ActionStep> {
+        self.actions.iter().flat_map(|a| {
+            std::iter::once(a).chain(a.workflow.as_ref().and_then(|w| w.compensate.as_deref()))
+        })
+    }
+
+    /// Action steps (and compensations) policy denied.
     pub fn denied(&self) -> usize {
-        self.actions.iter().filter(|a| !a.decision.allowed).count()
+        self.all_actions().filter(|a| !a.decision.allowed).count()
     }
 
     /// Write the document as pretty JSON followed by a newline.

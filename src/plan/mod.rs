@@ -29,6 +29,7 @@ use serde_json::{Map, Value as Json};
 
 pub mod document;
 pub mod root;
+pub mod workflow;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::graph::{CriticalPath, DependencyGraph};
@@ -168,6 +169,18 @@ pub struct ActionStep {
     pub decision: Decision,
     /// The break-glass acknowledgment given for this action (`--ack`), with its reason.
     pub acknowledgment: Option<Acknowledgment>,
+    /// Workflow steps: parameters filled at run time from other steps, sorted by
+    /// pointer (`params` holds `null` there).
+    pub references: Vec<document::Reference>,
+    /// Workflow steps: where the step sits in its workflow.
+    pub place: Option<workflow::StepPlace>,
+}
+
+impl ActionStep {
+    /// The step and its compensation, if any.
+    pub fn with_compensation(&self) -> impl Iterator<Item = &ActionStep> {
+        std::iter::once(self).chain(self.place.as_ref().and_then(|p| p.compensate.as_deref()))
+    }
 }
 
 /// A recorded `--ack`.
@@ -190,8 +203,10 @@ pub struct Plan {
     pub startup: Vec<Vec<usize>>,
     /// The longest startup chain.
     pub critical_path: CriticalPath,
-    /// Action steps, run after startup.
+    /// Action steps, run after startup (for a workflow: its steps in wave order).
     pub actions: Vec<ActionStep>,
+    /// For `--workflow`: the workflow, its inputs and its step waves.
+    pub workflow: Option<workflow::WorkflowPlan>,
 }
 
 impl Plan {
@@ -214,12 +229,22 @@ impl Plan {
             .flatten()
             .filter(|&&m| registry.modules[m].lifecycle.runtime != Runtime::None)
             .count();
-        running * (STARTUP_PHASES.len() + SHUTDOWN_PHASES.len()) + self.actions.len()
+        running * (STARTUP_PHASES.len() + SHUTDOWN_PHASES.len()) + self.action_count()
     }
 
-    /// Action steps policy denied.
+    /// Every action step and compensation.
+    pub fn all_actions(&self) -> impl Iterator<Item = &ActionStep> {
+        self.actions.iter().flat_map(ActionStep::with_compensation)
+    }
+
+    /// Action steps, compensations included.
+    pub fn action_count(&self) -> usize {
+        self.all_actions().count()
+    }
+
+    /// Action steps (and compensations) policy denied.
     pub fn denied(&self) -> usize {
-        self.actions.iter().filter(|a| !a.decision.allowed).count()
+        self.all_actions().filter(|a| !a.decision.allowed).count()
     }
 }
 
@@ -374,6 +399,8 @@ pub fn plan(
             settings: policy::resolve_settings(policy, spec),
             decision: policy::decide(policy, spec, &input),
             acknowledgment,
+            references: Vec::new(),
+            place: None,
         });
     }
     Ok(Plan {
@@ -382,5 +409,6 @@ pub fn plan(
         startup,
         critical_path,
         actions,
+        workflow: None,
     })
 }

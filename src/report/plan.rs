@@ -11,10 +11,12 @@ use serde_json::Value as Json;
 
 use crate::escape::untrusted;
 use crate::plan::document::{
-    PhaseStep, PlanDocument, RetriesSetting, StartupModule, TimeoutSource,
+    ActionStep, PhaseStep, PlanDocument, RetriesSetting, StartupModule, TimeoutSource, WhenTest,
+    WorkflowRecord,
 };
 use crate::plan::{Clock, Phase, SHUTDOWN_PHASES, STARTUP_PHASES};
 use crate::registry::Runtime;
+use crate::registry::StepIf;
 use crate::source::SourceMap;
 
 /// `name@version` as shown to a person (escaped: both come from the catalog).
@@ -144,7 +146,10 @@ pub fn render_human(doc: &PlanDocument) -> String {
         }
     }
 
-    for step in &doc.actions {
+    if let Some(workflow) = &doc.workflow {
+        render_workflow(&mut out, doc, workflow, &label);
+    }
+    for step in doc.actions.iter().filter(|s| s.workflow.is_none()) {
         let wave = modules.get(step.module.as_str()).map_or(0, |(w, _)| *w);
         out.push_str(&format!(
             "\naction, after {} is ready (wave {wave})\n",
@@ -189,46 +194,7 @@ pub fn render_human(doc: &PlanDocument) -> String {
                 step.retries.source.as_str()
             ),
         ));
-        let d = &step.decision;
-        let verdict = if d.allowed { "ALLOWED" } else { "DENIED" };
-        if d.checks.is_empty() {
-            out.push_str(&field(
-                "policy",
-                &format!(
-                    "{verdict} by {}: {}",
-                    untrusted(&d.rule.to_string()),
-                    untrusted(&d.reason)
-                ),
-            ));
-        } else {
-            // The deciding rule's reason is among the checks; name it once above them.
-            out.push_str(&field(
-                "policy",
-                &format!("{verdict} by {}", untrusted(&d.rule.to_string())),
-            ));
-            for c in &d.checks {
-                out.push_str(&format!(
-                    "      {:<9} {} {}: {}\n",
-                    "",
-                    if c.allowed { "allow" } else { "deny " },
-                    untrusted(&c.rule.to_string()),
-                    untrusted(&c.reason)
-                ));
-            }
-        }
-        if let Some(ack) = &step.acknowledgment {
-            out.push_str(&field(
-                "ack",
-                &match &ack.reason {
-                    Some(r) => format!(
-                        "--ack {} --reason \"{}\"",
-                        untrusted(&ack.action),
-                        untrusted(&r.replace('\\', "\\\\").replace('"', "\\\""))
-                    ),
-                    None => format!("--ack {} (no reason)", untrusted(&ack.action)),
-                },
-            ));
-        }
+        policy_lines(&mut out, step, "      ");
     }
 
     out.push_str(&format!(
@@ -287,21 +253,265 @@ pub fn render_human(doc: &PlanDocument) -> String {
         .flat_map(|w| &w.modules)
         .map(|m| m.steps.len())
         .sum();
+    let actions = match &doc.workflow {
+        None => plural(doc.actions.len(), "action"),
+        Some(_) => {
+            let compensations = doc.all_actions().count() - doc.actions.len();
+            match compensations {
+                0 => plural(doc.actions.len(), "workflow step"),
+                n => format!(
+                    "{} + {}",
+                    plural(doc.actions.len(), "workflow step"),
+                    plural(n, "compensation")
+                ),
+            }
+        }
+    };
     let mut line = format!(
-        "\nplan: {} ({} startup, {}, {} shutdown)",
+        "\nplan: {} ({} startup, {actions}, {} shutdown)",
         plural(summary.steps as usize, "step"),
         startup_steps,
-        plural(doc.actions.len(), "action"),
         shutdown_steps
     );
     match doc.denied() {
         0 if doc.actions.is_empty() => {}
+        0 if doc.workflow.is_some() => line.push_str("; every step allowed"),
         0 => line.push_str("; every action allowed"),
+        n if doc.workflow.is_some() => {
+            line.push_str(&format!("; {} denied by policy", plural(n, "step")))
+        }
         n => line.push_str(&format!("; {} denied by policy", plural(n, "action"))),
     }
     line.push('\n');
     out.push_str(&line);
     out
+}
+
+/// The policy decision of an action step (every check when there are several) and
+/// its break-glass acknowledgment, each line after `indent`.
+fn policy_lines(out: &mut String, step: &ActionStep, indent: &str) {
+    let field = |name: &str, value: &str| format!("{indent}{name:<9} {value}\n");
+    let d = &step.decision;
+    let verdict = if d.allowed { "ALLOWED" } else { "DENIED" };
+    if d.checks.is_empty() {
+        out.push_str(&field(
+            "policy",
+            &format!(
+                "{verdict} by {}: {}",
+                untrusted(&d.rule.to_string()),
+                untrusted(&d.reason)
+            ),
+        ));
+    } else {
+        // The deciding rule's reason is among the checks; name it once above them.
+        out.push_str(&field(
+            "policy",
+            &format!("{verdict} by {}", untrusted(&d.rule.to_string())),
+        ));
+        for c in &d.checks {
+            out.push_str(&format!(
+                "{indent}{:<9} {} {}: {}\n",
+                "",
+                if c.allowed { "allow" } else { "deny " },
+                untrusted(&c.rule.to_string()),
+                untrusted(&c.reason)
+            ));
+        }
+    }
+    if let Some(ack) = &step.acknowledgment {
+        out.push_str(&field(
+            "ack",
+            &match &ack.reason {
+                Some(r) => format!(
+                    "--ack {} --reason \"{}\"",
+                    untrusted(&ack.action),
+                    untrusted(&r.replace('\\', "\\\\").replace('"', "\\\""))
+                ),
+                None => format!("--ack {} (no reason)", untrusted(&ack.action)),
+            },
+        ));
+    }
+}
+
+/// `{"a":1}` with control characters escaped: parameters come from the catalog
+/// and the command line.
+fn json_text(value: &Json) -> String {
+    untrusted(&value.to_string()).into_owned()
+}
+
+/// What an action step runs and how: command, literal parameters, the references
+/// still to be filled, timeout, retries, policy. Shared by steps and compensations.
+fn action_lines(out: &mut String, step: &ActionStep, indent: &str) {
+    let field = |name: &str, value: &str| format!("{indent}{name:<9} {value}\n");
+    out.push_str(&field(
+        "command",
+        &match &step.command {
+            None => "(no exec)".to_string(),
+            Some(c) => display_command(&c.argv),
+        },
+    ));
+    out.push_str(&field(
+        "params",
+        &json_text(&Json::Object(step.params.clone())),
+    ));
+    for r in &step.references {
+        out.push_str(&field(
+            "fills",
+            &format!(
+                "{} from {} (at run time)",
+                untrusted(&r.pointer),
+                untrusted(&r.from)
+            ),
+        ));
+    }
+    out.push_str(&field(
+        "timeout",
+        &format!(
+            "{} ms ({})",
+            step.timeout_ms.value,
+            step.timeout_ms.source.as_str()
+        ),
+    ));
+    out.push_str(&field(
+        "retries",
+        &format!(
+            "{} ({})",
+            retries_text(&step.retries),
+            step.retries.source.as_str()
+        ),
+    ));
+    policy_lines(out, step, indent);
+}
+
+/// The workflow part of a plan: its inputs, then the steps wave by wave, each
+/// with its conditions, the module it waits for, what it runs and its
+/// compensation.
+fn render_workflow(
+    out: &mut String,
+    doc: &PlanDocument,
+    workflow: &WorkflowRecord,
+    label: &dyn Fn(&str) -> String,
+) {
+    let by_step: HashMap<&str, &ActionStep> = doc
+        .actions
+        .iter()
+        .filter_map(|a| a.workflow.as_ref().map(|w| (w.step.as_str(), a)))
+        .collect();
+    let steps = by_step.len();
+    let compensations = doc
+        .actions
+        .iter()
+        .filter(|a| a.workflow.as_ref().is_some_and(|w| w.compensate.is_some()))
+        .count();
+    out.push_str(&format!(
+        "\nworkflow {} ({}): {}\n",
+        untrusted(&workflow.name),
+        untrusted(&workflow.declared_in),
+        untrusted(&workflow.description)
+    ));
+    out.push_str(&format!(
+        "  inputs  {}\n",
+        if workflow.inputs.is_empty() {
+            "none".to_string()
+        } else {
+            json_text(&Json::Object(workflow.inputs.clone()))
+        }
+    ));
+    out.push_str(&format!(
+        "\nworkflow steps: {} in {}{}, after startup\n",
+        steps,
+        plural(workflow.waves.len(), "wave"),
+        match compensations {
+            0 => String::new(),
+            n => format!(", {}", plural(n, "compensation")),
+        }
+    ));
+    let indent = "        ";
+    let field = |name: &str, value: &str| format!("{indent}{name:<9} {value}\n");
+    for wave in &workflow.waves {
+        out.push_str(&format!("  wave {}\n", wave.wave));
+        for id in &wave.steps {
+            let Some(step) = by_step.get(id.as_str()) else {
+                continue;
+            };
+            let Some(place) = &step.workflow else {
+                continue;
+            };
+            out.push_str(&format!(
+                "    #{} {}: {} on {} ({}, {} impact)\n",
+                step.id,
+                untrusted(id),
+                untrusted(&step.action),
+                label(&step.module),
+                step.category.as_str(),
+                step.impact.as_str()
+            ));
+            if !place.needs.is_empty() {
+                let needs: Vec<String> = place
+                    .needs
+                    .iter()
+                    .map(|n| untrusted(n).into_owned())
+                    .collect();
+                out.push_str(&field("needs", &needs.join(", ")));
+            }
+            match place.condition {
+                StepIf::Success => {}
+                StepIf::Failure => {
+                    out.push_str(&field("if", "failure: runs only when a needed step failed"))
+                }
+                StepIf::Always => {
+                    out.push_str(&field("if", "always: runs once the needed steps finished"))
+                }
+            }
+            if let Some(when) = &place.when {
+                out.push_str(&field(
+                    "when",
+                    &format!(
+                        "{} {} {}",
+                        untrusted(&when.from),
+                        match when.test {
+                            WhenTest::Equals => "equals",
+                            WhenTest::NotEquals => "not_equals",
+                        },
+                        json_text(&when.value)
+                    ),
+                ));
+            }
+            if place.continue_on_error {
+                out.push_str(&field(
+                    "on error",
+                    "continue (continue_on_error: the workflow goes on)",
+                ));
+            }
+            out.push_str(&field(
+                "modules",
+                &if step.after_step == 0 {
+                    format!("{} and what it requires", label(&step.module))
+                } else {
+                    format!(
+                        "{} and what it requires, ready by #{}",
+                        label(&step.module),
+                        step.after_step
+                    )
+                },
+            ));
+            action_lines(out, step, indent);
+            if let Some(c) = &place.compensate {
+                out.push_str(&field(
+                    "undo",
+                    &format!(
+                        "#{} {} on {} ({}, {} impact), if the workflow stops",
+                        c.id,
+                        untrusted(&c.action),
+                        label(&c.module),
+                        c.category.as_str(),
+                        c.impact.as_str()
+                    ),
+                ));
+                action_lines(out, c, &format!("{indent}  "));
+            }
+        }
+    }
 }
 
 /// Diagnostics rendered as `validate` renders them, without its catalog summary

@@ -46,6 +46,28 @@ pub enum Outcome {
     Skipped,
 }
 
+/// A decision on a workflow step, or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowDecision {
+    /// Its needs and conditions held: it starts.
+    Started,
+    /// It will not run; the event says why.
+    Skipped,
+    /// It succeeded.
+    Succeeded,
+    /// It failed and stopped the workflow.
+    Failed,
+    /// It failed; `continue_on_error` let the workflow go on.
+    FailedContinued,
+    /// Its compensation (the event's `step`) starts.
+    CompensationStarted,
+    /// Its compensation succeeded.
+    Compensated,
+    /// Its compensation failed.
+    CompensationFailed,
+}
+
 /// Which way a protocol message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -188,6 +210,30 @@ pub enum Event {
         stderr: Option<String>,
         /// The failure, for a failed step.
         error: Option<Box<Eps>>,
+    },
+    /// A workflow step was decided on: started, skipped (and why), finished, or
+    /// compensated. The action's own attempts, output and error are in the
+    /// `step_started` and `step_finished` events of the same `step`.
+    WorkflowStep {
+        /// When.
+        at: Timestamp,
+        /// Plan step id (of the compensation step, for a compensation).
+        step: u64,
+        /// The workflow step's id from the catalog.
+        id: String,
+        /// What was decided or how it ended.
+        decision: WorkflowDecision,
+        /// Why, for a skipped step.
+        reason: Option<String>,
+    },
+    /// The workflow's steps and compensations are over.
+    WorkflowFinished {
+        /// When.
+        at: Timestamp,
+        /// The workflow.
+        name: String,
+        /// The step whose failure stopped the workflow, if one did.
+        stopped_by: Option<String>,
     },
     /// The operator pressed Ctrl-C (or sent SIGINT/SIGTERM).
     Interrupted {

@@ -66,6 +66,9 @@ pub enum WorkflowDecision {
     Compensated,
     /// Its compensation failed.
     CompensationFailed,
+    /// Its compensation is not run (the workflow did not stop, the step did not
+    /// succeed, or the run was interrupted); the event says why.
+    CompensationSkipped,
 }
 
 /// Which way a protocol message went.

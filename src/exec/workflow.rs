@@ -62,6 +62,8 @@ pub(crate) enum State {
 }
 
 impl State {
+    // Used by the property tests; the plumbing only needs the counts.
+    #[cfg_attr(not(test), allow(dead_code))]
     fn finished(self) -> bool {
         !matches!(self, State::Pending | State::Running)
     }
@@ -145,6 +147,7 @@ impl Scheduler {
     }
 
     /// Steps running now.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn running(&self) -> usize {
         self.running
     }
@@ -155,6 +158,7 @@ impl Scheduler {
     }
 
     /// Where step `i` is.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn state(&self, i: usize) -> State {
         self.state[i]
     }
@@ -434,11 +438,14 @@ pub(crate) fn run(
     });
     let stopped = scheduler.stopped_by().is_some();
     let outputs = outputs.into_inner().unwrap_or_else(|p| p.into_inner());
-    for i in scheduler.compensations() {
+    let chosen = scheduler.compensations();
+    let mut compensated = vec![false; steps.len()];
+    for &i in &chosen {
         if ctx.stop.is_set() || ctx.kill.is_set() {
             ctx.note_interrupts();
             break;
         }
+        compensated[i] = true;
         let step = &steps[i];
         let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
             continue;
@@ -469,6 +476,26 @@ pub(crate) fn run(
             },
             None,
         );
+    }
+    // Every compensation not run is on record too, with why: the report then
+    // accounts for every planned step.
+    for (i, step) in steps.iter().enumerate() {
+        let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
+            continue;
+        };
+        if compensated[i] {
+            continue;
+        }
+        let name = step_name(step);
+        let why = if ctx.stop.is_set() || ctx.kill.is_set() {
+            "interrupted: not started".to_string()
+        } else if !stopped {
+            "not needed: the workflow did not stop".to_string()
+        } else {
+            format!("step `{name}` did not succeed: nothing to undo")
+        };
+        decide_as(ctx, comp, &name, WorkflowDecision::CompensationSkipped, Some(&why));
+        ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
     }
     if let Some(workflow) = &doc.workflow {
         ctx.sink.emit(&Event::WorkflowFinished {

@@ -416,7 +416,8 @@ impl Report {
                         WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
                         WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
                         WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
-                        WorkflowDecision::CompensationStarted => None,
+                        WorkflowDecision::CompensationStarted
+                        | WorkflowDecision::CompensationSkipped => None,
                         WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
                         WorkflowDecision::CompensationFailed => {
                             Some(WorkflowOutcome::CompensationFailed)
@@ -425,6 +426,7 @@ impl Report {
                     let compensation = matches!(
                         decision,
                         WorkflowDecision::CompensationStarted
+                            | WorkflowDecision::CompensationSkipped
                             | WorkflowDecision::Compensated
                             | WorkflowDecision::CompensationFailed
                     );

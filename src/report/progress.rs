@@ -464,6 +464,7 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
                 ),
                 WorkflowDecision::Started
                 | WorkflowDecision::Skipped
+                | WorkflowDecision::CompensationSkipped
                 | WorkflowDecision::Succeeded => return None,
             }
         }

@@ -30,5 +30,6 @@ mod robustness;
 mod run;
 mod suggestions;
 mod validate;
+mod workflow_apply;
 mod workflow_plan;
 mod yaml_input;

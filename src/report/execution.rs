@@ -911,7 +911,10 @@ pub fn render_human(report: &Report, color: bool) -> String {
                 let undone = report
                     .steps
                     .iter()
-                    .filter(|s| s.workflow.as_ref().is_some_and(|w| w.compensation))
+                    .filter(|s| {
+                        s.status != StepStatus::Skipped
+                            && s.workflow.as_ref().is_some_and(|w| w.compensation)
+                    })
                     .count();
                 let _ = writeln!(
                     out,

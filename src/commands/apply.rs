@@ -533,7 +533,7 @@ fn execute(
     };
     let mode = ProgressMode::detect(json);
     let progress = Progress::new(mode, config.color_stderr);
-    let collect = Collect::default();
+    let collect = Collect::for_report();
     let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];
     if let Some(journal) = &journal {
         sinks.push(journal);

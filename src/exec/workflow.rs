@@ -589,12 +589,11 @@ impl Values<'_> {
         ran_params: &[Option<Map<String, Json>>],
         outputs: &[Option<Json>],
     ) -> Result<Json, String> {
+        // Walked by reference: only the value found is copied, never a whole
+        // output or parameter map.
         let mut parts = from.split('.');
-        let (root, path): (Json, Vec<&str>) = match parts.next() {
-            Some("inputs") => {
-                let inputs = self.inputs.cloned().unwrap_or_default();
-                (Json::Object(inputs), parts.collect())
-            }
+        let (map, path): (Option<&Map<String, Json>>, Vec<&str>) = match parts.next() {
+            Some("inputs") => (self.inputs, parts.collect()),
             Some("steps") => {
                 let id = parts.next().unwrap_or_default();
                 let Some(&i) = self.index.get(id) else {
@@ -602,26 +601,35 @@ impl Values<'_> {
                 };
                 match parts.next() {
                     Some("output") => match &outputs[i] {
-                        Some(output) => (output.clone(), parts.collect()),
-                        None => return Err(format!("`{from}`: step `{id}` has no output (it did not succeed)")),
+                        Some(Json::Object(output)) => (Some(output), parts.collect()),
+                        _ => {
+                            return Err(format!(
+                                "`{from}`: step `{id}` has no output (it did not succeed)"
+                            ))
+                        }
                     },
-                    Some("params") => {
-                        let params = ran_params[i]
-                            .clone()
-                            .unwrap_or_else(|| self.doc.actions[i].params.clone());
-                        (Json::Object(params), parts.collect())
-                    }
+                    Some("params") => (
+                        Some(ran_params[i].as_ref().unwrap_or(&self.doc.actions[i].params)),
+                        parts.collect(),
+                    ),
                     _ => return Err(format!("`{from}` names neither `output` nor `params`")),
                 }
             }
             _ => return Err(format!("`{from}` is not an inputs.* or steps.* reference")),
         };
-        let mut value = &root;
-        for field in &path {
-            value = match value.get(field) {
-                Some(v) => v,
-                None => return Err(format!("`{from}`: there is no field `{field}`")),
-            };
+        let Some(map) = map else {
+            return Err(format!("`{from}`: the run has no inputs"));
+        };
+        let Some((first, rest)) = path.split_first() else {
+            return Ok(Json::Object(map.clone()));
+        };
+        let mut value = map
+            .get(*first)
+            .ok_or_else(|| format!("`{from}`: there is no field `{first}`"))?;
+        for field in rest {
+            value = value
+                .get(field)
+                .ok_or_else(|| format!("`{from}`: there is no field `{field}`"))?;
         }
         Ok(value.clone())
     }

@@ -64,7 +64,7 @@ impl Run {
                     )
             })
             .map(|(_, d, r)| (d, r))
-            .last()
+            .next_back()
             .unwrap_or_else(|| panic!("no decision on `{id}`"))
     }
 }
@@ -163,7 +163,10 @@ fn a_failure_stops_the_workflow_handlers_run_and_succeeded_steps_are_undone_in_r
         )]
     );
     // A compensation reads the step's params and output as they ran.
-    let json = apply("stop-and-compensate", &["--parallelism", "1", "--format", "json"]);
+    let json = apply(
+        "stop-and-compensate",
+        &["--parallelism", "1", "--format", "json"],
+    );
     let report: serde_json::Value = json
         .out
         .stdout
@@ -177,7 +180,10 @@ fn a_failure_stops_the_workflow_handlers_run_and_succeeded_steps_are_undone_in_r
         .iter()
         .find(|s| s["workflow"]["id"] == "b" && s["workflow"]["compensation"] == true)
         .expect("undo b");
-    assert_eq!(undo_b["output"], serde_json::json!({"name": "b", "value": 1}));
+    assert_eq!(
+        undo_b["output"],
+        serde_json::json!({"name": "b", "value": 1})
+    );
     assert_eq!(report["workflow"]["stopped_by"], "c");
 }
 
@@ -236,7 +242,11 @@ fn continue_on_error_goes_on_and_exits_0() {
     );
     assert_eq!(run.decision("handler").0, WorkflowDecision::Succeeded);
     assert_eq!(run.decision("other").0, WorkflowDecision::Succeeded);
-    assert!(run.out.stdout.contains("failed, continued"), "{}", run.out.stdout);
+    assert!(
+        run.out.stdout.contains("failed, continued"),
+        "{}",
+        run.out.stdout
+    );
     assert!(run.out.stdout.contains("ran to its end"));
 }
 
@@ -264,7 +274,9 @@ fn a_when_skips_a_step_and_its_dependents_but_not_always_handlers() {
     assert_eq!(run.starts(), ["task probe", "task report"]);
     // The output reference was filled from the probe's output.
     let finished = run.events.iter().find_map(|e| match e {
-        Event::StepFinished { step: 5, output, .. } => output.clone(),
+        Event::StepFinished {
+            step: 5, output, ..
+        } => output.clone(),
         _ => None,
     });
     assert_eq!(
@@ -303,9 +315,7 @@ fn random_dag(seed: u64, n: usize) -> (String, Vec<Vec<usize>>) {
         state ^= state << 17;
         state
     };
-    let mut yaml = String::from(
-        "  random:\n    description: random\n    steps:\n",
-    );
+    let mut yaml = String::from("  random:\n    description: random\n    steps:\n");
     let mut all = Vec::new();
     for i in 0..n {
         let mut needs: Vec<usize> = Vec::new();
@@ -341,7 +351,11 @@ fn random_dags_start_no_step_before_its_needs_and_respect_parallelism() {
         )
         .unwrap();
         std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).unwrap();
-        let run = apply_in(&dir.path().join("catalog.yaml"), "random", &["--parallelism", "2"]);
+        let run = apply_in(
+            &dir.path().join("catalog.yaml"),
+            "random",
+            &["--parallelism", "2"],
+        );
         assert_eq!(run.out.code, 0, "seed {seed}: {}", run.out.snapshot());
         // Journal order: a step starts after every step it needs finished, and at
         // most 2 run at once.
@@ -362,10 +376,15 @@ fn random_dags_start_no_step_before_its_needs_and_respect_parallelism() {
         let mut running = 0;
         for event in &run.events {
             match event {
-                Event::StepStarted { step, attempt: 1, .. } if ids.contains_key(step) => {
+                Event::StepStarted {
+                    step, attempt: 1, ..
+                } if ids.contains_key(step) => {
                     let i = ids[step];
                     for &k in &needs[i] {
-                        assert!(finished[k], "seed {seed}: s{i} started before s{k} finished");
+                        assert!(
+                            finished[k],
+                            "seed {seed}: s{i} started before s{k} finished"
+                        );
                     }
                     running += 1;
                     assert!(running <= 2, "seed {seed}: more than 2 running");
@@ -457,7 +476,10 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
         .unwrap_or_default()
         .contains("start task slow")
     {
-        assert!(began.elapsed() < Duration::from_secs(20), "the slow step never started");
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the slow step never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     nix::sys::signal::kill(
@@ -488,12 +510,26 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
     assert_eq!(
         skipped,
         [
-            ("next".to_string(), Some("interrupted: not started".to_string())),
-            ("side".to_string(), Some("interrupted: not started".to_string()))
+            (
+                "next".to_string(),
+                Some("interrupted: not started".to_string())
+            ),
+            (
+                "side".to_string(),
+                Some("interrupted: not started".to_string())
+            )
         ]
     );
-    assert!(events.iter().any(|e| matches!(e, Event::Interrupted { count: 1, .. })));
-    assert!(matches!(events.last(), Some(Event::RunFinished { succeeded: false, .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Interrupted { count: 1, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::RunFinished {
+            succeeded: false,
+            ..
+        })
+    ));
 }
 
 /// The repository's catalogs, plugins and modules in a fresh directory (the
@@ -529,19 +565,32 @@ fn the_example_quarantine_workflow_succeeds_or_puts_the_files_back() {
     let run = apply_in(
         &catalogs,
         "quarantine-logs",
-        &["--input", "pattern=app.log.*", "--input", "max_quarantined=0"],
+        &[
+            "--input",
+            "pattern=app.log.*",
+            "--input",
+            "max_quarantined=0",
+        ],
     );
     assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
     assert_eq!(run.decision("verify").0, WorkflowDecision::Failed);
     assert_eq!(run.decision("keep-record").0, WorkflowDecision::Succeeded);
     assert_eq!(run.decision("quarantine").0, WorkflowDecision::Compensated);
-    assert_eq!(std::fs::read_to_string(logs.join("app.log.2")).unwrap(), "older\n");
+    assert_eq!(
+        std::fs::read_to_string(logs.join("app.log.2")).unwrap(),
+        "older\n"
+    );
     assert!(logs.join("app.log.1").exists());
     // Allowing them, the files stay in quarantine and the workflow succeeds.
     let run = apply_in(
         &catalogs,
         "quarantine-logs",
-        &["--input", "pattern=app.log.*", "--input", "max_quarantined=5"],
+        &[
+            "--input",
+            "pattern=app.log.*",
+            "--input",
+            "max_quarantined=5",
+        ],
     );
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
     assert!(!logs.join("app.log.1").exists());

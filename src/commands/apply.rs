@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
+use super::plan::WorkflowInputs;
 use crate::catalog::{self, CheckedCatalog};
 use crate::cli::{ApplyArgs, OutputFormat, SelectorArgs};
 use crate::config::Config;
@@ -29,7 +30,6 @@ use crate::exec::lifecycle::{self, Context, ModuleSpec};
 use crate::exec::process::{Cancel, Spec};
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
-use super::plan::WorkflowInputs;
 use crate::plan::{self, PlanError, Request};
 use crate::registry::{Criticality, Registry};
 use crate::report::diagnostics::Summary;

@@ -14,8 +14,8 @@
 //! position (wave, then declaration order), so the same completion order always
 //! gives the same run.
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -313,8 +313,12 @@ pub(crate) struct Ended {
 /// actions, so a step runs exactly as `--action` would).
 pub(crate) trait StepRunner: Sync {
     /// Run `step` with `params`; `cancel` kills it.
-    fn run(&self, step: &ActionStep, runnable: &Runnable, params: &Map<String, Json>)
-        -> ActionResult;
+    fn run(
+        &self,
+        step: &ActionStep,
+        runnable: &Runnable,
+        params: &Map<String, Json>,
+    ) -> ActionResult;
 }
 
 /// Run the workflow steps of `doc` (modules already started). `runnables[i]` is
@@ -374,9 +378,11 @@ pub(crate) fn run(
             }
             let decisions = {
                 let outputs = lock(&outputs);
-                scheduler.next(|i| match &steps[i].workflow.as_ref().and_then(|w| w.when.as_ref()) {
-                    Some(when) => values.when(when, &ran_params, &outputs),
-                    None => WhenVerdict::Run,
+                scheduler.next(|i| {
+                    match &steps[i].workflow.as_ref().and_then(|w| w.when.as_ref()) {
+                        Some(when) => values.when(when, &ran_params, &outputs),
+                        None => WhenVerdict::Run,
+                    }
                 })
             };
             for decision in decisions {
@@ -384,7 +390,14 @@ pub(crate) fn run(
                     Decision::Skip(i, reason) => {
                         let step = &steps[i];
                         decide(ctx, step, WorkflowDecision::Skipped, Some(&reason));
-                        ctx.skipped(step.id, &step.module, None, Some(&step.action), &reason, None);
+                        ctx.skipped(
+                            step.id,
+                            &step.module,
+                            None,
+                            Some(&step.action),
+                            &reason,
+                            None,
+                        );
                     }
                     Decision::Start(i) => {
                         let step = &steps[i];
@@ -454,7 +467,13 @@ pub(crate) fn run(
             continue;
         };
         let name = step_name(step);
-        decide_as(ctx, comp, &name, WorkflowDecision::CompensationStarted, None);
+        decide_as(
+            ctx,
+            comp,
+            &name,
+            WorkflowDecision::CompensationStarted,
+            None,
+        );
         let ok = match values.fill(comp, &comp.references, &ran_params, &outputs) {
             Ok(filled) => {
                 let params = filled.as_ref().unwrap_or(&comp.params);
@@ -494,7 +513,13 @@ pub(crate) fn run(
         } else {
             format!("step `{name}` did not succeed: nothing to undo")
         };
-        decide_as(ctx, comp, &name, WorkflowDecision::CompensationSkipped, Some(&why));
+        decide_as(
+            ctx,
+            comp,
+            &name,
+            WorkflowDecision::CompensationSkipped,
+            Some(&why),
+        );
         ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
     }
     if let Some(workflow) = &doc.workflow {
@@ -516,7 +541,10 @@ fn step_name(step: &ActionStep) -> String {
 
 fn finish(ctx: &Context, step: &ActionStep, scheduler: &Scheduler, ok: bool) {
     let _ = scheduler;
-    let decision = match (ok, step.workflow.as_ref().is_some_and(|w| w.continue_on_error)) {
+    let decision = match (
+        ok,
+        step.workflow.as_ref().is_some_and(|w| w.continue_on_error),
+    ) {
         (true, _) => WorkflowDecision::Succeeded,
         (false, true) => WorkflowDecision::FailedContinued,
         (false, false) => WorkflowDecision::Failed,
@@ -609,7 +637,11 @@ impl Values<'_> {
                         }
                     },
                     Some("params") => (
-                        Some(ran_params[i].as_ref().unwrap_or(&self.doc.actions[i].params)),
+                        Some(
+                            ran_params[i]
+                                .as_ref()
+                                .unwrap_or(&self.doc.actions[i].params),
+                        ),
                         parts.collect(),
                     ),
                     _ => return Err(format!("`{from}` names neither `output` nor `params`")),

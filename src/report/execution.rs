@@ -926,7 +926,11 @@ pub fn render_human(report: &Report, color: bool) -> String {
                 );
             }
             None => {
-                let _ = writeln!(out, "workflow `{}` ran to its end", untrusted(&workflow.name));
+                let _ = writeln!(
+                    out,
+                    "workflow `{}` ran to its end",
+                    untrusted(&workflow.name)
+                );
             }
         }
     }

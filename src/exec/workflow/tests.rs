@@ -130,7 +130,10 @@ fn simulate(case: &Case, limit: usize, rng: &mut Rng, interrupt_at: Option<usize
         if s.done() {
             break;
         }
-        assert!(!running.is_empty(), "no step runs and the workflow is not done");
+        assert!(
+            !running.is_empty(),
+            "no step runs and the workflow is not done"
+        );
         let k = rng.below(running.len());
         let i = running.swap_remove(k);
         let ok = case.succeeds[i];

@@ -176,6 +176,8 @@ codes! {
     /// A workflow run input that does not satisfy the workflow's inputs schema, or
     /// one a step reads that the run does not give.
     InvalidWorkflowInput = "rune::plan::invalid_input", Error, Some(-32200);
+    /// A workflow step names a node rune cannot run on yet (only this machine).
+    UnsupportedNode = "rune::plan::unsupported_node", Error, None;
 
     /// Command-line flags that do not fit together, e.g. `--param` without `--action`.
     InvalidFlags = "rune::cli::invalid_flags", Error, None;

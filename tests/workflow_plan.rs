@@ -637,14 +637,15 @@ fn a_literal_step_parameter_the_schema_rejects_fails_the_plan() {
     for file in ["modules.yaml", "policy.yaml"] {
         std::fs::copy(Path::new(FIXTURE).join(file), dir.path().join(file)).unwrap();
     }
-    // `validate` checks literals too; a value it cannot judge (an input that only
-    // exists per run) is checked here: a string input going where an integer goes.
+    // `validate` checks literals, and the types of references where both schemas
+    // say them; an input whose schema says nothing can only be judged per run,
+    // here: a word going where an integer goes.
     std::fs::write(
         dir.path().join("workflows.yaml"),
         r#"catalog_version: "1"
 workflows:
   drain:
-    inputs: { type: object, properties: { deadline: { type: string } } }
+    inputs: { type: object, properties: { deadline: { description: seconds, or a word } } }
     steps:
       - id: drain
         action: drain-node
@@ -948,4 +949,19 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn a_step_on_another_node_is_refused() {
+    let out = plan(&[FIXTURE, "--workflow", "remote", "--at", BUSINESS_HOURS]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(
+            "workflow `remote` step `there` runs on node `worker-3`: remote nodes are not supported yet"
+        ),
+        "{}",
+        out.stderr
+    );
+    // `localhost` is this machine: the step `here` is not reported.
+    assert!(!out.stderr.contains("step `here`"), "{}", out.stderr);
 }

@@ -67,6 +67,7 @@ pub fn explanation(code: Code) -> &'static str {
         Code::UnrepresentablePath => include_str!("codes/unrepresentable_path.md"),
         Code::UnknownWorkflow => include_str!("codes/unknown_workflow.md"),
         Code::InvalidWorkflowInput => include_str!("codes/invalid_input.md"),
+        Code::UnsupportedNode => include_str!("codes/unsupported_node.md"),
         Code::InvalidFlags => include_str!("codes/invalid_flags.md"),
         Code::InvalidInstant => include_str!("codes/invalid_instant.md"),
         Code::InvalidParam => include_str!("codes/invalid_param.md"),

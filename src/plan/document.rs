@@ -201,7 +201,8 @@ pub struct Inputs {
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub catalog_sha256: String,
     /// sha256 of the canonical JSON (sorted keys, no spaces) of
-    /// {acks, action, at, params, reason, targets}.
+    /// {acks, action, at, params, reason, targets}, and for a workflow plan also
+    /// its `inputs` and `workflow` name (params then null).
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub policy_inputs_sha256: String,
     /// Every catalog file read, sorted by path.

@@ -38,6 +38,9 @@ use crate::registry::{Action, ExecSettings, Registry, Workflow};
 use crate::source::Span;
 use crate::yaml::{Node, Value};
 
+/// The `node` values that name this machine (as `rune run --node` takes them).
+const LOCAL_NODES: [&str; 2] = ["localhost", "local"];
+
 /// The workflow the operator asked to plan.
 #[derive(Debug, Clone)]
 pub struct WorkflowRequest {
@@ -487,6 +490,25 @@ pub fn plan_workflow(
     let grouped = group_waves(&waves);
 
     let mut problems = Vec::new();
+    // A step on another node would otherwise run here, silently: refused, as
+    // `rune run --node` refuses one, until nodes are reached over OpenSSH.
+    for step in &spec.steps {
+        if let Some(node) = step.node.as_deref().filter(|n| !LOCAL_NODES.contains(n)) {
+            problems.push(
+                Diagnostic::new(
+                    Code::UnsupportedNode,
+                    format!(
+                        "workflow `{}` step `{}` runs on node {}: remote nodes are not supported yet",
+                        spec.name.value,
+                        step.id.value,
+                        crate::schema::quote(node)
+                    ),
+                )
+                .with_label(step.id.span, "this step")
+                .with_help("drop `node` (steps run on this machine), or set it to `localhost` or `local`"),
+            );
+        }
+    }
     let mut schemas = Schemas::new();
     let mut planned: Vec<Option<ActionStep>> = Vec::with_capacity(spec.steps.len());
     for (i, step) in spec.steps.iter().enumerate() {
@@ -590,4 +612,38 @@ pub fn plan_workflow(
             waves: grouped,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_escape_tilde_and_slash() {
+        let path = ["a/b".to_string(), "c~d".to_string(), "0".to_string()];
+        assert_eq!(pointer(&path), "/a~1b/c~0d/0");
+        assert_eq!(pointer(&[]), "");
+    }
+
+    #[test]
+    fn input_references_reach_into_objects_and_lists() {
+        let inputs: Map<String, Json> =
+            serde_json::from_str(r#"{"node": {"name": "w1", "tags": ["a", "b"]}, "n": 3}"#)
+                .unwrap();
+        assert_eq!(input_value(&inputs, "n"), Some(&Json::from(3)));
+        assert_eq!(input_value(&inputs, "node.name"), Some(&Json::from("w1")));
+        assert_eq!(input_value(&inputs, "node.tags.1"), Some(&Json::from("b")));
+        assert_eq!(input_value(&inputs, "node.tags.9"), None);
+        assert_eq!(input_value(&inputs, "n.x"), None);
+        assert_eq!(input_value(&inputs, "missing"), None);
+    }
+
+    #[test]
+    fn waves_group_in_declaration_order() {
+        assert_eq!(
+            group_waves(&[2, 1, 3, 1, 2]),
+            vec![vec![1, 3], vec![0, 4], vec![2]]
+        );
+        assert!(group_waves(&[]).is_empty());
+    }
 }

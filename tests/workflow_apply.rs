@@ -286,6 +286,39 @@ fn a_when_skips_a_step_and_its_dependents_but_not_always_handlers() {
 }
 
 #[test]
+fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
+    let run = apply("unfilled", &[]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert_eq!(run.decision("broken").0, WorkflowDecision::FailedContinued);
+    assert_eq!(run.decision("reader").0, WorkflowDecision::Failed);
+    // The plugin never ran: the step failed before anything started.
+    assert_eq!(run.starts(), ["task broken"]);
+    let error = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                step: 2,
+                error: Some(error),
+                ..
+            } => Some(error.clone()),
+            _ => None,
+        })
+        .expect("an EPS error");
+    assert_eq!(error.error.code, -32210, "{error:?}");
+    assert_eq!(
+        error.error.data,
+        Some(serde_json::json!({"pointer": "/value", "reference": "steps.broken.output.value"}))
+    );
+    assert!(
+        error.error.message.contains("/value")
+            && error.error.message.contains("steps.broken.output.value"),
+        "{}",
+        error.error.message
+    );
+}
+
+#[test]
 fn at_most_parallelism_steps_run_at_once() {
     let run = apply("wide", &["--parallelism", "2"]);
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());

@@ -20,7 +20,7 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Map, Value as Json};
+use serde_json::{json, Map, Value as Json};
 
 use super::eps::{Eps, Kind, Origin};
 use super::event::{Event, Outcome, WorkflowDecision};
@@ -437,10 +437,10 @@ pub(crate) fn run(
             // Wake for a finished step, or now and then to notice Ctrl-C.
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok((i, ok)) => {
-                    finish(ctx, &steps[i], &scheduler, ok);
+                    finish(ctx, &steps[i], ok);
                     scheduler.finished(i, ok);
                     while let Ok((i, ok)) = rx.try_recv() {
-                        finish(ctx, &steps[i], &scheduler, ok);
+                        finish(ctx, &steps[i], ok);
                         scheduler.finished(i, ok);
                     }
                 }
@@ -539,8 +539,7 @@ fn step_name(step: &ActionStep) -> String {
         .map_or_else(|| step.action.clone(), |w| w.step.clone())
 }
 
-fn finish(ctx: &Context, step: &ActionStep, scheduler: &Scheduler, ok: bool) {
-    let _ = scheduler;
+fn finish(ctx: &Context, step: &ActionStep, ok: bool) {
     let decision = match (
         ok,
         step.workflow.as_ref().is_some_and(|w| w.continue_on_error),
@@ -574,7 +573,7 @@ fn decide_as(
 }
 
 /// A reference that cannot be filled fails its step before anything starts.
-fn fail_unfilled(ctx: &Context, step: &ActionStep, message: String) {
+fn fail_unfilled(ctx: &Context, step: &ActionStep, (message, data): (String, Json)) {
     let origin = Origin {
         step: Some(step.id),
         module: Some(step.module.clone()),
@@ -584,7 +583,7 @@ fn fail_unfilled(ctx: &Context, step: &ActionStep, message: String) {
         trace_id: ctx.ids.trace_id.clone(),
         span_id: ctx.ids.span_id(),
     };
-    let eps = Eps::new(Kind::InvalidParams, message, origin);
+    let eps = Eps::new(Kind::InvalidParams, message, origin).with_data(data);
     ctx.sink.emit(&Event::StepFinished {
         at: ctx.ids.now(),
         step: step.id,
@@ -703,26 +702,33 @@ impl Values<'_> {
         references: &[Reference],
         ran_params: &[Option<Map<String, Json>>],
         outputs: &[Option<Json>],
-    ) -> Result<Option<Map<String, Json>>, String> {
+    ) -> Result<Option<Map<String, Json>>, (String, Json)> {
         if references.is_empty() {
             return Ok(None);
         }
         let mut params = Json::Object(step.params.clone());
         for reference in references {
+            let data = json!({"pointer": reference.pointer, "reference": reference.from});
             let value = self
                 .lookup(&reference.from, ran_params, outputs)
                 .map_err(|why| {
-                    format!(
-                        "the reference at {} of `{}` cannot be filled: {why}",
-                        reference.pointer, step.action
+                    (
+                        format!(
+                            "the reference at {} of `{}` cannot be filled: {why}",
+                            reference.pointer, step.action
+                        ),
+                        data.clone(),
                     )
                 })?;
             match params.pointer_mut(&reference.pointer) {
                 Some(slot) => *slot = value,
                 None => {
-                    return Err(format!(
-                        "the reference at {} of `{}` points at no parameter",
-                        reference.pointer, step.action
+                    return Err((
+                        format!(
+                            "the reference at {} of `{}` points at no parameter",
+                            reference.pointer, step.action
+                        ),
+                        data,
                     ))
                 }
             }

@@ -565,6 +565,52 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
     ));
 }
 
+#[test]
+fn a_module_that_does_not_start_skips_every_step() {
+    let dir = TempDir::new().unwrap();
+    let base = std::fs::read_to_string(fixture().join("catalog.yaml")).unwrap();
+    let (head, _) = base.split_once("workflows:\n").unwrap();
+    let spi = root().join("tests/fixtures/modules/spi-module.sh");
+    let catalog = format!(
+        r#"{head}  - module_identity: {{ module_name: broken, module_class: Fixture, module_type: service, module_version: 1.0.0, description: Crashes at initialize }}
+    capability_declaration:
+      actions:
+        - action: fix
+          description: Served by a plugin, provided by a module that must start first
+          category: diagnostic
+          impact: low
+          exec: ["./task.sh"]
+    lifecycle:
+      runtime: process
+      exec: ["{spi}", "crash-at-initialize", "broken", "1.0.0"]
+      spi_versions: ["1"]
+      timeouts: {{ initialize_ms: 3000, ready_ms: 3000, drain_ms: 3000, shutdown_ms: 3000 }}
+workflows:
+  needs-broken:
+    description: One step on a module that does not start
+    steps:
+      - {{ id: first, action: task, params: {{ name: first }} }}
+      - {{ id: fix, action: fix, needs: [first] }}
+"#,
+        spi = spi.display()
+    );
+    std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
+    std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).unwrap();
+    let run = apply_in(&dir.path().join("catalog.yaml"), "needs-broken", &[]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert!(run.starts().is_empty(), "{:?}", run.log);
+    for id in ["first", "fix"] {
+        assert_eq!(
+            run.decision(id),
+            (
+                WorkflowDecision::Skipped,
+                Some("module `broken` did not start".into())
+            ),
+            "{id}"
+        );
+    }
+}
+
 /// The repository's catalogs, plugins and modules in a fresh directory (the
 /// example workflows write in `work/`).
 fn fresh_copy() -> TempDir {

@@ -214,6 +214,22 @@ impl Scheduler {
                 }
             }
         }
+        // Nothing runs, nothing is ready, and steps are left: they need a step
+        // that can never finish (a plan whose needs form a cycle; rune's planner
+        // never makes one). Skipped, never waited on forever.
+        if self.running == 0 && self.ready.is_empty() && self.left > 0 {
+            for i in 0..self.state.len() {
+                if self.state[i] == State::Pending {
+                    self.state[i] = State::Skipped { tainted: true };
+                    self.left -= 1;
+                    out.push(Decision::Skip(
+                        i,
+                        "it needs a step that cannot finish first (the needs form a cycle)"
+                            .to_string(),
+                    ));
+                }
+            }
+        }
         out
     }
 
@@ -312,7 +328,8 @@ pub(crate) struct Ended {
 /// Runs one action step (the plumbing lends the executor's way of running
 /// actions, so a step runs exactly as `--action` would).
 pub(crate) trait StepRunner: Sync {
-    /// Run `step` with `params`; `cancel` kills it.
+    /// Run `step` with `params` to its end (the runner watches the run's kill
+    /// flag: a second Ctrl-C ends it).
     fn run(
         &self,
         step: &ActionStep,

@@ -299,3 +299,14 @@ fn continue_on_error_does_not_stop() {
     assert!(s.done());
     assert_eq!(s.stopped_by(), None);
 }
+
+#[test]
+fn needs_that_form_a_cycle_are_skipped_not_waited_on() {
+    // A hostile plan: a needs b, b needs a.
+    let specs = vec![spec(&[1], StepIf::Success), spec(&[0], StepIf::Success)];
+    let mut s = Scheduler::new(specs, names(2), 2);
+    let d = s.next(|_| WhenVerdict::Run);
+    assert_eq!(d.len(), 2);
+    assert!(matches!(&d[0], Decision::Skip(0, r) if r.contains("cycle")));
+    assert!(s.done());
+}

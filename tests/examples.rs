@@ -212,7 +212,7 @@ impl Answer {
 fn every_action_of_the_example_answers_with_output_its_schema_allows() {
     let example = Example::new();
     let actions = example.actions();
-    assert_eq!(actions.len(), 6, "{actions:?}");
+    assert_eq!(actions.len(), 9, "{actions:?}");
     for (name, exec, _) in &actions {
         assert!(
             example.catalogs().join(&exec[0]).is_file(),
@@ -221,6 +221,16 @@ fn every_action_of_the_example_answers_with_output_its_schema_allows() {
         // The parameters every action needs (only probe-module requires one).
         let params = match name.as_str() {
             "probe-module" => json!({"module": "secret-store"}),
+            "quarantine-files" => json!({"pattern": "*.log.*"}),
+            "count-files" => json!({"dir": "logs", "max_count": 100000}),
+            // A batch to restore: quarantine one first.
+            "restore-files" => {
+                let out = example
+                    .run("quarantine-files", json!({"pattern": "*.old"}), false)
+                    .success()
+                    .clone();
+                json!({"batch": out["batch"]})
+            }
             _ => json!({}),
         };
         example.run(name, params, false).success();
@@ -673,4 +683,57 @@ fn the_plan_only_nomad_example_still_validates_and_plans() {
         .exists());
     let plugins = std::fs::read_to_string(root.join("examples/nomad/plugins.yaml")).unwrap();
     assert!(plugins.contains("PLAN-ONLY"));
+}
+
+#[test]
+fn quarantine_files_moves_a_batch_restore_files_puts_it_back_and_count_files_verifies() {
+    let example = Example::new();
+    log(&example, "a.log.1", "old a\n");
+    log(&example, "b.log.1", "old b\n");
+    log(&example, "a.log", "live\n");
+    let out = example
+        .run("quarantine-files", json!({"pattern": "*.log.*"}), false)
+        .success()
+        .clone();
+    assert_eq!(out["moved"], 2, "{out:#}");
+    assert_eq!(out["files"], json!(["a.log.1", "b.log.1"]));
+    let logs = example.work().join("logs");
+    assert!(!logs.join("a.log.1").exists());
+    // Verification: two files in quarantine, more than 1 allowed: business failure.
+    let over = example.run(
+        "count-files",
+        json!({"dir": "quarantine", "pattern": "*.log.*", "max_count": 1}),
+        false,
+    );
+    assert_eq!(over.failure(3)["details"]["count"], 2);
+    let ok = example
+        .run(
+            "count-files",
+            json!({"dir": "quarantine", "pattern": "*.log.*", "max_count": 2}),
+            false,
+        )
+        .success()
+        .clone();
+    assert_eq!(ok["count"], 2);
+    // Written again meanwhile: the restore keeps both, quarantined lines first.
+    log(&example, "a.log.1", "new a\n");
+    let back = example
+        .run("restore-files", json!({"batch": out["batch"]}), false)
+        .success()
+        .clone();
+    assert_eq!(back["restored"], 2, "{back:#}");
+    assert_eq!(back["merged"], 1);
+    assert_eq!(
+        std::fs::read_to_string(logs.join("a.log.1")).unwrap(),
+        "old a\nnew a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(logs.join("b.log.1")).unwrap(),
+        "old b\n"
+    );
+    assert!(!std::path::Path::new(out["dir"].as_str().unwrap()).exists());
+    // A batch name that is not one is refused before anything moves.
+    example
+        .run("restore-files", json!({"batch": "../../etc"}), false)
+        .failure(1);
 }

@@ -31,5 +31,6 @@ mod run;
 mod suggestions;
 mod validate;
 mod validate_workflows;
+mod workflow_apply;
 mod workflow_plan;
 mod yaml_input;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
+use super::plan::WorkflowInputs;
 use crate::catalog::{self, CheckedCatalog};
 use crate::cli::{ApplyArgs, OutputFormat, SelectorArgs};
 use crate::config::Config;
@@ -131,7 +132,18 @@ fn from_selectors(
     };
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
-    let doc = build(&checked, request, &root, channel, printer)?;
+    let doc = match &select.workflow {
+        Some(name) => super::plan::workflow_document(
+            &mut checked,
+            request,
+            name,
+            WorkflowInputs::Flags(select),
+            &root,
+            channel,
+            printer,
+        )?,
+        None => build(&checked, request, &root, channel, printer)?,
+    };
     let root_dir = absolute(&cwd.join(&doc.inputs.catalog_root));
     Ok((doc, root_dir, checked))
 }
@@ -183,6 +195,9 @@ fn from_plan_file(
     printer: &mut Printer,
 ) -> Result<Planned, ExitStatus> {
     let given: Vec<&str> = [
+        select.workflow.as_ref().map(|_| "--workflow"),
+        (!select.inputs.is_empty()).then_some("--input"),
+        select.inputs_file.as_ref().map(|_| "--inputs-file"),
         (!select.targets.is_empty()).then_some("--target"),
         select.action.as_ref().map(|_| "--action"),
         (!select.params.is_empty()).then_some("--param"),
@@ -250,8 +265,20 @@ fn from_plan_file(
     };
     // Parameters were validated when the plan was made; an action that changed
     // since shows as a changed file.
-    let _ = &mut checked;
-    let again = build(&checked, request, &root, channel, printer)?;
+    let again = match (&doc.request.workflow, &doc.workflow) {
+        // A workflow plan is planned again from its recorded name and inputs
+        // (checked again against the workflow's inputs schema).
+        (Some(name), Some(workflow)) => super::plan::workflow_document(
+            &mut checked,
+            request,
+            name,
+            WorkflowInputs::Recorded(&workflow.inputs),
+            &root,
+            channel,
+            printer,
+        )?,
+        _ => build(&checked, request, &root, channel, printer)?,
+    };
     let before: BTreeMap<&str, &str> = doc
         .inputs
         .files
@@ -300,6 +327,7 @@ fn from_plan_file(
                 ("summary", replanned.summary != doc.summary),
                 ("request", replanned.request != doc.request),
                 ("inputs", replanned.inputs != doc.inputs),
+                ("workflow", replanned.workflow != doc.workflow),
             ]
             .into_iter()
             .filter_map(|(name, differs)| differs.then_some(name))
@@ -434,7 +462,28 @@ fn prepare<'a>(doc: &PlanDocument, root: &Path, registry: &'a Registry) -> Prepa
             })
         })
         .collect();
-    Prepared { modules, actions }
+    // A workflow's compensations are action steps of their own, inside the
+    // steps they undo.
+    let compensations = doc
+        .actions
+        .iter()
+        .filter_map(|step| step.workflow.as_ref()?.compensate.as_deref())
+        .filter_map(|comp| {
+            let (m, a) = plan::find_action(registry, &comp.action).ok()?;
+            Some((
+                comp.id,
+                PreparedAction {
+                    action: &registry.modules[m].actions[a],
+                    command: comp.command.as_ref().map(|c| spec(c, root)),
+                },
+            ))
+        })
+        .collect();
+    Prepared {
+        modules,
+        actions,
+        compensations,
+    }
 }
 
 fn execute(
@@ -484,7 +533,7 @@ fn execute(
     };
     let mode = ProgressMode::detect(json);
     let progress = Progress::new(mode, config.color_stderr);
-    let collect = Collect::default();
+    let collect = Collect::for_report();
     let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];
     if let Some(journal) = &journal {
         sinks.push(journal);

@@ -22,7 +22,7 @@ use serde_json::json;
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
 use super::lifecycle::{self, Context, ModuleSpec, Running};
-use super::mediation::{ActionCall, Mediator};
+use super::mediation::{ActionCall, ActionResult, Mediator};
 use super::process::Spec;
 use super::spi::{CallError, Trace};
 use crate::plan::document::{ActionStep, PhaseStep, PlanDocument};
@@ -42,6 +42,8 @@ pub(crate) struct Prepared<'a> {
     pub modules: HashMap<String, ModuleSpec>,
     /// One entry per `doc.actions`, in order.
     pub actions: Vec<PreparedAction<'a>>,
+    /// A workflow's compensation steps, by plan step id.
+    pub compensations: HashMap<u64, PreparedAction<'a>>,
 }
 
 /// How to run.
@@ -234,8 +236,14 @@ pub(crate) fn execute(
         }
     }
 
-    // Degraded modules take work; read their state from the events' last word.
-    if !doc.actions.is_empty() {
+    // A workflow: its steps run by their needs and conditions, then its
+    // compensations, all before shutdown.
+    if doc.workflow.is_some() {
+        if !run_workflow(doc, prepared, options, &slots, halted.as_deref(), ctx) {
+            failed.store(true, Ordering::SeqCst);
+        }
+    } else if !doc.actions.is_empty() {
+        // Degraded modules take work; read their state from the events' last word.
         let mut announced = false;
         for (step, prepared_action) in doc.actions.iter().zip(&prepared.actions) {
             if let Some(why) = skip_reason(ctx, halted.as_deref()) {
@@ -384,7 +392,117 @@ fn run_action(
             });
             result.outcome == Outcome::Succeeded
         }
-        None => execute_in_module(step, slots, ctx),
+        None => execute_in_module(step, &step.params, slots, ctx).outcome == Outcome::Succeeded,
+    }
+}
+
+/// The workflow part of a run; whether it went on to its end (false when it
+/// stopped, was interrupted, or could not start because a module did not).
+fn run_workflow(
+    doc: &PlanDocument,
+    prepared: &Prepared,
+    options: &Options,
+    slots: &Mutex<HashMap<String, Slot>>,
+    halted: Option<&str>,
+    ctx: &Context,
+) -> bool {
+    // Modules of the plan that are not running: every step is skipped, since a
+    // workflow half run around a missing module would act on a broken system.
+    let down: Vec<String> = {
+        let slots = lock(slots);
+        doc.startup_modules()
+            .filter(|m| slots.get(&m.module).is_none_or(|s| s.running.is_none()))
+            .map(|m| m.module.clone())
+            .collect()
+    };
+    let interrupted = ctx.stop.is_set() || ctx.kill.is_set();
+    if interrupted || halted.is_some() || !down.is_empty() {
+        if interrupted {
+            ctx.note_interrupts();
+        }
+        for step in &doc.actions {
+            let why = if interrupted {
+                "interrupted: not started".to_string()
+            } else if down.contains(&step.module) {
+                format!("module `{}` did not start", step.module)
+            } else if let Some(first) = down.first() {
+                format!("module `{first}` did not start")
+            } else {
+                halted.unwrap_or("a module did not start").to_string()
+            };
+            let id = step
+                .workflow
+                .as_ref()
+                .map_or_else(|| step.action.clone(), |w| w.step.clone());
+            ctx.sink.emit(&Event::WorkflowStep {
+                at: ctx.ids.now(),
+                step: step.id,
+                id,
+                decision: super::event::WorkflowDecision::Skipped,
+                reason: Some(why.clone()),
+            });
+            ctx.skipped(step.id, &step.module, None, Some(&step.action), &why, None);
+        }
+        if let Some(workflow) = &doc.workflow {
+            ctx.sink.emit(&Event::WorkflowFinished {
+                at: ctx.ids.now(),
+                name: workflow.name.clone(),
+                stopped_by: None,
+            });
+        }
+        return false;
+    }
+    let runner = ExecRunner { ctx, slots };
+    let ended = super::workflow::run(
+        doc,
+        &prepared.actions,
+        &prepared.compensations,
+        options.parallelism,
+        ctx,
+        &runner,
+    );
+    !ended.stopped && !ctx.stop.is_set() && !ctx.kill.is_set()
+}
+
+/// Runs workflow steps as `--action` runs an action: a plugin through
+/// mediation, else the module's SPI `execute`.
+struct ExecRunner<'a, 'c> {
+    ctx: &'c Context<'a>,
+    slots: &'c Mutex<HashMap<String, Slot>>,
+}
+
+impl super::workflow::StepRunner for ExecRunner<'_, '_> {
+    fn run(
+        &self,
+        step: &ActionStep,
+        runnable: &PreparedAction,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> ActionResult {
+        let ctx = self.ctx;
+        match &runnable.command {
+            Some(command) => {
+                // The first Ctrl-C lets a running step end (or time out); the
+                // second kills it.
+                let mediator = Mediator {
+                    ids: ctx.ids,
+                    sink: ctx.sink,
+                    cancel: ctx.kill.clone(),
+                };
+                mediator.run_action(&ActionCall {
+                    step: step.id,
+                    module: &step.module,
+                    action: runnable.action,
+                    command,
+                    params,
+                    node: "localhost",
+                    timeout: Duration::from_millis(step.timeout_ms.value),
+                    max_attempts: step.retries.max_attempts,
+                    backoff_ms: step.retries.backoff_ms,
+                    retry_on: &step.retries.on,
+                })
+            }
+            None => execute_in_module(step, params, self.slots, ctx),
+        }
     }
 }
 
@@ -398,9 +516,10 @@ fn lifecycle_origin(ctx: &Context, step: &ActionStep) -> super::eps::Origin {
 /// An action without a plugin: the module's SPI `execute`.
 fn execute_in_module(
     step: &ActionStep,
+    params: &serde_json::Map<String, serde_json::Value>,
     slots: &Mutex<HashMap<String, Slot>>,
     ctx: &Context,
-) -> bool {
+) -> ActionResult {
     let origin = lifecycle_origin(ctx, step);
     ctx.sink.emit(&Event::StepStarted {
         at: ctx.ids.now(),
@@ -417,7 +536,7 @@ fn execute_in_module(
         Some(Running::Process(client)) => {
             let params = json!({
                 "action": step.action,
-                "input_parameters": step.params,
+                "input_parameters": params,
                 "context": {
                     "node": "localhost",
                     "action": step.action,
@@ -492,11 +611,16 @@ fn execute_in_module(
         attempts: 1,
         duration_ms: watch.reported_ms(),
         reason: None,
-        output,
+        output: output.clone(),
         stderr,
-        error,
+        error: error.clone(),
     });
-    outcome == Outcome::Succeeded
+    ActionResult {
+        outcome,
+        output,
+        error: error.map(|e| *e),
+        attempts: 1,
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -46,6 +46,31 @@ pub enum Outcome {
     Skipped,
 }
 
+/// A decision on a workflow step, or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowDecision {
+    /// Its needs and conditions held: it starts.
+    Started,
+    /// It will not run; the event says why.
+    Skipped,
+    /// It succeeded.
+    Succeeded,
+    /// It failed and stopped the workflow.
+    Failed,
+    /// It failed; `continue_on_error` let the workflow go on.
+    FailedContinued,
+    /// Its compensation (the event's `step`) starts.
+    CompensationStarted,
+    /// Its compensation succeeded.
+    Compensated,
+    /// Its compensation failed.
+    CompensationFailed,
+    /// Its compensation is not run (the workflow did not stop, the step did not
+    /// succeed, or the run was interrupted); the event says why.
+    CompensationSkipped,
+}
+
 /// Which way a protocol message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -189,6 +214,30 @@ pub enum Event {
         /// The failure, for a failed step.
         error: Option<Box<Eps>>,
     },
+    /// A workflow step was decided on: started, skipped (and why), finished, or
+    /// compensated. The action's own attempts, output and error are in the
+    /// `step_started` and `step_finished` events of the same `step`.
+    WorkflowStep {
+        /// When.
+        at: Timestamp,
+        /// Plan step id (of the compensation step, for a compensation).
+        step: u64,
+        /// The workflow step's id from the catalog.
+        id: String,
+        /// What was decided or how it ended.
+        decision: WorkflowDecision,
+        /// Why, for a skipped step.
+        reason: Option<String>,
+    },
+    /// The workflow's steps and compensations are over.
+    WorkflowFinished {
+        /// When.
+        at: Timestamp,
+        /// The workflow.
+        name: String,
+        /// The step whose failure stopped the workflow, if one did.
+        stopped_by: Option<String>,
+    },
     /// The operator pressed Ctrl-C (or sent SIGINT/SIGTERM).
     Interrupted {
         /// When.
@@ -228,9 +277,16 @@ impl Sink for Fanout<'_> {
 
 /// A sink that keeps every event in memory (for the final report and for tests).
 #[derive(Default)]
-pub struct Collect(Mutex<Vec<Event>>);
+pub struct Collect(Mutex<Vec<Event>>, bool);
 
 impl Collect {
+    /// A collector for the final report: protocol messages are kept without
+    /// their bodies (the report counts them; the journal has them in full), so a
+    /// run of thousands of steps does not hold every request and response.
+    pub fn for_report() -> Collect {
+        Collect(Mutex::new(Vec::new()), true)
+    }
+
     /// The events so far.
     pub fn into_events(self) -> Vec<Event> {
         self.0
@@ -241,9 +297,25 @@ impl Collect {
 
 impl Sink for Collect {
     fn emit(&self, event: &Event) {
+        let kept = match event {
+            Event::Message {
+                at,
+                step,
+                direction,
+                protocol,
+                ..
+            } if self.1 => Event::Message {
+                at: *at,
+                step: *step,
+                direction: *direction,
+                protocol: *protocol,
+                message: Json::Null,
+            },
+            _ => event.clone(),
+        };
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(event.clone());
+            .push(kept);
     }
 }

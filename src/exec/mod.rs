@@ -25,3 +25,4 @@ pub mod lifecycle;
 pub mod mediation;
 pub mod process;
 pub mod spi;
+pub mod workflow;

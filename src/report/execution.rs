@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 use super::plural;
 use crate::escape::untrusted;
 use crate::exec::eps::Eps;
-use crate::exec::event::{Event, ModuleState, Outcome};
+use crate::exec::event::{Event, ModuleState, Outcome, WorkflowDecision};
 use crate::ExitStatus;
 
 /// The version of the report's JSON shape; bumped when a field changes meaning.
@@ -145,6 +145,51 @@ pub struct StepReport {
     pub retries: Vec<RetryReport>,
     /// Protocol messages sent and received (the journal has them in full).
     pub messages: u64,
+    /// For a workflow step or compensation: its place in the workflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowStepReport>,
+}
+
+/// How a workflow step ended, as the workflow sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowOutcome {
+    /// It succeeded.
+    Succeeded,
+    /// It failed and stopped the workflow.
+    Failed,
+    /// It failed; `continue_on_error` let the workflow go on.
+    FailedContinued,
+    /// It was not run; `reason` says why.
+    Skipped,
+    /// It succeeded and, the workflow having stopped, was undone.
+    Compensated,
+    /// It succeeded; the workflow stopped and its compensation failed.
+    CompensationFailed,
+    /// It started and never finished.
+    Unfinished,
+}
+
+/// A step's place in its workflow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowStepReport {
+    /// The step id from the catalog (for a compensation: the step it undoes).
+    pub id: String,
+    /// How it ended (for a compensation step: its own status says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<WorkflowOutcome>,
+    /// Whether this step is the compensation of step `id`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub compensation: bool,
+}
+
+/// The workflow a run ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowReport {
+    /// Its name.
+    pub name: String,
+    /// The step whose failure stopped it (exit 4), if one did.
+    pub stopped_by: Option<String>,
 }
 
 /// Step counts by status.
@@ -193,6 +238,9 @@ pub struct Report {
     pub modules: Vec<ModuleReport>,
     /// Every step, by step id.
     pub steps: Vec<StepReport>,
+    /// The workflow, for a workflow run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowReport>,
 }
 
 impl Report {
@@ -212,7 +260,11 @@ impl Report {
             counts: Counts::default(),
             modules: Vec::new(),
             steps: Vec::new(),
+            workflow: None,
         };
+        // Workflow decisions by plan step id, applied once every step is known.
+        let mut decided: BTreeMap<u64, WorkflowStepReport> = BTreeMap::new();
+        let mut step_of: HashMap<String, u64> = HashMap::new();
         let mut steps: BTreeMap<u64, StepReport> = BTreeMap::new();
         let mut modules: HashMap<String, ModuleReport> = HashMap::new();
         // Startup order: the first wave (of any stage) that names the module.
@@ -355,6 +407,64 @@ impl Report {
                     entry.stderr = stderr.clone();
                     entry.error = error.as_deref().cloned();
                 }
+                Event::WorkflowStep {
+                    step, id, decision, ..
+                } => {
+                    let outcome = match decision {
+                        WorkflowDecision::Started => Some(WorkflowOutcome::Unfinished),
+                        WorkflowDecision::Skipped => Some(WorkflowOutcome::Skipped),
+                        WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
+                        WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
+                        WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
+                        WorkflowDecision::CompensationStarted
+                        | WorkflowDecision::CompensationSkipped => None,
+                        WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
+                        WorkflowDecision::CompensationFailed => {
+                            Some(WorkflowOutcome::CompensationFailed)
+                        }
+                    };
+                    let compensation = matches!(
+                        decision,
+                        WorkflowDecision::CompensationStarted
+                            | WorkflowDecision::CompensationSkipped
+                            | WorkflowDecision::Compensated
+                            | WorkflowDecision::CompensationFailed
+                    );
+                    if compensation {
+                        decided.insert(
+                            *step,
+                            WorkflowStepReport {
+                                id: id.clone(),
+                                outcome: None,
+                                compensation: true,
+                            },
+                        );
+                        // The compensated step's own outcome says it was undone.
+                        if let (Some(outcome), Some(of)) = (outcome, step_of.get(id)) {
+                            if let Some(entry) = decided.get_mut(of) {
+                                entry.outcome = Some(outcome);
+                            }
+                        }
+                    } else {
+                        step_of.insert(id.clone(), *step);
+                        decided.insert(
+                            *step,
+                            WorkflowStepReport {
+                                id: id.clone(),
+                                outcome,
+                                compensation: false,
+                            },
+                        );
+                    }
+                }
+                Event::WorkflowFinished {
+                    name, stopped_by, ..
+                } => {
+                    report.workflow = Some(WorkflowReport {
+                        name: name.clone(),
+                        stopped_by: stopped_by.clone(),
+                    });
+                }
                 Event::Interrupted { count, .. } => {
                     report.interrupts = report.interrupts.max(*count);
                 }
@@ -369,6 +479,11 @@ impl Report {
             }
         }
 
+        for (id, workflow) in decided {
+            if let Some(entry) = steps.get_mut(&id) {
+                entry.workflow = Some(workflow);
+            }
+        }
         for step in steps.values() {
             match step.status {
                 StepStatus::Succeeded => report.counts.succeeded += 1,
@@ -382,7 +497,11 @@ impl Report {
         }
         report.status = match finished {
             _ if report.interrupts > 0 => RunStatus::Interrupted,
-            Some(true) if report.counts.failed == 0 => RunStatus::Succeeded,
+            // A workflow that did not stop succeeded, failures under
+            // continue_on_error included (they are reported, not fatal).
+            Some(true) if report.counts.failed == 0 || report.workflow.is_some() => {
+                RunStatus::Succeeded
+            }
             Some(_) => RunStatus::Failed,
             None => RunStatus::Unfinished,
         };
@@ -478,6 +597,7 @@ fn new_step(
         error: None,
         retries: Vec::new(),
         messages: 0,
+        workflow: None,
     }
 }
 
@@ -663,16 +783,23 @@ pub fn render_human(report: &Report, color: bool) -> String {
             .map(|s| s.step.to_string().len())
             .max()
             .unwrap_or(1);
-        let labels: Vec<String> = report
+        let labels: Vec<String> = report.steps.iter().map(full_label).collect();
+        let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let words: Vec<(&str, String)> = report
             .steps
             .iter()
-            .map(|s| step_label(&s.module, s.action.as_deref(), s.phase.as_deref()))
+            .map(|s| outcome_word(s, paint))
             .collect();
-        let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-        for (step, label) in report.steps.iter().zip(&labels) {
+        let word_width = words
+            .iter()
+            .map(|(plain, _)| plain.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(10)
+            + 1;
+        for ((step, label), (plain, status)) in report.steps.iter().zip(&labels).zip(&words) {
             let pad = " ".repeat(label_width - label.chars().count());
-            let status = status_word(step.status, paint);
-            let status_pad = " ".repeat(11 - status_plain_len(step.status));
+            let status_pad = " ".repeat(word_width - plain.chars().count());
             let _ = write!(
                 out,
                 "  {:>id_width$}  {label}{pad}  {status}{status_pad}",
@@ -726,7 +853,7 @@ pub fn render_human(report: &Report, color: bool) -> String {
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Errors"));
         for step in failures {
-            let label = step_label(&step.module, step.action.as_deref(), step.phase.as_deref());
+            let label = full_label(step);
             for retry in &step.retries {
                 let _ = writeln!(
                     out,
@@ -778,15 +905,72 @@ pub fn render_human(report: &Report, color: bool) -> String {
         );
     }
     out.push('\n');
+    if let Some(workflow) = &report.workflow {
+        match &workflow.stopped_by {
+            Some(step) => {
+                let undone = report
+                    .steps
+                    .iter()
+                    .filter(|s| {
+                        s.status != StepStatus::Skipped
+                            && s.workflow.as_ref().is_some_and(|w| w.compensation)
+                    })
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "workflow `{}` {} after step `{}` failed; {} run",
+                    untrusted(&workflow.name),
+                    paint.red("stopped"),
+                    untrusted(step),
+                    plural(undone, "compensation")
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "workflow `{}` ran to its end",
+                    untrusted(&workflow.name)
+                );
+            }
+        }
+    }
     out
 }
 
-fn status_plain_len(status: StepStatus) -> usize {
-    match status {
-        StepStatus::Succeeded => 9,
-        StepStatus::Failed => 6,
-        StepStatus::Skipped => 7,
-        StepStatus::Unfinished => 10,
+/// A step's label: for a workflow step its id first (`rotate · host-ops:
+/// rotate-logs`), for a compensation what it undoes.
+fn full_label(step: &StepReport) -> String {
+    let label = step_label(&step.module, step.action.as_deref(), step.phase.as_deref());
+    match &step.workflow {
+        Some(w) if w.compensation => format!("undo {} · {label}", untrusted(&w.id)),
+        Some(w) => format!("{} · {label}", untrusted(&w.id)),
+        None => label,
+    }
+}
+
+/// The outcome word, plain and painted: a workflow step's outcome as the
+/// workflow sees it, else the step's status.
+fn outcome_word(step: &StepReport, paint: Paint) -> (&'static str, String) {
+    let outcome = step.workflow.as_ref().and_then(|w| w.outcome);
+    match outcome {
+        Some(WorkflowOutcome::FailedContinued) => {
+            let plain = "failed, continued";
+            (plain, paint.yellow(plain))
+        }
+        Some(WorkflowOutcome::Compensated) => ("compensated", paint.yellow("compensated")),
+        Some(WorkflowOutcome::CompensationFailed) => {
+            let plain = "succeeded, compensation failed";
+            (plain, paint.red(plain))
+        }
+        _ => {
+            let plain = match step.status {
+                StepStatus::Succeeded => "succeeded",
+                StepStatus::Failed => "failed",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Unfinished => "unfinished",
+            };
+            (plain, status_word(step.status, paint))
+        }
     }
 }
 

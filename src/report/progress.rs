@@ -27,7 +27,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::execution::{human_duration, kind_word, state_word, step_label, Paint};
 use crate::escape::untrusted;
-use crate::exec::event::{Event, ModuleState, Outcome, Sink};
+use crate::exec::event::{Event, ModuleState, Outcome, Sink, WorkflowDecision};
 
 /// The environment variable that forces a progress shape (`live`, `lines`, `off`).
 pub const PROGRESS_ENV: &str = "RUNE_PROGRESS";
@@ -439,6 +439,51 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
                 }
             }
         }
+        Event::WorkflowStep {
+            step, id, decision, ..
+        } => {
+            let id = untrusted(id);
+            match decision {
+                WorkflowDecision::FailedContinued => format!(
+                    "   step {step} `{id}`: {} (continue_on_error: the workflow goes on)",
+                    paint.yellow("failed")
+                ),
+                WorkflowDecision::Failed => format!(
+                    "   step {step} `{id}`: {} (the workflow stops: no new step unless it handles failure)",
+                    paint.red("failed")
+                ),
+                WorkflowDecision::CompensationStarted => {
+                    format!("   step {step}: compensating `{id}`")
+                }
+                WorkflowDecision::Compensated => {
+                    format!("   step {step}: `{id}` {}", paint.green("compensated"))
+                }
+                WorkflowDecision::CompensationFailed => format!(
+                    "   step {step}: the compensation of `{id}` {}",
+                    paint.red("failed")
+                ),
+                WorkflowDecision::Started
+                | WorkflowDecision::Skipped
+                | WorkflowDecision::CompensationSkipped
+                | WorkflowDecision::Succeeded => return None,
+            }
+        }
+        Event::WorkflowFinished {
+            name, stopped_by, ..
+        } => match stopped_by {
+            Some(step) => format!(
+                "{} workflow `{}` {} after step `{}` failed",
+                paint.bold("=="),
+                untrusted(name),
+                paint.red("stopped"),
+                untrusted(step)
+            ),
+            None => format!(
+                "{} workflow `{}` ran to its end",
+                paint.bold("=="),
+                untrusted(name)
+            ),
+        },
         Event::Interrupted { count: 1, .. } => format!(
             "{} scheduling nothing new; winding down what started (Ctrl-C again to kill it)",
             paint.yellow("interrupted:")

@@ -1,0 +1,769 @@
+//! Workflow runs: the steps of a workflow plan (`doc.actions`, each with its
+//! `workflow` record), scheduled by their `needs`, `if`, `when` and
+//! `continue_on_error`, then the compensations of a stopped workflow.
+//!
+//! Two layers. [`Scheduler`] is a deterministic state machine: given which steps
+//! finished and how, it decides which steps start or are skipped next (and why),
+//! and, at the end, which compensations run in which order. It holds no threads,
+//! processes or values, so property tests drive it with random DAGs, outcomes and
+//! completion orders ([`tests`]). [`run`] is the plumbing: it asks the scheduler,
+//! fills each starting step's references from earlier steps' parameters and
+//! outputs, runs it through mediation on a worker thread, and feeds the outcome
+//! back. Scheduling is O(steps + edges): each step's count of unfinished needs
+//! goes down once per finished need, and ready steps wait in a heap ordered by plan
+//! position (wave, then declaration order), so the same completion order always
+//! gives the same run.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value as Json};
+
+use super::eps::{Eps, Kind, Origin};
+use super::event::{Event, Outcome, WorkflowDecision};
+use super::lifecycle::Context;
+use super::mediation::ActionResult;
+use crate::plan::document::{ActionStep, PlanDocument, Reference, When, WhenTest};
+use crate::registry::StepIf;
+
+/// What the scheduler needs to know of one step.
+#[derive(Debug, Clone)]
+pub(crate) struct StepSpec {
+    /// Indices (into the step list) of the steps it needs; each lower than its own.
+    pub needs: Vec<usize>,
+    /// Its outcome condition.
+    pub condition: StepIf,
+    /// Whether its failure lets the workflow go on.
+    pub continue_on_error: bool,
+    /// Whether it declares a compensation.
+    pub compensates: bool,
+}
+
+/// Where a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Not decided yet.
+    Pending,
+    /// Started, not finished.
+    Running,
+    /// It succeeded.
+    Succeeded,
+    /// It failed.
+    Failed,
+    /// It was not run. `tainted`: because something upstream failed or the
+    /// workflow stopped (an `if: failure` step downstream runs).
+    Skipped {
+        /// Whether a failure caused the skip.
+        tainted: bool,
+    },
+}
+
+impl State {
+    // Used by the property tests; the plumbing only needs the counts.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn finished(self) -> bool {
+        !matches!(self, State::Pending | State::Running)
+    }
+    fn tainted(self) -> bool {
+        matches!(self, State::Failed | State::Skipped { tainted: true })
+    }
+}
+
+/// What the caller says about a step's `when`, once the step may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WhenVerdict {
+    /// No `when`, or it holds.
+    Run,
+    /// It does not hold (or its reference cannot be resolved): skip, not tainted.
+    Skip(String),
+}
+
+/// One decision of the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Start step `.0`.
+    Start(usize),
+    /// Skip step `.0`, for reason `.1`.
+    Skip(usize, String),
+}
+
+/// The workflow's state machine.
+#[derive(Debug)]
+pub(crate) struct Scheduler {
+    specs: Vec<StepSpec>,
+    names: Vec<String>,
+    dependents: Vec<Vec<usize>>,
+    unfinished_needs: Vec<usize>,
+    state: Vec<State>,
+    ready: BinaryHeap<Reverse<usize>>,
+    running: usize,
+    limit: usize,
+    left: usize,
+    /// The step whose failure stopped the workflow.
+    stopped_by: Option<usize>,
+    interrupted: bool,
+    /// Succeeded or failed steps, in the order they finished.
+    completed: Vec<usize>,
+}
+
+impl Scheduler {
+    /// A scheduler for `specs` (named `names`, for reasons), at most `limit` at once.
+    pub(crate) fn new(specs: Vec<StepSpec>, names: Vec<String>, limit: usize) -> Scheduler {
+        let n = specs.len();
+        let mut dependents = vec![Vec::new(); n];
+        let mut unfinished_needs = vec![0; n];
+        let mut ready = BinaryHeap::new();
+        for (i, spec) in specs.iter().enumerate() {
+            for &need in &spec.needs {
+                dependents[need].push(i);
+            }
+            unfinished_needs[i] = spec.needs.len();
+            if spec.needs.is_empty() {
+                ready.push(Reverse(i));
+            }
+        }
+        Scheduler {
+            specs,
+            names,
+            dependents,
+            unfinished_needs,
+            state: vec![State::Pending; n],
+            ready,
+            running: 0,
+            limit: limit.max(1),
+            left: n,
+            stopped_by: None,
+            interrupted: false,
+            completed: Vec::new(),
+        }
+    }
+
+    /// Every step has finished (succeeded, failed or skipped).
+    pub(crate) fn done(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Steps running now.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn running(&self) -> usize {
+        self.running
+    }
+
+    /// The step whose failure stopped the workflow, if one did.
+    pub(crate) fn stopped_by(&self) -> Option<usize> {
+        self.stopped_by
+    }
+
+    /// Where step `i` is.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn state(&self, i: usize) -> State {
+        self.state[i]
+    }
+
+    /// Ctrl-C: nothing new starts; every pending step is skipped by the next
+    /// [`Scheduler::next`], running steps finish.
+    pub(crate) fn interrupt(&mut self) {
+        self.interrupted = true;
+    }
+
+    /// Decide what can be decided now: skips (which may make more steps
+    /// decidable) and starts, up to the parallelism limit. `when` is asked only
+    /// about a step that would otherwise start.
+    pub(crate) fn next(&mut self, mut when: impl FnMut(usize) -> WhenVerdict) -> Vec<Decision> {
+        let mut out = Vec::new();
+        if self.interrupted {
+            for i in 0..self.state.len() {
+                if self.state[i] == State::Pending {
+                    self.finish(i, State::Skipped { tainted: true });
+                    out.push(Decision::Skip(i, "interrupted: not started".to_string()));
+                }
+            }
+            self.ready.clear();
+            return out;
+        }
+        // A step that would start but finds no free slot waits at the head of the
+        // heap: later ones (in plan order) wait behind it, so starts stay in order.
+        while let Some(&Reverse(i)) = self.ready.peek() {
+            let verdict = self.condition(i);
+            match verdict {
+                Err(reason) => {
+                    self.ready.pop();
+                    let tainted = reason.1;
+                    self.finish(i, State::Skipped { tainted });
+                    out.push(Decision::Skip(i, reason.0));
+                }
+                Ok(()) => {
+                    if self.running >= self.limit {
+                        break;
+                    }
+                    self.ready.pop();
+                    match when(i) {
+                        WhenVerdict::Run => {
+                            self.state[i] = State::Running;
+                            self.running += 1;
+                            out.push(Decision::Start(i));
+                        }
+                        WhenVerdict::Skip(reason) => {
+                            self.finish(i, State::Skipped { tainted: false });
+                            out.push(Decision::Skip(i, reason));
+                        }
+                    }
+                }
+            }
+        }
+        // Nothing runs, nothing is ready, and steps are left: they need a step
+        // that can never finish (a plan whose needs form a cycle; rune's planner
+        // never makes one). Skipped, never waited on forever.
+        if self.running == 0 && self.ready.is_empty() && self.left > 0 {
+            for i in 0..self.state.len() {
+                if self.state[i] == State::Pending {
+                    self.state[i] = State::Skipped { tainted: true };
+                    self.left -= 1;
+                    out.push(Decision::Skip(
+                        i,
+                        "it needs a step that cannot finish first (the needs form a cycle)"
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Step `i`, which was started, finished.
+    pub(crate) fn finished(&mut self, i: usize, succeeded: bool) {
+        debug_assert_eq!(self.state[i], State::Running);
+        self.running -= 1;
+        self.completed.push(i);
+        if succeeded {
+            self.finish(i, State::Succeeded);
+        } else {
+            if !self.specs[i].continue_on_error && self.stopped_by.is_none() {
+                self.stopped_by = Some(i);
+            }
+            self.finish(i, State::Failed);
+        }
+    }
+
+    /// The compensations to run once everything finished: the steps that
+    /// succeeded and declare one, in reverse order of completion; none unless the
+    /// workflow stopped (and none after Ctrl-C).
+    pub(crate) fn compensations(&self) -> Vec<usize> {
+        if self.stopped_by.is_none() || self.interrupted {
+            return Vec::new();
+        }
+        self.completed
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| self.state[i] == State::Succeeded && self.specs[i].compensates)
+            .collect()
+    }
+
+    fn finish(&mut self, i: usize, state: State) {
+        self.state[i] = state;
+        self.left -= 1;
+        for k in 0..self.dependents[i].len() {
+            let d = self.dependents[i][k];
+            self.unfinished_needs[d] -= 1;
+            if self.unfinished_needs[d] == 0 {
+                self.ready.push(Reverse(d));
+            }
+        }
+    }
+
+    /// Whether decidable step `i` may run by its `if` (and the workflow's stop);
+    /// else why not, and whether that skip is tainted.
+    fn condition(&self, i: usize) -> Result<(), (String, bool)> {
+        let spec = &self.specs[i];
+        let name = |j: usize| &self.names[j];
+        match spec.condition {
+            StepIf::Success => {
+                for &need in &spec.needs {
+                    match self.state[need] {
+                        State::Failed => {
+                            return Err((format!("needed step `{}` failed", name(need)), true))
+                        }
+                        State::Skipped { tainted } => {
+                            return Err((
+                                format!("needed step `{}` was skipped", name(need)),
+                                tainted,
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(stop) = self.stopped_by {
+                    return Err((
+                        format!("the workflow stopped after step `{}` failed", name(stop)),
+                        true,
+                    ));
+                }
+                Ok(())
+            }
+            StepIf::Failure => {
+                if spec.needs.iter().any(|&n| self.state[n].tainted()) {
+                    Ok(())
+                } else {
+                    Err(("no needed step failed".to_string(), false))
+                }
+            }
+            StepIf::Always => Ok(()),
+        }
+    }
+}
+
+/// An action and how to run it (the executor's prepared action).
+pub(crate) use super::apply::PreparedAction as Runnable;
+
+/// How a workflow run ended.
+pub(crate) struct Ended {
+    /// A failure stopped it (exit 4), whether or not compensation succeeded.
+    pub stopped: bool,
+}
+
+/// Runs one action step (the plumbing lends the executor's way of running
+/// actions, so a step runs exactly as `--action` would).
+pub(crate) trait StepRunner: Sync {
+    /// Run `step` with `params` to its end (the runner watches the run's kill
+    /// flag: a second Ctrl-C ends it).
+    fn run(
+        &self,
+        step: &ActionStep,
+        runnable: &Runnable,
+        params: &Map<String, Json>,
+    ) -> ActionResult;
+}
+
+/// Run the workflow steps of `doc` (modules already started). `runnables[i]` is
+/// `doc.actions[i]`'s; `compensations` maps a compensation step id to its own.
+/// Returns how it ended.
+pub(crate) fn run(
+    doc: &PlanDocument,
+    runnables: &[Runnable],
+    compensations: &HashMap<u64, Runnable>,
+    parallelism: usize,
+    ctx: &Context,
+    runner: &dyn StepRunner,
+) -> Ended {
+    let steps = &doc.actions;
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.workflow.as_ref().map(|w| (w.step.as_str(), i)))
+        .collect();
+    let specs: Vec<StepSpec> = steps
+        .iter()
+        .map(|s| {
+            let w = s.workflow.as_ref();
+            StepSpec {
+                needs: w
+                    .map(|w| {
+                        w.needs
+                            .iter()
+                            .filter_map(|n| index.get(n.as_str()).copied())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                condition: w.map_or(StepIf::Success, |w| w.condition),
+                continue_on_error: w.is_some_and(|w| w.continue_on_error),
+                compensates: w.is_some_and(|w| w.compensate.is_some()),
+            }
+        })
+        .collect();
+    let names: Vec<String> = steps.iter().map(step_name).collect();
+    let mut scheduler = Scheduler::new(specs, names, parallelism);
+    let inputs = doc.workflow.as_ref().map(|w| &w.inputs);
+    // What each step ran with (references filled) and returned: later steps read
+    // them. A step without references borrows its plan params instead of a copy.
+    let mut ran_params: Vec<Option<Map<String, Json>>> = vec![None; steps.len()];
+    let outputs: Mutex<Vec<Option<Json>>> = Mutex::new(vec![None; steps.len()]);
+    let values = Values {
+        doc,
+        index: &index,
+        inputs,
+    };
+    let (tx, rx) = mpsc::channel::<(usize, bool)>();
+    std::thread::scope(|scope| {
+        loop {
+            if ctx.stop.is_set() || ctx.kill.is_set() {
+                ctx.note_interrupts();
+                scheduler.interrupt();
+            }
+            let decisions = {
+                let outputs = lock(&outputs);
+                scheduler.next(|i| {
+                    match &steps[i].workflow.as_ref().and_then(|w| w.when.as_ref()) {
+                        Some(when) => values.when(when, &ran_params, &outputs),
+                        None => WhenVerdict::Run,
+                    }
+                })
+            };
+            for decision in decisions {
+                match decision {
+                    Decision::Skip(i, reason) => {
+                        let step = &steps[i];
+                        decide(ctx, step, WorkflowDecision::Skipped, Some(&reason));
+                        ctx.skipped(
+                            step.id,
+                            &step.module,
+                            None,
+                            Some(&step.action),
+                            &reason,
+                            None,
+                        );
+                    }
+                    Decision::Start(i) => {
+                        let step = &steps[i];
+                        decide(ctx, step, WorkflowDecision::Started, None);
+                        let filled = {
+                            let outputs = lock(&outputs);
+                            values.fill(step, &step.references, &ran_params, &outputs)
+                        };
+                        let filled = match filled {
+                            Ok(params) => params,
+                            Err(message) => {
+                                fail_unfilled(ctx, step, message);
+                                decide(ctx, step, WorkflowDecision::Failed, None);
+                                let _ = tx.send((i, false));
+                                continue;
+                            }
+                        };
+                        let tx = tx.clone();
+                        let outputs = &outputs;
+                        let runnable = &runnables[i];
+                        ran_params[i] = filled.clone();
+                        scope.spawn(move || {
+                            let params = filled.as_ref().unwrap_or(&step.params);
+                            let result = runner.run(step, runnable, params);
+                            let ok = result.outcome == Outcome::Succeeded;
+                            if let Some(output) = result.output {
+                                lock(outputs)[i] = Some(output);
+                            }
+                            let _ = tx.send((i, ok));
+                        });
+                    }
+                }
+            }
+            if scheduler.done() {
+                break;
+            }
+            // Wake for a finished step, or now and then to notice Ctrl-C.
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((i, ok)) => {
+                    finish(ctx, &steps[i], ok);
+                    scheduler.finished(i, ok);
+                    while let Ok((i, ok)) = rx.try_recv() {
+                        finish(ctx, &steps[i], ok);
+                        scheduler.finished(i, ok);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    let stopped = scheduler.stopped_by().is_some();
+    let outputs = outputs.into_inner().unwrap_or_else(|p| p.into_inner());
+    let chosen = scheduler.compensations();
+    let mut compensated = vec![false; steps.len()];
+    for &i in &chosen {
+        if ctx.stop.is_set() || ctx.kill.is_set() {
+            ctx.note_interrupts();
+            break;
+        }
+        compensated[i] = true;
+        let step = &steps[i];
+        let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
+            continue;
+        };
+        let Some(runnable) = compensations.get(&comp.id) else {
+            continue;
+        };
+        let name = step_name(step);
+        decide_as(
+            ctx,
+            comp,
+            &name,
+            WorkflowDecision::CompensationStarted,
+            None,
+        );
+        let ok = match values.fill(comp, &comp.references, &ran_params, &outputs) {
+            Ok(filled) => {
+                let params = filled.as_ref().unwrap_or(&comp.params);
+                runner.run(comp, runnable, params).outcome == Outcome::Succeeded
+            }
+            Err(message) => {
+                fail_unfilled(ctx, comp, message);
+                false
+            }
+        };
+        decide_as(
+            ctx,
+            comp,
+            &name,
+            if ok {
+                WorkflowDecision::Compensated
+            } else {
+                WorkflowDecision::CompensationFailed
+            },
+            None,
+        );
+    }
+    // Every compensation not run is on record too, with why: the report then
+    // accounts for every planned step.
+    for (i, step) in steps.iter().enumerate() {
+        let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
+            continue;
+        };
+        if compensated[i] {
+            continue;
+        }
+        let name = step_name(step);
+        let why = if ctx.stop.is_set() || ctx.kill.is_set() {
+            "interrupted: not started".to_string()
+        } else if !stopped {
+            "not needed: the workflow did not stop".to_string()
+        } else {
+            format!("step `{name}` did not succeed: nothing to undo")
+        };
+        decide_as(
+            ctx,
+            comp,
+            &name,
+            WorkflowDecision::CompensationSkipped,
+            Some(&why),
+        );
+        ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
+    }
+    if let Some(workflow) = &doc.workflow {
+        ctx.sink.emit(&Event::WorkflowFinished {
+            at: ctx.ids.now(),
+            name: workflow.name.clone(),
+            stopped_by: scheduler.stopped_by().map(|i| step_name(&steps[i])),
+        });
+    }
+    Ended { stopped }
+}
+
+/// The workflow step id of `step` (its action when it has none).
+fn step_name(step: &ActionStep) -> String {
+    step.workflow
+        .as_ref()
+        .map_or_else(|| step.action.clone(), |w| w.step.clone())
+}
+
+fn finish(ctx: &Context, step: &ActionStep, ok: bool) {
+    let decision = match (
+        ok,
+        step.workflow.as_ref().is_some_and(|w| w.continue_on_error),
+    ) {
+        (true, _) => WorkflowDecision::Succeeded,
+        (false, true) => WorkflowDecision::FailedContinued,
+        (false, false) => WorkflowDecision::Failed,
+    };
+    decide(ctx, step, decision, None);
+}
+
+fn decide(ctx: &Context, step: &ActionStep, decision: WorkflowDecision, reason: Option<&str>) {
+    decide_as(ctx, step, &step_name(step), decision, reason);
+}
+
+/// `id` names the workflow step (for a compensation: the step it undoes).
+fn decide_as(
+    ctx: &Context,
+    step: &ActionStep,
+    id: &str,
+    decision: WorkflowDecision,
+    reason: Option<&str>,
+) {
+    ctx.sink.emit(&Event::WorkflowStep {
+        at: ctx.ids.now(),
+        step: step.id,
+        id: id.to_string(),
+        decision,
+        reason: reason.map(str::to_string),
+    });
+}
+
+/// A reference that cannot be filled fails its step before anything starts.
+fn fail_unfilled(ctx: &Context, step: &ActionStep, (message, data): (String, Json)) {
+    let origin = Origin {
+        step: Some(step.id),
+        module: Some(step.module.clone()),
+        action: Some(step.action.clone()),
+        phase: None,
+        correlation_id: ctx.ids.correlation_id.clone(),
+        trace_id: ctx.ids.trace_id.clone(),
+        span_id: ctx.ids.span_id(),
+    };
+    let eps = Eps::new(Kind::InvalidParams, message, origin).with_data(data);
+    ctx.sink.emit(&Event::StepFinished {
+        at: ctx.ids.now(),
+        step: step.id,
+        module: step.module.clone(),
+        action: Some(step.action.clone()),
+        phase: None,
+        outcome: Outcome::Failed,
+        attempts: 0,
+        duration_ms: 0,
+        reason: None,
+        output: None,
+        stderr: None,
+        error: Some(Box::new(eps)),
+    });
+}
+
+/// Where references read from.
+struct Values<'a> {
+    doc: &'a PlanDocument,
+    index: &'a HashMap<&'a str, usize>,
+    inputs: Option<&'a Map<String, Json>>,
+}
+
+impl Values<'_> {
+    /// The value `from` names, or why there is none (a compensation may read the
+    /// step it undoes: that step is in `index` too).
+    fn lookup(
+        &self,
+        from: &str,
+        ran_params: &[Option<Map<String, Json>>],
+        outputs: &[Option<Json>],
+    ) -> Result<Json, String> {
+        // Walked by reference: only the value found is copied, never a whole
+        // output or parameter map.
+        let mut parts = from.split('.');
+        let (map, path): (Option<&Map<String, Json>>, Vec<&str>) = match parts.next() {
+            Some("inputs") => (self.inputs, parts.collect()),
+            Some("steps") => {
+                let id = parts.next().unwrap_or_default();
+                let Some(&i) = self.index.get(id) else {
+                    return Err(format!("`{from}`: there is no step `{id}`"));
+                };
+                match parts.next() {
+                    Some("output") => match &outputs[i] {
+                        Some(Json::Object(output)) => (Some(output), parts.collect()),
+                        _ => {
+                            return Err(format!(
+                                "`{from}`: step `{id}` has no output (it did not succeed)"
+                            ))
+                        }
+                    },
+                    Some("params") => (
+                        Some(
+                            ran_params[i]
+                                .as_ref()
+                                .unwrap_or(&self.doc.actions[i].params),
+                        ),
+                        parts.collect(),
+                    ),
+                    _ => return Err(format!("`{from}` names neither `output` nor `params`")),
+                }
+            }
+            _ => return Err(format!("`{from}` is not an inputs.* or steps.* reference")),
+        };
+        let Some(map) = map else {
+            return Err(format!("`{from}`: the run has no inputs"));
+        };
+        let Some((first, rest)) = path.split_first() else {
+            return Ok(Json::Object(map.clone()));
+        };
+        let mut value = map
+            .get(*first)
+            .ok_or_else(|| format!("`{from}`: there is no field `{first}`"))?;
+        for field in rest {
+            value = value
+                .get(field)
+                .ok_or_else(|| format!("`{from}`: there is no field `{field}`"))?;
+        }
+        Ok(value.clone())
+    }
+
+    fn when(
+        &self,
+        when: &When,
+        ran_params: &[Option<Map<String, Json>>],
+        outputs: &[Option<Json>],
+    ) -> WhenVerdict {
+        let value = match self.lookup(&when.from, ran_params, outputs) {
+            Ok(v) => v,
+            Err(why) => return WhenVerdict::Skip(format!("when: cannot be read: {why}")),
+        };
+        let equal = value == when.value;
+        let holds = match when.test {
+            WhenTest::Equals => equal,
+            WhenTest::NotEquals => !equal,
+        };
+        if holds {
+            return WhenVerdict::Run;
+        }
+        let test = match when.test {
+            WhenTest::Equals => "equals",
+            WhenTest::NotEquals => "not_equals",
+        };
+        WhenVerdict::Skip(format!(
+            "when: {} {test} {}; it is {}",
+            when.from,
+            compact(&when.value),
+            compact(&value)
+        ))
+    }
+
+    /// `step`'s params with `references` filled; None when there are none.
+    fn fill(
+        &self,
+        step: &ActionStep,
+        references: &[Reference],
+        ran_params: &[Option<Map<String, Json>>],
+        outputs: &[Option<Json>],
+    ) -> Result<Option<Map<String, Json>>, (String, Json)> {
+        if references.is_empty() {
+            return Ok(None);
+        }
+        let mut params = Json::Object(step.params.clone());
+        for reference in references {
+            let data = json!({"pointer": reference.pointer, "reference": reference.from});
+            let value = self
+                .lookup(&reference.from, ran_params, outputs)
+                .map_err(|why| {
+                    (
+                        format!(
+                            "the reference at {} of `{}` cannot be filled: {why}",
+                            reference.pointer, step.action
+                        ),
+                        data.clone(),
+                    )
+                })?;
+            match params.pointer_mut(&reference.pointer) {
+                Some(slot) => *slot = value,
+                None => {
+                    return Err((
+                        format!(
+                            "the reference at {} of `{}` points at no parameter",
+                            reference.pointer, step.action
+                        ),
+                        data,
+                    ))
+                }
+            }
+        }
+        match params {
+            Json::Object(map) => Ok(Some(map)),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn compact(value: &Json) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

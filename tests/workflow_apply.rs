@@ -1,0 +1,688 @@
+//! `rune apply --workflow` through the real binary: the fixture workflows of
+//! tests/fixtures/workflow_apply (every step runs task.sh, which records its start
+//! and end in `$WF_LOG`), the example workflows of catalogs/ on a fresh copy, and
+//! random step DAGs. Orders are read from the journal (`exec::event::Event` lines)
+//! and from the log the plugins write.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rune::exec::event::{Event, Outcome, WorkflowDecision};
+use tempfile::TempDir;
+
+use crate::support::{root, rune, Output};
+
+fn fixture() -> PathBuf {
+    root().join("tests/fixtures/workflow_apply")
+}
+
+/// One finished workflow run: its output, journal events and step log.
+struct Run {
+    out: Output,
+    events: Vec<Event>,
+    log: Vec<(String, String, String, u128)>,
+    _dir: TempDir,
+}
+
+impl Run {
+    /// `(mode, name)` of the log's `start` lines, in order.
+    fn starts(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .filter(|(what, ..)| what == "start")
+            .map(|(_, mode, name, _)| format!("{mode} {name}"))
+            .collect()
+    }
+
+    /// Workflow decisions `(id, decision, reason)` in journal order.
+    fn decisions(&self) -> Vec<(String, WorkflowDecision, Option<String>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::WorkflowStep {
+                    id,
+                    decision,
+                    reason,
+                    ..
+                } => Some((id.clone(), *decision, reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn decision(&self, id: &str) -> (WorkflowDecision, Option<String>) {
+        self.decisions()
+            .into_iter()
+            .filter(|(i, d, _)| {
+                i == id
+                    && !matches!(
+                        d,
+                        WorkflowDecision::Started
+                            | WorkflowDecision::CompensationStarted
+                            | WorkflowDecision::CompensationSkipped
+                    )
+            })
+            .map(|(_, d, r)| (d, r))
+            .next_back()
+            .unwrap_or_else(|| panic!("no decision on `{id}`"))
+    }
+}
+
+fn read_log(path: &Path) -> Vec<(String, String, String, u128)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            (
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].to_string(),
+                f[3].parse().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn read_journal(path: &Path) -> Vec<Event> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l}: {e}")))
+        .collect()
+}
+
+/// `rune apply --catalog CATALOG --workflow NAME --deterministic ARGS...`.
+fn apply_in(catalog: &Path, workflow: &str, args: &[&str]) -> Run {
+    let dir = TempDir::new().expect("temporary directory");
+    let journal = dir.path().join("journal.jsonl");
+    let log = dir.path().join("steps.log");
+    let out = rune(["apply", "--catalog"])
+        .arg_path(catalog)
+        .args(["--workflow", workflow, "--deterministic", "--journal"])
+        .arg_path(&journal)
+        .args(args)
+        .env("WF_LOG", &log.to_string_lossy())
+        .run();
+    Run {
+        events: read_journal(&journal),
+        log: read_log(&log),
+        out,
+        _dir: dir,
+    }
+}
+
+fn apply(workflow: &str, args: &[&str]) -> Run {
+    apply_in(&fixture().join("catalog.yaml"), workflow, args)
+}
+
+#[test]
+fn a_failure_stops_the_workflow_handlers_run_and_succeeded_steps_are_undone_in_reverse() {
+    let run = apply("stop-and-compensate", &["--parallelism", "1"]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    // One at a time, in (wave, declaration) order; d never starts; the handlers
+    // run; then the compensations of a, x, b (c failed: nothing to undo) in reverse
+    // order of completion.
+    assert_eq!(
+        run.starts(),
+        [
+            "task a",
+            "task x",
+            "task b",
+            "task c",
+            "task on-failure",
+            "task finally",
+            "undo b",
+            "undo x",
+            "undo a"
+        ]
+    );
+    assert_eq!(run.decision("c").0, WorkflowDecision::Failed);
+    assert_eq!(
+        run.decision("d"),
+        (
+            WorkflowDecision::Skipped,
+            Some("needed step `c` failed".into())
+        )
+    );
+    for id in ["a", "x", "b"] {
+        assert_eq!(run.decision(id).0, WorkflowDecision::Compensated, "{id}");
+    }
+    let skipped_undo: Vec<_> = run
+        .decisions()
+        .into_iter()
+        .filter(|(_, d, _)| *d == WorkflowDecision::CompensationSkipped)
+        .collect();
+    assert_eq!(
+        skipped_undo,
+        [(
+            "c".to_string(),
+            WorkflowDecision::CompensationSkipped,
+            Some("step `c` did not succeed: nothing to undo".into())
+        )]
+    );
+    // A compensation reads the step's params and output as they ran.
+    let json = apply(
+        "stop-and-compensate",
+        &["--parallelism", "1", "--format", "json"],
+    );
+    let report: serde_json::Value = json
+        .out
+        .stdout
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str(l).expect("report line"))
+        .expect("a report");
+    let undo_b = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["workflow"]["id"] == "b" && s["workflow"]["compensation"] == true)
+        .expect("undo b");
+    assert_eq!(
+        undo_b["output"],
+        serde_json::json!({"name": "b", "value": 1})
+    );
+    assert_eq!(report["workflow"]["stopped_by"], "c");
+}
+
+#[test]
+fn reports_of_a_stopped_workflow() {
+    let human = apply("stop-and-compensate", &["--parallelism", "1"]);
+    insta::assert_snapshot!("stop_and_compensate_human", human.out.stdout);
+    let json = rune(["apply", "--catalog"])
+        .arg_path(fixture().join("catalog.yaml"))
+        .args([
+            "--workflow",
+            "stop-and-compensate",
+            "--deterministic",
+            "--parallelism",
+            "1",
+            "--format",
+            "json",
+        ])
+        .env("WF_LOG", "/dev/null")
+        .run();
+    assert_eq!(json.code, 4);
+    // Event lines, then the report: the report is the last line.
+    let report: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().last().unwrap()).unwrap();
+    let steps: Vec<serde_json::Value> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.get("workflow").is_some())
+        .map(|s| {
+            serde_json::json!({
+                "step": s["step"], "workflow": s["workflow"], "status": s["status"],
+                "attempts": s["attempts"], "duration_ms": s["duration_ms"],
+                "reason": s.get("reason"), "output": s.get("output"),
+                "error": s.get("error").map(|e| &e["error"]),
+            })
+        })
+        .collect();
+    insta::assert_json_snapshot!(
+        "stop_and_compensate_json",
+        serde_json::json!({"status": report["status"], "workflow": report["workflow"], "steps": steps})
+    );
+}
+
+#[test]
+fn continue_on_error_goes_on_and_exits_0() {
+    let run = apply("continue", &["--parallelism", "1"]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    assert_eq!(run.decision("flaky").0, WorkflowDecision::FailedContinued);
+    assert_eq!(
+        run.decision("after-flaky"),
+        (
+            WorkflowDecision::Skipped,
+            Some("needed step `flaky` failed".into())
+        )
+    );
+    assert_eq!(run.decision("handler").0, WorkflowDecision::Succeeded);
+    assert_eq!(run.decision("other").0, WorkflowDecision::Succeeded);
+    assert!(
+        run.out.stdout.contains("failed, continued"),
+        "{}",
+        run.out.stdout
+    );
+    assert!(run.out.stdout.contains("ran to its end"));
+}
+
+#[test]
+fn a_when_skips_a_step_and_its_dependents_but_not_always_handlers() {
+    let run = apply("when", &["--input", "wanted=red"]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    assert_eq!(
+        run.decision("fix"),
+        (
+            WorkflowDecision::Skipped,
+            Some("when: steps.probe.output.value.state equals \"red\"; it is \"green\"".into())
+        )
+    );
+    assert_eq!(
+        run.decision("after-fix").1.as_deref(),
+        Some("needed step `fix` was skipped")
+    );
+    // A when-skipped step is not a failure: the failure handler does not run.
+    assert_eq!(
+        run.decision("on-failure").1.as_deref(),
+        Some("no needed step failed")
+    );
+    assert_eq!(run.decision("report").0, WorkflowDecision::Succeeded);
+    assert_eq!(run.starts(), ["task probe", "task report"]);
+    // The output reference was filled from the probe's output.
+    let finished = run.events.iter().find_map(|e| match e {
+        Event::StepFinished {
+            step: 5, output, ..
+        } => output.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        finished,
+        Some(serde_json::json!({"name": "report", "value": {"state": "green"}}))
+    );
+}
+
+#[test]
+fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
+    let run = apply("unfilled", &[]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert_eq!(run.decision("broken").0, WorkflowDecision::FailedContinued);
+    assert_eq!(run.decision("reader").0, WorkflowDecision::Failed);
+    // The plugin never ran: the step failed before anything started.
+    assert_eq!(run.starts(), ["task broken"]);
+    let error = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                step: 2,
+                error: Some(error),
+                ..
+            } => Some(error.clone()),
+            _ => None,
+        })
+        .expect("an EPS error");
+    assert_eq!(error.error.code, -32210, "{error:?}");
+    assert_eq!(
+        error.error.data,
+        Some(serde_json::json!({"pointer": "/value", "reference": "steps.broken.output.value"}))
+    );
+    assert!(
+        error.error.message.contains("/value")
+            && error.error.message.contains("steps.broken.output.value"),
+        "{}",
+        error.error.message
+    );
+}
+
+#[test]
+fn at_most_parallelism_steps_run_at_once() {
+    let run = apply("wide", &["--parallelism", "2"]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let mut running = 0i32;
+    let mut max = 0;
+    let mut marks: Vec<(u128, i32)> = run
+        .log
+        .iter()
+        .map(|(what, _, _, t)| (*t, if what == "start" { 1 } else { -1 }))
+        .collect();
+    // At one instant, an end comes before a start.
+    marks.sort();
+    for (_, d) in marks {
+        running += d;
+        max = max.max(running);
+    }
+    assert_eq!(max, 2, "{:?}", run.log);
+    assert_eq!(run.starts().len(), 6);
+}
+
+/// Steps of a random DAG: `needs[i]` lists earlier steps.
+fn random_dag(seed: u64, n: usize) -> (String, Vec<Vec<usize>>) {
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut yaml = String::from("  random:\n    description: random\n    steps:\n");
+    let mut all = Vec::new();
+    for i in 0..n {
+        let mut needs: Vec<usize> = Vec::new();
+        if i > 0 {
+            for _ in 0..(next() % 3) {
+                let k = (next() % i as u64) as usize;
+                if !needs.contains(&k) {
+                    needs.push(k);
+                }
+            }
+        }
+        let names: Vec<String> = needs.iter().map(|k| format!("s{k}")).collect();
+        yaml.push_str(&format!(
+            "      - {{ id: s{i}, action: task, needs: [{}], params: {{ name: s{i}, sleep_ms: {} }} }}\n",
+            names.join(", "),
+            next() % 60
+        ));
+        all.push(needs);
+    }
+    (yaml, all)
+}
+
+#[test]
+fn random_dags_start_no_step_before_its_needs_and_respect_parallelism() {
+    let base = std::fs::read_to_string(fixture().join("catalog.yaml")).unwrap();
+    let (head, _) = base.split_once("workflows:\n").unwrap();
+    for seed in [7u64, 1234, 99_991] {
+        let dir = TempDir::new().unwrap();
+        let (steps, needs) = random_dag(seed, 12);
+        std::fs::write(
+            dir.path().join("catalog.yaml"),
+            format!("{head}workflows:\n{steps}"),
+        )
+        .unwrap();
+        std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).unwrap();
+        let run = apply_in(
+            &dir.path().join("catalog.yaml"),
+            "random",
+            &["--parallelism", "2"],
+        );
+        assert_eq!(run.out.code, 0, "seed {seed}: {}", run.out.snapshot());
+        // Journal order: a step starts after every step it needs finished, and at
+        // most 2 run at once.
+        let ids: std::collections::HashMap<u64, usize> = run
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::WorkflowStep {
+                    step,
+                    id,
+                    decision: WorkflowDecision::Started,
+                    ..
+                } => Some((*step, id[1..].parse().unwrap())),
+                _ => None,
+            })
+            .collect();
+        let mut finished = vec![false; needs.len()];
+        let mut running = 0;
+        for event in &run.events {
+            match event {
+                Event::StepStarted {
+                    step, attempt: 1, ..
+                } if ids.contains_key(step) => {
+                    let i = ids[step];
+                    for &k in &needs[i] {
+                        assert!(
+                            finished[k],
+                            "seed {seed}: s{i} started before s{k} finished"
+                        );
+                    }
+                    running += 1;
+                    assert!(running <= 2, "seed {seed}: more than 2 running");
+                }
+                Event::StepFinished {
+                    step,
+                    outcome: Outcome::Succeeded,
+                    ..
+                } if ids.contains_key(step) => {
+                    finished[ids[step]] = true;
+                    running -= 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(finished.iter().all(|f| *f), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_saved_workflow_plan_runs_and_dry_run_prints_it() {
+    let dir = TempDir::new().unwrap();
+    let plan = dir.path().join("plan.json");
+    let out = rune(["plan", "--catalog"])
+        .arg_path(fixture().join("catalog.yaml"))
+        .args(["--workflow", "when", "--input", "wanted=blue", "--out"])
+        .arg_path(&plan)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let log = dir.path().join("steps.log");
+    let out = rune(["apply", "--deterministic"])
+        .arg_path(&plan)
+        .env("WF_LOG", &log.to_string_lossy())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stdout.contains("workflow `when` ran to its end"));
+    // Flags that would change a saved plan are refused.
+    let out = rune(["apply"])
+        .arg_path(&plan)
+        .args(["--input", "wanted=red"])
+        .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    // --dry-run prints the plan and runs nothing.
+    let log = dir.path().join("dry.log");
+    let out = rune(["apply", "--catalog"])
+        .arg_path(fixture().join("catalog.yaml"))
+        .args(["--workflow", "when", "--input", "wanted=red", "--dry-run"])
+        .env("WF_LOG", &log.to_string_lossy())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stdout.contains("probe"), "{}", out.stdout);
+    assert!(!log.exists());
+}
+
+#[test]
+fn bad_workflow_requests_are_refused_before_anything_runs() {
+    let out = rune(["apply", "--catalog"])
+        .arg_path(fixture().join("catalog.yaml"))
+        .args(["--workflow", "nope"])
+        .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    // A required input missing.
+    let out = rune(["apply", "--catalog"])
+        .arg_path(fixture().join("catalog.yaml"))
+        .args(["--workflow", "when"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+}
+
+#[test]
+fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
+    let dir = TempDir::new().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let log = dir.path().join("steps.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rune"))
+        .args(["apply", "--catalog"])
+        .arg(fixture().join("catalog.yaml"))
+        .args(["--workflow", "slow", "--deterministic", "--journal"])
+        .arg(&journal)
+        .env("WF_LOG", &log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let began = Instant::now();
+    // Wait for the slow step to start, then press Ctrl-C once.
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("start task slow")
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the slow step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let log = read_log(&log);
+    // The running step ended on its own; nothing new started, not even the
+    // `if: always` handler.
+    let lines: Vec<String> = log.iter().map(|(w, _, n, _)| format!("{w} {n}")).collect();
+    assert_eq!(lines, ["start slow", "end slow"]);
+    let events = read_journal(&journal);
+    let skipped: Vec<(String, Option<String>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::WorkflowStep {
+                id,
+                decision: WorkflowDecision::Skipped,
+                reason,
+                ..
+            } => Some((id.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "next".to_string(),
+                Some("interrupted: not started".to_string())
+            ),
+            (
+                "side".to_string(),
+                Some("interrupted: not started".to_string())
+            )
+        ]
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Interrupted { count: 1, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::RunFinished {
+            succeeded: false,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_module_that_does_not_start_skips_every_step() {
+    let dir = TempDir::new().unwrap();
+    let base = std::fs::read_to_string(fixture().join("catalog.yaml")).unwrap();
+    let (head, _) = base.split_once("workflows:\n").unwrap();
+    let spi = root().join("tests/fixtures/modules/spi-module.sh");
+    let catalog = format!(
+        r#"{head}  - module_identity: {{ module_name: broken, module_class: Fixture, module_type: service, module_version: 1.0.0, description: Crashes at initialize }}
+    capability_declaration:
+      actions:
+        - action: fix
+          description: Served by a plugin, provided by a module that must start first
+          category: diagnostic
+          impact: low
+          exec: ["./task.sh"]
+    lifecycle:
+      runtime: process
+      exec: ["{spi}", "crash-at-initialize", "broken", "1.0.0"]
+      spi_versions: ["1"]
+      timeouts: {{ initialize_ms: 3000, ready_ms: 3000, drain_ms: 3000, shutdown_ms: 3000 }}
+workflows:
+  needs-broken:
+    description: One step on a module that does not start
+    steps:
+      - {{ id: first, action: task, params: {{ name: first }} }}
+      - {{ id: fix, action: fix, needs: [first] }}
+"#,
+        spi = spi.display()
+    );
+    std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
+    std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).unwrap();
+    let run = apply_in(&dir.path().join("catalog.yaml"), "needs-broken", &[]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert!(run.starts().is_empty(), "{:?}", run.log);
+    for id in ["first", "fix"] {
+        assert_eq!(
+            run.decision(id),
+            (
+                WorkflowDecision::Skipped,
+                Some("module `broken` did not start".into())
+            ),
+            "{id}"
+        );
+    }
+}
+
+/// The repository's catalogs, plugins and modules in a fresh directory (the
+/// example workflows write in `work/`).
+fn fresh_copy() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    for sub in ["catalogs", "plugins", "modules"] {
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(root().join(sub))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    dir
+}
+
+#[test]
+fn the_example_quarantine_workflow_succeeds_or_puts_the_files_back() {
+    if !Path::new("/usr/bin/jq").exists() && which("jq").is_none() {
+        crate::support::skip("jq is not installed");
+        return;
+    }
+    let dir = fresh_copy();
+    let logs = dir.path().join("work/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("app.log.1"), "old\n").unwrap();
+    std::fs::write(logs.join("app.log.2"), "older\n").unwrap();
+    let catalogs = dir.path().join("catalogs");
+    // The verification allows no file in quarantine: the workflow stops, keeps a
+    // record, and the compensation puts both files back.
+    let run = apply_in(
+        &catalogs,
+        "quarantine-logs",
+        &[
+            "--input",
+            "pattern=app.log.*",
+            "--input",
+            "max_quarantined=0",
+        ],
+    );
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert_eq!(run.decision("verify").0, WorkflowDecision::Failed);
+    assert_eq!(run.decision("keep-record").0, WorkflowDecision::Succeeded);
+    assert_eq!(run.decision("quarantine").0, WorkflowDecision::Compensated);
+    assert_eq!(
+        std::fs::read_to_string(logs.join("app.log.2")).unwrap(),
+        "older\n"
+    );
+    assert!(logs.join("app.log.1").exists());
+    // Allowing them, the files stay in quarantine and the workflow succeeds.
+    let run = apply_in(
+        &catalogs,
+        "quarantine-logs",
+        &[
+            "--input",
+            "pattern=app.log.*",
+            "--input",
+            "max_quarantined=5",
+        ],
+    );
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    assert!(!logs.join("app.log.1").exists());
+    assert_eq!(run.decision("after").0, WorkflowDecision::Succeeded);
+    // And the health check runs end to end.
+    let run = apply_in(&catalogs, "health-check", &[]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    })
+}

@@ -272,9 +272,17 @@ fn escape_pointer(name: &str) -> String {
 /// Compile the validators every catalog needs (the top level's own keywords and
 /// module entries), side by side. Compiling them is most of what a small catalog
 /// costs, so the loader starts this while it reads the files.
+///
+/// Every build first checks its root against the Draft 7 meta-schema, whose own
+/// validator jsonschema compiles once per process (about as long as the module
+/// schema takes): one side has that compiled (by building a trivial schema) while
+/// the other parses and registers the catalog schema, instead of one after the other.
 pub fn warm() {
     rayon::join(
         || {
+            let _ = jsonschema::options()
+                .with_draft(CATALOG_DRAFT)
+                .build(&serde_json::json!({ "type": "object" }));
             TOP.shell();
         },
         || LazyLock::force(&MODULE_VALIDATOR),

@@ -9,7 +9,7 @@
 mod locate;
 mod mismatch;
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, Validator};
@@ -76,7 +76,8 @@ pub fn find(name: &str) -> Option<&'static EmbeddedSchema> {
     SCHEMAS.iter().find(|s| s.name == name || s.file == name)
 }
 
-/// The catalog schema as JSON.
+/// The catalog schema as JSON, as `rune schema catalog` prints it: what diagnostics
+/// look property names and `oneOf` branches up in. Parsed only when one needs it.
 pub static CATALOG_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
     serde_json::from_str(SCHEMAS[0].text).expect("embedded catalog schema is valid JSON")
 });
@@ -88,56 +89,211 @@ pub static CATALOG_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
 /// compilation was a third of the whole command.
 const CATALOG_DRAFT: jsonschema::Draft = jsonschema::Draft::Draft7;
 
-fn compile(schema: &Json) -> Validator {
-    jsonschema::options()
+/// Where the compiled catalog schema is registered, for the `$ref`s into it.
+const CATALOG_URI: &str = "urn:rune:catalog";
+
+/// Schema locations whose `pattern` errors [`to_diagnostic`] drops because the check
+/// stage reports the same rule with its own message ([`owned_by_check`]): module
+/// names and versions, action names and dependency module names. The compiled
+/// schema leaves these patterns out, so no regex is built only to have its errors
+/// thrown away (the name and semantic-version regexes were most of what compiling
+/// the module schema cost); `rune schema catalog` still prints them.
+const OWNED_BY_CHECK: &[&str] = &[
+    "/$defs/module_identity/properties/module_name",
+    "/$defs/module_identity/properties/module_version",
+    "/$defs/action/properties/action",
+    "/$defs/dependency/properties/module_name",
+];
+
+/// The catalog schema as it is compiled: [`CATALOG_SCHEMA`] without the patterns at
+/// [`OWNED_BY_CHECK`]. A `$ref` to a definition there is replaced by that
+/// definition's other keywords, so its type is still checked.
+static COMPILED_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
+    let mut schema: Json =
+        serde_json::from_str(SCHEMAS[0].text).expect("embedded catalog schema is valid JSON");
+    without_owned_patterns(&mut schema);
+    schema
+});
+
+fn without_owned_patterns(schema: &mut Json) {
+    for at in OWNED_BY_CHECK {
+        let target = schema
+            .pointer(at)
+            .and_then(|s| s.get("$ref"))
+            .and_then(Json::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| schema.pointer(pointer))
+            .and_then(Json::as_object)
+            .cloned();
+        let Some(property) = schema.pointer_mut(at).and_then(Json::as_object_mut) else {
+            continue;
+        };
+        if let Some(target) = target {
+            property.remove("$ref");
+            for (keyword, value) in target {
+                if keyword != "description" {
+                    property.entry(keyword).or_insert(value);
+                }
+            }
+        }
+        property.remove("pattern");
+    }
+}
+
+/// The compiled catalog schema as a resource the validators below refer into, so
+/// each compiles just the part it validates from the one parsed copy.
+static REGISTRY: LazyLock<jsonschema::Registry<'static>> = LazyLock::new(|| {
+    jsonschema::Registry::new()
+        .draft(CATALOG_DRAFT)
+        .add(
+            CATALOG_URI,
+            CATALOG_DRAFT.create_resource_ref(&COMPILED_SCHEMA),
+        )
+        .and_then(jsonschema::RegistryBuilder::prepare)
+        .expect("embedded catalog schema registers")
+});
+
+/// Regexes compiled once for every validator below (`name` is used by several).
+static PATTERNS: LazyLock<jsonschema::PatternCache> = LazyLock::new(Default::default);
+
+fn options(
+) -> jsonschema::ValidationOptions<'static, std::sync::Arc<dyn jsonschema::Retrieve>, YamlJson> {
+    jsonschema::options_for::<YamlJson>()
         .with_draft(CATALOG_DRAFT)
         .should_validate_formats(true)
-        .build(schema)
+        .with_pattern_cache(PATTERNS.clone())
+}
+
+/// A validator for the catalog schema at `pointer` (`/$defs/module`): its errors
+/// carry the same schema locations as the whole schema's would.
+fn compile_at(pointer: &str) -> Validator<YamlJson> {
+    options()
+        .with_registry(&REGISTRY)
+        .build(&serde_json::json!({ "$ref": format!("{CATALOG_URI}#{pointer}") }))
         .expect("embedded catalog schema compiles")
 }
 
-/// Validates a whole catalog document (with its module list emptied). Module
-/// entries are [`MODULE_VALIDATOR`]'s, so this one does not compile their schema
-/// again: `modules` items accept anything here.
-static CATALOG_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-    let mut top = CATALOG_SCHEMA.clone();
-    if let Some(modules) = top
-        .pointer_mut("/properties/modules")
-        .and_then(Json::as_object_mut)
-    {
-        modules.insert("items".into(), Json::Bool(true));
+/// The top level of a catalog document, validated in parts so that each part's
+/// schema is compiled only when a document has that part: `shell` holds the
+/// top-level keywords and the small properties; each property that refers into
+/// the definitions (`policy`, `workflows`) has a validator of its own, built the
+/// first time a document has the property; module entries are
+/// [`MODULE_VALIDATOR`]'s. Together they report exactly what the whole schema
+/// would: `properties` applies each subschema to its own value and nothing else,
+/// and `additionalProperties` looks only at the property names, which `shell` keeps.
+struct TopLevel {
+    shell: OnceLock<Validator<YamlJson>>,
+    /// The property name and its validator.
+    parts: Vec<(String, OnceLock<Validator<YamlJson>>)>,
+}
+
+static TOP: LazyLock<TopLevel> = LazyLock::new(|| {
+    let parts = COMPILED_SCHEMA
+        .get("properties")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(name, schema)| name.as_str() != "modules" && has_ref(schema))
+        .map(|(name, _)| (name.clone(), OnceLock::new()))
+        .collect();
+    TopLevel {
+        shell: OnceLock::new(),
+        parts,
     }
-    compile(&top)
 });
 
-/// Compile both catalog validators, side by side. Compiling them is most of what a
-/// small catalog costs, so the loader starts this while it reads the files.
+impl TopLevel {
+    fn shell(&self) -> &Validator<YamlJson> {
+        self.shell.get_or_init(|| {
+            let mut shell = serde_json::Map::new();
+            for (keyword, value) in COMPILED_SCHEMA.as_object().into_iter().flatten() {
+                match keyword.as_str() {
+                    "$defs" => {}
+                    "properties" => {
+                        let properties = value
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(name, schema)| {
+                                let schema = if name == "modules" {
+                                    // The items are module entries, checked one by one.
+                                    let mut modules = schema.clone();
+                                    if let Some(m) = modules.as_object_mut() {
+                                        m.remove("items");
+                                    }
+                                    modules
+                                } else if self.part(name).is_some() {
+                                    Json::Bool(true)
+                                } else {
+                                    schema.clone()
+                                };
+                                (name.clone(), schema)
+                            })
+                            .collect();
+                        shell.insert(keyword.clone(), Json::Object(properties));
+                    }
+                    _ => {
+                        shell.insert(keyword.clone(), value.clone());
+                    }
+                }
+            }
+            options()
+                .build(&Json::Object(shell))
+                .expect("embedded catalog schema compiles")
+        })
+    }
+
+    /// The validator of a top-level property checked on its own, if `name` is one.
+    fn part(&self, name: &str) -> Option<&OnceLock<Validator<YamlJson>>> {
+        self.parts.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    fn part_validator(&self, name: &str) -> Option<&Validator<YamlJson>> {
+        let slot = self.part(name)?;
+        Some(slot.get_or_init(|| compile_at(&format!("/properties/{}", escape_pointer(name)))))
+    }
+}
+
+/// Whether a schema refers anywhere into the definitions.
+fn has_ref(schema: &Json) -> bool {
+    match schema {
+        Json::Object(o) => o.iter().any(|(k, v)| k == "$ref" || has_ref(v)),
+        Json::Array(a) => a.iter().any(has_ref),
+        _ => false,
+    }
+}
+
+/// A property name as a JSON pointer segment inside a URI fragment.
+fn escape_pointer(name: &str) -> String {
+    let escaped = name.replace('~', "~0").replace('/', "~1");
+    percent_encoding::utf8_percent_encode(&escaped, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Compile the validators every catalog needs (the top level's own keywords and
+/// module entries), side by side. Compiling them is most of what a small catalog
+/// costs, so the loader starts this while it reads the files.
+///
+/// Every build first checks its root against the Draft 7 meta-schema, whose own
+/// validator jsonschema compiles once per process (about as long as the module
+/// schema takes): one side has that compiled (by building a trivial schema) while
+/// the other parses and registers the catalog schema, instead of one after the other.
 pub fn warm() {
     rayon::join(
-        || LazyLock::force(&CATALOG_VALIDATOR),
+        || {
+            let _ = jsonschema::options()
+                .with_draft(CATALOG_DRAFT)
+                .build(&serde_json::json!({ "type": "object" }));
+            TOP.shell();
+        },
         || LazyLock::force(&MODULE_VALIDATOR),
     );
 }
 
-/// Validates one module entry: the catalog schema with `#/$defs/module` as its root.
-/// It takes the YAML tree directly: converting every module to `serde_json` first
-/// cost more than validating it.
-static MODULE_VALIDATOR: LazyLock<Validator<YamlJson>> = LazyLock::new(|| {
-    let mut root = CATALOG_SCHEMA.clone();
-    if let Some(obj) = root.as_object_mut() {
-        let defs = obj.get("$defs").cloned().unwrap_or(Json::Null);
-        let schema = obj.get("$schema").cloned().unwrap_or(Json::Null);
-        obj.clear();
-        obj.insert("$schema".into(), schema);
-        obj.insert("$defs".into(), defs);
-        obj.insert("$ref".into(), Json::String("#/$defs/module".into()));
-    }
-    jsonschema::options_for::<YamlJson>()
-        .with_draft(CATALOG_DRAFT)
-        .should_validate_formats(true)
-        .build(&root)
-        .expect("embedded catalog schema compiles")
-});
+/// Validates one module entry: the catalog schema at the `modules` items, which is
+/// `#/$defs/module`. It takes the YAML tree directly: converting every module to
+/// `serde_json` first cost more than validating it.
+static MODULE_VALIDATOR: LazyLock<Validator<YamlJson>> =
+    LazyLock::new(|| compile_at("/properties/modules/items"));
 
 /// Check one parsed document against the catalog schema.
 pub fn check_document(document: &Node) -> Vec<Diagnostic> {
@@ -153,25 +309,21 @@ pub fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
         (Value::Map(_), Some(m)) if matches!(m.value, Value::Seq(_)) => m.as_seq(),
         _ => &[],
     };
-    let top = match &document.value {
-        Value::Map(entries) => Json::Object(
-            entries
-                .iter()
-                .map(|e| {
-                    let v = if e.key.value == "modules" && matches!(e.value.value, Value::Seq(_)) {
-                        Json::Array(Vec::new())
-                    } else {
-                        e.value.to_json()
-                    };
-                    (e.key.value.to_string(), v)
-                })
-                .collect(),
-        ),
-        _ => document.to_json(),
-    };
     let locator = Locator::new(document);
-    for error in CATALOG_VALIDATOR.iter_errors(&top) {
+    for error in TOP.shell().iter_errors(document) {
         diagnostics.extend(to_diagnostic(&error, &locator, &[], text));
+    }
+    if let Value::Map(entries) = &document.value {
+        for entry in entries {
+            let Some(validator) = TOP.part_validator(&entry.key.value) else {
+                continue;
+            };
+            let prefix = [entry.key.value.to_string()];
+            let locator = Locator::new(&entry.value);
+            for error in validator.iter_errors(&entry.value) {
+                diagnostics.extend(to_diagnostic(&error, &locator, &prefix, text));
+            }
+        }
     }
     let per_module: Vec<Vec<Diagnostic>> = modules
         .par_iter()
@@ -470,4 +622,149 @@ fn allowed_properties(schema_path: &str) -> Vec<String> {
         .unwrap_or_default();
     keys.sort();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::FileId;
+
+    /// Every pattern left out of the compiled schema is one whose errors
+    /// `to_diagnostic` drops: each location is reached only at an instance path
+    /// `owned_by_check` holds for, and keeps its type check.
+    #[test]
+    fn patterns_left_out_are_owned_by_check() {
+        for path in [
+            &["modules", "0", "module_identity", "module_name"][..],
+            &["modules", "0", "module_identity", "module_version"],
+            &[
+                "modules",
+                "0",
+                "capability_declaration",
+                "actions",
+                "3",
+                "action",
+            ],
+            &[
+                "modules",
+                "0",
+                "technical_requirements",
+                "dependencies",
+                "1",
+                "module_name",
+            ],
+        ] {
+            let path: Vec<String> = path.iter().map(ToString::to_string).collect();
+            assert!(owned_by_check(&path), "{path:?}");
+        }
+        // The definitions holding them are each referred to once, from those places.
+        for (definition, from) in [
+            (
+                "module_identity",
+                "/$defs/module/properties/module_identity/$ref",
+            ),
+            (
+                "action",
+                "/$defs/capability_declaration/properties/actions/items/$ref",
+            ),
+            (
+                "dependency",
+                "/$defs/technical_requirements/properties/dependencies/items/$ref",
+            ),
+        ] {
+            let reference = format!("\"#/$defs/{definition}\"");
+            assert_eq!(
+                SCHEMAS[0].text.matches(&reference).count(),
+                1,
+                "{definition}"
+            );
+            assert_eq!(
+                CATALOG_SCHEMA.pointer(from).and_then(Json::as_str),
+                Some(&reference[1..reference.len() - 1])
+            );
+        }
+        for at in OWNED_BY_CHECK {
+            let compiled = COMPILED_SCHEMA.pointer(at).expect("location exists");
+            assert!(compiled.get("pattern").is_none() && compiled.get("$ref").is_none());
+            assert_eq!(compiled.get("type").and_then(Json::as_str), Some("string"));
+        }
+    }
+
+    /// The top level checked in parts, module entries apart, reports what the whole
+    /// catalog schema compiled as one reports.
+    #[test]
+    fn parts_report_what_the_whole_schema_reports() {
+        let whole = jsonschema::options_for::<YamlJson>()
+            .with_draft(CATALOG_DRAFT)
+            .should_validate_formats(true)
+            .build(&CATALOG_SCHEMA)
+            .expect("catalog schema compiles");
+        let documents = [
+            "catalog_version: \"1\"\nmodules: []\n",
+            "- 1\n- 2\n",
+            "just text\n",
+            "catalog_version: \"1\"\nmodules: {a: 1}\npolicy: []\nworkflows: []\n",
+            "catalog_version: 2\nmodulez: []\npolcy: {}\n",
+            r#"catalog_version: "1"
+modules:
+  - module_identity:
+      module_name: 5
+      module_class: X
+      module_type: t
+      module_version: 7
+      description: d
+      extra: 1
+    capability_declaration:
+      actions:
+        - {action: 9, description: x, category: bogus, impact: low}
+        - {action: "-bad", description: x, category: diagnostic, impact: low}
+    technical_requirements:
+      supported_protocols: [rcs_v2]
+      dependencies:
+        - {module_name: "-x", version_requirement: "not a req"}
+        - module_name: 12
+  - module_identity: {module_name: "-bad name", module_version: "1.0"}
+  - 7
+policy:
+  maintenance: 3
+  defaults: {timeout_ms: -1, retries: {max_attempts: "x"}}
+  overrides:
+    "bad name!": {timeout_ms: 5}
+  change_windows:
+    - {name: "-w", start: "25:00", end: "x", zone: Mars/Base}
+    - {}
+workflows:
+  "-wf":
+    steps:
+      - id: "s 1"
+        action: "-a"
+        needs: ["-n"]
+        when: {from: "other.x", equals: 1}
+  wf2: 5
+  wf3:
+    steps: "x"
+"#,
+        ];
+        for text in documents {
+            let document = crate::yaml::parse(FileId(0), text)
+                .document
+                .expect("document parses");
+            let locator = Locator::new(&document);
+            let expected: Vec<Diagnostic> = whole
+                .iter_errors(&document)
+                .flat_map(|error| to_diagnostic(&error, &locator, &[], text))
+                .collect();
+            let render = |diagnostics: Vec<Diagnostic>| {
+                let mut all: Vec<String> = merge_missing_fields(diagnostics)
+                    .iter()
+                    .map(|d| format!("{d:?}"))
+                    .collect();
+                all.sort();
+                all
+            };
+            let got = check_file(&document, text);
+            assert!(!text.contains("modulez") || !got.is_empty());
+            assert_eq!(render(got), render(expected), "{text}");
+        }
+    }
 }

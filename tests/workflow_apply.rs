@@ -652,6 +652,16 @@ fn the_example_quarantine_workflow_succeeds_or_puts_the_files_back() {
         ],
     );
     assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    // The human report, without what differs from machine to machine (outputs:
+    // sizes, paths, archive names; error details: paths; module process lines).
+    let stable: Vec<&str> = run
+        .out
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("output:") && !l.contains("details:") && !l.contains("stderr"))
+        .filter(|l| !l.trim_start().starts_with("│   "))
+        .collect();
+    insta::assert_snapshot!("quarantine_logs_stopped_human", stable.join("\n"));
     assert_eq!(run.decision("verify").0, WorkflowDecision::Failed);
     assert_eq!(run.decision("keep-record").0, WorkflowDecision::Succeeded);
     assert_eq!(run.decision("quarantine").0, WorkflowDecision::Compensated);
@@ -669,9 +679,21 @@ fn the_example_quarantine_workflow_succeeds_or_puts_the_files_back() {
             "pattern=app.log.*",
             "--input",
             "max_quarantined=5",
+            // One at a time: the journal order is then the same on every machine.
+            "--parallelism",
+            "1",
         ],
     );
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let decisions: Vec<String> = run
+        .decisions()
+        .iter()
+        .map(|(id, d, reason)| match reason {
+            Some(reason) => format!("{id}: {d:?}: {reason}"),
+            None => format!("{id}: {d:?}"),
+        })
+        .collect();
+    insta::assert_snapshot!("quarantine_logs_succeeded_decisions", decisions.join("\n"));
     assert!(!logs.join("app.log.1").exists());
     assert_eq!(run.decision("after").0, WorkflowDecision::Succeeded);
     // And the health check runs end to end.

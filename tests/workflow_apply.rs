@@ -487,8 +487,17 @@ fn bad_workflow_requests_are_refused_before_anything_runs() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
 }
 
-#[test]
-fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
+/// `rune apply --workflow slow`, interrupted `signals` times once the slow step
+/// started; returns the exit code, the time from the first signal to the exit,
+/// the step log and the journal.
+fn interrupted_slow_run(
+    signals: usize,
+) -> (
+    Option<i32>,
+    Duration,
+    Vec<(String, String, String, u128)>,
+    Vec<Event>,
+) {
     let dir = TempDir::new().unwrap();
     let journal = dir.path().join("journal.jsonl");
     let log = dir.path().join("steps.log");
@@ -504,7 +513,7 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
         .spawn()
         .unwrap();
     let began = Instant::now();
-    // Wait for the slow step to start, then press Ctrl-C once.
+    // Wait for the slow step to start, then press Ctrl-C.
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
         .contains("start task slow")
@@ -515,19 +524,50 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let signalled = Instant::now();
+    for _ in 0..signals {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let log = read_log(&log);
+    (
+        status.code(),
+        signalled.elapsed(),
+        read_log(&log),
+        read_journal(&journal),
+    )
+}
+
+#[test]
+fn a_second_ctrl_c_kills_the_running_step() {
+    let (code, took, log, events) = interrupted_slow_run(2);
+    assert_eq!(code, Some(130));
+    // The 1.5 s step was killed (its process group: the sleep too), not waited for.
+    assert!(took < Duration::from_millis(1400), "{took:?}");
+    let lines: Vec<String> = log.iter().map(|(w, _, n, _)| format!("{w} {n}")).collect();
+    assert_eq!(lines, ["start slow"]);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Interrupted { count: 2, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::WorkflowStep { id, decision: WorkflowDecision::Failed, .. } if id == "slow"
+    )));
+}
+
+#[test]
+fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
+    let (code, _, log, events) = interrupted_slow_run(1);
+    assert_eq!(code, Some(130));
+
     // The running step ended on its own; nothing new started, not even the
     // `if: always` handler.
     let lines: Vec<String> = log.iter().map(|(w, _, n, _)| format!("{w} {n}")).collect();
     assert_eq!(lines, ["start slow", "end slow"]);
-    let events = read_journal(&journal);
     let skipped: Vec<(String, Option<String>)> = events
         .iter()
         .filter_map(|e| match e {

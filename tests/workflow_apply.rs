@@ -21,7 +21,7 @@ fn fixture() -> PathBuf {
 struct Run {
     out: Output,
     events: Vec<Event>,
-    log: Vec<(String, String, String, u128)>,
+    log: Vec<LogLine>,
     _dir: TempDir,
 }
 
@@ -69,7 +69,10 @@ impl Run {
     }
 }
 
-fn read_log(path: &Path) -> Vec<(String, String, String, u128)> {
+/// One line of the step log: what (`start`, `end`), mode, name, nanoseconds.
+type LogLine = (String, String, String, u128);
+
+fn read_log(path: &Path) -> Vec<LogLine> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -490,14 +493,7 @@ fn bad_workflow_requests_are_refused_before_anything_runs() {
 /// `rune apply --workflow slow`, interrupted `signals` times once the slow step
 /// started; returns the exit code, the time from the first signal to the exit,
 /// the step log and the journal.
-fn interrupted_slow_run(
-    signals: usize,
-) -> (
-    Option<i32>,
-    Duration,
-    Vec<(String, String, String, u128)>,
-    Vec<Event>,
-) {
+fn interrupted_slow_run(signals: usize) -> (Option<i32>, Duration, Vec<LogLine>, Vec<Event>) {
     let dir = TempDir::new().unwrap();
     let journal = dir.path().join("journal.jsonl");
     let log = dir.path().join("steps.log");

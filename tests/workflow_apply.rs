@@ -322,6 +322,24 @@ fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
 }
 
 #[test]
+fn every_step_is_checked_against_its_action_schemas() {
+    let run = apply("schemas", &[]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let codes: Vec<i32> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished {
+                error: Some(error), ..
+            } => Some(error.error.code),
+            _ => None,
+        })
+        .collect();
+    // invalid_result, for each of the three runs of the action.
+    assert_eq!(codes, [-32212, -32212, -32212], "{}", run.out.stdout);
+}
+
+#[test]
 fn at_most_parallelism_steps_run_at_once() {
     let run = apply("wide", &["--parallelism", "2"]);
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());

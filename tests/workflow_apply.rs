@@ -21,7 +21,7 @@ fn fixture() -> PathBuf {
 struct Run {
     out: Output,
     events: Vec<Event>,
-    log: Vec<(String, String, String, u128)>,
+    log: Vec<LogLine>,
     _dir: TempDir,
 }
 
@@ -69,7 +69,10 @@ impl Run {
     }
 }
 
-fn read_log(path: &Path) -> Vec<(String, String, String, u128)> {
+/// One line of the step log: what (`start`, `end`), mode, name, nanoseconds.
+type LogLine = (String, String, String, u128);
+
+fn read_log(path: &Path) -> Vec<LogLine> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -319,6 +322,24 @@ fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
 }
 
 #[test]
+fn every_step_is_checked_against_its_action_schemas() {
+    let run = apply("schemas", &[]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let codes: Vec<i32> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished {
+                error: Some(error), ..
+            } => Some(error.error.code),
+            _ => None,
+        })
+        .collect();
+    // invalid_result, for each of the three runs of the action.
+    assert_eq!(codes, [-32212, -32212, -32212], "{}", run.out.stdout);
+}
+
+#[test]
 fn at_most_parallelism_steps_run_at_once() {
     let run = apply("wide", &["--parallelism", "2"]);
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
@@ -487,8 +508,10 @@ fn bad_workflow_requests_are_refused_before_anything_runs() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
 }
 
-#[test]
-fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
+/// `rune apply --workflow slow`, interrupted `signals` times once the slow step
+/// started; returns the exit code, the time from the first signal to the exit,
+/// the step log and the journal.
+fn interrupted_slow_run(signals: usize) -> (Option<i32>, Duration, Vec<LogLine>, Vec<Event>) {
     let dir = TempDir::new().unwrap();
     let journal = dir.path().join("journal.jsonl");
     let log = dir.path().join("steps.log");
@@ -504,7 +527,7 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
         .spawn()
         .unwrap();
     let began = Instant::now();
-    // Wait for the slow step to start, then press Ctrl-C once.
+    // Wait for the slow step to start, then press Ctrl-C.
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
         .contains("start task slow")
@@ -515,19 +538,50 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let signalled = Instant::now();
+    for _ in 0..signals {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let log = read_log(&log);
+    (
+        status.code(),
+        signalled.elapsed(),
+        read_log(&log),
+        read_journal(&journal),
+    )
+}
+
+#[test]
+fn a_second_ctrl_c_kills_the_running_step() {
+    let (code, took, log, events) = interrupted_slow_run(2);
+    assert_eq!(code, Some(130));
+    // The 1.5 s step was killed (its process group: the sleep too), not waited for.
+    assert!(took < Duration::from_millis(1400), "{took:?}");
+    let lines: Vec<String> = log.iter().map(|(w, _, n, _)| format!("{w} {n}")).collect();
+    assert_eq!(lines, ["start slow"]);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Interrupted { count: 2, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::WorkflowStep { id, decision: WorkflowDecision::Failed, .. } if id == "slow"
+    )));
+}
+
+#[test]
+fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
+    let (code, _, log, events) = interrupted_slow_run(1);
+    assert_eq!(code, Some(130));
+
     // The running step ended on its own; nothing new started, not even the
     // `if: always` handler.
     let lines: Vec<String> = log.iter().map(|(w, _, n, _)| format!("{w} {n}")).collect();
     assert_eq!(lines, ["start slow", "end slow"]);
-    let events = read_journal(&journal);
     let skipped: Vec<(String, Option<String>)> = events
         .iter()
         .filter_map(|e| match e {
@@ -652,6 +706,16 @@ fn the_example_quarantine_workflow_succeeds_or_puts_the_files_back() {
         ],
     );
     assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    // The human report, without what differs from machine to machine (outputs:
+    // sizes, paths, archive names; error details: paths; module process lines).
+    let stable: Vec<&str> = run
+        .out
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("output:") && !l.contains("details:") && !l.contains("stderr"))
+        .filter(|l| !l.trim_start().starts_with("│   "))
+        .collect();
+    insta::assert_snapshot!("quarantine_logs_stopped_human", stable.join("\n"));
     assert_eq!(run.decision("verify").0, WorkflowDecision::Failed);
     assert_eq!(run.decision("keep-record").0, WorkflowDecision::Succeeded);
     assert_eq!(run.decision("quarantine").0, WorkflowDecision::Compensated);
@@ -669,9 +733,21 @@ fn the_example_quarantine_workflow_succeeds_or_puts_the_files_back() {
             "pattern=app.log.*",
             "--input",
             "max_quarantined=5",
+            // One at a time: the journal order is then the same on every machine.
+            "--parallelism",
+            "1",
         ],
     );
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let decisions: Vec<String> = run
+        .decisions()
+        .iter()
+        .map(|(id, d, reason)| match reason {
+            Some(reason) => format!("{id}: {d:?}: {reason}"),
+            None => format!("{id}: {d:?}"),
+        })
+        .collect();
+    insta::assert_snapshot!("quarantine_logs_succeeded_decisions", decisions.join("\n"));
     assert!(!logs.join("app.log.1").exists());
     assert_eq!(run.decision("after").0, WorkflowDecision::Succeeded);
     // And the health check runs end to end.

@@ -285,6 +285,7 @@ pub(crate) fn run(
         max_attempts: settings.retries.value.max_attempts,
         backoff_ms: settings.retries.value.backoff_ms,
         retry_on: &settings.retries.value.on,
+        schemas: None,
     });
     let interrupted = cancel.is_set()
         || result

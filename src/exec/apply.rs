@@ -22,7 +22,7 @@ use serde_json::json;
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
 use super::lifecycle::{self, Context, ModuleSpec, Running};
-use super::mediation::{ActionCall, ActionResult, Mediator};
+use super::mediation::{ActionCall, ActionResult, Mediator, Schemas};
 use super::process::Spec;
 use super::spi::{CallError, Trace};
 use crate::plan::document::{ActionStep, PhaseStep, PlanDocument};
@@ -389,6 +389,7 @@ fn run_action(
                 max_attempts: step.retries.max_attempts,
                 backoff_ms: step.retries.backoff_ms,
                 retry_on: &step.retries.on,
+                schemas: None,
             });
             result.outcome == Outcome::Succeeded
         }
@@ -452,7 +453,21 @@ fn run_workflow(
         }
         return false;
     }
-    let runner = ExecRunner { ctx, slots };
+    let mut schemas = HashMap::new();
+    for prepared_action in prepared
+        .actions
+        .iter()
+        .chain(prepared.compensations.values())
+    {
+        schemas
+            .entry(key(prepared_action.action))
+            .or_insert_with(|| Schemas::compile(prepared_action.action));
+    }
+    let runner = ExecRunner {
+        ctx,
+        slots,
+        schemas,
+    };
     let ended = super::workflow::run(
         doc,
         &prepared.actions,
@@ -469,6 +484,13 @@ fn run_workflow(
 struct ExecRunner<'a, 'c> {
     ctx: &'c Context<'a>,
     slots: &'c Mutex<HashMap<String, Slot>>,
+    /// Each action's schemas, compiled once for the run, by action.
+    schemas: HashMap<usize, Schemas>,
+}
+
+/// An action's identity for the schema cache: its place in the registry.
+fn key(action: &Action) -> usize {
+    std::ptr::from_ref(action) as usize
 }
 
 impl super::workflow::StepRunner for ExecRunner<'_, '_> {
@@ -499,6 +521,7 @@ impl super::workflow::StepRunner for ExecRunner<'_, '_> {
                     max_attempts: step.retries.max_attempts,
                     backoff_ms: step.retries.backoff_ms,
                     retry_on: &step.retries.on,
+                    schemas: self.schemas.get(&key(runnable.action)),
                 })
             }
             None => execute_in_module(step, params, self.slots, ctx),

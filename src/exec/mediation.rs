@@ -54,6 +54,30 @@ pub(crate) struct ActionCall<'a> {
     pub backoff_ms: u64,
     /// Which failures are retried (`any`, `timeout`, `retryable`).
     pub retry_on: &'a [String],
+    /// The action's schemas compiled once for the run (a workflow runs the same
+    /// action many times); None compiles them for this request.
+    pub schemas: Option<&'a Schemas>,
+}
+
+/// An action's input and output schemas, compiled once.
+pub(crate) struct Schemas {
+    input: Option<crate::params::Compiled>,
+    output: Option<Result<jsonschema::Validator, String>>,
+}
+
+impl Schemas {
+    /// Compile `action`'s schemas (one that does not compile is reported when used).
+    pub(crate) fn compile(action: &crate::registry::Action) -> Schemas {
+        Schemas {
+            input: action
+                .input_schema
+                .as_ref()
+                .map(crate::params::Compiled::new),
+            output: action.output_schema.as_ref().map(|schema| {
+                jsonschema::validator_for(&schema.to_json()).map_err(|e| e.masked().to_string())
+            }),
+        }
+    }
 }
 
 /// Runs action requests for one command.
@@ -340,7 +364,23 @@ fn interrupted(origin: &Origin, attempt: u64) -> Eps {
 
 /// The parameters against the input_schema: nothing starts when they do not fit.
 fn invalid_params(call: &ActionCall, origin: &Origin) -> Option<Eps> {
-    let problems = crate::params::validate(call.params, call.action);
+    let problems = match (call.schemas, &call.action.input_schema) {
+        (
+            Some(Schemas {
+                input: Some(compiled),
+                ..
+            }),
+            Some(schema),
+        ) => crate::params::validate_with(
+            compiled,
+            call.params,
+            schema,
+            &crate::params::Subject::action(&call.action.name.value),
+            None,
+            &[],
+        ),
+        _ => crate::params::validate(call.params, call.action),
+    };
     if problems.is_empty() {
         return None;
     }
@@ -528,7 +568,7 @@ fn judge(
                 );
             }
             let output = Json::Object(output);
-            match output_violations(call.action, &output) {
+            match output_violations(call.action, call.schemas, &output) {
                 Ok(()) => Ok(output),
                 Err(violations) => fail(
                     Kind::InvalidResult,
@@ -545,12 +585,25 @@ fn judge(
 }
 
 /// output_data against the output_schema: what is wrong, by JSON pointer.
-fn output_violations(action: &crate::registry::Action, output: &Json) -> Result<(), Vec<String>> {
+fn output_violations(
+    action: &crate::registry::Action,
+    schemas: Option<&Schemas>,
+    output: &Json,
+) -> Result<(), Vec<String>> {
     let Some(schema) = &action.output_schema else {
         return Ok(());
     };
-    let validator = jsonschema::validator_for(&schema.to_json())
-        .map_err(|e| vec![format!("the output_schema cannot be used: {}", e.masked())])?;
+    let unusable = |e: &str| vec![format!("the output_schema cannot be used: {e}")];
+    let compiled;
+    let validator = match schemas.and_then(|s| s.output.as_ref()) {
+        Some(Ok(validator)) => validator,
+        Some(Err(e)) => return Err(unusable(e)),
+        None => {
+            compiled = jsonschema::validator_for(&schema.to_json())
+                .map_err(|e| unusable(&e.masked().to_string()))?;
+            &compiled
+        }
+    };
     let violations: Vec<String> = validator
         .iter_errors(output)
         .take(MAX_VIOLATIONS)

@@ -296,6 +296,15 @@ impl Sink for Progress {
                         matches!(to, ModuleState::Degraded | ModuleState::Unavailable)
                     }
                     Event::WaveStarted { .. } | Event::RunFinished { .. } => false,
+                    // The live line shows what runs; only failures and
+                    // compensations stay on screen.
+                    Event::WorkflowStep { decision, .. } => !matches!(
+                        decision,
+                        WorkflowDecision::Started
+                            | WorkflowDecision::Succeeded
+                            | WorkflowDecision::Skipped
+                            | WorkflowDecision::CompensationSkipped
+                    ),
                     _ => true,
                 };
                 if notable {
@@ -462,8 +471,10 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
                     "   step {step}: the compensation of `{id}` {}",
                     paint.red("failed")
                 ),
-                WorkflowDecision::Started
-                | WorkflowDecision::Skipped
+                // Names the plan step the workflow step runs as; its outcome
+                // follows on the step's own line.
+                WorkflowDecision::Started => format!("   step {step} `{id}`: started"),
+                WorkflowDecision::Skipped
                 | WorkflowDecision::CompensationSkipped
                 | WorkflowDecision::Succeeded => return None,
             }

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::exec::apply::{self as executor, Options, Prepared, PreparedAction};
-use crate::exec::event::{Collect, Fanout, Sink};
+use crate::exec::event::{Fanout, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::interrupt::Interrupts;
 use crate::exec::journal::Journal;
@@ -533,7 +533,7 @@ fn execute(
     };
     let mode = ProgressMode::detect(json);
     let progress = Progress::new(mode, config.color_stderr);
-    let collect = Collect::for_report();
+    let collect = execution::ReportSink::default();
     let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];
     if let Some(journal) = &journal {
         sinks.push(journal);
@@ -566,7 +566,7 @@ fn execute(
     drop(interrupts);
     let progress_failed = progress.finish();
     drop(sink);
-    let report = execution::Report::from_events(&collect.into_events());
+    let report = collect.finish();
     let format = match mode {
         ProgressMode::Json => ReportFormat::JsonLine,
         _ if json => ReportFormat::JsonDocument,

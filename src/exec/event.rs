@@ -275,18 +275,12 @@ impl Sink for Fanout<'_> {
     }
 }
 
-/// A sink that keeps every event in memory (for the final report and for tests).
+/// A sink that keeps every event in memory (for `rune run`'s one step and for
+/// tests; `apply` folds its report as events arrive instead).
 #[derive(Default)]
-pub struct Collect(Mutex<Vec<Event>>, bool);
+pub struct Collect(Mutex<Vec<Event>>);
 
 impl Collect {
-    /// A collector for the final report: protocol messages are kept without
-    /// their bodies (the report counts them; the journal has them in full), so a
-    /// run of thousands of steps does not hold every request and response.
-    pub fn for_report() -> Collect {
-        Collect(Mutex::new(Vec::new()), true)
-    }
-
     /// The events so far.
     pub fn into_events(self) -> Vec<Event> {
         self.0
@@ -297,25 +291,9 @@ impl Collect {
 
 impl Sink for Collect {
     fn emit(&self, event: &Event) {
-        let kept = match event {
-            Event::Message {
-                at,
-                step,
-                direction,
-                protocol,
-                ..
-            } if self.1 => Event::Message {
-                at: *at,
-                step: *step,
-                direction: *direction,
-                protocol: *protocol,
-                message: Json::Null,
-            },
-            _ => event.clone(),
-        };
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(kept);
+            .push(event.clone());
     }
 }

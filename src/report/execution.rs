@@ -243,10 +243,31 @@ pub struct Report {
     pub workflow: Option<WorkflowReport>,
 }
 
-impl Report {
-    /// Fold the run's events into its report.
-    pub fn from_events(events: &[Event]) -> Report {
-        let mut report = Report {
+/// A report folded from events as they arrive, so a run of many steps holds its
+/// report, not every event it emitted.
+pub struct ReportBuilder {
+    report: Report,
+    // Workflow decisions by plan step id, applied once every step is known.
+    decided: BTreeMap<u64, WorkflowStepReport>,
+    step_of: HashMap<String, u64>,
+    steps: BTreeMap<u64, StepReport>,
+    modules: HashMap<String, ModuleReport>,
+    // Startup order: the first wave (of any stage) that names the module.
+    wave_rank: HashMap<String, (usize, u64)>,
+    stage_order: Vec<String>,
+    finished: Option<bool>,
+}
+
+impl Default for ReportBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReportBuilder {
+    /// An empty report.
+    pub fn new() -> ReportBuilder {
+        let report = Report {
             report: "execution",
             format_version: FORMAT_VERSION,
             command: None,
@@ -262,16 +283,30 @@ impl Report {
             steps: Vec::new(),
             workflow: None,
         };
-        // Workflow decisions by plan step id, applied once every step is known.
-        let mut decided: BTreeMap<u64, WorkflowStepReport> = BTreeMap::new();
-        let mut step_of: HashMap<String, u64> = HashMap::new();
-        let mut steps: BTreeMap<u64, StepReport> = BTreeMap::new();
-        let mut modules: HashMap<String, ModuleReport> = HashMap::new();
-        // Startup order: the first wave (of any stage) that names the module.
-        let mut wave_rank: HashMap<String, (usize, u64)> = HashMap::new();
-        let mut stage_order: Vec<String> = Vec::new();
-        let mut finished: Option<bool> = None;
+        ReportBuilder {
+            report,
+            decided: BTreeMap::new(),
+            step_of: HashMap::new(),
+            steps: BTreeMap::new(),
+            modules: HashMap::new(),
+            wave_rank: HashMap::new(),
+            stage_order: Vec::new(),
+            finished: None,
+        }
+    }
 
+    /// Fold one event in.
+    pub fn push(&mut self, event: &Event) {
+        let ReportBuilder {
+            report,
+            decided,
+            step_of,
+            steps,
+            modules,
+            wave_rank,
+            stage_order,
+            finished,
+        } = self;
         let module_entry = |modules: &mut HashMap<String, ModuleReport>, name: &str| {
             if !modules.contains_key(name) {
                 modules.insert(
@@ -287,198 +322,209 @@ impl Report {
             }
         };
 
-        for event in events {
-            match event {
-                // Recorded in the journal and shown as progress; the report is about
-                // what ran.
-                Event::Acknowledged { .. } => {}
-                Event::RunStarted {
-                    at,
-                    command,
-                    correlation_id,
-                    trace_id,
-                    steps,
-                    ..
-                } => {
-                    report.command = Some(command.clone());
-                    report.started_at = Some(*at);
-                    report.correlation_id = Some(correlation_id.clone());
-                    report.trace_id = Some(trace_id.clone());
-                    report.planned_steps = *steps;
-                }
-                Event::WaveStarted {
-                    stage,
-                    wave,
-                    members,
-                    ..
-                } => {
-                    let stage_index = match stage_order.iter().position(|s| s == stage) {
-                        Some(i) => i,
-                        None => {
-                            stage_order.push(stage.clone());
-                            stage_order.len() - 1
-                        }
-                    };
-                    // Only module stages order modules; action waves name actions.
-                    if stage != "actions" {
-                        for member in members {
-                            wave_rank
-                                .entry(member.clone())
-                                .or_insert((stage_index, *wave));
-                        }
+        match event {
+            // Recorded in the journal and shown as progress; the report is about
+            // what ran.
+            Event::Acknowledged { .. } => {}
+            Event::RunStarted {
+                at,
+                command,
+                correlation_id,
+                trace_id,
+                steps,
+                ..
+            } => {
+                report.command = Some(command.clone());
+                report.started_at = Some(*at);
+                report.correlation_id = Some(correlation_id.clone());
+                report.trace_id = Some(trace_id.clone());
+                report.planned_steps = *steps;
+            }
+            Event::WaveStarted {
+                stage,
+                wave,
+                members,
+                ..
+            } => {
+                let stage_index = match stage_order.iter().position(|s| s == stage) {
+                    Some(i) => i,
+                    None => {
+                        stage_order.push(stage.clone());
+                        stage_order.len() - 1
                     }
-                }
-                Event::StepStarted {
-                    step,
-                    module,
-                    action,
-                    phase,
-                    attempt,
-                    span_id,
-                    ..
-                } => {
-                    module_entry(&mut modules, module);
-                    let entry = steps
-                        .entry(*step)
-                        .or_insert_with(|| new_step(*step, module, action, phase));
-                    entry.attempts = entry.attempts.max(*attempt);
-                    entry.span_id = Some(span_id.clone());
-                }
-                Event::Message { step, .. } => {
-                    if let Some(entry) = steps.get_mut(step) {
-                        entry.messages += 1;
+                };
+                // Only module stages order modules; action waves name actions.
+                if stage != "actions" {
+                    for member in members {
+                        wave_rank
+                            .entry(member.clone())
+                            .or_insert((stage_index, *wave));
                     }
-                }
-                Event::StateChanged {
-                    module,
-                    from,
-                    to,
-                    reason,
-                    ..
-                } => {
-                    module_entry(&mut modules, module);
-                    let entry = modules.get_mut(module.as_str()).expect("just inserted");
-                    entry.state = *to;
-                    entry.degraded |= *to == ModuleState::Degraded;
-                    entry.transitions.push(Transition {
-                        from: *from,
-                        to: *to,
-                        reason: reason.clone(),
-                    });
-                }
-                Event::Retrying {
-                    step,
-                    attempt,
-                    backoff_ms,
-                    error,
-                    ..
-                } => {
-                    if let Some(entry) = steps.get_mut(step) {
-                        entry.retries.push(RetryReport {
-                            attempt: *attempt,
-                            backoff_ms: *backoff_ms,
-                            error: (**error).clone(),
-                        });
-                    }
-                }
-                Event::StepFinished {
-                    step,
-                    module,
-                    action,
-                    phase,
-                    outcome,
-                    attempts,
-                    duration_ms,
-                    reason,
-                    output,
-                    stderr,
-                    error,
-                    ..
-                } => {
-                    module_entry(&mut modules, module);
-                    let entry = steps
-                        .entry(*step)
-                        .or_insert_with(|| new_step(*step, module, action, phase));
-                    entry.status = (*outcome).into();
-                    entry.attempts = *attempts;
-                    entry.duration_ms = *duration_ms;
-                    entry.reason = reason.clone();
-                    entry.output = output.clone();
-                    entry.stderr = stderr.clone();
-                    entry.error = error.as_deref().cloned();
-                }
-                Event::WorkflowStep {
-                    step, id, decision, ..
-                } => {
-                    let outcome = match decision {
-                        WorkflowDecision::Started => Some(WorkflowOutcome::Unfinished),
-                        WorkflowDecision::Skipped => Some(WorkflowOutcome::Skipped),
-                        WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
-                        WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
-                        WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
-                        WorkflowDecision::CompensationStarted
-                        | WorkflowDecision::CompensationSkipped => None,
-                        WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
-                        WorkflowDecision::CompensationFailed => {
-                            Some(WorkflowOutcome::CompensationFailed)
-                        }
-                    };
-                    let compensation = matches!(
-                        decision,
-                        WorkflowDecision::CompensationStarted
-                            | WorkflowDecision::CompensationSkipped
-                            | WorkflowDecision::Compensated
-                            | WorkflowDecision::CompensationFailed
-                    );
-                    if compensation {
-                        decided.insert(
-                            *step,
-                            WorkflowStepReport {
-                                id: id.clone(),
-                                outcome: None,
-                                compensation: true,
-                            },
-                        );
-                        // The compensated step's own outcome says it was undone.
-                        if let (Some(outcome), Some(of)) = (outcome, step_of.get(id)) {
-                            if let Some(entry) = decided.get_mut(of) {
-                                entry.outcome = Some(outcome);
-                            }
-                        }
-                    } else {
-                        step_of.insert(id.clone(), *step);
-                        decided.insert(
-                            *step,
-                            WorkflowStepReport {
-                                id: id.clone(),
-                                outcome,
-                                compensation: false,
-                            },
-                        );
-                    }
-                }
-                Event::WorkflowFinished {
-                    name, stopped_by, ..
-                } => {
-                    report.workflow = Some(WorkflowReport {
-                        name: name.clone(),
-                        stopped_by: stopped_by.clone(),
-                    });
-                }
-                Event::Interrupted { count, .. } => {
-                    report.interrupts = report.interrupts.max(*count);
-                }
-                Event::RunFinished {
-                    succeeded,
-                    duration_ms,
-                    ..
-                } => {
-                    finished = Some(*succeeded);
-                    report.duration_ms = *duration_ms;
                 }
             }
+            Event::StepStarted {
+                step,
+                module,
+                action,
+                phase,
+                attempt,
+                span_id,
+                ..
+            } => {
+                module_entry(modules, module);
+                let entry = steps
+                    .entry(*step)
+                    .or_insert_with(|| new_step(*step, module, action, phase));
+                entry.attempts = entry.attempts.max(*attempt);
+                entry.span_id = Some(span_id.clone());
+            }
+            Event::Message { step, .. } => {
+                if let Some(entry) = steps.get_mut(step) {
+                    entry.messages += 1;
+                }
+            }
+            Event::StateChanged {
+                module,
+                from,
+                to,
+                reason,
+                ..
+            } => {
+                module_entry(modules, module);
+                let entry = modules.get_mut(module.as_str()).expect("just inserted");
+                entry.state = *to;
+                entry.degraded |= *to == ModuleState::Degraded;
+                entry.transitions.push(Transition {
+                    from: *from,
+                    to: *to,
+                    reason: reason.clone(),
+                });
+            }
+            Event::Retrying {
+                step,
+                attempt,
+                backoff_ms,
+                error,
+                ..
+            } => {
+                if let Some(entry) = steps.get_mut(step) {
+                    entry.retries.push(RetryReport {
+                        attempt: *attempt,
+                        backoff_ms: *backoff_ms,
+                        error: (**error).clone(),
+                    });
+                }
+            }
+            Event::StepFinished {
+                step,
+                module,
+                action,
+                phase,
+                outcome,
+                attempts,
+                duration_ms,
+                reason,
+                output,
+                stderr,
+                error,
+                ..
+            } => {
+                module_entry(modules, module);
+                let entry = steps
+                    .entry(*step)
+                    .or_insert_with(|| new_step(*step, module, action, phase));
+                entry.status = (*outcome).into();
+                entry.attempts = *attempts;
+                entry.duration_ms = *duration_ms;
+                entry.reason = reason.clone();
+                entry.output = output.clone();
+                entry.stderr = stderr.clone();
+                entry.error = error.as_deref().cloned();
+            }
+            Event::WorkflowStep {
+                step, id, decision, ..
+            } => {
+                let outcome = match decision {
+                    WorkflowDecision::Started => Some(WorkflowOutcome::Unfinished),
+                    WorkflowDecision::Skipped => Some(WorkflowOutcome::Skipped),
+                    WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
+                    WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
+                    WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
+                    WorkflowDecision::CompensationStarted
+                    | WorkflowDecision::CompensationSkipped => None,
+                    WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
+                    WorkflowDecision::CompensationFailed => {
+                        Some(WorkflowOutcome::CompensationFailed)
+                    }
+                };
+                let compensation = matches!(
+                    decision,
+                    WorkflowDecision::CompensationStarted
+                        | WorkflowDecision::CompensationSkipped
+                        | WorkflowDecision::Compensated
+                        | WorkflowDecision::CompensationFailed
+                );
+                if compensation {
+                    decided.insert(
+                        *step,
+                        WorkflowStepReport {
+                            id: id.clone(),
+                            outcome: None,
+                            compensation: true,
+                        },
+                    );
+                    // The compensated step's own outcome says it was undone.
+                    if let (Some(outcome), Some(of)) = (outcome, step_of.get(id)) {
+                        if let Some(entry) = decided.get_mut(of) {
+                            entry.outcome = Some(outcome);
+                        }
+                    }
+                } else {
+                    step_of.insert(id.clone(), *step);
+                    decided.insert(
+                        *step,
+                        WorkflowStepReport {
+                            id: id.clone(),
+                            outcome,
+                            compensation: false,
+                        },
+                    );
+                }
+            }
+            Event::WorkflowFinished {
+                name, stopped_by, ..
+            } => {
+                report.workflow = Some(WorkflowReport {
+                    name: name.clone(),
+                    stopped_by: stopped_by.clone(),
+                });
+            }
+            Event::Interrupted { count, .. } => {
+                report.interrupts = report.interrupts.max(*count);
+            }
+            Event::RunFinished {
+                succeeded,
+                duration_ms,
+                ..
+            } => {
+                *finished = Some(*succeeded);
+                report.duration_ms = *duration_ms;
+            }
         }
+    }
 
+    /// The report of every event pushed.
+    pub fn finish(self) -> Report {
+        let ReportBuilder {
+            mut report,
+            decided,
+            step_of: _,
+            mut steps,
+            mut modules,
+            wave_rank,
+            stage_order: _,
+            finished,
+        } = self;
         for (id, workflow) in decided {
             if let Some(entry) = steps.get_mut(&id) {
                 entry.workflow = Some(workflow);
@@ -518,6 +564,40 @@ impl Report {
         report.modules = modules;
         report.steps = steps.into_values().collect();
         report
+    }
+}
+
+/// A sink that folds events into the final report as they arrive.
+#[derive(Default)]
+pub struct ReportSink(std::sync::Mutex<ReportBuilder>);
+
+impl ReportSink {
+    /// The report of every event emitted so far.
+    pub fn finish(self) -> Report {
+        self.0
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .finish()
+    }
+}
+
+impl crate::exec::event::Sink for ReportSink {
+    fn emit(&self, event: &Event) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(event);
+    }
+}
+
+impl Report {
+    /// Fold the run's events into its report.
+    pub fn from_events(events: &[Event]) -> Report {
+        let mut builder = ReportBuilder::new();
+        for event in events {
+            builder.push(event);
+        }
+        builder.finish()
     }
 
     /// The exit status the run ends with: 0 succeeded, 4 failed (or unfinished),

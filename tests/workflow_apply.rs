@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rune::exec::event::{Event, Outcome, WorkflowDecision};
+use rune::exec::event::{Event, Outcome, WorkflowDecision, WorkflowEnd};
 use tempfile::TempDir;
 
 use crate::support::{root, rune, Output};
@@ -294,6 +294,13 @@ fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
     assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
     assert_eq!(run.decision("broken").0, WorkflowDecision::FailedContinued);
     assert_eq!(run.decision("reader").0, WorkflowDecision::Failed);
+    // Decided once, like any failure.
+    let reader_failed = run
+        .decisions()
+        .iter()
+        .filter(|(id, d, _)| id == "reader" && *d == WorkflowDecision::Failed)
+        .count();
+    assert_eq!(reader_failed, 1, "{}", run.out.snapshot());
     // The plugin never ran: the step failed before anything started.
     assert_eq!(run.starts(), ["task broken"]);
     let error = run
@@ -319,6 +326,25 @@ fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
         "{}",
         error.error.message
     );
+}
+
+#[test]
+fn a_reference_reads_an_array_item_by_index() {
+    let run = apply("index", &[]);
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let output = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                step: 2,
+                output: Some(output),
+                ..
+            } => Some(output.clone()),
+            _ => None,
+        })
+        .expect("the second step's output");
+    assert_eq!(output["value"], "x", "{output}");
 }
 
 #[test]
@@ -610,6 +636,14 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::Interrupted { count: 1, .. })));
+    // The workflow says it was interrupted, not that it ran to its end.
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::WorkflowFinished {
+            ended: WorkflowEnd::Interrupted,
+            ..
+        }
+    )));
     assert!(matches!(
         events.last(),
         Some(Event::RunFinished {

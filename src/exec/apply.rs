@@ -449,6 +449,11 @@ fn run_workflow(
                 at: ctx.ids.now(),
                 name: workflow.name.clone(),
                 stopped_by: None,
+                ended: if ctx.stop.is_set() || ctx.kill.is_set() {
+                    super::event::WorkflowEnd::Interrupted
+                } else {
+                    super::event::WorkflowEnd::NotStarted
+                },
             });
         }
         return false;

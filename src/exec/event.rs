@@ -46,6 +46,21 @@ pub enum Outcome {
     Skipped,
 }
 
+/// How a workflow run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowEnd {
+    /// Every step ran, or was skipped by its conditions; failures, if any, were
+    /// under continue_on_error.
+    Completed,
+    /// A step failed without continue_on_error (`stopped_by`); compensations ran.
+    Stopped,
+    /// Ctrl-C: nothing new was started.
+    Interrupted,
+    /// A module it needs did not start, so no step ran.
+    NotStarted,
+}
+
 /// A decision on a workflow step, or how it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -237,6 +252,8 @@ pub enum Event {
         name: String,
         /// The step whose failure stopped the workflow, if one did.
         stopped_by: Option<String>,
+        /// How it ended.
+        ended: WorkflowEnd,
     },
     /// The operator pressed Ctrl-C (or sent SIGINT/SIGTERM).
     Interrupted {

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value as Json};
 
 use super::eps::{Eps, Kind, Origin};
-use super::event::{Event, Outcome, WorkflowDecision};
+use super::event::{Event, Outcome, WorkflowDecision, WorkflowEnd};
 use super::lifecycle::Context;
 use super::mediation::ActionResult;
 use crate::plan::document::{ActionStep, PlanDocument, Reference, When, WhenTest};
@@ -426,8 +426,9 @@ pub(crate) fn run(
                         let filled = match filled {
                             Ok(params) => params,
                             Err(message) => {
+                                // Decided like any failure (continue_on_error
+                                // included) when the loop receives it.
                                 fail_unfilled(ctx, step, message);
-                                decide(ctx, step, WorkflowDecision::Failed, None);
                                 let _ = tx.send((i, false));
                                 continue;
                             }
@@ -544,9 +545,25 @@ pub(crate) fn run(
             at: ctx.ids.now(),
             name: workflow.name.clone(),
             stopped_by: scheduler.stopped_by().map(|i| step_name(&steps[i])),
+            ended: if ctx.stop.is_set() || ctx.kill.is_set() {
+                WorkflowEnd::Interrupted
+            } else if stopped {
+                WorkflowEnd::Stopped
+            } else {
+                WorkflowEnd::Completed
+            },
         });
     }
     Ended { stopped }
+}
+
+/// The field `field` of an object, or the item at index `field` of an array
+/// (`steps.a.output.hosts.0.name`), as validation reads references.
+fn child<'v>(value: &'v Json, field: &str) -> Option<&'v Json> {
+    match value {
+        Json::Array(items) => field.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => value.get(field),
+    }
 }
 
 /// The workflow step id of `step` (its action when it has none).
@@ -675,8 +692,7 @@ impl Values<'_> {
             .get(*first)
             .ok_or_else(|| format!("`{from}`: there is no field `{first}`"))?;
         for field in rest {
-            value = value
-                .get(field)
+            value = child(value, field)
                 .ok_or_else(|| format!("`{from}`: there is no field `{field}`"))?;
         }
         Ok(value.clone())

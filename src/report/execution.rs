@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 use super::plural;
 use crate::escape::untrusted;
 use crate::exec::eps::Eps;
-use crate::exec::event::{Event, ModuleState, Outcome, WorkflowDecision};
+use crate::exec::event::{Event, ModuleState, Outcome, WorkflowDecision, WorkflowEnd};
 use crate::ExitStatus;
 
 /// The version of the report's JSON shape; bumped when a field changes meaning.
@@ -190,6 +190,8 @@ pub struct WorkflowReport {
     pub name: String,
     /// The step whose failure stopped it (exit 4), if one did.
     pub stopped_by: Option<String>,
+    /// How it ended.
+    pub ended: WorkflowEnd,
 }
 
 /// Step counts by status.
@@ -492,11 +494,15 @@ impl ReportBuilder {
                 }
             }
             Event::WorkflowFinished {
-                name, stopped_by, ..
+                name,
+                stopped_by,
+                ended,
+                ..
             } => {
                 report.workflow = Some(WorkflowReport {
                     name: name.clone(),
                     stopped_by: stopped_by.clone(),
+                    ended: *ended,
                 });
             }
             Event::Interrupted { count, .. } => {
@@ -986,8 +992,24 @@ pub fn render_human(report: &Report, color: bool) -> String {
     }
     out.push('\n');
     if let Some(workflow) = &report.workflow {
-        match &workflow.stopped_by {
-            Some(step) => {
+        match (&workflow.stopped_by, workflow.ended) {
+            (_, WorkflowEnd::Interrupted) => {
+                let _ = writeln!(
+                    out,
+                    "workflow `{}` {}: no new step was started",
+                    untrusted(&workflow.name),
+                    paint.red("interrupted")
+                );
+            }
+            (_, WorkflowEnd::NotStarted) => {
+                let _ = writeln!(
+                    out,
+                    "workflow `{}` {}: a module it needs did not start",
+                    untrusted(&workflow.name),
+                    paint.red("did not run")
+                );
+            }
+            (Some(step), _) => {
                 let undone = report
                     .steps
                     .iter()
@@ -1005,7 +1027,7 @@ pub fn render_human(report: &Report, color: bool) -> String {
                     plural(undone, "compensation")
                 );
             }
-            None => {
+            (None, _) => {
                 let _ = writeln!(
                     out,
                     "workflow `{}` ran to its end",

@@ -27,7 +27,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::execution::{human_duration, kind_word, state_word, step_label, Paint};
 use crate::escape::untrusted;
-use crate::exec::event::{Event, ModuleState, Outcome, Sink, WorkflowDecision};
+use crate::exec::event::{Event, ModuleState, Outcome, Sink, WorkflowDecision, WorkflowEnd};
 
 /// The environment variable that forces a progress shape (`live`, `lines`, `off`).
 pub const PROGRESS_ENV: &str = "RUNE_PROGRESS";
@@ -430,12 +430,21 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
                         .unwrap_or_default()
                 ),
                 Outcome::Failed => {
-                    let mut line = format!(
-                        "   step {step} {label}: {} after {} in {}",
-                        paint.red("failed"),
-                        super::plural(*attempts as usize, "attempt"),
-                        human_duration(*duration_ms)
-                    );
+                    let mut line = if *attempts == 0 {
+                        // Refused before any process started (a reference that
+                        // could not be filled): there is no attempt to count.
+                        format!(
+                            "   step {step} {label}: {} before it started",
+                            paint.red("failed")
+                        )
+                    } else {
+                        format!(
+                            "   step {step} {label}: {} after {} in {}",
+                            paint.red("failed"),
+                            super::plural(*attempts as usize, "attempt"),
+                            human_duration(*duration_ms)
+                        )
+                    };
                     if let Some(error) = error {
                         line.push_str(&format!(
                             ": {} {}: {}",
@@ -480,16 +489,31 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
             }
         }
         Event::WorkflowFinished {
-            name, stopped_by, ..
-        } => match stopped_by {
-            Some(step) => format!(
+            name,
+            stopped_by,
+            ended,
+            ..
+        } => match (stopped_by, ended) {
+            (_, WorkflowEnd::Interrupted) => format!(
+                "{} workflow `{}` {}: no new step was started",
+                paint.bold("=="),
+                untrusted(name),
+                paint.red("interrupted")
+            ),
+            (_, WorkflowEnd::NotStarted) => format!(
+                "{} workflow `{}` {}: a module it needs did not start",
+                paint.bold("=="),
+                untrusted(name),
+                paint.red("did not run")
+            ),
+            (Some(step), _) => format!(
                 "{} workflow `{}` {} after step `{}` failed",
                 paint.bold("=="),
                 untrusted(name),
                 paint.red("stopped"),
                 untrusted(step)
             ),
-            None => format!(
+            (None, _) => format!(
                 "{} workflow `{}` ran to its end",
                 paint.bold("=="),
                 untrusted(name)

@@ -21,6 +21,7 @@ pub(crate) mod location;
 pub(crate) mod params;
 pub mod plan;
 pub(crate) mod policy;
+pub(crate) mod pretty_json;
 pub mod registry;
 pub mod report;
 pub mod schema;

@@ -305,3 +305,72 @@ fn a_catalog_file_whose_path_is_not_utf8_is_refused_by_plan_but_validated() {
         "rune::plan::unrepresentable_path"
     );
 }
+
+/// A chain of `n` modules, each depending on the one before: `n` startup waves.
+fn chain_catalog(dir: &Path, n: usize) {
+    let mut text = String::from("catalog_version: \"1\"\nmodules:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - module_identity:\n      module_name: m{i:04}\n      module_class: Chain\n      \
+             module_type: service\n      module_version: 1.0.0\n      description: \"link \\\"{i}\\\"\"\n    \
+             lifecycle:\n      runtime: none\n"
+        ));
+        if i > 0 {
+            text.push_str(&format!(
+                "    technical_requirements:\n      supported_protocols: [rcs_v2]\n      \
+                 dependencies:\n        - {{ module_name: m{:04}, version_requirement: \">=1.0.0\", \
+                 criticality: required }}\n",
+                i - 1
+            ));
+        }
+    }
+    std::fs::write(dir.join("chain.yaml"), text).unwrap();
+}
+
+#[test]
+fn a_long_plan_and_graph_are_serde_jsons_pretty_layout_byte_for_byte() {
+    // Long sequences are rendered on several threads (src/pretty_json.rs); what
+    // comes out must be exactly what serde_json's pretty printer writes.
+    let dir = tempfile::tempdir().unwrap();
+    chain_catalog(dir.path(), 700);
+    let out = plan_json(dir.path(), &["chain.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc: rune::plan::document::PlanDocument =
+        serde_json::from_str(&out.stdout).expect("the plan deserializes");
+    assert_eq!(doc.startup.len(), 700);
+    let expected = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    assert!(
+        out.stdout == expected,
+        "plan JSON differs from serde_json's layout"
+    );
+
+    let graph = rune(["graph", "--format", "json", "chain.yaml"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(graph.code, 0, "{}", graph.snapshot());
+    let value: serde_json::Value = serde_json::from_str(&graph.stdout).unwrap();
+    assert_eq!(value["nodes"].as_array().unwrap().len(), 700);
+    assert_eq!(value["edges"].as_array().unwrap().len(), 699);
+    // The expected text, written out: typed values re-serialised through a Value
+    // would sort their keys.
+    let mut expected = String::from("{\n  \"format_version\": 1,\n  \"nodes\": [");
+    for i in 0..700 {
+        let sep = if i == 0 { "" } else { "," };
+        expected.push_str(&format!(
+            "{sep}\n    {{\n      \"name\": \"m{i:04}\",\n      \"version\": \"1.0.0\",\n      \"runtime\": \"none\"\n    }}"
+        ));
+    }
+    expected.push_str("\n  ],\n  \"edges\": [");
+    for i in 1..700 {
+        let sep = if i == 1 { "" } else { "," };
+        expected.push_str(&format!(
+            "{sep}\n    {{\n      \"from\": \"m{i:04}\",\n      \"to\": \"m{:04}\",\n      \"criticality\": \"required\"\n    }}",
+            i - 1
+        ));
+    }
+    expected.push_str("\n  ]\n}\n");
+    assert!(
+        graph.stdout == expected,
+        "graph JSON differs from serde_json's layout"
+    );
+}

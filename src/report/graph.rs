@@ -167,7 +167,9 @@ pub fn render_mermaid(registry: &Registry, graph: &DependencyGraph) -> String {
 #[derive(Serialize)]
 struct GraphJson<'a> {
     format_version: u32,
+    #[serde(serialize_with = "crate::pretty_json::par_seq")]
     nodes: Vec<GraphNode<'a>>,
+    #[serde(serialize_with = "crate::pretty_json::par_seq")]
     edges: Vec<GraphEdge<'a>>,
 }
 
@@ -183,7 +185,7 @@ pub fn write_json(
         nodes,
         edges,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::pretty_json::write(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
 

@@ -18,7 +18,7 @@
 //! from `kosaraju_scc`, whose depth-first passes keep their own stack on the heap
 //! (petgraph's `tarjan_scc` recurses once per node on the path it walks).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -114,7 +114,7 @@ impl DependencyGraph {
         scc: &[NodeIndex],
         name: &impl Fn(NodeIndex) -> &'a str,
     ) -> Vec<DependencyRef> {
-        let in_scc: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+        let in_scc: foldhash::HashSet<NodeIndex> = scc.iter().copied().collect();
         let mut came_from: HashMap<NodeIndex, (NodeIndex, DependencyRef)> = HashMap::new();
         let mut queue = std::collections::VecDeque::from([start]);
         while let Some(node) = queue.pop_front() {

@@ -6,7 +6,7 @@
 //! whatever could be understood, so one bad field does not hide other problems.
 //! Every name keeps its span so later stages can point back at the source.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::Diagnostic;
 use crate::loader::Loaded;

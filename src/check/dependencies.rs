@@ -1,7 +1,7 @@
 //! Dependencies: each names a module in the catalog, at most once, whose version
 //! satisfies the requirement. (Cycles are found by the dependency graph.)
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::{Code, Diagnostic, Suggester};
 use crate::registry::{Criticality, Registry};

@@ -1,6 +1,8 @@
 //! Events: one provider per event type, and consumers that match a provider.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::{Code, Diagnostic, Suggester};
 use crate::registry::{Module, Registry};

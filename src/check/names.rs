@@ -1,7 +1,7 @@
 //! Names and versions: well-formed names and semantic versions, and names that
 //! must be unique across the catalog (modules, actions).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::{Module, Registry};

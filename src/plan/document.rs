@@ -7,7 +7,7 @@
 //! relative to `inputs.catalog_root`. `schemas/plan.schema.json` is generated from
 //! these types (a test keeps the file equal to [`schema`]).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::io;
 
 use jiff::Timestamp;

@@ -97,16 +97,23 @@ fn dot_quote(s: &str) -> String {
     format!("\"{}\"", dot_text(s))
 }
 
-/// The inside of a DOT quoted string (see [`dot_quote`]).
+/// The inside of a DOT quoted string (see [`dot_quote`]). Graphviz decodes HTML
+/// character references in labels (`&#27;` draws a real ESC), so `&` is written
+/// as `&amp;`, which it draws as `&`.
 fn dot_text(s: &str) -> String {
-    untrusted(s).replace('\\', "\\\\").replace('"', "\\\"")
+    untrusted(s)
+        .replace('&', "&amp;")
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
 }
 
 /// A Mermaid node label: control characters as visible escapes, and the characters
 /// that end a label or start markup as Mermaid entity codes.
 fn mermaid_label(s: &str) -> String {
+    // `&` too: labels become HTML, where `&#27;` would be a character reference.
     untrusted(s)
         .replace('#', "#35;")
+        .replace('&', "#38;")
         .replace('"', "#quot;")
         .replace('<', "#lt;")
         .replace('>', "#gt;")
@@ -506,6 +513,8 @@ mod tests {
             dot_quote("a\"; evil -> x; \"\u{1b}[2K\\"),
             r#""a\"; evil -> x; \"\\e[2K\\""#
         );
+        // Graphviz decodes character references in labels: `&` must not start one.
+        assert_eq!(dot_quote("&#27;&#8238;"), r#""&amp;#27;&amp;#8238;""#);
     }
 
     #[test]
@@ -514,5 +523,6 @@ mod tests {
             mermaid_label("a\"]\n<b>#x\u{202e}"),
             r"a#quot;]\n#lt;b#gt;#35;x\u{202e}"
         );
+        assert_eq!(mermaid_label("&#27;"), "#38;#35;27;");
     }
 }

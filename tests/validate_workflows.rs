@@ -219,3 +219,16 @@ fn every_diagnostic_is_located_and_the_formats_agree() {
         }
     }
 }
+
+#[test]
+fn a_reference_to_a_step_whose_id_has_a_dot_says_to_rename_the_step() {
+    let out = human("dotted_id");
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert_eq!(codes("dotted_id"), ["invalid_step_reference"]);
+    let help = &validate("dotted_id", &["--format", "json"]).json()["diagnostics"][0]["help"];
+    let help = help.as_str().unwrap();
+    assert!(
+        help.contains("step `collect.logs` has a `.` in its id") && help.contains("collect-logs"),
+        "{help}"
+    );
+}

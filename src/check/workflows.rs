@@ -344,6 +344,26 @@ fn check_reference<'a>(
     let parsed = match reference::parse(&from.value) {
         Ok(parsed) => parsed,
         Err(help) => {
+            // A step id may hold a `.` (the name pattern allows it) but a reference
+            // splits on `.`: say so rather than suggest reading a step that does
+            // not exist.
+            let dotted = from.value.strip_prefix("steps.").and_then(|rest| {
+                workflow.steps.iter().find(|s| {
+                    s.id.value.contains('.')
+                        && rest
+                            .strip_prefix(s.id.value.as_str())
+                            .is_some_and(|tail| tail.is_empty() || tail.starts_with('.'))
+                })
+            });
+            let help = match dotted {
+                Some(step) => format!(
+                    "step `{}` has a `.` in its id, and references split on `.`, so it \
+                     cannot be read; rename the step (for example `{}`)",
+                    step.id.value,
+                    step.id.value.replace('.', "-")
+                ),
+                None => help,
+            };
             out.push(
                 Diagnostic::new(
                     Code::InvalidStepReference,

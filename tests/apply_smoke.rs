@@ -169,6 +169,15 @@ fn a_saved_plan_applies_from_any_directory_and_is_refused_once_its_catalog_chang
         .current_dir(std::env::temp_dir())
         .run();
     assert_eq!(applied.code, 0, "{}", applied.snapshot());
+    // Through a symlink in another directory ("current.json -> plans/..."): the
+    // root counts from where the plan really is, as `--out` wrote it.
+    let current = dir.path().join("current/prod");
+    std::fs::create_dir_all(&current).unwrap();
+    std::os::unix::fs::symlink("../../plans/plan.json", current.join("plan.json")).unwrap();
+    let linked = rune(["apply", "--deterministic"])
+        .arg_path(current.join("plan.json"))
+        .run();
+    assert_eq!(linked.code, 0, "{}", linked.snapshot());
     // Selectors cannot change a saved plan.
     let mixed = rune(["apply", "--target", "core"])
         .arg_path(plans.join("plan.json"))

@@ -224,7 +224,10 @@ fn from_plan_file(
         Ok(doc) => doc,
         Err(why) => return Err(usage(printer, vec![plan_file_error(path, &why)], channel)),
     };
-    let plan_dir = match path.parent() {
+    // `plan --out` counts the root from where the file really is (a symlinked
+    // `--out` from its target), so a plan read through a link counts from there too.
+    let real = std::fs::canonicalize(path).ok();
+    let plan_dir = match real.as_deref().unwrap_or(path).parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };

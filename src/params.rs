@@ -126,7 +126,23 @@ pub(crate) fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Js
     if wants_string(property, root) {
         return Json::String(raw.to_string());
     }
-    serde_json::from_str(raw).unwrap_or_else(|_| Json::String(raw.to_string()))
+    match serde_json::from_str(raw) {
+        // An integer beyond 64 bits would come back as a rounded float; it stays the
+        // text it was, so the schema check reports it instead of passing on a
+        // different number.
+        Ok(Json::Number(n)) if n.is_f64() && is_integer_literal(raw) => {
+            Json::String(raw.to_string())
+        }
+        Ok(value) => value,
+        Err(_) => Json::String(raw.to_string()),
+    }
+}
+
+/// `-?[0-9]+`, with the spaces JSON allows around it.
+fn is_integer_literal(raw: &str) -> bool {
+    let digits = raw.trim();
+    let digits = digits.strip_prefix('-').unwrap_or(digits);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A parameters file, read and parsed.
@@ -652,4 +668,24 @@ pub(crate) fn parameter_summary(declared: &[ParameterInfo]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_integer_beyond_64_bits_is_not_rounded_into_another_number() {
+        let root = serde_json::json!({});
+        assert_eq!(
+            typed_value("123456789012345678901234567890", None, &root),
+            Json::String("123456789012345678901234567890".into())
+        );
+        assert_eq!(typed_value("-42", None, &root), serde_json::json!(-42));
+        assert_eq!(
+            typed_value("18446744073709551615", None, &root),
+            serde_json::json!(u64::MAX)
+        );
+        assert_eq!(typed_value("1.5e3", None, &root), serde_json::json!(1500.0));
+    }
 }

@@ -178,6 +178,14 @@ fn a_saved_plan_applies_from_any_directory_and_is_refused_once_its_catalog_chang
         .arg_path(current.join("plan.json"))
         .run();
     assert_eq!(linked.code, 0, "{}", linked.snapshot());
+    // Re-saved by an editor with a byte-order mark: still the same plan.
+    let mut bom = b"\xef\xbb\xbf".to_vec();
+    bom.extend(std::fs::read(plans.join("plan.json")).unwrap());
+    std::fs::write(plans.join("bom.json"), bom).unwrap();
+    let with_bom = rune(["apply", "--deterministic"])
+        .arg_path(plans.join("bom.json"))
+        .run();
+    assert_eq!(with_bom.code, 0, "{}", with_bom.snapshot());
     // Selectors cannot change a saved plan.
     let mixed = rune(["apply", "--target", "core"])
         .arg_path(plans.join("plan.json"))

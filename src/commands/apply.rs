@@ -393,7 +393,9 @@ fn read_plan(path: &Path) -> Result<PlanDocument, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("not a plan document: {e}"))
+    // An editor may save a byte-order mark; catalogs accept one too.
+    let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    serde_json::from_slice(json).map_err(|e| format!("not a plan document: {e}"))
 }
 
 /// `path` made absolute (lexically), so a program path joined to it means the same

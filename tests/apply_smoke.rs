@@ -275,6 +275,17 @@ fn an_edited_saved_plan_cannot_run_a_program_its_catalog_does_not_name() {
         "{}",
         out.stderr
     );
+    // And where: the first edited field, by its path in the document.
+    let flat = out
+        .stderr
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("first at `actions[0].command.argv[0]`"),
+        "{flat}"
+    );
     // Nothing ran: `touch store 2.0.0` would have made these.
     assert!(!dir.path().join("store").exists());
     assert!(!dir.path().join("2.0.0").exists());

@@ -335,12 +335,20 @@ fn from_plan_file(
             .into_iter()
             .filter_map(|(name, differs)| differs.then_some(name))
             .collect::<Vec<_>>();
+            let at = match (serde_json::to_value(&doc), serde_json::to_value(&replanned)) {
+                (Ok(saved), Ok(fresh)) => first_difference(&saved, &fresh, String::new()),
+                _ => None,
+            };
             stale.push(format!(
-                "its {} differ from what the catalogs plan now (the plan file was edited)",
+                "its {} differ from what the catalogs plan now (the plan file was edited{})",
                 if differs.is_empty() {
                     "contents".to_string()
                 } else {
                     differs.join(", ")
+                },
+                match at {
+                    Some(at) => format!("; first at `{}`", untrusted(&at)),
+                    None => String::new(),
                 }
             ));
         }
@@ -349,6 +357,36 @@ fn from_plan_file(
         return Err(refuse_stale(printer, &doc, path, stale, channel));
     }
     Ok((doc, root_dir, checked))
+}
+
+/// The path (`actions[0].workflow.needs`) of the first place `saved` and `fresh`
+/// differ (keys in sorted order), for a refusal that says where a plan was edited.
+fn first_difference(saved: &Json, fresh: &Json, at: String) -> Option<String> {
+    let field = |key: &str| match at.as_str() {
+        "" => key.to_string(),
+        _ => format!("{at}.{key}"),
+    };
+    match (saved, fresh) {
+        (Json::Object(a), Json::Object(b)) => {
+            for (key, value) in a {
+                match b.get(key) {
+                    Some(other) if other == value => {}
+                    Some(other) => return first_difference(value, other, field(key)),
+                    None => return Some(field(key)),
+                }
+            }
+            b.keys().find(|k| !a.contains_key(*k)).map(|k| field(k))
+        }
+        (Json::Array(a), Json::Array(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                if x != y {
+                    return first_difference(x, y, format!("{at}[{i}]"));
+                }
+            }
+            (a.len() != b.len()).then(|| format!("{at}[{}]", a.len().min(b.len())))
+        }
+        _ => (saved != fresh).then_some(at),
+    }
 }
 
 fn refuse_stale(

@@ -533,7 +533,13 @@ fn execute(
     };
     let mode = ProgressMode::detect(json);
     let progress = Progress::new(mode, config.color_stderr);
-    let collect = execution::ReportSink::default();
+    // Compensations find the step they undo by id, not by a name kept per step.
+    let undoes = doc
+        .actions
+        .iter()
+        .filter_map(|step| Some((step.workflow.as_ref()?.compensate.as_ref()?.id, step.id)))
+        .collect();
+    let collect = execution::ReportSink::for_plan(undoes);
     let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];
     if let Some(journal) = &journal {
         sinks.push(journal);

@@ -14,6 +14,12 @@
 #
 # `rune apply` includes everything: catalog load, validation, planning (policy for
 # every step), startup, the run, the report. See benches/README.md for figures.
+#
+# OUTPUT_BYTES=N (environment; default 0) makes the plugin print an output object
+# of about N bytes ({"blob": "xxx..."}) instead of an empty one: the shape for
+# checking that apply's memory does not hold every step's output, e.g.
+#
+#   OUTPUT_BYTES=50000 benches/workflow.sh DIR 5000
 set -euo pipefail
 
 dir=${1:?usage: benches/workflow.sh DIR [STEPS] [SEED]}
@@ -25,12 +31,26 @@ width=$((steps / layers))
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-cat >"$dir/noop.sh" <<'PLUGIN'
+output_bytes=${OUTPUT_BYTES:-0}
+if [ "$output_bytes" -gt 0 ]; then
+  # The answer, written once beside the plugin, which copies it out.
+  blob=$(head -c "$output_bytes" /dev/zero | tr '\0' x)
+  printf '{"payload":{"result":"success","output_data":{"blob":"%s"}},"error":null}\n' "$blob" \
+    >"$dir/answer.json"
+  cat >"$dir/noop.sh" <<'PLUGIN'
+#!/bin/sh
+# A no-op BPCS plugin with a big output: read the request, answer answer.json.
+cat >/dev/null
+cat "$(dirname "$0")/answer.json"
+PLUGIN
+else
+  cat >"$dir/noop.sh" <<'PLUGIN'
 #!/bin/sh
 # A no-op BPCS plugin: read the request, answer success.
 cat >/dev/null
 printf '%s\n' '{"payload":{"result":"success","output_data":{}},"error":null}'
 PLUGIN
+fi
 chmod +x "$dir/noop.sh"
 
 {

@@ -796,3 +796,145 @@ fn which(program: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+/// A catalog of the fixture's actions (task.sh copied beside it) and `workflows`
+/// (YAML, indented as under `workflows:`), in a new directory.
+fn own_catalog(workflows: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().expect("temporary directory");
+    let text = std::fs::read_to_string(fixture().join("catalog.yaml")).expect("fixture");
+    let actions = &text[..text.find("workflows:").expect("a workflows key")];
+    std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).expect("task.sh");
+    let catalog = dir.path().join("catalog.yaml");
+    std::fs::write(&catalog, format!("{actions}workflows:\n{workflows}")).expect("catalog");
+    (dir, catalog)
+}
+
+/// The final report: the last line of `apply --format json` (after the event lines).
+fn json_report(run: &Run) -> serde_json::Value {
+    let last = run.out.stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not a report ({e}): {last}"))
+}
+
+#[test]
+fn report_rows_written_as_steps_end_read_back_in_plan_order_with_their_outputs() {
+    // At --parallelism 2, `b` and `c` end before `a`: rows are written to the
+    // spill file in the order b, c, d, a and must come back as a, b, c, d.
+    let (_dir, catalog) = own_catalog(
+        "  spill:
+    description: Steps that end out of plan order
+    steps:
+      - { id: a, action: task, params: { name: a, sleep_ms: 800, value: { big: [1, 2, 3], text: A } } }
+      - { id: b, action: task, params: { name: b, value: B } }
+      - { id: c, action: task, params: { name: c, sleep_ms: 100, value: C } }
+      - id: d
+        action: task
+        needs: [b]
+        params: { name: d, value: { $from: steps.b.output.value } }
+",
+    );
+    let run = apply_in(
+        &catalog,
+        "spill",
+        &["--parallelism", "2", "--format", "json"],
+    );
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let ends: Vec<&str> = run
+        .log
+        .iter()
+        .filter(|(what, ..)| what == "end")
+        .map(|(_, _, name, _)| name.as_str())
+        .collect();
+    assert_eq!(ends.last(), Some(&"a"), "{:?}", run.log);
+    let report = json_report(&run);
+    let steps = report["steps"].as_array().expect("steps");
+    let rows: Vec<(u64, &str, serde_json::Value)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_u64().unwrap(),
+                s["workflow"]["outcome"].as_str().unwrap(),
+                s["output"]["value"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                1,
+                "succeeded",
+                serde_json::json!({"big": [1, 2, 3], "text": "A"})
+            ),
+            (2, "succeeded", serde_json::json!("B")),
+            (3, "succeeded", serde_json::json!("C")),
+            (4, "succeeded", serde_json::json!("B")),
+        ],
+        "{report:#}"
+    );
+    assert_eq!(report["counts"]["succeeded"], 4);
+    // The human report reads the same rows, in the same order.
+    let human = apply_in(&catalog, "spill", &["--parallelism", "2"]);
+    let order: Vec<usize> = ["1  a ·", "2  b ·", "3  c ·", "4  d ·"]
+        .iter()
+        .map(|row| human.out.stdout.find(row).expect(row))
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "{}",
+        human.out.stdout
+    );
+    assert!(human
+        .out
+        .stdout
+        .contains(r#"output: {"name":"d","value":"B"}"#));
+}
+
+#[test]
+fn an_output_read_after_other_steps_ran_in_between_is_still_there() {
+    // `p`'s output is read by `r` (and its `when`) three steps later; the steps
+    // in between are read by nobody, so theirs are dropped as they end.
+    let (_dir, catalog) = own_catalog(
+        "  later:
+    description: A reference to an output several steps back
+    steps:
+      - { id: p, action: task, params: { name: p, value: { state: red, hosts: [h1, h2] } } }
+      - { id: x1, action: task, needs: [p], params: { name: x1, value: 1 } }
+      - { id: x2, action: task, needs: [x1], params: { name: x2, value: 2 } }
+      - { id: x3, action: task, needs: [x2], params: { name: x3, value: 3 } }
+      - id: r
+        action: task
+        needs: [x3]
+        when: { from: steps.p.output.value.state, equals: red }
+        params: { name: r, value: { $from: steps.p.output.value.hosts.1 } }
+      - id: s
+        action: task
+        needs: [r]
+        params: { name: s, value: { $from: steps.x3.params.value } }
+",
+    );
+    let run = apply_in(
+        &catalog,
+        "later",
+        &["--parallelism", "2", "--format", "json"],
+    );
+    assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
+    let report = json_report(&run);
+    let outputs: Vec<serde_json::Value> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["output"]["value"].clone())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            serde_json::json!({"state": "red", "hosts": ["h1", "h2"]}),
+            serde_json::json!(1),
+            serde_json::json!(2),
+            serde_json::json!(3),
+            serde_json::json!("h2"),
+            serde_json::json!(3),
+        ],
+        "{report:#}"
+    );
+}

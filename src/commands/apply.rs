@@ -31,6 +31,7 @@ use crate::exec::process::{Cancel, Spec};
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
 use crate::plan::{self, PlanError, Request};
+use crate::registry::Action;
 use crate::registry::{Criticality, Registry};
 use crate::report::diagnostics::Summary;
 use crate::report::execution::{self, ReportFormat};
@@ -70,8 +71,12 @@ pub(crate) fn run(
         leftovers.keep((doc, checked));
         return ExitStatus::Success;
     }
-    let status = execute(args, config, &doc, &root_dir, &checked.registry, printer);
-    leftovers.keep((doc, checked));
+    let needed = needed(&doc, &root_dir, &checked.registry);
+    // The run reads the document and `needed` only: the catalog goes now, so the
+    // run's memory is not added to the load's.
+    drop(checked);
+    let status = execute(args, config, &doc, &needed, printer);
+    leftovers.keep((doc, needed));
     status
 }
 
@@ -457,8 +462,43 @@ fn spec(command: &Command, root: &Path) -> Spec {
     }
 }
 
-/// What the executor needs beyond the document, from the registry.
-fn prepare<'a>(doc: &PlanDocument, root: &Path, registry: &'a Registry) -> Prepared<'a> {
+/// What the run needs of the catalog beyond the document, owned, so the catalog
+/// (its files' text, YAML trees, registry and graph) is freed before the run.
+struct Needed {
+    /// Every module of the plan, by name.
+    modules: HashMap<String, ModuleSpec>,
+    /// Each action the plan runs, once.
+    actions: Vec<Action>,
+    /// Each distinct plugin command line, once.
+    commands: Vec<Spec>,
+    /// For each `doc.actions` step: its action and command (indices above).
+    steps: Vec<Option<(usize, Option<usize>)>>,
+    /// A workflow's compensation steps: plan step id, action, command.
+    compensations: Vec<(u64, usize, Option<usize>)>,
+}
+
+impl Needed {
+    /// The executor's view: per step, references into the shared actions and
+    /// commands (a step holds two pointers, not its own command line).
+    fn prepared(&self) -> Prepared<'_> {
+        let runnable = |(a, c): (usize, Option<usize>)| PreparedAction {
+            action: &self.actions[a],
+            command: c.map(|c| &self.commands[c]),
+        };
+        Prepared {
+            modules: self.modules.clone(),
+            actions: self.steps.iter().flatten().map(|&s| runnable(s)).collect(),
+            compensations: self
+                .compensations
+                .iter()
+                .map(|&(id, a, c)| (id, runnable((a, c))))
+                .collect(),
+        }
+    }
+}
+
+/// What the run needs of `registry` for `doc`.
+fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
     let by_name: HashMap<&str, usize> = registry
         .modules
         .iter()
@@ -494,16 +534,38 @@ fn prepare<'a>(doc: &PlanDocument, root: &Path, registry: &'a Registry) -> Prepa
             },
         );
     }
-    let actions = doc
+    let mut actions: Vec<Action> = Vec::new();
+    let mut action_of: HashMap<String, usize> = HashMap::new();
+    let mut commands: Vec<Spec> = Vec::new();
+    let mut command_of: HashMap<(Vec<String>, PathBuf), usize> = HashMap::new();
+    let mut resolve = |name: &str, command: Option<&Command>| {
+        let a = match action_of.get(name) {
+            Some(&a) => a,
+            None => {
+                let (m, a) = plan::find_action(registry, name).ok()?;
+                actions.push(registry.modules[m].actions[a].clone());
+                action_of.insert(name.to_string(), actions.len() - 1);
+                actions.len() - 1
+            }
+        };
+        let c = command.map(|c| {
+            let Spec { argv, working_dir } = spec(c, root);
+            *command_of
+                .entry((argv, working_dir))
+                .or_insert_with_key(|(argv, dir)| {
+                    commands.push(Spec {
+                        argv: argv.clone(),
+                        working_dir: dir.clone(),
+                    });
+                    commands.len() - 1
+                })
+        });
+        Some((a, c))
+    };
+    let steps = doc
         .actions
         .iter()
-        .filter_map(|step| {
-            let (m, a) = plan::find_action(registry, &step.action).ok()?;
-            Some(PreparedAction {
-                action: &registry.modules[m].actions[a],
-                command: step.command.as_ref().map(|c| spec(c, root)),
-            })
-        })
+        .map(|step| resolve(&step.action, step.command.as_ref()))
         .collect();
     // A workflow's compensations are action steps of their own, inside the
     // steps they undo.
@@ -512,19 +574,15 @@ fn prepare<'a>(doc: &PlanDocument, root: &Path, registry: &'a Registry) -> Prepa
         .iter()
         .filter_map(|step| step.workflow.as_ref()?.compensate.as_deref())
         .filter_map(|comp| {
-            let (m, a) = plan::find_action(registry, &comp.action).ok()?;
-            Some((
-                comp.id,
-                PreparedAction {
-                    action: &registry.modules[m].actions[a],
-                    command: comp.command.as_ref().map(|c| spec(c, root)),
-                },
-            ))
+            let (a, c) = resolve(&comp.action, comp.command.as_ref())?;
+            Some((comp.id, a, c))
         })
         .collect();
-    Prepared {
+    Needed {
         modules,
         actions,
+        commands,
+        steps,
         compensations,
     }
 }
@@ -533,8 +591,7 @@ fn execute(
     args: &ApplyArgs,
     config: &Config,
     doc: &PlanDocument,
-    root: &Path,
-    registry: &Registry,
+    needed: &Needed,
     printer: &mut Printer,
 ) -> ExitStatus {
     let json = args.format == OutputFormat::Json;
@@ -576,7 +633,13 @@ fn execute(
     };
     let mode = ProgressMode::detect(json);
     let progress = Progress::new(mode, config.color_stderr);
-    let collect = execution::ReportSink::default();
+    // Compensations find the step they undo by id, not by a name kept per step.
+    let undoes = doc
+        .actions
+        .iter()
+        .filter_map(|step| Some((step.workflow.as_ref()?.compensate.as_ref()?.id, step.id)))
+        .collect();
+    let collect = execution::ReportSink::for_plan(undoes);
     let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];
     if let Some(journal) = &journal {
         sinks.push(journal);
@@ -591,7 +654,7 @@ fn execute(
         spans: &spans,
         interrupts: interrupts.as_ref(),
     };
-    let prepared = prepare(doc, root, registry);
+    let prepared = needed.prepared();
     let parallelism = args.parallelism.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |n| n as usize,

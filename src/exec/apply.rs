@@ -33,7 +33,7 @@ pub(crate) struct PreparedAction<'a> {
     /// The catalog's action.
     pub action: &'a Action,
     /// Its plugin, when it has one (else its module's SPI `execute` runs it).
-    pub command: Option<Spec>,
+    pub command: Option<&'a Spec>,
 }
 
 /// Everything the executor needs beyond the plan document.

@@ -90,11 +90,12 @@ pub(crate) enum Decision {
     Skip(usize, String),
 }
 
-/// The workflow's state machine.
+/// The workflow's state machine. `N` names a step in reasons: the run borrows
+/// the plan's step ids (`&str`), so no name is copied per step.
 #[derive(Debug)]
-pub(crate) struct Scheduler {
+pub(crate) struct Scheduler<N = String> {
     specs: Vec<StepSpec>,
-    names: Vec<String>,
+    names: Vec<N>,
     dependents: Vec<Vec<usize>>,
     unfinished_needs: Vec<usize>,
     state: Vec<State>,
@@ -109,9 +110,9 @@ pub(crate) struct Scheduler {
     completed: Vec<usize>,
 }
 
-impl Scheduler {
+impl<N: AsRef<str>> Scheduler<N> {
     /// A scheduler for `specs` (named `names`, for reasons), at most `limit` at once.
-    pub(crate) fn new(specs: Vec<StepSpec>, names: Vec<String>, limit: usize) -> Scheduler {
+    pub(crate) fn new(specs: Vec<StepSpec>, names: Vec<N>, limit: usize) -> Scheduler<N> {
         let n = specs.len();
         let mut dependents = vec![Vec::new(); n];
         let mut unfinished_needs = vec![0; n];
@@ -279,7 +280,7 @@ impl Scheduler {
     /// else why not, and whether that skip is tainted.
     fn condition(&self, i: usize) -> Result<(), (String, bool)> {
         let spec = &self.specs[i];
-        let name = |j: usize| &self.names[j];
+        let name = |j: usize| self.names[j].as_ref();
         match spec.condition {
             StepIf::Success => {
                 for &need in &spec.needs {
@@ -374,13 +375,48 @@ pub(crate) fn run(
             }
         })
         .collect();
-    let names: Vec<String> = steps.iter().map(step_name).collect();
+    let names: Vec<&str> = steps
+        .iter()
+        .map(|s| {
+            s.workflow
+                .as_ref()
+                .map_or(s.action.as_str(), |w| w.step.as_str())
+        })
+        .collect();
     let mut scheduler = Scheduler::new(specs, names, parallelism);
     let inputs = doc.workflow.as_ref().map(|w| &w.inputs);
-    // What each step ran with (references filled) and returned: later steps read
-    // them. A step without references borrows its plan params instead of a copy.
+    // How many steps not yet decided, and compensations, read each step's values.
+    // A step's output and filled params are kept while that count is above zero:
+    // memory holds what later steps may read, not every step's output. A
+    // compensation's reads are released only when the workflow ends.
+    let mut readers = vec![0u32; steps.len()];
+    for step in steps {
+        for p in read_steps(step, &index) {
+            readers[p] += 1;
+        }
+        if let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) {
+            for p in read_steps(comp, &index) {
+                readers[p] += 1;
+            }
+        }
+    }
+    // What each step ran with (references filled) and returned, while read (see
+    // `readers`). A step without references borrows its plan params instead of a copy.
     let mut ran_params: Vec<Option<Map<String, Json>>> = vec![None; steps.len()];
     let outputs: Mutex<Vec<Option<Json>>> = Mutex::new(vec![None; steps.len()]);
+    // Step `i` was decided: the steps it reads have one reader less.
+    let release = |i: usize,
+                   readers: &mut [u32],
+                   ran_params: &mut [Option<Map<String, Json>>],
+                   outputs: &Mutex<Vec<Option<Json>>>| {
+        for p in read_steps(&steps[i], &index) {
+            readers[p] -= 1;
+            if readers[p] == 0 {
+                ran_params[p] = None;
+                lock(outputs)[p] = None;
+            }
+        }
+    };
     let values = Values {
         doc,
         index: &index,
@@ -405,6 +441,7 @@ pub(crate) fn run(
             for decision in decisions {
                 match decision {
                     Decision::Skip(i, reason) => {
+                        release(i, &mut readers, &mut ran_params, &outputs);
                         let step = &steps[i];
                         decide(ctx, step, WorkflowDecision::Skipped, Some(&reason));
                         ctx.skipped(
@@ -423,6 +460,7 @@ pub(crate) fn run(
                             let outputs = lock(&outputs);
                             values.fill(step, &step.references, &ran_params, &outputs)
                         };
+                        release(i, &mut readers, &mut ran_params, &outputs);
                         let filled = match filled {
                             Ok(params) => params,
                             Err(message) => {
@@ -436,7 +474,9 @@ pub(crate) fn run(
                         let tx = tx.clone();
                         let outputs = &outputs;
                         let runnable = &runnables[i];
-                        ran_params[i] = filled.clone();
+                        if readers[i] > 0 {
+                            ran_params[i] = filled.clone();
+                        }
                         scope.spawn(move || {
                             let params = filled.as_ref().unwrap_or(&step.params);
                             let result = runner.run(step, runnable, params);
@@ -454,10 +494,15 @@ pub(crate) fn run(
             }
             // Wake for a finished step, or now and then to notice Ctrl-C.
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok((i, ok)) => {
-                    finish(ctx, &steps[i], ok);
-                    scheduler.finished(i, ok);
-                    while let Ok((i, ok)) = rx.try_recv() {
+                Ok(first) => {
+                    for (i, ok) in
+                        std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                    {
+                        // No step left to read it: its output goes as soon as its
+                        // row is written (the report has it).
+                        if readers[i] == 0 {
+                            lock(&outputs)[i] = None;
+                        }
                         finish(ctx, &steps[i], ok);
                         scheduler.finished(i, ok);
                     }
@@ -555,6 +600,27 @@ pub(crate) fn run(
         });
     }
     Ended { stopped }
+}
+
+/// The steps whose values `step` reads: one per `steps.ID...` reference and its
+/// `when` (counted as often as they are read).
+fn read_steps<'s>(
+    step: &'s ActionStep,
+    index: &'s HashMap<&str, usize>,
+) -> impl Iterator<Item = usize> + 's {
+    let when = step
+        .workflow
+        .as_ref()
+        .and_then(|w| w.when.as_ref())
+        .map(|w| w.from.as_str());
+    step.references
+        .iter()
+        .map(|r| r.from.as_str())
+        .chain(when)
+        .filter_map(|from| {
+            let id = from.strip_prefix("steps.")?.split('.').next()?;
+            index.get(id).copied()
+        })
 }
 
 /// The field `field` of an object, or the item at index `field` of an array

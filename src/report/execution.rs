@@ -13,12 +13,14 @@
 //! (then by name), steps by plan step id, so the same events, in whatever order
 //! parallel workers emitted them, give byte-identical output.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::plural;
@@ -45,7 +47,7 @@ pub enum RunStatus {
 }
 
 /// How a step ended, or that it never did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// It did what it was asked.
@@ -96,7 +98,7 @@ pub struct ModuleReport {
 }
 
 /// An attempt that failed and was tried again.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetryReport {
     /// The attempt that failed.
     pub attempt: u64,
@@ -107,7 +109,8 @@ pub struct RetryReport {
 }
 
 /// A step's part in the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+// Deserialize: rows are written to the spill file and read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     /// Plan step id.
     pub step: u64,
@@ -132,7 +135,11 @@ pub struct StepReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What it returned.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub output: Option<Json>,
     /// The last lines of the process's stderr.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,7 +148,7 @@ pub struct StepReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Eps>,
     /// Failed attempts that were tried again.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retries: Vec<RetryReport>,
     /// Protocol messages sent and received (the journal has them in full).
     pub messages: u64,
@@ -150,8 +157,14 @@ pub struct StepReport {
     pub workflow: Option<WorkflowStepReport>,
 }
 
+/// A field that is there, `null` included, is Some: a `null` output reads back
+/// as written.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
+    Json::deserialize(d).map(Some)
+}
+
 /// How a workflow step ended, as the workflow sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkflowOutcome {
     /// It succeeded.
@@ -171,7 +184,7 @@ pub enum WorkflowOutcome {
 }
 
 /// A step's place in its workflow.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowStepReport {
     /// The step id from the catalog (for a compensation: the step it undoes).
     pub id: String,
@@ -179,7 +192,7 @@ pub struct WorkflowStepReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<WorkflowOutcome>,
     /// Whether this step is the compensation of step `id`.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compensation: bool,
 }
 
@@ -239,25 +252,129 @@ pub struct Report {
     /// Every module, in startup order.
     pub modules: Vec<ModuleReport>,
     /// Every step, by step id.
-    pub steps: Vec<StepReport>,
+    pub steps: Steps,
     /// The workflow, for a workflow run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowReport>,
 }
 
 /// A report folded from events as they arrive, so a run of many steps holds its
-/// report, not every event it emitted.
+/// report, not every event it emitted. Each step's row is written to an anonymous
+/// temporary file ([`Steps`]) once the step finishes: what stays in memory per step
+/// is a fixed-size [`Slot`], indexed by plan step id (ids are dense from 1).
 pub struct ReportBuilder {
     report: Report,
-    // Workflow decisions by plan step id, applied once every step is known.
-    decided: BTreeMap<u64, WorkflowStepReport>,
+    slots: Vec<Slot>,
+    // Workflow decisions that came before their step's first event (a step is
+    // decided, then started or skipped): at most the steps being started.
+    early: HashMap<u64, WorkflowStepReport>,
+    // A compensation's plan step id -> the step it undoes. Given by the plan
+    // (`for_plan`); without it, learned from the decisions' names (`step_of`).
+    undoes: Option<HashMap<u64, u64>>,
     step_of: HashMap<String, u64>,
-    steps: BTreeMap<u64, StepReport>,
-    modules: HashMap<String, ModuleReport>,
+    spill: Option<Spill>,
+    modules: Vec<ModuleReport>,
+    module_index: HashMap<String, u32>,
     // Startup order: the first wave (of any stage) that names the module.
     wave_rank: HashMap<String, (usize, u64)>,
     stage_order: Vec<String>,
     finished: Option<bool>,
+}
+
+/// Where one step's row is while the run goes on.
+#[derive(Debug, Default)]
+enum Place {
+    /// No event named it yet.
+    #[default]
+    Absent,
+    /// Started (or finished, when the rows could not be spilled).
+    Open(Box<StepReport>),
+    /// Written to the spill file.
+    Spilled { offset: u64, len: u32 },
+}
+
+/// What the builder keeps of one step: its row's place and what the final report
+/// needs without reading the row back.
+#[derive(Debug)]
+struct Slot {
+    place: Place,
+    // A workflow outcome decided after the row was written (the step's own
+    // success or failure, then its compensation's): applied when read back.
+    outcome: Option<WorkflowOutcome>,
+    status: StepStatus,
+    module: u32,
+    has_workflow: bool,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            place: Place::Absent,
+            outcome: None,
+            status: StepStatus::Unfinished,
+            module: 0,
+            has_workflow: false,
+        }
+    }
+}
+
+/// The anonymous temporary file step rows are appended to (as compact JSON).
+struct Spill {
+    file: File,
+    writer: BufWriter<File>,
+    end: u64,
+}
+
+impl Spill {
+    /// A new spill file, or None when none can be made (rows then stay in memory).
+    fn create() -> Option<Spill> {
+        let file = tempfile::tempfile().ok()?;
+        let writer = BufWriter::new(file.try_clone().ok()?);
+        Some(Spill {
+            file,
+            writer,
+            end: 0,
+        })
+    }
+
+    fn append(&mut self, row: &StepReport) -> io::Result<(u64, u32)> {
+        let bytes = serde_json::to_vec(row)?;
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a report row over 4 GiB"))?;
+        self.writer.write_all(&bytes)?;
+        let offset = self.end;
+        self.end += u64::from(len);
+        Ok((offset, len))
+    }
+
+    fn read(&mut self, offset: u64, len: u32) -> io::Result<StepReport> {
+        self.writer.flush()?;
+        read_row(&self.file, offset, len, None)
+    }
+
+    /// The file, everything written, for reading back.
+    fn into_file(self) -> io::Result<File> {
+        let Spill { file, writer, .. } = self;
+        writer.into_inner().map_err(|e| e.into_error())?;
+        Ok(file)
+    }
+}
+
+/// Read one row back from `file`, with a workflow outcome decided after it was written.
+fn read_row(
+    file: &File,
+    offset: u64,
+    len: u32,
+    outcome: Option<WorkflowOutcome>,
+) -> io::Result<StepReport> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0; len as usize];
+    file.read_exact_at(&mut bytes, offset)?;
+    let mut row: StepReport = serde_json::from_slice(&bytes)?;
+    if let (Some(outcome), Some(workflow)) = (outcome, row.workflow.as_mut()) {
+        workflow.outcome = Some(outcome);
+    }
+    Ok(row)
 }
 
 impl Default for ReportBuilder {
@@ -282,48 +399,190 @@ impl ReportBuilder {
             interrupts: 0,
             counts: Counts::default(),
             modules: Vec::new(),
-            steps: Vec::new(),
+            steps: Steps::default(),
             workflow: None,
         };
         ReportBuilder {
             report,
-            decided: BTreeMap::new(),
+            slots: Vec::new(),
+            early: HashMap::new(),
+            undoes: None,
             step_of: HashMap::new(),
-            steps: BTreeMap::new(),
-            modules: HashMap::new(),
+            // No spill file: rows stay in memory, as the run still needs a report.
+            spill: Spill::create(),
+            modules: Vec::new(),
+            module_index: HashMap::new(),
             wave_rank: HashMap::new(),
             stage_order: Vec::new(),
             finished: None,
         }
     }
 
+    /// An empty report for a plan whose compensation steps undo the steps
+    /// `undoes` maps them to (compensation plan step id -> step id), so no name
+    /// per step is kept to find them.
+    pub fn for_plan(undoes: HashMap<u64, u64>) -> ReportBuilder {
+        ReportBuilder {
+            undoes: Some(undoes),
+            ..ReportBuilder::new()
+        }
+    }
+
+    fn module(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.module_index.get(name) {
+            return i;
+        }
+        let i = self.modules.len() as u32;
+        self.modules.push(ModuleReport {
+            module: name.to_string(),
+            state: ModuleState::Discovered,
+            degraded: false,
+            transitions: Vec::new(),
+            steps: Vec::new(),
+        });
+        self.module_index.insert(name.to_string(), i);
+        i
+    }
+
+    fn slot(&mut self, step: u64) -> &mut Slot {
+        let i = step as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, Slot::default);
+        }
+        &mut self.slots[i]
+    }
+
+    /// Step `step`'s row, in memory to be changed (read back if it was written;
+    /// made from `make` if no event named it yet). None when it cannot be read back.
+    fn open(
+        &mut self,
+        step: u64,
+        make: impl FnOnce() -> Option<StepReport>,
+    ) -> Option<&mut StepReport> {
+        let early = &mut self.early;
+        let spill = &mut self.spill;
+        let i = step as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, Slot::default);
+        }
+        let slot = &mut self.slots[i];
+        match std::mem::take(&mut slot.place) {
+            Place::Absent => {
+                let mut row = make()?;
+                row.workflow = early.remove(&step);
+                slot.place = Place::Open(Box::new(row));
+            }
+            Place::Open(row) => slot.place = Place::Open(row),
+            Place::Spilled { offset, len } => {
+                // Rare: an event about a step after its end. Its row is read back
+                // and written again when it ends again.
+                let read = spill.as_mut().map(|s| s.read(offset, len));
+                match read {
+                    Some(Ok(mut row)) => {
+                        if let (Some(outcome), Some(w)) = (slot.outcome.take(), &mut row.workflow) {
+                            w.outcome = Some(outcome);
+                        }
+                        slot.place = Place::Open(Box::new(row));
+                    }
+                    _ => {
+                        slot.place = Place::Spilled { offset, len };
+                        return None;
+                    }
+                }
+            }
+        }
+        match &mut slot.place {
+            Place::Open(row) => Some(row),
+            _ => None,
+        }
+    }
+
+    /// Step `step` ended: its row goes to the spill file.
+    fn seal(&mut self, step: u64) {
+        let Some(slot) = self.slots.get_mut(step as usize) else {
+            return;
+        };
+        let Place::Open(row) = &slot.place else {
+            return;
+        };
+        slot.status = row.status;
+        slot.has_workflow = row.workflow.is_some();
+        let Some(spill) = self.spill.as_mut() else {
+            return;
+        };
+        match spill.append(row) {
+            Ok((offset, len)) => slot.place = Place::Spilled { offset, len },
+            // The disk is full or gone: the rest of the rows stay in memory, so
+            // the report is still complete.
+            Err(_) => self.spill = None,
+        }
+    }
+
+    /// Record workflow decision `record` for step `step`.
+    fn decide(&mut self, step: u64, record: WorkflowStepReport) {
+        let i = step as usize;
+        let written = self
+            .slots
+            .get(i)
+            .is_some_and(|s| matches!(s.place, Place::Spilled { .. }) && s.has_workflow);
+        if written {
+            // A step's decisions all name the same id (and compensation or not):
+            // only the outcome changes after its row was written.
+            if record.outcome.is_some() {
+                self.slots[i].outcome = record.outcome;
+            }
+            return;
+        }
+        let absent = self
+            .slots
+            .get(i)
+            .is_none_or(|s| matches!(s.place, Place::Absent));
+        if absent {
+            self.early.insert(step, record);
+            return;
+        }
+        if let Some(row) = self.open(step, || None) {
+            row.workflow = Some(record);
+        }
+        if !matches!(self.slots[i].place, Place::Open(_)) {
+            return;
+        }
+        // Re-opened only to add the record: written again as it had ended.
+        let ended = match &self.slots[i].place {
+            Place::Open(row) => row.status != StepStatus::Unfinished,
+            _ => false,
+        };
+        if ended {
+            self.seal(step);
+        }
+    }
+
+    /// The step a compensation decided for undoes ended with `outcome`.
+    fn undone(&mut self, of: u64, outcome: WorkflowOutcome) {
+        if let Some(record) = self.early.get_mut(&of) {
+            record.outcome = Some(outcome);
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(of as usize) else {
+            return;
+        };
+        match &mut slot.place {
+            Place::Absent => {}
+            Place::Open(row) => {
+                if let Some(w) = &mut row.workflow {
+                    w.outcome = Some(outcome);
+                }
+            }
+            Place::Spilled { .. } => {
+                if slot.has_workflow {
+                    slot.outcome = Some(outcome);
+                }
+            }
+        }
+    }
+
     /// Fold one event in.
     pub fn push(&mut self, event: &Event) {
-        let ReportBuilder {
-            report,
-            decided,
-            step_of,
-            steps,
-            modules,
-            wave_rank,
-            stage_order,
-            finished,
-        } = self;
-        let module_entry = |modules: &mut HashMap<String, ModuleReport>, name: &str| {
-            if !modules.contains_key(name) {
-                modules.insert(
-                    name.to_string(),
-                    ModuleReport {
-                        module: name.to_string(),
-                        state: ModuleState::Discovered,
-                        degraded: false,
-                        transitions: Vec::new(),
-                        steps: Vec::new(),
-                    },
-                );
-            }
-        };
-
         match event {
             // Recorded in the journal and shown as progress; the report is about
             // what ran.
@@ -336,6 +595,7 @@ impl ReportBuilder {
                 steps,
                 ..
             } => {
+                let report = &mut self.report;
                 report.command = Some(command.clone());
                 report.started_at = Some(*at);
                 report.correlation_id = Some(correlation_id.clone());
@@ -348,6 +608,7 @@ impl ReportBuilder {
                 members,
                 ..
             } => {
+                let stage_order = &mut self.stage_order;
                 let stage_index = match stage_order.iter().position(|s| s == stage) {
                     Some(i) => i,
                     None => {
@@ -358,7 +619,7 @@ impl ReportBuilder {
                 // Only module stages order modules; action waves name actions.
                 if stage != "actions" {
                     for member in members {
-                        wave_rank
+                        self.wave_rank
                             .entry(member.clone())
                             .or_insert((stage_index, *wave));
                     }
@@ -373,16 +634,22 @@ impl ReportBuilder {
                 span_id,
                 ..
             } => {
-                module_entry(modules, module);
-                let entry = steps
-                    .entry(*step)
-                    .or_insert_with(|| new_step(*step, module, action, phase));
-                entry.attempts = entry.attempts.max(*attempt);
-                entry.span_id = Some(span_id.clone());
+                let m = self.module(module);
+                self.slot(*step).module = m;
+                if let Some(entry) =
+                    self.open(*step, || Some(new_step(*step, module, action, phase)))
+                {
+                    entry.attempts = entry.attempts.max(*attempt);
+                    entry.span_id = Some(span_id.clone());
+                }
             }
             Event::Message { step, .. } => {
-                if let Some(entry) = steps.get_mut(step) {
+                let ended = self.ended(*step);
+                if let Some(entry) = self.open(*step, || None) {
                     entry.messages += 1;
+                }
+                if ended {
+                    self.seal(*step);
                 }
             }
             Event::StateChanged {
@@ -392,8 +659,8 @@ impl ReportBuilder {
                 reason,
                 ..
             } => {
-                module_entry(modules, module);
-                let entry = modules.get_mut(module.as_str()).expect("just inserted");
+                let m = self.module(module) as usize;
+                let entry = &mut self.modules[m];
                 entry.state = *to;
                 entry.degraded |= *to == ModuleState::Degraded;
                 entry.transitions.push(Transition {
@@ -409,12 +676,16 @@ impl ReportBuilder {
                 error,
                 ..
             } => {
-                if let Some(entry) = steps.get_mut(step) {
+                let ended = self.ended(*step);
+                if let Some(entry) = self.open(*step, || None) {
                     entry.retries.push(RetryReport {
                         attempt: *attempt,
                         backoff_ms: *backoff_ms,
                         error: (**error).clone(),
                     });
+                }
+                if ended {
+                    self.seal(*step);
                 }
             }
             Event::StepFinished {
@@ -431,17 +702,20 @@ impl ReportBuilder {
                 error,
                 ..
             } => {
-                module_entry(modules, module);
-                let entry = steps
-                    .entry(*step)
-                    .or_insert_with(|| new_step(*step, module, action, phase));
-                entry.status = (*outcome).into();
-                entry.attempts = *attempts;
-                entry.duration_ms = *duration_ms;
-                entry.reason = reason.clone();
-                entry.output = output.clone();
-                entry.stderr = stderr.clone();
-                entry.error = error.as_deref().cloned();
+                let m = self.module(module);
+                self.slot(*step).module = m;
+                if let Some(entry) =
+                    self.open(*step, || Some(new_step(*step, module, action, phase)))
+                {
+                    entry.status = (*outcome).into();
+                    entry.attempts = *attempts;
+                    entry.duration_ms = *duration_ms;
+                    entry.reason = reason.clone();
+                    entry.output = output.clone();
+                    entry.stderr = stderr.clone();
+                    entry.error = error.as_deref().cloned();
+                }
+                self.seal(*step);
             }
             Event::WorkflowStep {
                 step, id, decision, ..
@@ -467,7 +741,7 @@ impl ReportBuilder {
                         | WorkflowDecision::CompensationFailed
                 );
                 if compensation {
-                    decided.insert(
+                    self.decide(
                         *step,
                         WorkflowStepReport {
                             id: id.clone(),
@@ -476,14 +750,18 @@ impl ReportBuilder {
                         },
                     );
                     // The compensated step's own outcome says it was undone.
-                    if let (Some(outcome), Some(of)) = (outcome, step_of.get(id)) {
-                        if let Some(entry) = decided.get_mut(of) {
-                            entry.outcome = Some(outcome);
-                        }
+                    let of = match &self.undoes {
+                        Some(undoes) => undoes.get(step).copied(),
+                        None => self.step_of.get(id).copied(),
+                    };
+                    if let (Some(outcome), Some(of)) = (outcome, of) {
+                        self.undone(of, outcome);
                     }
                 } else {
-                    step_of.insert(id.clone(), *step);
-                    decided.insert(
+                    if self.undoes.is_none() {
+                        self.step_of.insert(id.clone(), *step);
+                    }
+                    self.decide(
                         *step,
                         WorkflowStepReport {
                             id: id.clone(),
@@ -499,53 +777,76 @@ impl ReportBuilder {
                 ended,
                 ..
             } => {
-                report.workflow = Some(WorkflowReport {
+                self.report.workflow = Some(WorkflowReport {
                     name: name.clone(),
                     stopped_by: stopped_by.clone(),
                     ended: *ended,
                 });
             }
             Event::Interrupted { count, .. } => {
-                report.interrupts = report.interrupts.max(*count);
+                self.report.interrupts = self.report.interrupts.max(*count);
             }
             Event::RunFinished {
                 succeeded,
                 duration_ms,
                 ..
             } => {
-                *finished = Some(*succeeded);
-                report.duration_ms = *duration_ms;
+                self.finished = Some(*succeeded);
+                self.report.duration_ms = *duration_ms;
             }
         }
+    }
+
+    /// Whether step `step`'s row was written (it ended).
+    fn ended(&self, step: u64) -> bool {
+        self.slots
+            .get(step as usize)
+            .is_some_and(|s| matches!(s.place, Place::Spilled { .. }))
     }
 
     /// The report of every event pushed.
     pub fn finish(self) -> Report {
         let ReportBuilder {
             mut report,
-            decided,
-            step_of: _,
-            mut steps,
+            slots,
             mut modules,
             wave_rank,
-            stage_order: _,
+            spill,
             finished,
+            ..
         } = self;
-        for (id, workflow) in decided {
-            if let Some(entry) = steps.get_mut(&id) {
-                entry.workflow = Some(workflow);
-            }
-        }
-        for step in steps.values() {
-            match step.status {
+        // Rows not written stay in memory; written ones are read back from the
+        // file as the report is printed. A spill file that cannot be flushed
+        // loses its rows: they read back as errors, said in the report.
+        let file = spill.and_then(|s| s.into_file().ok()).map(Arc::new);
+        let mut rows = Vec::new();
+        for (id, slot) in slots.into_iter().enumerate() {
+            let (row, status) = match slot.place {
+                Place::Absent => continue,
+                Place::Open(row) => {
+                    let status = row.status;
+                    (Row::Memory(row), status)
+                }
+                Place::Spilled { offset, len } => (
+                    Row::Spilled {
+                        step: id as u64,
+                        offset,
+                        len,
+                        outcome: slot.outcome,
+                    },
+                    slot.status,
+                ),
+            };
+            match status {
                 StepStatus::Succeeded => report.counts.succeeded += 1,
                 StepStatus::Failed => report.counts.failed += 1,
                 StepStatus::Skipped => report.counts.skipped += 1,
                 StepStatus::Unfinished => report.counts.unfinished += 1,
             }
-            if let Some(module) = modules.get_mut(step.module.as_str()) {
-                module.steps.push(step.step);
+            if let Some(module) = modules.get_mut(slot.module as usize) {
+                module.steps.push(id as u64);
             }
+            rows.push(row);
         }
         report.status = match finished {
             _ if report.interrupts > 0 => RunStatus::Interrupted,
@@ -557,7 +858,6 @@ impl ReportBuilder {
             Some(_) => RunStatus::Failed,
             None => RunStatus::Unfinished,
         };
-        let mut modules: Vec<ModuleReport> = modules.into_values().collect();
         modules.sort_by(|a, b| {
             let rank = |m: &ModuleReport| {
                 wave_rank
@@ -568,8 +868,92 @@ impl ReportBuilder {
             rank(a).cmp(&rank(b)).then_with(|| a.module.cmp(&b.module))
         });
         report.modules = modules;
-        report.steps = steps.into_values().collect();
+        report.steps = Steps { rows, file };
         report
+    }
+}
+
+/// Every step's row, by plan step id: in memory, or in the run's spill file,
+/// read back one row at a time each time the report is printed.
+#[derive(Debug, Clone, Default)]
+pub struct Steps {
+    rows: Vec<Row>,
+    file: Option<Arc<File>>,
+}
+
+#[derive(Debug, Clone)]
+enum Row {
+    Memory(Box<StepReport>),
+    Spilled {
+        step: u64,
+        offset: u64,
+        len: u32,
+        outcome: Option<WorkflowOutcome>,
+    },
+}
+
+impl Steps {
+    /// How many steps the report lists.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether it lists none.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Each row in order, read back where it was spilled.
+    pub fn iter(&self) -> impl Iterator<Item = io::Result<StepReport>> + '_ {
+        self.rows.iter().map(|row| match row {
+            Row::Memory(row) => Ok((**row).clone()),
+            Row::Spilled {
+                offset,
+                len,
+                outcome,
+                ..
+            } => match &self.file {
+                Some(file) => read_row(file, *offset, *len, *outcome),
+                None => Err(io::Error::other("the report's spill file was lost")),
+            },
+        })
+    }
+
+    /// Each row in order; a row that cannot be read back is shown as unfinished,
+    /// with why (the human view has no other way to say it).
+    fn rows(&self) -> impl Iterator<Item = StepReport> + '_ {
+        self.iter().zip(&self.rows).map(|(read, row)| {
+            read.unwrap_or_else(|e| {
+                let step = match row {
+                    Row::Memory(r) => r.step,
+                    Row::Spilled { step, .. } => *step,
+                };
+                let mut lost = new_step(step, "?", &None, &None);
+                lost.reason = Some(format!("its report row cannot be read back: {e}"));
+                lost
+            })
+        })
+    }
+}
+
+impl PartialEq for Steps {
+    fn eq(&self, other: &Steps) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| matches!((a, b), (Ok(a), Ok(b)) if a == b))
+    }
+}
+
+impl Serialize for Steps {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for row in self.iter() {
+            seq.serialize_element(&row.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
     }
 }
 
@@ -578,6 +962,12 @@ impl ReportBuilder {
 pub struct ReportSink(std::sync::Mutex<ReportBuilder>);
 
 impl ReportSink {
+    /// A sink for a plan whose compensations undo the steps `undoes` maps them to
+    /// ([`ReportBuilder::for_plan`]).
+    pub fn for_plan(undoes: HashMap<u64, u64>) -> ReportSink {
+        ReportSink(std::sync::Mutex::new(ReportBuilder::for_plan(undoes)))
+    }
+
     /// The report of every event emitted so far.
     pub fn finish(self) -> Report {
         self.0
@@ -655,7 +1045,7 @@ pub fn stdout_color(choice: crate::cli::ColorChoice) -> bool {
 /// ([`Report::exit_status`]), or 2 when stdout could not be written.
 pub fn print(printer: &mut super::Printer, report: &Report, format: ReportFormat) -> ExitStatus {
     match format {
-        ReportFormat::Human { color } => printer.out(&render_human(report, color)),
+        ReportFormat::Human { color } => printer.out_with(|w| write_human(report, color, w)),
         ReportFormat::JsonDocument => printer.out_with(|w| report.write_json(w)),
         ReportFormat::JsonLine => printer.out_with(|w| report.write_json_line(w)),
     }
@@ -780,6 +1170,15 @@ fn shorten(text: &str, max: usize) -> String {
 
 /// The human report: headline, modules, steps, then every error in full.
 pub fn render_human(report: &Report, color: bool) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_human(report, color, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`render_human`] written to `w` a step at a time: the steps are read back one
+/// by one (three times: widths, rows, errors), never held all at once.
+pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Result<()> {
     let paint = Paint(color);
     let mut out = String::new();
     let command = report.command.as_deref().unwrap_or("execution");
@@ -861,29 +1260,28 @@ pub fn render_human(report: &Report, color: bool) -> String {
         }
     }
 
+    // Counted while the rows are read for the widths, for the last line.
+    let mut undone = 0;
     if !report.steps.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Steps"));
-        let id_width = report
-            .steps
-            .iter()
-            .map(|s| s.step.to_string().len())
-            .max()
-            .unwrap_or(1);
-        let labels: Vec<String> = report.steps.iter().map(full_label).collect();
-        let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-        let words: Vec<(&str, String)> = report
-            .steps
-            .iter()
-            .map(|s| outcome_word(s, paint))
-            .collect();
-        let word_width = words
-            .iter()
-            .map(|(plain, _)| plain.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(10)
-            + 1;
-        for ((step, label), (plain, status)) in report.steps.iter().zip(&labels).zip(&words) {
+        let (mut id_width, mut label_width, mut word_width) = (1, 0, 0);
+        for step in report.steps.rows() {
+            id_width = id_width.max(step.step.to_string().len());
+            label_width = label_width.max(full_label(&step).chars().count());
+            word_width = word_width.max(outcome_word(&step, paint).0.chars().count());
+            if step.status != StepStatus::Skipped
+                && step.workflow.as_ref().is_some_and(|w| w.compensation)
+            {
+                undone += 1;
+            }
+        }
+        let word_width = word_width.max(10) + 1;
+        for step in report.steps.rows() {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+            let step = &step;
+            let label = full_label(step);
+            let (plain, status) = outcome_word(step, paint);
             let pad = " ".repeat(label_width - label.chars().count());
             let status_pad = " ".repeat(word_width - plain.chars().count());
             let _ = write!(
@@ -931,14 +1329,17 @@ pub fn render_human(report: &Report, color: bool) -> String {
         }
     }
 
-    let failures: Vec<&StepReport> = report
+    let mut failures = report
         .steps
-        .iter()
+        .rows()
         .filter(|s| s.error.is_some() || !s.retries.is_empty())
-        .collect();
-    if !failures.is_empty() {
+        .peekable();
+    if failures.peek().is_some() {
         let _ = writeln!(out, "\n{}", paint.bold("Errors"));
         for step in failures {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+            let step = &step;
             let label = full_label(step);
             for retry in &step.retries {
                 let _ = writeln!(
@@ -1010,14 +1411,6 @@ pub fn render_human(report: &Report, color: bool) -> String {
                 );
             }
             (Some(step), _) => {
-                let undone = report
-                    .steps
-                    .iter()
-                    .filter(|s| {
-                        s.status != StepStatus::Skipped
-                            && s.workflow.as_ref().is_some_and(|w| w.compensation)
-                    })
-                    .count();
                 let _ = writeln!(
                     out,
                     "workflow `{}` {} after step `{}` failed; {} run",
@@ -1036,7 +1429,7 @@ pub fn render_human(report: &Report, color: bool) -> String {
             }
         }
     }
-    out
+    w.write_all(out.as_bytes())
 }
 
 /// A step's label: for a workflow step its id first (`rotate · host-ops:

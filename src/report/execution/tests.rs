@@ -532,3 +532,145 @@ fn the_docs_list_every_eps_code() {
         );
     }
 }
+
+/// The human report (coloured) and the JSON document of `report`.
+fn printed(report: &Report) -> (String, Vec<u8>) {
+    let mut json = Vec::new();
+    report.write_json(&mut json).unwrap();
+    (render_human(report, true), json)
+}
+
+/// The report of `events` with every row kept in memory, as when no spill file
+/// can be made.
+fn in_memory(events: &[Event]) -> Report {
+    let mut builder = ReportBuilder::new();
+    builder.spill = None;
+    for event in events {
+        builder.push(event);
+    }
+    builder.finish()
+}
+
+#[test]
+fn spilled_rows_print_as_rows_kept_in_memory() {
+    for events in [failed_apply(), interrupted_run()] {
+        let spilled = Report::from_events(&events);
+        assert!(
+            spilled
+                .steps
+                .rows
+                .iter()
+                .any(|r| matches!(r, Row::Spilled { .. })),
+            "nothing was spilled"
+        );
+        let memory = in_memory(&events);
+        assert!(memory
+            .steps
+            .rows
+            .iter()
+            .all(|r| matches!(r, Row::Memory(_))));
+        assert!(printed(&spilled) == printed(&memory));
+        assert_eq!(spilled, memory);
+    }
+}
+
+#[test]
+fn an_event_about_a_step_after_its_row_was_written_is_not_lost() {
+    let events = failed_apply();
+    // Every message and decision moved after the end of its step: the rows are
+    // read back and written again, and the report is the same.
+    let late = |e: &Event| {
+        matches!(
+            e,
+            Event::Message { .. } | Event::Retrying { .. } | Event::WorkflowStep { .. }
+        )
+    };
+    let mut moved: Vec<Event> = events.iter().filter(|e| !late(e)).cloned().collect();
+    let last = moved.pop().unwrap();
+    moved.extend(events.iter().filter(|e| late(e)).cloned());
+    moved.push(last);
+    assert_ne!(moved, events);
+    assert!(printed(&Report::from_events(&events)) == printed(&Report::from_events(&moved)));
+}
+
+#[test]
+fn a_null_output_reads_back_as_null() {
+    let events = vec![
+        started(1, "host-ops", Some("noop"), None, 1),
+        finished(
+            1,
+            "host-ops",
+            Some("noop"),
+            None,
+            Outcome::Succeeded,
+            1,
+            0,
+            Some(Json::Null),
+            None,
+        ),
+    ];
+    let (_, json) = printed(&Report::from_events(&events));
+    let (_, memory) = printed(&in_memory(&events));
+    assert_eq!(
+        String::from_utf8_lossy(&json),
+        String::from_utf8_lossy(&memory)
+    );
+    assert!(String::from_utf8_lossy(&json).contains("\"output\": null"));
+}
+
+fn decided(step: u64, id: &str, decision: WorkflowDecision) -> Event {
+    Event::WorkflowStep {
+        at: at(),
+        step,
+        id: id.into(),
+        decision,
+        reason: None,
+    }
+}
+
+#[test]
+fn a_step_undone_after_its_row_was_written_reads_compensated() {
+    let ok = |step, action| {
+        [
+            started(step, "host-ops", Some(action), None, 1),
+            finished(
+                step,
+                "host-ops",
+                Some(action),
+                None,
+                Outcome::Succeeded,
+                1,
+                0,
+                Some(json!({"done": step})),
+                None,
+            ),
+        ]
+    };
+    let mut events = vec![decided(1, "rotate", WorkflowDecision::Started)];
+    events.extend(ok(1, "rotate-logs"));
+    events.push(decided(1, "rotate", WorkflowDecision::Succeeded));
+    events.push(decided(2, "rotate", WorkflowDecision::CompensationStarted));
+    events.extend(ok(2, "unrotate"));
+    events.push(decided(2, "rotate", WorkflowDecision::Compensated));
+    let outcomes = |report: &Report| -> Vec<(Option<WorkflowOutcome>, bool)> {
+        report
+            .steps
+            .iter()
+            .map(|s| {
+                let w = s.unwrap().workflow.unwrap();
+                (w.outcome, w.compensation)
+            })
+            .collect()
+    };
+    let by_name = Report::from_events(&events);
+    let mut builder = ReportBuilder::for_plan(HashMap::from([(2, 1)]));
+    for event in &events {
+        builder.push(event);
+    }
+    let by_id = builder.finish();
+    let want = [(Some(WorkflowOutcome::Compensated), false), (None, true)];
+    assert_eq!(outcomes(&by_name), want);
+    assert_eq!(outcomes(&by_id), want);
+    assert!(printed(&by_name) == printed(&in_memory(&events)));
+    assert!(printed(&by_id) == printed(&by_name));
+}

@@ -86,6 +86,29 @@ impl RunIds {
         }
     }
 
+    /// The span id of plan step `step`: in the deterministic setting a function
+    /// of the step id alone (`{step:016x}`), so it does not depend on which
+    /// parallel step ran first; else a fresh random one.
+    pub fn span_for(&self, step: u64) -> String {
+        if self.deterministic {
+            // Step ids start at 1; 0 still never gives the all-zero id W3C forbids.
+            format!("{:016x}", step.max(1))
+        } else {
+            nonzero_hex::<8>()
+        }
+    }
+
+    /// The message id of the request of attempt `attempt` of plan step `step`:
+    /// in the deterministic setting a function of both (`msg-STEP-ATTEMPT`), else
+    /// unique within the run.
+    pub fn message_id_for(&self, step: u64, attempt: u64) -> String {
+        if self.deterministic {
+            format!("msg-{step:06}-{attempt}")
+        } else {
+            self.message_id()
+        }
+    }
+
     /// A fresh message id for a BPCS or RCS message.
     pub fn message_id(&self) -> String {
         let n = self.next_message.fetch_add(1, Ordering::Relaxed);

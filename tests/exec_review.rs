@@ -1,0 +1,81 @@
+//! Executor defects found by review, each through the real binary: Ctrl-C during
+//! a workflow step's retries, deterministic reports of parallel workflows, raw
+//! stderr in JSON, duplicate keys in plugin answers, a journal that cannot be
+//! written, and the backoff schedule in the plan.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value as Json;
+use tempfile::TempDir;
+
+use crate::support::root;
+
+fn module_exec() -> PathBuf {
+    root().join("tests/fixtures/module_exec/catalog.yaml")
+}
+
+/// Start `rune ARGS` with `WF_LOG` at `log`, progress as plain lines.
+fn start(args: &[&str], log: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rune"))
+        .current_dir(root())
+        .args(args)
+        .env("WF_LOG", log)
+        .env("RUNE_PROGRESS", "lines")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn the_first_ctrl_c_stops_a_workflow_steps_retries_and_lets_the_attempt_finish() {
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("steps.log");
+    let catalog = module_exec();
+    let child = start(
+        &[
+            "apply",
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--workflow",
+            "retrying",
+            "--format",
+            "json",
+        ],
+        &log,
+    );
+    // The first attempt sleeps 800 ms: the signal lands while it runs.
+    std::thread::sleep(Duration::from_millis(400));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let signalled = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let waited = signalled.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    // Without the fix: five more attempts over 1 + 2 + 4 + 8 + 16 s of backoff.
+    assert!(
+        waited < Duration::from_secs(4),
+        "exited {waited:?} after Ctrl-C"
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    let starts = log.lines().filter(|l| l.starts_with("start")).count();
+    let ends = log.lines().filter(|l| l.starts_with("end")).count();
+    assert_eq!(
+        (starts, ends),
+        (1, 1),
+        "the attempt in flight finishes, no other starts:\n{log}"
+    );
+    let report: Json = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let step = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "task")
+        .unwrap();
+    assert_eq!(step["attempts"], 1, "{step}");
+}

@@ -79,3 +79,49 @@ fn the_first_ctrl_c_stops_a_workflow_steps_retries_and_lets_the_attempt_finish()
         .unwrap();
     assert_eq!(step["attempts"], 1, "{step}");
 }
+
+/// `apply ARGS --deterministic` once; its stdout.
+fn deterministic(args: &[&str]) -> String {
+    let out = crate::support::rune(["apply", "--deterministic", "--at", "2026-01-05T10:00:00Z"])
+        .args(args)
+        .env("RUNE_PROGRESS", "off")
+        .run();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    out.stdout
+}
+
+#[test]
+fn deterministic_reports_of_parallel_steps_are_byte_identical() {
+    let catalog = module_exec();
+    let catalog = catalog.to_str().unwrap();
+    let args = [
+        "--catalog",
+        catalog,
+        "--workflow",
+        "parallel",
+        "--parallelism",
+        "6",
+    ];
+    // The final JSON report (the last line of --format json; the event lines
+    // before it follow completion order and may differ).
+    let json_args: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+    let reports: Vec<String> = (0..5)
+        .map(|_| {
+            let out = deterministic(&json_args);
+            out.lines().last().unwrap().to_string()
+        })
+        .collect();
+    let report: Json = serde_json::from_str(&reports[0]).unwrap();
+    // Span ids are the step ids; the request message ids name step and attempt.
+    for step in report["steps"].as_array().unwrap() {
+        let id = step["step"].as_u64().unwrap();
+        assert_eq!(step["span_id"], format!("{id:016x}"), "{step}");
+    }
+    for other in &reports[1..] {
+        assert_eq!(other, &reports[0]);
+    }
+    let human: Vec<String> = (0..3).map(|_| deterministic(&args)).collect();
+    for other in &human[1..] {
+        assert_eq!(other, &human[0]);
+    }
+}

@@ -3,9 +3,10 @@
 //! One correlation id per command; one W3C trace-context `trace_id` (32 hex digits)
 //! per command and a fresh `span_id` (16 hex digits) per step, passed into every
 //! BPCS, SPI and EPS message. With the deterministic setting (`--deterministic` or
-//! `RUNE_DETERMINISTIC=1`) ids are counters, every timestamp is the plan's evaluation
-//! instant and every duration is zero, so execution reports and journals of the same
-//! run are byte-identical and can be golden files.
+//! `RUNE_DETERMINISTIC=1`) every id is a function of the plan (a step's span id is
+//! its step id, a request's message id its step and attempt), every timestamp is
+//! the plan's evaluation instant and every duration is zero, so final reports of
+//! the same run are byte-identical whichever parallel step finished first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

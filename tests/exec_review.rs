@@ -125,3 +125,48 @@ fn deterministic_reports_of_parallel_steps_are_byte_identical() {
         assert_eq!(other, &human[0]);
     }
 }
+
+#[test]
+fn json_keeps_stderr_raw_and_only_the_human_views_escape_it() {
+    let dir = TempDir::new().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let catalog = module_exec();
+    let raw = "line1\n\u{1b}[31mRED\rX \u{202e} \u{fffd} literal \\e\n";
+    let out = crate::support::rune(["apply", "--catalog"])
+        .arg_path(&catalog)
+        .args(["--action", "noisy", "--format", "json", "--journal"])
+        .arg_path(&journal)
+        .env("RUNE_PROGRESS", "off")
+        .run();
+    assert_eq!(out.code, 4);
+    let report: Json = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let step = &report["steps"][0];
+    assert_eq!(step["stderr"], raw, "{step}");
+    assert_eq!(step["error"]["error"]["data"]["stderr_tail"], raw);
+    let journal = std::fs::read_to_string(&journal).unwrap();
+    let finished: Json = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .find(|e| e["event"] == "step_finished")
+        .unwrap();
+    assert_eq!(finished["stderr"], raw);
+    let run = crate::support::rune(["run", "noisy", "--catalog"])
+        .arg_path(&catalog)
+        .args(["--output", "json"])
+        .run();
+    assert_eq!(run.json()["stderr"], raw, "{}", run.stdout);
+
+    // People see it escaped: no ESC, CR or bidi override reaches a terminal.
+    let human = crate::support::rune(["apply", "--catalog"])
+        .arg_path(&catalog)
+        .args(["--action", "noisy", "--color", "never"])
+        .env("RUNE_PROGRESS", "off")
+        .run();
+    let pretty = crate::support::rune(["run", "noisy", "--catalog"])
+        .arg_path(&catalog)
+        .run();
+    for text in [&human.stdout, &pretty.stderr] {
+        assert!(text.contains(r"\e[31mRED\rX \u{202e}"), "{text}");
+        assert!(!text.contains(['\u{1b}', '\r', '\u{202e}']), "{text}");
+    }
+}

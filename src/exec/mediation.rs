@@ -540,14 +540,9 @@ fn stderr_text(finished: &Finished) -> Option<String> {
     if finished.stderr_tail.is_empty() {
         return None;
     }
-    let text = String::from_utf8_lossy(&finished.stderr_tail);
-    // Each line escaped on its own, joined by real newlines: readable as lines, and
-    // no control character (a `\r`, an escape sequence) reaches a terminal.
-    let mut shown = text
-        .lines()
-        .map(|line| crate::escape::untrusted(line).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n");
+    // Raw (bounded, lossily decoded) for the JSON report and the journal, where
+    // JSON's own escaping is enough; src/report/ escapes it where people see it.
+    let mut shown = String::from_utf8_lossy(&finished.stderr_tail).into_owned();
     if finished.stderr_truncated {
         shown.insert_str(0, "[earlier stderr dropped] ");
     }

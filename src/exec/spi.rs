@@ -143,10 +143,8 @@ impl Client {
         let fail = |this: &Client, kind: Kind, message: String, data: Json| {
             let mut data = data;
             if let (Some(tail), Some(map)) = (this.stderr_tail(), data.as_object_mut()) {
-                map.insert(
-                    "stderr_tail".into(),
-                    Json::String(crate::escape::untrusted(&tail).into_owned()),
-                );
+                // Raw: the report escapes it where people see it.
+                map.insert("stderr_tail".into(), Json::String(tail));
             }
             CallError {
                 kind,

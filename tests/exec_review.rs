@@ -170,3 +170,19 @@ fn json_keeps_stderr_raw_and_only_the_human_views_escape_it() {
         assert!(!text.contains(['\u{1b}', '\r', '\u{202e}']), "{text}");
     }
 }
+
+#[test]
+fn a_plugin_answer_with_a_key_twice_is_invalid_output() {
+    let out = crate::support::rune(["run", "twice", "--catalog"])
+        .arg_path(module_exec())
+        .args(["--output", "json"])
+        .run();
+    assert_eq!(out.code, 4, "{}", out.stdout);
+    let doc = out.json();
+    assert!(doc["output"].is_null(), "{doc}");
+    let error = &doc["error"];
+    assert_eq!(error["error_context"]["kind"], "invalid_output", "{error}");
+    assert_eq!(error["error"]["code"], -32102);
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("duplicate key `allowed`"), "{message}");
+}

@@ -186,3 +186,60 @@ fn a_plugin_answer_with_a_key_twice_is_invalid_output() {
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("duplicate key `allowed`"), "{message}");
 }
+
+/// A tmpfs of `size` at a fresh directory, unmounted on drop (root only).
+struct SmallFs(TempDir);
+
+impl SmallFs {
+    fn mount(size: &str) -> Option<SmallFs> {
+        let dir = TempDir::new().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallFs(dir))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_whole_journal_lines_and_the_runs_own_exit_code() {
+    let Some(fs) = SmallFs::mount("8k") else {
+        crate::support::skip("cannot mount a tmpfs (needs root)");
+        return;
+    };
+    // One of the two pages taken: about 4 KiB left, less than one run journals.
+    std::fs::write(fs.0.path().join("filler"), vec![b'x'; 4096]).unwrap();
+    let journal = fs.0.path().join("journal.jsonl");
+    let run = || {
+        crate::support::rune(["apply", "--catalog"])
+            .arg_path(module_exec())
+            .args(["--workflow", "bad-output", "--journal"])
+            .arg_path(&journal)
+            .env("RUNE_PROGRESS", "off")
+            .run()
+    };
+    // Twice: the second run appends to a journal the first left on a full disk.
+    for _ in 0..2 {
+        let out = run();
+        assert_eq!(out.code, 4, "the workflow's own exit code:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains("is incomplete: a write failed"),
+            "{}",
+            out.stderr
+        );
+        let bytes = std::fs::read(&journal).unwrap();
+        assert!(bytes.ends_with(b"\n"), "a torn last line");
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            serde_json::from_slice::<Json>(line)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(line)));
+        }
+    }
+}

@@ -243,3 +243,28 @@ fn a_full_disk_leaves_whole_journal_lines_and_the_runs_own_exit_code() {
         }
     }
 }
+
+#[test]
+fn the_plan_states_the_backoff_schedule_rune_waits() {
+    let plan = |args: &[&str]| {
+        let out = crate::support::rune(["plan", "--catalog"])
+            .arg_path(module_exec())
+            .args(args)
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    // 6 attempts from 1 s: 1, 2, 4, 8, 16 s, not "1000 ms apart".
+    let text = plan(&["--workflow", "retrying"]);
+    assert!(
+        text.contains(
+            "retries   6 attempts, waiting 1000 ms, 2000 ms, 4000 ms, …, 16000 ms (doubling, at most 30000 ms), on any"
+        ),
+        "{text}"
+    );
+    let text = plan(&["--action", "mexec", "--param", "n=1"]);
+    assert!(
+        text.contains("retries   3 attempts, waiting 50 ms, 100 ms (doubling, at most 30000 ms)"),
+        "{text}"
+    );
+}

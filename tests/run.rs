@@ -133,7 +133,7 @@ fn a_well_behaved_plugin_gets_its_parameters_context_and_ids_on_stdin() {
 fn a_crash_is_a_crashed_error_with_the_stderr_tail() {
     let error = fails_with("crash", "crashed", -32101, Duration::from_secs(5));
     assert_eq!(error["error"]["data"]["signal"], 11);
-    assert_eq!(error["error"]["data"]["stderr_tail"], "about to crash");
+    assert_eq!(error["error"]["data"]["stderr_tail"], "about to crash\n");
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn a_non_zero_exit_without_output_is_a_crash() {
     assert_eq!(error["error"]["data"]["exit_code"], 7);
     assert_eq!(
         error["error"]["data"]["stderr_tail"],
-        "something went wrong"
+        "something went wrong\n"
     );
 }
 
@@ -271,7 +271,7 @@ fn a_flood_of_stderr_keeps_the_tail_and_the_answer() {
     assert_eq!(doc["output"]["flooded"], true);
     let stderr = doc["stderr"].as_str().unwrap();
     assert!(stderr.starts_with("[earlier stderr dropped] "));
-    assert!(stderr.ends_with("last diagnostic line"));
+    assert!(stderr.ends_with("last diagnostic line\n"));
     assert!(stderr.len() < 70 * 1024, "{}", stderr.len());
     // The readable view shows the last lines only.
     let human = run_action("stderr-flood").run();

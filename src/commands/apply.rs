@@ -680,15 +680,16 @@ fn execute(
             color: execution::stdout_color(args.color.color),
         },
     };
-    let mut status = execution::print(printer, &report, format);
+    let status = execution::print(printer, &report, format);
     if let Some(e) = journal.as_ref().and_then(Journal::take_failure) {
+        // The run's own exit code stands (as for `rune run`): turning a 4 or a
+        // 130 into 2 would hide how the run went.
         printer.err(&format!(
-            "error: writing the journal `{}` failed: {e}\n",
+            "warning: the journal `{}` is incomplete: a write failed, and nothing was journaled after it: {e}\n",
             untrusted(&crate::source::display_name(
                 journal.as_ref().map_or(Path::new(""), |j| j.path())
             ))
         ));
-        status = ExitStatus::Error;
     }
     drop(progress_failed);
     status

@@ -21,7 +21,7 @@ use crate::exec::eps::Kind;
 use crate::exec::event::{Collect, Event, Fanout, Outcome, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::journal::Journal;
-use crate::exec::mediation::{ActionCall, Mediator, Node};
+use crate::exec::mediation::{ActionCall, Mediator, Node, Via};
 use crate::exec::process::Cancel;
 use crate::params;
 use crate::plan::{self, Clock, PlanError, Request};
@@ -272,13 +272,15 @@ pub(crate) fn run(
     let mediator = Mediator {
         ids: &run_ids,
         sink: &sink,
-        cancel: cancel.clone(),
+        // `rune run`: the first Ctrl-C already ends the plugin in flight.
+        stop: cancel.clone(),
+        kill: cancel.clone(),
     };
     let result = mediator.run_action(&ActionCall {
         step: STEP,
         module: &module.name.value,
         action,
-        command: &command,
+        via: Via::Plugin(&command),
         params: &step.params,
         node: node.name(),
         timeout: std::time::Duration::from_millis(settings.timeout_ms.value),

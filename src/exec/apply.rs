@@ -22,7 +22,7 @@ use serde_json::json;
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
 use super::lifecycle::{self, Context, ModuleSpec, Running};
-use super::mediation::{ActionCall, ActionResult, Mediator, Schemas};
+use super::mediation::{ActionCall, ActionResult, Mediator, ModuleAnswer, Schemas, Via};
 use super::process::Spec;
 use super::spi::{CallError, Trace};
 use crate::plan::document::{ActionStep, PhaseStep, PlanDocument};
@@ -371,30 +371,50 @@ fn run_action(
         );
         return false;
     }
-    match &prepared.command {
-        Some(command) => {
-            let mediator = Mediator {
-                ids: ctx.ids,
-                sink: ctx.sink,
-                cancel: ctx.stop.clone(),
-            };
-            let result = mediator.run_action(&ActionCall {
-                step: step.id,
-                module: &step.module,
-                action: prepared.action,
-                command,
-                params: &step.params,
-                node: "localhost",
-                timeout: Duration::from_millis(step.timeout_ms.value),
-                max_attempts: step.retries.max_attempts,
-                backoff_ms: step.retries.backoff_ms,
-                retry_on: &step.retries.on,
-                schemas: None,
-            });
-            result.outcome == Outcome::Succeeded
-        }
-        None => execute_in_module(step, &step.params, slots, ctx).outcome == Outcome::Succeeded,
-    }
+    // `--action`: the first Ctrl-C already ends the attempt in flight.
+    let result = mediate(step, prepared, &step.params, slots, ctx, &ctx.stop, None);
+    result.outcome == Outcome::Succeeded
+}
+
+/// One action request through mediation: its plugin, or (without one) its
+/// module's SPI `execute`, under the same validation, retries and EPS rules.
+/// `kill` ends the attempt in flight; the first Ctrl-C (`ctx.stop`) always stops
+/// further attempts.
+fn mediate(
+    step: &ActionStep,
+    prepared: &PreparedAction,
+    params: &serde_json::Map<String, serde_json::Value>,
+    slots: &Mutex<HashMap<String, Slot>>,
+    ctx: &Context,
+    kill: &super::process::Cancel,
+    schemas: Option<&Schemas>,
+) -> ActionResult {
+    let mediator = Mediator {
+        ids: ctx.ids,
+        sink: ctx.sink,
+        stop: ctx.stop.clone(),
+        kill: kill.clone(),
+    };
+    let execute = |request, timeout, cancel: &super::process::Cancel| {
+        execute_in_module(step, request, timeout, cancel, slots, ctx)
+    };
+    let via = match &prepared.command {
+        Some(command) => Via::Plugin(command),
+        None => Via::Module(&execute),
+    };
+    mediator.run_action(&ActionCall {
+        step: step.id,
+        module: &step.module,
+        action: prepared.action,
+        via,
+        params,
+        node: "localhost",
+        timeout: Duration::from_millis(step.timeout_ms.value),
+        max_attempts: step.retries.max_attempts,
+        backoff_ms: step.retries.backoff_ms,
+        retry_on: &step.retries.on,
+        schemas,
+    })
 }
 
 /// The workflow part of a run; whether it went on to its end (false when it
@@ -505,32 +525,18 @@ impl super::workflow::StepRunner for ExecRunner<'_, '_> {
         runnable: &PreparedAction,
         params: &serde_json::Map<String, serde_json::Value>,
     ) -> ActionResult {
-        let ctx = self.ctx;
-        match &runnable.command {
-            Some(command) => {
-                // The first Ctrl-C lets a running step end (or time out); the
-                // second kills it.
-                let mediator = Mediator {
-                    ids: ctx.ids,
-                    sink: ctx.sink,
-                    cancel: ctx.kill.clone(),
-                };
-                mediator.run_action(&ActionCall {
-                    step: step.id,
-                    module: &step.module,
-                    action: runnable.action,
-                    command,
-                    params,
-                    node: "localhost",
-                    timeout: Duration::from_millis(step.timeout_ms.value),
-                    max_attempts: step.retries.max_attempts,
-                    backoff_ms: step.retries.backoff_ms,
-                    retry_on: &step.retries.on,
-                    schemas: self.schemas.get(&key(runnable.action)),
-                })
-            }
-            None => execute_in_module(step, params, self.slots, ctx),
-        }
+        // The first Ctrl-C lets a running step end (or time out); the second
+        // kills it.
+        let schemas = self.schemas.get(&key(runnable.action));
+        mediate(
+            step,
+            runnable,
+            params,
+            self.slots,
+            self.ctx,
+            &self.ctx.kill,
+            schemas,
+        )
     }
 }
 
@@ -541,113 +547,41 @@ fn lifecycle_origin(ctx: &Context, step: &ActionStep) -> super::eps::Origin {
     origin
 }
 
-/// An action without a plugin: the module's SPI `execute`.
+/// An action without a plugin: one SPI `execute` call to its module (mediation
+/// builds the request and judges the answer).
 fn execute_in_module(
     step: &ActionStep,
-    params: &serde_json::Map<String, serde_json::Value>,
+    request: serde_json::Value,
+    timeout: Duration,
+    cancel: &super::process::Cancel,
     slots: &Mutex<HashMap<String, Slot>>,
     ctx: &Context,
-) -> ActionResult {
-    let origin = lifecycle_origin(ctx, step);
-    ctx.sink.emit(&Event::StepStarted {
-        at: ctx.ids.now(),
-        step: step.id,
-        module: step.module.clone(),
-        action: Some(step.action.clone()),
-        phase: None,
-        attempt: 1,
-        span_id: origin.span_id.clone(),
-    });
-    let watch = ctx.ids.stopwatch();
+) -> ModuleAnswer {
     let mut guard = lock(slots);
-    let result = match guard.get_mut(&step.module).and_then(|s| s.running.as_mut()) {
+    match guard.get_mut(&step.module).and_then(|s| s.running.as_mut()) {
         Some(Running::Process(client)) => {
-            let params = json!({
-                "action": step.action,
-                "input_parameters": params,
-                "context": {
-                    "node": "localhost",
-                    "action": step.action,
-                    "module": step.module,
-                    "step": step.id,
-                    "attempt": 1,
-                    "timeout_ms": step.timeout_ms.value,
-                    "dry_run": false,
-                    "correlation_id": ctx.ids.correlation_id,
-                    "trace_id": ctx.ids.trace_id,
-                    "span_id": origin.span_id,
-                },
-            });
-            let answer = client.call(
-                "execute",
-                params,
-                Duration::from_millis(step.timeout_ms.value),
-                &ctx.stop,
-                &Trace {
-                    step: step.id,
-                    ids: ctx.ids,
-                    sink: ctx.sink,
-                },
-            );
-            let stderr = client.stderr_tail();
-            match answer {
-                Ok(result) => match result.get("output_data") {
-                    Some(out) if out.is_object() => Ok(out.clone()),
-                    _ => Err((
-                        CallError {
-                            kind: Kind::ProtocolViolation,
-                            message: "the execute answer has no `output_data` object".to_string(),
-                            data: Some(json!({"result": result})),
-                        },
-                        stderr,
-                    )),
-                },
-                Err(e) => Err((e, stderr)),
+            let trace = Trace {
+                step: step.id,
+                ids: ctx.ids,
+                sink: ctx.sink,
+            };
+            let result = client.call("execute", request, timeout, cancel, &trace);
+            ModuleAnswer {
+                result,
+                stderr: client.stderr_tail(),
             }
         }
-        _ => Err((
-            CallError {
+        _ => ModuleAnswer {
+            result: Err(CallError {
                 kind: Kind::ConfigurationError,
                 message: format!(
                     "`{}` has no plugin and its module `{}` has no process to run it",
                     step.action, step.module
                 ),
                 data: None,
-            },
-            None,
-        )),
-    };
-    drop(guard);
-    let (outcome, output, error, stderr) = match result {
-        Ok(output) => (Outcome::Succeeded, Some(output), None, None),
-        Err((e, stderr)) => {
-            let eps = Eps::new(e.kind, e.message, origin);
-            let eps = match e.data {
-                Some(d) => eps.with_data(d),
-                None => eps,
-            };
-            (Outcome::Failed, None, Some(Box::new(eps)), stderr)
-        }
-    };
-    ctx.sink.emit(&Event::StepFinished {
-        at: ctx.ids.now(),
-        step: step.id,
-        module: step.module.clone(),
-        action: Some(step.action.clone()),
-        phase: None,
-        outcome,
-        attempts: 1,
-        duration_ms: watch.reported_ms(),
-        reason: None,
-        output: output.clone(),
-        stderr,
-        error: error.clone(),
-    });
-    ActionResult {
-        outcome,
-        output,
-        error: error.map(|e| *e),
-        attempts: 1,
+            }),
+            stderr: None,
+        },
     }
 }
 
@@ -685,7 +619,7 @@ pub(crate) fn spans(doc: &PlanDocument, ids: &super::ids::RunIds) -> HashMap<u64
     let mut ids_in_order: Vec<u64> = phases.map(|s| s.id).collect();
     ids_in_order.sort_unstable();
     for id in ids_in_order {
-        spans.insert(id, ids.span_id());
+        spans.insert(id, ids.span_for(id));
     }
     spans
 }

@@ -176,9 +176,12 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Json>();
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Unique>();
     let value = match values.next() {
-        Some(Ok(value)) => value,
+        Some(Ok(Unique(value))) => value,
+        Some(Err(e)) if e.is_data() => {
+            return Err(bad(format!("stdout is not one BPCS response: {e}")))
+        }
         Some(Err(e)) => return Err(bad(format!("stdout is not JSON: {e}"))),
         None => return Ok(None),
     };
@@ -230,6 +233,70 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
         }
     };
     Ok(Some((value, reply)))
+}
+
+/// A JSON value whose objects, at any depth, have no key twice. serde_json's own
+/// `Value` keeps the last of two equal keys, so a plugin could show one value to
+/// a reader that keeps the first and another to rune: refused as malformed
+/// output, as catalogs and plan files refuse it.
+struct Unique(Json);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unique(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                let shown: String = key.chars().take(60).collect();
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{shown}` in one object"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(Json::Object(object))
+    }
 }
 
 fn json_type(value: &Json) -> &'static str {
@@ -324,6 +391,29 @@ mod tests {
         parse_response(text.as_bytes())
             .map(|r| r.map(|(_, reply)| reply))
             .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn a_key_twice_in_any_object_is_malformed_output() {
+        for text in [
+            r#"{"payload":{"result":"success","output_data":{"a":1,"a":2}},"error":null}"#,
+            r#"{"payload":{"result":"success","output_data":{"a":1}},"error":null,"error":{"code":3,"message":"x"}}"#,
+            r#"{"payload":{"result":"success","output_data":{"l":[{"b":1,"b":1}]}},"error":null}"#,
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains("duplicate key"), "{e}");
+        }
+        // Equal keys in different objects are fine; numbers read as serde_json does.
+        let reply = parse(
+            r#"{"payload":{"result":"success","output_data":{"a":{"a":-1},"f":1.5,"u":18446744073709551615}},"error":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            reply,
+            Some(Reply::Success(
+                serde_json::from_str(r#"{"a":{"a":-1},"f":1.5,"u":18446744073709551615}"#).unwrap()
+            ))
+        );
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! One correlation id per command; one W3C trace-context `trace_id` (32 hex digits)
 //! per command and a fresh `span_id` (16 hex digits) per step, passed into every
 //! BPCS, SPI and EPS message. With the deterministic setting (`--deterministic` or
-//! `RUNE_DETERMINISTIC=1`) ids are counters, every timestamp is the plan's evaluation
-//! instant and every duration is zero, so execution reports and journals of the same
-//! run are byte-identical and can be golden files.
+//! `RUNE_DETERMINISTIC=1`) every id is a function of the plan (a step's span id is
+//! its step id, a request's message id its step and attempt), every timestamp is
+//! the plan's evaluation instant and every duration is zero, so final reports of
+//! the same run are byte-identical whichever parallel step finished first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -83,6 +84,29 @@ impl RunIds {
             format!("{n:016x}")
         } else {
             nonzero_hex::<8>()
+        }
+    }
+
+    /// The span id of plan step `step`: in the deterministic setting a function
+    /// of the step id alone (`{step:016x}`), so it does not depend on which
+    /// parallel step ran first; else a fresh random one.
+    pub fn span_for(&self, step: u64) -> String {
+        if self.deterministic {
+            // Step ids start at 1; 0 still never gives the all-zero id W3C forbids.
+            format!("{:016x}", step.max(1))
+        } else {
+            nonzero_hex::<8>()
+        }
+    }
+
+    /// The message id of the request of attempt `attempt` of plan step `step`:
+    /// in the deterministic setting a function of both (`msg-STEP-ATTEMPT`), else
+    /// unique within the run.
+    pub fn message_id_for(&self, step: u64, attempt: u64) -> String {
+        if self.deterministic {
+            format!("msg-{step:06}-{attempt}")
+        } else {
+            self.message_id()
         }
     }
 

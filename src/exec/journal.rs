@@ -4,10 +4,15 @@
 //! and each event is written with a single `write` and flushed, so an interrupted run
 //! leaves a complete record up to the interruption and two runs journaling to the
 //! same file interleave whole lines. A write that fails is kept and reported at the
-//! end of the run; execution itself goes on.
+//! end of the run, and journaling stops there; execution itself goes on (and the
+//! run keeps its own exit code). What a failed write left of its line (a full disk
+//! takes part of it) is cut off again when no other writer appended since, and a
+//! journal found ending inside a line (a run killed mid-write, or an earlier
+//! failure) gets a newline before the first event, so a torn line never corrupts
+//! the next one.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -31,11 +36,34 @@ impl Journal {
             }
             _ => {}
         }
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        // Read as well, to look at the last byte; a journal we may only write to
+        // is appended to without that look.
+        let (mut file, readable) = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => (
+                OpenOptions::new().append(true).create(true).open(path)?,
+                false,
+            ),
+            Err(e) => return Err(e),
+        };
         // A directory or a FIFO would accept the open and then fail or block later.
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other("not a regular file"));
+        }
+        // A file that ends inside a line: start on a line of our own.
+        if readable && meta.len() > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(meta.len() - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
         }
         Ok(Journal {
             path: path.to_path_buf(),
@@ -71,15 +99,46 @@ impl Sink for Journal {
             }
         };
         line.push(b'\n');
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.is_some() {
+            // After a failed write the journal is incomplete: writing on would
+            // leave holes that look like a complete record.
+            return;
+        }
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        // One write per line: with O_APPEND each lands whole at the end of the file.
-        if let Err(e) = file.write_all(&line).and_then(|()| file.flush()) {
-            self.failed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(e);
+        if let Err(e) = append_line(&mut file, &line) {
+            *failed = Some(e);
         }
     }
+}
+
+/// Append `line` whole: one `write` with O_APPEND puts it at the end of the file
+/// in one piece. When the file system takes only part of it (a full disk), the
+/// part is cut off again, unless another writer appended after it.
+fn append_line(file: &mut File, line: &[u8]) -> io::Result<()> {
+    let mut written = 0;
+    let error = loop {
+        match file.write(&line[written..]) {
+            Ok(0) => break io::Error::from(io::ErrorKind::WriteZero),
+            Ok(n) => {
+                written += n;
+                if written == line.len() {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break e,
+        }
+    };
+    if written > 0 {
+        // With O_APPEND the offset is the end of our last write.
+        if let (Ok(end), Ok(meta)) = (file.stream_position(), file.metadata()) {
+            if meta.len() == end {
+                let _ = file.set_len(end - written as u64);
+            }
+        }
+    }
+    Err(error)
 }
 
 #[cfg(test)]
@@ -103,6 +162,23 @@ mod tests {
         assert_eq!(lines[0], "{\"earlier\":true}");
         assert!(lines[1].starts_with("{\"event\":\"interrupted\""));
         assert!(journal.take_failure().is_none());
+    }
+
+    #[test]
+    fn a_journal_ending_inside_a_line_gets_a_newline_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(&path, "{\"torn\":").unwrap();
+        let journal = Journal::open(&path).unwrap();
+        journal.emit(&Event::Interrupted {
+            at: Timestamp::UNIX_EPOCH,
+            count: 1,
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "{\"torn\":");
+        assert!(lines[1].starts_with("{\"event\":\"interrupted\""));
+        assert!(text.ends_with('\n'));
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl Context<'_> {
         self.spans
             .get(&step)
             .cloned()
-            .unwrap_or_else(|| self.ids.span_id())
+            .unwrap_or_else(|| self.ids.span_for(step))
     }
 
     pub(crate) fn state(&self, module: &str, from: ModuleState, to: ModuleState, why: &str) {

@@ -9,6 +9,15 @@
 //! names, and turns every failure into one EPS envelope. It reports each attempt,
 //! message and outcome as [`Event`]s; it never prints.
 //!
+//! An action its module provides itself (no plugin) goes through the same rules:
+//! [`Via::Module`] hands each attempt's request to the module's SPI `execute`,
+//! and validation, retries, the output_schema check and EPS errors stay here, so
+//! a module action and a plugin action are judged alike.
+//!
+//! Two signals reach a request: `stop` (the first Ctrl-C) starts no new attempt
+//! and ends a backoff wait, while the attempt in flight finishes or times out;
+//! `kill` (the second) ends the attempt in flight at once.
+//!
 //! Where a plugin runs is a [`Node`]: today only this machine. A remote node
 //! (OpenSSH, a later issue) is another variant that wraps the same argv and stdin;
 //! everything above the transport (validation, parsing, retries, EPS) stays here.
@@ -22,6 +31,7 @@ use super::eps::{Eps, Kind, Origin};
 use super::event::{Direction, Event, Outcome, Protocol, Sink};
 use super::ids::RunIds;
 use super::process::{self, Cancel, Ending, Finished, Spec};
+use super::spi::CallError;
 
 /// Longest wait between two attempts, however the backoff doubles.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -40,8 +50,8 @@ pub(crate) struct ActionCall<'a> {
     pub module: &'a str,
     /// The action, with its schemas.
     pub action: &'a crate::registry::Action,
-    /// The plugin's resolved command line.
-    pub command: &'a Spec,
+    /// What runs each attempt: a plugin, or the module's SPI `execute`.
+    pub via: Via<'a>,
     /// Parameters (validated again here: mediation trusts no caller).
     pub params: &'a Map<String, Json>,
     /// Where to run it: `local` or `localhost`.
@@ -57,6 +67,27 @@ pub(crate) struct ActionCall<'a> {
     /// The action's schemas compiled once for the run (a workflow runs the same
     /// action many times); None compiles them for this request.
     pub schemas: Option<&'a Schemas>,
+}
+
+/// What runs an action's attempts.
+#[derive(Clone, Copy)]
+pub(crate) enum Via<'a> {
+    /// A one-shot plugin process (BPCS): its resolved command line.
+    Plugin(&'a Spec),
+    /// The providing module's SPI `execute`: called with the request's params,
+    /// the attempt's timeout and the flag that abandons it.
+    Module(&'a ModuleExecute<'a>),
+}
+
+/// Calls the providing module's `execute` (the caller owns the SPI client).
+pub(crate) type ModuleExecute<'a> = dyn Fn(Json, Duration, &Cancel) -> ModuleAnswer + Sync + 'a;
+
+/// What one module `execute` call gave.
+pub(crate) struct ModuleAnswer {
+    /// The JSON-RPC result, or why there is none.
+    pub result: Result<Json, CallError>,
+    /// The module's stderr tail, lossily decoded.
+    pub stderr: Option<String>,
 }
 
 /// An action's input and output schemas, compiled once.
@@ -86,8 +117,12 @@ pub(crate) struct Mediator<'a> {
     pub ids: &'a RunIds,
     /// Where events go.
     pub sink: &'a dyn Sink,
-    /// Set to stop: a waiting retry ends and a running plugin's group is killed.
-    pub cancel: Cancel,
+    /// The first Ctrl-C: no new attempt starts and a backoff wait ends; the
+    /// attempt in flight finishes or times out.
+    pub stop: Cancel,
+    /// The second Ctrl-C: the attempt in flight is killed (a plugin's process
+    /// group) or abandoned (a module's `execute`) at once.
+    pub kill: Cancel,
 }
 
 /// How an action request ended.
@@ -162,7 +197,7 @@ impl Mediator<'_> {
         let mut attempts = 0;
         let mut last_stderr = None;
         let result: Result<Json, Eps> = 'run: {
-            let span_id = self.ids.span_id();
+            let span_id = self.ids.span_for(call.step);
             let origin = Origin {
                 step: Some(call.step),
                 module: Some(call.module.to_string()),
@@ -188,7 +223,7 @@ impl Mediator<'_> {
             loop {
                 attempts += 1;
                 let attempt = attempts;
-                if self.cancel.is_set() {
+                if self.stop.is_set() || self.kill.is_set() {
                     break 'run Err(interrupted(&origin, attempt));
                 }
                 self.sink.emit(&Event::StepStarted {
@@ -200,13 +235,19 @@ impl Mediator<'_> {
                     attempt,
                     span_id: span_id.clone(),
                 });
-                let outcome = self.attempt(call, node, &origin, attempt);
+                let outcome = match call.via {
+                    Via::Plugin(command) => self.attempt(call, command, node, &origin, attempt),
+                    Via::Module(execute) => self.execute(call, execute, node, &origin, attempt),
+                };
                 last_stderr = outcome.stderr;
                 let eps = match outcome.output {
                     Ok(output) => break 'run Ok(output),
                     Err(eps) => eps,
                 };
-                if attempt >= max_attempts || !eps.retried_by(call.retry_on) || self.cancel.is_set()
+                if attempt >= max_attempts
+                    || !eps.retried_by(call.retry_on)
+                    || self.stop.is_set()
+                    || self.kill.is_set()
                 {
                     break 'run Err(eps);
                 }
@@ -250,12 +291,19 @@ impl Mediator<'_> {
     }
 
     /// One plugin process: request out, response in, judged.
-    fn attempt(&self, call: &ActionCall, node: Node, origin: &Origin, attempt: u64) -> Attempt {
+    fn attempt(
+        &self,
+        call: &ActionCall,
+        command: &Spec,
+        node: Node,
+        origin: &Origin,
+        attempt: u64,
+    ) -> Attempt {
         let action = &call.action.name.value;
         let request = bpcs::Request {
             message_metadata: bpcs::MessageMetadata {
                 version: bpcs::VERSION.to_string(),
-                message_id: self.ids.message_id(),
+                message_id: self.ids.message_id_for(call.step, attempt),
                 correlation_id: self.ids.correlation_id.clone(),
                 parent_message_id: None,
                 created_at: self.ids.now(),
@@ -289,10 +337,10 @@ impl Mediator<'_> {
             message,
         });
         let origin = origin.clone();
-        let finished = match node.run_once(call.command, &input, call.timeout, &self.cancel) {
+        let finished = match node.run_once(command, &input, call.timeout, &self.kill) {
             Ok(finished) => finished,
             Err(e) => {
-                let program = call.command.argv.first().cloned().unwrap_or_default();
+                let program = command.argv.first().cloned().unwrap_or_default();
                 return Attempt {
                     output: Err(Eps::new(
                         Kind::SpawnFailed,
@@ -301,7 +349,7 @@ impl Mediator<'_> {
                     )
                     .with_data(json!({
                         "program": program,
-                        "working_dir": call.command.working_dir.to_string_lossy(),
+                        "working_dir": command.working_dir.to_string_lossy(),
                         "attempt": attempt,
                     }))),
                     stderr: None,
@@ -323,11 +371,80 @@ impl Mediator<'_> {
         Attempt { output, stderr }
     }
 
-    /// Wait `wait`, or less when cancelled; whether the whole wait passed.
+    /// One SPI `execute` call to the providing module, judged like a plugin's
+    /// answer: `output_data` must be an object matching the output_schema.
+    fn execute(
+        &self,
+        call: &ActionCall,
+        execute: &ModuleExecute,
+        node: Node,
+        origin: &Origin,
+        attempt: u64,
+    ) -> Attempt {
+        let action = &call.action.name.value;
+        let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
+        let params = json!({
+            "action": action,
+            "input_parameters": call.params,
+            "context": {
+                "node": node.name(),
+                "action": action,
+                "module": call.module,
+                "step": call.step,
+                "attempt": attempt,
+                "timeout_ms": timeout_ms,
+                "dry_run": false,
+                "correlation_id": self.ids.correlation_id,
+                "trace_id": self.ids.trace_id,
+                "span_id": origin.span_id,
+            },
+        });
+        // The first Ctrl-C lets the call finish (or time out) as it lets a plugin;
+        // only the second abandons it.
+        let answer = execute(params, call.timeout, &self.kill);
+        let fail = |kind: Kind, message: String, data: Json| {
+            let mut data = match data {
+                Json::Object(map) => map,
+                Json::Null => Map::new(),
+                other => Map::from_iter([("details".to_string(), other)]),
+            };
+            data.insert("attempt".into(), json!(attempt));
+            Eps::new(kind, message, origin.clone()).with_data(Json::Object(data))
+        };
+        let output = match answer.result {
+            Err(e) => Err(fail(e.kind, e.message, e.data.unwrap_or(Json::Null))),
+            Ok(result) => match result.get("output_data") {
+                Some(output @ Json::Object(_)) => {
+                    match output_violations(call.action, call.schemas, output) {
+                        Ok(()) => Ok(output.clone()),
+                        Err(violations) => Err(fail(
+                            Kind::InvalidResult,
+                            format!(
+                                "the output_data of `{action}` does not match its output_schema: {}",
+                                violations.join("; ")
+                            ),
+                            json!({ "violations": violations }),
+                        )),
+                    }
+                }
+                _ => Err(fail(
+                    Kind::ProtocolViolation,
+                    "the execute answer has no `output_data` object".to_string(),
+                    json!({ "result": result }),
+                )),
+            },
+        };
+        // A module's stderr tail covers its whole life, not this call: it is
+        // evidence for a failure, noise beside a success.
+        let stderr = answer.stderr.filter(|_| output.is_err());
+        Attempt { output, stderr }
+    }
+
+    /// Wait `wait`, or less when stopped; whether the whole wait passed.
     fn sleep(&self, wait: Duration) -> bool {
         let deadline = std::time::Instant::now() + wait;
         loop {
-            if self.cancel.is_set() {
+            if self.stop.is_set() || self.kill.is_set() {
                 return false;
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -423,14 +540,9 @@ fn stderr_text(finished: &Finished) -> Option<String> {
     if finished.stderr_tail.is_empty() {
         return None;
     }
-    let text = String::from_utf8_lossy(&finished.stderr_tail);
-    // Each line escaped on its own, joined by real newlines: readable as lines, and
-    // no control character (a `\r`, an escape sequence) reaches a terminal.
-    let mut shown = text
-        .lines()
-        .map(|line| crate::escape::untrusted(line).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n");
+    // Raw (bounded, lossily decoded) for the JSON report and the journal, where
+    // JSON's own escaping is enough; src/report/ escapes it where people see it.
+    let mut shown = String::from_utf8_lossy(&finished.stderr_tail).into_owned();
     if finished.stderr_truncated {
         shown.insert_str(0, "[earlier stderr dropped] ");
     }

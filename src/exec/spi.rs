@@ -11,6 +11,7 @@
 //! the module writes is untrusted: each failure becomes a [`CallError`], which the
 //! lifecycle turns into an EPS envelope.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -41,6 +42,11 @@ const MODULE_REQUESTS_PER_CALL: usize = 256;
 
 /// Module requests rune answers with an empty result; others get -32601.
 const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
+
+/// Calls given up on (timed out, interrupted) whose late answers are still
+/// recognised and discarded. A module that answers later than that many newer
+/// abandoned calls has its answer judged as one with another id.
+const ABANDONED_REMEMBERED: usize = 64;
 
 /// How often a waiting call looks at the cancel flag.
 const POLL: Duration = Duration::from_millis(20);
@@ -83,6 +89,10 @@ pub(crate) struct Client {
     lines: Receiver<Line>,
     stderr: process::StderrTail,
     next_id: u64,
+    /// Ids of calls rune stopped waiting for (a timeout, an interrupt), oldest
+    /// first: the module may still answer them, and that answer must not be taken
+    /// for the answer of a later call.
+    abandoned: VecDeque<u64>,
     /// Set once stdout is closed or unusable: no further call can succeed.
     broken: bool,
     reaped: Option<ExitStatus>,
@@ -107,6 +117,7 @@ impl Client {
             lines,
             stderr: tail,
             next_id: 1,
+            abandoned: VecDeque::new(),
             broken: false,
             reaped: None,
         })
@@ -132,10 +143,8 @@ impl Client {
         let fail = |this: &Client, kind: Kind, message: String, data: Json| {
             let mut data = data;
             if let (Some(tail), Some(map)) = (this.stderr_tail(), data.as_object_mut()) {
-                map.insert(
-                    "stderr_tail".into(),
-                    Json::String(crate::escape::untrusted(&tail).into_owned()),
-                );
+                // Raw: the report escapes it where people see it.
+                map.insert("stderr_tail".into(), Json::String(tail));
             }
             CallError {
                 kind,
@@ -183,6 +192,7 @@ impl Client {
         let mut module_requests = 0usize;
         loop {
             if cancel.is_set() {
+                self.abandon(id);
                 return Err(fail(
                     self,
                     Kind::Interrupted,
@@ -192,6 +202,7 @@ impl Client {
             }
             let now = Instant::now();
             if now >= deadline {
+                self.abandon(id);
                 return Err(fail(
                     self,
                     Kind::Timeout,
@@ -327,6 +338,14 @@ impl Client {
                 continue;
             }
             if message.get("id") != Some(&json!(id)) {
+                // The late answer of a call given up on: the module did that work
+                // after all; the answer was journaled above and is dropped here.
+                if let Some(late) = message.get("id").and_then(Json::as_u64) {
+                    if let Some(at) = self.abandoned.iter().position(|&a| a == late) {
+                        self.abandoned.remove(at);
+                        continue;
+                    }
+                }
                 return Err(fail(
                     self,
                     Kind::ProtocolViolation,
@@ -357,6 +376,14 @@ impl Client {
                 )),
             };
         }
+    }
+
+    /// Remember that call `id` was given up on, so its late answer is recognised.
+    fn abandon(&mut self, id: u64) {
+        if self.abandoned.len() == ABANDONED_REMEMBERED {
+            self.abandoned.pop_front();
+        }
+        self.abandoned.push_back(id);
     }
 
     /// After a broken pipe, the exit status if the module is gone within a
@@ -565,6 +592,38 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e.kind, Kind::Crashed);
+    }
+
+    #[test]
+    fn the_late_answer_of_a_call_given_up_on_is_discarded() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        // Answers each request late, in order, with the id it was given.
+        let mut client = Client::spawn(&sh(
+            r#"while read -r l; do id=${l#*\"id\":}; id=${id%%,*}; sleep 0.3; echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"id\":$id}}"; done"#,
+        ))
+        .unwrap();
+        let short = Duration::from_millis(50);
+        let e = client
+            .call("execute", json!({}), short, &Cancel::new(), &cx)
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Timeout);
+        let got = client
+            .call(
+                "drain",
+                json!({}),
+                Duration::from_secs(5),
+                &Cancel::new(),
+                &cx,
+            )
+            .unwrap();
+        assert_eq!(got, json!({"id": 2}));
+        client.finish(Duration::from_secs(1), Duration::from_millis(200));
     }
 
     #[test]

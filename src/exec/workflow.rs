@@ -681,7 +681,7 @@ fn fail_unfilled(ctx: &Context, step: &ActionStep, (message, data): (String, Jso
         phase: None,
         correlation_id: ctx.ids.correlation_id.clone(),
         trace_id: ctx.ids.trace_id.clone(),
-        span_id: ctx.ids.span_id(),
+        span_id: ctx.ids.span_for(step.id),
     };
     let eps = Eps::new(Kind::InvalidParams, message, origin).with_data(data);
     ctx.sink.emit(&Event::StepFinished {

@@ -59,11 +59,37 @@ fn module_command(module: &StartupModule) -> String {
     }
 }
 
+/// The waits between attempts as rune will wait them: `backoff_ms` before the
+/// second, doubling for each further one, capped (`exec::mediation::backoff`).
 fn retries_text(r: &RetriesSetting) -> String {
-    let attempts = if r.max_attempts == 1 {
+    use crate::exec::mediation::{backoff, MAX_BACKOFF};
+    let attempts = if r.max_attempts <= 1 {
         "1 attempt".to_string()
+    } else if r.backoff_ms == 0 {
+        format!("{} attempts, no wait between them", r.max_attempts)
     } else {
-        format!("{} attempts, {} ms apart", r.max_attempts, r.backoff_ms)
+        let ms = |attempt: u64| backoff(r.backoff_ms, attempt).as_millis();
+        let waits = r.max_attempts - 1;
+        // Long schedules: the first three waits and the last.
+        let mut shown: Vec<String> = (1..=waits.min(3))
+            .map(|a| format!("{} ms", ms(a)))
+            .collect();
+        if waits > 4 {
+            shown.push("…".to_string());
+        }
+        if waits > 3 {
+            shown.push(format!("{} ms", ms(waits)));
+        }
+        if waits == 1 {
+            format!("{} attempts, {} apart", r.max_attempts, shown[0])
+        } else {
+            format!(
+                "{} attempts, waiting {} (doubling, at most {} ms)",
+                r.max_attempts,
+                shown.join(", "),
+                MAX_BACKOFF.as_millis()
+            )
+        }
     };
     if r.on.is_empty() || r.max_attempts <= 1 {
         attempts

@@ -77,7 +77,7 @@ pub struct RunReport {
     pub output: Option<Json>,
     /// The EPS error, on failure.
     pub error: Option<Eps>,
-    /// The last lines of the plugin's stderr, escaped.
+    /// The kept tail of the plugin's stderr, raw (escaped where shown).
     pub stderr: Option<String>,
 }
 
@@ -255,10 +255,10 @@ fn clip(text: &str) -> String {
     }
 }
 
-/// The last [`STDERR_LINES`] escaped stderr lines, indented; the rest is in the
-/// JSON report and the journal.
-fn push_block(out: &mut String, escaped: &str) {
-    let lines: Vec<&str> = escaped.lines().collect();
+/// The last [`STDERR_LINES`] stderr lines, each escaped, indented; the rest is in
+/// the JSON report and the journal.
+fn push_block(out: &mut String, raw: &str) {
+    let lines: Vec<&str> = raw.lines().collect();
     let skip = lines.len().saturating_sub(STDERR_LINES);
     if skip > 0 {
         out.push_str(&format!(
@@ -268,7 +268,7 @@ fn push_block(out: &mut String, escaped: &str) {
     }
     for line in &lines[skip..] {
         out.push_str("    | ");
-        out.push_str(line);
+        out.push_str(&untrusted(line));
         out.push('\n');
     }
 }

@@ -817,8 +817,8 @@ fn json_report(run: &Run) -> serde_json::Value {
 
 #[test]
 fn report_rows_written_as_steps_end_read_back_in_plan_order_with_their_outputs() {
-    // At --parallelism 2, `b` and `c` end before `a`: rows are written to the
-    // spill file in the order b, c, d, a and must come back as a, b, c, d.
+    // At --parallelism 2, `b` (and usually `c`) end before `a`: rows are written
+    // to the spill file out of plan order and must come back as a, b, c, d.
     let (_dir, catalog) = own_catalog(
         "  spill:
     description: Steps that end out of plan order
@@ -844,7 +844,10 @@ fn report_rows_written_as_steps_end_read_back_in_plan_order_with_their_outputs()
         .filter(|(what, ..)| what == "end")
         .map(|(_, _, name, _)| name.as_str())
         .collect();
-    assert_eq!(ends.last(), Some(&"a"), "{:?}", run.log);
+    // `a` sleeps 800 ms, `b` not at all: `a` ends after `b` (how `c` and `d`
+    // fall around it depends on the machine's load).
+    let end = |name: &str| ends.iter().position(|n| *n == name).expect(name);
+    assert!(end("a") > end("b"), "{:?}", run.log);
     let report = json_report(&run);
     let steps = report["steps"].as_array().expect("steps");
     let rows: Vec<(u64, &str, serde_json::Value)> = steps

@@ -35,4 +35,5 @@ mod validate;
 mod validate_workflows;
 mod workflow_apply;
 mod workflow_plan;
+mod workflow_values;
 mod yaml_input;

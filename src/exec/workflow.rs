@@ -402,17 +402,17 @@ pub(crate) fn run(
     }
     // What each step ran with (references filled) and returned, while read (see
     // `readers`). A step without references borrows its plan params instead of a copy.
-    let mut ran_params: Vec<Option<Map<String, Json>>> = vec![None; steps.len()];
+    let mut ran_params: Vec<RanWith> = vec![RanWith::NotStarted; steps.len()];
     let outputs: Mutex<Vec<Option<Json>>> = Mutex::new(vec![None; steps.len()]);
     // Step `i` was decided: the steps it reads have one reader less.
     let release = |i: usize,
                    readers: &mut [u32],
-                   ran_params: &mut [Option<Map<String, Json>>],
+                   ran_params: &mut [RanWith],
                    outputs: &Mutex<Vec<Option<Json>>>| {
         for p in read_steps(&steps[i], &index) {
             readers[p] -= 1;
             if readers[p] == 0 {
-                ran_params[p] = None;
+                ran_params[p] = RanWith::NotStarted;
                 lock(outputs)[p] = None;
             }
         }
@@ -475,7 +475,10 @@ pub(crate) fn run(
                         let outputs = &outputs;
                         let runnable = &runnables[i];
                         if readers[i] > 0 {
-                            ran_params[i] = filled.clone();
+                            ran_params[i] = match &filled {
+                                Some(params) => RanWith::Filled(params.clone()),
+                                None => RanWith::PlanParams,
+                            };
                         }
                         scope.spawn(move || {
                             let params = filled.as_ref().unwrap_or(&step.params);
@@ -602,6 +605,18 @@ pub(crate) fn run(
     Ended { stopped }
 }
 
+/// What a started step ran with, while a later step or compensation may read its
+/// `params`.
+#[derive(Debug, Clone)]
+enum RanWith {
+    /// Not started (or no longer read).
+    NotStarted,
+    /// Its plan parameters: it has no references.
+    PlanParams,
+    /// Its parameters with references filled.
+    Filled(Map<String, Json>),
+}
+
 /// The steps whose values `step` reads: one per `steps.ID...` reference and its
 /// `when` (counted as often as they are read).
 fn read_steps<'s>(
@@ -713,7 +728,7 @@ impl Values<'_> {
     fn lookup(
         &self,
         from: &str,
-        ran_params: &[Option<Map<String, Json>>],
+        ran_params: &[RanWith],
         outputs: &[Option<Json>],
     ) -> Result<Json, String> {
         // Walked by reference: only the value found is copied, never a whole
@@ -735,14 +750,17 @@ impl Values<'_> {
                             ))
                         }
                     },
-                    Some("params") => (
-                        Some(
-                            ran_params[i]
-                                .as_ref()
-                                .unwrap_or(&self.doc.actions[i].params),
-                        ),
-                        parts.collect(),
-                    ),
+                    Some("params") => match &ran_params[i] {
+                        RanWith::Filled(params) => (Some(params), parts.collect()),
+                        RanWith::PlanParams => (Some(&self.doc.actions[i].params), parts.collect()),
+                        // The plan holds placeholders where references go: a step
+                        // that never started has no parameters to read.
+                        RanWith::NotStarted => {
+                            return Err(format!(
+                                "`{from}`: step `{id}` did not start, so it has no parameters"
+                            ))
+                        }
+                    },
                     _ => return Err(format!("`{from}` names neither `output` nor `params`")),
                 }
             }
@@ -764,17 +782,14 @@ impl Values<'_> {
         Ok(value.clone())
     }
 
-    fn when(
-        &self,
-        when: &When,
-        ran_params: &[Option<Map<String, Json>>],
-        outputs: &[Option<Json>],
-    ) -> WhenVerdict {
+    fn when(&self, when: &When, ran_params: &[RanWith], outputs: &[Option<Json>]) -> WhenVerdict {
         let value = match self.lookup(&when.from, ran_params, outputs) {
             Ok(v) => v,
             Err(why) => return WhenVerdict::Skip(format!("when: cannot be read: {why}")),
         };
-        let equal = value == when.value;
+        // JSON Schema's equality, as validation and output_schema see values: 80
+        // and 80.0 are the same number.
+        let equal = jsonschema::json::cmp::equal(&value, &when.value);
         let holds = match when.test {
             WhenTest::Equals => equal,
             WhenTest::NotEquals => !equal,
@@ -799,7 +814,7 @@ impl Values<'_> {
         &self,
         step: &ActionStep,
         references: &[Reference],
-        ran_params: &[Option<Map<String, Json>>],
+        ran_params: &[RanWith],
         outputs: &[Option<Json>],
     ) -> Result<Option<Map<String, Json>>, (String, Json)> {
         if references.is_empty() {

@@ -1,0 +1,83 @@
+//! Values passed between workflow steps at run time (found by review): the
+//! parameters of a step that never started cannot be read, and a `when` compares
+//! numbers as JSON Schema does (80 equals 80.0).
+
+use crate::support::rune;
+
+const CATALOG: &str = "tests/fixtures/workflow_values/catalog.yaml";
+
+/// `(step id, status, reason or error message)` of every step of the JSON report.
+fn steps(workflow: &str) -> (i32, Vec<(String, String, String)>) {
+    let out = rune([
+        "apply",
+        "--deterministic",
+        "--format",
+        "json",
+        "--workflow",
+        workflow,
+    ])
+    .args(["--catalog", CATALOG])
+    .env("RUNE_PROGRESS", "off")
+    .run();
+    let report: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("the last line is the report ({e}): {}", out.snapshot()));
+    let rows = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let why = match s["reason"].as_str() {
+                Some(r) => r.to_string(),
+                None => text(&s["error"]["error"]["message"]),
+            };
+            (text(&s["workflow"]["id"]), text(&s["status"]), why)
+        })
+        .collect();
+    (out.code, rows)
+}
+
+#[test]
+fn the_parameters_of_a_step_that_never_started_cannot_be_read() {
+    let (code, rows) = steps("ghost");
+    assert_eq!(code, 4);
+    let status: Vec<_> = rows
+        .iter()
+        .map(|(id, s, _)| (id.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("probe", "succeeded"),
+            ("deploy", "skipped"),
+            ("cleanup", "failed"),
+            ("gate", "skipped")
+        ]
+    );
+    // Not the plan's placeholder (null) for the reference: the step did not start.
+    for (id, _, why) in &rows[2..] {
+        assert!(
+            why.contains("step `deploy` did not start, so it has no parameters"),
+            "{id}: {why}"
+        );
+    }
+}
+
+#[test]
+fn a_when_compares_numbers_by_value() {
+    let (code, rows) = steps("floats");
+    assert_eq!(code, 0);
+    let status: Vec<_> = rows
+        .iter()
+        .map(|(id, s, _)| (id.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("usage", "succeeded"),
+            ("full", "succeeded"),
+            ("notfull", "skipped")
+        ]
+    );
+}

@@ -11,6 +11,7 @@
 //! uses them (`anchors`), duplicate keys are found through an index (`keys`).
 
 mod anchors;
+mod block;
 pub mod json;
 mod keys;
 mod split;
@@ -930,6 +931,21 @@ fn parse_yaml(file: FileId, text: &str) -> Parsed {
 /// Parse `text[range]` as a YAML stream, spans counted in the whole `text`, inside
 /// `outer_depth` open collections; also says whether an alias was met.
 fn parse_stretch(
+    file: FileId,
+    text: &str,
+    range: std::ops::Range<usize>,
+    outer_depth: usize,
+) -> (Parsed, bool) {
+    // The block subset catalogs are written in is read directly; anything else
+    // (and any error) is left to saphyr-parser. The fast path meets no aliases.
+    if let Some(parsed) = block::parse_stretch(file, text, range.clone(), outer_depth) {
+        return (parsed, false);
+    }
+    saphyr_stretch(file, text, range, outer_depth)
+}
+
+/// [`parse_stretch`] through saphyr-parser alone.
+fn saphyr_stretch(
     file: FileId,
     text: &str,
     range: std::ops::Range<usize>,

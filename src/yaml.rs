@@ -9,6 +9,8 @@
 //! their source text. Every shape costs time and memory linear in the file plus
 //! the capped expansion: anchors are found by id and copied only when an alias
 //! uses them (`anchors`), duplicate keys are found through an index (`keys`).
+//! The block subset catalogs are written in is read by a faster reader of our
+//! own (`block`) into the same builder; saphyr-parser reads everything else.
 
 mod anchors;
 mod block;

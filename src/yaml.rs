@@ -9,8 +9,11 @@
 //! their source text. Every shape costs time and memory linear in the file plus
 //! the capped expansion: anchors are found by id and copied only when an alias
 //! uses them (`anchors`), duplicate keys are found through an index (`keys`).
+//! The block subset catalogs are written in is read by a faster reader of our
+//! own (`block`) into the same builder; saphyr-parser reads everything else.
 
 mod anchors;
+mod block;
 pub mod json;
 mod keys;
 mod split;
@@ -457,6 +460,12 @@ struct Builder<'t> {
     /// Documents started so far.
     documents: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Emptied buffers of closed collections, reused by the next ones to open:
+    /// a collection's children gather in a buffer that has already grown, and
+    /// are moved once into a vector of their exact size when it closes (one
+    /// allocation per collection instead of growing and trimming its own).
+    spare_items: Vec<Vec<Node>>,
+    spare_entries: Vec<Vec<Entry>>,
 }
 
 impl<'t> Builder<'t> {
@@ -472,6 +481,8 @@ impl<'t> Builder<'t> {
             aliased: false,
             documents: 0,
             diagnostics: Vec::new(),
+            spare_items: Vec::new(),
+            spare_entries: Vec::new(),
         }
     }
 
@@ -695,7 +706,8 @@ impl<'t> Builder<'t> {
         tag: Option<&saphyr_parser::Tag>,
         span: Span,
     ) -> Result<(), Diagnostic> {
-        self.collection_start(anchor, tag, span, Kind::Seq(Vec::new()))
+        let items = self.spare_items.pop().unwrap_or_default();
+        self.collection_start(anchor, tag, span, Kind::Seq(items))
     }
 
     fn mapping_start(
@@ -705,7 +717,7 @@ impl<'t> Builder<'t> {
         span: Span,
     ) -> Result<(), Diagnostic> {
         let kind = Kind::Map {
-            entries: Vec::new(),
+            entries: self.spare_entries.pop().unwrap_or_default(),
             keys: KeyIndex::default(),
             pending_key: None,
             skip_value: false,
@@ -718,19 +730,23 @@ impl<'t> Builder<'t> {
         let Some(frame) = self.stack.pop() else {
             return Err(unbalanced(span));
         };
-        // Trimmed to size: most catalog collections hold one to three children,
-        // and a vector grows to four at once, which for a large catalog is a
-        // third of the tree.
+        // Exactly sized: most catalog collections hold one to three children,
+        // and a vector grows to four at once, which for a large catalog would be
+        // a third of the tree.
         let (value, last) = match frame.kind {
             Kind::Seq(mut items) => {
-                items.shrink_to_fit();
                 let last = items.last().map(|n| n.span);
-                (Value::Seq(items), last)
+                let mut exact = Vec::with_capacity(items.len());
+                exact.append(&mut items);
+                self.spare_items.push(items);
+                (Value::Seq(exact), last)
             }
             Kind::Map { mut entries, .. } => {
-                entries.shrink_to_fit();
                 let last = entries.last().map(|e| e.value.span);
-                (Value::Map(entries), last)
+                let mut exact = Vec::with_capacity(entries.len());
+                exact.append(&mut entries);
+                self.spare_entries.push(entries);
+                (Value::Map(exact), last)
             }
         };
         let end = collection_end(self.text, span, last);
@@ -930,6 +946,21 @@ fn parse_yaml(file: FileId, text: &str) -> Parsed {
 /// Parse `text[range]` as a YAML stream, spans counted in the whole `text`, inside
 /// `outer_depth` open collections; also says whether an alias was met.
 fn parse_stretch(
+    file: FileId,
+    text: &str,
+    range: std::ops::Range<usize>,
+    outer_depth: usize,
+) -> (Parsed, bool) {
+    // The block subset catalogs are written in is read directly; anything else
+    // (and any error) is left to saphyr-parser. The fast path meets no aliases.
+    if let Some(parsed) = block::parse_stretch(file, text, range.clone(), outer_depth) {
+        return (parsed, false);
+    }
+    saphyr_stretch(file, text, range, outer_depth)
+}
+
+/// [`parse_stretch`] through saphyr-parser alone.
+fn saphyr_stretch(
     file: FileId,
     text: &str,
     range: std::ops::Range<usize>,

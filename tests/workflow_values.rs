@@ -81,3 +81,36 @@ fn a_when_compares_numbers_by_value() {
         ]
     );
 }
+
+#[test]
+fn apply_says_when_policy_was_evaluated_for_another_instant_than_now() {
+    let apply = |extra: &[&str]| {
+        rune(["apply", "--workflow", "floats", "--catalog", CATALOG])
+            .args(extra.iter().copied())
+            .env("RUNE_PROGRESS", "off")
+            .run()
+    };
+    // Change windows decide for `--at`, while the actions run now: said first.
+    let past = apply(&["--at", "2026-01-01T00:00:00Z"]);
+    assert_eq!(past.code, 0, "{}", past.snapshot());
+    assert!(
+        past.stderr.contains(
+            "warning: policy (change windows, maintenance mode) was evaluated at \
+             2026-01-01T00:00:00Z (`--at`)"
+        ),
+        "{}",
+        past.stderr
+    );
+    // Now, or under the deterministic setting (golden reports fix the instant on
+    // purpose): nothing to say.
+    for quiet in [
+        apply(&[]),
+        apply(&["--at", "2026-01-01T00:00:00Z", "--deterministic"]),
+    ] {
+        assert!(
+            !quiet.stderr.contains("warning: policy"),
+            "{}",
+            quiet.stderr
+        );
+    }
+}

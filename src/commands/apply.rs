@@ -71,6 +71,7 @@ pub(crate) fn run(
         leftovers.keep((doc, checked));
         return ExitStatus::Success;
     }
+    warn_if_policy_is_not_now(args, &doc, printer);
     let needed = needed(&doc, &root_dir, &checked.registry);
     // The run reads the document and `needed` only: the catalog goes now, so the
     // run's memory is not added to the load's.
@@ -78,6 +79,41 @@ pub(crate) fn run(
     let status = execute(args, config, &doc, &needed, printer);
     leftovers.keep((doc, needed));
     status
+}
+
+/// Change windows and maintenance mode decided for the plan's instant: `--at`,
+/// `SOURCE_DATE_EPOCH`, or when a saved plan was made. The actions run now, so an
+/// instant more than a few minutes away is said before anything runs (not under
+/// the deterministic setting, whose golden reports fix the instant on purpose).
+fn warn_if_policy_is_not_now(args: &ApplyArgs, doc: &PlanDocument, printer: &mut Printer) {
+    const SLACK_SECONDS: i64 = 300;
+    if args.exec.deterministic || ids::deterministic_from_env() {
+        return;
+    }
+    let apart = jiff::Timestamp::now().as_second() - doc.evaluated_at.as_second();
+    if apart.abs() <= SLACK_SECONDS {
+        return;
+    }
+    let source = match (doc.clock, &args.plan) {
+        (plan::Clock::Fixed, _) => "`--at`",
+        (plan::Clock::SourceDateEpoch, _) => "`SOURCE_DATE_EPOCH`",
+        (plan::Clock::Now, Some(_)) => "when the plan was made",
+        (plan::Clock::Now, None) => return,
+    };
+    let (amount, direction) = (
+        apart.unsigned_abs(),
+        if apart > 0 { "ago" } else { "from now" },
+    );
+    let span = match amount {
+        s if s < 7_200 => format!("{} minutes", s / 60),
+        s if s < 172_800 => format!("{} hours", s / 3_600),
+        s => format!("{} days", s / 86_400),
+    };
+    printer.err(&format!(
+        "warning: policy (change windows, maintenance mode) was evaluated at {} ({source}), \
+         {span} {direction}; the actions run now\n",
+        doc.evaluated_at
+    ));
 }
 
 fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) -> ExitStatus {

@@ -653,14 +653,16 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
     ));
 }
 
-#[test]
-fn a_module_that_does_not_start_skips_every_step() {
+/// A directory with the fixture's actions, a module `broken` run as
+/// `spi-module.sh BEHAVIOUR` that provides `fix`, and the workflow
+/// `needs-broken`: `first` (with a compensation), then `fix` on `broken`.
+fn needs_broken(behaviour: &str) -> TempDir {
     let dir = TempDir::new().unwrap();
     let base = std::fs::read_to_string(fixture().join("catalog.yaml")).unwrap();
     let (head, _) = base.split_once("workflows:\n").unwrap();
     let spi = root().join("tests/fixtures/modules/spi-module.sh");
     let catalog = format!(
-        r#"{head}  - module_identity: {{ module_name: broken, module_class: Fixture, module_type: service, module_version: 1.0.0, description: Crashes at initialize }}
+        r#"{head}  - module_identity: {{ module_name: broken, module_class: Fixture, module_type: service, module_version: 1.0.0, description: Does not start }}
     capability_declaration:
       actions:
         - action: fix
@@ -670,33 +672,158 @@ fn a_module_that_does_not_start_skips_every_step() {
           exec: ["./task.sh"]
     lifecycle:
       runtime: process
-      exec: ["{spi}", "crash-at-initialize", "broken", "1.0.0"]
+      exec: ["{spi}", "{behaviour}", "broken", "1.0.0"]
       spi_versions: ["1"]
-      timeouts: {{ initialize_ms: 3000, ready_ms: 3000, drain_ms: 3000, shutdown_ms: 3000 }}
+      timeouts: {{ initialize_ms: 3000, ready_ms: 1500, drain_ms: 3000, shutdown_ms: 3000 }}
 workflows:
   needs-broken:
     description: One step on a module that does not start
     steps:
-      - {{ id: first, action: task, params: {{ name: first }} }}
+      - {{ id: first, action: task, params: {{ name: first }}, compensate: {{ action: undo, params: {{ name: first }} }} }}
       - {{ id: fix, action: fix, needs: [first] }}
 "#,
         spi = spi.display()
     );
     std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
     std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).unwrap();
-    let run = apply_in(&dir.path().join("catalog.yaml"), "needs-broken", &[]);
-    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
-    assert!(run.starts().is_empty(), "{:?}", run.log);
+    dir
+}
+
+/// The report of a workflow that never started accounts for every planned
+/// step: each step and each compensation is skipped with `why`, in the journal,
+/// the JSON report and the human report, and the counts add up.
+fn assert_every_planned_step_skipped(run: &Run, json: &serde_json::Value, why: &str) {
     for id in ["first", "fix"] {
         assert_eq!(
             run.decision(id),
-            (
-                WorkflowDecision::Skipped,
-                Some("module `broken` did not start".into())
-            ),
+            (WorkflowDecision::Skipped, Some(why.into())),
             "{id}"
         );
     }
+    let undo: Vec<_> = run
+        .decisions()
+        .into_iter()
+        .filter(|(_, d, _)| *d == WorkflowDecision::CompensationSkipped)
+        .collect();
+    assert_eq!(
+        undo,
+        [(
+            "first".to_string(),
+            WorkflowDecision::CompensationSkipped,
+            Some(why.into())
+        )],
+        "{}",
+        run.out.stdout
+    );
+    let undo_row = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["workflow"]["compensation"] == true)
+        .unwrap_or_else(|| panic!("no compensation row: {json:#}"));
+    assert_eq!(undo_row["workflow"]["id"], "first");
+    assert_eq!(undo_row["status"], "skipped");
+    assert_eq!(undo_row["reason"], why);
+    let counts = &json["counts"];
+    let total: u64 = ["succeeded", "failed", "skipped", "unfinished"]
+        .iter()
+        .map(|k| counts[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, json["planned_steps"].as_u64().unwrap(), "{json:#}");
+    assert_eq!(
+        json["steps"].as_array().unwrap().len() as u64,
+        total,
+        "{json:#}"
+    );
+    let undo_line = run
+        .out
+        .stdout
+        .lines()
+        .find(|l| l.contains("undo first · steps: undo"))
+        .unwrap_or_else(|| panic!("no undo row: {}", run.out.stdout));
+    assert!(
+        undo_line.contains("skipped") && undo_line.contains(why),
+        "{undo_line}"
+    );
+    assert!(
+        !run.out.stdout.contains("never started"),
+        "{}",
+        run.out.stdout
+    );
+}
+
+#[test]
+fn a_module_that_does_not_start_skips_every_step_and_compensation() {
+    let dir = needs_broken("crash-at-initialize");
+    let catalog = dir.path().join("catalog.yaml");
+    let run = apply_in(&catalog, "needs-broken", &[]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert!(run.starts().is_empty(), "{:?}", run.log);
+    let json = apply_in(&catalog, "needs-broken", &["--format", "json"]);
+    assert_eq!(json.out.code, 4, "{}", json.out.snapshot());
+    assert_every_planned_step_skipped(&run, &json_report(&json), "module `broken` did not start");
+}
+
+/// `rune apply --workflow needs-broken` on a module that never answers `ready`,
+/// interrupted once while it starts; with `--format json` when `json`.
+fn interrupted_during_startup(json: bool) -> Run {
+    let dir = needs_broken("hang-at-ready");
+    let journal = dir.path().join("journal.jsonl");
+    let log = dir.path().join("steps.log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rune"));
+    command
+        .args(["apply", "--catalog"])
+        .arg(dir.path().join("catalog.yaml"))
+        .args(["--workflow", "needs-broken", "--deterministic", "--journal"])
+        .arg(&journal)
+        .env("WF_LOG", &log)
+        .env("RUNE_PROGRESS", "off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if json {
+        command.args(["--format", "json"]);
+    }
+    let child = command.spawn().unwrap();
+    let began = Instant::now();
+    // Ctrl-C once the module is asked whether it is ready (it never answers).
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"method\":\"ready\"")
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the module never reached ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    Run {
+        events: read_journal(&journal),
+        log: read_log(&log),
+        out,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn ctrl_c_during_startup_skips_every_step_and_compensation() {
+    let run = interrupted_during_startup(false);
+    assert_eq!(run.out.code, 130, "{}", run.out.snapshot());
+    assert!(run.starts().is_empty(), "{:?}", run.log);
+    let json = interrupted_during_startup(true);
+    assert_eq!(json.out.code, 130, "{}", json.out.snapshot());
+    assert_every_planned_step_skipped(&run, &json_report(&json), "interrupted: not started");
 }
 
 /// The repository's catalogs, plugins and modules in a fresh directory (the

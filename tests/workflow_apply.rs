@@ -232,6 +232,79 @@ fn reports_of_a_stopped_workflow() {
 }
 
 #[test]
+fn the_last_line_counts_a_compensation_refused_before_it_started_apart_from_those_run() {
+    // a, b, c succeed and x fails: undo c succeeds, undo b cannot fill its
+    // reference (0 attempts), undo a fails.
+    let run = apply("compensations-fail", &["--parallelism", "1"]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert_eq!(
+        run.starts(),
+        ["task a", "task b", "task c", "task x", "undo c", "undo a"]
+    );
+    assert_eq!(
+        run.out.stdout.lines().last(),
+        Some(
+            "workflow `compensations-fail` stopped after step `x` failed; \
+             2 compensations run (1 failed), 1 failed before it started"
+        ),
+        "{}",
+        run.out.stdout
+    );
+    insta::assert_snapshot!("compensations_fail_human", run.out.stdout);
+}
+
+#[test]
+fn ctrl_c_while_compensating_a_stopped_workflow_says_it_stopped_and_was_interrupted() {
+    // a, x, b succeed and c fails; in reverse order of completion undo b fails,
+    // undo x is slow (Ctrl-C while it runs: it finishes), undo a never starts.
+    let (out, _, log, events) = interrupted_run("slow-undo", "start undo x", 1);
+    assert_eq!(out.code, 130, "{}", out.snapshot());
+    let starts: Vec<String> = log
+        .iter()
+        .filter(|(what, ..)| what == "start")
+        .map(|(_, mode, name, _)| format!("{mode} {name}"))
+        .collect();
+    assert_eq!(
+        starts,
+        ["task a", "task x", "task b", "task c", "undo b", "undo x"]
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::WorkflowFinished { stopped_by: Some(by), ended: WorkflowEnd::Interrupted, .. } if by == "c"
+    )));
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some(
+            "workflow `slow-undo` stopped after step `c` failed, then interrupted: \
+             no new step or compensation was started; 2 compensations run (1 failed)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let undo_a = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("undo a · steps: undo"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(undo_a.contains("skipped") && undo_a.contains("interrupted: not started"));
+    // The progress says both too, and that the run was interrupted with failures.
+    assert!(
+        out.stderr.contains(
+            "== workflow `slow-undo` stopped after step `c` failed, then interrupted: \
+             no new step or compensation was started"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.lines().last(),
+        Some("== interrupted, with failures in 0 ms"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn continue_on_error_goes_on_and_exits_0() {
     let run = apply("continue", &["--parallelism", "1"]);
     assert_eq!(run.out.code, 0, "{}", run.out.snapshot());
@@ -538,29 +611,45 @@ fn bad_workflow_requests_are_refused_before_anything_runs() {
 /// started; returns the exit code, the time from the first signal to the exit,
 /// the step log and the journal.
 fn interrupted_slow_run(signals: usize) -> (Option<i32>, Duration, Vec<LogLine>, Vec<Event>) {
+    let (out, took, log, events) = interrupted_run("slow", "start task slow", signals);
+    (Some(out.code), took, log, events)
+}
+
+/// `rune apply --workflow WORKFLOW --parallelism 1` (progress in lines on
+/// stderr), interrupted `signals` times once the step log has a line starting
+/// `started`; returns its output, the time from the first signal to the exit,
+/// the step log and the journal.
+fn interrupted_run(
+    workflow: &str,
+    started: &str,
+    signals: usize,
+) -> (Output, Duration, Vec<LogLine>, Vec<Event>) {
     let dir = TempDir::new().unwrap();
     let journal = dir.path().join("journal.jsonl");
     let log = dir.path().join("steps.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rune"))
+    let child = Command::new(env!("CARGO_BIN_EXE_rune"))
         .args(["apply", "--catalog"])
         .arg(fixture().join("catalog.yaml"))
-        .args(["--workflow", "slow", "--deterministic", "--journal"])
+        .args(["--workflow", workflow, "--deterministic", "--journal"])
         .arg(&journal)
+        .args(["--parallelism", "1"])
         .env("WF_LOG", &log)
+        .env("RUNE_PROGRESS", "lines")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let began = Instant::now();
-    // Wait for the slow step to start, then press Ctrl-C.
+    // Wait for the step to start, then press Ctrl-C.
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
-        .contains("start task slow")
+        .lines()
+        .any(|l| l.starts_with(started))
     {
         assert!(
             began.elapsed() < Duration::from_secs(20),
-            "the slow step never started"
+            "`{started}` never started"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -573,13 +662,14 @@ fn interrupted_slow_run(signals: usize) -> (Option<i32>, Duration, Vec<LogLine>,
         .unwrap();
         std::thread::sleep(Duration::from_millis(100));
     }
-    let status = child.wait().unwrap();
-    (
-        status.code(),
-        signalled.elapsed(),
-        read_log(&log),
-        read_journal(&journal),
-    )
+    let output = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    let out = Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (out, took, read_log(&log), read_journal(&journal))
 }
 
 #[test]
@@ -601,8 +691,22 @@ fn a_second_ctrl_c_kills_the_running_step() {
 
 #[test]
 fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
-    let (code, _, log, events) = interrupted_slow_run(1);
-    assert_eq!(code, Some(130));
+    let (out, _, log, events) = interrupted_run("slow", "start task slow", 1);
+    assert_eq!(out.code, 130, "{}", out.snapshot());
+    // Nothing failed: the progress ends saying the run was interrupted, not
+    // that it finished with failures.
+    assert_eq!(
+        out.stderr.lines().last(),
+        Some("== interrupted in 0 ms"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains("workflow `slow` interrupted: no new step was started"),
+        "{}",
+        out.stdout
+    );
 
     // The running step ended on its own; nothing new started, not even the
     // `if: always` handler.
@@ -653,14 +757,16 @@ fn ctrl_c_during_a_workflow_starts_no_new_step_and_exits_130() {
     ));
 }
 
-#[test]
-fn a_module_that_does_not_start_skips_every_step() {
+/// A directory with the fixture's actions, a module `broken` run as
+/// `spi-module.sh BEHAVIOUR` that provides `fix`, and the workflow
+/// `needs-broken`: `first` (with a compensation), then `fix` on `broken`.
+fn needs_broken(behaviour: &str) -> TempDir {
     let dir = TempDir::new().unwrap();
     let base = std::fs::read_to_string(fixture().join("catalog.yaml")).unwrap();
     let (head, _) = base.split_once("workflows:\n").unwrap();
     let spi = root().join("tests/fixtures/modules/spi-module.sh");
     let catalog = format!(
-        r#"{head}  - module_identity: {{ module_name: broken, module_class: Fixture, module_type: service, module_version: 1.0.0, description: Crashes at initialize }}
+        r#"{head}  - module_identity: {{ module_name: broken, module_class: Fixture, module_type: service, module_version: 1.0.0, description: Does not start }}
     capability_declaration:
       actions:
         - action: fix
@@ -670,33 +776,158 @@ fn a_module_that_does_not_start_skips_every_step() {
           exec: ["./task.sh"]
     lifecycle:
       runtime: process
-      exec: ["{spi}", "crash-at-initialize", "broken", "1.0.0"]
+      exec: ["{spi}", "{behaviour}", "broken", "1.0.0"]
       spi_versions: ["1"]
-      timeouts: {{ initialize_ms: 3000, ready_ms: 3000, drain_ms: 3000, shutdown_ms: 3000 }}
+      timeouts: {{ initialize_ms: 3000, ready_ms: 1500, drain_ms: 3000, shutdown_ms: 3000 }}
 workflows:
   needs-broken:
     description: One step on a module that does not start
     steps:
-      - {{ id: first, action: task, params: {{ name: first }} }}
+      - {{ id: first, action: task, params: {{ name: first }}, compensate: {{ action: undo, params: {{ name: first }} }} }}
       - {{ id: fix, action: fix, needs: [first] }}
 "#,
         spi = spi.display()
     );
     std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
     std::fs::copy(fixture().join("task.sh"), dir.path().join("task.sh")).unwrap();
-    let run = apply_in(&dir.path().join("catalog.yaml"), "needs-broken", &[]);
-    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
-    assert!(run.starts().is_empty(), "{:?}", run.log);
+    dir
+}
+
+/// The report of a workflow that never started accounts for every planned
+/// step: each step and each compensation is skipped with `why`, in the journal,
+/// the JSON report and the human report, and the counts add up.
+fn assert_every_planned_step_skipped(run: &Run, json: &serde_json::Value, why: &str) {
     for id in ["first", "fix"] {
         assert_eq!(
             run.decision(id),
-            (
-                WorkflowDecision::Skipped,
-                Some("module `broken` did not start".into())
-            ),
+            (WorkflowDecision::Skipped, Some(why.into())),
             "{id}"
         );
     }
+    let undo: Vec<_> = run
+        .decisions()
+        .into_iter()
+        .filter(|(_, d, _)| *d == WorkflowDecision::CompensationSkipped)
+        .collect();
+    assert_eq!(
+        undo,
+        [(
+            "first".to_string(),
+            WorkflowDecision::CompensationSkipped,
+            Some(why.into())
+        )],
+        "{}",
+        run.out.stdout
+    );
+    let undo_row = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["workflow"]["compensation"] == true)
+        .unwrap_or_else(|| panic!("no compensation row: {json:#}"));
+    assert_eq!(undo_row["workflow"]["id"], "first");
+    assert_eq!(undo_row["status"], "skipped");
+    assert_eq!(undo_row["reason"], why);
+    let counts = &json["counts"];
+    let total: u64 = ["succeeded", "failed", "skipped", "unfinished"]
+        .iter()
+        .map(|k| counts[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, json["planned_steps"].as_u64().unwrap(), "{json:#}");
+    assert_eq!(
+        json["steps"].as_array().unwrap().len() as u64,
+        total,
+        "{json:#}"
+    );
+    let undo_line = run
+        .out
+        .stdout
+        .lines()
+        .find(|l| l.contains("undo first · steps: undo"))
+        .unwrap_or_else(|| panic!("no undo row: {}", run.out.stdout));
+    assert!(
+        undo_line.contains("skipped") && undo_line.contains(why),
+        "{undo_line}"
+    );
+    assert!(
+        !run.out.stdout.contains("never started"),
+        "{}",
+        run.out.stdout
+    );
+}
+
+#[test]
+fn a_module_that_does_not_start_skips_every_step_and_compensation() {
+    let dir = needs_broken("crash-at-initialize");
+    let catalog = dir.path().join("catalog.yaml");
+    let run = apply_in(&catalog, "needs-broken", &[]);
+    assert_eq!(run.out.code, 4, "{}", run.out.snapshot());
+    assert!(run.starts().is_empty(), "{:?}", run.log);
+    let json = apply_in(&catalog, "needs-broken", &["--format", "json"]);
+    assert_eq!(json.out.code, 4, "{}", json.out.snapshot());
+    assert_every_planned_step_skipped(&run, &json_report(&json), "module `broken` did not start");
+}
+
+/// `rune apply --workflow needs-broken` on a module that never answers `ready`,
+/// interrupted once while it starts; with `--format json` when `json`.
+fn interrupted_during_startup(json: bool) -> Run {
+    let dir = needs_broken("hang-at-ready");
+    let journal = dir.path().join("journal.jsonl");
+    let log = dir.path().join("steps.log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rune"));
+    command
+        .args(["apply", "--catalog"])
+        .arg(dir.path().join("catalog.yaml"))
+        .args(["--workflow", "needs-broken", "--deterministic", "--journal"])
+        .arg(&journal)
+        .env("WF_LOG", &log)
+        .env("RUNE_PROGRESS", "off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if json {
+        command.args(["--format", "json"]);
+    }
+    let child = command.spawn().unwrap();
+    let began = Instant::now();
+    // Ctrl-C once the module is asked whether it is ready (it never answers).
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"method\":\"ready\"")
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the module never reached ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    Run {
+        events: read_journal(&journal),
+        log: read_log(&log),
+        out,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn ctrl_c_during_startup_skips_every_step_and_compensation() {
+    let run = interrupted_during_startup(false);
+    assert_eq!(run.out.code, 130, "{}", run.out.snapshot());
+    assert!(run.starts().is_empty(), "{:?}", run.log);
+    let json = interrupted_during_startup(true);
+    assert_eq!(json.out.code, 130, "{}", json.out.snapshot());
+    assert_every_planned_step_skipped(&run, &json_report(&json), "interrupted: not started");
 }
 
 /// The repository's catalogs, plugins and modules in a fresh directory (the

@@ -441,28 +441,49 @@ fn run_workflow(
         if interrupted {
             ctx.note_interrupts();
         }
-        for step in &doc.actions {
-            let why = if interrupted {
+        let why = |module: &str| {
+            if interrupted {
                 "interrupted: not started".to_string()
-            } else if down.contains(&step.module) {
-                format!("module `{}` did not start", step.module)
+            } else if down.iter().any(|m| m == module) {
+                format!("module `{module}` did not start")
             } else if let Some(first) = down.first() {
                 format!("module `{first}` did not start")
             } else {
                 halted.unwrap_or("a module did not start").to_string()
-            };
-            let id = step
-                .workflow
+            }
+        };
+        let name = |step: &ActionStep| {
+            step.workflow
                 .as_ref()
-                .map_or_else(|| step.action.clone(), |w| w.step.clone());
+                .map_or_else(|| step.action.clone(), |w| w.step.clone())
+        };
+        for step in &doc.actions {
+            let why = why(&step.module);
             ctx.sink.emit(&Event::WorkflowStep {
                 at: ctx.ids.now(),
                 step: step.id,
-                id,
+                id: name(step),
                 decision: super::event::WorkflowDecision::Skipped,
                 reason: Some(why.clone()),
             });
             ctx.skipped(step.id, &step.module, None, Some(&step.action), &why, None);
+        }
+        // The compensations are planned steps too: each is on record as not
+        // run, with why, as after a workflow that ran (the report then accounts
+        // for every planned step).
+        for step in &doc.actions {
+            let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
+                continue;
+            };
+            let why = why(&comp.module);
+            ctx.sink.emit(&Event::WorkflowStep {
+                at: ctx.ids.now(),
+                step: comp.id,
+                id: name(step),
+                decision: super::event::WorkflowDecision::CompensationSkipped,
+                reason: Some(why.clone()),
+            });
+            ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
         }
         if let Some(workflow) = &doc.workflow {
             ctx.sink.emit(&Event::WorkflowFinished {

@@ -1261,7 +1261,7 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
     }
 
     // Counted while the rows are read for the widths, for the last line.
-    let mut undone = 0;
+    let mut compensations = CompensationTally::default();
     if !report.steps.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Steps"));
         let (mut id_width, mut label_width, mut word_width) = (1, 0, 0);
@@ -1269,10 +1269,8 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
             id_width = id_width.max(step.step.to_string().len());
             label_width = label_width.max(full_label(&step).chars().count());
             word_width = word_width.max(outcome_word(&step, paint).0.chars().count());
-            if step.status != StepStatus::Skipped
-                && step.workflow.as_ref().is_some_and(|w| w.compensation)
-            {
-                undone += 1;
+            if step.workflow.as_ref().is_some_and(|w| w.compensation) {
+                compensations.count(&step);
             }
         }
         let word_width = word_width.max(10) + 1;
@@ -1394,7 +1392,20 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
     out.push('\n');
     if let Some(workflow) = &report.workflow {
         match (&workflow.stopped_by, workflow.ended) {
-            (_, WorkflowEnd::Interrupted) => {
+            // Ctrl-C while a stopped workflow ran its handlers or compensations:
+            // the stop, and what the compensations did, still explain exit 130.
+            (Some(step), WorkflowEnd::Interrupted) => {
+                let _ = writeln!(
+                    out,
+                    "workflow `{}` {} after step `{}` failed, then {}: no new step or compensation was started; {}",
+                    untrusted(&workflow.name),
+                    paint.red("stopped"),
+                    untrusted(step),
+                    paint.red("interrupted"),
+                    compensations.summary()
+                );
+            }
+            (None, WorkflowEnd::Interrupted) => {
                 let _ = writeln!(
                     out,
                     "workflow `{}` {}: no new step was started",
@@ -1413,11 +1424,11 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
             (Some(step), _) => {
                 let _ = writeln!(
                     out,
-                    "workflow `{}` {} after step `{}` failed; {} run",
+                    "workflow `{}` {} after step `{}` failed; {}",
                     untrusted(&workflow.name),
                     paint.red("stopped"),
                     untrusted(step),
-                    plural(undone, "compensation")
+                    compensations.summary()
                 );
             }
             (None, _) => {
@@ -1430,6 +1441,48 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
         }
     }
     w.write_all(out.as_bytes())
+}
+
+/// What the compensations of a workflow did, for the report's last line.
+#[derive(Default)]
+struct CompensationTally {
+    /// Started: a process ran (or was killed), whatever its outcome.
+    run: usize,
+    /// Started and failed.
+    failed: usize,
+    /// Failed with no attempt: refused before anything started (a reference
+    /// that could not be filled). Not run, so not counted in `run`.
+    failed_unstarted: usize,
+}
+
+impl CompensationTally {
+    fn count(&mut self, step: &StepReport) {
+        match step.status {
+            StepStatus::Skipped => {}
+            StepStatus::Failed if step.attempts == 0 => self.failed_unstarted += 1,
+            StepStatus::Failed => {
+                self.run += 1;
+                self.failed += 1;
+            }
+            StepStatus::Succeeded | StepStatus::Unfinished => self.run += 1,
+        }
+    }
+
+    /// `2 compensations run (1 failed), 1 failed before it started`.
+    fn summary(&self) -> String {
+        let mut text = format!("{} run", plural(self.run, "compensation"));
+        if self.failed > 0 {
+            let _ = write!(text, " ({} failed)", self.failed);
+        }
+        match self.failed_unstarted {
+            0 => {}
+            1 => text.push_str(", 1 failed before it started"),
+            n => {
+                let _ = write!(text, ", {n} failed before they started");
+            }
+        }
+        text
+    }
 }
 
 /// A step's label: for a workflow step its id first (`rotate · host-ops:

@@ -108,6 +108,36 @@ pub struct Progress {
     /// Stdout closed by the reader (`| head`): stop writing, quietly.
     closed: Mutex<bool>,
     failure: Mutex<Option<io::Error>>,
+    /// What the events so far said, for the last line.
+    seen: Mutex<Seen>,
+}
+
+/// What earlier events said that the run's last line depends on.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seen {
+    /// A Ctrl-C (or SIGTERM) came.
+    interrupted: bool,
+    /// A step failed other than by being interrupted (a step the second Ctrl-C
+    /// killed is the interrupt, not a failure of its own).
+    failed: bool,
+}
+
+impl Seen {
+    fn note(&mut self, event: &Event) {
+        match event {
+            Event::Interrupted { .. } => self.interrupted = true,
+            Event::StepFinished {
+                outcome: Outcome::Failed,
+                error,
+                ..
+            } => {
+                self.failed |= error
+                    .as_ref()
+                    .is_none_or(|e| e.kind() != crate::exec::eps::Kind::Interrupted);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Progress {
@@ -143,6 +173,7 @@ impl Progress {
             bar,
             closed: Mutex::new(false),
             failure: Mutex::new(None),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
@@ -272,6 +303,11 @@ fn write_stderr(text: &str) {
 
 impl Sink for Progress {
     fn emit(&self, event: &Event) {
+        let seen = {
+            let mut seen = lock(&self.seen);
+            seen.note(event);
+            *seen
+        };
         match self.mode {
             ProgressMode::Off => {}
             ProgressMode::Json => {
@@ -281,7 +317,7 @@ impl Sink for Progress {
                 }
             }
             ProgressMode::Lines => {
-                if let Some(line) = progress_line(event, self.paint) {
+                if let Some(line) = progress_line(event, self.paint, seen) {
                     self.write(&(line + "\n"));
                 }
             }
@@ -308,7 +344,7 @@ impl Sink for Progress {
                     _ => true,
                 };
                 if notable {
-                    if let Some(line) = progress_line(event, self.paint) {
+                    if let Some(line) = progress_line(event, self.paint, seen) {
                         self.write(&(line + "\n"));
                     }
                 }
@@ -319,7 +355,7 @@ impl Sink for Progress {
 
 /// The plain line for one event, or `None` for events a person need not see as
 /// they happen (step starts, protocol messages: the journal has those).
-pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
+pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<String> {
     Some(match event {
         Event::Acknowledged { action, reason, .. } => format!(
             "   break glass: `{}` acknowledged{}",
@@ -494,7 +530,16 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
             ended,
             ..
         } => match (stopped_by, ended) {
-            (_, WorkflowEnd::Interrupted) => format!(
+            // Ctrl-C after a failure stopped it: both explain how it ended.
+            (Some(step), WorkflowEnd::Interrupted) => format!(
+                "{} workflow `{}` {} after step `{}` failed, then {}: no new step or compensation was started",
+                paint.bold("=="),
+                untrusted(name),
+                paint.red("stopped"),
+                untrusted(step),
+                paint.red("interrupted")
+            ),
+            (None, WorkflowEnd::Interrupted) => format!(
                 "{} workflow `{}` {}: no new step was started",
                 paint.bold("=="),
                 untrusted(name),
@@ -534,10 +579,12 @@ pub(crate) fn progress_line(event: &Event, paint: Paint) -> Option<String> {
         } => format!(
             "{} {} in {}",
             paint.bold("=="),
-            if *succeeded {
-                paint.green("finished")
-            } else {
-                paint.red("finished with failures")
+            // An interrupted run does not succeed, failure or not: say which.
+            match (*succeeded, seen.interrupted, seen.failed) {
+                (true, ..) => paint.green("finished"),
+                (false, true, false) => paint.yellow("interrupted"),
+                (false, true, true) => paint.red("interrupted, with failures"),
+                (false, false, _) => paint.red("finished with failures"),
             },
             human_duration(*duration_ms)
         ),

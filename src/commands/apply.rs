@@ -209,7 +209,7 @@ fn build(
         return Err(refuse(printer, Refused::Denied, denials));
     }
     Ok(PlanDocument::new(
-        &plan,
+        plan,
         &checked.registry,
         &checked.sources,
         root,

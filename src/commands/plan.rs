@@ -35,7 +35,6 @@ use crate::ExitStatus;
 struct Built {
     checked: Option<CheckedCatalog>,
     refused: Option<Box<CheckedCatalog>>,
-    plan: Option<plan::Plan>,
     doc: Option<PlanDocument>,
 }
 
@@ -132,7 +131,7 @@ fn plan_with(
         }),
     };
     let plan = match planned {
-        Ok(plan) => &*built.plan.insert(plan),
+        Ok(plan) => plan,
         Err((kind, d)) => return refuse(printer, checked, kind, d, channel),
     };
     // A plan names its files in JSON, which holds only Unicode: a path that is not
@@ -159,6 +158,8 @@ fn plan_with(
     let step_count = plan.step_count(&checked.registry);
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
+    // Read off the plan before the document takes it.
+    let denials = policy_denials(&plan, checked);
     let doc = built.doc.insert(PlanDocument::new(
         plan,
         &checked.registry,
@@ -166,7 +167,6 @@ fn plan_with(
         &root,
     ));
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
-    let denials = policy_denials(plan, checked);
     if !denials.is_empty() {
         // The plan shows every decision and stays on stdout (in JSON too: a denial
         // is a decision recorded in the plan document); the denials are reported on
@@ -360,7 +360,7 @@ pub(crate) fn workflow_document(
         return Err(refuse(printer, checked, Refused::Denied, denials, channel));
     }
     Ok(PlanDocument::new(
-        &plan,
+        plan,
         &checked.registry,
         &checked.sources,
         root,

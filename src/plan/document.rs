@@ -579,7 +579,15 @@ fn command(exec: &[String], declared_in: &str) -> Option<Command> {
 
 impl PlanDocument {
     /// Build the document of `plan`, every path relative to `root`.
-    pub fn new(plan: &Plan, registry: &Registry, sources: &SourceMap, root: &CatalogRoot) -> Self {
+    /// It takes the plan: each action step's parameters, decision and references
+    /// move into the document instead of being copied, so a workflow of thousands
+    /// of steps is not held twice while the document is built.
+    pub fn new(
+        mut plan: Plan,
+        registry: &Registry,
+        sources: &SourceMap,
+        root: &CatalogRoot,
+    ) -> Self {
         let module = |m: usize| &registry.modules[m];
         let declared_in: Vec<String> = sources
             .files()
@@ -671,12 +679,15 @@ impl PlanDocument {
             })
             .collect();
 
-        let convert = |step: &super::ActionStep, id: u64, after_step: u64| {
+        // Counted before the steps move into the document.
+        let (action_count, denied) = (plan.action_count() as u64, plan.denied() as u64);
+        let planned = std::mem::take(&mut plan.actions);
+        let convert = |step: super::ActionStep, id: u64, after_step: u64| {
             let provider = module(step.module);
             let action = &provider.actions[step.action];
             let declared_in = file_of(provider);
-            let d = &step.decision;
-            let r = &step.settings.retries;
+            let d = step.decision;
+            let r = step.settings.retries;
             ActionStep {
                 id,
                 action: action.name.value.clone(),
@@ -687,7 +698,7 @@ impl PlanDocument {
                 command: command(&action.exec, &declared_in),
                 declared_in,
                 after_step,
-                params: step.params.clone(),
+                params: step.params,
                 timeout_ms: Setting {
                     value: step.settings.timeout_ms.value,
                     source: step.settings.timeout_ms.source,
@@ -695,59 +706,62 @@ impl PlanDocument {
                 retries: RetriesSetting {
                     max_attempts: r.value.max_attempts,
                     backoff_ms: r.value.backoff_ms,
-                    on: r.value.on.clone(),
+                    on: r.value.on,
                     source: r.source,
                 },
                 decision: Decision {
                     allowed: d.allowed,
-                    rule: d.rule.clone(),
-                    reason: d.reason.clone(),
+                    rule: d.rule,
+                    reason: d.reason,
                     checks: d
                         .checks
-                        .iter()
+                        .into_iter()
                         .map(|c| Check {
-                            rule: c.rule.clone(),
+                            rule: c.rule,
                             allowed: c.allowed,
-                            reason: c.reason.clone(),
+                            reason: c.reason,
                         })
                         .collect(),
                 },
-                acknowledgment: step.acknowledgment.as_ref().map(|a| Acknowledgment {
-                    action: a.action.clone(),
-                    reason: a.reason.clone(),
+                acknowledgment: step.acknowledgment.map(|a| Acknowledgment {
+                    action: a.action,
+                    reason: a.reason,
                 }),
-                references: step.references.clone(),
+                references: step.references,
                 workflow: None,
             }
         };
-        let mut actions: Vec<ActionStep> = plan
-            .actions
-            .iter()
-            .map(|step| {
+        let mut compensations = Vec::with_capacity(planned.len());
+        let mut actions: Vec<ActionStep> = planned
+            .into_iter()
+            .map(|mut step| {
                 // The planner starts every provider before its actions.
                 let after = ready_step.get(&step.module).copied().unwrap_or(0);
+                let place = step.place.take();
                 let mut doc_step = convert(step, ids.next(), after);
-                if let (Some((spec, _)), Some(place)) = (workflow, &step.place) {
+                if let (Some((spec, _)), Some(place)) = (workflow, place) {
                     let declared = &spec.steps[place.step];
                     doc_step.workflow = Some(WorkflowStep {
                         step: declared.id.value.clone(),
                         wave: place.wave,
                         needs: declared.needs.iter().map(|n| n.value.clone()).collect(),
                         condition: declared.condition,
-                        when: place.when.clone(),
+                        when: place.when,
                         continue_on_error: declared.continue_on_error,
                         compensate: None,
                     });
+                    compensations.push(place.compensate);
+                } else {
+                    compensations.push(None);
                 }
                 doc_step
             })
             .collect();
         // Compensations are numbered after every workflow step, in the steps'
         // order; each runs after the step it undoes.
-        for (doc_step, step) in actions.iter_mut().zip(&plan.actions) {
-            let compensation = step.place.as_ref().and_then(|p| p.compensate.as_deref());
+        for (doc_step, compensation) in actions.iter_mut().zip(compensations) {
             if let (Some(c), Some(record)) = (compensation, doc_step.workflow.as_mut()) {
-                record.compensate = Some(Box::new(convert(c, ids.next(), doc_step.id)));
+                record.compensate = Some(Box::new(convert(*c, ids.next(), doc_step.id)));
             }
         }
 
@@ -805,8 +819,8 @@ impl PlanDocument {
                 modules: plan.module_count() as u64,
                 waves: plan.startup.len() as u64,
                 steps: ids.0,
-                actions: plan.action_count() as u64,
-                denied: plan.denied() as u64,
+                actions: action_count,
+                denied,
             },
             workflow: workflow.map(|(spec, w)| WorkflowRecord {
                 name: spec.name.value.clone(),

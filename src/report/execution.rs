@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -319,44 +319,50 @@ impl Default for Slot {
 }
 
 /// The anonymous temporary file step rows are appended to (as compact JSON).
+///
+/// Each row is written at once, unbuffered: a row counts as spilled only once the
+/// file holds it, so a disk that fills up mid-run costs no row already reported
+/// as written (a buffer flushed at the end would lose them all).
 struct Spill {
     file: File,
-    writer: BufWriter<File>,
     end: u64,
+    /// A write failed (the disk is full): later rows stay in memory, and the rows
+    /// already written are still read back from the file.
+    full: bool,
 }
 
 impl Spill {
     /// A new spill file, or None when none can be made (rows then stay in memory).
     fn create() -> Option<Spill> {
         let file = tempfile::tempfile().ok()?;
-        let writer = BufWriter::new(file.try_clone().ok()?);
         Some(Spill {
             file,
-            writer,
             end: 0,
+            full: false,
         })
     }
 
-    fn append(&mut self, row: &StepReport) -> io::Result<(u64, u32)> {
-        let bytes = serde_json::to_vec(row)?;
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a report row over 4 GiB"))?;
-        self.writer.write_all(&bytes)?;
+    /// Write `row`; None (and no more spilling) when it cannot be written whole.
+    fn append(&mut self, row: &StepReport) -> Option<(u64, u32)> {
+        use std::os::unix::fs::FileExt;
+        if self.full {
+            return None;
+        }
+        let bytes = serde_json::to_vec(row).ok()?;
+        let written = u32::try_from(bytes.len())
+            .ok()
+            .filter(|_| self.file.write_all_at(&bytes, self.end).is_ok());
+        let Some(len) = written else {
+            self.full = true;
+            return None;
+        };
         let offset = self.end;
         self.end += u64::from(len);
-        Ok((offset, len))
+        Some((offset, len))
     }
 
-    fn read(&mut self, offset: u64, len: u32) -> io::Result<StepReport> {
-        self.writer.flush()?;
+    fn read(&self, offset: u64, len: u32) -> io::Result<StepReport> {
         read_row(&self.file, offset, len, None)
-    }
-
-    /// The file, everything written, for reading back.
-    fn into_file(self) -> io::Result<File> {
-        let Spill { file, writer, .. } = self;
-        writer.into_inner().map_err(|e| e.into_error())?;
-        Ok(file)
     }
 }
 
@@ -476,7 +482,7 @@ impl ReportBuilder {
             Place::Spilled { offset, len } => {
                 // Rare: an event about a step after its end. Its row is read back
                 // and written again when it ends again.
-                let read = spill.as_mut().map(|s| s.read(offset, len));
+                let read = spill.as_ref().map(|s| s.read(offset, len));
                 match read {
                     Some(Ok(mut row)) => {
                         if let (Some(outcome), Some(w)) = (slot.outcome.take(), &mut row.workflow) {
@@ -507,14 +513,10 @@ impl ReportBuilder {
         };
         slot.status = row.status;
         slot.has_workflow = row.workflow.is_some();
-        let Some(spill) = self.spill.as_mut() else {
-            return;
-        };
-        match spill.append(row) {
-            Ok((offset, len)) => slot.place = Place::Spilled { offset, len },
-            // The disk is full or gone: the rest of the rows stay in memory, so
-            // the report is still complete.
-            Err(_) => self.spill = None,
+        // When it cannot be written (the disk is full or gone) the row stays in
+        // memory, so the report is still complete.
+        if let Some((offset, len)) = self.spill.as_mut().and_then(|s| s.append(row)) {
+            slot.place = Place::Spilled { offset, len };
         }
     }
 
@@ -816,9 +818,8 @@ impl ReportBuilder {
             ..
         } = self;
         // Rows not written stay in memory; written ones are read back from the
-        // file as the report is printed. A spill file that cannot be flushed
-        // loses its rows: they read back as errors, said in the report.
-        let file = spill.and_then(|s| s.into_file().ok()).map(Arc::new);
+        // file as the report is printed.
+        let file = spill.map(|s| Arc::new(s.file));
         let mut rows = Vec::new();
         for (id, slot) in slots.into_iter().enumerate() {
             let (row, status) = match slot.place {

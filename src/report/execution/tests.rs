@@ -674,3 +674,31 @@ fn a_step_undone_after_its_row_was_written_reads_compensated() {
     assert!(printed(&by_name) == printed(&in_memory(&events)));
     assert!(printed(&by_id) == printed(&by_name));
 }
+
+#[test]
+fn a_spill_file_that_stops_taking_writes_loses_no_row() {
+    use std::os::fd::AsRawFd;
+    // As when the disk fills up mid-run: the first rows are written, then the file
+    // refuses writes (here: the same file reopened read-only), and the rows after
+    // that stay in memory, while the written ones still read back.
+    let events = failed_apply();
+    let mut builder = ReportBuilder::new();
+    let half = events.len() / 2;
+    for event in &events[..half] {
+        builder.push(event);
+    }
+    let spill = builder.spill.as_mut().expect("a spill file");
+    assert!(spill.end > 0, "nothing was written before the disk filled");
+    let fd = spill.file.as_raw_fd();
+    spill.file = File::open(format!("/proc/self/fd/{fd}")).expect("reopened read-only");
+    for event in &events[half..] {
+        builder.push(event);
+    }
+    let report = builder.finish();
+    let rows = &report.steps.rows;
+    assert!(rows.iter().any(|r| matches!(r, Row::Spilled { .. })));
+    assert!(rows.iter().any(|r| matches!(r, Row::Memory(_))));
+    let memory = in_memory(&events);
+    assert!(printed(&report) == printed(&memory));
+    assert_eq!(report, memory);
+}

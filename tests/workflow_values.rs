@@ -38,14 +38,18 @@ fn steps(workflow: &str) -> (i32, Vec<(String, String, String)>) {
     (out.code, rows)
 }
 
+/// `(step id, status)` of each row.
+fn statuses(rows: &[(String, String, String)]) -> Vec<(&str, &str)> {
+    rows.iter()
+        .map(|(id, status, _)| (id.as_str(), status.as_str()))
+        .collect()
+}
+
 #[test]
 fn the_parameters_of_a_step_that_never_started_cannot_be_read() {
     let (code, rows) = steps("ghost");
     assert_eq!(code, 4);
-    let status: Vec<_> = rows
-        .iter()
-        .map(|(id, s, _)| (id.as_str(), s.as_str()))
-        .collect();
+    let status = statuses(&rows);
     assert_eq!(
         status,
         [
@@ -68,10 +72,7 @@ fn the_parameters_of_a_step_that_never_started_cannot_be_read() {
 fn a_when_compares_numbers_by_value() {
     let (code, rows) = steps("floats");
     assert_eq!(code, 0);
-    let status: Vec<_> = rows
-        .iter()
-        .map(|(id, s, _)| (id.as_str(), s.as_str()))
-        .collect();
+    let status = statuses(&rows);
     assert_eq!(
         status,
         [

@@ -452,38 +452,33 @@ fn run_workflow(
                 halted.unwrap_or("a module did not start").to_string()
             }
         };
-        let name = |step: &ActionStep| {
-            step.workflow
-                .as_ref()
-                .map_or_else(|| step.action.clone(), |w| w.step.clone())
-        };
-        for step in &doc.actions {
-            let why = why(&step.module);
-            ctx.sink.emit(&Event::WorkflowStep {
-                at: ctx.ids.now(),
-                step: step.id,
-                id: name(step),
-                decision: super::event::WorkflowDecision::Skipped,
-                reason: Some(why.clone()),
-            });
-            ctx.skipped(step.id, &step.module, None, Some(&step.action), &why, None);
-        }
         // The compensations are planned steps too: each is on record as not
         // run, with why, as after a workflow that ran (the report then accounts
-        // for every planned step).
-        for step in &doc.actions {
-            let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
-                continue;
-            };
-            let why = why(&comp.module);
+        // for every planned step). Steps first, then compensations, in plan order.
+        use super::event::WorkflowDecision::{CompensationSkipped, Skipped};
+        let steps = doc.actions.iter().map(|step| (step, step, Skipped));
+        let compensations = doc.actions.iter().filter_map(|step| {
+            let comp = step.workflow.as_ref()?.compensate.as_deref()?;
+            Some((comp, step, CompensationSkipped))
+        });
+        for (planned, undone, decision) in steps.chain(compensations) {
+            let why = why(&planned.module);
             ctx.sink.emit(&Event::WorkflowStep {
                 at: ctx.ids.now(),
-                step: comp.id,
-                id: name(step),
-                decision: super::event::WorkflowDecision::CompensationSkipped,
+                step: planned.id,
+                // A compensation is named by the step it undoes.
+                id: super::workflow::step_name(undone),
+                decision,
                 reason: Some(why.clone()),
             });
-            ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
+            ctx.skipped(
+                planned.id,
+                &planned.module,
+                None,
+                Some(&planned.action),
+                &why,
+                None,
+            );
         }
         if let Some(workflow) = &doc.workflow {
             ctx.sink.emit(&Event::WorkflowFinished {

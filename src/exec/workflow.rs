@@ -648,7 +648,7 @@ fn child<'v>(value: &'v Json, field: &str) -> Option<&'v Json> {
 }
 
 /// The workflow step id of `step` (its action when it has none).
-fn step_name(step: &ActionStep) -> String {
+pub(super) fn step_name(step: &ActionStep) -> String {
     step.workflow
         .as_ref()
         .map_or_else(|| step.action.clone(), |w| w.step.clone())

@@ -538,20 +538,21 @@ impl<'t> Reader<'t> {
         Ok(after)
     }
 
+    /// Where a plain scalar inside a flow collection, starting at `at`, stops: at
+    /// the first indicator that can end it (or `end`).
+    fn flow_plain_end(&self, at: usize, end: usize) -> usize {
+        self.bytes[at..end]
+            .iter()
+            .position(|b| matches!(b, b':' | b',' | b'[' | b']' | b'{' | b'}' | b'#'))
+            .map_or(end, |n| at + n)
+    }
+
     /// A flow mapping's plain key and its `: `; gives where the value starts.
     fn flow_key(&mut self, at: usize, end: usize) -> R<usize> {
         if at >= end || !self.plain_start(at, end) {
             return Err(Refuse);
         }
-        let mut i = at;
-        while i < end
-            && !matches!(
-                self.bytes[i],
-                b':' | b',' | b'[' | b']' | b'{' | b'}' | b'#'
-            )
-        {
-            i += 1;
-        }
+        let i = self.flow_plain_end(at, end);
         if i + 1 >= end || self.bytes[i] != b':' || self.bytes[i + 1] != b' ' {
             return Err(Refuse);
         }
@@ -586,15 +587,7 @@ impl<'t> Reader<'t> {
                 if !self.plain_start(at, end) {
                     return Err(Refuse);
                 }
-                let mut i = at;
-                while i < end
-                    && !matches!(
-                        self.bytes[i],
-                        b':' | b',' | b'[' | b']' | b'{' | b'}' | b'#'
-                    )
-                {
-                    i += 1;
-                }
+                let i = self.flow_plain_end(at, end);
                 if i >= end || !matches!(self.bytes[i], b',' | b']' | b'}') {
                     return Err(Refuse);
                 }

@@ -2,8 +2,16 @@
 
 #![allow(dead_code)]
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use nix::unistd::Pid;
 
 /// The repository root (tests run with it as the working directory).
 pub(crate) fn root() -> PathBuf {
@@ -21,10 +29,20 @@ pub(crate) fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "note: skipped {test}: {reason}");
 }
 
+/// How long one run of a program in a test may take unless the test says
+/// otherwise: a hang fails the test (its process group killed) instead of stalling
+/// CI. Far above any run's normal time, even in a debug build on a loaded machine.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long a program's stdout and stderr may stay open after it exited before the
+/// test fails: only a process it started and left running can hold them.
+const PIPES_AFTER_EXIT: Duration = Duration::from_secs(10);
+
 /// A `rune` invocation under construction.
 pub(crate) struct Rune {
     command: Command,
     stdin: Option<Vec<u8>>,
+    deadline: Duration,
 }
 
 /// What a finished invocation produced.
@@ -51,23 +69,31 @@ impl Output {
     }
 }
 
+/// The `rune` binary, run from the repository root with an environment that does
+/// not depend on the caller's (no `NO_COLOR`, no `SOURCE_DATE_EPOCH`).
+pub(crate) fn rune_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rune"));
+    command
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        // A CI that exports it would fix every plan's clock; tests that want it set it.
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("RUST_BACKTRACE", "0");
+    command
+}
+
 /// Start building `rune ARGS...`, run from the repository root.
 pub(crate) fn rune<I, S>(args: I) -> Rune
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rune"));
-    command
-        .args(args)
-        .current_dir(root())
-        .env_remove("NO_COLOR")
-        // A CI that exports it would fix every plan's clock; tests that want it set it.
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("RUST_BACKTRACE", "0");
+    let mut command = rune_command();
+    command.args(args);
     Rune {
         command,
         stdin: None,
+        deadline: DEADLINE,
     }
 }
 
@@ -100,37 +126,270 @@ impl Rune {
         self
     }
 
+    /// Remove an environment variable.
+    pub(crate) fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     /// Feed this to stdin.
     pub(crate) fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
         self
     }
 
-    /// Run to completion.
-    pub(crate) fn run(mut self) -> Output {
+    /// Fail the test if the run takes longer than this (default [`DEADLINE`]).
+    pub(crate) fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Start it and return at once, for a test that acts while it runs.
+    pub(crate) fn spawn(self) -> Running {
+        Running::start(self.command, self.stdin, self.deadline)
+    }
+
+    /// Run to completion (or fail the test at the deadline).
+    pub(crate) fn run(self) -> Output {
+        self.spawn().wait()
+    }
+}
+
+/// Run any program to completion within `deadline`, in its own process group, with
+/// stdout and stderr captured; a hang kills the group and fails the test. For the
+/// helpers tests run besides rune (`bash`, `script`, `tar`...).
+pub(crate) fn output_within(mut command: Command, deadline: Duration) -> Output {
+    command.stdin(Stdio::null());
+    Running::start(command, None, deadline).wait()
+}
+
+/// Wait until `ready` holds, checking every 10 ms, or fail the test after `limit`
+/// saying what did not happen. For events a test can only see in the file system
+/// (a pid file a script wrote, a line in a log).
+pub(crate) fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let began = Instant::now();
+    while !ready() {
+        assert!(began.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` still exists (a zombie counts as gone: it runs nothing).
+pub(crate) fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// One program a test started, in its own process group, with a deadline: dropping
+/// it before it finished kills the group, so a failed assertion leaks nothing.
+pub(crate) struct Running {
+    child: Option<Child>,
+    pid: i32,
+    name: String,
+    began: Instant,
+    deadline: Duration,
+    /// Sent once the process has exited (not yet reaped: its pid, and so its group
+    /// id, cannot be reused while the test may still signal it).
+    exited: mpsc::Receiver<()>,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// One message per output stream, sent when that stream reaches its end.
+    closed: mpsc::Receiver<()>,
+}
+
+impl Running {
+    fn start(mut command: Command, stdin: Option<Vec<u8>>, deadline: Duration) -> Running {
         use std::io::Write;
-        self.command
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+        let name = command.get_program().to_string_lossy().into_owned();
+        command
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = self.command.spawn().expect("rune binary starts");
-        if let Some(input) = self.stdin.take() {
-            let mut stdin = child.stdin.take().expect("stdin is piped");
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        } else if command.get_program() == env!("CARGO_BIN_EXE_rune") {
+            command.stdin(Stdio::null());
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let pid = child.id() as i32;
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
             std::thread::spawn(move || {
-                let _ = stdin.write_all(&input);
+                let _ = pipe.write_all(&input);
             });
         }
-        let out = child.wait_with_output().expect("rune binary finishes");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        let (closed_tx, closed) = mpsc::channel();
+        let stdout = collect(child.stdout.take().expect("piped"), closed_tx.clone());
+        let stderr = collect(child.stderr.take().expect("piped"), closed_tx);
+        let (exited_tx, exited) = mpsc::channel();
+        std::thread::spawn(move || {
+            // WNOWAIT: learn of the exit without reaping, so the pid stays ours.
+            while let Err(nix::errno::Errno::EINTR) = waitid(
+                Id::Pid(Pid::from_raw(pid)),
+                WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+            ) {}
+            let _ = exited_tx.send(());
+        });
+        Running {
+            child: Some(child),
+            pid,
+            name,
+            began: Instant::now(),
+            deadline,
+            exited,
+            stdout,
+            stderr,
+            closed,
         }
     }
+
+    /// The process id (also its process group id).
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Send `signal` to the process (not its group). Safe until [`Running::wait`]:
+    /// the process is not reaped before, so the pid is still its own.
+    pub(crate) fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid), signal).expect("the process is signalled");
+    }
+
+    /// What it wrote to stderr so far.
+    pub(crate) fn stderr_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("stderr buffer")).into_owned()
+    }
+
+    /// What it wrote to stdout so far.
+    pub(crate) fn stdout_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().expect("stdout buffer")).into_owned()
+    }
+
+    /// Wait until its stderr so far satisfies `ready`, or fail the test (killing the
+    /// group) at its deadline.
+    pub(crate) fn wait_for_stderr(&mut self, what: &str, ready: impl Fn(&str) -> bool) {
+        let stderr = Arc::clone(&self.stderr);
+        self.wait_for(what, || {
+            ready(&String::from_utf8_lossy(
+                &stderr.lock().expect("stderr buffer"),
+            ))
+        });
+    }
+
+    /// Wait until `ready` holds, or fail the test (killing the group) at its deadline
+    /// or once the process exited without it.
+    pub(crate) fn wait_for(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
+        loop {
+            if ready() {
+                return;
+            }
+            if self.began.elapsed() > self.deadline {
+                self.fail(&format!("waited for {what} until the deadline"));
+            }
+            // Exited: one last look, since the event may have come with the exit.
+            if self.exited.try_recv().is_ok() {
+                if ready() {
+                    return;
+                }
+                self.fail(&format!("exited before {what}"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Wait for the exit and for stdout and stderr to close, or fail the test at
+    /// the deadline (killing the group).
+    pub(crate) fn wait(mut self) -> Output {
+        let (status, stdout, stderr) = self.wait_raw();
+        Output {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Like [`Running::wait`], with the whole exit status (a signal death has no code).
+    pub(crate) fn wait_raw(&mut self) -> (ExitStatus, String, String) {
+        let left = self.deadline.saturating_sub(self.began.elapsed());
+        if self.exited.recv_timeout(left).is_err() {
+            self.fail(&format!("ran past its deadline of {:?}", self.deadline));
+        }
+        let status = self
+            .child
+            .take()
+            .expect("waited for once")
+            .wait()
+            .expect("the process is reaped");
+        for _ in 0..2 {
+            if self.closed.recv_timeout(PIPES_AFTER_EXIT).is_err() {
+                // Group members still hold the pipe; kill them (the group outlives
+                // its reaped leader while they live) before failing.
+                let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
+                panic!(
+                    "{} exited ({status}) but its stdout or stderr stayed open {PIPES_AFTER_EXIT:?}: \
+                     a process it started is still running\nstderr so far:\n{}",
+                    self.name,
+                    self.stderr_so_far()
+                );
+            }
+        }
+        (status, self.stdout_so_far(), self.stderr_so_far())
+    }
+
+    /// Kill the process group and fail the test, showing what the program wrote.
+    fn fail(&mut self, why: &str) -> ! {
+        self.kill_group();
+        panic!(
+            "{} {why} (its process group was killed after {:?})\n----- stdout -----\n{}\n----- stderr -----\n{}",
+            self.name,
+            self.began.elapsed(),
+            self.stdout_so_far(),
+            self.stderr_so_far()
+        );
+    }
+
+    /// SIGKILL the whole group, then reap the leader.
+    fn kill_group(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Not reaped yet, so the group id is still this process's own.
+            let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
+/// Read `pipe` to its end on a thread into a shared buffer; say so on `closed`.
+fn collect(mut pipe: impl Read + Send + 'static, closed: mpsc::Sender<()>) -> Arc<Mutex<Vec<u8>>> {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let shared = Arc::clone(&buffer);
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => shared
+                    .lock()
+                    .expect("buffer")
+                    .extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let _ = closed.send(());
+    });
+    buffer
 }
 
 /// A plan request for these targets (none: the whole catalog) at a fixed instant,

@@ -62,10 +62,8 @@ fn on_a_terminal(args: &[&str], no_color: Option<&str>) -> Option<String> {
     if let Some(value) = no_color {
         script.env("NO_COLOR", value);
     }
-    match script.output() {
-        Ok(out) if !out.stdout.is_empty() => {
-            Some(String::from_utf8_lossy(&out.stdout).into_owned())
-        }
+    match crate::support::output_within(script, crate::support::DEADLINE) {
+        Ok(out) if !out.stdout.is_empty() => Some(out.stdout),
         _ => {
             crate::support::skip("no `script` to give rune a terminal");
             None

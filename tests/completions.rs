@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::{rune, skip};
+use crate::support::{output_within, rune, skip, DEADLINE};
 
 /// The commands `rune --help` lists, without clap's own `help`.
 fn commands() -> Vec<String> {
@@ -69,22 +69,11 @@ fn bash_completes(script: &std::path::Path, words: &[&str]) -> Option<Vec<String
         words[words.len() - 1],
         words[words.len() - 2],
     );
-    let out = Command::new("bash")
-        .args(["--norc", "-c", &program])
-        .output()
-        .ok()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    )
+    let mut bash = Command::new("bash");
+    bash.args(["--norc", "-c", &program]);
+    let out = output_within(bash, DEADLINE).ok()?;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    Some(out.stdout.split_whitespace().map(str::to_string).collect())
 }
 
 #[test]
@@ -92,15 +81,13 @@ fn the_bash_script_is_valid_bash_and_completes_commands_flags_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("rune.bash");
     std::fs::write(&script, completions("bash")).unwrap();
-    let Ok(syntax) = Command::new("bash").arg("-n").arg(&script).output() else {
+    let mut bash = Command::new("bash");
+    bash.arg("-n").arg(&script);
+    let Ok(syntax) = output_within(bash, DEADLINE) else {
         skip("no bash");
         return;
     };
-    assert!(
-        syntax.status.success(),
-        "{}",
-        String::from_utf8_lossy(&syntax.stderr)
-    );
+    assert_eq!(syntax.code, 0, "{}", syntax.stderr);
     let complete = |words: &[&str]| bash_completes(&script, words).unwrap();
     assert_eq!(complete(&["rune", "pl"]), ["plan"]);
     assert_eq!(complete(&["rune", "list-"]), ["list-actions"]);
@@ -161,15 +148,15 @@ fn man_out_dir_writes_one_page_per_command() {
     assert_eq!(root, rune(["man"]).run().stdout);
 
     // Pages a man reader can format without warnings.
-    match Command::new("groff")
+    let mut groff = Command::new("groff");
+    groff
         .args(["-man", "-z", "-ww"])
-        .arg(dir.path().join("rune-plan.1"))
-        .output()
-    {
+        .arg(dir.path().join("rune-plan.1"));
+    match output_within(groff, DEADLINE) {
         Ok(groff) => assert!(
-            groff.status.success() && groff.stderr.is_empty(),
+            groff.code == 0 && groff.stderr.is_empty(),
             "{}",
-            String::from_utf8_lossy(&groff.stderr)
+            groff.stderr
         ),
         Err(_) => skip("no groff"),
     }

@@ -128,22 +128,16 @@ impl Example {
     }
 
     fn run_raw(&self, exec: &[String], stdin: &[u8], schema: Value) -> Answer {
-        let mut child = self
-            .command(exec)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
+        let out =
+            crate::support::output_with_input(self.command(exec), stdin, crate::support::DEADLINE);
+        let stdout = out.stdout;
         let answer: Value = serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout:?}"));
+        assert!(out.code >= 0, "killed by a signal: {}", out.stderr);
         Answer {
-            code: out.status.code().expect("exited"),
+            code: out.code,
             json: answer,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stderr: out.stderr,
             schema,
         }
     }
@@ -246,8 +240,11 @@ fn disk_usage_agrees_with_df_and_fails_on_a_missing_path() {
         false,
     );
     let out = answer.success();
-    let df = Command::new("df").args(["-Pk", "/"]).output().unwrap();
-    let df = String::from_utf8(df.stdout).unwrap();
+    let mut df = Command::new("df");
+    df.args(["-Pk", "/"]);
+    let df = crate::support::output_within(df, crate::support::DEADLINE)
+        .unwrap()
+        .stdout;
     let columns: Vec<&str> = df.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(out["size_kb"].to_string(), columns[1]);
     assert_eq!(out["mount_point"], columns[5]);
@@ -307,17 +304,12 @@ fn log(example: &Example, name: &str, text: &str) -> PathBuf {
 }
 
 fn tar_listing(archive: &str) -> Vec<String> {
-    let out = Command::new("tar")
-        .args(["-tzf", archive])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut names: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let mut tar = Command::new("tar");
+    tar.args(["-tzf", archive]);
+    let out = crate::support::output_within(tar, crate::support::DEADLINE).unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut names: Vec<String> = out
+        .stdout
         .lines()
         .map(|l| l.rsplit('/').next().unwrap().to_string())
         .collect();
@@ -418,29 +410,51 @@ fn rotate_logs_shifts_generations_and_keeps_a_bounded_number() {
     assert!(log_file.exists());
 }
 
-/// A running module process and its SPI pipes.
+/// A running module process (in its own process group) and its SPI pipes.
 struct Module {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// Its stdout, line by line from a reader thread, so a module that never
+    /// answers fails the test at [`ANSWER_DEADLINE`] instead of hanging it.
+    lines: std::sync::mpsc::Receiver<String>,
     next_id: u64,
 }
 
+/// How long a module may take to answer one request in these tests.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+
 impl Module {
     fn start(example: &Example, exec: &[String]) -> Self {
+        use std::os::unix::process::CommandExt;
         let mut child = example
             .command(exec)
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            loop {
+                let mut line = String::new();
+                match stdout.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
         Module {
             child,
             stdin,
-            stdout,
+            lines,
             next_id: 1,
         }
     }
@@ -452,8 +466,10 @@ impl Module {
         let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         writeln!(self.stdin, "{request}").unwrap();
         self.stdin.flush().unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
+        let line = self
+            .lines
+            .recv_timeout(ANSWER_DEADLINE)
+            .unwrap_or_else(|_| panic!("no answer to {method} within {ANSWER_DEADLINE:?}"));
         assert!(line.ends_with('\n'), "one message per line: {line:?}");
         let answer: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(answer["jsonrpc"], "2.0");
@@ -485,7 +501,11 @@ impl Module {
 
 impl Drop for Module {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Its group: whatever the module started dies with it.
+        if let Ok(None) = self.child.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+        }
         let _ = self.child.wait();
     }
 }

@@ -5,31 +5,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
-use crate::support::root;
+use crate::support::{root, Running};
 
 fn module_exec() -> PathBuf {
     root().join("tests/fixtures/module_exec/catalog.yaml")
 }
 
 /// Start `rune ARGS` with `WF_LOG` at `log`, progress as plain lines.
-fn start(args: &[&str], log: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_rune"))
-        .current_dir(root())
-        .args(args)
-        .env("WF_LOG", log)
+fn start(args: &[&str], log: &Path) -> Running {
+    crate::support::rune(args)
+        .env("WF_LOG", log.to_str().unwrap())
         .env("RUNE_PROGRESS", "lines")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
 }
 
 #[test]
@@ -37,7 +29,7 @@ fn the_first_ctrl_c_stops_a_workflow_steps_retries_and_lets_the_attempt_finish()
     let dir = TempDir::new().unwrap();
     let log = dir.path().join("steps.log");
     let catalog = module_exec();
-    let child = start(
+    let mut child = start(
         &[
             "apply",
             "--catalog",
@@ -49,19 +41,17 @@ fn the_first_ctrl_c_stops_a_workflow_steps_retries_and_lets_the_attempt_finish()
         ],
         &log,
     );
-    // The first attempt sleeps 800 ms: the signal lands while it runs.
-    std::thread::sleep(Duration::from_millis(400));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let signalled = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let waited = signalled.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
-    // Without the fix: five more attempts over 1 + 2 + 4 + 8 + 16 s of backoff.
-    assert!(
-        waited < Duration::from_secs(4),
-        "exited {waited:?} after Ctrl-C"
-    );
+    // The first attempt logs its start, then sleeps 800 ms: the signal lands while
+    // it runs.
+    child.wait_for("the first attempt to start", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("start"))
+    });
+    child.signal(Signal::SIGINT);
+    let out = child.wait();
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 130, "{stdout}");
+    // Without the fix: five more attempts over 1 + 2 + 4 + 8 + 16 s of backoff, each
+    // logged (and the run's deadline would fail the test first).
     let log = std::fs::read_to_string(&log).unwrap();
     let starts = log.lines().filter(|l| l.starts_with("start")).count();
     let ends = log.lines().filter(|l| l.starts_with("end")).count();
@@ -71,6 +61,7 @@ fn the_first_ctrl_c_stops_a_workflow_steps_retries_and_lets_the_attempt_finish()
         "the attempt in flight finishes, no other starts:\n{log}"
     );
     let report: Json = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["status"], "interrupted", "{report}");
     let step = report["steps"]
         .as_array()
         .unwrap()

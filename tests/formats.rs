@@ -256,11 +256,10 @@ fn on_a_terminal(args: &str, no_color: bool) -> Option<String> {
     if no_color {
         script.env("NO_COLOR", "1");
     }
-    let out = script
-        .output()
+    let out = crate::support::output_within(script, crate::support::DEADLINE)
         .ok()
-        .filter(|o| o.status.code() == Some(1))?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        .filter(|o| o.code == 1)?;
+    Some(out.stdout)
 }
 
 // On a terminal `--color auto` colours, and NO_COLOR turns that off: checked on a

@@ -4,10 +4,8 @@
 //! hold for any input: a defined exit code, no panic, an answer within a time
 //! bound, locations inside the file, and no raw control character on a terminal.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::prelude::*;
 
@@ -20,45 +18,14 @@ struct Run {
 
 /// Run `rune ARGS` with a deadline: a hang is a failure, not a stuck test suite.
 fn run_with_deadline(args: &[&str], cwd: &Path, deadline: Duration) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rune"))
-        .args(args)
+    let out = crate::support::rune(args)
         .current_dir(cwd)
-        .env_remove("NO_COLOR")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rune binary starts");
-    // Drain both pipes on their own threads so a large output cannot block the child.
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out_pipe.read_to_end(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err_pipe.read_to_end(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`rune {}` ran longer than {deadline:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+        .deadline(deadline)
+        .run();
     Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 

@@ -9,9 +9,8 @@
 //! (`rune apply` and `rune run` use the same `Interrupts`; their own Ctrl-C tests
 //! live with those commands.)
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -20,8 +19,11 @@ use nix::unistd::Pid;
 /// Set in the child's environment; without it [`interrupt_child`] does nothing.
 const CHILD_ENV: &str = "RUNE_TEST_INTERRUPT_CHILD";
 
-/// The child side: only does anything when run by [`two_signals_stop_then_kill`].
+/// The child side: ignored in a normal run (it is no test of its own) and run by
+/// [`two_signals_stop_then_kill`] with `--ignored`; the variable guards against a
+/// plain `--ignored` run, which would install signal handlers and wait.
 #[test]
+#[ignore = "the child half of interrupt::two_signals_stop_then_kill, which runs it"]
 #[allow(clippy::disallowed_methods)] // the child reports to its parent on stdout, past the capture
 fn interrupt_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
@@ -160,69 +162,54 @@ fn interrupt_child() {
     std::process::exit(report.exit_status().code());
 }
 
-/// Kills the child test binary (and the plugin's group, by the child's pid) when a
-/// failed assertion unwinds, so a failing test leaves nothing running.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The `CHILD` lines the child wrote so far (libtest may have written the test's
+/// name on the same line first).
+fn child_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| Some(line[line.find("CHILD ")? + "CHILD ".len()..].to_string()))
+        .collect()
 }
 
 #[test]
 fn two_signals_stop_then_kill() {
-    let child = Command::new(std::env::current_exe().expect("test binary"))
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
         .args([
             "--exact",
             "interrupt::interrupt_child",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
         .env(CHILD_ENV, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("test binary starts again");
-    let mut child = Reap(child);
-    let stderr = child.0.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
-        text
-    });
-    let pid = Pid::from_raw(child.0.id() as i32);
-
-    // Lines arrive on a thread, so a child that never answers fails the test
-    // instead of hanging it.
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // libtest may have written the test's name on the same line first.
-            if let Some(at) = line.find("CHILD ") {
-                let _ = tx.send(line[at + "CHILD ".len()..].to_string());
-            }
-        }
-    });
-    let next = |what: &str| {
-        rx.recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("the child never said {what}"))
+        .stdin(Stdio::null());
+    // Its own process group, killed with the plugin's when an assertion fails.
+    let mut child = crate::support::spawn_within(command, Duration::from_secs(60));
+    let pid = Pid::from_raw(child.pid());
+    let mut said = 0;
+    let mut next = |child: &mut crate::support::Running, what: &str| {
+        child.wait_for_stdout(what, |out| child_lines(out).len() > said);
+        said += 1;
+        child_lines(&child.stdout_so_far())[said - 1].clone()
     };
 
-    assert_eq!(next("ready"), "ready");
+    assert_eq!(next(&mut child, "ready"), "ready");
     kill(pid, Signal::SIGINT).expect("first signal");
-    assert_eq!(next("stop"), "stop=true kill=false count=1");
+    assert_eq!(next(&mut child, "stop"), "stop=true kill=false count=1");
 
     // The plugin is still running after the first signal: stopping is not killing.
+    // (Nothing to wait for: this looks for an event that must not come.)
     std::thread::sleep(Duration::from_millis(100));
-    assert!(rx.try_recv().is_err(), "the first signal ended the plugin");
+    assert_eq!(
+        child_lines(&child.stdout_so_far()),
+        ["ready", "stop=true kill=false count=1"],
+        "the first signal ended the plugin"
+    );
 
     let second = Instant::now();
     kill(pid, Signal::SIGTERM).expect("second signal");
-    let ended = next("plugin ended");
+    let ended = next(&mut child, "plugin ended");
     assert!(
         second.elapsed() < Duration::from_secs(3),
         "the second signal took {:?} to end a plugin that ignores SIGTERM",
@@ -241,12 +228,11 @@ fn two_signals_stop_then_kill() {
     );
 
     assert_eq!(
-        next("events"),
+        next(&mut child, "events"),
         "events {\"event\":\"interrupted\",\"at\":\"2026-01-05T10:00:00Z\",\"count\":1} \
          {\"event\":\"interrupted\",\"at\":\"2026-01-05T10:00:00Z\",\"count\":2}"
     );
-    let status = child.0.wait().expect("child exits");
-    let stderr = stderr.join().unwrap();
+    let (status, _, stderr) = child.wait_raw();
     assert_eq!(status.code(), Some(130), "child: {status:?}\n{stderr}");
     // Progress lines while it ran, then the report: readable, and the same bytes on
     // every run (deterministic ids and clock; the plugin's pid filtered).

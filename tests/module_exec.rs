@@ -6,11 +6,8 @@
 //! finish as it lets a plugin.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
@@ -82,25 +79,23 @@ fn a_late_answer_to_a_timed_out_execute_is_discarded() {
 fn the_first_ctrl_c_lets_a_module_execute_finish() {
     let dir = TempDir::new().unwrap();
     let log = dir.path().join("mod.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_rune"))
-        .current_dir(root())
-        .args(["apply", "--catalog"])
-        .arg(catalog())
+    let started = dir.path().join("mod.log.started");
+    let mut child = rune(["apply", "--catalog"])
+        .arg_path(catalog())
         .args(["--workflow", "slow", "--format", "json"])
-        .env("MOD_LOG", &log)
+        .env("MOD_LOG", log.to_str().unwrap())
         .env("RUNE_PROGRESS", "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The module starts in well under a second; p's execute sleeps 2 s.
-    std::thread::sleep(Duration::from_millis(1200));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+        .spawn();
+    // p's execute logs that it began, then sleeps 2 s: the signal lands while it runs.
+    child.wait_for("p's execute to begin in the module", || {
+        std::fs::read_to_string(&started).is_ok_and(|l| l.contains("exec 1 1"))
+    });
+    child.signal(Signal::SIGINT);
+    let out = child.wait();
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 130, "{stdout}");
     let report: Json = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["status"], "interrupted", "{report}");
     assert_eq!(step(&report, "p")["status"], "succeeded", "{report}");
     assert_eq!(step(&report, "p")["output"], serde_json::json!({"x": 1}));
     assert_eq!(step(&report, "q")["status"], "skipped");

@@ -555,14 +555,12 @@ fn a_failed_write_to_stdout_exits_2_with_a_message() {
             .write(true)
             .open("/dev/full")
             .expect("/dev/full");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rune"))
-            .args(&args)
+        let out = crate::support::rune(&args)
             .current_dir(dir.path())
             .stdout(full)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            .run();
+        let stderr = &out.stderr;
+        assert_eq!(out.code, 2, "{args:?}: {stderr}");
         assert!(
             stderr.contains("cannot write to stdout"),
             "{args:?}: {stderr}"
@@ -574,20 +572,17 @@ fn a_failed_write_to_stdout_exits_2_with_a_message() {
 #[cfg(unix)]
 fn a_closed_pipe_ends_output_quietly() {
     use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rune"))
-        .args(["explain"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+    // A pipe whose reader takes 16 bytes and closes it: made here, its read end
+    // dropped by the test, its write end rune's stdout.
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    let mut reader = std::fs::File::from(reader);
+    let child = crate::support::rune(["explain"]).stdout(writer).spawn();
     let mut first = [0u8; 16];
-    stdout.read_exact(&mut first).unwrap();
-    drop(stdout);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    reader.read_exact(&mut first).unwrap();
+    drop(reader);
+    let out = child.wait();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
 }
 
 const WARNING_ONLY: &str = "catalog_version: \"1\"\nmodules:\n  - module_identity: { module_name: api, module_class: Svc, module_type: service, module_version: 1.0.0, description: Example }\n    technical_requirements:\n      supported_protocols: [rcs_v2]\n      dependencies:\n        - { module_name: cache, criticality: optional }\n";
@@ -833,18 +828,16 @@ fn a_new_plan_file_gets_the_mode_a_shell_redirect_would_give() {
     let dir = crate::plan::fixture();
     for (umask, mode) in [("022", 0o644), ("002", 0o664), ("077", 0o600)] {
         let name = format!("plan-{umask}.json");
-        let status = std::process::Command::new("sh")
-            .arg("-c")
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c")
             .arg(format!(
                 "umask {umask} && exec \"$0\" plan --at 2026-03-27T10:00:00Z --out {name}"
             ))
             .arg(env!("CARGO_BIN_EXE_rune"))
             .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+            .env_remove("SOURCE_DATE_EPOCH");
+        let out = crate::support::output_within(sh, crate::support::DEADLINE).unwrap();
+        assert_eq!(out.code, 0, "{}", out.snapshot());
         let got = std::fs::metadata(dir.path().join(&name))
             .unwrap()
             .permissions()

@@ -863,7 +863,10 @@ fn invalid_catalog_is_refused_with_the_validate_report() {
 fn detailed_exitcode_is_3_when_steps_are_planned() {
     let dir = fixture();
     let out = plan_in(&dir, ["--at", FRIDAY_MORNING, "--detailed-exitcode"]);
-    assert_eq!(out.code, 3);
+    assert_eq!(out.code, 3, "{}", out.snapshot());
+    // 3 is also a failed run's code elsewhere: here it is a whole plan, no error.
+    assert!(out.stdout.contains("\nplan: "), "{}", out.stdout);
+    assert!(!out.stderr.contains("rune::"), "{}", out.stderr);
 }
 
 #[test]
@@ -893,7 +896,19 @@ fn detailed_exitcode_is_1_when_a_step_is_denied() {
             "node=a",
         ],
     );
-    assert_eq!(out.code, 1);
+    // Denied by policy, not refused for its parameters (also exit 1).
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("rune::plan::policy_denied")
+            && out.stderr.contains("`restart-nomad` denied by break_glass"),
+        "{}",
+        out.snapshot()
+    );
+    assert!(
+        out.stdout.contains("1 action denied by policy"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -470,32 +470,18 @@ fn dry_run_validates_and_decides_but_starts_nothing() {
 
 #[test]
 fn ctrl_c_kills_the_plugin_group_and_exits_130() {
-    use std::process::{Command, Stdio};
     let pids = Pids::new();
-    let child = Command::new(env!("CARGO_BIN_EXE_rune"))
-        .args(["run", "slow", "--catalog", CATALOG, "--output", "json"])
-        .current_dir(root())
+    let mut child = crate::support::rune(["run", "slow", "--catalog", CATALOG, "--output", "json"])
         .env("PIDFILE", pids.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     // Wait until the plugin runs (it records its pid and its sleep's).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pids.recorded().len() < 2 {
-        assert!(Instant::now() < deadline, "the plugin never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    child.wait_for("the plugin to start", || pids.recorded().len() >= 2);
     let started = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.signal(nix::sys::signal::Signal::SIGINT);
+    let out = child.wait();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(130));
-    let doc: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, 130, "{}", out.snapshot());
+    let doc = out.json();
     assert_eq!(doc["outcome"], "interrupted");
     assert_eq!(doc["error"]["error_context"]["kind"], "interrupted");
     pids.assert_all_gone();

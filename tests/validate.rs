@@ -109,8 +109,26 @@ fn every_fixture_in_the_folder_has_its_own_test() {
 #[test]
 fn warnings_pass_unless_denied() {
     let path = "tests/fixtures/invalid/missing_optional_dependency.yaml";
-    assert_eq!(rune(["validate", path]).run().code, 0);
-    assert_eq!(rune(["validate", "--deny-warnings", path]).run().code, 1);
+    let warned = rune(["validate", "--color", "never", path]).run();
+    assert_eq!(warned.code, 0, "{}", warned.snapshot());
+    let denied = rune(["validate", "--color", "never", "--deny-warnings", path]).run();
+    assert_eq!(denied.code, 1, "{}", denied.snapshot());
+    // The warning itself fails the run, and the report says so.
+    for out in [&warned, &denied] {
+        assert!(
+            out.stderr
+                .contains("rune::check::missing_optional_dependency"),
+            "{}",
+            out.snapshot()
+        );
+    }
+    assert!(
+        denied
+            .stderr
+            .contains("(warnings denied by --deny-warnings)"),
+        "{}",
+        denied.snapshot()
+    );
 }
 
 #[test]
@@ -221,5 +239,7 @@ fn exit_codes_distinguish_errors_from_io_problems() {
         rune(["validate", broken, "no/such/file.yaml"]).run().code,
         2
     );
-    assert_eq!(rune(["validate", "--no-such-flag"]).run().code, 2);
+    let usage = rune(["validate", "--no-such-flag"]).run();
+    assert_eq!(usage.code, 2, "{}", usage.snapshot());
+    assert!(usage.stderr.contains("--no-such-flag"), "{}", usage.stderr);
 }

@@ -109,7 +109,14 @@ fn if_failure_without_needs_is_a_warning() {
     assert_eq!(out.code, 0, "a warning passes");
     insta::assert_snapshot!(out.snapshot());
     assert_eq!(codes("never_runs"), ["step_never_runs"]);
-    assert_eq!(validate("never_runs", &["--deny-warnings"]).code, 1);
+    let denied = validate("never_runs", &["--deny-warnings", "--format", "json"]);
+    assert_eq!(denied.code, 1, "{}", denied.snapshot());
+    assert_eq!(denied.json()["valid"], false);
+    assert!(
+        denied.stdout.contains("step_never_runs"),
+        "{}",
+        denied.stdout
+    );
 }
 
 /// A workflow of `n` steps in one `needs` chain, each reading the step before it,
@@ -188,7 +195,16 @@ fn a_required_parameter_from_an_optional_input_is_a_warning() {
         codes("optional_input"),
         ["required_parameter_from_optional_input"; 2]
     );
-    assert_eq!(validate("optional_input", &["--deny-warnings"]).code, 1);
+    let denied = validate("optional_input", &["--deny-warnings", "--format", "json"]);
+    assert_eq!(denied.code, 1, "{}", denied.snapshot());
+    assert_eq!(denied.json()["valid"], false);
+    assert!(
+        denied
+            .stdout
+            .contains("required_parameter_from_optional_input"),
+        "{}",
+        denied.stdout
+    );
 }
 
 /// Every diagnostic of every fixture points at a line and column of a file, and

@@ -42,6 +42,8 @@ const PIPES_AFTER_EXIT: Duration = Duration::from_secs(10);
 pub(crate) struct Rune {
     command: Command,
     stdin: Option<Vec<u8>>,
+    /// Where stdout goes instead of being captured (a file, `/dev/full`).
+    stdout: Option<Stdio>,
     deadline: Duration,
 }
 
@@ -93,6 +95,7 @@ where
     Rune {
         command,
         stdin: None,
+        stdout: None,
         deadline: DEADLINE,
     }
 }
@@ -138,6 +141,43 @@ impl Rune {
         self
     }
 
+    /// Send stdout here instead of capturing it (the output's stdout is then empty).
+    pub(crate) fn stdout(mut self, stdout: impl Into<Stdio>) -> Self {
+        self.stdout = Some(stdout.into());
+        self
+    }
+
+    /// Run as the unprivileged user `nobody` when the tests run as root (as CI
+    /// does), through util-linux `setpriv`, so checks that only hold for an
+    /// ordinary user (permissions) run everywhere. `None` when running as root and
+    /// there is no `setpriv`. The files it reads must be readable by others.
+    pub(crate) fn unprivileged(self) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self belongs to the process's effective user.
+        let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        if !root {
+            return Some(self);
+        }
+        let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let mut command = Command::new(setpriv);
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(self.command.get_program())
+            .args(self.command.get_args());
+        if let Some(dir) = self.command.get_current_dir() {
+            command.current_dir(dir);
+        }
+        for (key, value) in self.command.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        Some(Rune { command, ..self })
+    }
+
     /// Fail the test if the run takes longer than this (default [`DEADLINE`]).
     pub(crate) fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
@@ -146,7 +186,13 @@ impl Rune {
 
     /// Start it and return at once, for a test that acts while it runs.
     pub(crate) fn spawn(self) -> Running {
-        Running::start(self.command, self.stdin, self.deadline)
+        let mut command = self.command;
+        let captured = self.stdout.is_none();
+        if let Some(stdout) = self.stdout {
+            command.stdout(stdout);
+        }
+        Running::try_start(command, self.stdin, captured, self.deadline)
+            .unwrap_or_else(|e| panic!("the rune binary starts: {e}"))
     }
 
     /// Run to completion (or fail the test at the deadline).
@@ -158,9 +204,21 @@ impl Rune {
 /// Run any program to completion within `deadline`, in its own process group, with
 /// stdout and stderr captured; a hang kills the group and fails the test. For the
 /// helpers tests run besides rune (`bash`, `script`, `tar`...).
-pub(crate) fn output_within(mut command: Command, deadline: Duration) -> Output {
+/// An error only when the program cannot start (not installed: the caller skips).
+pub(crate) fn output_within(mut command: Command, deadline: Duration) -> std::io::Result<Output> {
     command.stdin(Stdio::null());
-    Running::start(command, None, deadline).wait()
+    Ok(Running::try_start(command, None, true, deadline)?.wait())
+}
+
+/// Like [`output_within`], with `input` on stdin.
+pub(crate) fn output_with_input(command: Command, input: &[u8], deadline: Duration) -> Output {
+    Running::start(command, Some(input.to_vec()), deadline).wait()
+}
+
+/// Start any program in its own process group with stdout and stderr captured and
+/// a deadline, for a test that acts while it runs (see [`Running`]).
+pub(crate) fn spawn_within(command: Command, deadline: Duration) -> Running {
+    Running::start(command, None, deadline)
 }
 
 /// Wait until `ready` holds, checking every 10 ms, or fail the test after `limit`
@@ -203,21 +261,30 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn start(mut command: Command, stdin: Option<Vec<u8>>, deadline: Duration) -> Running {
+    fn start(command: Command, stdin: Option<Vec<u8>>, deadline: Duration) -> Running {
+        let name = command.get_program().to_string_lossy().into_owned();
+        Running::try_start(command, stdin, true, deadline)
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"))
+    }
+
+    fn try_start(
+        mut command: Command,
+        stdin: Option<Vec<u8>>,
+        capture_stdout: bool,
+        deadline: Duration,
+    ) -> std::io::Result<Running> {
         use std::io::Write;
         let name = command.get_program().to_string_lossy().into_owned();
-        command
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.process_group(0).stderr(Stdio::piped());
+        if capture_stdout {
+            command.stdout(Stdio::piped());
+        }
         if stdin.is_some() {
             command.stdin(Stdio::piped());
         } else if command.get_program() == env!("CARGO_BIN_EXE_rune") {
             command.stdin(Stdio::null());
         }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let mut child = command.spawn()?;
         let pid = child.id() as i32;
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin is piped");
@@ -226,7 +293,13 @@ impl Running {
             });
         }
         let (closed_tx, closed) = mpsc::channel();
-        let stdout = collect(child.stdout.take().expect("piped"), closed_tx.clone());
+        let stdout = match child.stdout.take() {
+            Some(pipe) => collect(pipe, closed_tx.clone()),
+            None => {
+                let _ = closed_tx.send(());
+                Arc::default()
+            }
+        };
         let stderr = collect(child.stderr.take().expect("piped"), closed_tx);
         let (exited_tx, exited) = mpsc::channel();
         std::thread::spawn(move || {
@@ -237,7 +310,7 @@ impl Running {
             ) {}
             let _ = exited_tx.send(());
         });
-        Running {
+        Ok(Running {
             child: Some(child),
             pid,
             name,
@@ -247,7 +320,7 @@ impl Running {
             stdout,
             stderr,
             closed,
-        }
+        })
     }
 
     /// The process id (also its process group id).
@@ -278,6 +351,17 @@ impl Running {
         self.wait_for(what, || {
             ready(&String::from_utf8_lossy(
                 &stderr.lock().expect("stderr buffer"),
+            ))
+        });
+    }
+
+    /// Wait until its stdout so far satisfies `ready`, or fail the test (killing the
+    /// group) at its deadline.
+    pub(crate) fn wait_for_stdout(&mut self, what: &str, ready: impl Fn(&str) -> bool) {
+        let stdout = Arc::clone(&self.stdout);
+        self.wait_for(what, || {
+            ready(&String::from_utf8_lossy(
+                &stdout.lock().expect("stdout buffer"),
             ))
         });
     }

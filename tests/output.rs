@@ -4,7 +4,7 @@
 //! formats (issue 7, items 1, 3, 4, 5, 6g and 8).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -150,11 +150,12 @@ fn many_diagnostics_on_one_line_render_in_linear_time() {
         ),
     );
     for format in ["human", "json", "github", "sarif"] {
-        let started = Instant::now();
+        // Generous for a debug build on a busy machine; the old renderer took
+        // minutes here. Past it the run is killed and the test fails.
         let out = rune(["validate", "--color", "never", "--format", format])
             .arg_path(&file)
+            .deadline(Duration::from_secs(30))
             .run();
-        let took = started.elapsed();
         assert_eq!(out.code, 1, "{format}");
         let text = if format == "human" {
             &out.stderr
@@ -168,9 +169,6 @@ fn many_diagnostics_on_one_line_render_in_linear_time() {
             _ => text.matches("rune::schema::unknown_key").count(),
         };
         assert_eq!(reported, 5_000, "{format}");
-        // Generous for a debug build on a busy machine; the old renderer took
-        // minutes here.
-        assert!(took < Duration::from_secs(30), "{format} took {took:?}");
     }
 }
 

@@ -80,12 +80,13 @@ fn eps(out: &Output) -> Json {
 /// nothing is left behind.
 fn fails_with(action: &str, kind: &str, code: i64, within: Duration) -> Json {
     let pids = Pids::new();
-    let started = Instant::now();
+    // A run past `within` is killed and fails the test: the fixture's timeout did
+    // not fire (the kind below says which way it ended).
     let out = run_action(action)
         .args(["--output", "json"])
         .env("PIDFILE", pids.path())
+        .deadline(within)
         .run();
-    let took = started.elapsed();
     assert_eq!(out.code, 4, "{action}: {}", out.snapshot());
     let error = eps(&out);
     assert_eq!(error["error_context"]["kind"], kind, "{action}: {error:#}");
@@ -95,7 +96,6 @@ fn fails_with(action: &str, kind: &str, code: i64, within: Duration) -> Json {
         error["origin"]["correlation_id"],
         out.json()["correlation_id"]
     );
-    assert!(took < within, "{action} took {took:?}");
     pids.assert_all_gone();
     error
 }
@@ -249,7 +249,6 @@ fn a_plugin_that_never_reads_stdin_still_answers_even_with_a_large_request() {
     // Far more than a pipe buffer: the write must not block rune.
     let blob = "x".repeat(512 * 1024);
     std::fs::write(&params, serde_json::json!({ "blob": blob }).to_string()).unwrap();
-    let started = Instant::now();
     let out = run_action("no-stdin")
         .args([
             "--output",
@@ -257,10 +256,10 @@ fn a_plugin_that_never_reads_stdin_still_answers_even_with_a_large_request() {
             "--params-file",
             params.to_str().unwrap(),
         ])
+        .deadline(Duration::from_secs(5))
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["output"]["read_stdin"], false);
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
@@ -283,13 +282,12 @@ fn a_flood_of_stderr_keeps_the_tail_and_the_answer() {
 #[test]
 fn a_grandchild_holding_stdout_neither_hangs_rune_nor_survives_it() {
     let pids = Pids::new();
-    let started = Instant::now();
     let out = run_action("grandchild")
         .args(["--output", "json"])
         .env("PIDFILE", pids.path())
+        .deadline(Duration::from_secs(5))
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(pids.recorded().len(), 1);
     pids.assert_all_gone();
 }

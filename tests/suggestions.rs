@@ -3,7 +3,7 @@
 //! misspelt value of any length is answered in bounded time.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -48,7 +48,10 @@ fn write(dir: &Path, name: &str, catalog: &Value) -> std::path::PathBuf {
 }
 
 fn validate(path: &Path) -> Output {
-    rune(["validate", "--format", "json"]).arg_path(path).run()
+    rune(["validate", "--format", "json"])
+        .arg_path(path)
+        .deadline(BUDGET)
+        .run()
 }
 
 #[test]
@@ -124,12 +127,10 @@ const BUDGET: Duration = Duration::from_secs(20);
 /// 200,000 characters: far past any name the schema allows.
 const LONG: usize = 200_000;
 
+/// Validate `path`; a run past [`BUDGET`] is killed and fails the test.
 fn assert_quick(path: &Path) -> Output {
-    let started = Instant::now();
     let out = validate(path);
-    let took = started.elapsed();
     assert_eq!(out.code, 1, "{}", &out.stderr);
-    assert!(took < BUDGET, "{} took {took:?}", path.display());
     out
 }
 

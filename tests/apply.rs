@@ -1550,6 +1550,8 @@ fn dry_run_prints_the_plan_and_starts_nothing() {
         "{}",
         out.snapshot()
     );
+    // Nothing to wait for: this looks for processes that must not appear, giving a
+    // module started by mistake a moment to record itself.
     std::thread::sleep(Duration::from_millis(100));
     assert!(
         recorded(pids.path()).is_empty(),

@@ -664,11 +664,10 @@ fn interrupted_run(
 
 #[test]
 fn a_second_ctrl_c_kills_the_running_step() {
-    let (code, took, log, events) = interrupted_slow_run(2);
+    let (code, _, log, events) = interrupted_slow_run(2);
     assert_eq!(code, Some(130));
     // The 1.5 s step was killed (its process group: the sleep too), not waited for:
     // it never logged its end.
-    let _ = took;
     let lines: Vec<String> = log.iter().map(|(w, _, n, _)| format!("{w} {n}")).collect();
     assert_eq!(lines, ["start slow"]);
     assert!(events

@@ -14,6 +14,7 @@ mod exec_review;
 mod explain;
 mod formats;
 mod graph;
+mod harness;
 mod hostile;
 mod interrupt;
 mod large_files;

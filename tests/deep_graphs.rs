@@ -11,8 +11,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rune::graph::DependencyGraph;
 use rune::plan::{self, PlanError};
@@ -100,32 +99,15 @@ struct Run {
 /// Run `rune ARGS` in `dir` with stdout to `dir/stdout`, killing it at the deadline.
 fn run(dir: &Path, args: &[&str]) -> Run {
     let stdout = std::fs::File::create(dir.join("stdout")).unwrap();
-    let stderr = std::fs::File::create(dir.join("stderr")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rune"))
-        .args(args)
+    let out = crate::support::rune(args)
         .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
         .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("rune binary starts");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > deadline() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`rune {}` ran longer than {:?}", args.join(" "), deadline());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        .deadline(deadline())
+        .run();
     Run {
-        code: status.code(),
-        stderr: std::fs::read_to_string(dir.join("stderr")).unwrap_or_default(),
+        // A death by signal has no exit code.
+        code: (out.code >= 0).then_some(out.code),
+        stderr: out.stderr,
     }
 }
 

@@ -4,7 +4,7 @@
 //! written, and the backoff schedule in the plan.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nix::sys::signal::Signal;
 use serde_json::Value as Json;
@@ -184,19 +184,20 @@ struct SmallFs(TempDir);
 impl SmallFs {
     fn mount(size: &str) -> Option<SmallFs> {
         let dir = TempDir::new().unwrap();
-        let ok = Command::new("mount")
+        let mut mount = Command::new("mount");
+        mount
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+            .arg(dir.path());
+        let ok = crate::support::succeeds(mount);
         ok.then_some(SmallFs(dir))
     }
 }
 
 impl Drop for SmallFs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
+        let mut umount = Command::new("umount");
+        umount.arg(self.0.path());
+        crate::support::succeeds(umount);
     }
 }
 

@@ -469,11 +469,9 @@ fn out_keeps_the_permissions_of_the_file_it_replaces() {
 fn out_refuses_a_fifo_a_directory_and_a_device() {
     let dir = crate::plan::fixture();
     let fifo = dir.path().join("fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+    let mut mkfifo = std::process::Command::new("mkfifo");
+    mkfifo.arg(&fifo);
+    let made = crate::support::succeeds(mkfifo);
     let mut cases = vec![(dir.path().join("catalogs"), "is a directory")];
     if made {
         cases.push((fifo.clone(), "is a FIFO"));
@@ -485,11 +483,9 @@ fn out_refuses_a_fifo_a_directory_and_a_device() {
     // the test makes its own node, so a regression cannot replace /dev/null.
     let device = if running_as_root() {
         let node = dir.path().join("null");
-        let made = std::process::Command::new("mknod")
-            .args([node.as_os_str(), "c".as_ref(), "1".as_ref(), "3".as_ref()])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let mut mknod = std::process::Command::new("mknod");
+        mknod.args([node.as_os_str(), "c".as_ref(), "1".as_ref(), "3".as_ref()]);
+        let made = crate::support::succeeds(mknod);
         made.then_some(node)
     } else {
         Some(Path::new("/dev/null").to_path_buf())

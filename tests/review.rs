@@ -2,8 +2,8 @@
 //! test is a hostile input that once gave a wrong plan, a hang or a panic.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tempfile::TempDir;
@@ -180,33 +180,14 @@ fn a_plan_saved_through_a_symbolic_link_finds_its_catalogs_from_where_it_lies() 
     }
 }
 
-/// Run `rune ARGS` in `dir`, killed after 20 s: (exit code, stderr), or None on a hang.
-fn run_bounded(dir: &Path, args: &[&str]) -> Option<(i32, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rune"))
-        .args(args)
+/// Run `rune ARGS` in `dir`: (exit code, stderr). A hang is killed at 20 s and
+/// fails the test.
+fn run_bounded(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = rune(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rune starts");
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Some(status) = child.try_wait().expect("rune is waited for") {
-            let mut stderr = String::new();
-            use std::io::Read;
-            let _ = child
-                .stderr
-                .take()
-                .expect("stderr is piped")
-                .read_to_string(&mut stderr);
-            return Some((status.code().unwrap_or(-1), stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
+        .deadline(Duration::from_secs(20))
+        .run();
+    (out.code, out.stderr)
 }
 
 #[cfg(unix)]
@@ -216,16 +197,14 @@ fn man_out_dir_refuses_a_fifo_at_a_page_name_instead_of_hanging() {
     let pages = dir.path().join("man1");
     std::fs::create_dir(&pages).expect("man1");
     let fifo = pages.join("rune-plan.1");
-    let made = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .is_ok_and(|s| s.success());
+    let mut mkfifo = Command::new("mkfifo");
+    mkfifo.arg(&fifo);
+    let made = crate::support::succeeds(mkfifo);
     if !made {
         crate::support::skip("mkfifo is not available");
         return;
     }
-    let (code, stderr) =
-        run_bounded(dir.path(), &["man", "--out-dir", "man1"]).expect("rune man does not hang");
+    let (code, stderr) = run_bounded(dir.path(), &["man", "--out-dir", "man1"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("cannot write rune-plan.1 in `man1`: it is a FIFO, not a regular file"),
@@ -233,8 +212,7 @@ fn man_out_dir_refuses_a_fifo_at_a_page_name_instead_of_hanging() {
     );
     // A file where the directory should be is named for what it is.
     std::fs::write(dir.path().join("afile"), "").expect("afile");
-    let (code, stderr) =
-        run_bounded(dir.path(), &["man", "--out-dir", "afile"]).expect("rune man finishes");
+    let (code, stderr) = run_bounded(dir.path(), &["man", "--out-dir", "afile"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("cannot write rune.1 in `afile`: not a directory"),

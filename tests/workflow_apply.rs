@@ -905,13 +905,9 @@ fn ctrl_c_during_startup_skips_every_step_and_compensation() {
 fn fresh_copy() -> TempDir {
     let dir = TempDir::new().unwrap();
     for sub in ["catalogs", "plugins", "modules"] {
-        let status = Command::new("cp")
-            .arg("-R")
-            .arg(root().join(sub))
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let mut cp = Command::new("cp");
+        cp.arg("-R").arg(root().join(sub)).arg(dir.path());
+        assert!(crate::support::succeeds(cp), "cp -R {sub}");
     }
     dir
 }

@@ -1,4 +1,7 @@
-//! A small fluent builder for running the real `rune` binary in tests.
+//! A small fluent builder for running the real `rune` binary in tests, and the
+//! helpers every test uses to start a program: each run has a deadline and its own
+//! process group, so a hang fails the test (the group killed, what the program
+//! wrote shown) instead of stalling CI.
 
 #![allow(dead_code)]
 
@@ -203,11 +206,17 @@ impl Rune {
 
 /// Run any program to completion within `deadline`, in its own process group, with
 /// stdout and stderr captured; a hang kills the group and fails the test. For the
-/// helpers tests run besides rune (`bash`, `script`, `tar`...).
-/// An error only when the program cannot start (not installed: the caller skips).
+/// helpers tests run besides rune (`bash`, `script`, `tar`...). An error only when
+/// the program cannot start (not installed: the caller skips).
 pub(crate) fn output_within(mut command: Command, deadline: Duration) -> std::io::Result<Output> {
     command.stdin(Stdio::null());
     Ok(Running::try_start(command, None, true, deadline)?.wait())
+}
+
+/// Whether a helper program (`mkfifo`, `mount`, `cp`...) ran and exited 0, within
+/// [`DEADLINE`]; false when it is not installed.
+pub(crate) fn succeeds(command: Command) -> bool {
+    output_within(command, DEADLINE).is_ok_and(|out| out.code == 0)
 }
 
 /// Like [`output_within`], with `input` on stdin.

@@ -774,9 +774,11 @@ fn needs_broken(behaviour: &str) -> TempDir {
           category: diagnostic
           impact: low
           exec: ["./task.sh"]
+          env: {{ pass: [WF_LOG] }}
     lifecycle:
       runtime: process
       exec: ["{spi}", "{behaviour}", "broken", "1.0.0"]
+      env: {{ pass: [RUNE_TEST_PIDS] }}
       spi_versions: ["1"]
       timeouts: {{ initialize_ms: 3000, ready_ms: 1500, drain_ms: 3000, shutdown_ms: 3000 }}
 workflows:

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::exec::apply::{self as executor, Options, Prepared, PreparedAction};
+use crate::exec::environment::{self, EnvDecl, Environment};
 use crate::exec::event::{Fanout, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::interrupt::Interrupts;
@@ -485,7 +486,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// A command of the document, made runnable from `root`: a relative program with a
 /// `/` and the working directory are joined to the catalog root.
-fn spec(command: &Command, root: &Path) -> Spec {
+fn spec(command: &Command, root: &Path, env: &EnvDecl) -> Spec {
     let mut argv = command.argv.clone();
     if let Some(program) = argv.first_mut() {
         if program.contains('/') && !Path::new(program.as_str()).is_absolute() {
@@ -495,6 +496,7 @@ fn spec(command: &Command, root: &Path) -> Spec {
     Spec {
         argv,
         working_dir: root.join(&command.working_dir),
+        env: environment::compute(env),
     }
 }
 
@@ -554,7 +556,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                 name: m.module.clone(),
                 version: m.version.clone(),
                 runtime: m.runtime,
-                command: m.command.as_ref().map(|c| spec(c, root)),
+                command: m.command.as_ref().map(|c| spec(c, root, &lifecycle.env)),
                 config: lifecycle
                     .config
                     .as_ref()
@@ -573,7 +575,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
     let mut actions: Vec<Action> = Vec::new();
     let mut action_of: HashMap<String, usize> = HashMap::new();
     let mut commands: Vec<Spec> = Vec::new();
-    let mut command_of: HashMap<(Vec<String>, PathBuf), usize> = HashMap::new();
+    let mut command_of: HashMap<(Vec<String>, PathBuf, Environment), usize> = HashMap::new();
     let mut resolve = |name: &str, command: Option<&Command>| {
         let a = match action_of.get(name) {
             Some(&a) => a,
@@ -585,13 +587,18 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
             }
         };
         let c = command.map(|c| {
-            let Spec { argv, working_dir } = spec(c, root);
+            let Spec {
+                argv,
+                working_dir,
+                env,
+            } = spec(c, root, &actions[a].env);
             *command_of
-                .entry((argv, working_dir))
-                .or_insert_with_key(|(argv, dir)| {
+                .entry((argv, working_dir, env))
+                .or_insert_with_key(|(argv, dir, env)| {
                     commands.push(Spec {
                         argv: argv.clone(),
                         working_dir: dir.clone(),
+                        env: env.clone(),
                     });
                     commands.len() - 1
                 })

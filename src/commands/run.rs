@@ -188,7 +188,8 @@ pub(crate) fn run(
     }
     let declared_in = &checked.sources.get(module.file).path;
     let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
-    let Some(command) = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir) else {
+    let Some(command) = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env)
+    else {
         let d = Diagnostic::new(
             Code::InvalidFlags,
             format!(

@@ -315,7 +315,11 @@ fn json_type(value: &Json) -> &'static str {
 /// directory (made absolute, so it does not depend on how the child's working
 /// directory is applied); a bare name is looked up on `PATH`. The plugin runs in
 /// `catalog_dir`. None when `exec` is empty.
-pub(crate) fn resolve_command(exec: &[String], catalog_dir: &Path) -> Option<Spec> {
+pub(crate) fn resolve_command(
+    exec: &[String],
+    catalog_dir: &Path,
+    env: &super::environment::EnvDecl,
+) -> Option<Spec> {
     let (program, args) = exec.split_first()?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let dir = cwd.join(catalog_dir);
@@ -336,6 +340,7 @@ pub(crate) fn resolve_command(exec: &[String], catalog_dir: &Path) -> Option<Spe
             .chain(args.iter().cloned())
             .collect(),
         working_dir: dir,
+        env: super::environment::compute(env),
     })
 }
 
@@ -470,12 +475,13 @@ mod tests {
         let spec = resolve_command(
             &["../plugins/x.sh".into(), "--flag".into()],
             Path::new("/srv/catalogs"),
+            &Default::default(),
         )
         .unwrap();
         assert_eq!(spec.argv, ["/srv/catalogs/../plugins/x.sh", "--flag"]);
         assert_eq!(spec.working_dir, Path::new("/srv/catalogs"));
-        let bare = resolve_command(&["jq".into()], Path::new("/srv")).unwrap();
+        let bare = resolve_command(&["jq".into()], Path::new("/srv"), &Default::default()).unwrap();
         assert_eq!(bare.argv, ["jq"]);
-        assert!(resolve_command(&[], Path::new("/srv")).is_none());
+        assert!(resolve_command(&[], Path::new("/srv"), &Default::default()).is_none());
     }
 }

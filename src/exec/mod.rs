@@ -16,6 +16,7 @@
 
 pub mod apply;
 pub mod bpcs;
+pub mod environment;
 pub mod eps;
 pub mod event;
 pub mod ids;

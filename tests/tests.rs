@@ -30,6 +30,7 @@ mod registration;
 mod review;
 mod robustness;
 mod run;
+mod secrets_files;
 mod suggestions;
 mod validate;
 mod validate_workflows;

@@ -26,7 +26,7 @@ use crate::exec::environment::{self, EnvDecl, Environment};
 use crate::exec::event::{Fanout, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::interrupt::Interrupts;
-use crate::exec::journal::Journal;
+use crate::exec::journal::{self, Journal};
 use crate::exec::lifecycle::{self, Context, ModuleSpec};
 use crate::exec::process::{Cancel, Spec};
 use crate::plan::document::{Command, PlanDocument};
@@ -74,10 +74,11 @@ pub(crate) fn run(
     }
     warn_if_policy_is_not_now(args, &doc, printer);
     let needed = needed(&doc, &root_dir, &checked.registry);
+    let reads = journal_inputs(args, config, &checked);
     // The run reads the document and `needed` only: the catalog goes now, so the
     // run's memory is not added to the load's.
     drop(checked);
-    let status = execute(args, config, &doc, &needed, printer);
+    let status = execute(args, config, &doc, &needed, &reads, printer);
     leftovers.keep((doc, needed));
     status
 }
@@ -630,16 +631,41 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
     }
 }
 
+/// What `rune apply` read, which its journal must not be: every catalog file, the
+/// plan being applied, the params and inputs files.
+fn journal_inputs(args: &ApplyArgs, config: &Config, checked: &CheckedCatalog) -> journal::Inputs {
+    let mut files: Vec<(String, PathBuf)> = checked
+        .sources
+        .files()
+        .map(|(_, f)| ("a catalog file".to_string(), f.path.clone()))
+        .collect();
+    let named = [
+        ("the plan being applied", &args.plan),
+        ("the --params-file", &args.select.params_file),
+        ("the --inputs-file", &args.select.inputs_file),
+    ];
+    for (what, path) in named {
+        if let Some(path) = path {
+            files.push((what.to_string(), path.clone()));
+        }
+    }
+    journal::Inputs {
+        catalog_paths: config.catalog_paths(&[]),
+        files,
+    }
+}
+
 fn execute(
     args: &ApplyArgs,
     config: &Config,
     doc: &PlanDocument,
     needed: &Needed,
+    reads: &journal::Inputs,
     printer: &mut Printer,
 ) -> ExitStatus {
     let json = args.format == OutputFormat::Json;
     let journal = match &args.exec.journal {
-        Some(path) => match Journal::open(path) {
+        Some(path) => match Journal::open_checked(path, reads) {
             Ok(journal) => Some(journal),
             Err(e) => {
                 let d = Diagnostic::new(

@@ -384,3 +384,52 @@ fn the_journal_is_never_a_file_the_command_reads() {
     );
     assert!(!d.join("elsewhere").exists());
 }
+
+#[test]
+fn values_marked_secret_and_the_token_are_redacted_in_the_journal_and_the_report() {
+    let dir = catalog_dir();
+    let out = rune_in(
+        dir.path(),
+        &[
+            "apply",
+            "--catalog",
+            "catalog.yaml",
+            "--format",
+            "json",
+            "--journal",
+            "j.jsonl",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.show());
+    let journal = std::fs::read_to_string(dir.path().join("j.jsonl")).unwrap();
+    for text in [&journal, &out.stdout, &out.stderr] {
+        assert!(!text.contains("hunter2-very-secret"), "{text}");
+        assert!(!text.contains("k-123-secret-key"), "{text}");
+    }
+    let initialize = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "message" && e["message"]["method"] == "initialize")
+        .unwrap_or_else(|| panic!("no initialize request in {journal}"));
+    let params = &initialize["message"]["params"];
+    assert_eq!(params["token"], "[redacted]", "{params}");
+    assert_eq!(params["config"]["password"], "[redacted]", "{params}");
+    assert_eq!(
+        params["config"]["nested"]["api_key"], "[redacted]",
+        "{params}"
+    );
+    // What is not marked secret is kept as it was.
+    assert_eq!(params["config"]["region"], "eu-west-1", "{params}");
+    // The module echoes the token; the report shows it redacted too.
+    let report: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let init = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["phase"] == "initialize")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(init["output"]["token"], "[redacted]", "{init}");
+    assert_gone(&dir.path().join("module.env.pid"));
+}

@@ -29,6 +29,7 @@ use crate::exec::interrupt::Interrupts;
 use crate::exec::journal::{self, Journal};
 use crate::exec::lifecycle::{self, Context, ModuleSpec};
 use crate::exec::process::{Cancel, Spec};
+use crate::exec::redact::{self, Redacting};
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
 use crate::plan::{self, PlanError, Request};
@@ -506,6 +507,8 @@ fn spec(command: &Command, root: &Path, env: &EnvDecl) -> Spec {
 struct Needed {
     /// Every module of the plan, by name.
     modules: HashMap<String, ModuleSpec>,
+    /// The values module configs mark secret (`lifecycle.secrets`).
+    secrets: Vec<String>,
     /// Each action the plan runs, once.
     actions: Vec<Action>,
     /// Each distinct plugin command line, once.
@@ -545,6 +548,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
         .map(|(i, m)| (m.name.value.as_str(), i))
         .collect();
     let mut modules = HashMap::new();
+    let mut secrets = Vec::new();
     for m in doc.startup_modules() {
         let Some(&i) = by_name.get(m.module.as_str()) else {
             continue;
@@ -558,11 +562,15 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                 version: m.version.clone(),
                 runtime: m.runtime,
                 command: m.command.as_ref().map(|c| spec(c, root, &lifecycle.env)),
-                config: lifecycle
-                    .config
-                    .as_ref()
-                    .map(|c| c.to_json())
-                    .unwrap_or_else(|| Json::Object(Map::new())),
+                config: {
+                    let config = lifecycle
+                        .config
+                        .as_ref()
+                        .map(|c| c.to_json())
+                        .unwrap_or_else(|| Json::Object(Map::new()));
+                    secrets.extend(redact::secrets_of(&config, &lifecycle.secrets));
+                    config
+                },
                 spi_versions: lifecycle.spi_versions.clone(),
                 requires: module
                     .dependencies
@@ -624,6 +632,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
         .collect();
     Needed {
         modules,
+        secrets,
         actions,
         commands,
         steps,
@@ -713,7 +722,9 @@ fn execute(
     if let Some(journal) = &journal {
         sinks.push(journal);
     }
-    let sink = Fanout(sinks);
+    let fanout = Fanout(sinks);
+    let secrets = needed.secrets.iter().cloned().chain([token.clone()]);
+    let sink = Redacting::new(secrets.collect(), &fanout);
     let ctx = Context {
         ids: &run_ids,
         sink: &sink,
@@ -741,6 +752,7 @@ fn execute(
     drop(interrupts);
     let progress_failed = progress.finish();
     drop(sink);
+    drop(fanout);
     let report = collect.finish();
     let format = match mode {
         ProgressMode::Json => ReportFormat::JsonLine,

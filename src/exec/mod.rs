@@ -25,5 +25,6 @@ pub mod journal;
 pub mod lifecycle;
 pub mod mediation;
 pub mod process;
+pub mod redact;
 pub mod spi;
 pub mod workflow;

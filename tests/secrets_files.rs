@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -432,4 +432,83 @@ fn values_marked_secret_and_the_token_are_redacted_in_the_journal_and_the_report
         .unwrap_or_else(|| panic!("{report}"));
     assert_eq!(init["output"]["token"], "[redacted]", "{init}");
     assert_gone(&dir.path().join("module.env.pid"));
+}
+
+/// A copy of the bundled catalogs and plugins, so the plugins' work directory is
+/// the test's own.
+fn bundled() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    for sub in ["catalogs", "plugins"] {
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(root().join(sub))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    dir
+}
+
+fn collect_logs(dir: &Path, source: &str) -> (Ran, serde_json::Value) {
+    let out = rune_in(
+        dir,
+        &[
+            "run",
+            "--catalog",
+            "catalogs",
+            "collect-logs",
+            "--param",
+            &format!("source={source}"),
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    let json = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.show()));
+    (out, json)
+}
+
+#[test]
+fn collect_logs_reads_only_where_its_catalog_allows_and_keeps_archives_private() {
+    let dir = bundled();
+    let d = dir.path();
+    let logs = d.join("work/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("a.log"), "private line\n").unwrap();
+    // An archives directory left world-readable by an older version.
+    std::fs::create_dir_all(d.join("work/archives")).unwrap();
+    std::fs::set_permissions(
+        d.join("work/archives"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+
+    let (out, json) = collect_logs(d, "../work/logs");
+    assert_eq!(out.code, 0, "{}", out.show());
+    let archive = PathBuf::from(json["output"]["archive"].as_str().unwrap());
+    assert_eq!(json["output"]["files"], 1, "{json}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&archive), 0o600, "{}", archive.display());
+    assert_eq!(mode(archive.parent().unwrap()), 0o700);
+
+    // Outside the allowed directories: directly, through `..`, through a link.
+    std::os::unix::fs::symlink("/etc", logs.join("escape")).unwrap();
+    for source in ["/etc", "../work/logs/../../catalogs", "../work/logs/escape"] {
+        let (out, json) = collect_logs(d, source);
+        assert_eq!(out.code, 4, "{source}: {}", out.show());
+        let error = json["error"].to_string();
+        assert!(
+            error.contains("not under a directory the catalog allows"),
+            "{source}: {json}"
+        );
+    }
+    // Only the one allowed collection left an archive.
+    let archives = std::fs::read_dir(d.join("work/archives")).unwrap();
+    let names: Vec<_> = archives
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tar.gz"))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
 }

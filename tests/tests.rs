@@ -31,6 +31,7 @@ mod review;
 mod robustness;
 mod run;
 mod secrets_files;
+mod small_results;
 mod suggestions;
 mod validate;
 mod validate_workflows;

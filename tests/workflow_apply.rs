@@ -683,9 +683,19 @@ fn a_second_ctrl_c_kills_the_running_step() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::Interrupted { count: 2, .. })));
+    // Killed by the interruption, not failed by itself: it is not what stopped
+    // the workflow.
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::WorkflowStep { id, decision: WorkflowDecision::Failed, .. } if id == "slow"
+        Event::WorkflowStep { id, decision: WorkflowDecision::Interrupted, .. } if id == "slow"
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::WorkflowFinished {
+            stopped_by: None,
+            ended: WorkflowEnd::Interrupted,
+            ..
+        }
     )));
 }
 

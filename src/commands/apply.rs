@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::exec::apply::{self as executor, Options, Prepared, PreparedAction};
-use crate::exec::environment::{self, EnvDecl, Environment};
+use crate::exec::environment::{self, Environment};
 use crate::exec::event::{Fanout, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::interrupt::Interrupts;
@@ -488,7 +488,8 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// A command of the document, made runnable from `root`: a relative program with a
 /// `/` and the working directory are joined to the catalog root.
-fn spec(command: &Command, root: &Path, env: &EnvDecl) -> Spec {
+/// Its environment is computed from the document's `env`: what was reviewed.
+fn spec(command: &Command, root: &Path) -> Spec {
     let mut argv = command.argv.clone();
     if let Some(program) = argv.first_mut() {
         if program.contains('/') && !Path::new(program.as_str()).is_absolute() {
@@ -498,7 +499,7 @@ fn spec(command: &Command, root: &Path, env: &EnvDecl) -> Spec {
     Spec {
         argv,
         working_dir: root.join(&command.working_dir),
-        env: environment::compute(env),
+        env: environment::compute(&command.env.decl()),
     }
 }
 
@@ -561,7 +562,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                 name: m.module.clone(),
                 version: m.version.clone(),
                 runtime: m.runtime,
-                command: m.command.as_ref().map(|c| spec(c, root, &lifecycle.env)),
+                command: m.command.as_ref().map(|c| spec(c, root)),
                 config: {
                     let config = lifecycle
                         .config
@@ -600,7 +601,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                 argv,
                 working_dir,
                 env,
-            } = spec(c, root, &actions[a].env);
+            } = spec(c, root);
             *command_of
                 .entry((argv, working_dir, env))
                 .or_insert_with_key(|(argv, dir, env)| {

@@ -75,12 +75,33 @@ impl<'a, S: Sink + ?Sized> Redacting<'a, S> {
         if !escaped.iter().any(|s| text.contains(s.as_str())) {
             return None;
         }
-        let mut value = serde_json::to_value(event).ok()?;
-        self.scrub(&mut value);
-        serde_json::from_value(value).ok()
+        let original = serde_json::to_value(event).ok()?;
+        // A secret that equals a number the event itself holds (a step id, a
+        // duration) or a word of its format cannot be replaced there without
+        // breaking the event: then only what children sent and answered, and
+        // errors, are redacted (the event's own fields are rune's, not secrets);
+        // numbers last.
+        let levels = [(true, true), (false, true), (true, false), (false, false)];
+        for (everywhere, numbers) in levels {
+            let mut value = original.clone();
+            match &mut value {
+                Json::Object(map) if !everywhere => {
+                    for key in ["message", "output", "stderr", "error", "reason"] {
+                        if let Some(v) = map.get_mut(key) {
+                            self.scrub(v, numbers);
+                        }
+                    }
+                }
+                _ => self.scrub(&mut value, numbers),
+            }
+            if let Ok(clean) = serde_json::from_value(value) {
+                return Some(clean);
+            }
+        }
+        None
     }
 
-    fn scrub(&self, value: &mut Json) {
+    fn scrub(&self, value: &mut Json, numbers: bool) {
         match value {
             Json::String(s) => {
                 for secret in &self.secrets {
@@ -90,12 +111,12 @@ impl<'a, S: Sink + ?Sized> Redacting<'a, S> {
                 }
             }
             Json::Number(n) => {
-                if self.secrets.iter().any(|s| *s == n.to_string()) {
+                if numbers && self.secrets.iter().any(|s| *s == n.to_string()) {
                     *value = Json::String(REDACTED.to_string());
                 }
             }
-            Json::Array(items) => items.iter_mut().for_each(|v| self.scrub(v)),
-            Json::Object(map) => map.values_mut().for_each(|v| self.scrub(v)),
+            Json::Array(items) => items.iter_mut().for_each(|v| self.scrub(v, numbers)),
+            Json::Object(map) => map.values_mut().for_each(|v| self.scrub(v, numbers)),
             Json::Bool(_) | Json::Null => {}
         }
     }
@@ -122,6 +143,28 @@ mod tests {
         let mut found = secrets_of(&config, &["/password".into(), "/db".into(), "/none".into()]);
         found.sort();
         assert_eq!(found, ["5432", "p", "t"]);
+    }
+
+    #[test]
+    fn a_secret_equal_to_the_events_own_numbers_is_still_redacted_in_the_message() {
+        let collect = Collect::default();
+        let sink = Redacting::new(vec!["7".into()], &collect);
+        sink.emit(&Event::Message {
+            at: jiff::Timestamp::UNIX_EPOCH,
+            step: 7,
+            direction: Direction::Request,
+            protocol: Protocol::Spi,
+            message: json!({"pin": 7, "note": "pin 7"}),
+        });
+        let events = collect.into_events();
+        let Event::Message { step, message, .. } = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(*step, 7);
+        assert_eq!(
+            message,
+            &json!({"pin": "[redacted]", "note": "pin [redacted]"})
+        );
     }
 
     #[test]

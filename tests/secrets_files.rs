@@ -512,3 +512,28 @@ fn collect_logs_reads_only_where_its_catalog_allows_and_keeps_archives_private()
         .collect();
     assert_eq!(names.len(), 1, "{names:?}");
 }
+
+#[test]
+fn a_malformed_env_declaration_is_refused_where_it_is_written() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        r#"catalog_version: "1"
+modules:
+  - module_identity: { module_name: m, module_class: C, module_type: t, module_version: 1.0.0, description: d }
+    capability_declaration:
+      actions:
+        - action: a
+          description: d
+          category: diagnostic
+          impact: low
+          exec: ["./a.sh"]
+          env: { pass: ["NOT-A-NAME"], set: { OK: 1 } }
+"#,
+    )
+    .unwrap();
+    let out = rune_in(dir.path(), &["validate", "--catalog", "c.yaml"], &[]);
+    assert_eq!(out.code, 1, "{}", out.show());
+    assert!(out.stderr.contains("c.yaml:11"), "{}", out.show());
+    assert!(out.stderr.contains("NOT-A-NAME"), "{}", out.show());
+}

@@ -9,6 +9,7 @@
 use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::Diagnostic;
+use crate::exec::environment::EnvDecl;
 use crate::loader::Loaded;
 use crate::source::{FileId, Span, Spanned};
 use crate::yaml::{Node, Value};
@@ -278,6 +279,8 @@ pub struct Action {
     pub output_schema: Option<Node>,
     /// The plugin command line, as written.
     pub exec: Vec<String>,
+    /// What the plugin's environment holds beyond the allowlist (`env:`).
+    pub env: EnvDecl,
     /// The action's own timeout and retries (policy overrides win).
     pub settings: ExecSettings,
 }
@@ -289,6 +292,11 @@ pub struct Lifecycle {
     pub runtime: Runtime,
     /// The module's command line, for `process`.
     pub exec: Vec<String>,
+    /// What the module process's environment holds beyond the allowlist (`env:`).
+    pub env: EnvDecl,
+    /// JSON pointers into `config` whose values are secret (`secrets:`), redacted in
+    /// the journal and reports.
+    pub secrets: Vec<String>,
     /// SPI versions the module speaks.
     pub spi_versions: Vec<String>,
     /// Module-scoped configuration handed over in `initialize`.
@@ -516,6 +524,25 @@ fn whole(node: Option<&Node>, key: &str) -> Option<u64> {
     (float.fract() == 0.0 && (0.0..TWO_TO_64).contains(&float)).then_some(float as u64)
 }
 
+/// `env:` of an action or a lifecycle: `pass` names and `set` literal values.
+fn env_decl(node: Option<&Node>) -> EnvDecl {
+    let Some(node) = node else {
+        return EnvDecl::default();
+    };
+    EnvDecl {
+        pass: strings(node.get("pass")),
+        set: node
+            .get("set")
+            .map(|set| {
+                set.as_map()
+                    .iter()
+                    .filter_map(|e| Some((e.key.value.to_string(), e.value.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 fn settings(node: &Node) -> ExecSettings {
     let retries = node.get("retries");
     ExecSettings {
@@ -667,6 +694,7 @@ fn build_action(
         input_schema,
         output_schema,
         exec: strings(node.get("exec")),
+        env: env_decl(node.get("env")),
         settings: settings(node),
     })
 }
@@ -682,6 +710,8 @@ fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
             _ => Runtime::Builtin,
         },
         exec: strings(node.get("exec")),
+        env: env_decl(node.get("env")),
+        secrets: strings(node.get("secrets")),
         spi_versions: strings(node.get("spi_versions")),
         config,
         timeouts: Timeouts {

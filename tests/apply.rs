@@ -568,8 +568,9 @@ fn a_well_behaved_module_goes_through_every_phase_and_stops() {
     let params = &init["params"];
     assert_eq!(params["spi_version"], "1");
     assert_eq!(params["config"], serde_json::json!({}));
-    let token = params["token"].as_str().expect("token");
-    assert!(token.len() == 32 && token.chars().all(|c| c.is_ascii_hexdigit()));
+    // The per-run token is secret: the journal shows it redacted (what the module
+    // got is checked by the module itself, which must echo it).
+    assert_eq!(params["token"], "[redacted]");
     assert_eq!(params["deployment_mode"], "local");
     assert!(params["trace"]["trace_id"].is_string());
     // Request ids are integers from 1 on the module's connection.

@@ -107,6 +107,23 @@ impl Example {
             .arg(self.catalogs().join(program))
             .args(args)
             .current_dir(self.catalogs());
+        // What the action's `env: set:` gives it, as rune would.
+        for module in self.modules() {
+            for action in module["capability_declaration"]["actions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                if strings(&action["exec"]) != exec {
+                    continue;
+                }
+                if let Some(set) = action["env"]["set"].as_object() {
+                    for (name, value) in set {
+                        command.env(name, value.as_str().unwrap_or_default());
+                    }
+                }
+            }
+        }
         command
     }
 

@@ -78,6 +78,7 @@ fn interrupt_child() {
             "trap '' TERM; echo pid $$ >&2; sleep 60".into(),
         ],
         working_dir: std::env::temp_dir(),
+        env: rune::exec::environment::compute(&Default::default()),
     };
     let running = std::thread::spawn(move || {
         run_once(

@@ -31,6 +31,8 @@ mod registration;
 mod review;
 mod robustness;
 mod run;
+mod secrets_files;
+mod small_results;
 mod suggestions;
 mod validate;
 mod validate_workflows;

@@ -673,9 +673,19 @@ fn a_second_ctrl_c_kills_the_running_step() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::Interrupted { count: 2, .. })));
+    // Killed by the interruption, not failed by itself: it is not what stopped
+    // the workflow.
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::WorkflowStep { id, decision: WorkflowDecision::Failed, .. } if id == "slow"
+        Event::WorkflowStep { id, decision: WorkflowDecision::Interrupted, .. } if id == "slow"
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::WorkflowFinished {
+            stopped_by: None,
+            ended: WorkflowEnd::Interrupted,
+            ..
+        }
     )));
 }
 
@@ -764,9 +774,11 @@ fn needs_broken(behaviour: &str) -> TempDir {
           category: diagnostic
           impact: low
           exec: ["./task.sh"]
+          env: {{ pass: [WF_LOG] }}
     lifecycle:
       runtime: process
       exec: ["{spi}", "{behaviour}", "broken", "1.0.0"]
+      env: {{ pass: [RUNE_TEST_PIDS] }}
       spi_versions: ["1"]
       timeouts: {{ initialize_ms: 3000, ready_ms: 1500, drain_ms: 3000, shutdown_ms: 3000 }}
 workflows:

@@ -885,6 +885,7 @@ mod properties {
             input_schema: None,
             output_schema: None,
             exec: vec!["true".to_string()],
+            env: Default::default(),
             settings: Default::default(),
         });
         registry.workflows.push(Workflow {

@@ -22,12 +22,14 @@ use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::exec::apply::{self as executor, Options, Prepared, PreparedAction};
+use crate::exec::environment::{self, Environment};
 use crate::exec::event::{Fanout, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::interrupt::Interrupts;
-use crate::exec::journal::Journal;
+use crate::exec::journal::{self, Journal};
 use crate::exec::lifecycle::{self, Context, ModuleSpec};
 use crate::exec::process::{Cancel, Spec};
+use crate::exec::redact::{self, Redacting};
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
 use crate::plan::{self, PlanError, Request};
@@ -73,10 +75,11 @@ pub(crate) fn run(
     }
     warn_if_policy_is_not_now(args, &doc, printer);
     let needed = needed(&doc, &root_dir, &checked.registry);
+    let reads = journal_inputs(args, config, &checked);
     // The run reads the document and `needed` only: the catalog goes now, so the
     // run's memory is not added to the load's.
     drop(checked);
-    let status = execute(args, config, &doc, &needed, printer);
+    let status = execute(args, config, &doc, &needed, &reads, printer);
     leftovers.keep((doc, needed));
     status
 }
@@ -485,6 +488,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// A command of the document, made runnable from `root`: a relative program with a
 /// `/` and the working directory are joined to the catalog root.
+/// Its environment is computed from the document's `env`: what was reviewed.
 fn spec(command: &Command, root: &Path) -> Spec {
     let mut argv = command.argv.clone();
     if let Some(program) = argv.first_mut() {
@@ -495,6 +499,7 @@ fn spec(command: &Command, root: &Path) -> Spec {
     Spec {
         argv,
         working_dir: root.join(&command.working_dir),
+        env: environment::compute(&command.env.decl()),
     }
 }
 
@@ -503,6 +508,8 @@ fn spec(command: &Command, root: &Path) -> Spec {
 struct Needed {
     /// Every module of the plan, by name.
     modules: HashMap<String, ModuleSpec>,
+    /// The values module configs mark secret (`lifecycle.secrets`).
+    secrets: Vec<String>,
     /// Each action the plan runs, once.
     actions: Vec<Action>,
     /// Each distinct plugin command line, once.
@@ -542,6 +549,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
         .map(|(i, m)| (m.name.value.as_str(), i))
         .collect();
     let mut modules = HashMap::new();
+    let mut secrets = Vec::new();
     for m in doc.startup_modules() {
         let Some(&i) = by_name.get(m.module.as_str()) else {
             continue;
@@ -555,11 +563,15 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                 version: m.version.clone(),
                 runtime: m.runtime,
                 command: m.command.as_ref().map(|c| spec(c, root)),
-                config: lifecycle
-                    .config
-                    .as_ref()
-                    .map(|c| c.to_json())
-                    .unwrap_or_else(|| Json::Object(Map::new())),
+                config: {
+                    let config = lifecycle
+                        .config
+                        .as_ref()
+                        .map(|c| c.to_json())
+                        .unwrap_or_else(|| Json::Object(Map::new()));
+                    secrets.extend(redact::secrets_of(&config, &lifecycle.secrets));
+                    config
+                },
                 spi_versions: lifecycle.spi_versions.clone(),
                 requires: module
                     .dependencies
@@ -573,7 +585,7 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
     let mut actions: Vec<Action> = Vec::new();
     let mut action_of: HashMap<String, usize> = HashMap::new();
     let mut commands: Vec<Spec> = Vec::new();
-    let mut command_of: HashMap<(Vec<String>, PathBuf), usize> = HashMap::new();
+    let mut command_of: HashMap<(Vec<String>, PathBuf, Environment), usize> = HashMap::new();
     let mut resolve = |name: &str, command: Option<&Command>| {
         let a = match action_of.get(name) {
             Some(&a) => a,
@@ -585,13 +597,18 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
             }
         };
         let c = command.map(|c| {
-            let Spec { argv, working_dir } = spec(c, root);
+            let Spec {
+                argv,
+                working_dir,
+                env,
+            } = spec(c, root);
             *command_of
-                .entry((argv, working_dir))
-                .or_insert_with_key(|(argv, dir)| {
+                .entry((argv, working_dir, env))
+                .or_insert_with_key(|(argv, dir, env)| {
                     commands.push(Spec {
                         argv: argv.clone(),
                         working_dir: dir.clone(),
+                        env: env.clone(),
                     });
                     commands.len() - 1
                 })
@@ -616,10 +633,35 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
         .collect();
     Needed {
         modules,
+        secrets,
         actions,
         commands,
         steps,
         compensations,
+    }
+}
+
+/// What `rune apply` read, which its journal must not be: every catalog file, the
+/// plan being applied, the params and inputs files.
+fn journal_inputs(args: &ApplyArgs, config: &Config, checked: &CheckedCatalog) -> journal::Inputs {
+    let mut files: Vec<(String, PathBuf)> = checked
+        .sources
+        .files()
+        .map(|(_, f)| ("a catalog file".to_string(), f.path.clone()))
+        .collect();
+    let named = [
+        ("the plan being applied", &args.plan),
+        ("the --params-file", &args.select.params_file),
+        ("the --inputs-file", &args.select.inputs_file),
+    ];
+    for (what, path) in named {
+        if let Some(path) = path {
+            files.push((what.to_string(), path.clone()));
+        }
+    }
+    journal::Inputs {
+        catalog_paths: config.catalog_paths(&[]),
+        files,
     }
 }
 
@@ -628,11 +670,12 @@ fn execute(
     config: &Config,
     doc: &PlanDocument,
     needed: &Needed,
+    reads: &journal::Inputs,
     printer: &mut Printer,
 ) -> ExitStatus {
     let json = args.format == OutputFormat::Json;
     let journal = match &args.exec.journal {
-        Some(path) => match Journal::open(path) {
+        Some(path) => match Journal::open_checked(path, reads) {
             Ok(journal) => Some(journal),
             Err(e) => {
                 let d = Diagnostic::new(
@@ -680,7 +723,9 @@ fn execute(
     if let Some(journal) = &journal {
         sinks.push(journal);
     }
-    let sink = Fanout(sinks);
+    let fanout = Fanout(sinks);
+    let secrets = needed.secrets.iter().cloned().chain([token.clone()]);
+    let sink = Redacting::new(secrets.collect(), &fanout);
     let ctx = Context {
         ids: &run_ids,
         sink: &sink,
@@ -708,6 +753,7 @@ fn execute(
     drop(interrupts);
     let progress_failed = progress.finish();
     drop(sink);
+    drop(fanout);
     let report = collect.finish();
     let format = match mode {
         ProgressMode::Json => ReportFormat::JsonLine,

@@ -20,7 +20,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::exec::eps::Kind;
 use crate::exec::event::{Collect, Event, Fanout, Outcome, Sink};
 use crate::exec::ids::{self, RunIds};
-use crate::exec::journal::Journal;
+use crate::exec::journal::{self, Journal};
 use crate::exec::mediation::{ActionCall, Mediator, Node, Via};
 use crate::exec::process::Cancel;
 use crate::params;
@@ -82,8 +82,9 @@ pub(crate) fn run(
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
+    let paths = config.catalog_paths(&[]);
     let journal = match &args.exec.journal {
-        Some(path) => match Journal::open(path) {
+        Some(path) => match Journal::open_checked(path, &journal_inputs(args, &paths)) {
             Ok(journal) => Some(journal),
             Err(e) => {
                 problems.push(
@@ -105,7 +106,6 @@ pub(crate) fn run(
         return usage(printer, problems);
     };
 
-    let paths = config.catalog_paths(&[]);
     let mut checked = match catalog::load_valid(&paths) {
         Ok(checked) => checked,
         Err(checked) => {
@@ -188,7 +188,8 @@ pub(crate) fn run(
     }
     let declared_in = &checked.sources.get(module.file).path;
     let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
-    let Some(command) = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir) else {
+    let Some(command) = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env)
+    else {
         let d = Diagnostic::new(
             Code::InvalidFlags,
             format!(
@@ -375,4 +376,16 @@ fn check_flags(args: &RunArgs) -> Vec<Diagnostic> {
         );
     }
     problems
+}
+
+/// What `rune run` reads, which its journal must not be.
+fn journal_inputs(args: &RunArgs, catalog_paths: &[std::path::PathBuf]) -> journal::Inputs {
+    journal::Inputs {
+        catalog_paths: catalog_paths.to_vec(),
+        files: args
+            .params_file
+            .iter()
+            .map(|p| ("the --params-file".to_string(), p.clone()))
+            .collect(),
+    }
 }

@@ -197,6 +197,12 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
             json_type(&value)
         )));
     }
+    if let Some(wide) = wide_integer(text) {
+        let shown: String = wide.chars().take(60).collect();
+        return Err(bad(format!(
+            "stdout holds the integer {shown}, beyond 64 bits: rune would round it; send it as a string"
+        )));
+    }
     let response: Response = serde_json::from_value(value.clone())
         .map_err(|e| bad(format!("stdout is not a BPCS response: {e}")))?;
     let reply = match (response.error, response.payload) {
@@ -233,6 +239,44 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
         }
     };
     Ok(Some((value, reply)))
+}
+
+/// The first integer literal of the JSON `text` that neither an i64 nor a u64
+/// holds. serde_json reads such a literal as the nearest f64, silently changing
+/// it (an id, a byte count, a balance), so the output is refused instead. A
+/// lexical scan of text already known to be JSON: one pass, only on plugin
+/// output, so catalogs and plans parse as fast as before (serde_json's
+/// `arbitrary_precision` would slow every parse and change `Number` everywhere).
+fn wide_integer(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    i += 1;
+                }
+                let literal = &text[start..i];
+                let integer = !literal.contains(['.', 'e', 'E']);
+                if integer && literal.parse::<i64>().is_err() && literal.parse::<u64>().is_err() {
+                    return Some(literal);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// A JSON value whose objects, at any depth, have no key twice. serde_json's own
@@ -315,7 +359,11 @@ fn json_type(value: &Json) -> &'static str {
 /// directory (made absolute, so it does not depend on how the child's working
 /// directory is applied); a bare name is looked up on `PATH`. The plugin runs in
 /// `catalog_dir`. None when `exec` is empty.
-pub(crate) fn resolve_command(exec: &[String], catalog_dir: &Path) -> Option<Spec> {
+pub(crate) fn resolve_command(
+    exec: &[String],
+    catalog_dir: &Path,
+    env: &super::environment::EnvDecl,
+) -> Option<Spec> {
     let (program, args) = exec.split_first()?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let dir = cwd.join(catalog_dir);
@@ -336,6 +384,7 @@ pub(crate) fn resolve_command(exec: &[String], catalog_dir: &Path) -> Option<Spe
             .chain(args.iter().cloned())
             .collect(),
         working_dir: dir,
+        env: super::environment::compute(env),
     })
 }
 
@@ -466,16 +515,41 @@ mod tests {
     }
 
     #[test]
+    fn integers_beyond_64_bits_are_found_outside_strings_only() {
+        assert_eq!(
+            wide_integer(r#"{"a":18446744073709551616}"#),
+            Some("18446744073709551616")
+        );
+        assert_eq!(
+            wide_integer(r#"{"a":-9223372036854775809}"#),
+            Some("-9223372036854775809")
+        );
+        assert_eq!(
+            wide_integer(r#"{"a":18446744073709551615,"b":-9223372036854775808}"#),
+            None
+        );
+        assert_eq!(
+            wide_integer(r#"{"a":"123456789012345678901234","b\"":1}"#),
+            None
+        );
+        assert_eq!(
+            wide_integer(r#"{"a":1.8446744073709551616e19,"b":[1,-2]}"#),
+            None
+        );
+    }
+
+    #[test]
     fn relative_exec_paths_resolve_against_the_catalog_directory() {
         let spec = resolve_command(
             &["../plugins/x.sh".into(), "--flag".into()],
             Path::new("/srv/catalogs"),
+            &Default::default(),
         )
         .unwrap();
         assert_eq!(spec.argv, ["/srv/catalogs/../plugins/x.sh", "--flag"]);
         assert_eq!(spec.working_dir, Path::new("/srv/catalogs"));
-        let bare = resolve_command(&["jq".into()], Path::new("/srv")).unwrap();
+        let bare = resolve_command(&["jq".into()], Path::new("/srv"), &Default::default()).unwrap();
         assert_eq!(bare.argv, ["jq"]);
-        assert!(resolve_command(&[], Path::new("/srv")).is_none());
+        assert!(resolve_command(&[], Path::new("/srv"), &Default::default()).is_none());
     }
 }

@@ -75,6 +75,9 @@ pub enum WorkflowDecision {
     Failed,
     /// It failed; `continue_on_error` let the workflow go on.
     FailedContinued,
+    /// It was running when the second Ctrl-C killed it: the run's interruption,
+    /// not a failure of the step, ended it, so it does not stop the workflow.
+    Interrupted,
     /// Its compensation (the event's `step`) starts.
     CompensationStarted,
     /// Its compensation succeeded.

@@ -1,7 +1,7 @@
 //! The journal: `--journal FILE` appends every event as one JSON line.
 //!
-//! The file is opened for appending (never truncated, created 0666 less the umask)
-//! and each event is written with a single `write` and flushed, so an interrupted run
+//! The file is opened for appending (never truncated; created 0600, since events
+//! carry parameters, outputs and module messages) and each event is written with a single `write` and flushed, so an interrupted run
 //! leaves a complete record up to the interruption and two runs journaling to the
 //! same file interleave whole lines. A write that fails is kept and reported at the
 //! end of the run, and journaling stops there; execution itself goes on (and the
@@ -13,6 +13,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -26,7 +27,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Open `path` for appending, creating it if needed.
+    /// Open `path` for appending, creating it (0600) if needed, unless it is a file
+    /// the command reads (see [`refuse_input`]).
+    pub fn open_checked(path: &Path, inputs: &Inputs) -> io::Result<Self> {
+        refuse_input(path, inputs).map_err(io::Error::other)?;
+        Self::open(path)
+    }
+
+    /// Open `path` for appending, creating it (0600) if needed.
     pub fn open(path: &Path) -> io::Result<Self> {
         // Opening a FIFO for writing blocks until a reader comes: look first, so a
         // journal path that is not a regular file is refused, never waited on.
@@ -42,11 +50,16 @@ impl Journal {
             .read(true)
             .append(true)
             .create(true)
+            .mode(0o600)
             .open(path)
         {
             Ok(file) => (file, true),
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => (
-                OpenOptions::new().append(true).create(true).open(path)?,
+                OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(path)?,
                 false,
             ),
             Err(e) => return Err(e),
@@ -84,6 +97,78 @@ impl Journal {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
     }
+}
+
+/// What a command reads, which its journal must never be: appending to any of
+/// them would corrupt the input (a catalog, the plan being applied) for the next run.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The catalog paths given (files and directories).
+    pub catalog_paths: Vec<PathBuf>,
+    /// Every other file read, with what it is ("the plan being applied",
+    /// "--params-file", a catalog file found in a directory, ...).
+    pub files: Vec<(String, PathBuf)>,
+}
+
+/// Refuse a journal path that is a file the command reads, a catalog file a
+/// catalog directory would read back next time, or a symbolic link to nothing
+/// (creating through it would write wherever the link points, which is rarely
+/// what was meant and may be planted).
+pub fn refuse_input(path: &Path, inputs: &Inputs) -> Result<(), String> {
+    let shown = |p: &Path| crate::escape::untrusted(&crate::source::display_name(p)).to_string();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() && std::fs::metadata(path).is_err() {
+            return Err(format!(
+                "`{}` is a symbolic link to a file that does not exist; name the file itself",
+                shown(path)
+            ));
+        }
+    }
+    let Some(target) = canonical(path) else {
+        // Its directory does not exist: the open says so.
+        return Ok(());
+    };
+    for (what, read) in &inputs.files {
+        if std::fs::canonicalize(read).is_ok_and(|read| read == target) {
+            return Err(format!(
+                "`{}` is {what}, which this command reads; journal elsewhere",
+                shown(path)
+            ));
+        }
+    }
+    for given in &inputs.catalog_paths {
+        let Ok(input) = std::fs::canonicalize(given) else {
+            continue;
+        };
+        if input == target {
+            return Err(format!(
+                "`{}` is a catalog file this command reads; journal elsewhere",
+                shown(path)
+            ));
+        }
+        if input.is_dir() && target.starts_with(&input) && crate::loader::is_catalog_file(&target) {
+            return Err(format!(
+                "`{}` lies in the catalog directory `{}` with a catalog file's name, so the next run would read the journal as a catalog; journal elsewhere",
+                shown(path),
+                shown(given)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The absolute, link-free path `path` names, existing or not (its directory
+/// must exist).
+fn canonical(path: &Path) -> Option<PathBuf> {
+    if let Ok(path) = std::fs::canonicalize(path) {
+        return Some(path);
+    }
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(name))
 }
 
 impl Sink for Journal {

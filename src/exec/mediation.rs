@@ -260,7 +260,9 @@ impl Mediator<'_> {
                     error: Box::new(eps.clone()),
                 });
                 if !self.sleep(wait) {
-                    break 'run Err(interrupted(&origin, attempt + 1));
+                    // The attempt that failed is why the step did not succeed:
+                    // the interruption must not hide its error.
+                    break 'run Err(interrupted_retry(&origin, attempt, &eps));
                 }
             }
         };
@@ -477,6 +479,24 @@ fn interrupted(origin: &Origin, attempt: u64) -> Eps {
         origin.clone(),
     )
     .with_data(json!({ "attempt": attempt }))
+}
+
+/// Ctrl-C during the backoff after `attempt` failed with `previous`: the step ends
+/// interrupted, and the report keeps that attempt's error (its message in ours,
+/// the whole envelope under `data.previous_error`).
+fn interrupted_retry(origin: &Origin, attempt: u64, previous: &Eps) -> Eps {
+    Eps::new(
+        Kind::Interrupted,
+        format!(
+            "interrupted before retrying; attempt {attempt} had failed: {}",
+            previous.error.message
+        ),
+        origin.clone(),
+    )
+    .with_data(json!({
+        "attempt": attempt + 1,
+        "previous_error": previous,
+    }))
 }
 
 /// The parameters against the input_schema: nothing starts when they do not fit.

@@ -16,6 +16,7 @@
 
 pub mod apply;
 pub mod bpcs;
+pub mod environment;
 pub mod eps;
 pub mod event;
 pub mod ids;
@@ -24,5 +25,6 @@ pub mod journal;
 pub mod lifecycle;
 pub mod mediation;
 pub mod process;
+pub mod redact;
 pub mod spi;
 pub mod workflow;

@@ -44,6 +44,9 @@ pub struct Spec {
     pub argv: Vec<String>,
     /// The directory it runs in.
     pub working_dir: PathBuf,
+    /// Its complete environment (see [`super::environment`]); nothing else is
+    /// inherited from rune.
+    pub env: super::environment::Environment,
 }
 
 /// A shared flag that asks waiting code to stop early (set by Ctrl-C handling).
@@ -81,6 +84,8 @@ pub fn spawn(spec: &Spec) -> io::Result<Child> {
     Command::new(program)
         .args(args)
         .current_dir(&spec.working_dir)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -329,6 +334,7 @@ mod tests {
         Spec {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             working_dir: PathBuf::from("."),
+            env: crate::exec::environment::compute(&Default::default()),
         }
     }
 
@@ -391,6 +397,7 @@ mod tests {
         let spec = Spec {
             argv: vec!["/nonexistent/plugin".into()],
             working_dir: PathBuf::from("."),
+            env: crate::exec::environment::compute(&Default::default()),
         };
         assert!(run_once(
             &spec,

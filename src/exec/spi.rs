@@ -525,6 +525,7 @@ mod tests {
         Spec {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             working_dir: PathBuf::from("."),
+            env: crate::exec::environment::compute(&Default::default()),
         }
     }
 

@@ -234,6 +234,16 @@ impl<N: AsRef<str>> Scheduler<N> {
         out
     }
 
+    /// Step `i`, which was started, was killed by the run's interruption: it ends
+    /// as failed for what needs it, but it is not the failure that stopped the
+    /// workflow (the interruption is, and it stops scheduling by itself).
+    pub(crate) fn interrupted(&mut self, i: usize) {
+        debug_assert_eq!(self.state[i], State::Running);
+        self.running -= 1;
+        self.interrupted = true;
+        self.finish(i, State::Failed);
+    }
+
     /// Step `i`, which was started, finished.
     pub(crate) fn finished(&mut self, i: usize, succeeded: bool) {
         debug_assert_eq!(self.state[i], State::Running);
@@ -422,7 +432,8 @@ pub(crate) fn run(
         index: &index,
         inputs,
     };
-    let (tx, rx) = mpsc::channel::<(usize, bool)>();
+    // (step, succeeded, interrupted: killed by the second Ctrl-C)
+    let (tx, rx) = mpsc::channel::<(usize, bool, bool)>();
     std::thread::scope(|scope| {
         loop {
             if ctx.stop.is_set() || ctx.kill.is_set() {
@@ -467,7 +478,7 @@ pub(crate) fn run(
                                 // Decided like any failure (continue_on_error
                                 // included) when the loop receives it.
                                 fail_unfilled(ctx, step, message);
-                                let _ = tx.send((i, false));
+                                let _ = tx.send((i, false, false));
                                 continue;
                             }
                         };
@@ -484,10 +495,15 @@ pub(crate) fn run(
                             let params = filled.as_ref().unwrap_or(&step.params);
                             let result = runner.run(step, runnable, params);
                             let ok = result.outcome == Outcome::Succeeded;
+                            let killed = !ok
+                                && result
+                                    .error
+                                    .as_ref()
+                                    .is_some_and(|e| e.kind() == Kind::Interrupted);
                             if let Some(output) = result.output {
                                 lock(outputs)[i] = Some(output);
                             }
-                            let _ = tx.send((i, ok));
+                            let _ = tx.send((i, ok, killed));
                         });
                     }
                 }
@@ -498,7 +514,7 @@ pub(crate) fn run(
             // Wake for a finished step, or now and then to notice Ctrl-C.
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(first) => {
-                    for (i, ok) in
+                    for (i, ok, killed) in
                         std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
                     {
                         // No step left to read it: its output goes as soon as its
@@ -506,8 +522,13 @@ pub(crate) fn run(
                         if readers[i] == 0 {
                             lock(&outputs)[i] = None;
                         }
-                        finish(ctx, &steps[i], ok);
-                        scheduler.finished(i, ok);
+                        if killed {
+                            decide(ctx, &steps[i], WorkflowDecision::Interrupted, None);
+                            scheduler.interrupted(i);
+                        } else {
+                            finish(ctx, &steps[i], ok);
+                            scheduler.finished(i, ok);
+                        }
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}

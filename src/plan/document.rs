@@ -8,6 +8,7 @@
 //! these types (a test keeps the file equal to [`schema`]).
 
 use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::io;
 
 use jiff::Timestamp;
@@ -268,6 +269,51 @@ pub struct Command {
     /// The directory the command runs in: the declaring catalog file's directory,
     /// relative to `catalog_root` (`.` for the root itself).
     pub working_dir: String,
+    /// Its environment beyond the allowlist, as the catalog's `env` declares it
+    /// (left out when it declares none).
+    #[serde(default, skip_serializing_if = "CommandEnv::is_empty")]
+    pub env: CommandEnv,
+}
+
+/// What a command's environment holds beyond the allowlist (PATH, HOME, USER,
+/// LANG, LC_*, TZ, TMPDIR): the catalog's `env`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEnv {
+    /// Names passed through from rune's environment when set there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass: Vec<String>,
+    /// Literal values by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
+}
+
+impl CommandEnv {
+    /// Whether it declares nothing.
+    pub fn is_empty(&self) -> bool {
+        self.pass.is_empty() && self.set.is_empty()
+    }
+
+    /// The declaration the executor computes a child's environment from.
+    pub fn decl(&self) -> crate::exec::environment::EnvDecl {
+        crate::exec::environment::EnvDecl {
+            pass: self.pass.clone(),
+            set: self
+                .set
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl From<&crate::exec::environment::EnvDecl> for CommandEnv {
+    fn from(decl: &crate::exec::environment::EnvDecl) -> Self {
+        CommandEnv {
+            pass: decl.pass.clone(),
+            set: decl.set.iter().cloned().collect(),
+        }
+    }
 }
 
 /// One lifecycle phase of one module.
@@ -551,7 +597,11 @@ fn phase_steps(module: &Module, phases: &[Phase], ids: &mut StepIds) -> Vec<Phas
 }
 
 /// Resolve `exec` as written in `declared_in` (a path relative to the root).
-fn command(exec: &[String], declared_in: &str) -> Option<Command> {
+fn command(
+    exec: &[String],
+    declared_in: &str,
+    env: &crate::exec::environment::EnvDecl,
+) -> Option<Command> {
     let (program, args) = exec.split_first()?;
     let dir = declared_in
         .rsplit_once('/')
@@ -574,6 +624,7 @@ fn command(exec: &[String], declared_in: &str) -> Option<Command> {
             .chain(args.iter().cloned())
             .collect(),
         working_dir: dir,
+        env: env.into(),
     })
 }
 
@@ -668,7 +719,11 @@ impl PlanDocument {
                             version: module.version.as_ref().map(|v| v.value.clone()),
                             runtime: module.lifecycle.runtime,
                             command: match module.lifecycle.runtime {
-                                Runtime::Process => command(&module.lifecycle.exec, &declared_in),
+                                Runtime::Process => command(
+                                    &module.lifecycle.exec,
+                                    &declared_in,
+                                    &module.lifecycle.env,
+                                ),
                                 Runtime::Builtin | Runtime::None => None,
                             },
                             declared_in,
@@ -695,7 +750,7 @@ impl PlanDocument {
                 description: action.description.clone(),
                 category: action.category,
                 impact: action.impact,
-                command: command(&action.exec, &declared_in),
+                command: command(&action.exec, &declared_in, &action.env),
                 declared_in,
                 after_step,
                 params: step.params,

@@ -173,6 +173,8 @@ pub enum WorkflowOutcome {
     Failed,
     /// It failed; `continue_on_error` let the workflow go on.
     FailedContinued,
+    /// The second Ctrl-C killed it while it ran; it did not stop the workflow.
+    Interrupted,
     /// It was not run; `reason` says why.
     Skipped,
     /// It succeeded and, the workflow having stopped, was undone.
@@ -728,6 +730,7 @@ impl ReportBuilder {
                     WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
                     WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
                     WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
+                    WorkflowDecision::Interrupted => Some(WorkflowOutcome::Interrupted),
                     WorkflowDecision::CompensationStarted
                     | WorkflowDecision::CompensationSkipped => None,
                     WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
@@ -1507,6 +1510,7 @@ fn outcome_word(step: &StepReport, paint: Paint) -> (&'static str, String) {
             (plain, paint.yellow(plain))
         }
         Some(WorkflowOutcome::Compensated) => ("compensated", paint.yellow("compensated")),
+        Some(WorkflowOutcome::Interrupted) => ("interrupted", paint.yellow("interrupted")),
         Some(WorkflowOutcome::CompensationFailed) => {
             let plain = "succeeded, compensation failed";
             (plain, paint.red(plain))

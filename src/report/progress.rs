@@ -502,6 +502,10 @@ pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<S
                     "   step {step} `{id}`: {} (continue_on_error: the workflow goes on)",
                     paint.yellow("failed")
                 ),
+                WorkflowDecision::Interrupted => format!(
+                    "   step {step} `{id}`: {} (killed by the second Ctrl-C)",
+                    paint.yellow("interrupted")
+                ),
                 WorkflowDecision::Failed => format!(
                     "   step {step} `{id}`: {} (the workflow stops: no new step unless it handles failure)",
                     paint.red("failed")

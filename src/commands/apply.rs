@@ -561,6 +561,12 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                     .map(|c| c.to_json())
                     .unwrap_or_else(|| Json::Object(Map::new())),
                 spi_versions: lifecycle.spi_versions.clone(),
+                describe_timeout: std::time::Duration::from_millis(
+                    lifecycle
+                        .timeouts
+                        .describe_ms
+                        .unwrap_or(crate::plan::DEFAULT_DESCRIBE_MS),
+                ),
                 requires: module
                     .dependencies
                     .iter()

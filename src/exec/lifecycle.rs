@@ -48,6 +48,8 @@ pub(crate) struct ModuleSpec {
     pub config: Json,
     /// `lifecycle.spi_versions` (empty: what rune speaks).
     pub spi_versions: Vec<String>,
+    /// How long register waits for `describe` (`lifecycle.timeouts.describe_ms`).
+    pub describe_timeout: Duration,
     /// Modules it requires (criticality required).
     pub requires: Vec<String>,
 }
@@ -393,8 +395,7 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
                 })))
         }
     };
-    // register has no timeout of its own: describe gets the initialize default.
-    let timeout = Duration::from_millis(crate::plan::DEFAULT_INITIALIZE_MS);
+    let timeout = module.describe_timeout;
     let fail = |client: &mut Client, e: CallError| {
         client.kill();
         run.eps(e)

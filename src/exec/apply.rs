@@ -14,17 +14,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
-use super::lifecycle::{self, Context, ModuleSpec, Running};
-use super::mediation::{ActionCall, ActionResult, Mediator, ModuleAnswer, Schemas, Via};
+use super::lifecycle::{self, Context, ModuleSpec, Running, Shared};
+use super::mediation::{ActionCall, ActionResult, Mediator, Schemas, Via};
 use super::process::Spec;
-use super::spi::{CallError, Trace};
 use crate::plan::document::{ActionStep, PhaseStep, PlanDocument};
 use crate::registry::Action;
 
@@ -57,7 +56,9 @@ pub(crate) struct Options {
 /// What a module is now, during the run.
 struct Slot {
     state: ModuleState,
-    running: Option<Running>,
+    /// Shared with the steps that call it; the map's lock is never held across a
+    /// call, so calls to different modules run at once.
+    running: Option<Arc<Shared>>,
 }
 
 /// Run `doc`. Every outcome is reported through `ctx.sink`; the return value says
@@ -213,7 +214,7 @@ pub(crate) fn execute(
             let slot = match lifecycle::start(spec, &m.steps, ctx) {
                 Ok((running, state)) => Slot {
                     state,
-                    running: Some(running),
+                    running: Some(Arc::new(Shared::new(running))),
                 },
                 Err(lifecycle::StartFailed(eps)) => {
                     failed.store(true, Ordering::SeqCst);
@@ -275,7 +276,7 @@ pub(crate) fn execute(
         for m in &wave.modules {
             match slots.get_mut(&m.module).and_then(|s| {
                 let state = s.state;
-                s.running.take().map(|r| (state, r))
+                s.running.take().map(|r| (state, r.take()))
             }) {
                 Some((state, running)) => todo.push((m, state, Mutex::new(Some(running)))),
                 None => skip_steps(ctx, &m.module, &m.steps, "the module was not started", None),
@@ -395,12 +396,14 @@ fn mediate(
         stop: ctx.stop.clone(),
         kill: kill.clone(),
     };
-    let execute = |request, timeout, cancel: &super::process::Cancel| {
-        execute_in_module(step, request, timeout, cancel, slots, ctx)
-    };
+    // Cloned out so the map is unlocked while the module is called.
+    let module = lock(slots)
+        .get(&step.module)
+        .and_then(|s| s.running.clone())
+        .unwrap_or_else(|| Arc::new(Shared::new(Running::InProcess)));
     let via = match &prepared.command {
         Some(command) => Via::Plugin(command),
-        None => Via::Module(&execute),
+        None => Via::Module(&module),
     };
     mediator.run_action(&ActionCall {
         step: step.id,
@@ -561,44 +564,6 @@ fn lifecycle_origin(ctx: &Context, step: &ActionStep) -> super::eps::Origin {
     origin.phase = None;
     origin.action = Some(step.action.clone());
     origin
-}
-
-/// An action without a plugin: one SPI `execute` call to its module (mediation
-/// builds the request and judges the answer).
-fn execute_in_module(
-    step: &ActionStep,
-    request: serde_json::Value,
-    timeout: Duration,
-    cancel: &super::process::Cancel,
-    slots: &Mutex<HashMap<String, Slot>>,
-    ctx: &Context,
-) -> ModuleAnswer {
-    let mut guard = lock(slots);
-    match guard.get_mut(&step.module).and_then(|s| s.running.as_mut()) {
-        Some(Running::Process(client)) => {
-            let trace = Trace {
-                step: step.id,
-                ids: ctx.ids,
-                sink: ctx.sink,
-            };
-            let result = client.call("execute", request, timeout, cancel, &trace);
-            ModuleAnswer {
-                result,
-                stderr: client.stderr_tail(),
-            }
-        }
-        _ => ModuleAnswer {
-            result: Err(CallError {
-                kind: Kind::ConfigurationError,
-                message: format!(
-                    "`{}` has no plugin and its module `{}` has no process to run it",
-                    step.action, step.module
-                ),
-                data: None,
-            }),
-            stderr: None,
-        },
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -24,8 +24,10 @@ use serde_json::{json, Value as Json};
 use super::eps::{Eps, Kind, Origin};
 use super::event::{Event, ModuleState, Outcome, Sink};
 use super::ids::RunIds;
+use super::mediation::ModuleAnswer;
 use super::process::{Cancel, Spec, KILL_GRACE};
 use super::spi::{self, CallError, Client, Trace};
+use super::spi_message::{Empty, ExecuteParams, InitializeParams, Method, TraceParent};
 use crate::plan::document::PhaseStep;
 use crate::plan::Phase;
 use crate::registry::Runtime;
@@ -144,6 +146,57 @@ pub(crate) enum Running {
     InProcess,
     /// A module process.
     Process(Box<Client>),
+}
+
+/// A started module shared by the steps that call it. Each module has a lock of
+/// its own, held only across a call to that module: actions in different modules
+/// run at once, and a hung `execute` holds up only its own module.
+pub(crate) struct Shared(std::sync::Mutex<Running>);
+
+impl Shared {
+    /// Share `running`.
+    pub(crate) fn new(running: Running) -> Shared {
+        Shared(std::sync::Mutex::new(running))
+    }
+
+    /// Take the module back for its shutdown (what is left is a module with
+    /// nothing to call).
+    pub(crate) fn take(&self) -> Running {
+        let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *running, Running::InProcess)
+    }
+
+    /// One SPI `execute` call, for mediation (which built the request and
+    /// judges the answer).
+    pub(crate) fn execute(
+        &self,
+        params: ExecuteParams,
+        timeout: Duration,
+        cancel: &Cancel,
+        trace: &Trace,
+    ) -> ModuleAnswer {
+        let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *running {
+            Running::Process(client) => {
+                let result = client.call(Method::Execute(Box::new(params)), timeout, cancel, trace);
+                ModuleAnswer {
+                    result,
+                    stderr: client.stderr_tail(),
+                }
+            }
+            Running::InProcess => ModuleAnswer {
+                result: Err(CallError {
+                    kind: Kind::ConfigurationError,
+                    message: format!(
+                        "`{}` has no plugin and its module `{}` has no process to run it",
+                        params.action, params.context.module
+                    ),
+                    data: None,
+                }),
+                stderr: None,
+            },
+        }
+    }
 }
 
 /// A module that did not start: its EPS error (already reported).
@@ -400,7 +453,8 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         client.kill();
         run.eps(e)
     };
-    let described = match client.call("describe", json!({}), timeout, &ctx.stop, &run.trace()) {
+    let described = match client.call(Method::Describe(Empty {}), timeout, &ctx.stop, &run.trace())
+    {
         Ok(r) => r,
         Err(e) => return Err(fail(&mut client, e)),
     };
@@ -476,22 +530,22 @@ fn initialize(
     run: &StepRun,
     ctx: &Context,
 ) -> Result<Json, Eps> {
-    let params = json!({
-        "spi_version": spi::SUPPORTED_VERSIONS[0],
-        "config": module.config,
-        "token": ctx.token,
-        "trace": {
-            "trace_id": ctx.ids.trace_id,
-            "parent_span_id": ctx.span(step.id),
-            "sampled": true,
+    let params = Method::Initialize(Box::new(InitializeParams {
+        spi_version: spi::SUPPORTED_VERSIONS[0].to_string(),
+        config: module.config.clone(),
+        token: ctx.token.to_string(),
+        trace: TraceParent {
+            trace_id: ctx.ids.trace_id.clone(),
+            parent_span_id: ctx.span(step.id),
+            sampled: true,
         },
-        "correlation_id": ctx.ids.correlation_id,
-        "deployment_mode": "local",
-        "fallback": "fail_closed",
-    });
+        correlation_id: ctx.ids.correlation_id.clone(),
+        deployment_mode: "local".to_string(),
+        fallback: "fail_closed".to_string(),
+    }));
     let timeout = timeout_of(step, crate::plan::DEFAULT_INITIALIZE_MS);
     let result = client
-        .call("initialize", params, timeout, &ctx.stop, &run.trace())
+        .call(params, timeout, &ctx.stop, &run.trace())
         .map_err(|e| run.eps(e))?;
     if result.get("token").and_then(Json::as_str) != Some(ctx.token) {
         // Not the module rune started, or one that does not follow the SPI: either
@@ -530,7 +584,7 @@ fn ready(
         if left.is_zero() {
             return Err(run.eps(not_ready(&last)));
         }
-        match client.call("ready", json!({}), left, &ctx.stop, &run.trace()) {
+        match client.call(Method::Ready(Empty {}), left, &ctx.stop, &run.trace()) {
             Ok(answer) if answer.get("ready") == Some(&Json::Bool(true)) => {
                 last = answer;
                 break;
@@ -551,30 +605,31 @@ fn ready(
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100));
-    let (health, degraded) = match client.call("health", json!({}), left, &ctx.stop, &run.trace()) {
-        Ok(h) => {
-            let status = h.get("status").and_then(Json::as_str).unwrap_or("");
-            let degraded = (status != "ready").then(|| {
-                format!(
-                    "health check answered {}",
-                    h.get("status").map_or("no status".to_string(), |s| {
-                        crate::escape::untrusted(&s.to_string()).into_owned()
-                    })
-                )
-            });
-            (h, degraded)
-        }
-        Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
-        Err(e) => {
-            let eps = run.eps(CallError {
-                kind: Kind::Unhealthy,
-                message: format!("health check failed: {}", e.message),
-                data: e.data,
-            });
-            let why = eps.error.message.clone();
-            (json!({"error": eps}), Some(why))
-        }
-    };
+    let (health, degraded) =
+        match client.call(Method::Health(Empty {}), left, &ctx.stop, &run.trace()) {
+            Ok(h) => {
+                let status = h.get("status").and_then(Json::as_str).unwrap_or("");
+                let degraded = (status != "ready").then(|| {
+                    format!(
+                        "health check answered {}",
+                        h.get("status").map_or("no status".to_string(), |s| {
+                            crate::escape::untrusted(&s.to_string()).into_owned()
+                        })
+                    )
+                });
+                (h, degraded)
+            }
+            Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
+            Err(e) => {
+                let eps = run.eps(CallError {
+                    kind: Kind::Unhealthy,
+                    message: format!("health check failed: {}", e.message),
+                    data: e.data,
+                });
+                let why = eps.error.message.clone();
+                (json!({"error": eps}), Some(why))
+            }
+        };
     let mut output = json!({"ready": last, "health": health});
     if let Some(why) = degraded {
         output["degraded"] = Json::String(why);
@@ -621,8 +676,7 @@ pub(crate) fn stop(
                 let result = match step.phase {
                     Phase::Drain => client
                         .call(
-                            "drain",
-                            json!({}),
+                            Method::Drain(Empty {}),
                             timeout_of(step, crate::plan::DEFAULT_DRAIN_MS),
                             &ctx.kill,
                             &run.trace(),
@@ -659,7 +713,7 @@ fn shutdown(
 ) -> Result<Json, Eps> {
     let timeout = timeout_of(step, crate::plan::DEFAULT_SHUTDOWN_MS);
     let started = Instant::now();
-    let answer = client.call("shutdown", json!({}), timeout, &ctx.kill, &run.trace());
+    let answer = client.call(Method::Shutdown(Empty {}), timeout, &ctx.kill, &run.trace());
     if let Err(e) = &answer {
         if e.kind == Kind::Interrupted {
             return Err(run.eps(e.clone()));

@@ -10,7 +10,8 @@
 //! message and outcome as [`Event`]s; it never prints.
 //!
 //! An action its module provides itself (no plugin) goes through the same rules:
-//! [`Via::Module`] hands each attempt's request to the module's SPI `execute`,
+//! [`Via::Module`] hands each attempt's request, with the same [`ActionContext`] a
+//! plugin gets, to the module's SPI `execute` on that module's own connection,
 //! and validation, retries, the output_schema check and EPS errors stay here, so
 //! a module action and a plugin action are judged alike.
 //!
@@ -26,12 +27,13 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value as Json};
 
-use super::bpcs::{self, BadOutput, Reply};
+use super::bpcs::{self, ActionContext, BadOutput, Reply};
 use super::eps::{Eps, Kind, Origin};
 use super::event::{Direction, Event, Outcome, Protocol, Sink};
 use super::ids::RunIds;
 use super::process::{self, Cancel, Ending, Finished, Spec};
 use super::spi::CallError;
+use super::spi_message::ExecuteParams;
 
 /// Longest wait between two attempts, however the backoff doubles.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -74,13 +76,9 @@ pub(crate) struct ActionCall<'a> {
 pub(crate) enum Via<'a> {
     /// A one-shot plugin process (BPCS): its resolved command line.
     Plugin(&'a Spec),
-    /// The providing module's SPI `execute`: called with the request's params,
-    /// the attempt's timeout and the flag that abandons it.
-    Module(&'a ModuleExecute<'a>),
+    /// The providing module's SPI `execute`, on its own connection.
+    Module(&'a super::lifecycle::Shared),
 }
-
-/// Calls the providing module's `execute` (the caller owns the SPI client).
-pub(crate) type ModuleExecute<'a> = dyn Fn(Json, Duration, &Cancel) -> ModuleAnswer + Sync + 'a;
 
 /// What one module `execute` call gave.
 pub(crate) struct ModuleAnswer {
@@ -235,9 +233,12 @@ impl Mediator<'_> {
                     attempt,
                     span_id: span_id.clone(),
                 });
+                // One context for either way the action runs: a plugin and a
+                // module see the same request.
+                let context = self.context(call, node, &origin, attempt);
                 let outcome = match call.via {
-                    Via::Plugin(command) => self.attempt(call, command, node, &origin, attempt),
-                    Via::Module(execute) => self.execute(call, execute, node, &origin, attempt),
+                    Via::Plugin(command) => self.attempt(call, command, node, context, &origin),
+                    Via::Module(module) => self.execute(call, module, context, &origin),
                 };
                 last_stderr = outcome.stderr;
                 let eps = match outcome.output {
@@ -290,16 +291,40 @@ impl Mediator<'_> {
         }
     }
 
+    /// Where and why attempt `attempt` of `call` runs.
+    fn context(
+        &self,
+        call: &ActionCall,
+        node: Node,
+        origin: &Origin,
+        attempt: u64,
+    ) -> ActionContext {
+        ActionContext {
+            node: node.name().to_string(),
+            action: call.action.name.value.clone(),
+            module: call.module.to_string(),
+            step: call.step,
+            attempt,
+            timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
+            requested_by: requested_by(),
+            dry_run: false,
+            correlation_id: self.ids.correlation_id.clone(),
+            trace_id: self.ids.trace_id.clone(),
+            span_id: origin.span_id.clone(),
+        }
+    }
+
     /// One plugin process: request out, response in, judged.
     fn attempt(
         &self,
         call: &ActionCall,
         command: &Spec,
         node: Node,
+        context: ActionContext,
         origin: &Origin,
-        attempt: u64,
     ) -> Attempt {
         let action = &call.action.name.value;
+        let attempt = context.attempt;
         let request = bpcs::Request {
             message_metadata: bpcs::MessageMetadata {
                 version: bpcs::VERSION.to_string(),
@@ -310,16 +335,7 @@ impl Mediator<'_> {
             },
             payload: bpcs::RequestPayload {
                 input_parameters: call.params.clone(),
-                context: bpcs::Context {
-                    node: node.name().to_string(),
-                    action: action.clone(),
-                    module: call.module.to_string(),
-                    step: call.step,
-                    attempt,
-                    timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
-                    requested_by: requested_by(),
-                    dry_run: false,
-                },
+                context,
             },
             observability: bpcs::Observability {
                 trace_id: self.ids.trace_id.clone(),
@@ -376,32 +392,25 @@ impl Mediator<'_> {
     fn execute(
         &self,
         call: &ActionCall,
-        execute: &ModuleExecute,
-        node: Node,
+        module: &super::lifecycle::Shared,
+        context: ActionContext,
         origin: &Origin,
-        attempt: u64,
     ) -> Attempt {
         let action = &call.action.name.value;
-        let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
-        let params = json!({
-            "action": action,
-            "input_parameters": call.params,
-            "context": {
-                "node": node.name(),
-                "action": action,
-                "module": call.module,
-                "step": call.step,
-                "attempt": attempt,
-                "timeout_ms": timeout_ms,
-                "dry_run": false,
-                "correlation_id": self.ids.correlation_id,
-                "trace_id": self.ids.trace_id,
-                "span_id": origin.span_id,
-            },
-        });
+        let attempt = context.attempt;
+        let params = ExecuteParams {
+            action: action.clone(),
+            input_parameters: call.params.clone(),
+            context,
+        };
+        let trace = super::spi::Trace {
+            step: call.step,
+            ids: self.ids,
+            sink: self.sink,
+        };
         // The first Ctrl-C lets the call finish (or time out) as it lets a plugin;
         // only the second abandons it.
-        let answer = execute(params, call.timeout, &self.kill);
+        let answer = module.execute(params, call.timeout, &self.kill, &trace);
         let fail = |kind: Kind, message: String, data: Json| {
             let mut data = match data {
                 Json::Object(map) => map,

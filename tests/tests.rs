@@ -30,6 +30,7 @@ mod registration;
 mod review;
 mod robustness;
 mod run;
+mod spi_protocol;
 mod suggestions;
 mod validate;
 mod validate_workflows;

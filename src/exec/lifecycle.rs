@@ -458,6 +458,18 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         Ok(r) => r,
         Err(e) => return Err(fail(&mut client, e)),
     };
+    match check_described(module, &described) {
+        Ok(version) => Ok((
+            client,
+            json!({"describe": described, "spi_version": version}),
+        )),
+        Err(e) => Err(fail(&mut client, e)),
+    }
+}
+
+/// The `describe` answer against the catalog: name and version agree, and an SPI
+/// version all three sides speak, which is returned.
+fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, CallError> {
     let name = described.get("module_name").and_then(Json::as_str);
     let version = described.get("module_version").and_then(Json::as_str);
     let mismatch = |what: &str, said: Option<&str>, want: &str| CallError {
@@ -472,11 +484,11 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         data: Some(json!({"describe": described.clone()})),
     };
     if name != Some(module.name.as_str()) {
-        return Err(fail(&mut client, mismatch("name", name, &module.name)));
+        return Err(mismatch("name", name, &module.name));
     }
     if let Some(want) = &module.version {
         if version != Some(want.as_str()) {
-            return Err(fail(&mut client, mismatch("version", version, want)));
+            return Err(mismatch("version", version, want));
         }
     }
     let offered: Vec<String> = match described.get("spi_versions").and_then(Json::as_array) {
@@ -485,14 +497,11 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect(),
         _ => {
-            return Err(fail(
-                &mut client,
-                CallError {
-                    kind: Kind::ProtocolViolation,
-                    message: "describe has no `spi_versions` list of strings".to_string(),
-                    data: Some(json!({"describe": described.clone()})),
-                },
-            ))
+            return Err(CallError {
+                kind: Kind::ProtocolViolation,
+                message: "describe has no `spi_versions` list of strings".to_string(),
+                data: Some(json!({"describe": described.clone()})),
+            })
         }
     };
     let catalog: Vec<String> = if module.spi_versions.is_empty() {
@@ -504,23 +513,17 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         module.spi_versions.clone()
     };
     let Some(version) = spi::negotiate(&catalog, &offered) else {
-        return Err(fail(
-            &mut client,
-            CallError {
-                kind: Kind::SpiVersionMismatch,
-                message: format!(
-                    "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
-                    offered.iter().map(|v| crate::escape::untrusted(v).into_owned()).collect::<Vec<_>>(),
-                    spi::SUPPORTED_VERSIONS
-                ),
-                data: Some(json!({"describe": described.clone()})),
-            },
-        ));
+        return Err(CallError {
+            kind: Kind::SpiVersionMismatch,
+            message: format!(
+                "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
+                offered.iter().map(|v| crate::escape::untrusted(v).into_owned()).collect::<Vec<_>>(),
+                spi::SUPPORTED_VERSIONS
+            ),
+            data: Some(json!({"describe": described.clone()})),
+        });
     };
-    Ok((
-        client,
-        json!({"describe": described, "spi_version": version}),
-    ))
+    Ok(version)
 }
 
 fn initialize(

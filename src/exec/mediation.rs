@@ -178,6 +178,15 @@ impl Node {
     }
 }
 
+/// What the attempts of one request came to so far.
+#[derive(Default)]
+struct Tally {
+    /// Attempts started.
+    attempts: u64,
+    /// The last attempt's stderr tail.
+    stderr: Option<String>,
+}
+
 /// What one attempt gave.
 struct Attempt {
     output: Result<Json, Eps>,
@@ -190,81 +199,8 @@ impl Mediator<'_> {
     /// `Retrying` before each retry, and one `StepFinished`.
     pub(crate) fn run_action(&self, call: &ActionCall) -> ActionResult {
         let watch = self.ids.stopwatch();
-        let action = call.action.name.value.as_str();
-        let max_attempts = call.max_attempts.max(1);
-        let mut attempts = 0;
-        let mut last_stderr = None;
-        let result: Result<Json, Eps> = 'run: {
-            let span_id = self.ids.span_for(call.step);
-            let origin = Origin {
-                step: Some(call.step),
-                module: Some(call.module.to_string()),
-                action: Some(action.to_string()),
-                phase: None,
-                correlation_id: self.ids.correlation_id.clone(),
-                trace_id: self.ids.trace_id.clone(),
-                span_id: span_id.clone(),
-            };
-            let node = match Node::parse(call.node) {
-                Ok(node) => node,
-                Err(UnsupportedNode(name)) => {
-                    break 'run Err(Eps::new(
-                        Kind::SpawnFailed,
-                        format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
-                        origin,
-                    ));
-                }
-            };
-            if let Some(eps) = invalid_params(call, &origin) {
-                break 'run Err(eps);
-            }
-            loop {
-                attempts += 1;
-                let attempt = attempts;
-                if self.stop.is_set() || self.kill.is_set() {
-                    break 'run Err(interrupted(&origin, attempt));
-                }
-                self.sink.emit(&Event::StepStarted {
-                    at: self.ids.now(),
-                    step: call.step,
-                    module: call.module.to_string(),
-                    action: Some(action.to_string()),
-                    phase: None,
-                    attempt,
-                    span_id: span_id.clone(),
-                });
-                // One context for either way the action runs: a plugin and a
-                // module see the same request.
-                let context = self.context(call, node, &origin, attempt);
-                let outcome = match call.via {
-                    Via::Plugin(command) => self.attempt(call, command, node, context, &origin),
-                    Via::Module(module) => self.execute(call, module, context, &origin),
-                };
-                last_stderr = outcome.stderr;
-                let eps = match outcome.output {
-                    Ok(output) => break 'run Ok(output),
-                    Err(eps) => eps,
-                };
-                if attempt >= max_attempts
-                    || !eps.retried_by(call.retry_on)
-                    || self.stop.is_set()
-                    || self.kill.is_set()
-                {
-                    break 'run Err(eps);
-                }
-                let wait = backoff(call.backoff_ms, attempt);
-                self.sink.emit(&Event::Retrying {
-                    at: self.ids.now(),
-                    step: call.step,
-                    attempt,
-                    backoff_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    error: Box::new(eps.clone()),
-                });
-                if !self.sleep(wait) {
-                    break 'run Err(interrupted(&origin, attempt + 1));
-                }
-            }
-        };
+        let mut tally = Tally::default();
+        let result = self.run_attempts(call, &mut tally);
         let (outcome, output, error) = match result {
             Ok(output) => (Outcome::Succeeded, Some(output), None),
             Err(eps) => (Outcome::Failed, None, Some(eps)),
@@ -273,21 +209,94 @@ impl Mediator<'_> {
             at: self.ids.now(),
             step: call.step,
             module: call.module.to_string(),
-            action: Some(action.to_string()),
+            action: Some(call.action.name.value.clone()),
             phase: None,
             outcome,
-            attempts,
+            attempts: tally.attempts,
             duration_ms: watch.reported_ms(),
             reason: None,
             output: output.clone(),
-            stderr: last_stderr,
+            stderr: tally.stderr,
             error: error.clone().map(Box::new),
         });
         ActionResult {
             outcome,
             output,
             error,
-            attempts,
+            attempts: tally.attempts,
+        }
+    }
+
+    /// Check the request, then run attempts until one succeeds, a failure is not
+    /// retried, or the run is stopped.
+    // One envelope per request, moved once: its size costs nothing worth a box.
+    #[allow(clippy::result_large_err)]
+    fn run_attempts(&self, call: &ActionCall, tally: &mut Tally) -> Result<Json, Eps> {
+        let action = call.action.name.value.as_str();
+        let origin = Origin {
+            step: Some(call.step),
+            module: Some(call.module.to_string()),
+            action: Some(action.to_string()),
+            phase: None,
+            correlation_id: self.ids.correlation_id.clone(),
+            trace_id: self.ids.trace_id.clone(),
+            span_id: self.ids.span_for(call.step),
+        };
+        let node = Node::parse(call.node).map_err(|UnsupportedNode(name)| {
+            Eps::new(
+                Kind::SpawnFailed,
+                format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
+                origin.clone(),
+            )
+        })?;
+        if let Some(eps) = invalid_params(call, &origin) {
+            return Err(eps);
+        }
+        loop {
+            tally.attempts += 1;
+            let attempt = tally.attempts;
+            if self.stop.is_set() || self.kill.is_set() {
+                return Err(interrupted(&origin, attempt));
+            }
+            self.sink.emit(&Event::StepStarted {
+                at: self.ids.now(),
+                step: call.step,
+                module: call.module.to_string(),
+                action: Some(action.to_string()),
+                phase: None,
+                attempt,
+                span_id: origin.span_id.clone(),
+            });
+            // One context for either way the action runs: a plugin and a module
+            // see the same request.
+            let context = self.context(call, node, &origin, attempt);
+            let outcome = match call.via {
+                Via::Plugin(command) => self.attempt(call, command, node, context, &origin),
+                Via::Module(module) => self.execute(call, module, context, &origin),
+            };
+            tally.stderr = outcome.stderr;
+            let eps = match outcome.output {
+                Ok(output) => return Ok(output),
+                Err(eps) => eps,
+            };
+            if attempt >= call.max_attempts.max(1)
+                || !eps.retried_by(call.retry_on)
+                || self.stop.is_set()
+                || self.kill.is_set()
+            {
+                return Err(eps);
+            }
+            let wait = backoff(call.backoff_ms, attempt);
+            self.sink.emit(&Event::Retrying {
+                at: self.ids.now(),
+                step: call.step,
+                attempt,
+                backoff_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error: Box::new(eps.clone()),
+            });
+            if !self.sleep(wait) {
+                return Err(interrupted(&origin, attempt + 1));
+            }
         }
     }
 

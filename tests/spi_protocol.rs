@@ -426,3 +426,12 @@ fn every_spi_message_matches_the_spi_schemas() {
         .is_valid(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "nope", "params": {}})));
     assert!(!responses.is_valid(&serde_json::json!({"jsonrpc": "1.0", "id": 1, "result": {}})));
 }
+
+#[test]
+fn the_spi_schemas_are_printed() {
+    for name in ["spi-request", "spi-response"] {
+        let out = crate::support::rune(["schema", name]).run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        insta::assert_snapshot!(format!("schema_{name}"), out.stdout);
+    }
+}

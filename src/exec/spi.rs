@@ -5,11 +5,13 @@
 //! ([`super::process::spawn`]); a reader thread cuts its stdout into lines of at
 //! most [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing
 //! past the limit is buffered), another drains stderr keeping its tail, so a chatty
-//! module can never block on a full pipe. [`Client::call`] writes one request and
-//! waits for the answer with the same id under a deadline, answering the module's
-//! own requests on the way and reporting every message as an [`Event`]. Everything
-//! the module writes is untrusted: each failure becomes a [`CallError`], which the
-//! lifecycle turns into an EPS envelope.
+//! module can never block on a full pipe. [`Client::call`] writes one request
+//! ([`super::spi_message`] types) and waits for the answer with the same id under a
+//! deadline, answering the module's own requests on the way (at most
+//! [`MODULE_REQUESTS_PER_CALL`]), letting its notifications through at a bounded
+//! rate, and reporting every message as an [`Event`]. Everything the module writes
+//! is untrusted (a key twice is refused as in plugin answers): each failure becomes
+//! a [`CallError`], which the lifecycle turns into an EPS envelope.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -743,6 +745,55 @@ mod tests {
             .unwrap();
         assert_eq!(got, json!({"id": 2}));
         client.finish(Duration::from_secs(1), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn notifications_are_allowed_in_a_burst_then_at_a_rate() {
+        let start = Instant::now();
+        let mut allowance = Allowance::new();
+        for _ in 0..NOTIFICATION_BURST {
+            assert!(allowance.take(start));
+        }
+        assert!(!allowance.take(start), "the burst is spent");
+        // One more is earned every 1/NOTIFICATIONS_PER_SECOND of a second.
+        let later = start + Duration::from_millis(1000 / u64::from(NOTIFICATIONS_PER_SECOND));
+        assert!(allowance.take(later));
+        assert!(!allowance.take(later));
+        // A long quiet spell earns the burst back, never more.
+        let much_later = later + Duration::from_secs(3600);
+        for _ in 0..NOTIFICATION_BURST {
+            assert!(allowance.take(much_later));
+        }
+        assert!(!allowance.take(much_later));
+    }
+
+    #[test]
+    fn a_key_twice_at_any_depth_is_invalid_output() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        for answer in [
+            r#"{"jsonrpc":"2.0","id":1,"id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"a":[{"b":1,"b":2}]}}"#,
+        ] {
+            let mut client =
+                Client::spawn(&sh(&format!("read -r l; echo '{answer}'; read -r l"))).unwrap();
+            let e = client
+                .call(
+                    Method::Describe(Empty {}),
+                    Duration::from_secs(5),
+                    &Cancel::new(),
+                    &cx,
+                )
+                .unwrap_err();
+            assert_eq!(e.kind, Kind::InvalidOutput, "{answer}");
+            assert!(e.message.contains("duplicate key"), "{}", e.message);
+            client.kill();
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
-use super::lifecycle::{self, Context, ModuleSpec, Running, Shared};
+use super::lifecycle::{self, Context, ModuleSpec, Running, StartedModule};
 use super::mediation::{ActionCall, ActionResult, Mediator, Schemas, Via};
 use super::process::Spec;
 use crate::plan::document::{ActionStep, PhaseStep, PlanDocument, StartupModule, StartupWave};
@@ -58,7 +58,7 @@ struct Slot {
     state: ModuleState,
     /// Shared with the steps that call it; the map's lock is never held across a
     /// call, so calls to different modules run at once.
-    running: Option<Arc<Shared>>,
+    running: Option<Arc<StartedModule>>,
 }
 
 /// Run `doc`. Every outcome is reported through `ctx.sink`; the return value says
@@ -276,7 +276,7 @@ impl Run<'_, '_> {
             Ok((running, state)) => (
                 Slot {
                     state,
-                    running: Some(Arc::new(Shared::new(running))),
+                    running: Some(Arc::new(StartedModule::new(running))),
                 },
                 Ok(()),
             ),
@@ -452,7 +452,7 @@ fn mediate(
     let module = lock(slots)
         .get(&step.module)
         .and_then(|s| s.running.clone())
-        .unwrap_or_else(|| Arc::new(Shared::new(Running::InProcess)));
+        .unwrap_or_else(|| Arc::new(StartedModule::new(Running::InProcess)));
     let via = match &prepared.command {
         Some(command) => Via::Plugin(command),
         None => Via::Module(&module),

@@ -151,12 +151,12 @@ pub(crate) enum Running {
 /// A started module shared by the steps that call it. Each module has a lock of
 /// its own, held only across a call to that module: actions in different modules
 /// run at once, and a hung `execute` holds up only its own module.
-pub(crate) struct Shared(std::sync::Mutex<Running>);
+pub(crate) struct StartedModule(std::sync::Mutex<Running>);
 
-impl Shared {
+impl StartedModule {
     /// Share `running`.
-    pub(crate) fn new(running: Running) -> Shared {
-        Shared(std::sync::Mutex::new(running))
+    pub(crate) fn new(running: Running) -> StartedModule {
+        StartedModule(std::sync::Mutex::new(running))
     }
 
     /// Take the module back for its shutdown (what is left is a module with

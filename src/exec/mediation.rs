@@ -77,7 +77,7 @@ pub(crate) enum Via<'a> {
     /// A one-shot plugin process (BPCS): its resolved command line.
     Plugin(&'a Spec),
     /// The providing module's SPI `execute`, on its own connection.
-    Module(&'a super::lifecycle::Shared),
+    Module(&'a super::lifecycle::StartedModule),
 }
 
 /// What one module `execute` call gave.
@@ -401,7 +401,7 @@ impl Mediator<'_> {
     fn execute(
         &self,
         call: &ActionCall,
-        module: &super::lifecycle::Shared,
+        module: &super::lifecycle::StartedModule,
         context: ActionContext,
         origin: &Origin,
     ) -> Attempt {

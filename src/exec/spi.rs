@@ -45,6 +45,11 @@ const LINES_IN_FLIGHT: usize = 16;
 /// module that does not read would never take, stay below a pipe's buffer).
 const MODULE_REQUESTS_PER_CALL: usize = 256;
 
+/// The longest string id of a module's request rune answers: each answer echoes
+/// the id, and [`MODULE_REQUESTS_PER_CALL`] answers must stay below a pipe's
+/// buffer (64 KiB) for a module that does not read them.
+const MODULE_ID_LIMIT: usize = 128;
+
 /// Module requests rune answers with an empty result; others get -32601.
 const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
 
@@ -425,6 +430,16 @@ impl Client {
                 json!({"method": method, "burst": NOTIFICATION_BURST, "per_second": NOTIFICATIONS_PER_SECOND}),
             ));
         };
+        if matches!(&their_id, Id::String(s) if s.len() > MODULE_ID_LIMIT) {
+            self.broken = Some("it sent an overlong request id".to_string());
+            return Err(self.fail(
+                Kind::ProtocolViolation,
+                format!(
+                    "the module sent a request with an id longer than {MODULE_ID_LIMIT} bytes while rune waited for `{method}`"
+                ),
+                json!({"method": method, "limit": MODULE_ID_LIMIT}),
+            ));
+        }
         pending.answered += 1;
         if pending.answered > MODULE_REQUESTS_PER_CALL {
             self.broken = Some("it flooded rune with requests".to_string());
@@ -794,6 +809,33 @@ mod tests {
             assert!(e.message.contains("duplicate key"), "{}", e.message);
             client.kill();
         }
+    }
+
+    #[test]
+    fn a_request_id_too_long_to_echo_is_a_protocol_violation() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        let long = "i".repeat(MODULE_ID_LIMIT + 1);
+        let script = format!(
+            r#"read -r l; echo '{{"jsonrpc":"2.0","id":"{long}","method":"emit_event"}}'; read -r l"#
+        );
+        let mut client = Client::spawn(&sh(&script)).unwrap();
+        let e = client
+            .call(
+                Method::Ready(Empty {}),
+                Duration::from_secs(5),
+                &Cancel::new(),
+                &cx,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::ProtocolViolation);
+        assert!(e.message.contains("longer than 128 bytes"), "{}", e.message);
+        client.kill();
     }
 
     #[test]

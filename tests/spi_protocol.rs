@@ -333,6 +333,21 @@ fn a_flood_of_notifications_is_a_protocol_violation() {
         message.contains("notifications faster than 100 a second"),
         "{message}"
     );
+    // The module is not called again: its drain fails at once, naming why.
+    let drain = run
+        .journal
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["phase"] == "drain")
+        .unwrap_or_else(|| panic!("no drain step: {:?}", run.journal));
+    assert_eq!(
+        drain["error"]["error_context"]["kind"],
+        "protocol_violation"
+    );
+    let said = drain["error"]["error"]["message"].as_str().unwrap();
+    assert!(
+        said.contains("it flooded rune with notifications"),
+        "{said}"
+    );
     assert_eq!(run.code, 4, "{}", run.stderr);
 }
 

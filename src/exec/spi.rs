@@ -155,8 +155,8 @@ pub(crate) struct Client {
     /// for the answer of a later call.
     abandoned: VecDeque<u64>,
     /// Why no further call can succeed (stdout closed or unusable, the protocol
-    /// broken), once that is so.
-    broken: Option<String>,
+    /// broken), once that is so, with the kind every later call fails with.
+    broken: Option<(Kind, String)>,
     /// What notifications the module may still send.
     notifications: Allowance,
     reaped: Option<ExitStatus>,
@@ -205,9 +205,9 @@ impl Client {
         trace: &Trace,
     ) -> Result<Json, CallError> {
         let name = method.name();
-        if let Some(why) = &self.broken {
-            let message = format!("the module cannot answer `{name}`: {why}");
-            return Err(self.fail(Kind::Crashed, message, json!({})));
+        if let Some((kind, why)) = &self.broken {
+            let (kind, message) = (*kind, format!("the module cannot answer `{name}`: {why}"));
+            return Err(self.fail(kind, message, json!({"method": name})));
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -218,7 +218,7 @@ impl Client {
         });
         self.journal(trace, Direction::Request, to_json(&request));
         if let Err(e) = self.write_message(&request) {
-            self.broken = Some("it is gone".to_string());
+            self.broken = Some((Kind::Crashed, "it is gone".to_string()));
             let status = self.exit_status_soon();
             return Err(self.fail(
                 Kind::Crashed,
@@ -304,7 +304,8 @@ impl Client {
                     }
                 }
                 Ok(Line::TooLong) => {
-                    self.broken = Some("it wrote a line too long".to_string());
+                    self.broken =
+                        Some((Kind::OutputTooLarge, "it wrote a line too long".to_string()));
                     return Err(self.fail(
                         Kind::OutputTooLarge,
                         format!("the module wrote a line longer than {LINE_LIMIT} bytes while answering `{method}`"),
@@ -312,7 +313,7 @@ impl Client {
                     ));
                 }
                 Ok(Line::Closed) | Err(RecvTimeoutError::Disconnected) => {
-                    self.broken = Some("its stdout is closed".to_string());
+                    self.broken = Some((Kind::Crashed, "its stdout is closed".to_string()));
                     let status = self.exit_status_soon();
                     return Err(self.fail(
                         Kind::Crashed,
@@ -335,7 +336,7 @@ impl Client {
         if let Ok(Line::Text(text)) = self.lines.recv_timeout(Duration::from_millis(50)) {
             return Ok(Some(text));
         }
-        self.broken = Some("it exited".to_string());
+        self.broken = Some((Kind::Crashed, "it exited".to_string()));
         process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
         Err(self.fail(
             Kind::Crashed,
@@ -421,7 +422,10 @@ impl Client {
             if self.notifications.take(Instant::now()) {
                 return Ok(());
             }
-            self.broken = Some("it flooded rune with notifications".to_string());
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it flooded rune with notifications".to_string(),
+            ));
             return Err(self.fail(
                 Kind::ProtocolViolation,
                 format!(
@@ -431,7 +435,10 @@ impl Client {
             ));
         };
         if matches!(&their_id, Id::String(s) if s.len() > MODULE_ID_LIMIT) {
-            self.broken = Some("it sent an overlong request id".to_string());
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it sent an overlong request id".to_string(),
+            ));
             return Err(self.fail(
                 Kind::ProtocolViolation,
                 format!(
@@ -442,7 +449,10 @@ impl Client {
         }
         pending.answered += 1;
         if pending.answered > MODULE_REQUESTS_PER_CALL {
-            self.broken = Some("it flooded rune with requests".to_string());
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it flooded rune with requests".to_string(),
+            ));
             return Err(self.fail(
                 Kind::ProtocolViolation,
                 format!(

@@ -578,6 +578,24 @@ fn stdout_excerpt(stdout: &[u8]) -> String {
     shown
 }
 
+/// Why a plugin attempt failed, before it becomes an EPS envelope.
+struct Failure {
+    kind: Kind,
+    message: String,
+    /// Added to the envelope's data (an object, or null for nothing).
+    extra: Json,
+}
+
+impl Failure {
+    fn new(kind: Kind, message: String, extra: Json) -> Failure {
+        Failure {
+            kind,
+            message,
+            extra,
+        }
+    }
+}
+
 /// Decide what one finished plugin process means.
 // One envelope per plugin run, moved once: its size costs nothing worth a box.
 #[allow(clippy::result_large_err)]
@@ -589,65 +607,42 @@ fn judge(
     attempt: u64,
     stderr: Option<&str>,
 ) -> Result<Json, Eps> {
-    let action = &call.action.name.value;
-    let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
-    let mut data = Map::new();
-    data.insert("attempt".into(), json!(attempt));
-    data.insert("exit_code".into(), json!(finished.code()));
-    data.insert("signal".into(), json!(finished.signal()));
-    if let Some(stderr) = stderr {
-        data.insert("stderr_tail".into(), json!(stderr));
-    }
-    let fail = |kind: Kind, message: String, mut data: Map<String, Json>, extra: Json| {
-        if let Json::Object(extra) = extra {
+    verdict(call, finished, parsed).map_err(|failure| {
+        let mut data = Map::new();
+        data.insert("attempt".into(), json!(attempt));
+        data.insert("exit_code".into(), json!(finished.code()));
+        data.insert("signal".into(), json!(finished.signal()));
+        if let Some(stderr) = stderr {
+            data.insert("stderr_tail".into(), json!(stderr));
+        }
+        if let Json::Object(extra) = failure.extra {
             data.extend(extra);
         }
-        Err(Eps::new(kind, message, origin.clone()).with_data(Json::Object(data)))
-    };
-    match finished.ending {
-        Ending::TimedOut => {
-            return fail(
-                Kind::Timeout,
-                format!(
-                "`{action}` ran past its timeout of {timeout_ms} ms; its process group was killed"
-            ),
-                data,
-                json!({ "timeout_ms": timeout_ms }),
-            )
-        }
-        Ending::Cancelled => {
-            return fail(
-                Kind::Interrupted,
-                format!("`{action}` was interrupted; its process group was killed"),
-                data,
-                Json::Null,
-            )
-        }
-        Ending::OutputTooLarge => {
-            return fail(
-                Kind::OutputTooLarge,
-                format!(
-                    "`{action}` wrote more than {} bytes to stdout; its process group was killed",
-                    process::STDOUT_LIMIT
-                ),
-                data,
-                json!({ "limit_bytes": process::STDOUT_LIMIT }),
-            )
-        }
-        Ending::Exited => {}
+        Eps::new(failure.kind, failure.message, origin).with_data(Json::Object(data))
+    })
+}
+
+/// The output_data of a plugin that ended well, or why it did not.
+fn verdict(
+    call: &ActionCall,
+    finished: &Finished,
+    parsed: Result<Option<(Json, Reply)>, BadOutput>,
+) -> Result<Json, Failure> {
+    let action = &call.action.name.value;
+    if let Some(failure) = cut_short(call, finished.ending) {
+        return Err(failure);
     }
     let how = ended(finished);
     let reply = match parsed {
         Err(bad) => {
-            return fail(
+            return Err(Failure::new(
                 Kind::InvalidOutput,
                 format!(
                     "`{action}` {how} and its output is not one BPCS response: {}",
                     bad.message
                 ),
-                data,
                 json!({ "stdout_excerpt": stdout_excerpt(&finished.stdout) }),
-            )
+            ))
         }
         Ok(None) => {
             let kind = match (finished.code(), finished.signal()) {
@@ -655,63 +650,97 @@ fn judge(
                 (Some(code @ 1..=4), _) | (Some(code @ 100), _) => kind_of_exit(code.into()),
                 _ => Kind::Crashed,
             };
-            return fail(
+            return Err(Failure::new(
                 kind,
                 format!("`{action}` {how} without writing a response"),
-                data,
                 Json::Null,
-            );
+            ));
         }
         Ok(Some((_, reply))) => reply,
     };
     match reply {
-        Reply::Failure(error) => {
-            let exit = finished.code().map(i64::from);
-            let said = error.as_ref().and_then(|e| e.code.as_i64());
-            // The exit code decides; a plugin that exits 0 with an error object is
-            // judged by the code it put in the error (the bash library repeats its
-            // exit code there), else as a business failure.
-            let kind = match (exit, said) {
-                (Some(0), Some(code @ 1..=4)) => kind_of_exit(code),
-                (Some(0), _) => Kind::BusinessFailure,
-                (Some(code), _) => kind_of_exit(code),
-                (None, _) => Kind::Crashed,
-            };
-            let message = match &error {
-                Some(e) => format!("`{action}` failed: {}", e.message),
-                None => format!("`{action}` reported a failure without an error object"),
-            };
-            let extra = json!({ "plugin_error": error });
-            fail(kind, message, data, extra)
-        }
+        Reply::Failure(error) => Err(reported_failure(action, finished, error)),
         Reply::Success(output) => {
             if finished.code() != Some(0) {
                 let kind = match finished.code() {
                     Some(code) => kind_of_exit(code.into()),
                     None => Kind::Crashed,
                 };
-                return fail(
+                return Err(Failure::new(
                     kind,
                     format!("`{action}` {how} although its response says success"),
-                    data,
                     Json::Null,
-                );
+                ));
             }
             let output = Json::Object(output);
             match output_violations(call.action, call.schemas, &output) {
                 Ok(()) => Ok(output),
-                Err(violations) => fail(
+                Err(violations) => Err(Failure::new(
                     Kind::InvalidResult,
                     format!(
                         "the output_data of `{action}` does not match its output_schema: {}",
                         violations.join("; ")
                     ),
-                    data,
                     json!({ "violations": violations }),
-                ),
+                )),
             }
         }
     }
+}
+
+/// A plugin rune ended before it finished: timed out, interrupted, or too much
+/// output.
+fn cut_short(call: &ActionCall, ending: Ending) -> Option<Failure> {
+    let action = &call.action.name.value;
+    let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
+    match ending {
+        Ending::TimedOut => Some(Failure::new(
+            Kind::Timeout,
+            format!(
+                "`{action}` ran past its timeout of {timeout_ms} ms; its process group was killed"
+            ),
+            json!({ "timeout_ms": timeout_ms }),
+        )),
+        Ending::Cancelled => Some(Failure::new(
+            Kind::Interrupted,
+            format!("`{action}` was interrupted; its process group was killed"),
+            Json::Null,
+        )),
+        Ending::OutputTooLarge => Some(Failure::new(
+            Kind::OutputTooLarge,
+            format!(
+                "`{action}` wrote more than {} bytes to stdout; its process group was killed",
+                process::STDOUT_LIMIT
+            ),
+            json!({ "limit_bytes": process::STDOUT_LIMIT }),
+        )),
+        Ending::Exited => None,
+    }
+}
+
+/// A response that says failure: its kind from the exit code, or from the code
+/// in the error when the plugin exited 0.
+fn reported_failure(
+    action: &str,
+    finished: &Finished,
+    error: Option<bpcs::PluginError>,
+) -> Failure {
+    let exit = finished.code().map(i64::from);
+    let said = error.as_ref().and_then(|e| e.code.as_i64());
+    // The exit code decides; a plugin that exits 0 with an error object is
+    // judged by the code it put in the error (the bash library repeats its
+    // exit code there), else as a business failure.
+    let kind = match (exit, said) {
+        (Some(0), Some(code @ 1..=4)) => kind_of_exit(code),
+        (Some(0), _) => Kind::BusinessFailure,
+        (Some(code), _) => kind_of_exit(code),
+        (None, _) => Kind::Crashed,
+    };
+    let message = match &error {
+        Some(e) => format!("`{action}` failed: {}", e.message),
+        None => format!("`{action}` reported a failure without an error object"),
+    };
+    Failure::new(kind, message, json!({ "plugin_error": error }))
 }
 
 /// output_data against the output_schema: what is wrong, by JSON pointer.

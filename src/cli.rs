@@ -380,7 +380,8 @@ pub(crate) struct ExplainArgs {
 /// `rune schema`.
 #[derive(Debug, Args)]
 pub(crate) struct SchemaArgs {
-    /// Schema name: `catalog`, `plan`, `bpcs-request`, `bpcs-response`, `eps` or `journal`.
+    /// Schema name: `catalog`, `plan`, `bpcs-request`, `bpcs-response`,
+    /// `spi-request`, `spi-response`, `eps` or `journal`.
     #[arg(value_name = "NAME", default_value = "catalog")]
     pub name: String,
 }

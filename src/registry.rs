@@ -310,6 +310,8 @@ pub struct Lifecycle {
 /// Phase timeouts in milliseconds; absent ones take the defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timeouts {
+    /// `describe_ms`: how long register waits for the `describe` answer.
+    pub describe_ms: Option<u64>,
     /// `initialize_ms`.
     pub initialize_ms: Option<u64>,
     /// `ready_ms`.
@@ -715,6 +717,7 @@ fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
         spi_versions: strings(node.get("spi_versions")),
         config,
         timeouts: Timeouts {
+            describe_ms: t("describe_ms"),
             initialize_ms: t("initialize_ms"),
             ready_ms: t("ready_ms"),
             drain_ms: t("drain_ms"),

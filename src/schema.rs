@@ -60,6 +60,16 @@ pub const SCHEMAS: &[EmbeddedSchema] = &[
         text: include_str!("../schemas/bpcs-response.schema.json"),
     },
     EmbeddedSchema {
+        name: "spi-request",
+        file: "spi-request.schema.json",
+        text: include_str!("../schemas/spi-request.schema.json"),
+    },
+    EmbeddedSchema {
+        name: "spi-response",
+        file: "spi-response.schema.json",
+        text: include_str!("../schemas/spi-response.schema.json"),
+    },
+    EmbeddedSchema {
         name: "eps",
         file: "eps.schema.json",
         text: include_str!("../schemas/eps.schema.json"),

@@ -534,6 +534,8 @@ fn the_protocol_schema_files_are_generated_from_the_types() {
     let generated = [
         ("bpcs-request", rune::exec::bpcs::request_schema()),
         ("bpcs-response", rune::exec::bpcs::response_schema()),
+        ("spi-request", rune::exec::bpcs::spi_request_schema()),
+        ("spi-response", rune::exec::bpcs::spi_response_schema()),
         ("eps", rune::exec::bpcs::eps_schema()),
         ("journal", rune::exec::bpcs::journal_schema()),
     ];

@@ -33,6 +33,7 @@ mod robustness;
 mod run;
 mod secrets_files;
 mod small_results;
+mod spi_protocol;
 mod suggestions;
 mod validate;
 mod validate_workflows;

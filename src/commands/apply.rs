@@ -573,6 +573,12 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                     config
                 },
                 spi_versions: lifecycle.spi_versions.clone(),
+                describe_timeout: std::time::Duration::from_millis(
+                    lifecycle
+                        .timeouts
+                        .describe_ms
+                        .unwrap_or(crate::plan::DEFAULT_DESCRIBE_MS),
+                ),
                 requires: module
                     .dependencies
                     .iter()

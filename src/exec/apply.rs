@@ -14,18 +14,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
-use super::lifecycle::{self, Context, ModuleSpec, Running};
-use super::mediation::{ActionCall, ActionResult, Mediator, ModuleAnswer, Schemas, Via};
+use super::lifecycle::{self, Context, ModuleSpec, Running, StartedModule};
+use super::mediation::{ActionCall, ActionResult, Mediator, Schemas, Via};
 use super::process::Spec;
-use super::spi::{CallError, Trace};
-use crate::plan::document::{ActionStep, PhaseStep, PlanDocument};
+use crate::plan::document::{ActionStep, PhaseStep, PlanDocument, StartupModule, StartupWave};
 use crate::registry::Action;
 
 /// An action step and what running it needs.
@@ -57,7 +56,9 @@ pub(crate) struct Options {
 /// What a module is now, during the run.
 struct Slot {
     state: ModuleState,
-    running: Option<Running>,
+    /// Shared with the steps that call it; the map's lock is never held across a
+    /// call, so calls to different modules run at once.
+    running: Option<Arc<StartedModule>>,
 }
 
 /// Run `doc`. Every outcome is reported through `ctx.sink`; the return value says
@@ -84,170 +85,224 @@ pub(crate) fn execute(
             reason: ack.reason.clone(),
         });
     }
-    let failed = AtomicBool::new(false);
-    let slots: Mutex<HashMap<String, Slot>> = Mutex::new(HashMap::new());
-    // Set when a module failed to start and rollback is on: nothing new starts.
-    let mut halted: Option<String> = None;
-
-    for wave in &doc.startup {
-        let members: Vec<String> = wave.modules.iter().map(|m| m.module.clone()).collect();
-        if let Some(why) = skip_reason(ctx, halted.as_deref()) {
-            for m in &wave.modules {
-                // A module that requires one that failed (or one that is unavailable
-                // for that reason) is unavailable itself, not merely not started.
-                let missing: Vec<String> = prepared
-                    .modules
-                    .get(&m.module)
-                    .map(|spec| {
-                        let slots = lock(&slots);
-                        spec.requires
-                            .iter()
-                            .filter(|r| {
-                                slots
-                                    .get(*r)
-                                    .is_some_and(|s| s.state == ModuleState::Unavailable)
-                            })
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if missing.is_empty() {
-                    skip_steps(ctx, &m.module, &m.steps, &why, None);
-                    continue;
-                }
-                let because = format!("a module it requires did not start: {}", missing.join(", "));
-                ctx.state(
-                    &m.module,
-                    ModuleState::Discovered,
-                    ModuleState::Unavailable,
-                    &because,
-                );
-                for step in &m.steps {
-                    let eps = Eps::new(
-                        Kind::DependencyUnsatisfied,
-                        format!("`{}` was not started: {because}", m.module),
-                        ctx.origin(step.id, &m.module, step.phase.as_str()),
-                    )
-                    .with_data(json!({"missing": missing}));
-                    ctx.skipped(
-                        step.id,
-                        &m.module,
-                        Some(step.phase.as_str()),
-                        None,
-                        &because,
-                        Some(eps),
-                    );
-                }
-                lock(&slots).insert(
-                    m.module.clone(),
-                    Slot {
-                        state: ModuleState::Unavailable,
-                        running: None,
-                    },
-                );
-            }
-            continue;
-        }
-        ctx.sink.emit(&Event::WaveStarted {
-            at: ctx.ids.now(),
-            stage: "startup".to_string(),
-            wave: wave.wave,
-            members,
-        });
-        let failed_in_wave = Mutex::new(Vec::new());
-        parallel(&wave.modules, options.parallelism, |m| {
-            let Some(spec) = prepared.modules.get(&m.module) else {
-                return;
-            };
-            if let Some(why) = skip_reason(ctx, None) {
-                skip_steps(ctx, &m.module, &m.steps, &why, None);
-                return;
-            }
-            let missing: Vec<String> = {
-                let slots = lock(&slots);
-                spec.requires
-                    .iter()
-                    .filter(|r| {
-                        prepared.modules.contains_key(*r)
-                            && slots.get(*r).is_none_or(|s| s.running.is_none())
-                    })
-                    .cloned()
-                    .collect()
-            };
-            if !missing.is_empty() {
-                failed.store(true, Ordering::SeqCst);
-                let why = format!("a module it requires did not start: {}", missing.join(", "));
-                let eps = |step: u64, phase: &str| {
-                    Eps::new(
-                        Kind::DependencyUnsatisfied,
-                        format!("`{}` was not started: {why}", m.module),
-                        ctx.origin(step, &m.module, phase),
-                    )
-                    .with_data(json!({"missing": missing}))
-                };
-                ctx.state(
-                    &m.module,
-                    ModuleState::Discovered,
-                    ModuleState::Unavailable,
-                    &why,
-                );
-                for step in &m.steps {
-                    ctx.skipped(
-                        step.id,
-                        &m.module,
-                        Some(step.phase.as_str()),
-                        None,
-                        &why,
-                        Some(eps(step.id, step.phase.as_str())),
-                    );
-                }
-                lock(&slots).insert(
-                    m.module.clone(),
-                    Slot {
-                        state: ModuleState::Unavailable,
-                        running: None,
-                    },
-                );
-                return;
-            }
-            let slot = match lifecycle::start(spec, &m.steps, ctx) {
-                Ok((running, state)) => Slot {
-                    state,
-                    running: Some(running),
-                },
-                Err(lifecycle::StartFailed(eps)) => {
-                    failed.store(true, Ordering::SeqCst);
-                    lock(&failed_in_wave).push(format!("{} ({})", m.module, eps.error.code));
-                    Slot {
-                        state: ModuleState::Unavailable,
-                        running: None,
-                    }
-                }
-            };
-            lock(&slots).insert(m.module.clone(), slot);
-        });
-        let mut failed_names = failed_in_wave.into_inner().unwrap_or_default();
-        failed_names.sort();
-        if options.rollback && !failed_names.is_empty() {
-            halted = Some(format!(
-                "rolled back: {} did not start",
-                failed_names.join(", ")
-            ));
-        }
-    }
+    let run = Run {
+        doc,
+        prepared,
+        options,
+        ctx,
+        failed: AtomicBool::new(false),
+        slots: Mutex::new(HashMap::new()),
+    };
+    let halted = run.start_up();
 
     // A workflow: its steps run by their needs and conditions, then its
     // compensations, all before shutdown.
     if doc.workflow.is_some() {
-        if !run_workflow(doc, prepared, options, &slots, halted.as_deref(), ctx) {
-            failed.store(true, Ordering::SeqCst);
+        if !run_workflow(doc, prepared, options, &run.slots, halted.as_deref(), ctx) {
+            run.failed.store(true, Ordering::SeqCst);
         }
     } else if !doc.actions.is_empty() {
+        run.run_actions(halted.as_deref());
+    }
+
+    // Shutdown: the exact reverse of startup, whatever happened before. An interrupt
+    // that brought it forward is on record first.
+    ctx.note_interrupts();
+    let failed = run.shut_down();
+    let interrupted = ctx.stop.is_set() || ctx.kill.is_set();
+    let succeeded = !failed && !interrupted;
+    ctx.sink.emit(&Event::RunFinished {
+        at: ctx.ids.now(),
+        succeeded,
+        duration_ms: watch.reported_ms(),
+    });
+    succeeded
+}
+
+/// One run of a plan document: what its phases share.
+struct Run<'r, 'a> {
+    doc: &'r PlanDocument,
+    prepared: &'r Prepared<'r>,
+    options: &'r Options,
+    ctx: &'r Context<'a>,
+    /// Set by anything that did not succeed.
+    failed: AtomicBool,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl Run<'_, '_> {
+    /// The startup waves in order; why nothing more may start, when a module
+    /// failed to start and rollback is on.
+    fn start_up(&self) -> Option<String> {
+        // Set when a module failed to start and rollback is on: nothing new starts.
+        let mut halted: Option<String> = None;
+        for wave in &self.doc.startup {
+            if let Some(why) = skip_reason(self.ctx, halted.as_deref()) {
+                self.skip_wave(wave, &why);
+                continue;
+            }
+            let mut failed_names = self.start_wave(wave);
+            failed_names.sort();
+            if self.options.rollback && !failed_names.is_empty() {
+                halted = Some(format!(
+                    "rolled back: {} did not start",
+                    failed_names.join(", ")
+                ));
+            }
+        }
+        halted
+    }
+
+    /// A wave that does not start: each module is skipped, or unavailable when a
+    /// module it requires is.
+    fn skip_wave(&self, wave: &StartupWave, why: &str) {
+        let ctx = self.ctx;
+        for m in &wave.modules {
+            // A module that requires one that failed (or one that is unavailable
+            // for that reason) is unavailable itself, not merely not started.
+            let missing: Vec<String> = self
+                .prepared
+                .modules
+                .get(&m.module)
+                .map(|spec| {
+                    let slots = lock(&self.slots);
+                    spec.requires
+                        .iter()
+                        .filter(|r| {
+                            slots
+                                .get(*r)
+                                .is_some_and(|s| s.state == ModuleState::Unavailable)
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if missing.is_empty() {
+                skip_steps(ctx, &m.module, &m.steps, why, None);
+                continue;
+            }
+            let because = format!("a module it requires did not start: {}", missing.join(", "));
+            ctx.state(
+                &m.module,
+                ModuleState::Discovered,
+                ModuleState::Unavailable,
+                &because,
+            );
+            self.unavailable(m, &because, &missing);
+        }
+    }
+
+    /// Record `m` as unavailable because `missing` did not start: each of its
+    /// steps skipped with a dependency error.
+    fn unavailable(&self, m: &StartupModule, why: &str, missing: &[String]) {
+        for step in &m.steps {
+            let eps = Eps::new(
+                Kind::DependencyUnsatisfied,
+                format!("`{}` was not started: {why}", m.module),
+                self.ctx.origin(step.id, &m.module, step.phase.as_str()),
+            )
+            .with_data(json!({ "missing": missing }));
+            self.ctx.skipped(
+                step.id,
+                &m.module,
+                Some(step.phase.as_str()),
+                None,
+                why,
+                Some(eps),
+            );
+        }
+        lock(&self.slots).insert(
+            m.module.clone(),
+            Slot {
+                state: ModuleState::Unavailable,
+                running: None,
+            },
+        );
+    }
+
+    /// Start the modules of `wave` in parallel; the modules that failed, with
+    /// their error codes.
+    fn start_wave(&self, wave: &StartupWave) -> Vec<String> {
+        self.ctx.sink.emit(&Event::WaveStarted {
+            at: self.ctx.ids.now(),
+            stage: "startup".to_string(),
+            wave: wave.wave,
+            members: wave.modules.iter().map(|m| m.module.clone()).collect(),
+        });
+        let failed_in_wave = Mutex::new(Vec::new());
+        parallel(&wave.modules, self.options.parallelism, |m| {
+            if let Err(name) = self.start_module(m) {
+                lock(&failed_in_wave).push(name);
+            }
+        });
+        failed_in_wave.into_inner().unwrap_or_default()
+    }
+
+    /// Start one module of a wave; `Err` names it with its error code when it
+    /// failed to start.
+    fn start_module(&self, m: &StartupModule) -> Result<(), String> {
+        let ctx = self.ctx;
+        let Some(spec) = self.prepared.modules.get(&m.module) else {
+            return Ok(());
+        };
+        if let Some(why) = skip_reason(ctx, None) {
+            skip_steps(ctx, &m.module, &m.steps, &why, None);
+            return Ok(());
+        }
+        let missing: Vec<String> = {
+            let slots = lock(&self.slots);
+            spec.requires
+                .iter()
+                .filter(|r| {
+                    self.prepared.modules.contains_key(*r)
+                        && slots.get(*r).is_none_or(|s| s.running.is_none())
+                })
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() {
+            self.failed.store(true, Ordering::SeqCst);
+            let why = format!("a module it requires did not start: {}", missing.join(", "));
+            ctx.state(
+                &m.module,
+                ModuleState::Discovered,
+                ModuleState::Unavailable,
+                &why,
+            );
+            self.unavailable(m, &why, &missing);
+            return Ok(());
+        }
+        let (slot, result) = match lifecycle::start(spec, &m.steps, ctx) {
+            Ok((running, state)) => (
+                Slot {
+                    state,
+                    running: Some(Arc::new(StartedModule::new(running))),
+                },
+                Ok(()),
+            ),
+            Err(lifecycle::StartFailed(eps)) => {
+                self.failed.store(true, Ordering::SeqCst);
+                (
+                    Slot {
+                        state: ModuleState::Unavailable,
+                        running: None,
+                    },
+                    Err(format!("{} ({})", m.module, eps.error.code)),
+                )
+            }
+        };
+        lock(&self.slots).insert(m.module.clone(), slot);
+        result
+    }
+
+    /// `--action` steps, in plan order.
+    fn run_actions(&self, halted: Option<&str>) {
+        let (doc, ctx) = (self.doc, self.ctx);
         // Degraded modules take work; read their state from the events' last word.
         let mut announced = false;
-        for (step, prepared_action) in doc.actions.iter().zip(&prepared.actions) {
-            if let Some(why) = skip_reason(ctx, halted.as_deref()) {
-                failed.store(true, Ordering::SeqCst);
+        for (step, prepared_action) in doc.actions.iter().zip(&self.prepared.actions) {
+            if let Some(why) = skip_reason(ctx, halted) {
+                self.failed.store(true, Ordering::SeqCst);
                 ctx.skipped(step.id, &step.module, None, Some(&step.action), &why, None);
                 continue;
             }
@@ -260,61 +315,59 @@ pub(crate) fn execute(
                     members: doc.actions.iter().map(|a| a.action.clone()).collect(),
                 });
             }
-            if !run_action(step, prepared_action, &slots, ctx) {
-                failed.store(true, Ordering::SeqCst);
+            if !run_action(step, prepared_action, &self.slots, ctx) {
+                self.failed.store(true, Ordering::SeqCst);
             }
         }
     }
 
-    // Shutdown: the exact reverse of startup, whatever happened before. An interrupt
-    // that brought it forward is on record first.
-    ctx.note_interrupts();
-    let mut slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
-    for wave in &doc.shutdown {
-        let mut todo = Vec::new();
-        for m in &wave.modules {
-            match slots.get_mut(&m.module).and_then(|s| {
-                let state = s.state;
-                s.running.take().map(|r| (state, r))
-            }) {
-                Some((state, running)) => todo.push((m, state, Mutex::new(Some(running)))),
-                None => skip_steps(ctx, &m.module, &m.steps, "the module was not started", None),
+    /// The shutdown waves, the exact reverse of startup; whether anything of the
+    /// whole run failed.
+    fn shut_down(self) -> bool {
+        let (ctx, prepared) = (self.ctx, self.prepared);
+        let failed = self.failed;
+        let mut slots = self.slots.into_inner().unwrap_or_else(|p| p.into_inner());
+        for wave in &self.doc.shutdown {
+            let mut todo = Vec::new();
+            for m in &wave.modules {
+                match slots.get_mut(&m.module).and_then(|s| {
+                    let state = s.state;
+                    s.running.take().map(|r| (state, r.take()))
+                }) {
+                    Some((state, running)) => todo.push((m, state, Mutex::new(Some(running)))),
+                    None => {
+                        skip_steps(ctx, &m.module, &m.steps, "the module was not started", None)
+                    }
+                }
             }
-        }
-        if todo.is_empty() {
-            continue;
-        }
-        ctx.sink.emit(&Event::WaveStarted {
-            at: ctx.ids.now(),
-            stage: "shutdown".to_string(),
-            wave: wave.wave,
-            members: todo.iter().map(|(m, ..)| m.module.clone()).collect(),
-        });
-        parallel(&todo, options.parallelism, |(m, state, running)| {
-            let Some(running) = lock(running).take() else {
-                return;
-            };
-            let Some(spec) = prepared.modules.get(&m.module) else {
-                return;
-            };
-            let from = if *state == ModuleState::Unavailable {
-                ModuleState::Active
-            } else {
-                current_state(spec, *state)
-            };
-            if !lifecycle::stop(spec, running, &m.steps, from, ctx) {
-                failed.store(true, Ordering::SeqCst);
+            if todo.is_empty() {
+                continue;
             }
-        });
+            ctx.sink.emit(&Event::WaveStarted {
+                at: ctx.ids.now(),
+                stage: "shutdown".to_string(),
+                wave: wave.wave,
+                members: todo.iter().map(|(m, ..)| m.module.clone()).collect(),
+            });
+            parallel(&todo, self.options.parallelism, |(m, state, running)| {
+                let Some(running) = lock(running).take() else {
+                    return;
+                };
+                let Some(spec) = prepared.modules.get(&m.module) else {
+                    return;
+                };
+                let from = if *state == ModuleState::Unavailable {
+                    ModuleState::Active
+                } else {
+                    current_state(spec, *state)
+                };
+                if !lifecycle::stop(spec, running, &m.steps, from, ctx) {
+                    failed.store(true, Ordering::SeqCst);
+                }
+            });
+        }
+        failed.into_inner()
     }
-    let interrupted = ctx.stop.is_set() || ctx.kill.is_set();
-    let succeeded = !failed.load(Ordering::SeqCst) && !interrupted;
-    ctx.sink.emit(&Event::RunFinished {
-        at: ctx.ids.now(),
-        succeeded,
-        duration_ms: watch.reported_ms(),
-    });
-    succeeded
 }
 
 /// The state a started module is in, for its move to stopped.
@@ -395,12 +448,14 @@ fn mediate(
         stop: ctx.stop.clone(),
         kill: kill.clone(),
     };
-    let execute = |request, timeout, cancel: &super::process::Cancel| {
-        execute_in_module(step, request, timeout, cancel, slots, ctx)
-    };
+    // Cloned out so the map is unlocked while the module is called.
+    let module = lock(slots)
+        .get(&step.module)
+        .and_then(|s| s.running.clone())
+        .unwrap_or_else(|| Arc::new(StartedModule::new(Running::InProcess)));
     let via = match &prepared.command {
         Some(command) => Via::Plugin(command),
-        None => Via::Module(&execute),
+        None => Via::Module(&module),
     };
     mediator.run_action(&ActionCall {
         step: step.id,
@@ -438,60 +493,7 @@ fn run_workflow(
     };
     let interrupted = ctx.stop.is_set() || ctx.kill.is_set();
     if interrupted || halted.is_some() || !down.is_empty() {
-        if interrupted {
-            ctx.note_interrupts();
-        }
-        let why = |module: &str| {
-            if interrupted {
-                "interrupted: not started".to_string()
-            } else if down.iter().any(|m| m == module) {
-                format!("module `{module}` did not start")
-            } else if let Some(first) = down.first() {
-                format!("module `{first}` did not start")
-            } else {
-                halted.unwrap_or("a module did not start").to_string()
-            }
-        };
-        // The compensations are planned steps too: each is on record as not
-        // run, with why, as after a workflow that ran (the report then accounts
-        // for every planned step). Steps first, then compensations, in plan order.
-        use super::event::WorkflowDecision::{CompensationSkipped, Skipped};
-        let steps = doc.actions.iter().map(|step| (step, step, Skipped));
-        let compensations = doc.actions.iter().filter_map(|step| {
-            let comp = step.workflow.as_ref()?.compensate.as_deref()?;
-            Some((comp, step, CompensationSkipped))
-        });
-        for (planned, undone, decision) in steps.chain(compensations) {
-            let why = why(&planned.module);
-            ctx.sink.emit(&Event::WorkflowStep {
-                at: ctx.ids.now(),
-                step: planned.id,
-                // A compensation is named by the step it undoes.
-                id: super::workflow::step_name(undone),
-                decision,
-                reason: Some(why.clone()),
-            });
-            ctx.skipped(
-                planned.id,
-                &planned.module,
-                None,
-                Some(&planned.action),
-                &why,
-                None,
-            );
-        }
-        if let Some(workflow) = &doc.workflow {
-            ctx.sink.emit(&Event::WorkflowFinished {
-                at: ctx.ids.now(),
-                name: workflow.name.clone(),
-                stopped_by: None,
-                ended: if ctx.stop.is_set() || ctx.kill.is_set() {
-                    super::event::WorkflowEnd::Interrupted
-                } else {
-                    super::event::WorkflowEnd::NotStarted
-                },
-            });
-        }
+        never_started(doc, &down, halted, interrupted, ctx);
         return false;
     }
     let mut schemas = HashMap::new();
@@ -518,6 +520,71 @@ fn run_workflow(
         &runner,
     );
     !ended.stopped && !ctx.stop.is_set() && !ctx.kill.is_set()
+}
+
+/// A workflow that does not start (interrupted, halted, or a module down): every
+/// step and compensation is on record as not run, with why.
+fn never_started(
+    doc: &PlanDocument,
+    down: &[String],
+    halted: Option<&str>,
+    interrupted: bool,
+    ctx: &Context,
+) {
+    if interrupted {
+        ctx.note_interrupts();
+    }
+    let why = |module: &str| {
+        if interrupted {
+            "interrupted: not started".to_string()
+        } else if down.iter().any(|m| m == module) {
+            format!("module `{module}` did not start")
+        } else if let Some(first) = down.first() {
+            format!("module `{first}` did not start")
+        } else {
+            halted.unwrap_or("a module did not start").to_string()
+        }
+    };
+    // The compensations are planned steps too: each is on record as not
+    // run, with why, as after a workflow that ran (the report then accounts
+    // for every planned step). Steps first, then compensations, in plan order.
+    use super::event::WorkflowDecision::{CompensationSkipped, Skipped};
+    let steps = doc.actions.iter().map(|step| (step, step, Skipped));
+    let compensations = doc.actions.iter().filter_map(|step| {
+        let comp = step.workflow.as_ref()?.compensate.as_deref()?;
+        Some((comp, step, CompensationSkipped))
+    });
+    for (planned, undone, decision) in steps.chain(compensations) {
+        let why = why(&planned.module);
+        ctx.sink.emit(&Event::WorkflowStep {
+            at: ctx.ids.now(),
+            step: planned.id,
+            // A compensation is named by the step it undoes.
+            id: super::workflow::step_name(undone),
+            decision,
+            reason: Some(why.clone()),
+        });
+        ctx.skipped(
+            planned.id,
+            &planned.module,
+            None,
+            Some(&planned.action),
+            &why,
+            None,
+        );
+    }
+    if let Some(workflow) = &doc.workflow {
+        ctx.sink.emit(&Event::WorkflowFinished {
+            at: ctx.ids.now(),
+            name: workflow.name.clone(),
+            stopped_by: None,
+            ended: if ctx.stop.is_set() || ctx.kill.is_set() {
+                super::event::WorkflowEnd::Interrupted
+            } else {
+                super::event::WorkflowEnd::NotStarted
+            },
+        });
+    }
 }
 
 /// Runs workflow steps as `--action` runs an action: a plugin through
@@ -561,44 +628,6 @@ fn lifecycle_origin(ctx: &Context, step: &ActionStep) -> super::eps::Origin {
     origin.phase = None;
     origin.action = Some(step.action.clone());
     origin
-}
-
-/// An action without a plugin: one SPI `execute` call to its module (mediation
-/// builds the request and judges the answer).
-fn execute_in_module(
-    step: &ActionStep,
-    request: serde_json::Value,
-    timeout: Duration,
-    cancel: &super::process::Cancel,
-    slots: &Mutex<HashMap<String, Slot>>,
-    ctx: &Context,
-) -> ModuleAnswer {
-    let mut guard = lock(slots);
-    match guard.get_mut(&step.module).and_then(|s| s.running.as_mut()) {
-        Some(Running::Process(client)) => {
-            let trace = Trace {
-                step: step.id,
-                ids: ctx.ids,
-                sink: ctx.sink,
-            };
-            let result = client.call("execute", request, timeout, cancel, &trace);
-            ModuleAnswer {
-                result,
-                stderr: client.stderr_tail(),
-            }
-        }
-        _ => ModuleAnswer {
-            result: Err(CallError {
-                kind: Kind::ConfigurationError,
-                message: format!(
-                    "`{}` has no plugin and its module `{}` has no process to run it",
-                    step.action, step.module
-                ),
-                data: None,
-            }),
-            stderr: None,
-        },
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

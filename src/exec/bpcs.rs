@@ -61,13 +61,15 @@ pub struct RequestPayload {
     /// The parameters, already validated against the action's input_schema.
     pub input_parameters: Map<String, Json>,
     /// Where and why the plugin runs.
-    pub context: Context,
+    pub context: ActionContext,
 }
 
-/// `payload.context` of a request.
+/// Where and why an action runs: `payload.context` of a BPCS request and
+/// `params.context` of an SPI `execute`, one type so a plugin and a module see the
+/// same request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Context {
+pub struct ActionContext {
     /// The node the action runs on (`localhost`).
     pub node: String,
     /// The action.
@@ -78,12 +80,19 @@ pub struct Context {
     pub step: u64,
     /// 1-based attempt (retries count up).
     pub attempt: u64,
-    /// How long the plugin has before its process group is killed.
+    /// How long the attempt has: then a plugin's process group is killed, a
+    /// module's `execute` abandoned.
     pub timeout_ms: u64,
     /// Who asked: `$USER`, or `operator` when unset.
     pub requested_by: String,
     /// Always false: rune does not start plugins for a dry run.
     pub dry_run: bool,
+    /// The command's correlation id (one per rune invocation).
+    pub correlation_id: String,
+    /// The command's trace id (32 hex digits).
+    pub trace_id: String,
+    /// The step's span id (16 hex digits).
+    pub span_id: String,
 }
 
 /// `observability` of a request: W3C trace context.
@@ -241,13 +250,20 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
     Ok(Some((value, reply)))
 }
 
+/// Parse one JSON value whose objects, at any depth, have no key twice (trailing
+/// whitespace allowed): how every untrusted answer is read, a plugin's or a
+/// module's.
+pub(crate) fn parse_unique(text: &str) -> Result<Json, serde_json::Error> {
+    serde_json::from_str::<Unique>(text).map(|Unique(value)| value)
+}
+
 /// The first integer literal of the JSON `text` that neither an i64 nor a u64
 /// holds. serde_json reads such a literal as the nearest f64, silently changing
 /// it (an id, a byte count, a balance), so the output is refused instead. A
 /// lexical scan of text already known to be JSON: one pass, only on plugin
 /// output, so catalogs and plans parse as fast as before (serde_json's
 /// `arbitrary_precision` would slow every parse and change `Number` everywhere).
-fn wide_integer(text: &str) -> Option<&str> {
+pub(crate) fn wide_integer(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -420,6 +436,16 @@ pub fn request_schema() -> String {
 /// The schema of what rune reads from a plugin (`schemas/bpcs-response.schema.json`).
 pub fn response_schema() -> String {
     schema_of::<Response>(false)
+}
+
+/// The schema of what rune writes to a module (`schemas/spi-request.schema.json`).
+pub fn spi_request_schema() -> String {
+    schema_of::<super::spi_message::RuneMessage>(true)
+}
+
+/// The schema of what rune reads from a module (`schemas/spi-response.schema.json`).
+pub fn spi_response_schema() -> String {
+    schema_of::<super::spi_message::ModuleMessage>(false)
 }
 
 /// The schema of an EPS envelope (`schemas/eps.schema.json`).

@@ -24,8 +24,10 @@ use serde_json::{json, Value as Json};
 use super::eps::{Eps, Kind, Origin};
 use super::event::{Event, ModuleState, Outcome, Sink};
 use super::ids::RunIds;
+use super::mediation::ModuleAnswer;
 use super::process::{Cancel, Spec, KILL_GRACE};
 use super::spi::{self, CallError, Client, Trace};
+use super::spi_message::{Empty, ExecuteParams, InitializeParams, Method, TraceParent};
 use crate::plan::document::PhaseStep;
 use crate::plan::Phase;
 use crate::registry::Runtime;
@@ -48,6 +50,8 @@ pub(crate) struct ModuleSpec {
     pub config: Json,
     /// `lifecycle.spi_versions` (empty: what rune speaks).
     pub spi_versions: Vec<String>,
+    /// How long register waits for `describe` (`lifecycle.timeouts.describe_ms`).
+    pub describe_timeout: Duration,
     /// Modules it requires (criticality required).
     pub requires: Vec<String>,
 }
@@ -142,6 +146,57 @@ pub(crate) enum Running {
     InProcess,
     /// A module process.
     Process(Box<Client>),
+}
+
+/// A started module shared by the steps that call it. Each module has a lock of
+/// its own, held only across a call to that module: actions in different modules
+/// run at once, and a hung `execute` holds up only its own module.
+pub(crate) struct StartedModule(std::sync::Mutex<Running>);
+
+impl StartedModule {
+    /// Share `running`.
+    pub(crate) fn new(running: Running) -> StartedModule {
+        StartedModule(std::sync::Mutex::new(running))
+    }
+
+    /// Take the module back for its shutdown (what is left is a module with
+    /// nothing to call).
+    pub(crate) fn take(&self) -> Running {
+        let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *running, Running::InProcess)
+    }
+
+    /// One SPI `execute` call, for mediation (which built the request and
+    /// judges the answer).
+    pub(crate) fn execute(
+        &self,
+        params: ExecuteParams,
+        timeout: Duration,
+        cancel: &Cancel,
+        trace: &Trace,
+    ) -> ModuleAnswer {
+        let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *running {
+            Running::Process(client) => {
+                let result = client.call(Method::Execute(Box::new(params)), timeout, cancel, trace);
+                ModuleAnswer {
+                    result,
+                    stderr: client.stderr_tail(),
+                }
+            }
+            Running::InProcess => ModuleAnswer {
+                result: Err(CallError {
+                    kind: Kind::ConfigurationError,
+                    message: format!(
+                        "`{}` has no plugin and its module `{}` has no process to run it",
+                        params.action, params.context.module
+                    ),
+                    data: None,
+                }),
+                stderr: None,
+            },
+        }
+    }
 }
 
 /// A module that did not start: its EPS error (already reported).
@@ -393,16 +448,28 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
                 })))
         }
     };
-    // register has no timeout of its own: describe gets the initialize default.
-    let timeout = Duration::from_millis(crate::plan::DEFAULT_INITIALIZE_MS);
+    let timeout = module.describe_timeout;
     let fail = |client: &mut Client, e: CallError| {
         client.kill();
         run.eps(e)
     };
-    let described = match client.call("describe", json!({}), timeout, &ctx.stop, &run.trace()) {
+    let described = match client.call(Method::Describe(Empty {}), timeout, &ctx.stop, &run.trace())
+    {
         Ok(r) => r,
         Err(e) => return Err(fail(&mut client, e)),
     };
+    match check_described(module, &described) {
+        Ok(version) => Ok((
+            client,
+            json!({"describe": described, "spi_version": version}),
+        )),
+        Err(e) => Err(fail(&mut client, e)),
+    }
+}
+
+/// The `describe` answer against the catalog: name and version agree, and an SPI
+/// version all three sides speak, which is returned.
+fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, CallError> {
     let name = described.get("module_name").and_then(Json::as_str);
     let version = described.get("module_version").and_then(Json::as_str);
     let mismatch = |what: &str, said: Option<&str>, want: &str| CallError {
@@ -417,11 +484,11 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         data: Some(json!({"describe": described.clone()})),
     };
     if name != Some(module.name.as_str()) {
-        return Err(fail(&mut client, mismatch("name", name, &module.name)));
+        return Err(mismatch("name", name, &module.name));
     }
     if let Some(want) = &module.version {
         if version != Some(want.as_str()) {
-            return Err(fail(&mut client, mismatch("version", version, want)));
+            return Err(mismatch("version", version, want));
         }
     }
     let offered: Vec<String> = match described.get("spi_versions").and_then(Json::as_array) {
@@ -430,14 +497,11 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect(),
         _ => {
-            return Err(fail(
-                &mut client,
-                CallError {
-                    kind: Kind::ProtocolViolation,
-                    message: "describe has no `spi_versions` list of strings".to_string(),
-                    data: Some(json!({"describe": described.clone()})),
-                },
-            ))
+            return Err(CallError {
+                kind: Kind::ProtocolViolation,
+                message: "describe has no `spi_versions` list of strings".to_string(),
+                data: Some(json!({"describe": described.clone()})),
+            })
         }
     };
     let catalog: Vec<String> = if module.spi_versions.is_empty() {
@@ -449,23 +513,17 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         module.spi_versions.clone()
     };
     let Some(version) = spi::negotiate(&catalog, &offered) else {
-        return Err(fail(
-            &mut client,
-            CallError {
-                kind: Kind::SpiVersionMismatch,
-                message: format!(
-                    "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
-                    offered.iter().map(|v| crate::escape::untrusted(v).into_owned()).collect::<Vec<_>>(),
-                    spi::SUPPORTED_VERSIONS
-                ),
-                data: Some(json!({"describe": described.clone()})),
-            },
-        ));
+        return Err(CallError {
+            kind: Kind::SpiVersionMismatch,
+            message: format!(
+                "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
+                offered.iter().map(|v| crate::escape::untrusted(v).into_owned()).collect::<Vec<_>>(),
+                spi::SUPPORTED_VERSIONS
+            ),
+            data: Some(json!({"describe": described.clone()})),
+        });
     };
-    Ok((
-        client,
-        json!({"describe": described, "spi_version": version}),
-    ))
+    Ok(version)
 }
 
 fn initialize(
@@ -475,22 +533,22 @@ fn initialize(
     run: &StepRun,
     ctx: &Context,
 ) -> Result<Json, Eps> {
-    let params = json!({
-        "spi_version": spi::SUPPORTED_VERSIONS[0],
-        "config": module.config,
-        "token": ctx.token,
-        "trace": {
-            "trace_id": ctx.ids.trace_id,
-            "parent_span_id": ctx.span(step.id),
-            "sampled": true,
+    let params = Method::Initialize(Box::new(InitializeParams {
+        spi_version: spi::SUPPORTED_VERSIONS[0].to_string(),
+        config: module.config.clone(),
+        token: ctx.token.to_string(),
+        trace: TraceParent {
+            trace_id: ctx.ids.trace_id.clone(),
+            parent_span_id: ctx.span(step.id),
+            sampled: true,
         },
-        "correlation_id": ctx.ids.correlation_id,
-        "deployment_mode": "local",
-        "fallback": "fail_closed",
-    });
+        correlation_id: ctx.ids.correlation_id.clone(),
+        deployment_mode: "local".to_string(),
+        fallback: "fail_closed".to_string(),
+    }));
     let timeout = timeout_of(step, crate::plan::DEFAULT_INITIALIZE_MS);
     let result = client
-        .call("initialize", params, timeout, &ctx.stop, &run.trace())
+        .call(params, timeout, &ctx.stop, &run.trace())
         .map_err(|e| run.eps(e))?;
     if result.get("token").and_then(Json::as_str) != Some(ctx.token) {
         // Not the module rune started, or one that does not follow the SPI: either
@@ -529,7 +587,7 @@ fn ready(
         if left.is_zero() {
             return Err(run.eps(not_ready(&last)));
         }
-        match client.call("ready", json!({}), left, &ctx.stop, &run.trace()) {
+        match client.call(Method::Ready(Empty {}), left, &ctx.stop, &run.trace()) {
             Ok(answer) if answer.get("ready") == Some(&Json::Bool(true)) => {
                 last = answer;
                 break;
@@ -550,30 +608,31 @@ fn ready(
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100));
-    let (health, degraded) = match client.call("health", json!({}), left, &ctx.stop, &run.trace()) {
-        Ok(h) => {
-            let status = h.get("status").and_then(Json::as_str).unwrap_or("");
-            let degraded = (status != "ready").then(|| {
-                format!(
-                    "health check answered {}",
-                    h.get("status").map_or("no status".to_string(), |s| {
-                        crate::escape::untrusted(&s.to_string()).into_owned()
-                    })
-                )
-            });
-            (h, degraded)
-        }
-        Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
-        Err(e) => {
-            let eps = run.eps(CallError {
-                kind: Kind::Unhealthy,
-                message: format!("health check failed: {}", e.message),
-                data: e.data,
-            });
-            let why = eps.error.message.clone();
-            (json!({"error": eps}), Some(why))
-        }
-    };
+    let (health, degraded) =
+        match client.call(Method::Health(Empty {}), left, &ctx.stop, &run.trace()) {
+            Ok(h) => {
+                let status = h.get("status").and_then(Json::as_str).unwrap_or("");
+                let degraded = (status != "ready").then(|| {
+                    format!(
+                        "health check answered {}",
+                        h.get("status").map_or("no status".to_string(), |s| {
+                            crate::escape::untrusted(&s.to_string()).into_owned()
+                        })
+                    )
+                });
+                (h, degraded)
+            }
+            Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
+            Err(e) => {
+                let eps = run.eps(CallError {
+                    kind: Kind::Unhealthy,
+                    message: format!("health check failed: {}", e.message),
+                    data: e.data,
+                });
+                let why = eps.error.message.clone();
+                (json!({"error": eps}), Some(why))
+            }
+        };
     let mut output = json!({"ready": last, "health": health});
     if let Some(why) = degraded {
         output["degraded"] = Json::String(why);
@@ -620,8 +679,7 @@ pub(crate) fn stop(
                 let result = match step.phase {
                     Phase::Drain => client
                         .call(
-                            "drain",
-                            json!({}),
+                            Method::Drain(Empty {}),
                             timeout_of(step, crate::plan::DEFAULT_DRAIN_MS),
                             &ctx.kill,
                             &run.trace(),
@@ -658,7 +716,7 @@ fn shutdown(
 ) -> Result<Json, Eps> {
     let timeout = timeout_of(step, crate::plan::DEFAULT_SHUTDOWN_MS);
     let started = Instant::now();
-    let answer = client.call("shutdown", json!({}), timeout, &ctx.kill, &run.trace());
+    let answer = client.call(Method::Shutdown(Empty {}), timeout, &ctx.kill, &run.trace());
     if let Err(e) = &answer {
         if e.kind == Kind::Interrupted {
             return Err(run.eps(e.clone()));

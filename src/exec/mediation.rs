@@ -10,7 +10,8 @@
 //! message and outcome as [`Event`]s; it never prints.
 //!
 //! An action its module provides itself (no plugin) goes through the same rules:
-//! [`Via::Module`] hands each attempt's request to the module's SPI `execute`,
+//! [`Via::Module`] hands each attempt's request, with the same [`ActionContext`] a
+//! plugin gets, to the module's SPI `execute` on that module's own connection,
 //! and validation, retries, the output_schema check and EPS errors stay here, so
 //! a module action and a plugin action are judged alike.
 //!
@@ -26,12 +27,13 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value as Json};
 
-use super::bpcs::{self, BadOutput, Reply};
+use super::bpcs::{self, ActionContext, BadOutput, Reply};
 use super::eps::{Eps, Kind, Origin};
 use super::event::{Direction, Event, Outcome, Protocol, Sink};
 use super::ids::RunIds;
 use super::process::{self, Cancel, Ending, Finished, Spec};
 use super::spi::CallError;
+use super::spi_message::ExecuteParams;
 
 /// Longest wait between two attempts, however the backoff doubles.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -74,13 +76,9 @@ pub(crate) struct ActionCall<'a> {
 pub(crate) enum Via<'a> {
     /// A one-shot plugin process (BPCS): its resolved command line.
     Plugin(&'a Spec),
-    /// The providing module's SPI `execute`: called with the request's params,
-    /// the attempt's timeout and the flag that abandons it.
-    Module(&'a ModuleExecute<'a>),
+    /// The providing module's SPI `execute`, on its own connection.
+    Module(&'a super::lifecycle::StartedModule),
 }
-
-/// Calls the providing module's `execute` (the caller owns the SPI client).
-pub(crate) type ModuleExecute<'a> = dyn Fn(Json, Duration, &Cancel) -> ModuleAnswer + Sync + 'a;
 
 /// What one module `execute` call gave.
 pub(crate) struct ModuleAnswer {
@@ -180,6 +178,15 @@ impl Node {
     }
 }
 
+/// What the attempts of one request came to so far.
+#[derive(Default)]
+struct Tally {
+    /// Attempts started.
+    attempts: u64,
+    /// The last attempt's stderr tail.
+    stderr: Option<String>,
+}
+
 /// What one attempt gave.
 struct Attempt {
     output: Result<Json, Eps>,
@@ -192,80 +199,8 @@ impl Mediator<'_> {
     /// `Retrying` before each retry, and one `StepFinished`.
     pub(crate) fn run_action(&self, call: &ActionCall) -> ActionResult {
         let watch = self.ids.stopwatch();
-        let action = call.action.name.value.as_str();
-        let max_attempts = call.max_attempts.max(1);
-        let mut attempts = 0;
-        let mut last_stderr = None;
-        let result: Result<Json, Eps> = 'run: {
-            let span_id = self.ids.span_for(call.step);
-            let origin = Origin {
-                step: Some(call.step),
-                module: Some(call.module.to_string()),
-                action: Some(action.to_string()),
-                phase: None,
-                correlation_id: self.ids.correlation_id.clone(),
-                trace_id: self.ids.trace_id.clone(),
-                span_id: span_id.clone(),
-            };
-            let node = match Node::parse(call.node) {
-                Ok(node) => node,
-                Err(UnsupportedNode(name)) => {
-                    break 'run Err(Eps::new(
-                        Kind::SpawnFailed,
-                        format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
-                        origin,
-                    ));
-                }
-            };
-            if let Some(eps) = invalid_params(call, &origin) {
-                break 'run Err(eps);
-            }
-            loop {
-                attempts += 1;
-                let attempt = attempts;
-                if self.stop.is_set() || self.kill.is_set() {
-                    break 'run Err(interrupted(&origin, attempt));
-                }
-                self.sink.emit(&Event::StepStarted {
-                    at: self.ids.now(),
-                    step: call.step,
-                    module: call.module.to_string(),
-                    action: Some(action.to_string()),
-                    phase: None,
-                    attempt,
-                    span_id: span_id.clone(),
-                });
-                let outcome = match call.via {
-                    Via::Plugin(command) => self.attempt(call, command, node, &origin, attempt),
-                    Via::Module(execute) => self.execute(call, execute, node, &origin, attempt),
-                };
-                last_stderr = outcome.stderr;
-                let eps = match outcome.output {
-                    Ok(output) => break 'run Ok(output),
-                    Err(eps) => eps,
-                };
-                if attempt >= max_attempts
-                    || !eps.retried_by(call.retry_on)
-                    || self.stop.is_set()
-                    || self.kill.is_set()
-                {
-                    break 'run Err(eps);
-                }
-                let wait = backoff(call.backoff_ms, attempt);
-                self.sink.emit(&Event::Retrying {
-                    at: self.ids.now(),
-                    step: call.step,
-                    attempt,
-                    backoff_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    error: Box::new(eps.clone()),
-                });
-                if !self.sleep(wait) {
-                    // The attempt that failed is why the step did not succeed:
-                    // the interruption must not hide its error.
-                    break 'run Err(interrupted_retry(&origin, attempt, &eps));
-                }
-            }
-        };
+        let mut tally = Tally::default();
+        let result = self.run_attempts(call, &mut tally);
         let (outcome, output, error) = match result {
             Ok(output) => (Outcome::Succeeded, Some(output), None),
             Err(eps) => (Outcome::Failed, None, Some(eps)),
@@ -274,21 +209,119 @@ impl Mediator<'_> {
             at: self.ids.now(),
             step: call.step,
             module: call.module.to_string(),
-            action: Some(action.to_string()),
+            action: Some(call.action.name.value.clone()),
             phase: None,
             outcome,
-            attempts,
+            attempts: tally.attempts,
             duration_ms: watch.reported_ms(),
             reason: None,
             output: output.clone(),
-            stderr: last_stderr,
+            stderr: tally.stderr,
             error: error.clone().map(Box::new),
         });
         ActionResult {
             outcome,
             output,
             error,
-            attempts,
+            attempts: tally.attempts,
+        }
+    }
+
+    /// Check the request, then run attempts until one succeeds, a failure is not
+    /// retried, or the run is stopped.
+    // One envelope per request, moved once: its size costs nothing worth a box.
+    #[allow(clippy::result_large_err)]
+    fn run_attempts(&self, call: &ActionCall, tally: &mut Tally) -> Result<Json, Eps> {
+        let action = call.action.name.value.as_str();
+        let origin = Origin {
+            step: Some(call.step),
+            module: Some(call.module.to_string()),
+            action: Some(action.to_string()),
+            phase: None,
+            correlation_id: self.ids.correlation_id.clone(),
+            trace_id: self.ids.trace_id.clone(),
+            span_id: self.ids.span_for(call.step),
+        };
+        let node = Node::parse(call.node).map_err(|UnsupportedNode(name)| {
+            Eps::new(
+                Kind::SpawnFailed,
+                format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
+                origin.clone(),
+            )
+        })?;
+        if let Some(eps) = invalid_params(call, &origin) {
+            return Err(eps);
+        }
+        loop {
+            tally.attempts += 1;
+            let attempt = tally.attempts;
+            if self.stop.is_set() || self.kill.is_set() {
+                return Err(interrupted(&origin, attempt));
+            }
+            self.sink.emit(&Event::StepStarted {
+                at: self.ids.now(),
+                step: call.step,
+                module: call.module.to_string(),
+                action: Some(action.to_string()),
+                phase: None,
+                attempt,
+                span_id: origin.span_id.clone(),
+            });
+            // One context for either way the action runs: a plugin and a module
+            // see the same request.
+            let context = self.context(call, node, &origin, attempt);
+            let outcome = match call.via {
+                Via::Plugin(command) => self.attempt(call, command, node, context, &origin),
+                Via::Module(module) => self.execute(call, module, context, &origin),
+            };
+            tally.stderr = outcome.stderr;
+            let eps = match outcome.output {
+                Ok(output) => return Ok(output),
+                Err(eps) => eps,
+            };
+            if attempt >= call.max_attempts.max(1)
+                || !eps.retried_by(call.retry_on)
+                || self.stop.is_set()
+                || self.kill.is_set()
+            {
+                return Err(eps);
+            }
+            let wait = backoff(call.backoff_ms, attempt);
+            self.sink.emit(&Event::Retrying {
+                at: self.ids.now(),
+                step: call.step,
+                attempt,
+                backoff_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error: Box::new(eps.clone()),
+            });
+            if !self.sleep(wait) {
+                // The attempt that failed is why the step did not succeed:
+                // the interruption must not hide its error.
+                return Err(interrupted_retry(&origin, attempt, &eps));
+            }
+        }
+    }
+
+    /// Where and why attempt `attempt` of `call` runs.
+    fn context(
+        &self,
+        call: &ActionCall,
+        node: Node,
+        origin: &Origin,
+        attempt: u64,
+    ) -> ActionContext {
+        ActionContext {
+            node: node.name().to_string(),
+            action: call.action.name.value.clone(),
+            module: call.module.to_string(),
+            step: call.step,
+            attempt,
+            timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
+            requested_by: requested_by(),
+            dry_run: false,
+            correlation_id: self.ids.correlation_id.clone(),
+            trace_id: self.ids.trace_id.clone(),
+            span_id: origin.span_id.clone(),
         }
     }
 
@@ -298,10 +331,11 @@ impl Mediator<'_> {
         call: &ActionCall,
         command: &Spec,
         node: Node,
+        context: ActionContext,
         origin: &Origin,
-        attempt: u64,
     ) -> Attempt {
         let action = &call.action.name.value;
+        let attempt = context.attempt;
         let request = bpcs::Request {
             message_metadata: bpcs::MessageMetadata {
                 version: bpcs::VERSION.to_string(),
@@ -312,16 +346,7 @@ impl Mediator<'_> {
             },
             payload: bpcs::RequestPayload {
                 input_parameters: call.params.clone(),
-                context: bpcs::Context {
-                    node: node.name().to_string(),
-                    action: action.clone(),
-                    module: call.module.to_string(),
-                    step: call.step,
-                    attempt,
-                    timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
-                    requested_by: requested_by(),
-                    dry_run: false,
-                },
+                context,
             },
             observability: bpcs::Observability {
                 trace_id: self.ids.trace_id.clone(),
@@ -378,32 +403,25 @@ impl Mediator<'_> {
     fn execute(
         &self,
         call: &ActionCall,
-        execute: &ModuleExecute,
-        node: Node,
+        module: &super::lifecycle::StartedModule,
+        context: ActionContext,
         origin: &Origin,
-        attempt: u64,
     ) -> Attempt {
         let action = &call.action.name.value;
-        let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
-        let params = json!({
-            "action": action,
-            "input_parameters": call.params,
-            "context": {
-                "node": node.name(),
-                "action": action,
-                "module": call.module,
-                "step": call.step,
-                "attempt": attempt,
-                "timeout_ms": timeout_ms,
-                "dry_run": false,
-                "correlation_id": self.ids.correlation_id,
-                "trace_id": self.ids.trace_id,
-                "span_id": origin.span_id,
-            },
-        });
+        let attempt = context.attempt;
+        let params = ExecuteParams {
+            action: action.clone(),
+            input_parameters: call.params.clone(),
+            context,
+        };
+        let trace = super::spi::Trace {
+            step: call.step,
+            ids: self.ids,
+            sink: self.sink,
+        };
         // The first Ctrl-C lets the call finish (or time out) as it lets a plugin;
         // only the second abandons it.
-        let answer = execute(params, call.timeout, &self.kill);
+        let answer = module.execute(params, call.timeout, &self.kill, &trace);
         let fail = |kind: Kind, message: String, data: Json| {
             let mut data = match data {
                 Json::Object(map) => map,
@@ -580,6 +598,24 @@ fn stdout_excerpt(stdout: &[u8]) -> String {
     shown
 }
 
+/// Why a plugin attempt failed, before it becomes an EPS envelope.
+struct Failure {
+    kind: Kind,
+    message: String,
+    /// Added to the envelope's data (an object, or null for nothing).
+    extra: Json,
+}
+
+impl Failure {
+    fn new(kind: Kind, message: String, extra: Json) -> Failure {
+        Failure {
+            kind,
+            message,
+            extra,
+        }
+    }
+}
+
 /// Decide what one finished plugin process means.
 // One envelope per plugin run, moved once: its size costs nothing worth a box.
 #[allow(clippy::result_large_err)]
@@ -591,65 +627,42 @@ fn judge(
     attempt: u64,
     stderr: Option<&str>,
 ) -> Result<Json, Eps> {
-    let action = &call.action.name.value;
-    let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
-    let mut data = Map::new();
-    data.insert("attempt".into(), json!(attempt));
-    data.insert("exit_code".into(), json!(finished.code()));
-    data.insert("signal".into(), json!(finished.signal()));
-    if let Some(stderr) = stderr {
-        data.insert("stderr_tail".into(), json!(stderr));
-    }
-    let fail = |kind: Kind, message: String, mut data: Map<String, Json>, extra: Json| {
-        if let Json::Object(extra) = extra {
+    verdict(call, finished, parsed).map_err(|failure| {
+        let mut data = Map::new();
+        data.insert("attempt".into(), json!(attempt));
+        data.insert("exit_code".into(), json!(finished.code()));
+        data.insert("signal".into(), json!(finished.signal()));
+        if let Some(stderr) = stderr {
+            data.insert("stderr_tail".into(), json!(stderr));
+        }
+        if let Json::Object(extra) = failure.extra {
             data.extend(extra);
         }
-        Err(Eps::new(kind, message, origin.clone()).with_data(Json::Object(data)))
-    };
-    match finished.ending {
-        Ending::TimedOut => {
-            return fail(
-                Kind::Timeout,
-                format!(
-                "`{action}` ran past its timeout of {timeout_ms} ms; its process group was killed"
-            ),
-                data,
-                json!({ "timeout_ms": timeout_ms }),
-            )
-        }
-        Ending::Cancelled => {
-            return fail(
-                Kind::Interrupted,
-                format!("`{action}` was interrupted; its process group was killed"),
-                data,
-                Json::Null,
-            )
-        }
-        Ending::OutputTooLarge => {
-            return fail(
-                Kind::OutputTooLarge,
-                format!(
-                    "`{action}` wrote more than {} bytes to stdout; its process group was killed",
-                    process::STDOUT_LIMIT
-                ),
-                data,
-                json!({ "limit_bytes": process::STDOUT_LIMIT }),
-            )
-        }
-        Ending::Exited => {}
+        Eps::new(failure.kind, failure.message, origin).with_data(Json::Object(data))
+    })
+}
+
+/// The output_data of a plugin that ended well, or why it did not.
+fn verdict(
+    call: &ActionCall,
+    finished: &Finished,
+    parsed: Result<Option<(Json, Reply)>, BadOutput>,
+) -> Result<Json, Failure> {
+    let action = &call.action.name.value;
+    if let Some(failure) = cut_short(call, finished.ending) {
+        return Err(failure);
     }
     let how = ended(finished);
     let reply = match parsed {
         Err(bad) => {
-            return fail(
+            return Err(Failure::new(
                 Kind::InvalidOutput,
                 format!(
                     "`{action}` {how} and its output is not one BPCS response: {}",
                     bad.message
                 ),
-                data,
                 json!({ "stdout_excerpt": stdout_excerpt(&finished.stdout) }),
-            )
+            ))
         }
         Ok(None) => {
             let kind = match (finished.code(), finished.signal()) {
@@ -657,63 +670,97 @@ fn judge(
                 (Some(code @ 1..=4), _) | (Some(code @ 100), _) => kind_of_exit(code.into()),
                 _ => Kind::Crashed,
             };
-            return fail(
+            return Err(Failure::new(
                 kind,
                 format!("`{action}` {how} without writing a response"),
-                data,
                 Json::Null,
-            );
+            ));
         }
         Ok(Some((_, reply))) => reply,
     };
     match reply {
-        Reply::Failure(error) => {
-            let exit = finished.code().map(i64::from);
-            let said = error.as_ref().and_then(|e| e.code.as_i64());
-            // The exit code decides; a plugin that exits 0 with an error object is
-            // judged by the code it put in the error (the bash library repeats its
-            // exit code there), else as a business failure.
-            let kind = match (exit, said) {
-                (Some(0), Some(code @ 1..=4)) => kind_of_exit(code),
-                (Some(0), _) => Kind::BusinessFailure,
-                (Some(code), _) => kind_of_exit(code),
-                (None, _) => Kind::Crashed,
-            };
-            let message = match &error {
-                Some(e) => format!("`{action}` failed: {}", e.message),
-                None => format!("`{action}` reported a failure without an error object"),
-            };
-            let extra = json!({ "plugin_error": error });
-            fail(kind, message, data, extra)
-        }
+        Reply::Failure(error) => Err(reported_failure(action, finished, error)),
         Reply::Success(output) => {
             if finished.code() != Some(0) {
                 let kind = match finished.code() {
                     Some(code) => kind_of_exit(code.into()),
                     None => Kind::Crashed,
                 };
-                return fail(
+                return Err(Failure::new(
                     kind,
                     format!("`{action}` {how} although its response says success"),
-                    data,
                     Json::Null,
-                );
+                ));
             }
             let output = Json::Object(output);
             match output_violations(call.action, call.schemas, &output) {
                 Ok(()) => Ok(output),
-                Err(violations) => fail(
+                Err(violations) => Err(Failure::new(
                     Kind::InvalidResult,
                     format!(
                         "the output_data of `{action}` does not match its output_schema: {}",
                         violations.join("; ")
                     ),
-                    data,
                     json!({ "violations": violations }),
-                ),
+                )),
             }
         }
     }
+}
+
+/// A plugin rune ended before it finished: timed out, interrupted, or too much
+/// output.
+fn cut_short(call: &ActionCall, ending: Ending) -> Option<Failure> {
+    let action = &call.action.name.value;
+    let timeout_ms = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
+    match ending {
+        Ending::TimedOut => Some(Failure::new(
+            Kind::Timeout,
+            format!(
+                "`{action}` ran past its timeout of {timeout_ms} ms; its process group was killed"
+            ),
+            json!({ "timeout_ms": timeout_ms }),
+        )),
+        Ending::Cancelled => Some(Failure::new(
+            Kind::Interrupted,
+            format!("`{action}` was interrupted; its process group was killed"),
+            Json::Null,
+        )),
+        Ending::OutputTooLarge => Some(Failure::new(
+            Kind::OutputTooLarge,
+            format!(
+                "`{action}` wrote more than {} bytes to stdout; its process group was killed",
+                process::STDOUT_LIMIT
+            ),
+            json!({ "limit_bytes": process::STDOUT_LIMIT }),
+        )),
+        Ending::Exited => None,
+    }
+}
+
+/// A response that says failure: its kind from the exit code, or from the code
+/// in the error when the plugin exited 0.
+fn reported_failure(
+    action: &str,
+    finished: &Finished,
+    error: Option<bpcs::PluginError>,
+) -> Failure {
+    let exit = finished.code().map(i64::from);
+    let said = error.as_ref().and_then(|e| e.code.as_i64());
+    // The exit code decides; a plugin that exits 0 with an error object is
+    // judged by the code it put in the error (the bash library repeats its
+    // exit code there), else as a business failure.
+    let kind = match (exit, said) {
+        (Some(0), Some(code @ 1..=4)) => kind_of_exit(code),
+        (Some(0), _) => Kind::BusinessFailure,
+        (Some(code), _) => kind_of_exit(code),
+        (None, _) => Kind::Crashed,
+    };
+    let message = match &error {
+        Some(e) => format!("`{action}` failed: {}", e.message),
+        None => format!("`{action}` reported a failure without an error object"),
+    };
+    Failure::new(kind, message, json!({ "plugin_error": error }))
 }
 
 /// output_data against the output_schema: what is wrong, by JSON pointer.

@@ -27,4 +27,5 @@ pub mod mediation;
 pub mod process;
 pub mod redact;
 pub mod spi;
+pub mod spi_message;
 pub mod workflow;

@@ -5,11 +5,13 @@
 //! ([`super::process::spawn`]); a reader thread cuts its stdout into lines of at
 //! most [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing
 //! past the limit is buffered), another drains stderr keeping its tail, so a chatty
-//! module can never block on a full pipe. [`Client::call`] writes one request and
-//! waits for the answer with the same id under a deadline, answering the module's
-//! own requests on the way and reporting every message as an [`Event`]. Everything
-//! the module writes is untrusted: each failure becomes a [`CallError`], which the
-//! lifecycle turns into an EPS envelope.
+//! module can never block on a full pipe. [`Client::call`] writes one request
+//! ([`super::spi_message`] types) and waits for the answer with the same id under a
+//! deadline, answering the module's own requests on the way (at most
+//! [`MODULE_REQUESTS_PER_CALL`]), letting its notifications through at a bounded
+//! rate, and reporting every message as an [`Event`]. Everything the module writes
+//! is untrusted (a key twice is refused as in plugin answers): each failure becomes
+//! a [`CallError`], which the lifecycle turns into an EPS envelope.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -25,6 +27,9 @@ use super::eps::Kind;
 use super::event::{Direction, Event, Protocol, Sink};
 use super::ids::RunIds;
 use super::process::{self, Cancel, Spec};
+use super::spi_message::{
+    Answer, AnswerOutcome, Call, Empty, Id, JsonRpc, Method, ModuleMessage, RpcError, RuneMessage,
+};
 
 /// The longest line rune reads from a module (1 MiB); longer is a protocol violation.
 pub(crate) const LINE_LIMIT: usize = 1 << 20;
@@ -40,6 +45,11 @@ const LINES_IN_FLIGHT: usize = 16;
 /// module that does not read would never take, stay below a pipe's buffer).
 const MODULE_REQUESTS_PER_CALL: usize = 256;
 
+/// The longest string id of a module's request rune answers: each answer echoes
+/// the id, and [`MODULE_REQUESTS_PER_CALL`] answers must stay below a pipe's
+/// buffer (64 KiB) for a module that does not read them.
+const MODULE_ID_LIMIT: usize = 128;
+
 /// Module requests rune answers with an empty result; others get -32601.
 const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
 
@@ -47,6 +57,16 @@ const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
 /// recognised and discarded. A module that answers later than that many newer
 /// abandoned calls has its answer judged as one with another id.
 const ABANDONED_REMEMBERED: usize = 64;
+
+/// Notifications (`emit_event`, `report_health` without an id) a module may send
+/// at once; they need no answer, so they are not held to
+/// [`MODULE_REQUESTS_PER_CALL`], but each is journaled: past this burst they are
+/// allowed at [`NOTIFICATIONS_PER_SECOND`], and a module that sends them faster
+/// breaks the protocol (its call fails, the module is not called again).
+pub(crate) const NOTIFICATION_BURST: u32 = 1_000;
+
+/// The sustained rate of notifications allowed after [`NOTIFICATION_BURST`].
+pub(crate) const NOTIFICATIONS_PER_SECOND: u32 = 100;
 
 /// How often a waiting call looks at the cancel flag.
 const POLL: Duration = Duration::from_millis(20);
@@ -59,6 +79,47 @@ enum Line {
     TooLong,
     /// End of file (or a read error): the module closed stdout or exited.
     Closed,
+}
+
+/// One call in flight: what its answer is matched against.
+struct Pending<'c> {
+    method: &'static str,
+    id: u64,
+    timeout: Duration,
+    deadline: Instant,
+    cancel: &'c Cancel,
+    /// Requests of the module's own answered while this call waits.
+    answered: usize,
+}
+
+/// A token bucket for a module's notifications: [`NOTIFICATION_BURST`] at once,
+/// then [`NOTIFICATIONS_PER_SECOND`].
+struct Allowance {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Allowance {
+    fn new() -> Allowance {
+        Allowance {
+            tokens: f64::from(NOTIFICATION_BURST),
+            at: Instant::now(),
+        }
+    }
+
+    /// Whether one more notification is allowed `now`.
+    fn take(&mut self, now: Instant) -> bool {
+        let earned = now.saturating_duration_since(self.at).as_secs_f64()
+            * f64::from(NOTIFICATIONS_PER_SECOND);
+        self.tokens = (self.tokens + earned).min(f64::from(NOTIFICATION_BURST));
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The step a call belongs to and where its messages are reported.
@@ -93,8 +154,11 @@ pub(crate) struct Client {
     /// first: the module may still answer them, and that answer must not be taken
     /// for the answer of a later call.
     abandoned: VecDeque<u64>,
-    /// Set once stdout is closed or unusable: no further call can succeed.
-    broken: bool,
+    /// Why no further call can succeed (stdout closed or unusable, the protocol
+    /// broken), once that is so, with the kind every later call fails with.
+    broken: Option<(Kind, String)>,
+    /// What notifications the module may still send.
+    notifications: Allowance,
     reaped: Option<ExitStatus>,
 }
 
@@ -118,7 +182,8 @@ impl Client {
             stderr: tail,
             next_id: 1,
             abandoned: VecDeque::new(),
-            broken: false,
+            broken: None,
+            notifications: Allowance::new(),
             reaped: None,
         })
     }
@@ -134,247 +199,336 @@ impl Client {
     /// the wait at once.
     pub(crate) fn call(
         &mut self,
-        method: &str,
-        params: Json,
+        method: Method,
         timeout: Duration,
         cancel: &Cancel,
         trace: &Trace,
     ) -> Result<Json, CallError> {
-        let fail = |this: &Client, kind: Kind, message: String, data: Json| {
-            let mut data = data;
-            if let (Some(tail), Some(map)) = (this.stderr_tail(), data.as_object_mut()) {
-                // Raw: the report escapes it where people see it.
-                map.insert("stderr_tail".into(), Json::String(tail));
-            }
-            CallError {
-                kind,
-                message,
-                data: Some(data),
-            }
-        };
-        let step = trace.step;
-        let cx = trace;
-        if self.broken {
-            return Err(fail(
-                self,
-                Kind::Crashed,
-                format!("the module cannot answer `{method}`: its stdout is closed"),
-                json!({}),
-            ));
+        let name = method.name();
+        if let Some((kind, why)) = &self.broken {
+            let (kind, message) = (*kind, format!("the module cannot answer `{name}`: {why}"));
+            return Err(self.fail(kind, message, json!({"method": name})));
         }
         let id = self.next_id;
         self.next_id += 1;
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        cx.sink.emit(&Event::Message {
-            at: cx.ids.now(),
-            step,
-            direction: Direction::Request,
-            protocol: Protocol::Spi,
-            message: request.clone(),
+        let request = RuneMessage::Call(Call {
+            jsonrpc: JsonRpc::V2,
+            id,
+            method,
         });
-        let mut line = serde_json::to_vec(&request).expect("a JSON value serializes");
-        line.push(b'\n');
-        let written = match self.stdin.as_mut() {
-            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
-            None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
-        };
-        if let Err(e) = written {
-            self.broken = true;
+        self.journal(trace, Direction::Request, to_json(&request));
+        if let Err(e) = self.write_message(&request) {
+            self.broken = Some((Kind::Crashed, "it is gone".to_string()));
             let status = self.exit_status_soon();
-            return Err(fail(
-                self,
+            return Err(self.fail(
                 Kind::Crashed,
-                format!("the module is gone: writing `{method}` failed ({e}){status}"),
-                json!({"method": method}),
+                format!("the module is gone: writing `{name}` failed ({e}){status}"),
+                json!({"method": name}),
             ));
         }
-        let deadline = Instant::now() + timeout;
-        let mut module_requests = 0usize;
+        let mut pending = Pending {
+            method: name,
+            id,
+            timeout,
+            deadline: Instant::now() + timeout,
+            cancel,
+            answered: 0,
+        };
         loop {
-            if cancel.is_set() {
-                self.abandon(id);
-                return Err(fail(
-                    self,
-                    Kind::Interrupted,
-                    format!("`{method}` was interrupted"),
-                    json!({"method": method}),
-                ));
+            let text = self.next_line(&pending)?;
+            if let Some(result) = self.take_line(&text, &mut pending, trace)? {
+                return Ok(result);
+            }
+        }
+    }
+
+    /// A failure of the call in flight, with the module's stderr tail.
+    fn fail(&self, kind: Kind, message: String, mut data: Json) -> CallError {
+        if let (Some(tail), Some(map)) = (self.stderr_tail(), data.as_object_mut()) {
+            // Raw: the report escapes it where people see it.
+            map.insert("stderr_tail".into(), Json::String(tail));
+        }
+        CallError {
+            kind,
+            message,
+            data: Some(data),
+        }
+    }
+
+    /// Report one message as it went over the wire.
+    fn journal(&self, trace: &Trace, direction: Direction, message: Json) {
+        trace.sink.emit(&Event::Message {
+            at: trace.ids.now(),
+            step: trace.step,
+            direction,
+            protocol: Protocol::Spi,
+            message,
+        });
+    }
+
+    /// Write one message as one line to the module's stdin.
+    fn write_message(&mut self, message: &RuneMessage) -> io::Result<()> {
+        let mut line = serde_json::to_vec(message).map_err(io::Error::other)?;
+        line.push(b'\n');
+        match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
+            None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
+        }
+    }
+
+    /// The next line the module wrote while `pending` waits: fails at its deadline,
+    /// on cancel, and when the module is gone or wrote a line too long.
+    fn next_line(&mut self, pending: &Pending) -> Result<Vec<u8>, CallError> {
+        let method = pending.method;
+        loop {
+            if pending.cancel.is_set() {
+                self.abandon(pending.id);
+                let message = format!("`{method}` was interrupted");
+                return Err(self.fail(Kind::Interrupted, message, json!({"method": method})));
             }
             let now = Instant::now();
-            if now >= deadline {
-                self.abandon(id);
-                return Err(fail(
-                    self,
+            if now >= pending.deadline {
+                self.abandon(pending.id);
+                let ms = u64::try_from(pending.timeout.as_millis()).unwrap_or(u64::MAX);
+                return Err(self.fail(
                     Kind::Timeout,
-                    format!(
-                        "the module did not answer `{method}` within {} ms",
-                        timeout.as_millis()
-                    ),
-                    json!({"method": method, "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)}),
+                    format!("the module did not answer `{method}` within {ms} ms"),
+                    json!({"method": method, "timeout_ms": ms}),
                 ));
             }
-            let text = match self.lines.recv_timeout((deadline - now).min(POLL)) {
+            match self.lines.recv_timeout((pending.deadline - now).min(POLL)) {
+                Ok(Line::Text(text)) => return Ok(text),
                 Err(RecvTimeoutError::Timeout) => {
-                    // A module that died while something it started still holds its
-                    // stdout never closes the pipe: notice the death itself. An
-                    // answer written just before exiting is still read first.
-                    if let Ok(Some(status)) = self.child.try_wait() {
-                        self.reaped = Some(status);
-                        match self.lines.recv_timeout(Duration::from_millis(50)) {
-                            Ok(Line::Text(text)) => text,
-                            _ => {
-                                self.broken = true;
-                                process::signal_group(
-                                    self.child.id(),
-                                    nix::sys::signal::Signal::SIGKILL,
-                                );
-                                return Err(fail(
-                                    self,
-                                    Kind::Crashed,
-                                    format!(
-                                        "the module exited ({}) before answering `{method}`",
-                                        describe_status(status)
-                                    ),
-                                    json!({"method": method}),
-                                ));
-                            }
-                        }
-                    } else {
-                        continue;
+                    if let Some(text) = self.line_after_death(method)? {
+                        return Ok(text);
                     }
                 }
-                Ok(Line::Text(text)) => text,
                 Ok(Line::TooLong) => {
-                    self.broken = true;
-                    return Err(fail(
-                        self,
+                    self.broken =
+                        Some((Kind::OutputTooLarge, "it wrote a line too long".to_string()));
+                    return Err(self.fail(
                         Kind::OutputTooLarge,
                         format!("the module wrote a line longer than {LINE_LIMIT} bytes while answering `{method}`"),
                         json!({"method": method, "limit": LINE_LIMIT}),
                     ));
                 }
                 Ok(Line::Closed) | Err(RecvTimeoutError::Disconnected) => {
-                    self.broken = true;
+                    self.broken = Some((Kind::Crashed, "its stdout is closed".to_string()));
                     let status = self.exit_status_soon();
-                    return Err(fail(
-                        self,
+                    return Err(self.fail(
                         Kind::Crashed,
                         format!("the module closed its stdout before answering `{method}`{status}"),
                         json!({"method": method}),
                     ));
                 }
-            };
-            if text.iter().all(u8::is_ascii_whitespace) {
-                continue;
             }
-            let message = match std::str::from_utf8(&text)
-                .ok()
-                .and_then(|s| serde_json::from_str::<Json>(s).ok())
-            {
-                Some(Json::Object(map)) => map,
-                _ => {
-                    let excerpt = crate::escape::untrusted(&String::from_utf8_lossy(
-                        &text[..text.len().min(200)],
-                    ))
-                    .into_owned();
-                    return Err(fail(
-                        self,
-                        Kind::InvalidOutput,
-                        format!("the module wrote something that is not a JSON-RPC message while answering `{method}`"),
-                        json!({"method": method, "stdout_excerpt": excerpt}),
-                    ));
+        }
+    }
+
+    /// A module that died while something it started still holds its stdout
+    /// never closes the pipe: notice the death itself. An answer written just
+    /// before exiting is still read first. `Ok(None)`: it is alive, wait on.
+    fn line_after_death(&mut self, method: &str) -> Result<Option<Vec<u8>>, CallError> {
+        let Ok(Some(status)) = self.child.try_wait() else {
+            return Ok(None);
+        };
+        self.reaped = Some(status);
+        if let Ok(Line::Text(text)) = self.lines.recv_timeout(Duration::from_millis(50)) {
+            return Ok(Some(text));
+        }
+        self.broken = Some((Kind::Crashed, "it exited".to_string()));
+        process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
+        Err(self.fail(
+            Kind::Crashed,
+            format!(
+                "the module exited ({}) before answering `{method}`",
+                describe_status(status)
+            ),
+            json!({"method": method}),
+        ))
+    }
+
+    /// Read one line the module wrote while `pending` waits: its result
+    /// (`Some`), or nothing yet (a request or notification of the module's own, a
+    /// late answer, a blank line).
+    fn take_line(
+        &mut self,
+        text: &[u8],
+        pending: &mut Pending,
+        trace: &Trace,
+    ) -> Result<Option<Json>, CallError> {
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let method = pending.method;
+        let value = self.parse_line(text, method)?;
+        self.journal(trace, Direction::Response, value.clone());
+        if value.get("jsonrpc") != Some(&json!("2.0")) {
+            return Err(self.fail(
+                Kind::ProtocolViolation,
+                format!("the module answered `{method}` without \"jsonrpc\": \"2.0\""),
+                json!({"method": method}),
+            ));
+        }
+        let message: ModuleMessage = serde_json::from_value(value).map_err(|e| {
+            self.fail(
+                Kind::ProtocolViolation,
+                format!("the module wrote a message that is not an SPI message while answering `{method}`: {e}"),
+                json!({"method": method}),
+            )
+        })?;
+        match &message.method {
+            Some(asked) => {
+                let asked = asked.clone();
+                self.their_message(&asked, message.id, pending, trace)?;
+                Ok(None)
+            }
+            None => self.answer_of(message, pending),
+        }
+    }
+
+    /// One line as JSON, refusing duplicate keys at any depth and integers beyond 64
+    /// bits as plugin answers are refused; anything but an object is not a message.
+    fn parse_line(&self, text: &[u8], method: &str) -> Result<Json, CallError> {
+        let parsed = std::str::from_utf8(text)
+            .map_err(|e| format!("it is not valid UTF-8 (at byte {})", e.valid_up_to()))
+            .and_then(|s| {
+                // A number beyond 64 bits would be rounded: refused, as in plugin output.
+                if let Some(wide) = super::bpcs::wide_integer(s) {
+                    let shown: String = wide.chars().take(60).collect();
+                    return Err(format!("it holds the integer {shown}, beyond 64 bits"));
                 }
-            };
-            let message = Json::Object(message);
-            cx.sink.emit(&Event::Message {
-                at: cx.ids.now(),
-                step,
-                direction: Direction::Response,
-                protocol: Protocol::Spi,
-                message: message.clone(),
+                super::bpcs::parse_unique(s).map_err(|e| e.to_string())
             });
-            if message.get("jsonrpc") != Some(&json!("2.0")) {
-                return Err(fail(
-                    self,
-                    Kind::ProtocolViolation,
-                    format!("the module answered `{method}` without \"jsonrpc\": \"2.0\""),
-                    json!({"method": method}),
-                ));
+        let why = match parsed {
+            Ok(value @ Json::Object(_)) => return Ok(value),
+            Ok(_) => "it is not a JSON object".to_string(),
+            Err(e) => crate::escape::untrusted(&e).into_owned(),
+        };
+        let excerpt =
+            crate::escape::untrusted(&String::from_utf8_lossy(&text[..text.len().min(200)]))
+                .into_owned();
+        Err(self.fail(
+            Kind::InvalidOutput,
+            format!("the module wrote something that is not a JSON-RPC message while answering `{method}`: {why}"),
+            json!({"method": method, "stdout_excerpt": excerpt}),
+        ))
+    }
+
+    /// A request (with an id: answered) or a notification (without: bounded by
+    /// [`NOTIFICATION_BURST`] and [`NOTIFICATIONS_PER_SECOND`]) of the module's own.
+    fn their_message(
+        &mut self,
+        asked: &str,
+        their_id: Option<Id>,
+        pending: &mut Pending,
+        trace: &Trace,
+    ) -> Result<(), CallError> {
+        let method = pending.method;
+        let Some(their_id) = their_id else {
+            if self.notifications.take(Instant::now()) {
+                return Ok(());
             }
-            if let Some(asked) = message.get("method").and_then(Json::as_str) {
-                module_requests += 1;
-                if module_requests > MODULE_REQUESTS_PER_CALL {
-                    self.broken = true;
-                    return Err(fail(
-                        self,
-                        Kind::ProtocolViolation,
-                        format!(
-                            "the module sent more than {MODULE_REQUESTS_PER_CALL} requests of its own while rune waited for `{method}`"
-                        ),
-                        json!({"method": method, "limit": MODULE_REQUESTS_PER_CALL}),
-                    ));
-                }
-                // The module's own request or notification: answered, not ours.
-                if let Some(their_id) = message.get("id").filter(|v| !v.is_null()) {
-                    let answer = if KNOWN_MODULE_METHODS.contains(&asked) {
-                        json!({"jsonrpc": "2.0", "id": their_id, "result": {}})
-                    } else {
-                        json!({"jsonrpc": "2.0", "id": their_id,
-                               "error": {"code": -32601, "message": "method not found"}})
-                    };
-                    cx.sink.emit(&Event::Message {
-                        at: cx.ids.now(),
-                        step,
-                        direction: Direction::Request,
-                        protocol: Protocol::Spi,
-                        message: answer.clone(),
-                    });
-                    let mut out = serde_json::to_vec(&answer).expect("a JSON value serializes");
-                    out.push(b'\n');
-                    if let Some(stdin) = self.stdin.as_mut() {
-                        let _ = stdin.write_all(&out).and_then(|()| stdin.flush());
-                    }
-                }
-                continue;
-            }
-            if message.get("id") != Some(&json!(id)) {
-                // The late answer of a call given up on: the module did that work
-                // after all; the answer was journaled above and is dropped here.
-                if let Some(late) = message.get("id").and_then(Json::as_u64) {
-                    if let Some(at) = self.abandoned.iter().position(|&a| a == late) {
-                        self.abandoned.remove(at);
-                        continue;
-                    }
-                }
-                return Err(fail(
-                    self,
-                    Kind::ProtocolViolation,
-                    format!("the module answered `{method}` (id {id}) with another id"),
-                    json!({"method": method, "expected_id": id, "id": message.get("id")}),
-                ));
-            }
-            if let Some(error) = message.get("error") {
-                let text = error
-                    .get("message")
-                    .and_then(Json::as_str)
-                    .map(|m| crate::escape::untrusted(m).into_owned())
-                    .unwrap_or_else(|| "no message".to_string());
-                return Err(fail(
-                    self,
-                    Kind::BusinessFailure,
-                    format!("the module answered `{method}` with an error: {text}"),
-                    json!({"method": method, "module_error": error}),
-                ));
-            }
-            return match message.get("result") {
-                Some(result) => Ok(result.clone()),
-                None => Err(fail(
-                    self,
-                    Kind::ProtocolViolation,
-                    format!("the module answered `{method}` with neither result nor error"),
-                    json!({"method": method}),
-                )),
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it flooded rune with notifications".to_string(),
+            ));
+            return Err(self.fail(
+                Kind::ProtocolViolation,
+                format!(
+                    "the module sent notifications faster than {NOTIFICATIONS_PER_SECOND} a second (after a burst of {NOTIFICATION_BURST}) while rune waited for `{method}`"
+                ),
+                json!({"method": method, "burst": NOTIFICATION_BURST, "per_second": NOTIFICATIONS_PER_SECOND}),
+            ));
+        };
+        if matches!(&their_id, Id::String(s) if s.len() > MODULE_ID_LIMIT) {
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it sent an overlong request id".to_string(),
+            ));
+            return Err(self.fail(
+                Kind::ProtocolViolation,
+                format!(
+                    "the module sent a request with an id longer than {MODULE_ID_LIMIT} bytes while rune waited for `{method}`"
+                ),
+                json!({"method": method, "limit": MODULE_ID_LIMIT}),
+            ));
+        }
+        pending.answered += 1;
+        if pending.answered > MODULE_REQUESTS_PER_CALL {
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it flooded rune with requests".to_string(),
+            ));
+            return Err(self.fail(
+                Kind::ProtocolViolation,
+                format!(
+                    "the module sent more than {MODULE_REQUESTS_PER_CALL} requests of its own while rune waited for `{method}`"
+                ),
+                json!({"method": method, "limit": MODULE_REQUESTS_PER_CALL}),
+            ));
+        }
+        let outcome = if KNOWN_MODULE_METHODS.contains(&asked) {
+            AnswerOutcome::Result(Empty {})
+        } else {
+            AnswerOutcome::Error(RpcError {
+                code: -32601,
+                message: "method not found".to_string(),
+                data: None,
+            })
+        };
+        let answer = RuneMessage::Answer(Answer {
+            jsonrpc: JsonRpc::V2,
+            id: their_id,
+            outcome,
+        });
+        self.journal(trace, Direction::Request, to_json(&answer));
+        // A module that does not read its answers meets the cap above, not a
+        // blocked rune; a failed write shows at the next call.
+        let _ = self.write_message(&answer);
+        Ok(())
+    }
+
+    /// An answer: the result of the call in flight, the late answer of a call
+    /// given up on (dropped: `Ok(None)`), or a protocol violation.
+    fn answer_of(
+        &mut self,
+        message: ModuleMessage,
+        pending: &Pending,
+    ) -> Result<Option<Json>, CallError> {
+        let (method, id) = (pending.method, pending.id);
+        if !message.id.as_ref().is_some_and(|their| their.is(id)) {
+            // The late answer of a call given up on: the module did that work
+            // after all; the answer was journaled and is dropped here.
+            let late = match &message.id {
+                Some(Id::Number(n)) => n.as_u64(),
+                _ => None,
             };
+            if let Some(at) = late.and_then(|l| self.abandoned.iter().position(|&a| a == l)) {
+                self.abandoned.remove(at);
+                return Ok(None);
+            }
+            return Err(self.fail(
+                Kind::ProtocolViolation,
+                format!("the module answered `{method}` (id {id}) with another id"),
+                json!({"method": method, "expected_id": id, "id": message.id}),
+            ));
+        }
+        if let Some(error) = message.error {
+            let text = crate::escape::untrusted(&error.message).into_owned();
+            return Err(self.fail(
+                Kind::BusinessFailure,
+                format!("the module answered `{method}` with an error: {text}"),
+                json!({"method": method, "module_error": error}),
+            ));
+        }
+        match message.result {
+            Some(result) => Ok(Some(result)),
+            None => Err(self.fail(
+                Kind::ProtocolViolation,
+                format!("the module answered `{method}` with neither result nor error"),
+                json!({"method": method}),
+            )),
         }
     }
 
@@ -458,6 +612,11 @@ impl Drop for Client {
     }
 }
 
+/// A message as JSON, for the journal.
+fn to_json(message: &RuneMessage) -> Json {
+    serde_json::to_value(message).unwrap_or(Json::Null)
+}
+
 /// Words for an exit status.
 pub(crate) fn describe_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -538,26 +697,23 @@ mod tests {
             ids: &ids,
             sink: &sink,
         };
+        // The module hands back, in its result, the answer it read to its own
+        // request: the result is the event that proves the answer arrived.
         let mut client = Client::spawn(
-            &sh(r#"read -r l; echo '{"jsonrpc":"2.0","id":9,"method":"nope"}'; read -r a; echo "$a" >&2; echo '{"jsonrpc":"2.0","id":1,"result":{"ok":true}}'; read -r l"#),
+            &sh(r#"read -r l; echo '{"jsonrpc":"2.0","id":9,"method":"nope"}'; read -r a; echo "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true,\"got\":$a}}"; read -r l"#),
         )
         .unwrap();
         let got = client
             .call(
-                "describe",
-                json!({}),
+                Method::Describe(Empty {}),
                 Duration::from_secs(5),
                 &Cancel::new(),
                 &cx,
             )
             .unwrap();
-        assert_eq!(got, json!({"ok": true}));
-        assert!(
-            client.stderr_tail().unwrap_or_default().contains("-32601") || {
-                thread::sleep(Duration::from_millis(100));
-                client.stderr_tail().unwrap_or_default().contains("-32601")
-            }
-        );
+        assert_eq!(got["ok"], true);
+        assert_eq!(got["got"]["id"], 9);
+        assert_eq!(got["got"]["error"]["code"], -32601);
         client.finish(Duration::from_secs(1), Duration::from_millis(200));
     }
 
@@ -573,8 +729,7 @@ mod tests {
         let mut quiet = Client::spawn(&sh("sleep 5")).unwrap();
         let e = quiet
             .call(
-                "ready",
-                json!({}),
+                Method::Ready(Empty {}),
                 Duration::from_millis(100),
                 &Cancel::new(),
                 &cx,
@@ -585,8 +740,7 @@ mod tests {
         let mut dead = Client::spawn(&sh("echo bye >&2; exit 3")).unwrap();
         let e = dead
             .call(
-                "ready",
-                json!({}),
+                Method::Ready(Empty {}),
                 Duration::from_secs(5),
                 &Cancel::new(),
                 &cx,
@@ -611,13 +765,12 @@ mod tests {
         .unwrap();
         let short = Duration::from_millis(50);
         let e = client
-            .call("execute", json!({}), short, &Cancel::new(), &cx)
+            .call(Method::Ready(Empty {}), short, &Cancel::new(), &cx)
             .unwrap_err();
         assert_eq!(e.kind, Kind::Timeout);
         let got = client
             .call(
-                "drain",
-                json!({}),
+                Method::Drain(Empty {}),
                 Duration::from_secs(5),
                 &Cancel::new(),
                 &cx,
@@ -625,6 +778,82 @@ mod tests {
             .unwrap();
         assert_eq!(got, json!({"id": 2}));
         client.finish(Duration::from_secs(1), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn notifications_are_allowed_in_a_burst_then_at_a_rate() {
+        let start = Instant::now();
+        let mut allowance = Allowance::new();
+        for _ in 0..NOTIFICATION_BURST {
+            assert!(allowance.take(start));
+        }
+        assert!(!allowance.take(start), "the burst is spent");
+        // One more is earned every 1/NOTIFICATIONS_PER_SECOND of a second.
+        let later = start + Duration::from_millis(1000 / u64::from(NOTIFICATIONS_PER_SECOND));
+        assert!(allowance.take(later));
+        assert!(!allowance.take(later));
+        // A long quiet spell earns the burst back, never more.
+        let much_later = later + Duration::from_secs(3600);
+        for _ in 0..NOTIFICATION_BURST {
+            assert!(allowance.take(much_later));
+        }
+        assert!(!allowance.take(much_later));
+    }
+
+    #[test]
+    fn a_key_twice_at_any_depth_is_invalid_output() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        for answer in [
+            r#"{"jsonrpc":"2.0","id":1,"id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"a":[{"b":1,"b":2}]}}"#,
+        ] {
+            let mut client =
+                Client::spawn(&sh(&format!("read -r l; echo '{answer}'; read -r l"))).unwrap();
+            let e = client
+                .call(
+                    Method::Describe(Empty {}),
+                    Duration::from_secs(5),
+                    &Cancel::new(),
+                    &cx,
+                )
+                .unwrap_err();
+            assert_eq!(e.kind, Kind::InvalidOutput, "{answer}");
+            assert!(e.message.contains("duplicate key"), "{}", e.message);
+            client.kill();
+        }
+    }
+
+    #[test]
+    fn a_request_id_too_long_to_echo_is_a_protocol_violation() {
+        let ids = RunIds::new(true, jiff::Timestamp::UNIX_EPOCH);
+        let sink = Collect::default();
+        let cx = Trace {
+            step: 1,
+            ids: &ids,
+            sink: &sink,
+        };
+        let long = "i".repeat(MODULE_ID_LIMIT + 1);
+        let script = format!(
+            r#"read -r l; echo '{{"jsonrpc":"2.0","id":"{long}","method":"emit_event"}}'; read -r l"#
+        );
+        let mut client = Client::spawn(&sh(&script)).unwrap();
+        let e = client
+            .call(
+                Method::Ready(Empty {}),
+                Duration::from_secs(5),
+                &Cancel::new(),
+                &cx,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::ProtocolViolation);
+        assert!(e.message.contains("longer than 128 bytes"), "{}", e.message);
+        client.kill();
     }
 
     #[test]

@@ -36,6 +36,8 @@ use crate::graph::{CriticalPath, DependencyGraph};
 use crate::policy::{self, Decision, PolicyInput, ResolvedSettings};
 use crate::registry::{Module, Registry, Runtime};
 
+/// `describe` timeout (register) when the catalog sets none.
+pub const DEFAULT_DESCRIBE_MS: u64 = 5_000;
 /// `initialize` timeout when the catalog sets none.
 pub const DEFAULT_INITIALIZE_MS: u64 = 5_000;
 /// `ready` timeout when the catalog sets none.

@@ -40,6 +40,7 @@ fn module(name: &str, behaviour: &str, timeouts: &str) -> String {
     lifecycle:
       runtime: process
       exec: ["{script}", "{name}", "{behaviour}"]
+      env: {{ pass: [SPI_LOG, SPI_PIDS, SPI_PEER] }}
       spi_versions: ["1"]
       timeouts: {{ {timeouts} }}
 "#,

@@ -416,22 +416,17 @@ impl Run {
                 eps.kind()
             ));
         }
+        assert_eq!(eps.code(), eps.kind().code(), "the code matches the kind");
         assert_eq!(
-            eps.error.code,
-            eps.kind().code(),
-            "the code matches the kind"
-        );
-        assert_eq!(
-            eps.error_context.error_classification,
+            eps.context().error_classification,
             eps.kind().classification()
         );
+        assert_eq!(eps.place().0, Some(module), "EPS origin names the module");
+        assert!(!eps.reason().is_empty(), "EPS has a message");
         assert_eq!(
-            eps.origin.module.as_deref(),
-            Some(module),
-            "EPS origin names the module"
+            eps.routing.event_type,
+            rune::exec::eps::EventType::EpsErrorResponse
         );
-        assert!(!eps.error.message.is_empty(), "EPS has a message");
-        assert_eq!(eps.jsonrpc, "2.0");
         eps
     }
 
@@ -745,12 +740,7 @@ fn a_module_that_ignores_sigterm_after_shutdown_is_killed() {
     let messages = run.messages("ignore-sigterm");
     let (direction, last) = messages.last().expect("SPI messages");
     assert_eq!(*direction, Direction::Response);
-    assert_eq!(
-        last["result"],
-        serde_json::json!({}),
-        "{}",
-        eps.error.message
-    );
+    assert_eq!(last["result"], serde_json::json!({}), "{}", eps.reason());
     assert_eq!(
         run.methods_called("ignore-sigterm")
             .last()
@@ -903,7 +893,7 @@ fn an_error_answer_to_initialize_fails_initialize_with_the_modules_error() {
     let eps = errors_at("initialize", "initialize");
     // The module's own error object travels whole in `data` (where in it is the
     // executor's choice): its code, message and data.
-    let data = serde_json::to_string(eps.error.data.as_ref().expect("data")).expect("json");
+    let data = serde_json::to_string(eps.details().expect("data")).expect("json");
     assert!(
         data.contains("-32000") && data.contains("asked to"),
         "{data}"
@@ -948,7 +938,7 @@ fn fails_before_initialize(module: &str, kind: Kind) -> Run {
     let run = apply("faults", &["--target", module]);
     run.code(4);
     let eps = run.failed_with(module, "register", &[kind]);
-    assert_eq!(eps.error.code, kind.code());
+    assert_eq!(eps.code(), kind.code());
     assert_eq!(
         run.methods_called(module),
         ["describe"],
@@ -961,7 +951,7 @@ fn fails_before_initialize(module: &str, kind: Kind) -> Run {
 #[test]
 fn a_describe_answer_with_another_name_is_a_describe_mismatch() {
     let run = fails_before_initialize("wrong-name", Kind::DescribeMismatch);
-    assert_eq!(Kind::DescribeMismatch.code(), -32213);
+    assert_eq!(Kind::DescribeMismatch.code(), -32003);
     let text = serde_json::to_string(&run.phase("wrong-name", "register").error).expect("json");
     assert!(
         text.contains("wrong-name-impostor"),
@@ -994,7 +984,7 @@ fn a_module_echoing_another_token_is_a_token_mismatch() {
     let run = apply("faults", &["--target", "wrong-token"]);
     run.code(4);
     let eps = run.failed_with("wrong-token", "initialize", &[Kind::TokenMismatch]);
-    assert_eq!(eps.error.code, -32301);
+    assert_eq!(eps.code(), -32300);
     assert!(!run
         .methods_called("wrong-token")
         .contains(&"ready".to_string()));
@@ -1005,7 +995,7 @@ fn a_missing_exec_path_is_a_spawn_failure() {
     let run = apply("faults", &["--target", "missing-exec"]);
     run.code(4);
     let eps = run.failed_with("missing-exec", "register", &[Kind::SpawnFailed]);
-    assert_eq!(eps.error.code, -32100);
+    assert_eq!(eps.code(), -32001);
 }
 
 #[test]
@@ -1023,7 +1013,7 @@ fn a_module_that_never_becomes_ready_fails_closed_after_its_ready_timeout() {
     let run = apply("faults", &["--target", "never-ready"]);
     run.code(4);
     let eps = run.failed_with("never-ready", "ready", &[Kind::NotReady]);
-    assert_eq!(eps.error.code, -32402);
+    assert_eq!(eps.code(), -32402);
     let probes = run
         .methods_called("never-ready")
         .iter()

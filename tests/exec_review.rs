@@ -133,7 +133,10 @@ fn json_keeps_stderr_raw_and_only_the_human_views_escape_it() {
     let report: Json = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
     let step = &report["steps"][0];
     assert_eq!(step["stderr"], raw, "{step}");
-    assert_eq!(step["error"]["error"]["data"]["stderr_tail"], raw);
+    assert_eq!(
+        step["error"]["error_payload"]["error_data"]["error"]["data"]["stderr_tail"],
+        raw
+    );
     let journal = std::fs::read_to_string(&journal).unwrap();
     let finished: Json = journal
         .lines()
@@ -172,9 +175,15 @@ fn a_plugin_answer_with_a_key_twice_is_invalid_output() {
     let doc = out.json();
     assert!(doc["output"].is_null(), "{doc}");
     let error = &doc["error"];
-    assert_eq!(error["error_context"]["kind"], "invalid_output", "{error}");
-    assert_eq!(error["error"]["code"], -32102);
-    let message = error["error"]["message"].as_str().unwrap();
+    assert_eq!(error["rune"]["kind"], "invalid_output", "{error}");
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["code"],
+        -32700
+    );
+    let message = error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]
+        ["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(message.contains("duplicate key `allowed`"), "{message}");
 }
 

@@ -137,6 +137,7 @@ fn interrupt_child() {
                 correlation_id: ids.correlation_id.clone(),
                 trace_id: ids.trace_id.clone(),
                 span_id,
+                at: ids.now(),
             },
         ))),
     });

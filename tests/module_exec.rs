@@ -62,10 +62,7 @@ fn a_late_answer_to_a_timed_out_execute_is_discarded() {
     // p times out at 500 ms; the module answers it at 1.5 s, before it reads q.
     let (out, report, log) = apply(&["--workflow", "late-answer"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(
-        step(&report, "p")["error"]["error_context"]["kind"],
-        "timeout"
-    );
+    assert_eq!(step(&report, "p")["error"]["rune"]["kind"], "timeout");
     assert_eq!(step(&report, "q")["status"], "succeeded");
     assert_eq!(step(&report, "q")["output"], serde_json::json!({"x": 2}));
     assert_eq!(step(&report, "r")["output"], serde_json::json!({"x": 3}));
@@ -109,7 +106,7 @@ fn filled_parameters_of_a_module_action_are_checked_against_its_input_schema() {
     let (out, report, log) = apply(&["--workflow", "unvalidated"]);
     assert_eq!(out.code, 4);
     let b = step(&report, "b");
-    assert_eq!(b["error"]["error_context"]["kind"], "invalid_params", "{b}");
+    assert_eq!(b["error"]["rune"]["kind"], "invalid_params", "{b}");
     assert_eq!(b["attempts"], 0);
     assert_eq!(log, "", "the module must not be asked");
 }
@@ -119,7 +116,7 @@ fn the_output_of_a_module_action_is_checked_against_its_output_schema() {
     let (out, report, _) = apply(&["--workflow", "bad-output"]);
     assert_eq!(out.code, 4);
     let a = step(&report, "a");
-    assert_eq!(a["error"]["error_context"]["kind"], "invalid_result", "{a}");
+    assert_eq!(a["error"]["rune"]["kind"], "invalid_result", "{a}");
     assert!(a["output"].is_null());
 }
 
@@ -136,7 +133,7 @@ fn a_module_action_is_retried_as_its_retries_say() {
     assert_eq!(out.code, 4);
     let a = step(&report, "");
     assert_eq!(a["attempts"], 3, "{a}");
-    assert_eq!(a["error"]["error_context"]["kind"], "business_failure");
+    assert_eq!(a["error"]["rune"]["kind"], "business_failure");
     assert_eq!(log, "exec 5 1\nexec 5 2\nexec 5 3\n");
     assert_eq!(a["retries"].as_array().map(Vec::len), Some(2), "{a}");
 }

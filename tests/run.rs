@@ -89,11 +89,14 @@ fn fails_with(action: &str, kind: &str, code: i64, within: Duration) -> Json {
         .run();
     assert_eq!(out.code, 4, "{action}: {}", out.snapshot());
     let error = eps(&out);
-    assert_eq!(error["error_context"]["kind"], kind, "{action}: {error:#}");
-    assert_eq!(error["error"]["code"], code, "{action}: {error:#}");
-    assert_eq!(error["origin"]["action"], action);
+    assert_eq!(error["rune"]["kind"], kind, "{action}: {error:#}");
     assert_eq!(
-        error["origin"]["correlation_id"],
+        error["error_payload"]["error_data"]["error"]["code"], code,
+        "{action}: {error:#}"
+    );
+    assert_eq!(error["rune"]["action"], action);
+    assert_eq!(
+        error["message_metadata"]["correlation_id"],
         out.json()["correlation_id"]
     );
     pids.assert_all_gone();
@@ -132,44 +135,65 @@ fn a_well_behaved_plugin_gets_its_parameters_context_and_ids_on_stdin() {
 #[test]
 fn a_crash_is_a_crashed_error_with_the_stderr_tail() {
     let error = fails_with("crash", "crashed", -32101, Duration::from_secs(5));
-    assert_eq!(error["error"]["data"]["signal"], 11);
-    assert_eq!(error["error"]["data"]["stderr_tail"], "about to crash\n");
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["signal"],
+        11
+    );
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["stderr_tail"],
+        "about to crash\n"
+    );
 }
 
 #[test]
 fn a_hang_is_a_timeout_and_its_process_group_is_killed() {
     let error = fails_with("hang", "timeout", -32401, Duration::from_secs(5));
-    assert_eq!(error["error"]["data"]["timeout_ms"], 300);
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["timeout_ms"],
+        300
+    );
 }
 
 #[test]
 fn a_plugin_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let error = fails_with("ignore-term", "timeout", -32401, Duration::from_secs(5));
-    assert_eq!(error["error"]["data"]["signal"], 9);
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["signal"],
+        9
+    );
 }
 
 #[test]
 fn garbage_two_objects_and_non_utf8_are_invalid_output() {
-    let garbage = fails_with("garbage", "invalid_output", -32102, Duration::from_secs(5));
-    assert!(garbage["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not JSON"));
+    let garbage = fails_with("garbage", "invalid_output", -32700, Duration::from_secs(5));
+    assert!(
+        garbage["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
+            ["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not JSON")
+    );
     let two = fails_with(
         "two-objects",
         "invalid_output",
-        -32102,
+        -32700,
         Duration::from_secs(5),
     );
-    assert!(two["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("more than one JSON value"));
-    let bytes = fails_with("non-utf8", "invalid_output", -32102, Duration::from_secs(5));
-    assert!(bytes["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not valid UTF-8"));
+    assert!(
+        two["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
+            ["reason"]
+            .as_str()
+            .unwrap()
+            .contains("more than one JSON value")
+    );
+    let bytes = fails_with("non-utf8", "invalid_output", -32700, Duration::from_secs(5));
+    assert!(
+        bytes["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
+            ["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not valid UTF-8")
+    );
 }
 
 #[test]
@@ -180,7 +204,10 @@ fn megabytes_of_stdout_are_cut_at_the_limit() {
         -32103,
         Duration::from_secs(5),
     );
-    assert_eq!(error["error"]["data"]["limit_bytes"], 1 << 20);
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["limit_bytes"],
+        1 << 20
+    );
 }
 
 #[test]
@@ -192,23 +219,31 @@ fn exit_0_with_an_error_object_is_a_failure_and_not_retried_as_business() {
         Duration::from_secs(5),
     );
     assert_eq!(
-        error["error"]["message"],
+        error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
+            ["reason"],
         "`error-exit0` failed: disk quota exceeded"
     );
     assert_eq!(
-        error["error"]["data"]["plugin_error"]["details"]["used_pct"],
+        error["error_payload"]["error_data"]["error"]["data"]["plugin_error"]["details"]
+            ["used_pct"],
         99
     );
     // retries.on names `retryable`; a business failure is not.
-    assert_eq!(error["error"]["data"]["attempt"], 1);
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["attempt"],
+        1
+    );
 }
 
 #[test]
 fn a_non_zero_exit_without_output_is_a_crash() {
     let error = fails_with("silent-fail", "crashed", -32101, Duration::from_secs(5));
-    assert_eq!(error["error"]["data"]["exit_code"], 7);
     assert_eq!(
-        error["error"]["data"]["stderr_tail"],
+        error["error_payload"]["error_data"]["error"]["data"]["exit_code"],
+        7
+    );
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["stderr_tail"],
         "something went wrong\n"
     );
 }
@@ -223,19 +258,21 @@ fn output_data_that_breaks_the_output_schema_is_an_invalid_result() {
     let error = fails_with(
         "bad-result",
         "invalid_result",
-        -32212,
+        -32200,
         Duration::from_secs(5),
     );
     assert_eq!(
-        error["error"]["data"]["violations"][0],
+        error["error_payload"]["error_data"]["error"]["data"]["violations"][0],
         "at /free_pct: value is not of type \"number\""
     );
 }
 
 #[test]
 fn a_missing_plugin_is_a_spawn_failure() {
-    let error = fails_with("missing", "spawn_failed", -32100, Duration::from_secs(5));
-    let program = error["error"]["data"]["program"].as_str().unwrap();
+    let error = fails_with("missing", "spawn_failed", -32001, Duration::from_secs(5));
+    let program = error["error_payload"]["error_data"]["error"]["data"]["program"]
+        .as_str()
+        .unwrap();
     assert!(
         program.ends_with("tests/fixtures/plugins/missing-plugin.sh"),
         "{program}"
@@ -481,7 +518,7 @@ fn ctrl_c_kills_the_plugin_group_and_exits_130() {
     assert_eq!(out.code, 130, "{}", out.snapshot());
     let doc = out.json();
     assert_eq!(doc["outcome"], "interrupted");
-    assert_eq!(doc["error"]["error_context"]["kind"], "interrupted");
+    assert_eq!(doc["error"]["rune"]["kind"], "interrupted");
     pids.assert_all_gone();
 }
 
@@ -526,7 +563,10 @@ fn the_original_rune_bash_plugins_shape_is_read() {
     // The original library's failure: payload null, the exit code repeated in
     // error.code, non-zero exit (escape.sh writes exactly that shape).
     let error = fails_with("escape", "business_failure", -32500, Duration::from_secs(5));
-    assert_eq!(error["error"]["data"]["plugin_error"]["code"], 3);
+    assert_eq!(
+        error["error_payload"]["error_data"]["error"]["data"]["plugin_error"]["code"],
+        3
+    );
 }
 
 #[test]

@@ -138,8 +138,11 @@ fn an_integer_beyond_64_bits_in_plugin_output_is_refused_not_rounded() {
     assert_eq!(code, 4, "{stdout}\n{stderr}");
     let doc: Json = serde_json::from_str(&stdout).unwrap();
     let error = &doc["error"];
-    assert_eq!(error["error_context"]["kind"], "invalid_output", "{doc:#}");
-    let message = error["error"]["message"].as_str().unwrap();
+    assert_eq!(error["rune"]["kind"], "invalid_output", "{doc:#}");
+    let message = error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]
+        ["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(
         message.contains("18446744073709551617") && message.contains("beyond 64 bits"),
         "{message}"
@@ -183,10 +186,7 @@ fn a_step_killed_by_the_second_ctrl_c_is_interrupted_and_does_not_stop_the_workf
     let report = report(&stdout);
     let stuck = step(&report, "stuck");
     assert_eq!(stuck["workflow"]["outcome"], "interrupted", "{stuck:#}");
-    assert_eq!(
-        stuck["error"]["error_context"]["kind"], "interrupted",
-        "{stuck:#}"
-    );
+    assert_eq!(stuck["error"]["rune"]["kind"], "interrupted", "{stuck:#}");
     assert_eq!(step(&report, "after")["status"], "skipped");
     assert!(
         report["workflow"]["stopped_by"].is_null(),
@@ -224,17 +224,17 @@ fn a_retry_interrupted_in_its_backoff_keeps_the_failed_attempts_error() {
     let report = report(&stdout);
     let flaky = step(&report, "flaky");
     let error = &flaky["error"];
-    assert_eq!(error["error_context"]["kind"], "interrupted", "{flaky:#}");
-    let message = error["error"]["message"].as_str().unwrap();
+    assert_eq!(error["rune"]["kind"], "interrupted", "{flaky:#}");
+    let message = error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]
+        ["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(
         message.contains("attempt 1 had failed") && message.contains("the disk is on fire"),
         "{message}"
     );
-    let previous = &error["error"]["data"]["previous_error"];
-    assert_eq!(
-        previous["error_context"]["kind"], "business_failure",
-        "{error:#}"
-    );
+    let previous = &error["error_payload"]["error_data"]["error"]["data"]["previous_error"];
+    assert_eq!(previous["rune"]["kind"], "business_failure", "{error:#}");
     assert_eq!(flaky["attempts"], 1, "{flaky:#}");
     // Only the one attempt ran.
     assert_eq!(std::fs::read_to_string(&pids).unwrap().lines().count(), 1);

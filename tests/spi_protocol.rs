@@ -281,10 +281,7 @@ fn a_hung_execute_holds_up_only_its_own_module() {
     assert!(!run.log.contains("gave-up"), "{}", run.log);
     assert_eq!(run.step("s-beta")["status"], "succeeded");
     let alpha = run.step("s-alpha");
-    assert_eq!(
-        alpha["error"]["error_context"]["kind"], "timeout",
-        "{alpha}"
-    );
+    assert_eq!(alpha["error"]["rune"]["kind"], "timeout", "{alpha}");
     assert!(run.finished_at("beta") < run.finished_at("alpha"));
     assert_eq!(run.code, 4, "{}", run.stderr);
 }
@@ -326,10 +323,13 @@ fn a_flood_of_notifications_is_a_protocol_violation() {
     let run = apply(dir.path(), &catalog, &[]);
     let step = run.step("s-alpha");
     assert_eq!(
-        step["error"]["error_context"]["kind"], "protocol_violation",
+        step["error"]["rune"]["kind"], "protocol_violation",
         "{step}"
     );
-    let message = step["error"]["error"]["message"].as_str().unwrap();
+    let message = step["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
+        ["error"]["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(
         message.contains("notifications faster than 100 a second"),
         "{message}"
@@ -340,11 +340,11 @@ fn a_flood_of_notifications_is_a_protocol_violation() {
         .iter()
         .find(|e| e["event"] == "step_finished" && e["phase"] == "drain")
         .unwrap_or_else(|| panic!("no drain step: {:?}", run.journal));
-    assert_eq!(
-        drain["error"]["error_context"]["kind"],
-        "protocol_violation"
-    );
-    let said = drain["error"]["error"]["message"].as_str().unwrap();
+    assert_eq!(drain["error"]["rune"]["kind"], "protocol_violation");
+    let said = drain["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
+        ["error"]["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(
         said.contains("it flooded rune with notifications"),
         "{said}"
@@ -362,11 +362,11 @@ fn a_key_twice_in_a_module_answer_is_refused() {
     );
     let run = apply(dir.path(), &catalog, &[]);
     let step = run.step("s-alpha");
-    assert_eq!(
-        step["error"]["error_context"]["kind"], "invalid_output",
-        "{step}"
-    );
-    let message = step["error"]["error"]["message"].as_str().unwrap();
+    assert_eq!(step["error"]["rune"]["kind"], "invalid_output", "{step}");
+    let message = step["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
+        ["error"]["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(message.contains("duplicate key `x`"), "{message}");
     assert!(step.get("output").is_none_or(Json::is_null), "{step}");
     assert_eq!(run.code, 4, "{}", run.stderr);
@@ -389,7 +389,10 @@ fn describe_waits_as_long_as_the_catalog_says() {
         .unwrap_or_else(|| panic!("no register step: {:?}", run.journal))
         .clone();
     assert_eq!(register["outcome"], "failed", "{register}");
-    let message = register["error"]["error"]["message"].as_str().unwrap();
+    let message = register["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
+        ["error"]["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(
         message.contains("did not answer `describe` within 300 ms"),
         "{message}"

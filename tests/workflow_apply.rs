@@ -388,16 +388,17 @@ fn a_reference_that_cannot_be_filled_fails_its_step_with_an_eps_error() {
             _ => None,
         })
         .expect("an EPS error");
-    assert_eq!(error.error.code, -32210, "{error:?}");
+    assert_eq!(error.code(), -32602, "{error:?}");
     assert_eq!(
-        error.error.data,
+        error
+            .details()
+            .map(|d| serde_json::Value::Object(d.clone())),
         Some(serde_json::json!({"pointer": "/value", "reference": "steps.broken.output.value"}))
     );
     assert!(
-        error.error.message.contains("/value")
-            && error.error.message.contains("steps.broken.output.value"),
+        error.reason().contains("/value") && error.reason().contains("steps.broken.output.value"),
         "{}",
-        error.error.message
+        error.reason()
     );
 }
 
@@ -430,12 +431,12 @@ fn every_step_is_checked_against_its_action_schemas() {
         .filter_map(|e| match e {
             Event::StepFinished {
                 error: Some(error), ..
-            } => Some(error.error.code),
+            } => Some(error.code()),
             _ => None,
         })
         .collect();
     // invalid_result, for each of the three runs of the action.
-    assert_eq!(codes, [-32212, -32212, -32212], "{}", run.out.stdout);
+    assert_eq!(codes, [-32200, -32200, -32200], "{}", run.out.stdout);
 }
 
 #[test]

@@ -287,7 +287,7 @@ impl Run<'_, '_> {
                         state: ModuleState::Unavailable,
                         running: None,
                     },
-                    Err(format!("{} ({})", m.module, eps.error.code)),
+                    Err(format!("{} ({})", m.module, eps.code())),
                 )
             }
         };

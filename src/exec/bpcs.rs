@@ -171,13 +171,23 @@ pub(crate) enum Reply {
 pub(crate) struct BadOutput {
     /// For people; says what was wrong and where.
     pub message: String,
+    /// Whether it is not JSON at all (a parse error), rather than JSON that is not
+    /// a BPCS response.
+    pub not_json: bool,
 }
 
 /// Parse a plugin's stdout. `Ok(None)`: it wrote nothing (whitespace only).
 pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, BadOutput> {
-    let bad = |message: String| BadOutput { message };
+    let bad = |message: String| BadOutput {
+        message,
+        not_json: false,
+    };
+    let not_json = |message: String| BadOutput {
+        message,
+        not_json: true,
+    };
     let text = std::str::from_utf8(stdout).map_err(|e| {
-        bad(format!(
+        not_json(format!(
             "stdout is not valid UTF-8 (at byte {})",
             e.valid_up_to()
         ))
@@ -191,12 +201,12 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
         Some(Err(e)) if e.is_data() => {
             return Err(bad(format!("stdout is not one BPCS response: {e}")))
         }
-        Some(Err(e)) => return Err(bad(format!("stdout is not JSON: {e}"))),
+        Some(Err(e)) => return Err(not_json(format!("stdout is not JSON: {e}"))),
         None => return Ok(None),
     };
     let offset = values.byte_offset();
     if !text[offset..].trim().is_empty() {
-        return Err(bad(format!(
+        return Err(not_json(format!(
             "stdout holds more than one JSON value: a response ends at byte {offset}, and more follows"
         )));
     }

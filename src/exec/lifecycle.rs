@@ -110,6 +110,7 @@ impl Context<'_> {
             correlation_id: self.ids.correlation_id.clone(),
             trace_id: self.ids.trace_id.clone(),
             span_id: self.span(step),
+            at: self.ids.now(),
         }
     }
 
@@ -388,7 +389,7 @@ fn start_process(
                     &module.name,
                     state,
                     ModuleState::Unavailable,
-                    &format!("{} failed: {}", step.phase.as_str(), eps.error.message),
+                    &format!("{} failed: {}", step.phase.as_str(), eps.reason()),
                 );
                 for later in &steps[i + 1..] {
                     ctx.skipped(
@@ -629,7 +630,7 @@ fn ready(
                     message: format!("health check failed: {}", e.message),
                     data: e.data,
                 });
-                let why = eps.error.message.clone();
+                let why = eps.reason().to_string();
                 (json!({"error": eps}), Some(why))
             }
         };

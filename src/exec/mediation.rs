@@ -241,6 +241,7 @@ impl Mediator<'_> {
             correlation_id: self.ids.correlation_id.clone(),
             trace_id: self.ids.trace_id.clone(),
             span_id: self.ids.span_for(call.step),
+            at: self.ids.now(),
         };
         let node = Node::parse(call.node).map_err(|UnsupportedNode(name)| {
             Eps::new(
@@ -353,6 +354,7 @@ impl Mediator<'_> {
                 span_id: origin.span_id.clone(),
             },
         };
+        let request_id = request.message_metadata.message_id.clone();
         let message = serde_json::to_value(&request).unwrap_or(Json::Null);
         let mut input = serde_json::to_vec(&request).unwrap_or_default();
         input.push(b'\n');
@@ -394,7 +396,8 @@ impl Mediator<'_> {
                 message: response.clone(),
             });
         }
-        let output = judge(call, &finished, parsed, origin, attempt, stderr.as_deref());
+        let output = judge(call, &finished, parsed, origin, attempt, stderr.as_deref())
+            .map_err(|eps| eps.with_request(request_id));
         Attempt { output, stderr }
     }
 
@@ -507,7 +510,7 @@ fn interrupted_retry(origin: &Origin, attempt: u64, previous: &Eps) -> Eps {
         Kind::Interrupted,
         format!(
             "interrupted before retrying; attempt {attempt} had failed: {}",
-            previous.error.message
+            previous.reason()
         ),
         origin.clone(),
     )
@@ -656,7 +659,11 @@ fn verdict(
     let reply = match parsed {
         Err(bad) => {
             return Err(Failure::new(
-                Kind::InvalidOutput,
+                if bad.not_json {
+                    Kind::InvalidOutput
+                } else {
+                    Kind::InvalidMessage
+                },
                 format!(
                     "`{action}` {how} and its output is not one BPCS response: {}",
                     bad.message
@@ -666,7 +673,7 @@ fn verdict(
         }
         Ok(None) => {
             let kind = match (finished.code(), finished.signal()) {
-                (Some(0), _) => Kind::InvalidOutput,
+                (Some(0), _) => Kind::InvalidMessage,
                 (Some(code @ 1..=4), _) | (Some(code @ 100), _) => kind_of_exit(code.into()),
                 _ => Kind::Crashed,
             };

@@ -400,16 +400,19 @@ impl Client {
                 }
                 super::bpcs::parse_unique(s).map_err(|e| e.to_string())
             });
-        let why = match parsed {
+        let (kind, why) = match parsed {
             Ok(value @ Json::Object(_)) => return Ok(value),
-            Ok(_) => "it is not a JSON object".to_string(),
-            Err(e) => crate::escape::untrusted(&e).into_owned(),
+            Ok(_) => (Kind::InvalidMessage, "it is not a JSON object".to_string()),
+            Err(e) => (
+                Kind::InvalidOutput,
+                crate::escape::untrusted(&e).into_owned(),
+            ),
         };
         let excerpt =
             crate::escape::untrusted(&String::from_utf8_lossy(&text[..text.len().min(200)]))
                 .into_owned();
         Err(self.fail(
-            Kind::InvalidOutput,
+            kind,
             format!("the module wrote something that is not a JSON-RPC message while answering `{method}`: {why}"),
             json!({"method": method, "stdout_excerpt": excerpt}),
         ))

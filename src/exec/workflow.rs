@@ -718,6 +718,7 @@ fn fail_unfilled(ctx: &Context, step: &ActionStep, (message, data): (String, Jso
         correlation_id: ctx.ids.correlation_id.clone(),
         trace_id: ctx.ids.trace_id.clone(),
         span_id: ctx.ids.span_for(step.id),
+        at: ctx.ids.now(),
     };
     let eps = Eps::new(Kind::InvalidParams, message, origin).with_data(data);
     ctx.sink.emit(&Event::StepFinished {

@@ -30,7 +30,7 @@ use crate::exec::event::{Event, ModuleState, Outcome, WorkflowDecision, Workflow
 use crate::ExitStatus;
 
 /// The version of the report's JSON shape; bumped when a field changes meaning.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// How the run ended as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1084,9 +1084,9 @@ fn new_step(
 /// At most this many characters of a step's output in the human view.
 const OUTPUT_SHOWN: usize = 160;
 /// At most this many characters of an error's details in the human view.
-const DETAILS_SHOWN: usize = 400;
+pub(crate) const DETAILS_SHOWN: usize = 400;
 /// At most this many last lines of stderr in the human view.
-const STDERR_LINES_SHOWN: usize = 8;
+pub(crate) const STDERR_LINES_SHOWN: usize = 8;
 
 /// ANSI styles for the human view (only when colour is on).
 #[derive(Clone, Copy)]
@@ -1159,7 +1159,7 @@ fn status_word(status: StepStatus, paint: Paint) -> String {
 }
 
 /// `text`, escaped, cut to `max` characters with an ellipsis saying how much is left.
-fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     let escaped = untrusted(text);
     let total = escaped.chars().count();
     if total <= max {
@@ -1311,7 +1311,7 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
                         let _ = write!(
                             out,
                             "  {}",
-                            paint.red(&format!("{} {}", error.error.code, kind_word(error)))
+                            paint.red(&format!("{} {}", error.code(), kind_word(error)))
                         );
                     }
                 }
@@ -1349,7 +1349,7 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
                     "\n  step {} {label}, attempt {} (retried after {} ms):",
                     step.step, retry.attempt, retry.backoff_ms
                 );
-                render_eps(&mut out, &retry.error, None, paint);
+                super::eps::render(&mut out, &retry.error, None, "    ", paint);
             }
             if let Some(error) = &step.error {
                 let _ = writeln!(
@@ -1362,7 +1362,7 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
                         String::new()
                     }
                 );
-                render_eps(&mut out, error, step.stderr.as_deref(), paint);
+                super::eps::render(&mut out, error, step.stderr.as_deref(), "    ", paint);
             }
         }
     }
@@ -1527,7 +1527,7 @@ fn outcome_word(step: &StepReport, paint: Paint) -> (&'static str, String) {
     }
 }
 
-fn is_empty_json(value: &Json) -> bool {
+pub(crate) fn is_empty_json(value: &Json) -> bool {
     match value {
         Json::Null => true,
         Json::Object(map) => map.is_empty(),
@@ -1541,72 +1541,6 @@ pub(crate) fn kind_word(eps: &Eps) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-fn render_eps(out: &mut String, eps: &Eps, stderr: Option<&str>, paint: Paint) {
-    let context = &eps.error_context;
-    let class = serde_json::to_value(context.error_classification)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let severity = serde_json::to_value(context.severity)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "    {} {}: {}",
-        paint.red(&format!("error[{}]", eps.error.code)),
-        kind_word(eps),
-        untrusted(&eps.error.message)
-    );
-    let retry = if context.retry_recommended {
-        "retrying may help"
-    } else {
-        "retrying will not help"
-    };
-    let _ = writeln!(
-        out,
-        "    {} {class} · severity {severity} · affects the {} · {retry}",
-        paint.dim("│"),
-        untrusted(&context.system_impact)
-    );
-    if let Some(data) = &eps.error.data {
-        if !is_empty_json(data) {
-            let text = serde_json::to_string(data).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "    {} details: {}",
-                paint.dim("│"),
-                shorten(&text, DETAILS_SHOWN)
-            );
-        }
-    }
-    if let Some(stderr) = stderr.filter(|s| !s.trim().is_empty()) {
-        let lines: Vec<&str> = stderr.trim_end().lines().collect();
-        let skipped = lines.len().saturating_sub(STDERR_LINES_SHOWN);
-        let _ = writeln!(
-            out,
-            "    {} stderr{}:",
-            paint.dim("│"),
-            if skipped > 0 {
-                format!(" (last {STDERR_LINES_SHOWN} of {} lines)", lines.len())
-            } else {
-                String::new()
-            }
-        );
-        for line in &lines[skipped..] {
-            let _ = writeln!(
-                out,
-                "    {}   {}",
-                paint.dim("│"),
-                shorten(line, DETAILS_SHOWN)
-            );
-        }
-    }
-    for action in &context.recovery_actions {
-        let _ = writeln!(out, "    {} {}", paint.dim("= help:"), untrusted(action));
-    }
 }
 
 #[cfg(test)]

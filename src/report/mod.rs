@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod diagnostics;
+pub(crate) mod eps;
 pub mod excerpt;
 pub mod execution;
 pub mod graph;

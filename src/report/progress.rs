@@ -425,9 +425,9 @@ pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<S
             format!(
                 "   step {step} {label}: attempt {attempt} {} ({} {}: {}); retrying in {}",
                 paint.yellow("failed"),
-                error.error.code,
+                error.code(),
                 kind_word(error),
-                untrusted(&error.error.message),
+                untrusted(error.reason()),
                 human_duration(*backoff_ms)
             )
         }
@@ -484,9 +484,9 @@ pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<S
                     if let Some(error) = error {
                         line.push_str(&format!(
                             ": {} {}: {}",
-                            error.error.code,
+                            error.code(),
                             kind_word(error),
-                            untrusted(&error.error.message)
+                            untrusted(error.reason())
                         ));
                     }
                     line
@@ -597,12 +597,8 @@ pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<S
 
 /// `module: action` or `module phase` from an EPS origin.
 fn origin_label(error: &crate::exec::eps::Eps) -> String {
-    let origin = &error.origin;
-    step_label(
-        origin.module.as_deref().unwrap_or("?"),
-        origin.action.as_deref(),
-        origin.phase.as_deref(),
-    )
+    let (module, action, phase) = error.place();
+    step_label(module.unwrap_or("?"), action, phase)
 }
 
 #[cfg(test)]

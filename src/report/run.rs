@@ -84,7 +84,18 @@ pub struct RunReport {
 impl RunReport {
     /// Write the document as pretty JSON and a newline.
     pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, self)?;
+        /// The document with its format version first.
+        #[derive(Serialize)]
+        struct Versioned<'a> {
+            format_version: u64,
+            #[serde(flatten)]
+            report: &'a RunReport,
+        }
+        let doc = Versioned {
+            format_version: super::execution::FORMAT_VERSION,
+            report: self,
+        };
+        serde_json::to_writer_pretty(&mut *w, &doc)?;
         w.write_all(b"\n")
     }
 }
@@ -167,92 +178,28 @@ pub fn render_human(report: &RunReport) -> Rendered {
     r
 }
 
-/// One EPS error for people: what, where, why, and what to do.
+/// The failed request for people: which action where, then its EPS error as
+/// every report shows one, then the ids to look it up by.
 fn render_eps(out: &mut String, report: &RunReport, eps: &Eps) {
-    let ctx = &eps.error_context;
     out.push_str(&format!(
-        "error[{}]: {}\n",
-        eps.error.code,
-        untrusted(&eps.error.message)
-    ));
-    let kind = serde_json::to_value(ctx.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let class = serde_json::to_value(ctx.error_classification)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let severity = serde_json::to_value(ctx.severity)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    out.push_str(&format!(
-        "  kind:     {kind} ({class}, severity {severity}{})\n",
-        if ctx.retry_recommended {
-            ", worth a retry"
-        } else {
-            ""
-        }
-    ));
-    out.push_str(&format!(
-        "  action:   {} (module {}, node {}, {}, {} ms)\n",
+        "`{}` failed (module {}, node {}, {}, {} ms)\n",
         report.action,
         report.module,
         report.node,
         super::plural(report.attempts as usize, "attempt"),
         report.duration_ms
     ));
-    if let Some(Json::Object(data)) = &eps.error.data {
-        let mut shown = data.clone();
-        shown.remove("stderr_tail");
-        if let Some(plugin) = shown.remove("plugin_error").filter(|p| !p.is_null()) {
-            out.push_str(&format!("  plugin:   {}\n", clip(&plugin.to_string())));
-        }
-        match (data.get("exit_code"), data.get("signal")) {
-            (Some(Json::Number(code)), _) => out.push_str(&format!("  exit:     code {code}\n")),
-            (_, Some(Json::Number(signal))) => {
-                out.push_str(&format!("  exit:     killed by signal {signal}\n"))
-            }
-            _ => {}
-        }
-        for key in ["exit_code", "signal", "attempt"] {
-            shown.remove(key);
-        }
-        if !shown.is_empty() {
-            out.push_str(&format!(
-                "  details:  {}\n",
-                clip(&Json::Object(shown).to_string())
-            ));
-        }
-    }
-    if let Some(stderr) = &report.stderr {
-        out.push_str("  stderr:\n");
-        push_block(out, stderr);
-    }
-    for (i, action) in ctx.recovery_actions.iter().enumerate() {
-        out.push_str(if i == 0 {
-            "  help:     "
-        } else {
-            "            "
-        });
-        out.push_str(action);
-        out.push('\n');
-    }
+    super::eps::render(
+        out,
+        eps,
+        report.stderr.as_deref(),
+        "  ",
+        super::execution::Paint(false),
+    );
     out.push_str(&format!(
-        "  ids:      correlation {}, trace {}, span {}\n",
-        eps.origin.correlation_id, eps.origin.trace_id, eps.origin.span_id
+        "  ids: correlation {}, trace {}, span {}\n",
+        eps.message_metadata.correlation_id, eps.observability.trace_id, eps.observability.span_id
     ));
-}
-
-/// Untrusted text on one line, escaped, cut to a readable length.
-fn clip(text: &str) -> String {
-    const MAX: usize = 2000;
-    let escaped = untrusted(text);
-    match escaped.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &escaped[..cut]),
-        None => escaped.into_owned(),
-    }
 }
 
 /// The last [`STDERR_LINES`] stderr lines, each escaped, indented; the rest is in

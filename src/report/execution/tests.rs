@@ -20,6 +20,7 @@ fn origin(step: u64, module: &str, action: Option<&str>, phase: Option<&str>) ->
         correlation_id: "00000000-0000-4000-8000-000000000000".into(),
         trace_id: format!("{:032x}", 1),
         span_id: format!("{step:016x}"),
+        at: at(),
     }
 }
 
@@ -451,58 +452,9 @@ fn durations_read_naturally() {
     assert_eq!(human_duration(123_000), "2 min 03 s");
 }
 
-/// Every EPS kind, in code order; the match makes a new kind a compile error here
-/// until docs/execution.md lists it.
+/// Every EPS kind, in the order docs/execution.md lists them.
 fn every_kind() -> Vec<Kind> {
-    let kinds = [
-        Kind::SpawnFailed,
-        Kind::Crashed,
-        Kind::InvalidOutput,
-        Kind::OutputTooLarge,
-        Kind::ProtocolViolation,
-        Kind::InvalidParams,
-        Kind::PluginRejectedInput,
-        Kind::InvalidResult,
-        Kind::DescribeMismatch,
-        Kind::SpiVersionMismatch,
-        Kind::PolicyDenied,
-        Kind::TokenMismatch,
-        Kind::ResourceError,
-        Kind::Timeout,
-        Kind::NotReady,
-        Kind::Interrupted,
-        Kind::ConfigurationError,
-        Kind::Unhandled,
-        Kind::BusinessFailure,
-        Kind::DependencyUnsatisfied,
-        Kind::Unhealthy,
-    ];
-    for kind in kinds {
-        match kind {
-            Kind::SpawnFailed
-            | Kind::Crashed
-            | Kind::InvalidOutput
-            | Kind::OutputTooLarge
-            | Kind::ProtocolViolation
-            | Kind::InvalidParams
-            | Kind::PluginRejectedInput
-            | Kind::InvalidResult
-            | Kind::DescribeMismatch
-            | Kind::SpiVersionMismatch
-            | Kind::PolicyDenied
-            | Kind::TokenMismatch
-            | Kind::ResourceError
-            | Kind::Timeout
-            | Kind::NotReady
-            | Kind::Interrupted
-            | Kind::ConfigurationError
-            | Kind::Unhandled
-            | Kind::BusinessFailure
-            | Kind::DependencyUnsatisfied
-            | Kind::Unhealthy => {}
-        }
-    }
-    kinds.to_vec()
+    crate::exec::eps::ALL_KINDS.to_vec()
 }
 
 #[test]
@@ -520,7 +472,7 @@ fn the_docs_list_every_eps_code() {
             name(serde_json::to_value(kind).unwrap()),
             name(serde_json::to_value(kind.classification()).unwrap()),
             name(serde_json::to_value(kind.severity()).unwrap()),
-            if eps.error_context.retry_recommended {
+            if eps.context().retry_recommended {
                 "yes"
             } else {
                 "no"

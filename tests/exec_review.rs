@@ -175,13 +175,12 @@ fn a_plugin_answer_with_a_key_twice_is_invalid_output() {
     let doc = out.json();
     assert!(doc["output"].is_null(), "{doc}");
     let error = &doc["error"];
-    assert_eq!(error["rune"]["kind"], "invalid_output", "{error}");
+    assert_eq!(error["rune"]["kind"], "invalid_message", "{error}");
     assert_eq!(
         error["error_payload"]["error_data"]["error"]["code"],
-        -32700
+        -32600
     );
-    let message = error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]
-        ["data"]["reason"]
+    let message = error["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(message.contains("duplicate key `allowed`"), "{message}");

@@ -167,8 +167,7 @@ fn a_plugin_that_ignores_sigterm_is_killed_after_the_grace_period() {
 fn garbage_two_objects_and_non_utf8_are_invalid_output() {
     let garbage = fails_with("garbage", "invalid_output", -32700, Duration::from_secs(5));
     assert!(
-        garbage["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
-            ["reason"]
+        garbage["error_payload"]["error_data"]["error"]["data"]["reason"]
             .as_str()
             .unwrap()
             .contains("not JSON")
@@ -180,16 +179,14 @@ fn garbage_two_objects_and_non_utf8_are_invalid_output() {
         Duration::from_secs(5),
     );
     assert!(
-        two["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
-            ["reason"]
+        two["error_payload"]["error_data"]["error"]["data"]["reason"]
             .as_str()
             .unwrap()
             .contains("more than one JSON value")
     );
     let bytes = fails_with("non-utf8", "invalid_output", -32700, Duration::from_secs(5));
     assert!(
-        bytes["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
-            ["reason"]
+        bytes["error_payload"]["error_data"]["error"]["data"]["reason"]
             .as_str()
             .unwrap()
             .contains("not valid UTF-8")
@@ -219,8 +216,7 @@ fn exit_0_with_an_error_object_is_a_failure_and_not_retried_as_business() {
         Duration::from_secs(5),
     );
     assert_eq!(
-        error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]["data"]
-            ["reason"],
+        error["error_payload"]["error_data"]["error"]["data"]["reason"],
         "`error-exit0` failed: disk quota exceeded"
     );
     assert_eq!(

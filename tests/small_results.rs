@@ -138,9 +138,8 @@ fn an_integer_beyond_64_bits_in_plugin_output_is_refused_not_rounded() {
     assert_eq!(code, 4, "{stdout}\n{stderr}");
     let doc: Json = serde_json::from_str(&stdout).unwrap();
     let error = &doc["error"];
-    assert_eq!(error["rune"]["kind"], "invalid_output", "{doc:#}");
-    let message = error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]
-        ["data"]["reason"]
+    assert_eq!(error["rune"]["kind"], "invalid_message", "{doc:#}");
+    let message = error["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(
@@ -225,8 +224,7 @@ fn a_retry_interrupted_in_its_backoff_keeps_the_failed_attempts_error() {
     let flaky = step(&report, "flaky");
     let error = &flaky["error"];
     assert_eq!(error["rune"]["kind"], "interrupted", "{flaky:#}");
-    let message = error["error_payload"]["error_data"]["error_payload"]["error_data"]["error"]
-        ["data"]["reason"]
+    let message = error["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(

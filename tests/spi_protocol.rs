@@ -326,8 +326,7 @@ fn a_flood_of_notifications_is_a_protocol_violation() {
         step["error"]["rune"]["kind"], "protocol_violation",
         "{step}"
     );
-    let message = step["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
-        ["error"]["data"]["reason"]
+    let message = step["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(
@@ -341,8 +340,7 @@ fn a_flood_of_notifications_is_a_protocol_violation() {
         .find(|e| e["event"] == "step_finished" && e["phase"] == "drain")
         .unwrap_or_else(|| panic!("no drain step: {:?}", run.journal));
     assert_eq!(drain["error"]["rune"]["kind"], "protocol_violation");
-    let said = drain["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
-        ["error"]["data"]["reason"]
+    let said = drain["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(
@@ -362,9 +360,8 @@ fn a_key_twice_in_a_module_answer_is_refused() {
     );
     let run = apply(dir.path(), &catalog, &[]);
     let step = run.step("s-alpha");
-    assert_eq!(step["error"]["rune"]["kind"], "invalid_output", "{step}");
-    let message = step["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
-        ["error"]["data"]["reason"]
+    assert_eq!(step["error"]["rune"]["kind"], "invalid_message", "{step}");
+    let message = step["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(message.contains("duplicate key `x`"), "{message}");
@@ -389,8 +386,7 @@ fn describe_waits_as_long_as_the_catalog_says() {
         .unwrap_or_else(|| panic!("no register step: {:?}", run.journal))
         .clone();
     assert_eq!(register["outcome"], "failed", "{register}");
-    let message = register["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
-        ["error"]["data"]["reason"]
+    let message = register["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()
         .unwrap();
     assert!(

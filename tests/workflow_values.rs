@@ -30,10 +30,7 @@ fn steps(workflow: &str) -> (i32, Vec<(String, String, String)>) {
             let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
             let why = match s["reason"].as_str() {
                 Some(r) => r.to_string(),
-                None => text(
-                    &s["error"]["error_payload"]["error_data"]["error_payload"]["error_data"]
-                        ["error"]["data"]["reason"],
-                ),
+                None => text(&s["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]),
             };
             (text(&s["workflow"]["id"]), text(&s["status"]), why)
         })

@@ -390,23 +390,37 @@ impl Client {
     /// One line as JSON, refusing duplicate keys at any depth and integers beyond 64
     /// bits as plugin answers are refused; anything but an object is not a message.
     fn parse_line(&self, text: &[u8], method: &str) -> Result<Json, CallError> {
+        // Not JSON at all is a parse error; JSON rune will not read (a key twice,
+        // an integer beyond 64 bits, not an object) is an invalid message.
         let parsed = std::str::from_utf8(text)
-            .map_err(|e| format!("it is not valid UTF-8 (at byte {})", e.valid_up_to()))
+            .map_err(|e| {
+                (
+                    Kind::InvalidOutput,
+                    format!("it is not valid UTF-8 (at byte {})", e.valid_up_to()),
+                )
+            })
             .and_then(|s| {
                 // A number beyond 64 bits would be rounded: refused, as in plugin output.
                 if let Some(wide) = super::bpcs::wide_integer(s) {
                     let shown: String = wide.chars().take(60).collect();
-                    return Err(format!("it holds the integer {shown}, beyond 64 bits"));
+                    return Err((
+                        Kind::InvalidMessage,
+                        format!("it holds the integer {shown}, beyond 64 bits"),
+                    ));
                 }
-                super::bpcs::parse_unique(s).map_err(|e| e.to_string())
+                super::bpcs::parse_unique(s).map_err(|e| {
+                    let kind = if e.is_data() {
+                        Kind::InvalidMessage
+                    } else {
+                        Kind::InvalidOutput
+                    };
+                    (kind, e.to_string())
+                })
             });
         let (kind, why) = match parsed {
             Ok(value @ Json::Object(_)) => return Ok(value),
             Ok(_) => (Kind::InvalidMessage, "it is not a JSON object".to_string()),
-            Err(e) => (
-                Kind::InvalidOutput,
-                crate::escape::untrusted(&e).into_owned(),
-            ),
+            Err((kind, e)) => (kind, crate::escape::untrusted(&e).into_owned()),
         };
         let excerpt =
             crate::escape::untrusted(&String::from_utf8_lossy(&text[..text.len().min(200)]))
@@ -826,7 +840,7 @@ mod tests {
                     &cx,
                 )
                 .unwrap_err();
-            assert_eq!(e.kind, Kind::InvalidOutput, "{answer}");
+            assert_eq!(e.kind, Kind::InvalidMessage, "{answer}");
             assert!(e.message.contains("duplicate key"), "{}", e.message);
             client.kill();
         }

@@ -177,9 +177,9 @@ codes! {
     /// A plan selector names an action no module provides.
     UnknownAction = "rune::plan::unknown_action", Error, None;
     /// An action parameter that does not satisfy the action's input_schema.
-    InvalidParameter = "rune::plan::invalid_parameter", Error, Some(-32200);
+    InvalidParameter = "rune::plan::invalid_parameter", Error, Some(-32602);
     /// Policy denied a planned step.
-    PolicyDenied = "rune::plan::policy_denied", Error, Some(-32300);
+    PolicyDenied = "rune::plan::policy_denied", Error, Some(-32301);
     /// A catalog file's path is not UTF-8, so a plan cannot name it faithfully.
     UnrepresentablePath = "rune::plan::unrepresentable_path", Error, None;
 

@@ -41,8 +41,10 @@ fn example(text: &str, heading: &str) -> Option<String> {
 fn all_codes() -> Vec<String> {
     let out = rune(["explain"]).run();
     assert_eq!(out.code, 0);
+    // The diagnostic codes come first; the runtime (EPS) codes follow a blank line.
     out.stdout
         .lines()
+        .take_while(|l| !l.is_empty())
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect()
 }
@@ -272,8 +274,9 @@ fn an_unknown_protocol_number_lists_the_known_ones() {
     let out = explain("99999999999999999999");
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(
-        out.stderr
-            .starts_with("error: no diagnostic code has protocol code `-99999999999999999999`"),
+        out.stderr.starts_with(
+            "error: no diagnostic code or runtime error has protocol code `-99999999999999999999`"
+        ),
         "{}",
         out.stderr
     );
@@ -335,4 +338,35 @@ fn explanations_only_name_commands_that_exist() {
             );
         }
     }
+}
+
+#[test]
+fn every_runtime_code_is_explained_by_number_and_by_name() {
+    for kind in rune::exec::eps::ALL_KINDS {
+        let code = kind.code().to_string();
+        let by_number = explain(&code);
+        assert_eq!(by_number.code, 0, "{code}: {}", by_number.snapshot());
+        let header = format!("{code} {} — {}", kind.name(), kind.title());
+        assert!(by_number.stdout.contains(&header), "{}", by_number.stdout);
+        let by_name = explain(kind.name());
+        assert_eq!(by_name.code, 0, "{}: {}", kind.name(), by_name.snapshot());
+        assert!(by_name.stdout.starts_with(&header), "{}", by_name.stdout);
+        for part in ["Usual causes", "What to do", "class: ", "severity: "] {
+            assert!(by_name.stdout.contains(part), "{}: no {part}", kind.name());
+        }
+        // The `eps::` prefix names the runtime kind alone, in any case.
+        let prefixed = explain(&format!("EPS::{}", kind.name().to_uppercase()));
+        assert_eq!(prefixed.code, 0, "{}", prefixed.snapshot());
+        assert!(prefixed.stdout.starts_with(&header));
+        assert!(!prefixed.stdout.contains("diagnostic code"));
+    }
+    // A number two kinds share explains both.
+    let shared = explain("-32602");
+    assert!(
+        shared.stdout.contains("invalid_params") && shared.stdout.contains("plugin_rejected_input")
+    );
+    assert!(shared.stdout.contains("rune::plan::invalid_parameter"));
+    // The listing ends with the runtime codes.
+    let all = rune(["explain"]).run();
+    assert!(all.stdout.contains("-32401  timeout"), "{}", all.stdout);
 }

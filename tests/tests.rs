@@ -8,6 +8,7 @@ mod checks;
 mod cli;
 mod completions;
 mod deep_graphs;
+mod eps;
 mod errors;
 mod examples;
 mod exec_review;

@@ -1,12 +1,15 @@
-//! `rune explain`: the long explanation of a diagnostic code.
+//! `rune explain`: the long explanation of a diagnostic code or of a runtime (EPS)
+//! failure.
 //!
 //! People arrive with whatever they have in hand: the full code from a report, its
-//! last segment, a prefix they remember, the code in upper case from a log, or the
-//! protocol number (`-32205`) a module or a JSON report gave them. All of these find
-//! the code; a query that fits several lists them instead of guessing.
+//! last segment, a prefix they remember, the code in upper case from a log, the
+//! protocol number (`-32205`, `-32401`) a module, an EPS envelope or a JSON report
+//! gave them, or a runtime failure's kind (`timeout`, `eps::timeout`). All of these
+//! find what they name; a query that fits several lists them instead of guessing.
 
 use crate::cli::ExplainArgs;
 use crate::diagnostic::{did_you_mean, Code};
+use crate::exec::eps::{Kind, ALL_KINDS};
 use crate::explain::short_name;
 use crate::report::Printer;
 use crate::ExitStatus;
@@ -14,13 +17,40 @@ use crate::ExitStatus;
 /// Run `rune explain`.
 pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
     let Some(query) = &args.code else {
-        printer.out(&list(Code::ALL));
+        printer.out(&format!(
+            "{}\nruntime (EPS) codes, by number and kind:\n{}",
+            list(Code::ALL),
+            list_kinds(&ALL_KINDS)
+        ));
         return ExitStatus::Success;
     };
     let shown = crate::schema::quote(query.trim());
     match lookup(query) {
         Lookup::One(code) => {
             printer.out(&explain(code));
+            ExitStatus::Success
+        }
+        Lookup::Runtime(kinds, codes) => {
+            let mut text = kinds
+                .iter()
+                .map(|&kind| explain_kind(kind))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if !codes.is_empty() {
+                let what = match codes.len() {
+                    1 => "a diagnostic code".to_string(),
+                    n => format!("{n} diagnostic codes"),
+                };
+                let also = match protocol_number(&query.trim().to_ascii_lowercase()) {
+                    Some(_) => format!("protocol code {} is also reported by", kinds[0].code()),
+                    None => format!("{shown} also names"),
+                };
+                text.push_str(&format!(
+                    "\n{also} {what}:\n{}run `rune explain CODE` for one of them\n",
+                    list(&codes)
+                ));
+            }
+            printer.out(&text);
             ExitStatus::Success
         }
         Lookup::Protocol(number, codes) => {
@@ -43,19 +73,23 @@ pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
         }
         Lookup::UnknownProtocol(number) => {
             let number = crate::schema::quote(&number);
-            let mut known: Vec<i32> = Code::ALL.iter().filter_map(|c| c.protocol_code()).collect();
+            let mut known: Vec<i32> = Code::ALL
+                .iter()
+                .filter_map(|c| c.protocol_code())
+                .chain(ALL_KINDS.iter().map(|k| k.code()))
+                .collect();
             known.sort_unstable_by(|a, b| b.cmp(a));
             known.dedup();
             let known: Vec<String> = known.iter().map(i32::to_string).collect();
             printer.err(&format!(
-                "error: no diagnostic code has protocol code {number}\nthe protocol codes rune reports are {}\n",
+                "error: no diagnostic code or runtime error has protocol code {number}\nthe protocol codes rune reports are {}\n",
                 known.join(", ")
             ));
             ExitStatus::Error
         }
         Lookup::Unknown(hint) => {
             let hint = hint
-                .map(|c| format!("; did you mean `{c}`?"))
+                .map(|name| format!("; did you mean `{name}`?"))
                 .unwrap_or_default();
             printer.err(&format!(
                 "error: unknown diagnostic code {shown}{hint}\nrun `rune explain` to list every code\n"
@@ -70,6 +104,9 @@ pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
 enum Lookup {
     /// Exactly one code.
     One(Code),
+    /// Runtime (EPS) kinds the query names by number or by name, and the
+    /// diagnostic codes the same query also finds.
+    Runtime(Vec<Kind>, Vec<Code>),
     /// A protocol number several codes report.
     Protocol(i32, Vec<Code>),
     /// A name prefix several codes share.
@@ -77,7 +114,7 @@ enum Lookup {
     /// A number no code reports, as the user wrote it (with its sign).
     UnknownProtocol(String),
     /// Nothing; the closest name, if one is close.
-    Unknown(Option<Code>),
+    Unknown(Option<String>),
 }
 
 /// Find the code a query means: a protocol number (`-32205`, `32205`), a full or
@@ -90,6 +127,14 @@ fn lookup(query: &str) -> Lookup {
             .copied()
             .filter(|c| number.is_some() && c.protocol_code() == number)
             .collect();
+        let kinds: Vec<Kind> = ALL_KINDS
+            .iter()
+            .copied()
+            .filter(|k| number == Some(k.code()))
+            .collect();
+        if !kinds.is_empty() {
+            return Lookup::Runtime(kinds, codes);
+        }
         return match (codes.as_slice(), number) {
             ([], _) | (_, None) => {
                 let digits = query.trim_start_matches(['-', '+']);
@@ -104,6 +149,18 @@ fn lookup(query: &str) -> Lookup {
             ([code], _) => Lookup::One(*code),
             (_, Some(number)) => Lookup::Protocol(number, codes),
         };
+    }
+    // A runtime kind: `timeout`, or `eps::timeout` for a name a diagnostic code
+    // shares (`policy_denied`), which then lists that code too.
+    let runtime = query
+        .strip_prefix("rune::eps::")
+        .or_else(|| query.strip_prefix("eps::"));
+    if let Some(kind) = Kind::from_name(runtime.unwrap_or(&query)) {
+        let also = match runtime {
+            Some(_) => Vec::new(),
+            None => Code::from_name(&query).into_iter().collect(),
+        };
+        return Lookup::Runtime(vec![kind], also);
     }
     if let Some(code) = Code::from_name(&query) {
         return Lookup::One(code);
@@ -127,9 +184,14 @@ fn lookup(query: &str) -> Lookup {
     }
     // Compare with the short names: people type `dependency_cycles`.
     let last = query.rsplit("::").next().unwrap_or(&query);
-    Lookup::Unknown(
-        did_you_mean(last, Code::ALL.iter().map(|&c| short_name(c))).and_then(Code::from_name),
-    )
+    let names = Code::ALL
+        .iter()
+        .map(|&c| short_name(c))
+        .chain(ALL_KINDS.iter().map(|k| k.name()));
+    // A diagnostic code is suggested by its full name, a runtime kind by its own.
+    Lookup::Unknown(did_you_mean(last, names).map(|name| {
+        Code::from_name(name).map_or_else(|| name.to_string(), |c| c.as_str().to_string())
+    }))
 }
 
 /// `-32205`, `32205` or `+32205` as the (negative) protocol number: `None` when
@@ -149,6 +211,32 @@ fn list(codes: &[Code]) -> String {
         .iter()
         .map(|code| format!("{:<48} {}\n", code.as_str(), code.summary()))
         .collect()
+}
+
+/// One line per runtime kind: its code, its name and the code's title.
+fn list_kinds(kinds: &[Kind]) -> String {
+    kinds
+        .iter()
+        .map(|k| format!("{:<7} {:<24} {}\n", k.code(), k.name(), k.title()))
+        .collect()
+}
+
+/// A runtime kind's header (code, title, class, severity, retry) and explanation.
+fn explain_kind(kind: Kind) -> String {
+    format!(
+        "{} {} — {} (EPS)\nclass: {} · severity: {} · retry may help: {}\n\n{}\n",
+        kind.code(),
+        kind.name(),
+        kind.title(),
+        kind.classification().as_str(),
+        kind.severity().as_str(),
+        if kind.retry_recommended() {
+            "yes"
+        } else {
+            "no"
+        },
+        crate::explain::runtime_explanation(kind).trim_end()
+    )
 }
 
 fn explain(code: Code) -> String {
@@ -183,7 +271,33 @@ mod tests {
             Lookup::One(Code::DuplicateModule)
         );
         assert!(matches!(lookup("duplicate_"), Lookup::Ambiguous(c) if c.len() > 3));
-        assert!(matches!(lookup("-32200"), Lookup::Protocol(-32200, c) if c.len() > 3));
+        assert!(
+            matches!(lookup("-32200"), Lookup::Runtime(k, c) if k == [Kind::InvalidResult] && c.len() > 3)
+        );
+        assert_eq!(
+            lookup("-32401"),
+            Lookup::Runtime(vec![Kind::Timeout], vec![])
+        );
+        assert_eq!(
+            lookup("Timeout"),
+            Lookup::Runtime(vec![Kind::Timeout], vec![])
+        );
+        assert_eq!(
+            lookup("policy_denied"),
+            Lookup::Runtime(vec![Kind::PolicyDenied], vec![Code::PolicyDenied])
+        );
+        assert_eq!(
+            lookup("eps::policy_denied"),
+            Lookup::Runtime(vec![Kind::PolicyDenied], vec![])
+        );
+        assert_eq!(
+            lookup("-32602"),
+            Lookup::Runtime(
+                vec![Kind::InvalidParams, Kind::PluginRejectedInput],
+                vec![Code::InvalidParameter]
+            )
+        );
+        assert!(matches!(lookup("-32206"), Lookup::Protocol(-32206, c) if c.len() == 2));
         assert_eq!(lookup("-1"), Lookup::UnknownProtocol("-1".into()));
         assert_eq!(
             lookup("99999999999"),
@@ -191,7 +305,7 @@ mod tests {
         );
         assert_eq!(
             lookup("dependency_cycles"),
-            Lookup::Unknown(Some(Code::DependencyCycle))
+            Lookup::Unknown(Some("rune::check::dependency_cycle".into()))
         );
         assert_eq!(lookup(""), Lookup::Unknown(None));
     }

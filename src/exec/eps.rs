@@ -553,8 +553,14 @@ pub struct ErrorData {
     /// The error object.
     pub error: ErrorObject,
     /// The id of the request that failed; null when it is not known.
-    #[schemars(required)]
+    #[schemars(required, schema_with = "string_or_null")]
     pub id: Option<String>,
+}
+
+/// JSON-RPC's id of an error response: a string, or null when the request's id
+/// is not known (required either way).
+fn string_or_null(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": ["string", "null"]})
 }
 
 /// A JSON-RPC 2.0 error object.

@@ -9,6 +9,7 @@
 //! catalog-level code, so they cannot drift from what rune really reports.
 
 use crate::diagnostic::Code;
+use crate::exec::eps::Kind;
 
 /// The long explanation of a code, with a bad and a fixed example.
 pub fn explanation(code: Code) -> &'static str {
@@ -88,6 +89,35 @@ pub fn explanation(code: Code) -> &'static str {
     }
 }
 
+/// The long explanation of a runtime (EPS) failure kind: what it means, what
+/// usually causes it and what to do. Files are `eps/<kind>.md`.
+pub fn runtime_explanation(kind: Kind) -> &'static str {
+    match kind {
+        Kind::SpawnFailed => include_str!("eps/spawn_failed.md"),
+        Kind::Crashed => include_str!("eps/crashed.md"),
+        Kind::InvalidOutput => include_str!("eps/invalid_output.md"),
+        Kind::InvalidMessage => include_str!("eps/invalid_message.md"),
+        Kind::OutputTooLarge => include_str!("eps/output_too_large.md"),
+        Kind::ProtocolViolation => include_str!("eps/protocol_violation.md"),
+        Kind::InvalidParams => include_str!("eps/invalid_params.md"),
+        Kind::PluginRejectedInput => include_str!("eps/plugin_rejected_input.md"),
+        Kind::InvalidResult => include_str!("eps/invalid_result.md"),
+        Kind::DescribeMismatch => include_str!("eps/describe_mismatch.md"),
+        Kind::SpiVersionMismatch => include_str!("eps/spi_version_mismatch.md"),
+        Kind::PolicyDenied => include_str!("eps/policy_denied.md"),
+        Kind::TokenMismatch => include_str!("eps/token_mismatch.md"),
+        Kind::ResourceError => include_str!("eps/resource_error.md"),
+        Kind::Timeout => include_str!("eps/timeout.md"),
+        Kind::NotReady => include_str!("eps/not_ready.md"),
+        Kind::Interrupted => include_str!("eps/interrupted.md"),
+        Kind::ConfigurationError => include_str!("eps/configuration_error.md"),
+        Kind::Unhandled => include_str!("eps/unhandled.md"),
+        Kind::BusinessFailure => include_str!("eps/business_failure.md"),
+        Kind::DependencyUnsatisfied => include_str!("eps/dependency_unsatisfied.md"),
+        Kind::Unhealthy => include_str!("eps/unhealthy.md"),
+    }
+}
+
 /// The last segment of a code's name (`dependency_cycle`): what `rune explain`
 /// accepts and what its explanation file is called.
 pub fn short_name(code: Code) -> &'static str {
@@ -130,5 +160,31 @@ mod tests {
         }
         let orphans: Vec<_> = files.difference(&names).collect();
         assert!(orphans.is_empty(), "explanations of no code: {orphans:?}");
+    }
+
+    /// Every runtime kind has its file, named after it, and no file is left over.
+    #[test]
+    fn one_markdown_file_per_runtime_kind_and_none_orphaned() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/explain/eps");
+        let files: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                path.file_stem().unwrap().to_str().unwrap().to_string()
+            })
+            .collect();
+        let mut names = BTreeSet::new();
+        for kind in crate::exec::eps::ALL_KINDS {
+            names.insert(kind.name().to_string());
+            let text = std::fs::read_to_string(dir.join(format!("{}.md", kind.name())))
+                .unwrap_or_else(|e| panic!("{kind:?} has no eps/{}.md: {e}", kind.name()));
+            assert_eq!(
+                runtime_explanation(kind),
+                text,
+                "{kind:?} embeds another file"
+            );
+            assert!(text.contains("What to do"), "{kind:?} says what to do");
+        }
+        assert_eq!(files, names);
     }
 }

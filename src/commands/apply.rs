@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
-use super::plan::WorkflowInputs;
 use crate::catalog::{self, CheckedCatalog};
 use crate::cli::{ApplyArgs, OutputFormat, SelectorArgs};
 use crate::config::Config;
@@ -38,6 +37,7 @@ use crate::report::execution::{self, ReportFormat};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::Printer;
+use crate::request::WorkflowInputs;
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
@@ -140,8 +140,8 @@ fn from_selectors(
     printer: &mut Printer,
 ) -> Result<Planned, ExitStatus> {
     let select = &args.select;
-    let mut problems = super::plan::check_flags(select);
-    let instant = super::plan::instant(select, config);
+    let mut problems = crate::request::check_flags(select);
+    let instant = crate::request::instant(select, config);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -156,9 +156,11 @@ fn from_selectors(
     };
     super::show_warnings(&checked, config, printer);
     let params = match &select.action {
-        Some(name) => match super::plan::action_params(select, name, &mut checked) {
+        Some(name) => match crate::request::action_params(select, name, &mut checked) {
             Ok(params) => params,
-            Err((kind, d)) => return Err(super::plan::refuse(printer, &checked, kind, d, channel)),
+            Err((kind, d)) => {
+                return Err(crate::request::refuse(printer, &checked, kind, d, channel))
+            }
         },
         None => Map::new(),
     };
@@ -174,7 +176,7 @@ fn from_selectors(
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
     let doc = match &select.workflow {
-        Some(name) => super::plan::workflow_document(
+        Some(name) => crate::request::workflow_document(
             &mut checked,
             request,
             name,
@@ -198,13 +200,13 @@ fn build(
     printer: &mut Printer,
 ) -> Result<PlanDocument, ExitStatus> {
     let refuse =
-        |printer: &mut Printer, kind, d| super::plan::refuse(printer, checked, kind, d, channel);
+        |printer: &mut Printer, kind, d| crate::request::refuse(printer, checked, kind, d, channel);
     let plan = match plan::plan(&checked.registry, &checked.graph, request) {
         Ok(plan) => plan,
         Err(PlanError::Usage(d)) => return Err(refuse(printer, Refused::Usage, d)),
         Err(PlanError::Invalid(d)) => return Err(refuse(printer, Refused::InvalidRequest, d)),
     };
-    let denials = super::plan::policy_denials(&plan, checked);
+    let denials = crate::request::policy_denials(&plan, checked);
     if !denials.is_empty() {
         return Err(refuse(printer, Refused::Denied, denials));
     }
@@ -312,7 +314,7 @@ fn from_plan_file(
     let again = match (&doc.request.workflow, &doc.workflow) {
         // A workflow plan is planned again from its recorded name and inputs
         // (checked again against the workflow's inputs schema).
-        (Some(name), Some(workflow)) => super::plan::workflow_document(
+        (Some(name), Some(workflow)) => crate::request::workflow_document(
             &mut checked,
             request,
             name,

@@ -56,7 +56,7 @@ pub(crate) fn run(
                 }
                 ExitStatus::Success
             }
-            Err((kind, d)) => super::plan::refuse(printer, &checked, kind, d, channel),
+            Err((kind, d)) => crate::request::refuse(printer, &checked, kind, d, channel),
         };
         leftovers.keep(checked);
         return status;

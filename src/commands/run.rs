@@ -78,7 +78,7 @@ pub(crate) fn run(
             None
         }
     };
-    let instant = super::plan::instant_at(args.at.as_deref(), config);
+    let instant = crate::request::instant_at(args.at.as_deref(), config);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -123,10 +123,10 @@ pub(crate) fn run(
                 d.message.replacen("--action names", "rune run names", 1),
             )
             .with_help(d.help.clone().unwrap_or_default());
-            return super::plan::refuse(printer, &checked, Refused::Usage, vec![d], channel);
+            return crate::request::refuse(printer, &checked, Refused::Usage, vec![d], channel);
         }
     };
-    let params = match super::plan::typed_params(
+    let params = match crate::request::typed_params(
         &args.params,
         args.params_file.as_deref(),
         m,
@@ -140,7 +140,7 @@ pub(crate) fn run(
     }) {
         Ok(params) => params,
         Err((kind, diagnostics)) => {
-            let status = super::plan::refuse(printer, &checked, kind, diagnostics, channel);
+            let status = crate::request::refuse(printer, &checked, kind, diagnostics, channel);
             if kind == Refused::Denied && !json {
                 printer.err("error: not run: the parameters are invalid\n");
             }
@@ -159,10 +159,10 @@ pub(crate) fn run(
     let planned = match plan::plan(&checked.registry, &checked.graph, request) {
         Ok(planned) => planned,
         Err(PlanError::Usage(d)) => {
-            return super::plan::refuse(printer, &checked, Refused::Usage, d, channel)
+            return crate::request::refuse(printer, &checked, Refused::Usage, d, channel)
         }
         Err(PlanError::Invalid(d)) => {
-            return super::plan::refuse(printer, &checked, Refused::Denied, d, channel)
+            return crate::request::refuse(printer, &checked, Refused::Denied, d, channel)
         }
     };
     let Some(step) = planned.actions.first() else {
@@ -177,7 +177,7 @@ pub(crate) fn run(
             checked.registry.policy(),
             &checked.sources,
         );
-        let status = super::plan::refuse(printer, &checked, Refused::Denied, vec![d], channel);
+        let status = crate::request::refuse(printer, &checked, Refused::Denied, vec![d], channel);
         if !json {
             printer.err(&format!(
                 "error: not run: policy denied `{}`\n",
@@ -201,7 +201,7 @@ pub(crate) fn run(
             "run it with its module's lifecycle: `rune apply --action {}`",
             action.name.value
         ));
-        return super::plan::refuse(printer, &checked, Refused::Usage, vec![d], channel);
+        return crate::request::refuse(printer, &checked, Refused::Usage, vec![d], channel);
     };
 
     let deterministic = args.exec.deterministic || ids::deterministic_from_env();

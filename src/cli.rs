@@ -246,6 +246,10 @@ pub(crate) struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Apply the saved PLAN only if its sha256 is this one (as `rune plan --out` prints it).
+    #[arg(long, value_name = "SHA256", requires = "plan")]
+    pub expect_digest: Option<String>,
+
     /// Run at most this many steps at once (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub parallelism: Option<u64>,

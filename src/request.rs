@@ -27,7 +27,11 @@ use crate::ExitStatus;
 
 /// The plan's denied action steps (and workflow compensations), each a
 /// diagnostic labelled at the rule that decided; a workflow step is named.
-pub(crate) fn policy_denials(plan: &plan::Plan, checked: &CheckedCatalog) -> Vec<Diagnostic> {
+pub(crate) fn policy_denials(
+    plan: &plan::Plan,
+    checked: &CheckedCatalog,
+    purpose: Purpose,
+) -> Vec<Diagnostic> {
     let registry = &checked.registry;
     let workflow = plan
         .workflow
@@ -44,12 +48,7 @@ pub(crate) fn policy_denials(plan: &plan::Plan, checked: &CheckedCatalog) -> Vec
                 continue;
             }
             let action = &registry.modules[action_step.module].actions[action_step.action];
-            let mut d = crate::policy::denial(
-                &action_step.decision,
-                action,
-                registry.policy(),
-                &checked.sources,
-            );
+            let mut d = denial(&action_step.decision, action, checked, purpose);
             if let Some((w, s)) = id {
                 let what = if n == 0 {
                     "step"
@@ -75,9 +74,33 @@ pub(crate) fn policy_denials(plan: &plan::Plan, checked: &CheckedCatalog) -> Vec
     denials
 }
 
+/// The diagnostic of a denied `decision` on `action`, labelled at the rules that
+/// decided; for an execution, the way out of a closed window is time, not `--at`.
+pub(crate) fn denial(
+    decision: &crate::policy::Decision,
+    action: &crate::registry::Action,
+    checked: &CheckedCatalog,
+    purpose: Purpose,
+) -> Diagnostic {
+    let d = crate::policy::denial(
+        decision,
+        action,
+        checked.registry.policy(),
+        &checked.sources,
+    );
+    let window = matches!(
+        decision.rule,
+        crate::policy::Rule::ChangeWindow { .. } | crate::policy::Rule::ChangeWindows
+    );
+    if window && purpose != Purpose::DryRun {
+        return d.with_help(
+            "an execution is decided at the real instant: run it again once a governing window is open (the next opening is named above), or widen a window; `--at` moves only a dry run",
+        );
+    }
+    d
+}
+
 /// Where a workflow's run inputs come from.
-// `Recorded` is for `rune apply PLAN` of a saved workflow plan.
-#[allow(dead_code)]
 pub(crate) enum WorkflowInputs<'a> {
     /// `--input` and `--inputs-file` (typed by the workflow's inputs schema).
     Flags(&'a SelectorArgs),
@@ -122,28 +145,40 @@ pub(crate) fn workflow_plan(
     })
 }
 
-/// The plan document of workflow `name`, for `rune apply --workflow` (inputs from
-/// the flags) and `rune apply PLAN` of a saved workflow plan (the recorded
-/// inputs). `request` carries the instant, clock, acks and reason; its targets,
-/// action and params are ignored. Every refusal is reported here (unknown
-/// workflow: exit 2; bad inputs, invalid steps or a denied step or compensation:
-/// exit 1) and its status returned.
-// Called by `rune apply` (src/commands/apply.rs).
-#[allow(dead_code)]
-pub(crate) fn workflow_document(
+/// Plan `request` on `checked`: its targets and action, or the workflow
+/// `workflow` names with its inputs. The error says how to refuse (usage: exit 2;
+/// invalid request: exit 1); denials are decisions in the plan, not errors.
+pub(crate) fn compute(
     checked: &mut CheckedCatalog,
     request: Request,
-    name: &str,
-    inputs: WorkflowInputs<'_>,
+    workflow: Option<(&str, WorkflowInputs<'_>)>,
+) -> Result<plan::Plan, (Refused, Vec<Diagnostic>)> {
+    match workflow {
+        Some((name, inputs)) => workflow_plan(checked, request, name, inputs),
+        None => plan::plan(&checked.registry, &checked.graph, request).map_err(|e| match e {
+            PlanError::Usage(d) => (Refused::Usage, d),
+            PlanError::Invalid(d) => (Refused::InvalidRequest, d),
+        }),
+    }
+}
+
+/// The plan document `rune apply` runs: [`compute`], refusing a plan with a
+/// denied step or compensation. Every refusal is reported here and its status
+/// returned.
+pub(crate) fn document(
+    checked: &mut CheckedCatalog,
+    request: Request,
+    workflow: Option<(&str, WorkflowInputs<'_>)>,
     root: &CatalogRoot,
+    purpose: Purpose,
     channel: Channel,
     printer: &mut Printer,
 ) -> Result<PlanDocument, ExitStatus> {
-    let plan = match workflow_plan(checked, request, name, inputs) {
+    let plan = match compute(checked, request, workflow) {
         Ok(plan) => plan,
         Err((kind, d)) => return Err(refuse(printer, checked, kind, d, channel)),
     };
-    let denials = policy_denials(&plan, checked);
+    let denials = policy_denials(&plan, checked, purpose);
     if !denials.is_empty() {
         return Err(refuse(printer, checked, Refused::Denied, denials, channel));
     }
@@ -252,28 +287,96 @@ pub(crate) fn refuse(
     refusal::report(printer, refusal, channel)
 }
 
+/// What a request is for. A dry run may be moved in time (`--at`,
+/// `SOURCE_DATE_EPOCH`) to see what policy would decide then; an execution runs
+/// now, so policy is decided now, whatever a flag or the environment says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// `plan`, `apply --dry-run`, `run --dry-run`: nothing runs.
+    DryRun,
+    /// `apply` and `run`: the actions run at the real instant.
+    Execute {
+        /// The command, for the message refusing `--at` (`apply`, `run`).
+        command: &'static str,
+    },
+}
+
 /// The instant to plan at: `--at`, else `SOURCE_DATE_EPOCH`, else now.
 pub(crate) fn instant(
     args: &SelectorArgs,
     config: &Config,
+    purpose: Purpose,
 ) -> Result<(Timestamp, Clock), Diagnostic> {
-    instant_at(args.at.as_deref(), config)
+    instant_at(args.at.as_deref(), config, purpose)
 }
 
-/// The instant policy is evaluated at, from `--at` (given or not) and the config.
+/// The instant policy is evaluated at, from `--at` (given or not), the config and
+/// what the request is for: an execution is decided now, and refuses `--at`
+/// (a usage error, rather than a flag that silently means nothing).
 pub(crate) fn instant_at(
     at: Option<&str>,
     config: &Config,
+    purpose: Purpose,
 ) -> Result<(Timestamp, Clock), Diagnostic> {
+    if let Purpose::Execute { command } = purpose {
+        if let Some(text) = at {
+            return Err(Diagnostic::new(
+                Code::InvalidFlags,
+                format!(
+                    "--at {} cannot move `rune {command}`: it runs now, so change windows and maintenance mode are decided now",
+                    crate::schema::quote(text.trim())
+                ),
+            )
+            .with_help(format!(
+                "add --dry-run to see what would be decided at that instant (`rune {command} --dry-run --at TIME`), or drop --at"
+            )));
+        }
+        // SOURCE_DATE_EPOCH fixes what a build reports, not when an action runs.
+        return Ok(now());
+    }
     Ok(match (at, &config.source_date_epoch) {
         (Some(text), _) => (parse_at(text)?, Clock::Fixed),
         (None, Some(raw)) => (source_date_epoch(raw)?, Clock::SourceDateEpoch),
-        // Whole seconds: the plan records the instant, and nanoseconds are noise.
-        (None, None) => (
-            Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
-            Clock::Now,
-        ),
+        (None, None) => now(),
     })
+}
+
+/// The real instant, in whole seconds: the plan records the instant, and
+/// nanoseconds are noise.
+pub(crate) fn now() -> (Timestamp, Clock) {
+    (
+        Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH),
+        Clock::Now,
+    )
+}
+
+/// A `--reason` that says nothing: empty, or only spaces, control and invisible
+/// format characters. A break-glass reason is read later by someone auditing
+/// why a guarded action ran; one they cannot see is no reason.
+pub(crate) fn blank_reason(reason: Option<&str>) -> Option<Diagnostic> {
+    let reason = reason?;
+    let visible = |c: char| {
+        !c.is_whitespace()
+            && !c.is_control()
+            // Zero-width and other format characters print as nothing.
+            && !matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}'
+                | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180E}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
+    };
+    if reason.chars().any(visible) {
+        return None;
+    }
+    Some(
+        Diagnostic::new(
+            Code::InvalidFlags,
+            format!(
+                "--reason {} has no visible character: a break-glass reason is recorded for whoever audits the run",
+                crate::schema::quote(reason)
+            ),
+        )
+        .with_help("say why the guarded action must run now, e.g. `--reason \"INC-1234: disk full on db-3\"`"),
+    )
 }
 
 /// Earliest `--at`: the Unix epoch. Plans record instants that tools read as Unix
@@ -389,6 +492,7 @@ pub(crate) fn check_flags(args: &SelectorArgs) -> Vec<Diagnostic> {
         Diagnostic::new(Code::InvalidFlags, message).with_help(help.to_string())
     };
     if let Some(workflow) = &args.workflow {
+        problems.extend(blank_reason(args.reason.as_deref()));
         // A workflow's steps name their actions and parameters, and it selects
         // its own modules: these would silently mean nothing.
         let conflicting: Vec<&str> = [
@@ -458,6 +562,7 @@ pub(crate) fn check_flags(args: &SelectorArgs) -> Vec<Diagnostic> {
             "add `--ack ACTION`, or drop --reason",
         ));
     }
+    problems.extend(blank_reason(args.reason.as_deref()));
     problems
 }
 
@@ -547,4 +652,43 @@ fn typed_params_in(
         return Err((Refused::InvalidRequest, invalid));
     }
     Ok(params)
+}
+
+/// `rune run`'s flags that do not fit, and malformed `--param`s, before any I/O.
+pub(crate) fn check_run_flags(
+    assignments: &[String],
+    reason: Option<&str>,
+    acks: &[String],
+) -> Vec<Diagnostic> {
+    let mut problems: Vec<Diagnostic> = assignments
+        .iter()
+        .filter_map(|param| params::split_assignment(param).err())
+        .collect();
+    if reason.is_some() && acks.is_empty() {
+        problems.push(
+            Diagnostic::new(
+                Code::InvalidFlags,
+                "--reason is recorded with a break-glass acknowledgment",
+            )
+            .with_help("add `--ack ACTION`, or drop --reason"),
+        );
+    }
+    problems.extend(blank_reason(reason));
+    problems
+}
+
+/// Check the parameters a saved plan records for `action` against its input
+/// schema again: a plan file is untrusted input, and its digests can be
+/// recomputed by whoever edits it, so the recorded parameters must still be
+/// ones `rune plan` would accept.
+pub(crate) fn check_recorded_params(
+    checked: &CheckedCatalog,
+    action: &str,
+    recorded: &Map<String, serde_json::Value>,
+) -> Vec<Diagnostic> {
+    // An unknown action is reported by the planner with the other selector errors.
+    let Ok((m, a)) = plan::find_action(&checked.registry, action) else {
+        return Vec::new();
+    };
+    params::validate_from(recorded, &checked.registry.modules[m].actions[a], None)
 }

@@ -19,13 +19,12 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::plan::document::PlanDocument;
 use crate::plan::root::CatalogRoot;
-use crate::plan::{self, PlanError, Request};
+use crate::plan::Request;
 use crate::report::diagnostics::Summary;
 use crate::report::refusal::{self, Channel, Refusal, Refused};
-use crate::report::save::save_atomically;
 use crate::report::Printer;
 use crate::request::{
-    action_params, check_flags, instant, policy_denials, refuse, workflow_plan, WorkflowInputs,
+    action_params, check_flags, instant, policy_denials, refuse, Purpose, WorkflowInputs,
 };
 use crate::source::SourceMap;
 use crate::ExitStatus;
@@ -74,7 +73,7 @@ fn plan_with(
     };
     // Every flag problem at once, before any I/O.
     let mut problems = check_flags(&args.select);
-    let instant = instant(&args.select, config);
+    let instant = instant(&args.select, config, Purpose::DryRun);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -124,13 +123,12 @@ fn plan_with(
         acks: args.select.acks.clone(),
         reason: args.select.reason.clone(),
     };
-    let planned = match &args.select.workflow {
-        Some(name) => workflow_plan(checked, request, name, WorkflowInputs::Flags(&args.select)),
-        None => plan::plan(&checked.registry, &checked.graph, request).map_err(|e| match e {
-            PlanError::Usage(d) => (Refused::Usage, d),
-            PlanError::Invalid(d) => (Refused::InvalidRequest, d),
-        }),
-    };
+    let workflow = args
+        .select
+        .workflow
+        .as_deref()
+        .map(|name| (name, WorkflowInputs::Flags(&args.select)));
+    let planned = crate::request::compute(checked, request, workflow);
     let plan = match planned {
         Ok(plan) => plan,
         Err((kind, d)) => return refuse(printer, checked, kind, d, channel),
@@ -160,7 +158,7 @@ fn plan_with(
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
     // Read off the plan before the document takes it.
-    let denials = policy_denials(&plan, checked);
+    let denials = policy_denials(&plan, checked, Purpose::DryRun);
     let doc = built.doc.insert(PlanDocument::new(
         plan,
         &checked.registry,
@@ -209,10 +207,15 @@ fn plan_with(
         let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
         let seen_here = root.seen_from(target.parent().unwrap_or(Path::new("")));
         let printed = std::mem::replace(&mut doc.inputs.catalog_root, seen_here);
-        let json = doc.to_json();
+        let saved = crate::report::save::save_streaming(out, |w| doc.write_json(w));
         doc.inputs.catalog_root = printed;
-        match save_atomically(out, json.as_bytes()) {
-            Ok(_) => written = Some(untrusted(&crate::source::display_name(out)).into_owned()),
+        match saved {
+            Ok((_, sha256)) => {
+                written = Some((
+                    untrusted(&crate::source::display_name(out)).into_owned(),
+                    sha256,
+                ))
+            }
             Err(e) => {
                 let d = unwritable_out(out, &e.to_string());
                 return refuse(printer, checked, Refused::Usage, vec![d], channel);
@@ -228,8 +231,10 @@ fn plan_with(
         OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
         OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
     }
-    if let Some(name) = written {
-        printer.err(&format!("plan written to {name}\n"));
+    if let Some((name, sha256)) = written {
+        // The digest is what `rune apply FILE --expect-digest` checks: a CI job that
+        // approved this plan applies this plan and no other.
+        printer.err(&format!("plan written to {name} (sha256 {sha256})\n"));
     }
     if args.detailed_exitcode && step_count > 0 {
         ExitStatus::StepsPlanned

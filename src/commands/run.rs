@@ -23,12 +23,12 @@ use crate::exec::ids::{self, RunIds};
 use crate::exec::journal::Journal;
 use crate::exec::mediation::{ActionCall, Mediator, Node, Via};
 use crate::exec::process::Cancel;
-use crate::params;
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::Summary;
 use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::run::{CommandLine, DecisionRecord, RunOutcome, RunReport};
 use crate::report::Printer;
+use crate::request::Purpose;
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
@@ -59,7 +59,8 @@ pub(crate) fn run(
     };
 
     // Every flag problem at once, before any I/O.
-    let mut problems = check_flags(args);
+    let mut problems =
+        crate::request::check_run_flags(&args.params, args.reason.as_deref(), &args.acks);
     let node = match Node::parse(&args.node) {
         Ok(node) => Some(node),
         Err(unsupported) => {
@@ -78,7 +79,12 @@ pub(crate) fn run(
             None
         }
     };
-    let instant = crate::request::instant_at(args.at.as_deref(), config);
+    let purpose = if args.dry_run {
+        Purpose::DryRun
+    } else {
+        Purpose::Execute { command: "run" }
+    };
+    let instant = crate::request::instant_at(args.at.as_deref(), config, purpose);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -171,12 +177,7 @@ pub(crate) fn run(
     let module = &checked.registry.modules[step.module];
     let action = &module.actions[step.action];
     if !step.decision.allowed {
-        let d = crate::policy::denial(
-            &step.decision,
-            action,
-            checked.registry.policy(),
-            &checked.sources,
-        );
+        let d = crate::request::denial(&step.decision, action, &checked, purpose);
         let status = crate::request::refuse(printer, &checked, Refused::Denied, vec![d], channel);
         if !json {
             printer.err(&format!(
@@ -356,23 +357,4 @@ fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
     if !rendered.err.is_empty() {
         printer.err(&rendered.err);
     }
-}
-
-/// Malformed `--param`s and flags that do not fit, before any I/O.
-fn check_flags(args: &RunArgs) -> Vec<Diagnostic> {
-    let mut problems: Vec<Diagnostic> = args
-        .params
-        .iter()
-        .filter_map(|param| params::split_assignment(param).err())
-        .collect();
-    if args.reason.is_some() && args.acks.is_empty() {
-        problems.push(
-            Diagnostic::new(
-                Code::InvalidFlags,
-                "--reason is recorded with a break-glass acknowledgment",
-            )
-            .with_help("add `--ack ACTION`, or drop --reason"),
-        );
-    }
-    problems
 }

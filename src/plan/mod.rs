@@ -29,6 +29,7 @@ use serde_json::{Map, Value as Json};
 
 pub mod document;
 pub mod root;
+pub mod strict;
 pub mod workflow;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};

@@ -54,6 +54,17 @@ jq -c '{message_metadata: .message_metadata,
         observability: .observability, error: null}'
 "#;
 
+/// A plugin that appends a line to `plugin.sh` (still a working plugin, but not
+/// the one planned), then answers.
+const TAMPER: &str = r##"set -euo pipefail
+here="$(dirname "$0")"
+echo "$$" >>"$here/pids"
+echo "# changed by tamper" >>"$here/plugin.sh"
+jq -c '{message_metadata: .message_metadata,
+        payload: {result: "success", output_data: {}},
+        observability: .observability, error: null}'
+"##;
+
 impl Catalog {
     fn new() -> Catalog {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -84,6 +95,11 @@ modules:
               depth: {{ type: integer, minimum: 1, maximum: 3 }}
             additionalProperties: false
           exec: ["./plugin.sh"]
+        - action: tamper
+          description: Replaces the plugin while the plan runs
+          category: diagnostic
+          impact: low
+          exec: ["bash", "tamper.sh"]
 policy:
   change_windows:
     - name: far-window
@@ -93,12 +109,24 @@ policy:
       start: "10:00"
       end: "11:00"
       applies_to: {{ categories: [remediation] }}
+workflows:
+  swap:
+    description: The first step replaces the program the second runs
+    steps:
+      - id: first
+        action: tamper
+      - id: second
+        action: status
+        needs: [first]
 "#
         );
         std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
         let plugin = dir.path().join("plugin.sh");
         std::fs::write(&plugin, PLUGIN).unwrap();
         make_executable(&plugin);
+        // Run by `bash` (an interpreter with the script as its argument): the
+        // script is bound by digest like a program.
+        std::fs::write(dir.path().join("tamper.sh"), TAMPER).unwrap();
         Catalog { dir }
     }
 
@@ -130,8 +158,9 @@ policy:
         for (key, value) in env {
             command.env(key, value);
         }
-        let out = within_deadline(command);
+        let mut out = within_deadline(command);
         self.assert_nothing_left();
+        out.stderr = unwrapped(&out.stderr);
         out
     }
 
@@ -165,6 +194,29 @@ policy:
             }
         }
     }
+}
+
+/// Diagnostics as one line each: the renderer wraps long messages (`│ ` and
+/// deep indents continue a line), and the assertions read phrases.
+fn unwrapped(stderr: &str) -> String {
+    let mut text = String::new();
+    for line in stderr.lines() {
+        let rest = line.trim_start();
+        let continues = rest.starts_with("│ ")
+            || (line.starts_with("      ")
+                && !rest.starts_with('·')
+                && !rest.starts_with('╰')
+                && !rest.starts_with('╭'));
+        if continues && !text.is_empty() {
+            text.pop();
+            text.push(' ');
+            text.push_str(rest.trim_start_matches("│ ").trim_start());
+        } else {
+            text.push_str(line);
+        }
+        text.push('\n');
+    }
+    text
 }
 
 fn make_executable(path: &Path) {
@@ -649,4 +701,76 @@ fn explain_stale_plan_says_what_is_guaranteed_and_what_is_not() {
     ] {
         assert!(out.stdout.contains(promise), "{promise}: {}", out.stdout);
     }
+}
+
+#[test]
+fn a_program_changed_after_planning_refuses_the_plan() {
+    let c = Catalog::new();
+    let (plan, _) = saved_status_plan(&c, "plan.json", &[]);
+    let programs: Vec<&str> = plan["inputs"]["programs"]
+        .as_array()
+        .expect("the plan records its programs")
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(programs, ["plugin.sh"]);
+    let mut script = std::fs::read_to_string(c.path("plugin.sh")).unwrap();
+    script.push_str("# replaced after review\n");
+    std::fs::write(c.path("plugin.sh"), script).unwrap();
+    let out = c.rune(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("rune::apply::stale_plan")
+            && out.stderr.contains("`plugin.sh`")
+            && out.stderr.contains("changed since planning"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(c.runs(), 0, "a replaced program ran");
+}
+
+#[test]
+fn a_program_changed_while_the_plan_runs_is_not_started() {
+    let c = Catalog::new();
+    let (plan, _) = {
+        let out = c.rune(&[
+            "plan",
+            "--workflow",
+            "swap",
+            "--catalog",
+            "catalog.yaml",
+            "--out",
+            "swap.json",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        let text = std::fs::read_to_string(c.path("swap.json")).unwrap();
+        (serde_json::from_str::<Json>(&text).unwrap(), ())
+    };
+    let programs: Vec<&str> = plan["inputs"]["programs"]
+        .as_array()
+        .expect("the plan records its programs")
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(programs, ["plugin.sh", "tamper.sh"]);
+    let out = c.rune(&["apply", "swap.json", "--format", "json"]);
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    // The last line is the report: the second step failed to start, naming why.
+    let report: Json = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let second = &report["steps"][1];
+    assert_eq!(second["status"], "failed", "{report:#}");
+    assert_eq!(
+        second["error"]["error_context"]["kind"], "spawn_failed",
+        "{report:#}"
+    );
+    let message = second["error"]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("plugin.sh` changed since the plan was made"),
+        "{message}"
+    );
+    assert_eq!(
+        c.runs(),
+        0,
+        "the program replaced during the run was started"
+    );
 }

@@ -71,6 +71,13 @@ pub(crate) fn run(
         leftovers.keep((doc, checked));
         return ExitStatus::Success;
     }
+    // Checked again just before each program starts (see `exec::programs`).
+    crate::exec::programs::pin(
+        doc.inputs
+            .programs
+            .iter()
+            .map(|p| (root_dir.join(&p.file), p.sha256.clone())),
+    );
     let needed = needed(&doc, &root_dir, &checked.registry);
     // The run reads the document and `needed` only: the catalog goes now, so the
     // run's memory is not added to the load's.
@@ -157,7 +164,9 @@ fn from_selectors(
         channel,
         printer,
     )?;
+    let mut doc = doc;
     let root_dir = absolute(&cwd.join(&doc.inputs.catalog_root));
+    doc.inputs.programs = crate::plan::programs::digests(&doc, &root_dir);
     Ok((doc, root_dir, checked))
 }
 
@@ -328,6 +337,8 @@ fn from_plan_file(
         channel,
         printer,
     )?;
+    let mut again = again;
+    again.inputs.programs = crate::plan::programs::digests(&again, &root_dir);
     let stale = differences(&doc, again);
     if !stale.is_empty() {
         return Err(refuse_stale(printer, &doc, path, stale, channel));
@@ -473,6 +484,34 @@ fn differences(doc: &PlanDocument, again: PlanDocument) -> Vec<String> {
     }
     if stale.is_empty() && again.inputs.catalog_sha256 != doc.inputs.catalog_sha256 {
         stale.push("the catalog digest differs".to_string());
+    }
+    let planned: BTreeMap<&str, &str> = doc
+        .inputs
+        .programs
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    for program in &again.inputs.programs {
+        match planned.get(program.file.as_str()) {
+            Some(d) if *d == program.sha256 => {}
+            Some(_) => stale.push(format!(
+                "the program `{}` changed since planning",
+                untrusted(&program.file)
+            )),
+            None => stale.push(format!(
+                "the program `{}` was not there when the plan was made",
+                untrusted(&program.file)
+            )),
+        }
+    }
+    let now_programs: std::collections::BTreeSet<&str> = again
+        .inputs
+        .programs
+        .iter()
+        .map(|f| f.file.as_str())
+        .collect();
+    for missing in planned.keys().filter(|f| !now_programs.contains(*f)) {
+        stale.push(format!("the program `{}` is missing", untrusted(missing)));
     }
     if again.inputs.policy_inputs_sha256 != doc.inputs.policy_inputs_sha256 {
         stale

@@ -165,6 +165,7 @@ fn plan_with(
         &checked.sources,
         &root,
     ));
+    doc.inputs.programs = crate::plan::programs::digests(doc, &cwd.join(root.display()));
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if !denials.is_empty() {
         // The plan shows every decision and stays on stdout (in JSON too: a denial

@@ -24,5 +24,6 @@ pub mod journal;
 pub mod lifecycle;
 pub mod mediation;
 pub mod process;
+pub(crate) mod programs;
 pub mod spi;
 pub mod workflow;

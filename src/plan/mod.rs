@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 pub mod document;
+pub mod programs;
 pub mod root;
 pub mod strict;
 pub mod workflow;

@@ -29,10 +29,9 @@ pub fn digests(doc: &PlanDocument, root_dir: &Path) -> Vec<FileDigest> {
         .chain(doc.all_actions().filter_map(|a| a.command.as_ref()));
     for command in commands {
         for name in program_files(command) {
-            if !found.contains_key(&name) {
-                let path = root_dir.join(&name);
-                found.insert(name, path);
-            }
+            found
+                .entry(name)
+                .or_insert_with_key(|name| root_dir.join(name));
         }
     }
     found

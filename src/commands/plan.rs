@@ -71,31 +71,10 @@ fn plan_with(
         };
         refusal::report(printer, refusal, channel)
     };
-    // Every flag problem at once, before any I/O.
-    let mut problems = check_flags(&args.select);
-    let instant = instant(&args.select, config, Purpose::DryRun);
-    if let Err(d) = &instant {
-        problems.push(d.clone());
-    }
-    // Refuse an `--out` that could never be written before planning, not after.
     let paths = config.catalog_paths(&args.paths);
-    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
-        let refused = crate::report::save::resolve_target(out)
-            .map(drop)
-            .and_then(|()| crate::report::save::refuse_catalog_input(out, &paths));
-        if let Err(e) = refused {
-            problems.push(unwritable_out(out, &e.to_string()));
-        } else if let Some(flag) = reads_params_from(args, out) {
-            // Like a catalog file: the plan would replace the input it was made from.
-            problems.push(unwritable_out(
-                out,
-                &format!("it is the {flag} this plan reads; write the plan elsewhere"),
-            ));
-        }
-    }
-    let (at, clock) = match instant {
-        Ok(instant) if problems.is_empty() => instant,
-        _ => return usage(printer, problems),
+    let (at, clock) = match check_command_line(args, config, &paths) {
+        Ok(instant) => instant,
+        Err(problems) => return usage(printer, problems),
     };
     let checked = match catalog::load_valid(&paths) {
         Ok(checked) => built.checked.insert(checked),
@@ -133,24 +112,7 @@ fn plan_with(
         Ok(plan) => plan,
         Err((kind, d)) => return refuse(printer, checked, kind, d, channel),
     };
-    // A plan names its files in JSON, which holds only Unicode: a path that is not
-    // UTF-8 would be recorded as a name no file has.
-    let unnamed: Vec<Diagnostic> = checked
-        .sources
-        .files()
-        .take(checked.catalog_files)
-        .filter(|(_, f)| f.path.to_str().is_none())
-        .map(|(_, f)| {
-            Diagnostic::new(
-                Code::UnrepresentablePath,
-                format!(
-                    "cannot plan: the catalog file `{}` has a path that is not UTF-8",
-                    untrusted(&f.name)
-                ),
-            )
-            .with_help("rename the file to a UTF-8 name; a plan records every catalog file by name")
-        })
-        .collect();
+    let unnamed = unnamed_files(checked);
     if !unnamed.is_empty() {
         return refuse(printer, checked, Refused::InvalidRequest, unnamed, channel);
     }
@@ -168,61 +130,16 @@ fn plan_with(
     doc.inputs.programs = crate::plan::programs::digests(doc, &cwd.join(root.display()));
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if !denials.is_empty() {
-        // The plan shows every decision and stays on stdout (in JSON too: a denial
-        // is a decision recorded in the plan document); the denials are reported on
-        // stderr like every other failure, labelled at the rules that decided, and a
-        // plan with denied steps never reaches a file.
-        match args.format {
-            OutputFormat::Human if to_stdout => {
-                printer.err(&crate::report::plan::render_human(doc))
-            }
-            OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
-            OutputFormat::Json if to_stdout => {}
-            OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
-        }
-        // With `--out -` stdout is where the plan would have gone, and a denied plan
-        // never goes there: stdout gets the diagnostics report instead, so `--format
-        // json` still leaves one JSON document on it (one `rune apply` refuses).
-        let channel = Channel {
-            json: channel.json && to_stdout,
-            ..channel
-        };
-        let status = refuse(printer, checked, Refused::Denied, denials, channel);
-        if let Some(out) = &args.out {
-            printer.err(&format!(
-                "error: the plan has denied steps; not written to {}\n",
-                if to_stdout {
-                    "stdout".to_string()
-                } else {
-                    untrusted(&crate::source::display_name(out)).into_owned()
-                }
-            ));
-        }
-        return status;
+        return show_denied(args, doc, checked, denials, channel, printer);
     }
     // Save first: a plan that cannot be written is a failure, reported instead of it.
-    let mut written = None;
-    if let Some(out) = args.out.as_deref().filter(|_| !to_stdout) {
-        // The saved plan finds its catalogs from where it lies, so it applies from
-        // any working directory: the root is written as seen from the file's directory.
-        let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
-        let seen_here = root.seen_from(target.parent().unwrap_or(Path::new("")));
-        let printed = std::mem::replace(&mut doc.inputs.catalog_root, seen_here);
-        let saved = crate::report::save::save_streaming(out, |w| doc.write_json(w));
-        doc.inputs.catalog_root = printed;
-        match saved {
-            Ok((_, sha256)) => {
-                written = Some((
-                    untrusted(&crate::source::display_name(out)).into_owned(),
-                    sha256,
-                ))
-            }
-            Err(e) => {
-                let d = unwritable_out(out, &e.to_string());
-                return refuse(printer, checked, Refused::Usage, vec![d], channel);
-            }
-        }
-    }
+    let written = match args.out.as_deref().filter(|_| !to_stdout) {
+        Some(out) => match save(out, doc, &root) {
+            Ok(written) => Some(written),
+            Err(d) => return refuse(printer, checked, Refused::Usage, vec![d], channel),
+        },
+        None => None,
+    };
     match args.format {
         // `--out -` puts the plan document on stdout; the readable view moves to stderr.
         OutputFormat::Human if to_stdout => {
@@ -269,4 +186,120 @@ fn unwritable_out(out: &Path, why: &str) -> Diagnostic {
         ),
     )
     .with_help("name a regular file outside the catalog paths, in a directory that exists, or `-` for stdout")
+}
+
+/// Every flag problem at once, before any I/O: the selectors, the instant, and an
+/// `--out` that could never be written (refused before planning, not after).
+fn check_command_line(
+    args: &PlanArgs,
+    config: &Config,
+    paths: &[std::path::PathBuf],
+) -> Result<(jiff::Timestamp, crate::plan::Clock), Vec<Diagnostic>> {
+    let mut problems = check_flags(&args.select);
+    let instant = instant(&args.select, config, Purpose::DryRun);
+    if let Err(d) = &instant {
+        problems.push(d.clone());
+    }
+    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
+        let refused = crate::report::save::resolve_target(out)
+            .map(drop)
+            .and_then(|()| crate::report::save::refuse_catalog_input(out, paths));
+        if let Err(e) = refused {
+            problems.push(unwritable_out(out, &e.to_string()));
+        } else if let Some(flag) = reads_params_from(args, out) {
+            // Like a catalog file: the plan would replace the input it was made from.
+            problems.push(unwritable_out(
+                out,
+                &format!("it is the {flag} this plan reads; write the plan elsewhere"),
+            ));
+        }
+    }
+    match instant {
+        Ok(instant) if problems.is_empty() => Ok(instant),
+        _ => Err(problems),
+    }
+}
+
+/// A plan names its files in JSON, which holds only Unicode: a catalog file whose
+/// path is not UTF-8 would be recorded as a name no file has.
+fn unnamed_files(checked: &CheckedCatalog) -> Vec<Diagnostic> {
+    checked
+        .sources
+        .files()
+        .take(checked.catalog_files)
+        .filter(|(_, f)| f.path.to_str().is_none())
+        .map(|(_, f)| {
+            Diagnostic::new(
+                Code::UnrepresentablePath,
+                format!(
+                    "cannot plan: the catalog file `{}` has a path that is not UTF-8",
+                    untrusted(&f.name)
+                ),
+            )
+            .with_help("rename the file to a UTF-8 name; a plan records every catalog file by name")
+        })
+        .collect()
+}
+
+/// Show a plan with denied steps and refuse it (exit 1): the plan shows every
+/// decision and stays on stdout (in JSON too: a denial is a decision recorded in
+/// the plan document); the denials are reported on stderr like every other
+/// failure, labelled at the rules that decided, and a plan with denied steps
+/// never reaches a file.
+fn show_denied(
+    args: &PlanArgs,
+    doc: &PlanDocument,
+    checked: &CheckedCatalog,
+    denials: Vec<Diagnostic>,
+    channel: Channel,
+    printer: &mut Printer,
+) -> ExitStatus {
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    match args.format {
+        OutputFormat::Human if to_stdout => printer.err(&crate::report::plan::render_human(doc)),
+        OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
+        OutputFormat::Json if to_stdout => {}
+        OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
+    }
+    // With `--out -` stdout is where the plan would have gone, and a denied plan
+    // never goes there: stdout gets the diagnostics report instead, so `--format
+    // json` still leaves one JSON document on it (one `rune apply` refuses).
+    let channel = Channel {
+        json: channel.json && to_stdout,
+        ..channel
+    };
+    let status = refuse(printer, checked, Refused::Denied, denials, channel);
+    if let Some(out) = &args.out {
+        printer.err(&format!(
+            "error: the plan has denied steps; not written to {}\n",
+            if to_stdout {
+                "stdout".to_string()
+            } else {
+                untrusted(&crate::source::display_name(out)).into_owned()
+            }
+        ));
+    }
+    status
+}
+
+/// Write the plan to `out`, streamed; its display name and the sha256 written.
+fn save(
+    out: &Path,
+    doc: &mut PlanDocument,
+    root: &CatalogRoot,
+) -> Result<(String, String), Diagnostic> {
+    // The saved plan finds its catalogs from where it lies, so it applies from
+    // any working directory: the root is written as seen from the file's directory.
+    let target = crate::report::save::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
+    let seen_here = root.seen_from(target.parent().unwrap_or(Path::new("")));
+    let printed = std::mem::replace(&mut doc.inputs.catalog_root, seen_here);
+    let saved = crate::report::save::save_streaming(out, |w| doc.write_json(w));
+    doc.inputs.catalog_root = printed;
+    match saved {
+        Ok((_, sha256)) => Ok((
+            untrusted(&crate::source::display_name(out)).into_owned(),
+            sha256,
+        )),
+        Err(e) => Err(unwritable_out(out, &e.to_string())),
+    }
 }

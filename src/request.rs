@@ -677,15 +677,51 @@ pub(crate) fn check_run_flags(
     problems
 }
 
-/// Check the parameters a saved plan records for `action` against its input
+/// The request a saved plan records, to plan again at `at`: its targets and
+/// action with the parameters of its one action step (a workflow's follow from
+/// the catalog and its inputs), acks and reason.
+pub(crate) fn recorded(doc: &PlanDocument, at: Timestamp, clock: Clock) -> Request {
+    Request {
+        targets: doc.request.targets.clone(),
+        action: doc.request.action.clone(),
+        params: recorded_params(doc).cloned().unwrap_or_default(),
+        at,
+        clock,
+        acks: doc.request.acks.clone(),
+        reason: doc.request.reason.clone(),
+    }
+}
+
+/// The workflow a saved plan records, with its inputs (checked again against the
+/// workflow's inputs schema when planned).
+pub(crate) fn recorded_workflow(doc: &PlanDocument) -> Option<(&str, WorkflowInputs<'_>)> {
+    match (&doc.request.workflow, &doc.workflow) {
+        (Some(name), Some(workflow)) => {
+            Some((name.as_str(), WorkflowInputs::Recorded(&workflow.inputs)))
+        }
+        _ => None,
+    }
+}
+
+/// The parameters of a saved action plan's one action step.
+fn recorded_params(doc: &PlanDocument) -> Option<&Map<String, serde_json::Value>> {
+    doc.actions
+        .first()
+        .filter(|_| doc.workflow.is_none())
+        .map(|a| &a.params)
+}
+
+/// Check the parameters a saved action plan records against its action's input
 /// schema again: a plan file is untrusted input, and its digests can be
 /// recomputed by whoever edits it, so the recorded parameters must still be
 /// ones `rune plan` would accept.
 pub(crate) fn check_recorded_params(
     checked: &CheckedCatalog,
-    action: &str,
-    recorded: &Map<String, serde_json::Value>,
+    doc: &PlanDocument,
 ) -> Vec<Diagnostic> {
+    let (Some(action), Some(recorded)) = (&doc.request.action, recorded_params(doc)) else {
+        return Vec::new();
+    };
     // An unknown action is reported by the planner with the other selector errors.
     let Ok((m, a)) = plan::find_action(&checked.registry, action) else {
         return Vec::new();

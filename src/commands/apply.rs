@@ -243,6 +243,60 @@ fn from_plan_file(
     printer: &mut Printer,
     leftovers: &mut super::Leftovers,
 ) -> Result<Planned, ExitStatus> {
+    let doc = read_expected(path, args, channel, printer)?;
+    // `plan --out` counts the root from where the file really is (a symlinked
+    // `--out` from its target), so a plan read through a link counts from there too.
+    let real = std::fs::canonicalize(path).ok();
+    let plan_dir = match real.as_deref().unwrap_or(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let root_dir = absolute(&plan_dir.join(&doc.inputs.catalog_root));
+    let paths = match recorded_catalog_files(&doc, &root_dir) {
+        Ok(paths) => paths,
+        Err(Unusable::Outside(d)) => return Err(usage(printer, vec![d], channel)),
+        Err(Unusable::Stale(stale)) => {
+            return Err(refuse_stale(printer, &doc, path, stale, channel))
+        }
+    };
+    let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
+    let invalid = request::check_recorded_params(&checked, &doc);
+    if !invalid.is_empty() {
+        let kind = Refused::InvalidRequest;
+        return Err(request::refuse(printer, &checked, kind, invalid, channel));
+    }
+    // First the plan exactly as it was made (at its recorded instant): any
+    // difference is a plan edited or a catalog changed since.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = CatalogRoot::new(std::slice::from_ref(&root_dir), &cwd);
+    let mut again = request::document(
+        &mut checked,
+        request::recorded(&doc, doc.evaluated_at, doc.clock),
+        request::recorded_workflow(&doc),
+        &root,
+        Purpose::DryRun,
+        channel,
+        printer,
+    )?;
+    again.inputs.programs = crate::plan::programs::digests(&again, &root_dir);
+    let stale = differences(&doc, again);
+    if !stale.is_empty() {
+        return Err(refuse_stale(printer, &doc, path, stale, channel));
+    }
+    if let Purpose::Execute { .. } = purpose(args) {
+        decide_again_now(&doc, path, &mut checked, channel, printer)?;
+    }
+    Ok((doc, root_dir, checked))
+}
+
+/// The saved plan at `path`, with no selector flags beside it, and with the
+/// sha256 `--expect-digest` names if it names one.
+fn read_expected(
+    path: &Path,
+    args: &ApplyArgs,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<PlanDocument, ExitStatus> {
     let mut problems: Vec<Diagnostic> = refuse_selectors_with_plan(&args.select)
         .into_iter()
         .collect();
@@ -272,105 +326,45 @@ fn from_plan_file(
         .with_help("apply the plan that was approved, or approve this one and pass its digest");
         return Err(refuse_plan(printer, d, channel));
     }
-    // `plan --out` counts the root from where the file really is (a symlinked
-    // `--out` from its target), so a plan read through a link counts from there too.
-    let real = std::fs::canonicalize(path).ok();
-    let plan_dir = match real.as_deref().unwrap_or(path).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
+    Ok(doc)
+}
+
+/// Policy decided again at the real instant for the saved `doc`: a window that
+/// has closed since the plan was made, or maintenance mode turned on, refuses it
+/// (exit 1), naming the rule.
+fn decide_again_now(
+    doc: &PlanDocument,
+    path: &Path,
+    checked: &mut CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<(), ExitStatus> {
+    let (now, clock) = request::now();
+    let ask = request::recorded(doc, now, clock);
+    let planned = match request::compute(checked, ask, request::recorded_workflow(doc)) {
+        Ok(planned) => planned,
+        Err((kind, d)) => return Err(request::refuse(printer, checked, kind, d, channel)),
     };
-    let root_dir = absolute(&plan_dir.join(&doc.inputs.catalog_root));
-    let paths = match recorded_catalog_files(&doc, &root_dir) {
-        Ok(paths) => paths,
-        Err(Unusable::Outside(d)) => return Err(usage(printer, vec![d], channel)),
-        Err(Unusable::Stale(stale)) => {
-            return Err(refuse_stale(printer, &doc, path, stale, channel))
-        }
-    };
-    let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let root = CatalogRoot::new(std::slice::from_ref(&root_dir), &cwd);
-    let recorded = |at, clock| Request {
-        targets: doc.request.targets.clone(),
-        action: doc.request.action.clone(),
-        params: doc
-            .actions
-            .first()
-            .filter(|_| doc.workflow.is_none())
-            .map(|a| a.params.clone())
-            .unwrap_or_default(),
-        at,
-        clock,
-        acks: doc.request.acks.clone(),
-        reason: doc.request.reason.clone(),
-    };
-    let workflow = || match (&doc.request.workflow, &doc.workflow) {
-        // A workflow plan is planned again from its recorded name and inputs
-        // (checked again against the workflow's inputs schema).
-        (Some(name), Some(workflow)) => {
-            Some((name.as_str(), WorkflowInputs::Recorded(&workflow.inputs)))
-        }
-        _ => None,
-    };
-    if let (Some(action), None) = (&doc.request.action, &doc.workflow) {
-        let params = doc.actions.first().map(|a| &a.params);
-        let invalid =
-            request::check_recorded_params(&checked, action, params.unwrap_or(&Map::new()));
-        if !invalid.is_empty() {
-            return Err(request::refuse(
-                printer,
-                &checked,
-                Refused::InvalidRequest,
-                invalid,
-                channel,
-            ));
-        }
+    let purpose = Purpose::Execute { command: "apply" };
+    let mut denials = request::policy_denials(&planned, checked, purpose);
+    if denials.is_empty() {
+        return Ok(());
     }
-    // First the plan exactly as it was made (at its recorded instant): any
-    // difference is a plan edited or a catalog changed since.
-    let again = request::document(
-        &mut checked,
-        recorded(doc.evaluated_at, doc.clock),
-        workflow(),
-        &root,
-        Purpose::DryRun,
-        channel,
+    for d in &mut denials {
+        d.message = format!(
+            "the plan `{}` was allowed at {}, but policy decided again now ({now}) refuses it: {}",
+            untrusted(&crate::source::display_name(path)),
+            doc.evaluated_at,
+            d.message
+        );
+    }
+    Err(request::refuse(
         printer,
-    )?;
-    let mut again = again;
-    again.inputs.programs = crate::plan::programs::digests(&again, &root_dir);
-    let stale = differences(&doc, again);
-    if !stale.is_empty() {
-        return Err(refuse_stale(printer, &doc, path, stale, channel));
-    }
-    // Then policy decided again at the real instant: a window that has closed
-    // since the plan was made, or maintenance mode turned on, refuses it.
-    if let Purpose::Execute { .. } = purpose(args) {
-        let (now, clock) = request::now();
-        let planned = match request::compute(&mut checked, recorded(now, clock), workflow()) {
-            Ok(planned) => planned,
-            Err((kind, d)) => return Err(request::refuse(printer, &checked, kind, d, channel)),
-        };
-        let mut denials = request::policy_denials(&planned, &checked, purpose(args));
-        if !denials.is_empty() {
-            for d in &mut denials {
-                d.message = format!(
-                    "the plan `{}` was allowed at {}, but policy decided again now ({now}) refuses it: {}",
-                    untrusted(&crate::source::display_name(path)),
-                    doc.evaluated_at,
-                    d.message
-                );
-            }
-            return Err(request::refuse(
-                printer,
-                &checked,
-                Refused::Denied,
-                denials,
-                channel,
-            ));
-        }
-    }
-    Ok((doc, root_dir, checked))
+        checked,
+        Refused::Denied,
+        denials,
+        channel,
+    ))
 }
 
 /// Why a saved plan's catalog files cannot be read.
@@ -459,76 +453,69 @@ fn inside_root(file: &str) -> bool {
 /// How `again` (planned now from the same catalogs and request) differs from the
 /// saved `doc`, as the reasons a stale plan is refused; empty when equal.
 fn differences(doc: &PlanDocument, again: PlanDocument) -> Vec<String> {
-    let mut stale = Vec::new();
-    let before: BTreeMap<&str, &str> = doc
-        .inputs
-        .files
-        .iter()
-        .map(|f| (f.file.as_str(), f.sha256.as_str()))
-        .collect();
-    let now: BTreeMap<&str, &str> = again
-        .inputs
-        .files
-        .iter()
-        .map(|f| (f.file.as_str(), f.sha256.as_str()))
-        .collect();
-    for (file, digest) in &before {
-        match now.get(file) {
-            Some(d) if d == digest => {}
-            Some(_) => stale.push(format!("`{}` changed", untrusted(file))),
-            None => stale.push(format!("`{}` is no longer read", untrusted(file))),
-        }
-    }
-    for file in now.keys().filter(|f| !before.contains_key(*f)) {
-        stale.push(format!("`{}` is new", untrusted(file)));
-    }
+    let mut stale = changed_files(&doc.inputs.files, &again.inputs.files, "");
     if stale.is_empty() && again.inputs.catalog_sha256 != doc.inputs.catalog_sha256 {
         stale.push("the catalog digest differs".to_string());
-    }
-    let planned: BTreeMap<&str, &str> = doc
-        .inputs
-        .programs
-        .iter()
-        .map(|f| (f.file.as_str(), f.sha256.as_str()))
-        .collect();
-    for program in &again.inputs.programs {
-        match planned.get(program.file.as_str()) {
-            Some(d) if *d == program.sha256 => {}
-            Some(_) => stale.push(format!(
-                "the program `{}` changed since planning",
-                untrusted(&program.file)
-            )),
-            None => stale.push(format!(
-                "the program `{}` was not there when the plan was made",
-                untrusted(&program.file)
-            )),
-        }
-    }
-    let now_programs: std::collections::BTreeSet<&str> = again
-        .inputs
-        .programs
-        .iter()
-        .map(|f| f.file.as_str())
-        .collect();
-    for missing in planned.keys().filter(|f| !now_programs.contains(*f)) {
-        stale.push(format!("the program `{}` is missing", untrusted(missing)));
     }
     if again.inputs.policy_inputs_sha256 != doc.inputs.policy_inputs_sha256 {
         stale
             .push("the policy inputs digest differs (the recorded request was edited)".to_string());
     }
+    stale.extend(changed_files(
+        &doc.inputs.programs,
+        &again.inputs.programs,
+        "the program ",
+    ));
     if !stale.is_empty() {
         return stale;
     }
-    // The digests bind the catalog and the request; the steps must be exactly
-    // what they plan now. Anything else (an edited command line, timeout,
-    // parameter or decision) is a plan that was changed after it was made, and
-    // runs nothing: a reviewed plan may not name a program its catalog does not.
+    // The digests bind the catalog, the request and the programs; the steps must
+    // be exactly what they plan now. Anything else (an edited command line,
+    // timeout, parameter or decision) is a plan that was changed after it was
+    // made, and runs nothing: a reviewed plan may not name a program its catalog
+    // does not.
     let mut replanned = again;
     replanned.inputs.catalog_root = doc.inputs.catalog_root.clone();
-    if replanned == *doc {
-        return stale;
+    if replanned != *doc {
+        stale.push(edited(doc, &replanned));
     }
+    stale
+}
+
+/// Each recorded file (`what` says which kind) that changed, is gone or is new.
+fn changed_files(
+    recorded: &[crate::plan::document::FileDigest],
+    now: &[crate::plan::document::FileDigest],
+    what: &str,
+) -> Vec<String> {
+    let before: BTreeMap<&str, &str> = recorded
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    let after: BTreeMap<&str, &str> = now
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    let mut stale = Vec::new();
+    for (file, digest) in &before {
+        match after.get(file) {
+            Some(d) if d == digest => {}
+            Some(_) => stale.push(format!(
+                "{what}`{}` changed since planning",
+                untrusted(file)
+            )),
+            None => stale.push(format!("{what}`{}` is no longer there", untrusted(file))),
+        }
+    }
+    for file in after.keys().filter(|f| !before.contains_key(*f)) {
+        stale.push(format!("{what}`{}` is new since planning", untrusted(file)));
+    }
+    stale
+}
+
+/// Where a plan that digests cannot tell apart from a fresh one differs: the
+/// sections, and the first field.
+fn edited(doc: &PlanDocument, replanned: &PlanDocument) -> String {
     let differs = [
         ("startup", replanned.startup != doc.startup),
         ("actions", replanned.actions != doc.actions),
@@ -545,11 +532,11 @@ fn differences(doc: &PlanDocument, again: PlanDocument) -> Vec<String> {
     .into_iter()
     .filter_map(|(name, differs)| differs.then_some(name))
     .collect::<Vec<_>>();
-    let at = match (serde_json::to_value(doc), serde_json::to_value(&replanned)) {
+    let at = match (serde_json::to_value(doc), serde_json::to_value(replanned)) {
         (Ok(saved), Ok(fresh)) => first_difference(&saved, &fresh, String::new()),
         _ => None,
     };
-    stale.push(format!(
+    format!(
         "its {} differ from what the catalogs plan now (the plan file was edited{})",
         if differs.is_empty() {
             "contents".to_string()
@@ -560,8 +547,7 @@ fn differences(doc: &PlanDocument, again: PlanDocument) -> Vec<String> {
             Some(at) => format!("; first at `{}`", untrusted(&at)),
             None => String::new(),
         }
-    ));
-    stale
+    )
 }
 
 /// The path (`actions[0].workflow.needs`) of the first place `saved` and `fresh`

@@ -198,40 +198,7 @@ fn decide(
     printer: &mut Printer,
 ) -> Result<Decided, ExitStatus> {
     let json = channel.json;
-    let (m, a) = match plan::find_action(&checked.registry, &args.action) {
-        Ok(found) => found,
-        Err(d) => {
-            let d = Diagnostic::new(
-                Code::UnknownAction,
-                d.message.replacen("--action names", "rune run names", 1),
-            )
-            .with_help(d.help.clone().unwrap_or_default());
-            return Err(crate::request::refuse(
-                printer,
-                checked,
-                Refused::Usage,
-                vec![d],
-                channel,
-            ));
-        }
-    };
-    let params =
-        crate::request::typed_params(&args.params, args.params_file.as_deref(), m, a, checked)
-            // Exit 1 like a denial, reported with the diagnostics only.
-            .map_err(|(kind, d)| match kind {
-                Refused::InvalidRequest => (Refused::Denied, d),
-                other => (other, d),
-            });
-    let params = match params {
-        Ok(params) => params,
-        Err((kind, diagnostics)) => {
-            let status = crate::request::refuse(printer, checked, kind, diagnostics, channel);
-            if kind == Refused::Denied && !json {
-                printer.err("error: not run: the parameters are invalid\n");
-            }
-            return Err(status);
-        }
-    };
+    let params = action_params(args, checked, channel, printer)?;
     let request = Request {
         targets: Vec::new(),
         action: Some(args.action.clone()),
@@ -488,4 +455,50 @@ fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
     if !rendered.err.is_empty() {
         printer.err(&rendered.err);
     }
+}
+
+/// The action's parameters, typed and checked against its schema; an unknown
+/// action is a usage error, invalid parameters exit 1 like a denial.
+fn action_params(
+    args: &RunArgs,
+    checked: &mut CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<serde_json::Map<String, serde_json::Value>, ExitStatus> {
+    let json = channel.json;
+    let (m, a) = match plan::find_action(&checked.registry, &args.action) {
+        Ok(found) => found,
+        Err(d) => {
+            let d = Diagnostic::new(
+                Code::UnknownAction,
+                d.message.replacen("--action names", "rune run names", 1),
+            )
+            .with_help(d.help.clone().unwrap_or_default());
+            return Err(crate::request::refuse(
+                printer,
+                checked,
+                Refused::Usage,
+                vec![d],
+                channel,
+            ));
+        }
+    };
+    let params =
+        crate::request::typed_params(&args.params, args.params_file.as_deref(), m, a, checked)
+            // Exit 1 like a denial, reported with the diagnostics only.
+            .map_err(|(kind, d)| match kind {
+                Refused::InvalidRequest => (Refused::Denied, d),
+                other => (other, d),
+            });
+    let params = match params {
+        Ok(params) => params,
+        Err((kind, diagnostics)) => {
+            let status = crate::request::refuse(printer, checked, kind, diagnostics, channel);
+            if kind == Refused::Denied && !json {
+                printer.err("error: not run: the parameters are invalid\n");
+            }
+            return Err(status);
+        }
+    };
+    Ok(params)
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde_json::Map;
 
-use crate::catalog::{self, CheckedCatalog};
+use crate::catalog::CheckedCatalog;
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
@@ -33,8 +33,7 @@ use crate::ExitStatus;
 /// [`super::Leftovers`]); the command itself only borrows it.
 #[derive(Default)]
 struct Built {
-    checked: Option<CheckedCatalog>,
-    refused: Option<Box<CheckedCatalog>>,
+    checked: Option<Box<CheckedCatalog>>,
     doc: Option<PlanDocument>,
 }
 
@@ -46,7 +45,7 @@ pub(crate) fn run(
     leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
     let mut built = Built::default();
-    let status = plan_with(args, config, printer, &mut built);
+    let status = plan_with(args, config, printer, &mut built, leftovers);
     leftovers.keep(built);
     status
 }
@@ -56,6 +55,7 @@ fn plan_with(
     config: &Config,
     printer: &mut Printer,
     built: &mut Built,
+    leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
     let channel = Channel {
         json: args.format == OutputFormat::Json,
@@ -76,14 +76,10 @@ fn plan_with(
         Ok(instant) => instant,
         Err(problems) => return usage(printer, problems),
     };
-    let checked = match catalog::load_valid(&paths) {
+    let checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
         Ok(checked) => built.checked.insert(checked),
-        Err(checked) => {
-            let checked = built.refused.insert(checked);
-            return super::refuse_catalog(checked, channel, printer);
-        }
+        Err(status) => return status,
     };
-    super::show_warnings(checked, config, printer);
     let params = match &args.select.action {
         Some(name) => match action_params(&args.select, name, checked) {
             Ok(params) => params,
@@ -140,15 +136,7 @@ fn plan_with(
         },
         None => None,
     };
-    match args.format {
-        // `--out -` puts the plan document on stdout; the readable view moves to stderr.
-        OutputFormat::Human if to_stdout => {
-            printer.err(&crate::report::plan::render_human(doc));
-            printer.out_with(|w| doc.write_json(w));
-        }
-        OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
-        OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
-    }
+    print_plan(args.format, doc, to_stdout, printer);
     if let Some((name, sha256)) = written {
         // The digest is what `rune apply FILE --expect-digest` checks: a CI job that
         // approved this plan applies this plan and no other.
@@ -301,5 +289,19 @@ fn save(
             sha256,
         )),
         Err(e) => Err(unwritable_out(out, &e.to_string())),
+    }
+}
+
+/// The plan on stdout (`--format`), or with `--out -` the document on stdout
+/// and the readable view on stderr.
+fn print_plan(format: OutputFormat, doc: &PlanDocument, to_stdout: bool, printer: &mut Printer) {
+    match format {
+        // `--out -` puts the plan document on stdout; the readable view moves to stderr.
+        OutputFormat::Human if to_stdout => {
+            printer.err(&crate::report::plan::render_human(doc));
+            printer.out_with(|w| doc.write_json(w));
+        }
+        OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
+        OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
     }
 }

@@ -194,7 +194,7 @@ pub(crate) struct SelectorArgs {
     #[arg(long, value_name = "FILE")]
     pub params_file: Option<PathBuf>,
 
-    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
+    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now (a dry run only: `apply` and `run` decide now).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 
@@ -314,7 +314,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 
-    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
+    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now (a dry run only: `apply` and `run` decide now).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 

@@ -774,3 +774,32 @@ fn a_program_changed_while_the_plan_runs_is_not_started() {
         "the program replaced during the run was started"
     );
 }
+
+#[test]
+fn a_plan_that_cannot_be_written_whole_is_an_error_and_leaves_no_file() {
+    let c = Catalog::new();
+    // A 1 KiB file-size limit: the plan (several KiB) fails part way with EFBIG.
+    // SIGXFSZ is ignored here and stays ignored across exec, so the write error
+    // reaches rune instead of the signal killing it.
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 1; exec "$0" plan --workflow swap --catalog catalog.yaml --out plan.json"#)
+        .arg(env!("CARGO_BIN_EXE_rune"))
+        .current_dir(c.dir.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("RUST_BACKTRACE", "0");
+    let out = within_deadline(command);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        unwrapped(&out.stderr).contains("rune::cli::unwritable_out"),
+        "{}",
+        out.stderr
+    );
+    let left: Vec<String> = std::fs::read_dir(c.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") || n.starts_with(".rune-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -74,6 +74,44 @@ pub(crate) fn policy_denials(
     denials
 }
 
+/// What the selectors of `plan` and `apply` ask for, typed: the request and, for
+/// `--workflow`, the workflow with where its inputs come from.
+pub(crate) struct Selected<'a> {
+    /// Targets, action and its typed parameters, instant, acks and reason.
+    pub request: Request,
+    /// The workflow named by `--workflow`, with its `--input`s and inputs file.
+    pub workflow: Option<(&'a str, WorkflowInputs<'a>)>,
+}
+
+/// The selectors as one typed request at `instant` (from [`instant`]): the
+/// action's parameters read, typed and checked against its input schema. The
+/// error says how to refuse.
+pub(crate) fn selected<'a>(
+    select: &'a SelectorArgs,
+    (at, clock): (Timestamp, Clock),
+    checked: &mut CheckedCatalog,
+) -> Result<Selected<'a>, (Refused, Vec<Diagnostic>)> {
+    let params = match &select.action {
+        Some(name) => action_params(select, name, checked)?,
+        None => Map::new(),
+    };
+    Ok(Selected {
+        request: Request {
+            targets: select.targets.clone(),
+            action: select.action.clone(),
+            params,
+            at,
+            clock,
+            acks: select.acks.clone(),
+            reason: select.reason.clone(),
+        },
+        workflow: select
+            .workflow
+            .as_deref()
+            .map(|name| (name, WorkflowInputs::Flags(select))),
+    })
+}
+
 /// The diagnostic of a denied `decision` on `action`, labelled at the rules that
 /// decided; for an execution, the way out of a closed window is time, not `--at`.
 pub(crate) fn denial(

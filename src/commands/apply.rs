@@ -27,9 +27,9 @@ use crate::exec::interrupt::Interrupts;
 use crate::exec::journal::Journal;
 use crate::exec::lifecycle::{self, Context, ModuleSpec};
 use crate::exec::process::{Cancel, Spec};
+use crate::plan;
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
-use crate::plan::{self, Request};
 use crate::registry::Action;
 use crate::registry::{Criticality, Registry};
 use crate::report::diagnostics::Summary;
@@ -37,7 +37,7 @@ use crate::report::execution::{self, ReportFormat};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::Printer;
-use crate::request::{self, Purpose, WorkflowInputs};
+use crate::request::{self, Purpose};
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
@@ -133,32 +133,16 @@ fn from_selectors(
     };
     let paths = config.catalog_paths(&[]);
     let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
-    let params = match &select.action {
-        Some(name) => match request::action_params(select, name, &mut checked) {
-            Ok(params) => params,
-            Err((kind, d)) => return Err(request::refuse(printer, &checked, kind, d, channel)),
-        },
-        None => Map::new(),
-    };
-    let ask = Request {
-        targets: select.targets.clone(),
-        action: select.action.clone(),
-        params,
-        at,
-        clock,
-        acks: select.acks.clone(),
-        reason: select.reason.clone(),
+    let ask = match request::selected(select, (at, clock), &mut checked) {
+        Ok(ask) => ask,
+        Err((kind, d)) => return Err(request::refuse(printer, &checked, kind, d, channel)),
     };
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
-    let workflow = select
-        .workflow
-        .as_deref()
-        .map(|name| (name, WorkflowInputs::Flags(select)));
     let doc = request::document(
         &mut checked,
-        ask,
-        workflow,
+        ask.request,
+        ask.workflow,
         &root,
         purpose(args),
         channel,
@@ -411,6 +395,11 @@ fn recorded_catalog_files(doc: &PlanDocument, root_dir: &Path) -> Result<Vec<Pat
     for f in &doc.inputs.files {
         let file = root_dir.join(&f.file);
         let bytes = match std::fs::metadata(&file) {
+            // Too large to be a catalog: the load refuses it by size, unread.
+            Ok(meta) if meta.is_file() && meta.len() > crate::loader::MAX_FILE_BYTES => {
+                paths.push(file);
+                continue;
+            }
             Ok(meta) if meta.is_file() => std::fs::read(&file),
             _ => {
                 stale.push(format!("`{}` is missing", untrusted(&f.file)));

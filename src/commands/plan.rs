@@ -10,8 +10,6 @@
 
 use std::path::Path;
 
-use serde_json::Map;
-
 use crate::catalog::CheckedCatalog;
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::config::Config;
@@ -19,13 +17,10 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::plan::document::PlanDocument;
 use crate::plan::root::CatalogRoot;
-use crate::plan::Request;
 use crate::report::diagnostics::Summary;
 use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::Printer;
-use crate::request::{
-    action_params, check_flags, instant, policy_denials, refuse, Purpose, WorkflowInputs,
-};
+use crate::request::{check_flags, instant, policy_denials, refuse, Purpose};
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
@@ -80,30 +75,8 @@ fn plan_with(
         Ok(checked) => built.checked.insert(checked),
         Err(status) => return status,
     };
-    let params = match &args.select.action {
-        Some(name) => match action_params(&args.select, name, checked) {
-            Ok(params) => params,
-            Err((kind, diagnostics)) => {
-                return refuse(printer, checked, kind, diagnostics, channel);
-            }
-        },
-        None => Map::new(),
-    };
-    let request = Request {
-        targets: args.select.targets.clone(),
-        action: args.select.action.clone(),
-        params,
-        at,
-        clock,
-        acks: args.select.acks.clone(),
-        reason: args.select.reason.clone(),
-    };
-    let workflow = args
-        .select
-        .workflow
-        .as_deref()
-        .map(|name| (name, WorkflowInputs::Flags(&args.select)));
-    let planned = crate::request::compute(checked, request, workflow);
+    let planned = crate::request::selected(&args.select, (at, clock), checked)
+        .and_then(|ask| crate::request::compute(checked, ask.request, ask.workflow));
     let plan = match planned {
         Ok(plan) => plan,
         Err((kind, d)) => return refuse(printer, checked, kind, d, channel),

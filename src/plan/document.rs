@@ -212,8 +212,8 @@ pub struct Inputs {
     /// Every catalog file read, sorted by path.
     pub files: Vec<FileDigest>,
     /// Every program file the plan runs (a module or plugin `exec` program given
-    /// as a path) and every file named by an `exec` argument inside the catalog
-    /// root (a script run by an interpreter), sorted by path, relative to
+    /// as a path, or for a program named without a path the script its first
+    /// argument names inside the catalog root), sorted by path, relative to
     /// `catalog_root`. `rune apply` refuses the plan when one changed, and checks
     /// each again just before it starts. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

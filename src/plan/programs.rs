@@ -2,8 +2,8 @@
 //!
 //! A plan that was reviewed names its programs by path; the bytes at that path
 //! are what actually runs. The plan records the sha256 of every program file
-//! (`exec` program given as a path) and of every file an `exec` argument names
-//! inside the catalog root (the script an interpreter runs: `[python3,
+//! (`exec` program given as a path) and, for a program named without a path, of
+//! the script its first argument names inside the catalog root (`[python3,
 //! plugin.py]`), so a program replaced after planning is caught: by `rune apply`
 //! before anything runs, and again just before each spawn (see
 //! `crate::exec::programs`). A bare program name is looked up on `PATH` when it
@@ -44,23 +44,23 @@ pub fn digests(doc: &PlanDocument, root_dir: &Path) -> Vec<FileDigest> {
 }
 
 /// The root-relative names of the files `command` runs: its program when given
-/// as a relative path, and each relative argument that is a regular file
-/// (resolved from the command's working directory), never leaving the root.
+/// as a relative path; for a program named without a path (an interpreter such
+/// as `bash` or `python3`), its first argument that is not an option, resolved
+/// from the command's working directory (the script it runs). Only these: a
+/// later argument may name a file the program writes, which must not bind it.
+/// Names that leave the root are not bound here.
 fn program_files(command: &Command) -> Vec<String> {
-    let mut names = Vec::new();
     let Some((program, args)) = command.argv.split_first() else {
-        return names;
+        return Vec::new();
     };
     if program.contains('/') {
-        names.extend(inside(Path::new(program)));
+        return inside(Path::new(program)).into_iter().collect();
     }
-    for arg in args {
-        if arg.starts_with('-') || arg.is_empty() {
-            continue;
-        }
-        names.extend(inside(&Path::new(&command.working_dir).join(arg)));
-    }
-    names
+    args.iter()
+        .find(|arg| !arg.starts_with('-') && !arg.is_empty())
+        .and_then(|script| inside(&Path::new(&command.working_dir).join(script)))
+        .into_iter()
+        .collect()
 }
 
 /// `path` as a `/`-separated name inside the root, if it stays there (relative,
@@ -115,8 +115,13 @@ mod tests {
             ["plugins/x.sh"]
         );
         assert_eq!(
-            program_files(&command(&["python3", "tool.py", "-v"], "mods")),
+            program_files(&command(&["python3", "-u", "tool.py", "out.log"], "mods")),
             ["mods/tool.py"]
+        );
+        // A program's own arguments may be files it writes: not bound.
+        assert_eq!(
+            program_files(&command(&["./x.sh", "state.json"], ".")),
+            ["x.sh"]
         );
         // Outside the root, absolute or bare: not bound here.
         assert!(program_files(&command(&["/bin/sh", "/etc/x", "../y"], ".")).is_empty());

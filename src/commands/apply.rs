@@ -864,24 +864,37 @@ fn execute(
     let progress_failed = progress.finish();
     drop(sink);
     let report = collect.finish();
+    let status = print_final(printer, &report, mode, args, journal.as_ref());
+    drop(progress_failed);
+    status
+}
+
+/// Print the final report in the format the progress mode and `--format` call
+/// for, and say whether the journal is whole; the run's exit code.
+fn print_final(
+    printer: &mut Printer,
+    report: &execution::Report,
+    mode: ProgressMode,
+    args: &ApplyArgs,
+    journal: Option<&Journal>,
+) -> ExitStatus {
     let format = match mode {
         ProgressMode::Json => ReportFormat::JsonLine,
-        _ if json => ReportFormat::JsonDocument,
+        _ if args.format == OutputFormat::Json => ReportFormat::JsonDocument,
         _ => ReportFormat::Human {
             color: execution::stdout_color(args.color.color),
         },
     };
-    let status = execution::print(printer, &report, format);
-    if let Some(e) = journal.as_ref().and_then(Journal::take_failure) {
+    let status = execution::print(printer, report, format);
+    if let Some(e) = journal.and_then(Journal::take_failure) {
         // The run's own exit code stands (as for `rune run`): turning a 4 or a
         // 130 into 2 would hide how the run went.
         printer.err(&format!(
             "warning: the journal `{}` is incomplete: a write failed, and nothing was journaled after it: {e}\n",
             untrusted(&crate::source::display_name(
-                journal.as_ref().map_or(Path::new(""), |j| j.path())
+                journal.map_or(Path::new(""), |j| j.path())
             ))
         ));
     }
-    drop(progress_failed);
     status
 }

@@ -1,14 +1,18 @@
 //! `rune apply`: execute a plan, from the selectors (plan, then run it) or from a
 //! plan file saved by `rune plan --out` (exactly what was reviewed, or nothing).
 //!
-//! Wiring only. A saved plan is read as the typed [`PlanDocument`]; its catalogs
-//! are read again from `inputs.catalog_root` (relative to the plan file), planned
-//! again from the recorded request, and the plan is refused when a digest differs,
-//! naming each changed or missing file. Then [`crate::exec::apply::execute`] runs
-//! the document with the events going to the journal, the progress display and the
-//! final report. Exit codes: 0 everything succeeded (or `--dry-run`), 1 invalid
-//! catalog, invalid parameters, a denied step or a stale plan, 2 usage error or an
-//! unreadable plan file, 4 something failed while running, 130 interrupted.
+//! Wiring only. Policy is decided at the real instant: `--at` only with
+//! `--dry-run`. A saved plan is read strictly (duplicate keys refused, its sha256
+//! checked against `--expect-digest`); its catalog files are checked inside
+//! `inputs.catalog_root` and against their digests before anything parses them,
+//! the plan is computed again from the recorded request and must equal the file
+//! (catalog, request and program digests included), and policy is decided again
+//! now. Then the program digests are pinned for the spawn-time check and
+//! [`crate::exec::apply::execute`] runs the document with the events going to the
+//! journal, the progress display and the final report. Exit codes: 0 everything
+//! succeeded (or `--dry-run`), 1 invalid catalog, invalid parameters, a denied
+//! step, a stale plan or an unexpected digest, 2 usage error or an unusable plan
+//! file, 4 something failed while running, 130 interrupted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

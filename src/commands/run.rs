@@ -3,7 +3,8 @@
 //! The same path as `rune plan --action`: flags checked before any I/O, the catalog
 //! loaded and checked (an invalid one refused with `validate`'s report), parameters
 //! typed and validated against the input_schema, the plan built so policy decides
-//! exactly as it would for `plan` and `apply`. Then only the action's plugin runs,
+//! exactly as it would for `plan` and `apply`, at the real instant unless this is a
+//! dry run (`--at` needs `--dry-run`). Then only the action's plugin runs,
 //! through [`crate::exec::mediation`]; no module lifecycle. Exit codes: 0 the action
 //! succeeded (or `--dry-run` allowed it), 1 invalid catalog, invalid parameters or a
 //! policy denial, 2 usage error, 4 the action failed (its EPS error reported), 130

@@ -26,6 +26,7 @@ mod output;
 mod plan;
 mod plan_document;
 mod plan_examples;
+mod plan_trust;
 mod properties;
 mod registration;
 mod review;

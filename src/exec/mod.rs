@@ -25,6 +25,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod mediation;
 pub mod process;
+pub(crate) mod programs;
 pub mod redact;
 pub mod spi;
 pub mod spi_message;

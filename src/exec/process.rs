@@ -81,6 +81,7 @@ pub fn spawn(spec: &Spec) -> io::Result<Child> {
         .argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
+    super::programs::check(spec)?;
     Command::new(program)
         .args(args)
         .current_dir(&spec.working_dir)

@@ -708,6 +708,7 @@ mod tests {
             input_schema: None,
             output_schema: None,
             exec: Vec::new(),
+            leaves_daemon: false,
             settings: ExecSettings::default(),
         }
     }

@@ -278,6 +278,9 @@ pub struct Action {
     pub output_schema: Option<Node>,
     /// The plugin command line, as written.
     pub exec: Vec<String>,
+    /// The plugin starts a daemon on purpose: what it leaves running when it
+    /// exits by itself is not killed (`leaves_daemon`, default false).
+    pub leaves_daemon: bool,
     /// The action's own timeout and retries (policy overrides win).
     pub settings: ExecSettings,
 }
@@ -667,6 +670,10 @@ fn build_action(
         input_schema,
         output_schema,
         exec: strings(node.get("exec")),
+        leaves_daemon: node
+            .get("leaves_daemon")
+            .and_then(Node::as_bool)
+            .unwrap_or(false),
         settings: settings(node),
     })
 }

@@ -885,6 +885,7 @@ mod properties {
             input_schema: None,
             output_schema: None,
             exec: vec!["true".to_string()],
+            leaves_daemon: false,
             settings: Default::default(),
         });
         registry.workflows.push(Workflow {

@@ -25,4 +25,5 @@ pub mod lifecycle;
 pub mod mediation;
 pub mod process;
 pub mod spi;
+pub mod supervisor;
 pub mod workflow;

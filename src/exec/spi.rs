@@ -1,22 +1,20 @@
 //! The module SPI client: JSON-RPC 2.0, one message per line, to a long-running
 //! module process.
 //!
-//! [`Client::spawn`] spawns the module in a process group of its own
-//! ([`super::process::spawn`]); a reader thread cuts its stdout into lines of at
-//! most [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing
-//! past the limit is buffered), another drains stderr keeping its tail, so a chatty
-//! module can never block on a full pipe. [`Client::call`] writes one request and
-//! waits for the answer with the same id under a deadline, answering the module's
+//! [`Client::spawn`] spawns the module under the supervisor
+//! ([`super::supervisor::Child`]), which cuts its stdout into lines of at most
+//! [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing past
+//! the limit is buffered) and drains stderr keeping its tail whenever rune waits on
+//! the module, all on the calling thread. [`Client::call`] writes one request
+//! under the call's deadline (a module that stops reading is killed at it, like
+//! one that stops answering) and waits for the answer with the same id, answering the module's
 //! own requests on the way and reporting every message as an [`Event`]. Everything
 //! the module writes is untrusted: each failure becomes a [`CallError`], which the
 //! lifecycle turns into an EPS envelope.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ExitStatus};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-
-use std::thread;
+use std::io;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
@@ -24,7 +22,8 @@ use serde_json::{json, Value as Json};
 use super::eps::Kind;
 use super::event::{Direction, Event, Protocol, Sink};
 use super::ids::RunIds;
-use super::process::{self, Cancel, Spec};
+use super::process::{Cancel, Spec, KILL_GRACE};
+use super::supervisor::{self, LineWait, SendError};
 
 /// The longest line rune reads from a module (1 MiB); longer is a protocol violation.
 pub(crate) const LINE_LIMIT: usize = 1 << 20;
@@ -32,8 +31,9 @@ pub(crate) const LINE_LIMIT: usize = 1 << 20;
 /// The SPI versions this rune speaks.
 pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["1"];
 
-/// Lines read ahead of the caller at most (each at most [`LINE_LIMIT`]).
-const LINES_IN_FLIGHT: usize = 16;
+/// stdout read ahead of the caller at most: a module that writes faster than rune
+/// reads waits on its pipe instead of filling rune's memory.
+const READ_AHEAD: usize = 4 * LINE_LIMIT;
 
 /// Requests of its own a module may send while rune waits for one answer. More is
 /// a flood: the call fails rather than answer forever (and the answers, which a
@@ -47,19 +47,6 @@ const KNOWN_MODULE_METHODS: &[&str] = &["report_health", "emit_event"];
 /// recognised and discarded. A module that answers later than that many newer
 /// abandoned calls has its answer judged as one with another id.
 const ABANDONED_REMEMBERED: usize = 64;
-
-/// How often a waiting call looks at the cancel flag.
-const POLL: Duration = Duration::from_millis(20);
-
-/// What the stdout reader thread hands over.
-enum Line {
-    /// One line without its newline.
-    Text(Vec<u8>),
-    /// A line longer than [`LINE_LIMIT`]; the reader stopped.
-    TooLong,
-    /// End of file (or a read error): the module closed stdout or exited.
-    Closed,
-}
 
 /// The step a call belongs to and where its messages are reported.
 pub(crate) struct Trace<'a> {
@@ -84,10 +71,7 @@ pub(crate) struct CallError {
 
 /// A running module process and its SPI conversation.
 pub(crate) struct Client {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Line>,
-    stderr: process::StderrTail,
+    child: supervisor::Child,
     next_id: u64,
     /// Ids of calls rune stopped waiting for (a timeout, an interrupt), oldest
     /// first: the module may still answer them, and that answer must not be taken
@@ -95,38 +79,22 @@ pub(crate) struct Client {
     abandoned: VecDeque<u64>,
     /// Set once stdout is closed or unusable: no further call can succeed.
     broken: bool,
-    reaped: Option<ExitStatus>,
 }
 
 impl Client {
-    /// Spawn `spec` and start reading its stdout and stderr.
+    /// Spawn `spec` under the supervisor.
     pub(crate) fn spawn(spec: &Spec) -> io::Result<Client> {
-        let mut child = process::spawn(spec)?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        // Bounded: a module that writes faster than rune reads waits on its pipe
-        // instead of filling rune's memory.
-        let (tx, lines) = mpsc::sync_channel(LINES_IN_FLIGHT);
-        thread::spawn(move || read_lines(stdout, &tx));
-        // Drained aside; the tail is kept for error reports.
-        let (tail, _) = process::keep_tail(stderr);
         Ok(Client {
-            child,
-            stdin,
-            lines,
-            stderr: tail,
+            child: supervisor::Child::spawn(spec, false, READ_AHEAD)?,
             next_id: 1,
             abandoned: VecDeque::new(),
             broken: false,
-            reaped: None,
         })
     }
 
     /// The kept tail of the module's stderr, lossily decoded.
     pub(crate) fn stderr_tail(&self) -> Option<String> {
-        let guard = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        let kept = &guard.0;
+        let (kept, _) = self.child.stderr_tail();
         (!kept.is_empty()).then(|| String::from_utf8_lossy(kept).into_owned())
     }
 
@@ -174,21 +142,45 @@ impl Client {
         });
         let mut line = serde_json::to_vec(&request).expect("a JSON value serializes");
         line.push(b'\n');
-        let written = match self.stdin.as_mut() {
-            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
-            None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
-        };
-        if let Err(e) = written {
-            self.broken = true;
-            let status = self.exit_status_soon();
-            return Err(fail(
-                self,
-                Kind::Crashed,
-                format!("the module is gone: writing `{method}` failed ({e}){status}"),
-                json!({"method": method}),
-            ));
-        }
         let deadline = Instant::now() + timeout;
+        match self.child.send(&line, deadline, cancel) {
+            Ok(()) => {}
+            Err(SendError::Closed(e)) => {
+                self.broken = true;
+                let status = self.exit_status_soon();
+                return Err(fail(
+                    self,
+                    Kind::Crashed,
+                    format!("the module is gone: writing `{method}` failed ({e}){status}"),
+                    json!({"method": method}),
+                ));
+            }
+            // Half a request went out: the stream is no longer whole, so the
+            // module cannot be talked to again; it is killed like a hung one.
+            Err(SendError::Deadline) => {
+                self.broken = true;
+                self.child.stop(KILL_GRACE);
+                return Err(fail(
+                    self,
+                    Kind::Timeout,
+                    format!(
+                        "the module did not take `{method}` within {} ms (it stopped reading its stdin) and was killed",
+                        timeout.as_millis()
+                    ),
+                    json!({"method": method, "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)}),
+                ));
+            }
+            Err(SendError::Cancelled) => {
+                self.broken = true;
+                self.child.kill_now();
+                return Err(fail(
+                    self,
+                    Kind::Interrupted,
+                    format!("`{method}` was interrupted"),
+                    json!({"method": method}),
+                ));
+            }
+        }
         let mut module_requests = 0usize;
         loop {
             if cancel.is_set() {
@@ -213,38 +205,27 @@ impl Client {
                     json!({"method": method, "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)}),
                 ));
             }
-            let text = match self.lines.recv_timeout((deadline - now).min(POLL)) {
-                Err(RecvTimeoutError::Timeout) => {
-                    // A module that died while something it started still holds its
-                    // stdout never closes the pipe: notice the death itself. An
-                    // answer written just before exiting is still read first.
-                    if let Ok(Some(status)) = self.child.try_wait() {
-                        self.reaped = Some(status);
-                        match self.lines.recv_timeout(Duration::from_millis(50)) {
-                            Ok(Line::Text(text)) => text,
-                            _ => {
-                                self.broken = true;
-                                process::signal_group(
-                                    self.child.id(),
-                                    nix::sys::signal::Signal::SIGKILL,
-                                );
-                                return Err(fail(
-                                    self,
-                                    Kind::Crashed,
-                                    format!(
-                                        "the module exited ({}) before answering `{method}`",
-                                        describe_status(status)
-                                    ),
-                                    json!({"method": method}),
-                                ));
-                            }
-                        }
-                    } else {
-                        continue;
-                    }
+            let text = match self.child.read_line(LINE_LIMIT, deadline, cancel) {
+                // Looked at again at the top of the loop.
+                LineWait::Deadline | LineWait::Cancelled => continue,
+                LineWait::Text(text) => text,
+                // A module that died while something it started still holds its
+                // stdout never closes the pipe: its death is noticed itself. An
+                // answer written just before exiting was read first.
+                LineWait::Exited => {
+                    self.broken = true;
+                    let status = self
+                        .child
+                        .finish_exited()
+                        .map_or_else(|| "ended".to_string(), describe_status);
+                    return Err(fail(
+                        self,
+                        Kind::Crashed,
+                        format!("the module exited ({status}) before answering `{method}`"),
+                        json!({"method": method}),
+                    ));
                 }
-                Ok(Line::Text(text)) => text,
-                Ok(Line::TooLong) => {
+                LineWait::TooLong => {
                     self.broken = true;
                     return Err(fail(
                         self,
@@ -253,7 +234,7 @@ impl Client {
                         json!({"method": method, "limit": LINE_LIMIT}),
                     ));
                 }
-                Ok(Line::Closed) | Err(RecvTimeoutError::Disconnected) => {
+                LineWait::Closed => {
                     self.broken = true;
                     let status = self.exit_status_soon();
                     return Err(fail(
@@ -331,9 +312,9 @@ impl Client {
                     });
                     let mut out = serde_json::to_vec(&answer).expect("a JSON value serializes");
                     out.push(b'\n');
-                    if let Some(stdin) = self.stdin.as_mut() {
-                        let _ = stdin.write_all(&out).and_then(|()| stdin.flush());
-                    }
+                    // Under the call's deadline; a module that does not take it is
+                    // dealt with when its own answer fails to come.
+                    let _ = self.child.send(&out, deadline, cancel);
                 }
                 continue;
             }
@@ -389,72 +370,35 @@ impl Client {
     /// After a broken pipe, the exit status if the module is gone within a
     /// moment, as text for messages.
     fn exit_status_soon(&mut self) -> String {
-        let deadline = Instant::now() + Duration::from_millis(100);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.reaped = Some(status);
+        if self.child.wait_exit(Some(Instant::now() + Duration::from_millis(100))) {
+            if let Some(status) = self.child.finish_exited() {
                 return format!(" ({})", describe_status(status));
             }
-            thread::sleep(Duration::from_millis(5));
         }
         String::new()
     }
 
     /// Close stdin, give the module `wait` to exit by itself, then SIGTERM its
     /// group and SIGKILL after `grace`. Always reaps it and kills anything left in
-    /// its group.
+    /// its group or escaped from it.
     /// Returns whether it exited by itself within `wait`.
     pub(crate) fn finish(&mut self, wait: Duration, grace: Duration) -> bool {
-        if self.reaped.is_some() {
+        if self.child.status().is_some() {
             return true;
         }
-        self.stdin = None;
-        let deadline = Instant::now() + wait;
-        // A module that answered shutdown exits within a few hundred microseconds:
-        // look often at first, then back off, so a lifecycle does not wait a whole
-        // polling period for every exit.
-        let mut pause = Duration::from_micros(100);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-                    self.reaped = Some(status);
-                    return true;
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(5));
-                }
-                _ => break,
-            }
+        self.child.close_stdin();
+        if self.child.wait_exit(Some(Instant::now() + wait)) {
+            self.child.finish_exited();
+            return true;
         }
-        if let Ok(status) = process::terminate(&mut self.child, grace) {
-            self.reaped = Some(status);
-        }
+        self.child.stop(grace);
         false
     }
 
     /// Kill the module's whole process group now and reap it (the second Ctrl-C,
     /// a failed start). Harmless once the module is gone.
     pub(crate) fn kill(&mut self) {
-        if self.reaped.is_none() {
-            self.stdin = None;
-            process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-            if let Ok(status) = self.child.wait() {
-                self.reaped = Some(status);
-            }
-        }
-    }
-}
-
-impl Drop for Client {
-    /// A client dropped without [`Client::finish`] (a failed start, the second
-    /// Ctrl-C) takes its whole process group with it: nothing is left behind.
-    fn drop(&mut self) {
-        if self.reaped.is_none() {
-            process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
+        self.child.kill_now();
     }
 }
 
@@ -465,43 +409,6 @@ pub(crate) fn describe_status(status: ExitStatus) -> String {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         _ => "ended".to_string(),
-    }
-}
-
-/// Cut `stdout` into lines of at most [`LINE_LIMIT`] bytes and send them.
-fn read_lines(stdout: impl Read, tx: &mpsc::SyncSender<Line>) {
-    let mut reader = BufReader::with_capacity(64 << 10, stdout);
-    let mut line = Vec::new();
-    loop {
-        let (done, used) = match reader.fill_buf() {
-            Ok([]) => {
-                let _ = tx.send(Line::Closed);
-                return;
-            }
-            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
-                Some(at) => {
-                    line.extend_from_slice(&buf[..at]);
-                    (true, at + 1)
-                }
-                None => {
-                    line.extend_from_slice(buf);
-                    (false, buf.len())
-                }
-            },
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => {
-                let _ = tx.send(Line::Closed);
-                return;
-            }
-        };
-        reader.consume(used);
-        if line.len() > LINE_LIMIT {
-            let _ = tx.send(Line::TooLong);
-            return;
-        }
-        if done && tx.send(Line::Text(std::mem::take(&mut line))).is_err() {
-            return;
-        }
     }
 }
 
@@ -553,7 +460,7 @@ mod tests {
         assert_eq!(got, json!({"ok": true}));
         assert!(
             client.stderr_tail().unwrap_or_default().contains("-32601") || {
-                thread::sleep(Duration::from_millis(100));
+                client.finish(Duration::from_secs(1), Duration::from_millis(200));
                 client.stderr_tail().unwrap_or_default().contains("-32601")
             }
         );

@@ -187,9 +187,11 @@ pub fn run_once(
     };
     let status = match ending {
         Ending::Exited => child.finish_exited(),
-        Ending::TimedOut => child.stop(grace),
-        // Too much output, or the second Ctrl-C: there is nothing to wait for.
-        Ending::OutputTooLarge | Ending::Cancelled => child.kill_now(),
+        // Cancelled: the second Ctrl-C has already SIGKILLed the group from the
+        // signal side; `rune run`'s first one asks for the graceful sequence.
+        Ending::TimedOut | Ending::Cancelled => child.stop(grace),
+        // Too much output: there is nothing to wait for.
+        Ending::OutputTooLarge => child.kill_now(),
     }
     // Stuck in the kernel past SIGKILL: reported as killed.
     .unwrap_or_else(|| ExitStatus::from_raw(9));

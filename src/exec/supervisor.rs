@@ -833,3 +833,26 @@ fn subtree(pid: i32) -> Vec<i32> {
     }
     out
 }
+
+/// Run `job` on a new thread of `scope`, or on this one when no thread can be
+/// created (a pids limit): the work is done either way, and nothing panics.
+pub(crate) fn spawn_scoped_or_inline<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, job: F)
+where
+    F: FnOnce() + Send + 'scope,
+{
+    let slot = std::sync::Arc::new(Mutex::new(Some(job)));
+    let theirs = std::sync::Arc::clone(&slot);
+    let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+        let job = lock(&theirs).take();
+        if let Some(job) = job {
+            job();
+        }
+    });
+    if spawned.is_err() {
+        // The closure was never run: it is still in the slot.
+        let job = lock(&slot).take();
+        if let Some(job) = job {
+            job();
+        }
+    }
+}

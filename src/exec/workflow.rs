@@ -480,7 +480,8 @@ pub(crate) fn run(
                                 None => RanWith::PlanParams,
                             };
                         }
-                        scope.spawn(move || {
+                        // A thread that cannot be created runs the step here.
+                        super::supervisor::spawn_scoped_or_inline(scope, move || {
                             let params = filled.as_ref().unwrap_or(&step.params);
                             let result = runner.run(step, runnable, params);
                             let ok = result.outcome == Outcome::Succeeded;

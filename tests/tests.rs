@@ -31,6 +31,7 @@ mod review;
 mod robustness;
 mod run;
 mod suggestions;
+mod supervisor;
 mod validate;
 mod validate_workflows;
 mod workflow_apply;

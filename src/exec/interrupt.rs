@@ -172,8 +172,15 @@ impl Interrupts {
                 }
                 // Woken by the next signal's flag (stop for the first, kill for
                 // the second) or by the relay's end; never by a timer.
-                let next = if reported == 0 { &self.stop } else { &self.kill };
-                Cancel::wait_any(&[next, &stop_relaying], std::time::Duration::from_secs(3600));
+                let next = if reported == 0 {
+                    &self.stop
+                } else {
+                    &self.kill
+                };
+                Cancel::wait_any(
+                    &[next, &stop_relaying],
+                    std::time::Duration::from_secs(3600),
+                );
             }
             // Whatever arrived while the relay was told to stop.
             self.emit_pending(sink, ids);

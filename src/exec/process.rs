@@ -78,7 +78,8 @@ impl Cancel {
     /// before looking at the flag, so a `set` in between is never missed.
     pub(crate) fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
         let fd = self.0.wake.get_or_init(|| {
-            let flags = rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK;
+            let flags =
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK;
             let fd = rustix::event::eventfd(0, flags).ok()?;
             if self.0.set.load(Ordering::SeqCst) {
                 let _ = rustix::io::write(&fd, &1u64.to_ne_bytes());
@@ -109,7 +110,9 @@ impl Cancel {
             let mut polled: Vec<rustix::event::PollFd<'_>> = fds
                 .iter()
                 .flatten()
-                .map(|fd| rustix::event::PollFd::from_borrowed_fd(*fd, rustix::event::PollFlags::IN))
+                .map(|fd| {
+                    rustix::event::PollFd::from_borrowed_fd(*fd, rustix::event::PollFlags::IN)
+                })
                 .collect();
             let timeout = rustix::event::Timespec {
                 tv_sec: i64::try_from(slice.as_secs()).unwrap_or(i64::MAX),

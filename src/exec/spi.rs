@@ -370,7 +370,10 @@ impl Client {
     /// After a broken pipe, the exit status if the module is gone within a
     /// moment, as text for messages.
     fn exit_status_soon(&mut self) -> String {
-        if self.child.wait_exit(Some(Instant::now() + Duration::from_millis(100))) {
+        if self
+            .child
+            .wait_exit(Some(Instant::now() + Duration::from_millis(100)))
+        {
             if let Some(status) = self.child.finish_exited() {
                 return format!(" ({})", describe_status(status));
             }

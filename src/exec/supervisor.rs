@@ -154,7 +154,9 @@ fn die_with_parent(command: &mut Command) {
                 .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
             // rune died between fork and prctl: the signal will never come.
             if rustix::process::getppid() != Some(parent) {
-                return Err(io::Error::from_raw_os_error(rustix::io::Errno::SRCH.raw_os_error()));
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::SRCH.raw_os_error(),
+                ));
             }
             Ok(())
         });
@@ -441,7 +443,11 @@ impl Child {
                     self.written = 0;
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
             // EPIPE: nobody reads any more; not reading is the child's choice.
             Err(_) => self.close_stdin(),
         }
@@ -548,7 +554,12 @@ impl Child {
     }
 
     /// The next line of stdout (at most `limit` bytes), waiting until `deadline`.
-    pub(crate) fn read_line(&mut self, limit: usize, deadline: Instant, cancel: &Cancel) -> LineWait {
+    pub(crate) fn read_line(
+        &mut self,
+        limit: usize,
+        deadline: Instant,
+        cancel: &Cancel,
+    ) -> LineWait {
         loop {
             match self.out.iter().position(|&b| b == b'\n') {
                 Some(at) if at > limit => return self.too_long(),
@@ -813,7 +824,10 @@ fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     for task in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            out.extend(text.split_ascii_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            out.extend(
+                text.split_ascii_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
         }
     }
     out
@@ -836,8 +850,10 @@ fn subtree(pid: i32) -> Vec<i32> {
 
 /// Run `job` on a new thread of `scope`, or on this one when no thread can be
 /// created (a pids limit): the work is done either way, and nothing panics.
-pub(crate) fn spawn_scoped_or_inline<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, job: F)
-where
+pub(crate) fn spawn_scoped_or_inline<'scope, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    job: F,
+) where
     F: FnOnce() + Send + 'scope,
 {
     let slot = std::sync::Arc::new(Mutex::new(Some(job)));

@@ -534,3 +534,59 @@ fn a_pids_limit_is_a_spawn_failed_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn a_stdout_nobody_reads_delays_neither_a_timeout_nor_the_second_ctrl_c() {
+    use nix::sys::signal::Signal;
+    let pids = Pids::new();
+    let inputs = blob_file(&pids.dir, 400_000);
+    let started = Instant::now();
+    // Its JSON progress (the 400 KB request among it) is far more than a pipe holds,
+    // and this test reads none of it until the end.
+    let mut child = start(
+        &[
+            "apply",
+            "--workflow",
+            "deaf-module",
+            "--inputs-file",
+            &inputs,
+            "--format",
+            "json",
+        ],
+        &pids,
+    );
+    let recorded = pids.wait_for(2);
+    // The module and its sleep die at the execute's timeout (1.5 s) all the same.
+    for pid in recorded {
+        assert!(
+            gone_within(pid, Duration::from_secs(6)),
+            "{pid} outlived its timeout"
+        );
+    }
+    // rune now waits to write its progress; two signals end it within a second.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "rune finished without writing"
+    );
+    signal(&child, Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(100));
+    let second = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            second.elapsed() < Duration::from_secs(5),
+            "rune is still running"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        second.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        second.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(20));
+}

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::{Handle, Signals};
+use signal_hook::iterator::Signals;
 
 use super::event::{Event, Sink};
 use super::ids::RunIds;
@@ -47,14 +47,17 @@ pub const EXIT_WITHIN: std::time::Duration = std::time::Duration::from_millis(80
 
 /// The run's interrupt flags, set by SIGINT, SIGTERM and SIGHUP while installed.
 ///
-/// Dropping it stops listening (the handlers stay registered but do nothing, so a
-/// signal between the end of execution and the exit of rune is ignored, not fatal).
+/// Dropping it ends execution's handling: from then on (the final report being
+/// written) a signal no longer stops or kills a run, but makes sure rune exits
+/// 130 within [`EXIT_WITHIN`], so a report blocked on an output nobody reads
+/// cannot keep rune alive.
 #[derive(Debug)]
 pub struct Interrupts {
     stop: Cancel,
     kill: Cancel,
     state: Arc<Counts>,
-    handle: Handle,
+    /// Set on drop: execution is over.
+    after: Arc<std::sync::atomic::AtomicBool>,
     listener: Option<JoinHandle<()>>,
 }
 
@@ -71,18 +74,21 @@ impl Interrupts {
     pub fn install() -> io::Result<Interrupts> {
         supervisor::prepare();
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-        let handle = signals.handle();
+        let after = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = Cancel::new();
         let kill = Cancel::new();
         let state = Arc::new(Counts::default());
         let listener = {
             let (stop, kill, state) = (stop.clone(), kill.clone(), Arc::clone(&state));
+            let after = Arc::clone(&after);
             std::thread::Builder::new()
                 .name("rune-interrupts".to_string())
                 .spawn(move || {
-                    // `forever` ends when the handle is closed (on drop).
+                    // Listens until rune exits.
                     for _signal in signals.forever() {
-                        if record_signal(&state, &stop, &kill) == 2 {
+                        if after.load(Ordering::SeqCst) {
+                            exit_soon();
+                        } else if record_signal(&state, &stop, &kill) == 2 {
                             supervisor::kill_all();
                             exit_soon();
                         }
@@ -93,7 +99,7 @@ impl Interrupts {
             stop,
             kill,
             state,
-            handle,
+            after,
             listener: Some(listener),
         })
     }
@@ -223,9 +229,8 @@ impl Drop for Interrupts {
     /// Execution is over: stop listening, and kill what any child left behind
     /// that could not be told apart from another's while the run went on.
     fn drop(&mut self) {
-        self.handle.close();
-        if let Some(listener) = self.listener.take() {
-            let _ = listener.join();
+        self.after.store(true, Ordering::SeqCst);
+        if self.listener.take().is_some() {
             supervisor::sweep();
         }
     }
@@ -263,7 +268,7 @@ mod tests {
             stop: stop.clone(),
             kill: kill.clone(),
             state: Arc::clone(state),
-            handle: signals.handle(),
+            after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             listener: None,
         }
     }

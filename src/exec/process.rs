@@ -48,11 +48,21 @@ pub struct Spec {
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<CancelInner>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct CancelInner {
     set: AtomicBool,
     /// Created by the first waiter; None when no descriptor was available.
     wake: OnceLock<Option<OwnedFd>>,
+    /// Called when it is set, for waiters that wait on a channel.
+    callbacks: std::sync::Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for CancelInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelInner")
+            .field("set", &self.set)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Cancel {
@@ -67,6 +77,19 @@ impl Cancel {
         if let Some(Some(fd)) = self.0.wake.get() {
             let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
         }
+        let callbacks = self.0.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+        for callback in callbacks.iter() {
+            callback();
+        }
+    }
+
+    /// Call `callback` when it is set (at once if it is already).
+    pub(crate) fn on_set(&self, callback: impl Fn() + Send + Sync + 'static) {
+        let mut callbacks = self.0.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_set() {
+            callback();
+        }
+        callbacks.push(Box::new(callback));
     }
 
     /// Whether it is set.

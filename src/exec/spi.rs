@@ -143,7 +143,9 @@ impl Client {
         let mut line = serde_json::to_vec(&request).expect("a JSON value serializes");
         line.push(b'\n');
         let deadline = Instant::now() + timeout;
-        match self.child.send(&line, deadline, cancel) {
+        // Not cut short by a Ctrl-C: a request goes out whole or not at all (the
+        // second Ctrl-C kills the module from the signal side, which ends it).
+        match self.child.send(&line, deadline, None) {
             Ok(()) => {}
             Err(SendError::Closed(e)) => {
                 self.broken = true;
@@ -157,7 +159,7 @@ impl Client {
             }
             // Half a request went out: the stream is no longer whole, so the
             // module cannot be talked to again; it is killed like a hung one.
-            Err(SendError::Deadline) => {
+            Err(SendError::Deadline | SendError::Cancelled) => {
                 self.broken = true;
                 self.child.stop(KILL_GRACE);
                 return Err(fail(
@@ -168,16 +170,6 @@ impl Client {
                         timeout.as_millis()
                     ),
                     json!({"method": method, "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)}),
-                ));
-            }
-            Err(SendError::Cancelled) => {
-                self.broken = true;
-                self.child.kill_now();
-                return Err(fail(
-                    self,
-                    Kind::Interrupted,
-                    format!("`{method}` was interrupted"),
-                    json!({"method": method}),
                 ));
             }
         }
@@ -314,7 +306,10 @@ impl Client {
                     out.push(b'\n');
                     // Under the call's deadline; a module that does not take it is
                     // dealt with when its own answer fails to come.
-                    let _ = self.child.send(&out, deadline, cancel);
+                    if self.child.send(&out, deadline, None).is_err() {
+                        // Half an answer may have gone out: the stream is broken.
+                        self.broken = true;
+                    }
                 }
                 continue;
             }

@@ -525,13 +525,14 @@ impl Child {
         }
     }
 
-    /// Write `bytes` to stdin by `deadline`, reading stdout and stderr meanwhile so
-    /// a child that writes while rune writes never deadlocks with it.
+    /// Write `bytes` to stdin by `deadline` (or until `cancel` is set), reading
+    /// stdout and stderr meanwhile so a child that writes while rune writes never
+    /// deadlocks with it.
     pub(crate) fn send(
         &mut self,
         bytes: &[u8],
         deadline: Instant,
-        cancel: &Cancel,
+        cancel: Option<&Cancel>,
     ) -> Result<(), SendError> {
         if self.stdin.is_none() {
             return Err(SendError::Closed(io::ErrorKind::BrokenPipe.into()));
@@ -545,7 +546,7 @@ impl Child {
                     Err(SendError::Closed(io::ErrorKind::BrokenPipe.into()))
                 };
             }
-            match self.pump(Some(deadline), Some(cancel)) {
+            match self.pump(Some(deadline), cancel) {
                 Wake::Deadline => return Err(SendError::Deadline),
                 Wake::Cancelled => return Err(SendError::Cancelled),
                 Wake::Progress => {}

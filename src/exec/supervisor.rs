@@ -873,3 +873,73 @@ pub(crate) fn spawn_scoped_or_inline<'scope, F>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn sh(script: &str) -> Spec {
+        Spec {
+            argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            working_dir: PathBuf::from("."),
+        }
+    }
+
+    #[test]
+    fn a_write_to_a_child_that_does_not_read_ends_at_its_deadline() {
+        let mut child = Child::spawn(&sh("exec sleep 30"), false, 1 << 20).unwrap();
+        let started = Instant::now();
+        let sent = child.send(
+            &vec![b'x'; 1 << 20],
+            started + Duration::from_millis(200),
+            None,
+        );
+        assert!(matches!(sent, Err(SendError::Deadline)), "{sent:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let status = child.stop(Duration::from_millis(100)).expect("reaped");
+        assert!(!status.success());
+    }
+
+    #[test]
+    fn lines_come_one_by_one_and_a_long_one_is_refused() {
+        let mut child = Child::spawn(
+            &sh("printf 'one\\ntwo\\n'; head -c 5000 /dev/zero | tr '\\0' x; echo; sleep 30"),
+            false,
+            1 << 20,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let cancel = Cancel::new();
+        assert!(
+            matches!(child.read_line(100, deadline, &cancel), LineWait::Text(l) if l == b"one")
+        );
+        assert!(
+            matches!(child.read_line(100, deadline, &cancel), LineWait::Text(l) if l == b"two")
+        );
+        assert!(matches!(
+            child.read_line(100, deadline, &cancel),
+            LineWait::TooLong
+        ));
+        child.kill_now();
+    }
+
+    #[test]
+    fn a_cancel_flag_set_from_another_thread_wakes_the_wait() {
+        let mut child = Child::spawn(&sh("exec sleep 30"), false, 1 << 20).unwrap();
+        let cancel = Cancel::new();
+        let setter = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                cancel.set();
+            })
+        };
+        let started = Instant::now();
+        let got = child.read_line(100, started + Duration::from_secs(20), &cancel);
+        assert!(matches!(got, LineWait::Cancelled), "{got:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        setter.join().unwrap();
+        child.kill_now();
+    }
+}

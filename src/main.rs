@@ -16,6 +16,8 @@ fn main() {
     // costs time (a third of a second at 10,000 modules), and the OS reclaims the
     // memory anyway.
     std::mem::forget(leftovers);
+    // Every child is reaped: the guardian must not act on rune's exit.
+    rune::exec::supervisor::stand_down();
     std::process::exit(status.code());
 }
 

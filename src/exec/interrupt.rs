@@ -17,7 +17,7 @@
 //!    130 itself.
 //!
 //! Later signals are counted and change nothing. SIGKILL still ends rune itself;
-//! its children then die by their parent-death signal and see their stdin close.
+//! its children then die by the supervisor's guardian and see their stdin close.
 //! Signals are taken by a signal-hook iterator on a thread of its own, so the
 //! handler does nothing but wake that thread; the flags are [`Cancel`]s, which
 //! waiters wait on rather than look at now and then.
@@ -217,10 +217,12 @@ fn exit_soon() {
         .spawn(|| {
             std::thread::sleep(EXIT_WITHIN);
             supervisor::kill_all();
+            supervisor::stand_down();
             std::process::exit(130);
         });
     if watchdog.is_err() {
         // No thread to wait on: the children are already killed; go now.
+        supervisor::stand_down();
         std::process::exit(130);
     }
 }

@@ -18,11 +18,12 @@
 //!   (or below the child while it lives) and kills and reaps. The group leader is
 //!   reaped only after its group was signalled and under the registry's lock, so no
 //!   `killpg` ever reaches a pid that was reaped (and possibly reused).
-//! - **Children die with rune.** Every child is forked by one spawner thread that
-//!   lives as long as rune, and asks for SIGKILL when its parent dies
-//!   (`PR_SET_PDEATHSIG` fires when the *forking thread* ends), so even a SIGKILLed
-//!   rune takes its children along. A signal handler can reach every live child
-//!   ([`kill_all`]).
+//! - **Children die with rune**, even a SIGKILLed one: a guardian process started
+//!   once per execution ([`prepare`]) holds a pipe from rune and the list of live
+//!   children, and kills their groups when the pipe closes without rune saying it
+//!   exited normally. (A parent-death signal set between fork and exec would do the
+//!   same per child, but forces a full fork of rune for every spawn.) A signal
+//!   handler can reach every live child ([`kill_all`]).
 //! - **Escaped descendants are attributed** by the variable [`TOKEN_VAR`] each child
 //!   gets (inherited by what it starts), by process group, or by having been seen
 //!   below the child; what cannot be attributed is killed when the run ends
@@ -35,7 +36,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -79,11 +80,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Set up rune's process for supervising children (execution commands call it
-/// once): become the subreaper of everything the children start, raise the soft
+/// once): become the subreaper of everything the children start, start the
+/// guardian that kills the children if rune is SIGKILLed, raise the soft
 /// open-files limit to the hard one, and take SIGXFSZ as an error on the write
 /// (EFBIG) rather than death, so a file-size limit ends a journal cleanly.
 pub fn prepare() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    start_guardian();
     let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     if nofile.current < nofile.maximum {
         let _ = rustix::process::setrlimit(
@@ -102,65 +105,61 @@ pub fn prepare() {
     );
 }
 
-/// A spawn the spawner thread carries out.
-struct Job {
-    command: Command,
-    reply: mpsc::SyncSender<io::Result<std::process::Child>>,
+/// The guardian: a small `awk` process, started once per execution, that kills
+/// the process groups of rune's live children if rune dies without saying so
+/// (SIGKILL). rune writes `+PID` when it spawns a child, `-PID` when it reaps it
+/// and `done` when it exits normally; end of file without `done` means rune died,
+/// and the guardian SIGKILLs every group still on its list. It costs one spawn per
+/// run, where a parent-death signal set between fork and exec would cost a full
+/// fork of rune per child (several times a `posix_spawn` here).
+const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } $1 == "done" { done = 1 } END { if (done) exit 0; cmd = ""; for (g in live) cmd = cmd " -" g; if (cmd != "") system("kill -9" cmd " 2>/dev/null") }"#;
+
+/// The guardian's stdin (non-blocking) and pid, once started.
+static GUARDIAN_PIPE: Mutex<Option<(ChildStdin, i32)>> = Mutex::new(None);
+
+/// Start the guardian (once). Without it (no awk), children still die with rune
+/// when they read their stdin or write their stdout, and not otherwise.
+fn start_guardian() {
+    let mut slot = lock(&GUARDIAN_PIPE);
+    if slot.is_some() {
+        return;
+    }
+    let started = Command::new("awk")
+        .arg(GUARDIAN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Not in rune's group: the terminal's Ctrl-C must not end it.
+        .process_group(0)
+        .spawn();
+    if let Ok(mut child) = started {
+        if let Some(stdin) = child.stdin.take() {
+            if let Ok(flags) = rustix::fs::fcntl_getfl(&stdin) {
+                let _ = rustix::fs::fcntl_setfl(&stdin, flags | rustix::fs::OFlags::NONBLOCK);
+            }
+            *slot = Some((stdin, child.id() as i32));
+        }
+        // Never waited for: it outlives rune on purpose, and init reaps it.
+        std::mem::forget(child);
+    }
 }
 
-static SPAWNER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
-
-/// The spawner thread's queue, starting the thread on first use. A thread that
-/// cannot be created is an error for this spawn, and the next one tries again.
-fn spawner() -> io::Result<mpsc::Sender<Job>> {
-    let mut slot = lock(&SPAWNER);
-    if let Some(tx) = slot.as_ref() {
-        return Ok(tx.clone());
+/// Tell the guardian a line (`+PID`, `-PID`, `done`); a full or closed pipe
+/// loses it rather than block rune.
+fn tell_guardian(line: &str) {
+    if let Some((stdin, _)) = lock(&GUARDIAN_PIPE).as_mut() {
+        let _ = stdin.write(line.as_bytes());
     }
-    let (tx, rx) = mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name("rune-spawner".to_string())
-        .stack_size(256 << 10)
-        // It never ends: the sender stays in SPAWNER. Its children's parent-death
-        // signal is tied to it, so it must outlive them all.
-        .spawn(move || {
-            for mut job in rx {
-                let mut live = lock(&LIVE);
-                let spawned = job.command.spawn();
-                if let Ok(child) = &spawned {
-                    live.push(Live {
-                        pid: child.id() as i32,
-                    });
-                }
-                drop(live);
-                let _ = job.reply.send(spawned);
-            }
-        })?;
-    *slot = Some(tx.clone());
-    Ok(tx)
 }
 
-/// Ask the kernel to SIGKILL the child when rune's spawner thread (so rune) dies.
-#[allow(unsafe_code)]
-fn die_with_parent(command: &mut Command) {
-    let parent = rustix::process::getpid();
-    // SAFETY: the hook runs in the forked child before exec, where only
-    // async-signal-safe calls are allowed. It makes two raw system calls through
-    // rustix (prctl, getppid), allocates nothing, takes no lock and touches no
-    // state shared with the parent; the error values are built without allocating.
-    unsafe {
-        command.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-                .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))?;
-            // rune died between fork and prctl: the signal will never come.
-            if rustix::process::getppid() != Some(parent) {
-                return Err(io::Error::from_raw_os_error(
-                    rustix::io::Errno::SRCH.raw_os_error(),
-                ));
-            }
-            Ok(())
-        });
-    }
+/// The guardian's pid, which the sweeps leave alone.
+fn guardian_pid() -> Option<i32> {
+    lock(&GUARDIAN_PIPE).as_ref().map(|(_, pid)| *pid)
+}
+
+/// rune is exiting normally, having reaped its children: the guardian stands down.
+pub fn stand_down() {
+    tell_guardian("done\n");
 }
 
 /// Why a wait ended.
@@ -246,17 +245,20 @@ impl Child {
                 TOKEN_VAR,
                 format!("{}:{token}", rustix::process::getpid().as_raw_nonzero()),
             );
-        die_with_parent(&mut command);
         if leaves_daemon {
             lock(&DAEMON_TOKENS).push(token);
         }
-        let (reply, answer) = mpsc::sync_channel(1);
-        spawner()?
-            .send(Job { command, reply })
-            .map_err(|_| io::Error::other("the spawner thread is gone"))?;
-        let mut child = answer
-            .recv()
-            .map_err(|_| io::Error::other("the spawner thread is gone"))??;
+        // Spawned and registered under one lock: a sweep never takes a child that
+        // is not yet registered for an orphan.
+        let mut child = {
+            let mut live = lock(&LIVE);
+            let child = command.spawn()?;
+            live.push(Live {
+                pid: child.id() as i32,
+            });
+            tell_guardian(&format!("+ {}\n", child.id()));
+            child
+        };
         let pid = child.id() as i32;
         let pidfd = match Pid::from_raw(pid)
             .ok_or_else(|| io::Error::other("pid 0"))
@@ -270,6 +272,7 @@ impl Child {
                 signal_group(pid, Signal::KILL);
                 let live = lock(&LIVE);
                 let _ = child.wait();
+                tell_guardian(&format!("- {pid}\n"));
                 forget(live, pid);
                 return Err(e);
             }
@@ -646,6 +649,7 @@ impl Child {
         if let Ok(status) = self.child.wait() {
             self.status = Some(status);
         }
+        tell_guardian(&format!("- {}\n", self.pid));
         forget(live, self.pid);
         self.stdout = None;
         self.stderr = None;
@@ -723,7 +727,8 @@ pub fn sweep() {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let daemons = lock(&DAEMON_TOKENS).clone();
     for _ in 0..SWEEP_ROUNDS {
-        let live: HashSet<i32> = lock(&LIVE).iter().map(|l| l.pid).collect();
+        let mut live: HashSet<i32> = lock(&LIVE).iter().map(|l| l.pid).collect();
+        live.extend(guardian_pid());
         let adopted: Vec<i32> = children_of(me)
             .into_iter()
             .filter(|p| !live.contains(p))
@@ -746,11 +751,12 @@ fn kill_escaped(pid: i32, token: u64, seen: &[i32]) {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let mut ours: HashSet<i32> = seen.iter().copied().collect();
     for _ in 0..SWEEP_ROUNDS {
-        let live: HashSet<i32> = lock(&LIVE)
+        let mut live: HashSet<i32> = lock(&LIVE)
             .iter()
             .map(|l| l.pid)
             .filter(|&p| p != pid)
             .collect();
+        live.extend(guardian_pid());
         let escaped: Vec<i32> = children_of(me)
             .into_iter()
             .filter(|p| *p != pid && !live.contains(p))

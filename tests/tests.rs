@@ -36,6 +36,7 @@ mod secrets_files;
 mod small_results;
 mod spi_protocol;
 mod suggestions;
+mod supervisor;
 mod validate;
 mod validate_workflows;
 mod workflow_apply;

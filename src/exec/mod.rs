@@ -29,4 +29,5 @@ pub(crate) mod programs;
 pub mod redact;
 pub mod spi;
 pub mod spi_message;
+pub mod supervisor;
 pub mod workflow;

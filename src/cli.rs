@@ -194,7 +194,7 @@ pub(crate) struct SelectorArgs {
     #[arg(long, value_name = "FILE")]
     pub params_file: Option<PathBuf>,
 
-    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
+    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now (a dry run only: `apply` and `run` decide now).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 
@@ -245,6 +245,10 @@ pub(crate) struct ApplyArgs {
     /// Print the plan and run nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Apply the saved PLAN only if its sha256 is this one (as `rune plan --out` prints it).
+    #[arg(long, value_name = "SHA256", requires = "plan")]
+    pub expect_digest: Option<String>,
 
     /// Run at most this many steps at once (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -310,7 +314,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 
-    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
+    /// Evaluate change windows at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now (a dry run only: `apply` and `run` decide now).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 

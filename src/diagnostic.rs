@@ -208,6 +208,8 @@ codes! {
     UnusablePlanFile = "rune::apply::plan_file", Error, None;
     /// A saved plan whose catalog files or policy inputs changed since it was made.
     StalePlan = "rune::apply::stale_plan", Error, None;
+    /// `rune apply PLAN --expect-digest` names a digest the plan file does not have.
+    UnexpectedPlanDigest = "rune::apply::unexpected_digest", Error, None;
 }
 
 impl Code {

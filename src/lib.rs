@@ -24,6 +24,7 @@ pub(crate) mod policy;
 pub(crate) mod pretty_json;
 pub mod registry;
 pub mod report;
+pub(crate) mod request;
 pub mod schema;
 pub mod source;
 pub mod yaml;

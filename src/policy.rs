@@ -709,6 +709,7 @@ mod tests {
             output_schema: None,
             exec: Vec::new(),
             env: Default::default(),
+            leaves_daemon: false,
             settings: ExecSettings::default(),
         }
     }

@@ -281,6 +281,9 @@ pub struct Action {
     pub exec: Vec<String>,
     /// What the plugin's environment holds beyond the allowlist (`env:`).
     pub env: EnvDecl,
+    /// The plugin starts a daemon on purpose: what it leaves running when it
+    /// exits by itself is not killed (`leaves_daemon`, default false).
+    pub leaves_daemon: bool,
     /// The action's own timeout and retries (policy overrides win).
     pub settings: ExecSettings,
 }
@@ -697,6 +700,10 @@ fn build_action(
         output_schema,
         exec: strings(node.get("exec")),
         env: env_decl(node.get("env")),
+        leaves_daemon: node
+            .get("leaves_daemon")
+            .and_then(Node::as_bool)
+            .unwrap_or(false),
         settings: settings(node),
     })
 }

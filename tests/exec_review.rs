@@ -73,7 +73,7 @@ fn the_first_ctrl_c_stops_a_workflow_steps_retries_and_lets_the_attempt_finish()
 
 /// `apply ARGS --deterministic` once; its stdout.
 fn deterministic(args: &[&str]) -> String {
-    let out = crate::support::rune(["apply", "--deterministic", "--at", "2026-01-05T10:00:00Z"])
+    let out = crate::support::rune(["apply", "--deterministic"])
         .args(args)
         .env("RUNE_PROGRESS", "off")
         .run();

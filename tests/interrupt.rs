@@ -87,6 +87,7 @@ fn interrupt_child() {
             Duration::from_secs(60),
             Duration::from_millis(200),
             &kill,
+            false,
         )
     });
     say("ready");

@@ -916,8 +916,17 @@ fn out_writes_the_json_plan_with_input_digests() {
     let dir = fixture();
     let out = plan_in(&dir, ["--at", FRIDAY_MORNING, "--out", "plan.json"]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert_eq!(out.stderr, "plan written to plan.json\n");
     let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
+    // The digest printed is the file's: what `apply --expect-digest` checks.
+    use sha2::Digest;
+    let sha256: String = sha2::Sha256::digest(saved.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        out.stderr,
+        format!("plan written to plan.json (sha256 {sha256})\n")
+    );
     let json = plan_in(&dir, ["--at", FRIDAY_MORNING, "--format", "json"]);
     assert_eq!(saved, json.stdout);
     let plan: serde_json::Value = serde_json::from_str(&saved).unwrap();

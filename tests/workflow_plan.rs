@@ -886,6 +886,7 @@ mod properties {
             output_schema: None,
             exec: vec!["true".to_string()],
             env: Default::default(),
+            leaves_daemon: false,
             settings: Default::default(),
         });
         registry.workflows.push(Workflow {

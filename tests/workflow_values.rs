@@ -84,34 +84,34 @@ fn a_when_compares_numbers_by_value() {
 }
 
 #[test]
-fn apply_says_when_policy_was_evaluated_for_another_instant_than_now() {
+fn apply_decides_policy_now_and_takes_at_only_for_a_dry_run() {
     let apply = |extra: &[&str]| {
         rune(["apply", "--workflow", "floats", "--catalog", CATALOG])
             .args(extra.iter().copied())
             .env("RUNE_PROGRESS", "off")
             .run()
     };
-    // Change windows decide for `--at`, while the actions run now: said first.
-    let past = apply(&["--at", "2026-01-01T00:00:00Z"]);
-    assert_eq!(past.code, 0, "{}", past.snapshot());
+    // The actions run now, so `--at` cannot decide for them: a usage error, and
+    // nothing runs.
+    let moved = apply(&["--at", "2026-01-01T00:00:00Z"]);
+    assert_eq!(moved.code, 2, "{}", moved.snapshot());
     assert!(
-        past.stderr.contains(
-            "warning: policy (change windows, maintenance mode) was evaluated at \
-             2026-01-01T00:00:00Z (`--at`)"
-        ),
+        moved.stderr.contains("rune::cli::invalid_flags")
+            && moved.stderr.contains("cannot move `rune apply`"),
         "{}",
-        past.stderr
+        moved.stderr
     );
-    // Now, or under the deterministic setting (golden reports fix the instant on
-    // purpose): nothing to say.
-    for quiet in [
-        apply(&[]),
-        apply(&["--at", "2026-01-01T00:00:00Z", "--deterministic"]),
-    ] {
-        assert!(
-            !quiet.stderr.contains("warning: policy"),
-            "{}",
-            quiet.stderr
-        );
-    }
+    assert!(moved.stdout.is_empty(), "{}", moved.stdout);
+    // The deterministic setting changes nothing about that.
+    let deterministic = apply(&["--at", "2026-01-01T00:00:00Z", "--deterministic"]);
+    assert_eq!(deterministic.code, 2, "{}", deterministic.snapshot());
+    // A dry run may look at another instant.
+    let dry = apply(&["--at", "2026-01-01T00:00:00Z", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.snapshot());
+    assert!(
+        dry.stdout
+            .contains("evaluated at 2026-01-01T00:00:00Z (--at)"),
+        "{}",
+        dry.stdout
+    );
 }

@@ -1,22 +1,25 @@
 //! `rune apply`: execute a plan, from the selectors (plan, then run it) or from a
 //! plan file saved by `rune plan --out` (exactly what was reviewed, or nothing).
 //!
-//! Wiring only. A saved plan is read as the typed [`PlanDocument`]; its catalogs
-//! are read again from `inputs.catalog_root` (relative to the plan file), planned
-//! again from the recorded request, and the plan is refused when a digest differs,
-//! naming each changed or missing file. Then [`crate::exec::apply::execute`] runs
-//! the document with the events going to the journal, the progress display and the
-//! final report. Exit codes: 0 everything succeeded (or `--dry-run`), 1 invalid
-//! catalog, invalid parameters, a denied step or a stale plan, 2 usage error or an
-//! unreadable plan file, 4 something failed while running, 130 interrupted.
+//! Wiring only. Policy is decided at the real instant: `--at` only with
+//! `--dry-run`. A saved plan is read strictly (duplicate keys refused, its sha256
+//! checked against `--expect-digest`); its catalog files are checked inside
+//! `inputs.catalog_root` and against their digests before anything parses them,
+//! the plan is computed again from the recorded request and must equal the file
+//! (catalog, request and program digests included), and policy is decided again
+//! now. Then the program digests are pinned for the spawn-time check and
+//! [`crate::exec::apply::execute`] runs the document with the events going to the
+//! journal, the progress display and the final report. Exit codes: 0 everything
+//! succeeded (or `--dry-run`), 1 invalid catalog, invalid parameters, a denied
+//! step, a stale plan or an unexpected digest, 2 usage error or an unusable plan
+//! file, 4 something failed while running, 130 interrupted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
-use super::plan::WorkflowInputs;
-use crate::catalog::{self, CheckedCatalog};
+use crate::catalog::CheckedCatalog;
 use crate::cli::{ApplyArgs, OutputFormat, SelectorArgs};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
@@ -30,9 +33,9 @@ use crate::exec::journal::{self, Journal};
 use crate::exec::lifecycle::{self, Context, ModuleSpec};
 use crate::exec::process::{Cancel, Spec};
 use crate::exec::redact::{self, Redacting};
+use crate::plan;
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
-use crate::plan::{self, PlanError, Request};
 use crate::registry::Action;
 use crate::registry::{Criticality, Registry};
 use crate::report::diagnostics::Summary;
@@ -40,6 +43,7 @@ use crate::report::execution::{self, ReportFormat};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::Printer;
+use crate::request::{self, Purpose};
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
@@ -58,8 +62,8 @@ pub(crate) fn run(
         color: config.color_stderr,
     };
     let planned = match &args.plan {
-        Some(path) => from_plan_file(path, &args.select, channel, printer),
-        None => from_selectors(args, config, channel, printer),
+        Some(path) => from_plan_file(path, args, config, channel, printer, leftovers),
+        None => from_selectors(args, config, channel, printer, leftovers),
     };
     let (doc, root_dir, checked) = match planned {
         Ok(planned) => planned,
@@ -73,7 +77,13 @@ pub(crate) fn run(
         leftovers.keep((doc, checked));
         return ExitStatus::Success;
     }
-    warn_if_policy_is_not_now(args, &doc, printer);
+    // Checked again just before each program starts (see `exec::programs`).
+    crate::exec::programs::pin(
+        doc.inputs
+            .programs
+            .iter()
+            .map(|p| (root_dir.join(&p.file), p.sha256.clone())),
+    );
     let needed = needed(&doc, &root_dir, &checked.registry);
     let reads = journal_inputs(args, config, &checked);
     // The run reads the document and `needed` only: the catalog goes now, so the
@@ -84,39 +94,13 @@ pub(crate) fn run(
     status
 }
 
-/// Change windows and maintenance mode decided for the plan's instant: `--at`,
-/// `SOURCE_DATE_EPOCH`, or when a saved plan was made. The actions run now, so an
-/// instant more than a few minutes away is said before anything runs (not under
-/// the deterministic setting, whose golden reports fix the instant on purpose).
-fn warn_if_policy_is_not_now(args: &ApplyArgs, doc: &PlanDocument, printer: &mut Printer) {
-    const SLACK_SECONDS: i64 = 300;
-    if args.exec.deterministic || ids::deterministic_from_env() {
-        return;
+/// What an `apply` is for: a dry run may be moved in time, an execution not.
+fn purpose(args: &ApplyArgs) -> Purpose {
+    if args.dry_run {
+        Purpose::DryRun
+    } else {
+        Purpose::Execute { command: "apply" }
     }
-    let apart = jiff::Timestamp::now().as_second() - doc.evaluated_at.as_second();
-    if apart.abs() <= SLACK_SECONDS {
-        return;
-    }
-    let source = match (doc.clock, &args.plan) {
-        (plan::Clock::Fixed, _) => "`--at`",
-        (plan::Clock::SourceDateEpoch, _) => "`SOURCE_DATE_EPOCH`",
-        (plan::Clock::Now, Some(_)) => "when the plan was made",
-        (plan::Clock::Now, None) => return,
-    };
-    let (amount, direction) = (
-        apart.unsigned_abs(),
-        if apart > 0 { "ago" } else { "from now" },
-    );
-    let span = match amount {
-        s if s < 7_200 => format!("{} minutes", s / 60),
-        s if s < 172_800 => format!("{} hours", s / 3_600),
-        s => format!("{} days", s / 86_400),
-    };
-    printer.err(&format!(
-        "warning: policy (change windows, maintenance mode) was evaluated at {} ({source}), \
-         {span} {direction}; the actions run now\n",
-        doc.evaluated_at
-    ));
 }
 
 fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) -> ExitStatus {
@@ -135,16 +119,18 @@ fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) 
 
 type Planned = (PlanDocument, PathBuf, Box<CheckedCatalog>);
 
-/// Plan from the selectors, as `rune plan` would.
+/// Plan from the selectors, as `rune plan` would, at the real instant unless
+/// this is a dry run.
 fn from_selectors(
     args: &ApplyArgs,
     config: &Config,
     channel: Channel,
     printer: &mut Printer,
+    leftovers: &mut super::Leftovers,
 ) -> Result<Planned, ExitStatus> {
     let select = &args.select;
-    let mut problems = super::plan::check_flags(select);
-    let instant = super::plan::instant(select, config);
+    let mut problems = request::check_flags(select);
+    let instant = request::instant(select, config, purpose(args));
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
@@ -153,70 +139,26 @@ fn from_selectors(
         _ => return Err(usage(printer, problems, channel)),
     };
     let paths = config.catalog_paths(&[]);
-    let mut checked = match catalog::load_valid(&paths) {
-        Ok(checked) => Box::new(checked),
-        Err(checked) => return Err(super::refuse_catalog(&checked, channel, printer)),
-    };
-    super::show_warnings(&checked, config, printer);
-    let params = match &select.action {
-        Some(name) => match super::plan::action_params(select, name, &mut checked) {
-            Ok(params) => params,
-            Err((kind, d)) => return Err(super::plan::refuse(printer, &checked, kind, d, channel)),
-        },
-        None => Map::new(),
-    };
-    let request = Request {
-        targets: select.targets.clone(),
-        action: select.action.clone(),
-        params,
-        at,
-        clock,
-        acks: select.acks.clone(),
-        reason: select.reason.clone(),
+    let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
+    let ask = match request::selected(select, (at, clock), &mut checked) {
+        Ok(ask) => ask,
+        Err((kind, d)) => return Err(request::refuse(printer, &checked, kind, d, channel)),
     };
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = CatalogRoot::new(&paths, &cwd);
-    let doc = match &select.workflow {
-        Some(name) => super::plan::workflow_document(
-            &mut checked,
-            request,
-            name,
-            WorkflowInputs::Flags(select),
-            &root,
-            channel,
-            printer,
-        )?,
-        None => build(&checked, request, &root, channel, printer)?,
-    };
+    let doc = request::document(
+        &mut checked,
+        ask.request,
+        ask.workflow,
+        &root,
+        purpose(args),
+        channel,
+        printer,
+    )?;
+    let mut doc = doc;
     let root_dir = absolute(&cwd.join(&doc.inputs.catalog_root));
+    doc.inputs.programs = crate::plan::programs::digests(&doc, &root_dir);
     Ok((doc, root_dir, checked))
-}
-
-/// Plan `request` on `checked`; a denied step refuses the whole plan.
-fn build(
-    checked: &CheckedCatalog,
-    request: Request,
-    root: &CatalogRoot,
-    channel: Channel,
-    printer: &mut Printer,
-) -> Result<PlanDocument, ExitStatus> {
-    let refuse =
-        |printer: &mut Printer, kind, d| super::plan::refuse(printer, checked, kind, d, channel);
-    let plan = match plan::plan(&checked.registry, &checked.graph, request) {
-        Ok(plan) => plan,
-        Err(PlanError::Usage(d)) => return Err(refuse(printer, Refused::Usage, d)),
-        Err(PlanError::Invalid(d)) => return Err(refuse(printer, Refused::InvalidRequest, d)),
-    };
-    let denials = super::plan::policy_denials(&plan, checked);
-    if !denials.is_empty() {
-        return Err(refuse(printer, Refused::Denied, denials));
-    }
-    Ok(PlanDocument::new(
-        plan,
-        &checked.registry,
-        &checked.sources,
-        root,
-    ))
 }
 
 fn plan_file_error(path: &Path, why: &str) -> Diagnostic {
@@ -231,13 +173,9 @@ fn plan_file_error(path: &Path, why: &str) -> Diagnostic {
     .with_help("save a plan with `rune plan --out FILE`; `rune schema plan` describes the format")
 }
 
-/// Read a saved plan, read its catalogs again and refuse it if anything changed.
-fn from_plan_file(
-    path: &Path,
-    select: &SelectorArgs,
-    channel: Channel,
-    printer: &mut Printer,
-) -> Result<Planned, ExitStatus> {
+/// The selector flags given with a saved plan: it records what to run, and they
+/// could not change it.
+fn refuse_selectors_with_plan(select: &SelectorArgs) -> Option<Diagnostic> {
     let given: Vec<&str> = [
         select.workflow.as_ref().map(|_| "--workflow"),
         (!select.inputs.is_empty()).then_some("--input"),
@@ -253,21 +191,50 @@ fn from_plan_file(
     .into_iter()
     .flatten()
     .collect();
-    if !given.is_empty() {
-        let d = Diagnostic::new(
+    (!given.is_empty()).then(|| {
+        Diagnostic::new(
             Code::InvalidFlags,
             format!(
                 "a saved plan already records what to run; {} cannot change it",
                 given.join(", ")
             ),
         )
-        .with_help("drop the flags, or plan again with them: `rune plan ... --out FILE`");
-        return Err(usage(printer, vec![d], channel));
+        .with_help("drop the flags, or plan again with them: `rune plan ... --out FILE`")
+    })
+}
+
+/// `--expect-digest` as 64 lowercase hex digits (`sha256:` prefix and case
+/// accepted, as digests are written in both ways).
+fn expected_digest(given: &str) -> Result<String, Diagnostic> {
+    let hex = given.trim();
+    let hex = hex
+        .strip_prefix("sha256:")
+        .unwrap_or(hex)
+        .to_ascii_lowercase();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(hex);
     }
-    let doc = match read_plan(path) {
-        Ok(doc) => doc,
-        Err(why) => return Err(usage(printer, vec![plan_file_error(path, &why)], channel)),
-    };
+    Err(Diagnostic::new(
+        Code::InvalidFlags,
+        format!(
+            "--expect-digest {} is not a sha256 digest",
+            crate::schema::quote(given)
+        ),
+    )
+    .with_help("pass the 64 hex digits `rune plan --out FILE` printed (or `sha256sum FILE` shows)"))
+}
+
+/// Read a saved plan, read its catalogs again, refuse it if anything changed or
+/// if policy, decided again now, no longer allows it.
+fn from_plan_file(
+    path: &Path,
+    args: &ApplyArgs,
+    config: &Config,
+    channel: Channel,
+    printer: &mut Printer,
+    leftovers: &mut super::Leftovers,
+) -> Result<Planned, ExitStatus> {
+    let doc = read_expected(path, args, channel, printer)?;
     // `plan --out` counts the root from where the file really is (a symlinked
     // `--out` from its target), so a plan read through a link counts from there too.
     let real = std::fs::canonicalize(path).ok();
@@ -276,78 +243,213 @@ fn from_plan_file(
         _ => PathBuf::from("."),
     };
     let root_dir = absolute(&plan_dir.join(&doc.inputs.catalog_root));
-    // Every recorded file must still be there; one that is not is named, not
-    // reported as an I/O error of the catalog.
+    let paths = match recorded_catalog_files(&doc, &root_dir) {
+        Ok(paths) => paths,
+        Err(Unusable::Outside(d)) => return Err(usage(printer, vec![d], channel)),
+        Err(Unusable::Stale(stale)) => {
+            return Err(refuse_stale(printer, &doc, path, stale, channel))
+        }
+    };
+    let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
+    let invalid = request::check_recorded_params(&checked, &doc);
+    if !invalid.is_empty() {
+        let kind = Refused::InvalidRequest;
+        return Err(request::refuse(printer, &checked, kind, invalid, channel));
+    }
+    // First the plan exactly as it was made (at its recorded instant): any
+    // difference is a plan edited or a catalog changed since.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = CatalogRoot::new(std::slice::from_ref(&root_dir), &cwd);
+    let mut again = request::document(
+        &mut checked,
+        request::recorded(&doc, doc.evaluated_at, doc.clock),
+        request::recorded_workflow(&doc),
+        &root,
+        Purpose::DryRun,
+        channel,
+        printer,
+    )?;
+    again.inputs.programs = crate::plan::programs::digests(&again, &root_dir);
+    let stale = differences(&doc, again);
+    if !stale.is_empty() {
+        return Err(refuse_stale(printer, &doc, path, stale, channel));
+    }
+    if let Purpose::Execute { .. } = purpose(args) {
+        decide_again_now(&doc, path, &mut checked, channel, printer)?;
+    }
+    Ok((doc, root_dir, checked))
+}
+
+/// The saved plan at `path`, with no selector flags beside it, and with the
+/// sha256 `--expect-digest` names if it names one.
+fn read_expected(
+    path: &Path,
+    args: &ApplyArgs,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<PlanDocument, ExitStatus> {
+    let mut problems: Vec<Diagnostic> = refuse_selectors_with_plan(&args.select)
+        .into_iter()
+        .collect();
+    let expected = match args.expect_digest.as_deref().map(expected_digest) {
+        Some(Err(d)) => {
+            problems.push(d);
+            None
+        }
+        Some(Ok(hex)) => Some(hex),
+        None => None,
+    };
+    if !problems.is_empty() {
+        return Err(usage(printer, problems, channel));
+    }
+    let (doc, digest) = match read_plan(path) {
+        Ok(read) => read,
+        Err(why) => return Err(usage(printer, vec![plan_file_error(path, &why)], channel)),
+    };
+    if let Some(expected) = expected.filter(|e| *e != digest) {
+        let d = Diagnostic::new(
+            Code::UnexpectedPlanDigest,
+            format!(
+                "the plan `{}` is not the plan expected: its sha256 is {digest}, not {expected}",
+                untrusted(&crate::source::display_name(path))
+            ),
+        )
+        .with_help("apply the plan that was approved, or approve this one and pass its digest");
+        return Err(refuse_plan(printer, d, channel));
+    }
+    Ok(doc)
+}
+
+/// Policy decided again at the real instant for the saved `doc`: a window that
+/// has closed since the plan was made, or maintenance mode turned on, refuses it
+/// (exit 1), naming the rule.
+fn decide_again_now(
+    doc: &PlanDocument,
+    path: &Path,
+    checked: &mut CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<(), ExitStatus> {
+    let (now, clock) = request::now();
+    let ask = request::recorded(doc, now, clock);
+    let planned = match request::compute(checked, ask, request::recorded_workflow(doc)) {
+        Ok(planned) => planned,
+        Err((kind, d)) => return Err(request::refuse(printer, checked, kind, d, channel)),
+    };
+    let purpose = Purpose::Execute { command: "apply" };
+    let mut denials = request::policy_denials(&planned, checked, purpose);
+    if denials.is_empty() {
+        return Ok(());
+    }
+    for d in &mut denials {
+        d.message = format!(
+            "the plan `{}` was allowed at {}, but policy decided again now ({now}) refuses it: {}",
+            untrusted(&crate::source::display_name(path)),
+            doc.evaluated_at,
+            d.message
+        );
+    }
+    Err(request::refuse(
+        printer,
+        checked,
+        Refused::Denied,
+        denials,
+        channel,
+    ))
+}
+
+/// Why a saved plan's catalog files cannot be read.
+enum Unusable {
+    /// A recorded path leads outside the catalog root: refused unread.
+    Outside(Diagnostic),
+    /// Files missing or changed since the plan was made.
+    Stale(Vec<String>),
+}
+
+/// The catalog files a saved plan records, under `root_dir`, each checked
+/// against its recorded digest before anything parses it. A plan file is
+/// untrusted input: a path that leaves the root (absolute, `..`) is refused
+/// without being read, and a file whose bytes are not the ones recorded is
+/// reported as changed, never parsed, so no error quotes a file the plan was
+/// not made from (`inputs.files` naming a file only root may read, say).
+fn recorded_catalog_files(doc: &PlanDocument, root_dir: &Path) -> Result<Vec<PathBuf>, Unusable> {
+    use sha2::{Digest, Sha256};
+    let outside: Vec<&str> = doc
+        .inputs
+        .files
+        .iter()
+        .map(|f| f.file.as_str())
+        .filter(|f| !inside_root(f))
+        .collect();
+    if let Some(first) = outside.first() {
+        return Err(Unusable::Outside(
+            Diagnostic::new(
+                Code::UnusablePlanFile,
+                format!(
+                    "the plan names the catalog file `{}` outside its catalog root{}: a plan names its catalog files inside `inputs.catalog_root`, so it was not read",
+                    untrusted(first),
+                    match outside.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more)", n - 1),
+                    }
+                ),
+            )
+            .with_help("plan again with `rune plan ... --out FILE`; a plan made by rune never names such a path"),
+        ));
+    }
     let mut stale = Vec::new();
     let mut paths = Vec::new();
     for f in &doc.inputs.files {
         let file = root_dir.join(&f.file);
-        if file.is_file() {
+        let bytes = match std::fs::metadata(&file) {
+            // Too large to be a catalog: the load refuses it by size, unread.
+            Ok(meta) if meta.is_file() && meta.len() > crate::loader::MAX_FILE_BYTES => {
+                paths.push(file);
+                continue;
+            }
+            Ok(meta) if meta.is_file() => std::fs::read(&file),
+            _ => {
+                stale.push(format!("`{}` is missing", untrusted(&f.file)));
+                continue;
+            }
+        };
+        let Ok(bytes) = bytes else {
+            // Unreadable now: the catalog load reports why, naming the file only.
+            paths.push(file);
+            continue;
+        };
+        let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+        let digest: String = Sha256::digest(text)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if digest == f.sha256 {
             paths.push(file);
         } else {
-            stale.push(format!("`{}` is missing", untrusted(&f.file)));
+            stale.push(format!("`{}` changed", untrusted(&f.file)));
         }
     }
-    if !stale.is_empty() {
-        return Err(refuse_stale(printer, &doc, path, stale, channel));
+    if stale.is_empty() {
+        Ok(paths)
+    } else {
+        Err(Unusable::Stale(stale))
     }
-    let mut checked = match catalog::load_valid(&paths) {
-        Ok(checked) => Box::new(checked),
-        Err(checked) => return Err(super::refuse_catalog(&checked, channel, printer)),
-    };
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let root = CatalogRoot::new(std::slice::from_ref(&root_dir), &cwd);
-    let request = Request {
-        targets: doc.request.targets.clone(),
-        action: doc.request.action.clone(),
-        params: doc
-            .actions
-            .first()
-            .map(|a| a.params.clone())
-            .unwrap_or_default(),
-        at: doc.evaluated_at,
-        clock: doc.clock,
-        acks: doc.request.acks.clone(),
-        reason: doc.request.reason.clone(),
-    };
-    // Parameters were validated when the plan was made; an action that changed
-    // since shows as a changed file.
-    let again = match (&doc.request.workflow, &doc.workflow) {
-        // A workflow plan is planned again from its recorded name and inputs
-        // (checked again against the workflow's inputs schema).
-        (Some(name), Some(workflow)) => super::plan::workflow_document(
-            &mut checked,
-            request,
-            name,
-            WorkflowInputs::Recorded(&workflow.inputs),
-            &root,
-            channel,
-            printer,
-        )?,
-        _ => build(&checked, request, &root, channel, printer)?,
-    };
-    let before: BTreeMap<&str, &str> = doc
-        .inputs
-        .files
-        .iter()
-        .map(|f| (f.file.as_str(), f.sha256.as_str()))
-        .collect();
-    let now: BTreeMap<&str, &str> = again
-        .inputs
-        .files
-        .iter()
-        .map(|f| (f.file.as_str(), f.sha256.as_str()))
-        .collect();
-    for (file, digest) in &before {
-        match now.get(file) {
-            Some(d) if d == digest => {}
-            Some(_) => stale.push(format!("`{}` changed", untrusted(file))),
-            None => stale.push(format!("`{}` is no longer read", untrusted(file))),
-        }
-    }
-    for file in now.keys().filter(|f| !before.contains_key(*f)) {
-        stale.push(format!("`{}` is new", untrusted(file)));
-    }
+}
+
+/// Whether a recorded catalog file stays inside the root: relative, made of
+/// plain names only (no `..`, no root, no `.` games).
+fn inside_root(file: &str) -> bool {
+    let path = Path::new(file);
+    !file.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// How `again` (planned now from the same catalogs and request) differs from the
+/// saved `doc`, as the reasons a stale plan is refused; empty when equal.
+fn differences(doc: &PlanDocument, again: PlanDocument) -> Vec<String> {
+    let mut stale = changed_files(&doc.inputs.files, &again.inputs.files, "");
     if stale.is_empty() && again.inputs.catalog_sha256 != doc.inputs.catalog_sha256 {
         stale.push("the catalog digest differs".to_string());
     }
@@ -355,52 +457,93 @@ fn from_plan_file(
         stale
             .push("the policy inputs digest differs (the recorded request was edited)".to_string());
     }
-    if stale.is_empty() {
-        // The digests bind the catalog and the request; the steps must be exactly
-        // what they plan now. Anything else (an edited command line, timeout,
-        // parameter or decision) is a plan that was changed after it was made, and
-        // runs nothing: a reviewed plan may not name a program its catalog does not.
-        let mut replanned = again;
-        replanned.inputs.catalog_root = doc.inputs.catalog_root.clone();
-        if replanned != doc {
-            let differs = [
-                ("startup", replanned.startup != doc.startup),
-                ("actions", replanned.actions != doc.actions),
-                ("shutdown", replanned.shutdown != doc.shutdown),
-                (
-                    "critical_path",
-                    replanned.critical_path != doc.critical_path,
-                ),
-                ("summary", replanned.summary != doc.summary),
-                ("request", replanned.request != doc.request),
-                ("inputs", replanned.inputs != doc.inputs),
-                ("workflow", replanned.workflow != doc.workflow),
-            ]
-            .into_iter()
-            .filter_map(|(name, differs)| differs.then_some(name))
-            .collect::<Vec<_>>();
-            let at = match (serde_json::to_value(&doc), serde_json::to_value(&replanned)) {
-                (Ok(saved), Ok(fresh)) => first_difference(&saved, &fresh, String::new()),
-                _ => None,
-            };
-            stale.push(format!(
-                "its {} differ from what the catalogs plan now (the plan file was edited{})",
-                if differs.is_empty() {
-                    "contents".to_string()
-                } else {
-                    differs.join(", ")
-                },
-                match at {
-                    Some(at) => format!("; first at `{}`", untrusted(&at)),
-                    None => String::new(),
-                }
-            ));
+    stale.extend(changed_files(
+        &doc.inputs.programs,
+        &again.inputs.programs,
+        "the program ",
+    ));
+    if !stale.is_empty() {
+        return stale;
+    }
+    // The digests bind the catalog, the request and the programs; the steps must
+    // be exactly what they plan now. Anything else (an edited command line,
+    // timeout, parameter or decision) is a plan that was changed after it was
+    // made, and runs nothing: a reviewed plan may not name a program its catalog
+    // does not.
+    let mut replanned = again;
+    replanned.inputs.catalog_root = doc.inputs.catalog_root.clone();
+    if replanned != *doc {
+        stale.push(edited(doc, &replanned));
+    }
+    stale
+}
+
+/// Each recorded file (`what` says which kind) that changed, is gone or is new.
+fn changed_files(
+    recorded: &[crate::plan::document::FileDigest],
+    now: &[crate::plan::document::FileDigest],
+    what: &str,
+) -> Vec<String> {
+    let before: BTreeMap<&str, &str> = recorded
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    let after: BTreeMap<&str, &str> = now
+        .iter()
+        .map(|f| (f.file.as_str(), f.sha256.as_str()))
+        .collect();
+    let mut stale = Vec::new();
+    for (file, digest) in &before {
+        match after.get(file) {
+            Some(d) if d == digest => {}
+            Some(_) => stale.push(format!(
+                "{what}`{}` changed since planning",
+                untrusted(file)
+            )),
+            None => stale.push(format!("{what}`{}` is no longer there", untrusted(file))),
         }
     }
-    if !stale.is_empty() {
-        return Err(refuse_stale(printer, &doc, path, stale, channel));
+    for file in after.keys().filter(|f| !before.contains_key(*f)) {
+        stale.push(format!("{what}`{}` is new since planning", untrusted(file)));
     }
-    Ok((doc, root_dir, checked))
+    stale
+}
+
+/// Where a plan that digests cannot tell apart from a fresh one differs: the
+/// sections, and the first field.
+fn edited(doc: &PlanDocument, replanned: &PlanDocument) -> String {
+    let differs = [
+        ("startup", replanned.startup != doc.startup),
+        ("actions", replanned.actions != doc.actions),
+        ("shutdown", replanned.shutdown != doc.shutdown),
+        (
+            "critical_path",
+            replanned.critical_path != doc.critical_path,
+        ),
+        ("summary", replanned.summary != doc.summary),
+        ("request", replanned.request != doc.request),
+        ("inputs", replanned.inputs != doc.inputs),
+        ("workflow", replanned.workflow != doc.workflow),
+    ]
+    .into_iter()
+    .filter_map(|(name, differs)| differs.then_some(name))
+    .collect::<Vec<_>>();
+    let at = match (serde_json::to_value(doc), serde_json::to_value(replanned)) {
+        (Ok(saved), Ok(fresh)) => first_difference(&saved, &fresh, String::new()),
+        _ => None,
+    };
+    format!(
+        "its {} differ from what the catalogs plan now (the plan file was edited{})",
+        if differs.is_empty() {
+            "contents".to_string()
+        } else {
+            differs.join(", ")
+        },
+        match at {
+            Some(at) => format!("; first at `{}`", untrusted(&at)),
+            None => String::new(),
+        }
+    )
 }
 
 /// The path (`actions[0].workflow.needs`) of the first place `saved` and `fresh`
@@ -450,6 +593,11 @@ fn refuse_stale(
         ),
     )
     .with_help("plan again (`rune plan ... --out FILE`), review it, and apply the new plan");
+    refuse_plan(printer, d, channel)
+}
+
+/// Refuse a saved plan (exit 1) before its catalogs are read.
+fn refuse_plan(printer: &mut Printer, d: Diagnostic, channel: Channel) -> ExitStatus {
     let nothing_read = SourceMap::default();
     refusal::report(
         printer,
@@ -463,7 +611,11 @@ fn refuse_stale(
     )
 }
 
-fn read_plan(path: &Path) -> Result<PlanDocument, String> {
+/// The saved plan at `path` and the sha256 of the bytes read (the ones parsed,
+/// so `--expect-digest` checks exactly what runs). A key twice in one object is
+/// refused: which of the two a reader takes is not something a reviewer sees.
+fn read_plan(path: &Path) -> Result<(PlanDocument, String), String> {
+    use sha2::{Digest, Sha256};
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a regular file".to_string());
@@ -475,9 +627,16 @@ fn read_plan(path: &Path) -> Result<PlanDocument, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     // An editor may save a byte-order mark; catalogs accept one too.
     let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    serde_json::from_slice(json).map_err(|e| format!("not a plan document: {e}"))
+    crate::plan::strict::refuse_duplicate_keys(json)
+        .map_err(|e| format!("not a plan document: {e}"))?;
+    let doc = serde_json::from_slice(json).map_err(|e| format!("not a plan document: {e}"))?;
+    Ok((doc, digest))
 }
 
 /// `path` made absolute (lexically), so a program path joined to it means the same
@@ -761,24 +920,37 @@ fn execute(
     drop(sink);
     drop(fanout);
     let report = collect.finish();
+    let status = print_final(printer, &report, mode, args, journal.as_ref());
+    drop(progress_failed);
+    status
+}
+
+/// Print the final report in the format the progress mode and `--format` call
+/// for, and say whether the journal is whole; the run's exit code.
+fn print_final(
+    printer: &mut Printer,
+    report: &execution::Report,
+    mode: ProgressMode,
+    args: &ApplyArgs,
+    journal: Option<&Journal>,
+) -> ExitStatus {
     let format = match mode {
         ProgressMode::Json => ReportFormat::JsonLine,
-        _ if json => ReportFormat::JsonDocument,
+        _ if args.format == OutputFormat::Json => ReportFormat::JsonDocument,
         _ => ReportFormat::Human {
             color: execution::stdout_color(args.color.color),
         },
     };
-    let status = execution::print(printer, &report, format);
-    if let Some(e) = journal.as_ref().and_then(Journal::take_failure) {
+    let status = execution::print(printer, report, format);
+    if let Some(e) = journal.and_then(Journal::take_failure) {
         // The run's own exit code stands (as for `rune run`): turning a 4 or a
         // 130 into 2 would hide how the run went.
         printer.err(&format!(
             "warning: the journal `{}` is incomplete: a write failed, and nothing was journaled after it: {e}\n",
             untrusted(&crate::source::display_name(
-                journal.as_ref().map_or(Path::new(""), |j| j.path())
+                journal.map_or(Path::new(""), |j| j.path())
             ))
         ));
     }
-    drop(progress_failed);
     status
 }

@@ -23,15 +23,10 @@ pub(crate) fn run(
         json: args.format == GraphFormat::Json,
         color: config.color_stderr,
     };
-    let checked = match crate::catalog::load_valid(&paths) {
+    let checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
         Ok(checked) => checked,
-        Err(checked) => {
-            let status = super::refuse_catalog(&checked, channel, printer);
-            leftovers.keep(checked);
-            return status;
-        }
+        Err(status) => return status,
     };
-    super::show_warnings(&checked, config, printer);
     let (registry, graph) = (&checked.registry, &checked.graph);
     if let Some(name) = &args.workflow {
         let found = crate::plan::workflow::find_workflow(registry, name, "--workflow")
@@ -56,7 +51,7 @@ pub(crate) fn run(
                 }
                 ExitStatus::Success
             }
-            Err((kind, d)) => super::plan::refuse(printer, &checked, kind, d, channel),
+            Err((kind, d)) => crate::request::refuse(printer, &checked, kind, d, channel),
         };
         leftovers.keep(checked);
         return status;

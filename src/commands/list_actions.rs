@@ -19,15 +19,10 @@ pub(crate) fn run(
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
     };
-    let checked = match crate::catalog::load_valid(&paths) {
+    let checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
         Ok(checked) => checked,
-        Err(checked) => {
-            let status = super::refuse_catalog(&checked, channel, printer);
-            leftovers.keep(checked);
-            return status;
-        }
+        Err(status) => return status,
     };
-    super::show_warnings(&checked, config, printer);
     let registry = &checked.registry;
     if let Some(name) = &args.module {
         if let Err(d) = crate::plan::find_module(registry, name, "--module") {

@@ -51,6 +51,29 @@ pub(crate) fn dispatch(
     }
 }
 
+/// Load and check the catalogs at `paths`, showing a valid catalog's warnings; a
+/// catalog that cannot be used is refused here (see [`refuse_catalog`]), and kept
+/// in `leftovers` so its memory is freed where the caller frees everything.
+fn load_catalog(
+    paths: &[std::path::PathBuf],
+    channel: crate::report::refusal::Channel,
+    config: &Config,
+    printer: &mut Printer,
+    leftovers: &mut Leftovers,
+) -> Result<Box<CheckedCatalog>, ExitStatus> {
+    match crate::catalog::load_valid(paths) {
+        Ok(checked) => {
+            show_warnings(&checked, config, printer);
+            Ok(Box::new(checked))
+        }
+        Err(checked) => {
+            let status = refuse_catalog(&checked, channel, printer);
+            leftovers.keep(checked);
+            Err(status)
+        }
+    }
+}
+
 /// Report a catalog that [`crate::catalog::load_valid`] refused: unreadable (exit 2)
 /// or invalid (exit 1).
 fn refuse_catalog(

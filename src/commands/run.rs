@@ -3,7 +3,8 @@
 //! The same path as `rune plan --action`: flags checked before any I/O, the catalog
 //! loaded and checked (an invalid one refused with `validate`'s report), parameters
 //! typed and validated against the input_schema, the plan built so policy decides
-//! exactly as it would for `plan` and `apply`. Then only the action's plugin runs,
+//! exactly as it would for `plan` and `apply`, at the real instant unless this is a
+//! dry run (`--at` needs `--dry-run`). Then only the action's plugin runs,
 //! through [`crate::exec::mediation`]; no module lifecycle. Exit codes: 0 the action
 //! succeeded (or `--dry-run` allowed it), 1 invalid catalog, invalid parameters or a
 //! policy denial, 2 usage error, 4 the action failed (its EPS error reported), 130
@@ -13,7 +14,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::catalog;
+use crate::catalog::CheckedCatalog;
 use crate::cli::{RunArgs, RunOutput};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
@@ -22,18 +23,28 @@ use crate::exec::event::{Collect, Event, Fanout, Outcome, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::journal::{self, Journal};
 use crate::exec::mediation::{ActionCall, Mediator, Node, Via};
-use crate::exec::process::Cancel;
-use crate::params;
+use crate::exec::process::{Cancel, Spec};
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::Summary;
 use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::run::{CommandLine, DecisionRecord, RunOutcome, RunReport};
 use crate::report::Printer;
+use crate::request::Purpose;
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// The step id of the one request `rune run` makes.
 const STEP: u64 = 1;
+
+/// What `rune run` checked before any I/O: the node, the policy instant and the
+/// journal.
+struct Checked {
+    node: Node,
+    at: Timestamp,
+    clock: Clock,
+    purpose: Purpose,
+    journal: Option<Journal>,
+}
 
 /// Run `rune run`.
 pub(crate) fn run(
@@ -47,19 +58,58 @@ pub(crate) fn run(
         json,
         color: config.color_stderr,
     };
-    let nothing_read = SourceMap::default();
-    let usage = |printer: &mut Printer, diagnostics: Vec<Diagnostic>| {
-        let refusal = Refusal {
-            kind: Refused::Usage,
-            diagnostics,
-            sources: &nothing_read,
-            summary: Summary::default(),
-        };
-        refusal::report(printer, refusal, channel)
+    let flags = match check_command_line(args, config) {
+        Ok(flags) => flags,
+        Err(problems) => return usage(printer, problems, channel),
     };
+    let paths = config.catalog_paths(&[]);
+    let mut checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
+        Ok(checked) => checked,
+        Err(status) => return status,
+    };
+    let run_ids = run_ids(args, &flags);
+    let status = match decide(args, &flags, &run_ids, &mut checked, channel, printer) {
+        Ok(decided) => {
+            let Decided {
+                module,
+                action,
+                command,
+                step,
+                mut report,
+            } = decided;
+            if !args.dry_run {
+                let module = &checked.registry.modules[module];
+                let call = Call {
+                    module: &module.name.value,
+                    action: &module.actions[action],
+                    command: &command,
+                    step: &step,
+                };
+                execute(&call, &flags, &run_ids, &mut report);
+            }
+            finish(printer, &report, json, flags.journal.as_ref())
+        }
+        Err(status) => status,
+    };
+    leftovers.keep(checked);
+    status
+}
 
-    // Every flag problem at once, before any I/O.
-    let mut problems = check_flags(args);
+fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) -> ExitStatus {
+    let nothing_read = SourceMap::default();
+    let refusal = Refusal {
+        kind: Refused::Usage,
+        diagnostics,
+        sources: &nothing_read,
+        summary: Summary::default(),
+    };
+    refusal::report(printer, refusal, channel)
+}
+
+/// Every flag problem at once, before any I/O.
+fn check_command_line(args: &RunArgs, config: &Config) -> Result<Checked, Vec<Diagnostic>> {
+    let mut problems =
+        crate::request::check_run_flags(&args.params, args.reason.as_deref(), &args.acks);
     let node = match Node::parse(&args.node) {
         Ok(node) => Some(node),
         Err(unsupported) => {
@@ -78,113 +128,128 @@ pub(crate) fn run(
             None
         }
     };
-    let instant = super::plan::instant_at(args.at.as_deref(), config);
+    let purpose = if args.dry_run {
+        Purpose::DryRun
+    } else {
+        Purpose::Execute { command: "run" }
+    };
+    let instant = crate::request::instant_at(args.at.as_deref(), config, purpose);
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
-    let paths = config.catalog_paths(&[]);
-    let journal = match &args.exec.journal {
-        Some(path) => match Journal::open_checked(path, &journal_inputs(args, &paths)) {
-            Ok(journal) => Some(journal),
-            Err(e) => {
-                problems.push(
-                    Diagnostic::new(
-                        Code::InvalidFlags,
-                        format!(
-                            "cannot open --journal `{}`: {e}",
-                            crate::source::display_name(path)
-                        ),
-                    )
-                    .with_help("name a regular file in a directory that exists; it is appended to, never truncated"),
-                );
-                None
-            }
-        },
-        None => None,
-    };
-    let (Some(node), Ok((at, clock)), true) = (node, instant, problems.is_empty()) else {
-        return usage(printer, problems);
-    };
+    let journal = open_journal(args, &config.catalog_paths(&[]), &mut problems);
+    match (node, instant) {
+        (Some(node), Ok((at, clock))) if problems.is_empty() => Ok(Checked {
+            node,
+            at,
+            clock,
+            purpose,
+            journal,
+        }),
+        _ => Err(problems),
+    }
+}
 
-    let mut checked = match catalog::load_valid(&paths) {
-        Ok(checked) => checked,
-        Err(checked) => {
-            let status = super::refuse_catalog(&checked, channel, printer);
-            leftovers.keep(checked);
-            return status;
+/// `--journal`, opened before anything runs; a failure is one more usage problem.
+fn open_journal(
+    args: &RunArgs,
+    catalog_paths: &[std::path::PathBuf],
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Journal> {
+    let path = args.exec.journal.as_ref()?;
+    match Journal::open_checked(path, &journal_inputs(args, catalog_paths)) {
+        Ok(journal) => Some(journal),
+        Err(e) => {
+            problems.push(
+                Diagnostic::new(
+                    Code::InvalidFlags,
+                    format!(
+                        "cannot open --journal `{}`: {e}",
+                        crate::source::display_name(path)
+                    ),
+                )
+                .with_help("name a regular file in a directory that exists; it is appended to, never truncated"),
+            );
+            None
         }
-    };
-    super::show_warnings(&checked, config, printer);
-    let (m, a) = match plan::find_action(&checked.registry, &args.action) {
-        Ok(found) => found,
-        Err(d) => {
-            let d = Diagnostic::new(
-                Code::UnknownAction,
-                d.message.replacen("--action names", "rune run names", 1),
-            )
-            .with_help(d.help.clone().unwrap_or_default());
-            return super::plan::refuse(printer, &checked, Refused::Usage, vec![d], channel);
-        }
-    };
-    let params = match super::plan::typed_params(
-        &args.params,
-        args.params_file.as_deref(),
-        m,
-        a,
-        &mut checked,
-    )
-    // Exit 1 like a denial, reported with the diagnostics only.
-    .map_err(|(kind, d)| match kind {
-        Refused::InvalidRequest => (Refused::Denied, d),
-        other => (other, d),
-    }) {
-        Ok(params) => params,
-        Err((kind, diagnostics)) => {
-            let status = super::plan::refuse(printer, &checked, kind, diagnostics, channel);
-            if kind == Refused::Denied && !json {
-                printer.err("error: not run: the parameters are invalid\n");
-            }
-            return status;
-        }
-    };
+    }
+}
+
+/// The request decided: what runs, and the report it starts.
+struct Decided {
+    module: usize,
+    action: usize,
+    command: Spec,
+    step: plan::ActionStep,
+    report: RunReport,
+}
+
+/// One plugin call, ready to run.
+struct Call<'a> {
+    module: &'a str,
+    action: &'a crate::registry::Action,
+    command: &'a Spec,
+    step: &'a plan::ActionStep,
+}
+
+/// Find the action, type its parameters, plan it so policy decides exactly as for
+/// `plan` and `apply`, and resolve its plugin. Every refusal is reported here.
+fn decide(
+    args: &RunArgs,
+    flags: &Checked,
+    run_ids: &RunIds,
+    checked: &mut CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<Decided, ExitStatus> {
+    let json = channel.json;
+    let params = action_params(args, checked, channel, printer)?;
     let request = Request {
         targets: Vec::new(),
         action: Some(args.action.clone()),
         params,
-        at,
-        clock,
+        at: flags.at,
+        clock: flags.clock,
         acks: args.acks.clone(),
         reason: args.reason.clone(),
     };
-    let planned = match plan::plan(&checked.registry, &checked.graph, request) {
+    let mut planned = match plan::plan(&checked.registry, &checked.graph, request) {
         Ok(planned) => planned,
         Err(PlanError::Usage(d)) => {
-            return super::plan::refuse(printer, &checked, Refused::Usage, d, channel)
+            return Err(crate::request::refuse(
+                printer,
+                checked,
+                Refused::Usage,
+                d,
+                channel,
+            ))
         }
         Err(PlanError::Invalid(d)) => {
-            return super::plan::refuse(printer, &checked, Refused::Denied, d, channel)
+            return Err(crate::request::refuse(
+                printer,
+                checked,
+                Refused::Denied,
+                d,
+                channel,
+            ))
         }
     };
-    let Some(step) = planned.actions.first() else {
-        return ExitStatus::Error;
-    };
+    if planned.actions.is_empty() {
+        return Err(ExitStatus::Error);
+    }
+    let step = planned.actions.swap_remove(0);
     let module = &checked.registry.modules[step.module];
     let action = &module.actions[step.action];
     if !step.decision.allowed {
-        let d = crate::policy::denial(
-            &step.decision,
-            action,
-            checked.registry.policy(),
-            &checked.sources,
-        );
-        let status = super::plan::refuse(printer, &checked, Refused::Denied, vec![d], channel);
+        let d = crate::request::denial(&step.decision, action, checked, flags.purpose);
+        let status = crate::request::refuse(printer, checked, Refused::Denied, vec![d], channel);
         if !json {
             printer.err(&format!(
                 "error: not run: policy denied `{}`\n",
                 action.name.value
             ));
         }
-        return status;
+        return Err(status);
     }
     let declared_in = &checked.sources.get(module.file).path;
     let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
@@ -202,23 +267,39 @@ pub(crate) fn run(
             "run it with its module's lifecycle: `rune apply --action {}`",
             action.name.value
         ));
-        return super::plan::refuse(printer, &checked, Refused::Usage, vec![d], channel);
+        return Err(crate::request::refuse(
+            printer,
+            checked,
+            Refused::Usage,
+            vec![d],
+            channel,
+        ));
     };
+    let report = dry_run_report(flags, run_ids, module, action, &command, &step);
+    Ok(Decided {
+        module: step.module,
+        action: step.action,
+        command,
+        step,
+        report,
+    })
+}
 
-    let deterministic = args.exec.deterministic || ids::deterministic_from_env();
-    // Deterministic timestamps read the policy instant when one was fixed (--at,
-    // SOURCE_DATE_EPOCH), else the Unix epoch: never the wall clock.
-    let fixed_now = if clock == Clock::Now {
-        Timestamp::UNIX_EPOCH
-    } else {
-        at
-    };
-    let run_ids = RunIds::new(deterministic, fixed_now);
+/// The report of a run that has not started: what would run, and why policy
+/// allowed it.
+fn dry_run_report(
+    flags: &Checked,
+    run_ids: &RunIds,
+    module: &crate::registry::Module,
+    action: &crate::registry::Action,
+    command: &Spec,
+    step: &plan::ActionStep,
+) -> RunReport {
     let settings = &step.settings;
-    let mut report = RunReport {
+    RunReport {
         action: action.name.value.clone(),
         module: module.name.value.clone(),
-        node: node.name().to_string(),
+        node: flags.node.name().to_string(),
         outcome: RunOutcome::DryRun,
         attempts: 0,
         duration_ms: 0,
@@ -238,19 +319,32 @@ pub(crate) fn run(
         output: None,
         error: None,
         stderr: None,
-    };
-    if args.dry_run {
-        print_report(printer, &report, json);
-        return ExitStatus::Success;
     }
+}
 
+/// The run's ids and clock. Deterministic timestamps read the policy instant when
+/// one was fixed (a dry run's --at or SOURCE_DATE_EPOCH), else the Unix epoch:
+/// never the wall clock.
+fn run_ids(args: &RunArgs, flags: &Checked) -> RunIds {
+    let deterministic = args.exec.deterministic || ids::deterministic_from_env();
+    let fixed_now = if flags.clock == Clock::Now {
+        Timestamp::UNIX_EPOCH
+    } else {
+        flags.at
+    };
+    RunIds::new(deterministic, fixed_now)
+}
+
+/// Run the plugin through mediation, journaling every event, and fill the
+/// report in with how it went.
+fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunReport) {
     // The first SIGINT or SIGTERM stops the plugin (its group gets SIGTERM, then
     // SIGKILL after the grace period) and rune exits 130.
     let interrupts = crate::exec::interrupt::Interrupts::install().ok();
     let cancel = interrupts.as_ref().map_or_else(Cancel::new, |i| i.stop());
     let collect = Collect::default();
     let mut sinks: Vec<&dyn Sink> = vec![&collect];
-    if let Some(journal) = &journal {
+    if let Some(journal) = &flags.journal {
         sinks.push(journal);
     }
     let sink = Fanout(sinks);
@@ -263,6 +357,7 @@ pub(crate) fn run(
         steps: 1,
         parallelism: 1,
     });
+    let step = call.step;
     if let Some(ack) = &step.acknowledgment {
         sink.emit(&Event::Acknowledged {
             at: run_ids.now(),
@@ -271,19 +366,20 @@ pub(crate) fn run(
         });
     }
     let mediator = Mediator {
-        ids: &run_ids,
+        ids: run_ids,
         sink: &sink,
         // `rune run`: the first Ctrl-C already ends the plugin in flight.
         stop: cancel.clone(),
         kill: cancel.clone(),
     };
+    let settings = &step.settings;
     let result = mediator.run_action(&ActionCall {
         step: STEP,
-        module: &module.name.value,
-        action,
-        via: Via::Plugin(&command),
+        module: call.module,
+        action: call.action,
+        via: Via::Plugin(call.command),
         params: &step.params,
-        node: node.name(),
+        node: flags.node.name(),
         timeout: std::time::Duration::from_millis(settings.timeout_ms.value),
         max_attempts: settings.retries.value.max_attempts,
         backoff_ms: settings.retries.value.backoff_ms,
@@ -296,7 +392,7 @@ pub(crate) fn run(
             .as_ref()
             .is_some_and(|e| e.kind() == Kind::Interrupted);
     if let Some(interrupts) = &interrupts {
-        interrupts.emit_pending(&sink, &run_ids);
+        interrupts.emit_pending(&sink, run_ids);
     }
     sink.emit(&Event::RunFinished {
         at: run_ids.now(),
@@ -328,16 +424,24 @@ pub(crate) fn run(
         _ if interrupted => RunOutcome::Interrupted,
         _ => RunOutcome::Failed,
     };
-    print_report(printer, &report, json);
-    if let Some(e) = journal.as_ref().and_then(Journal::take_failure) {
-        printer.err(&format!(
-            "warning: the journal `{}` is incomplete: a write failed: {e}\n",
-            crate::escape::untrusted(&crate::source::display_name(
-                journal.as_ref().map_or(Path::new(""), |j| j.path())
-            ))
-        ));
+}
+
+/// Print the report, say whether the journal is whole, and give the exit code.
+fn finish(
+    printer: &mut Printer,
+    report: &RunReport,
+    json: bool,
+    journal: Option<&Journal>,
+) -> ExitStatus {
+    print_report(printer, report, json);
+    if let Some(journal) = journal {
+        if let Some(e) = journal.take_failure() {
+            printer.err(&format!(
+                "warning: the journal `{}` is incomplete: a write failed: {e}\n",
+                crate::escape::untrusted(&crate::source::display_name(journal.path()))
+            ));
+        }
     }
-    leftovers.keep(checked);
     match report.outcome {
         RunOutcome::Succeeded | RunOutcome::DryRun => ExitStatus::Success,
         RunOutcome::Interrupted => ExitStatus::Interrupted,
@@ -359,23 +463,50 @@ fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
     }
 }
 
-/// Malformed `--param`s and flags that do not fit, before any I/O.
-fn check_flags(args: &RunArgs) -> Vec<Diagnostic> {
-    let mut problems: Vec<Diagnostic> = args
-        .params
-        .iter()
-        .filter_map(|param| params::split_assignment(param).err())
-        .collect();
-    if args.reason.is_some() && args.acks.is_empty() {
-        problems.push(
-            Diagnostic::new(
-                Code::InvalidFlags,
-                "--reason is recorded with a break-glass acknowledgment",
+/// The action's parameters, typed and checked against its schema; an unknown
+/// action is a usage error, invalid parameters exit 1 like a denial.
+fn action_params(
+    args: &RunArgs,
+    checked: &mut CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<serde_json::Map<String, serde_json::Value>, ExitStatus> {
+    let json = channel.json;
+    let (m, a) = match plan::find_action(&checked.registry, &args.action) {
+        Ok(found) => found,
+        Err(d) => {
+            let d = Diagnostic::new(
+                Code::UnknownAction,
+                d.message.replacen("--action names", "rune run names", 1),
             )
-            .with_help("add `--ack ACTION`, or drop --reason"),
-        );
-    }
-    problems
+            .with_help(d.help.clone().unwrap_or_default());
+            return Err(crate::request::refuse(
+                printer,
+                checked,
+                Refused::Usage,
+                vec![d],
+                channel,
+            ));
+        }
+    };
+    let params =
+        crate::request::typed_params(&args.params, args.params_file.as_deref(), m, a, checked)
+            // Exit 1 like a denial, reported with the diagnostics only.
+            .map_err(|(kind, d)| match kind {
+                Refused::InvalidRequest => (Refused::Denied, d),
+                other => (other, d),
+            });
+    let params = match params {
+        Ok(params) => params,
+        Err((kind, diagnostics)) => {
+            let status = crate::request::refuse(printer, checked, kind, diagnostics, channel);
+            if kind == Refused::Denied && !json {
+                printer.err("error: not run: the parameters are invalid\n");
+            }
+            return Err(status);
+        }
+    };
+    Ok(params)
 }
 
 /// What `rune run` reads, which its journal must not be.

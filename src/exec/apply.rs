@@ -644,7 +644,8 @@ fn parallel<T: Sync>(items: &[T], n: usize, f: impl Fn(&T) + Sync) {
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..n {
-            scope.spawn(|| loop {
+            // A worker that cannot be created works on this thread instead.
+            super::supervisor::spawn_scoped_or_inline(scope, || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { return };
                 f(item);

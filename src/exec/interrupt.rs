@@ -1,20 +1,26 @@
-//! Ctrl-C and SIGTERM while `apply` or `run` executes: the first asks to stop, the
-//! second to kill.
+//! Ctrl-C, SIGTERM and SIGHUP while `apply` or `run` executes: the first asks to
+//! stop, the second to kill.
 //!
 //! Every child runs in a process group of its own ([`super::process`]), so the
 //! terminal's SIGINT reaches rune alone and rune decides how to wind down:
 //!
-//! 1. the first SIGINT or SIGTERM sets [`Interrupts::stop`]: the executor schedules
-//!    nothing new, lets what runs finish or time out, then drains and shuts down the
-//!    started modules in reverse order, and exits 130;
-//! 2. the second sets [`Interrupts::kill`] as well: every `run_once` and wait loop
-//!    that watches it kills its process group at once, and rune exits 130.
+//! 1. the first SIGINT, SIGTERM or SIGHUP (a closed terminal or SSH session) sets
+//!    [`Interrupts::stop`]: the executor schedules nothing new, lets what runs
+//!    finish or time out, then drains and shuts down the started modules in reverse
+//!    order, and exits 130;
+//! 2. the second sets [`Interrupts::kill`] as well, and the signal thread itself
+//!    SIGKILLs every live child's process group and everything rune adopted
+//!    ([`supervisor::kill_all`]), whatever the workers are blocked on; the workers
+//!    wake (their children exited, the flag's eventfd is readable) and wind down,
+//!    and if rune has not exited [`EXIT_WITHIN`] later (a worker blocked writing to
+//!    a terminal or pipe nobody reads), the signal side kills what is left and exits
+//!    130 itself.
 //!
-//! Later signals are counted and change nothing: rune never dies with children it
-//! has not reaped (SIGKILL still ends rune itself; its children then see their stdin
-//! close). Signals are taken by a signal-hook iterator on a thread of its own, so the
-//! handler does nothing but wake that thread; the flags are plain atomics
-//! ([`Cancel`]) that any thread can poll.
+//! Later signals are counted and change nothing. SIGKILL still ends rune itself;
+//! its children then die by the supervisor's guardian and see their stdin close.
+//! Signals are taken by a signal-hook iterator on a thread of its own, so the
+//! handler does nothing but wake that thread; the flags are [`Cancel`]s, which
+//! waiters wait on rather than look at now and then.
 //!
 //! Nothing here prints. The executor reports the interruption as
 //! [`Event::Interrupted`] through [`Interrupts::emit_pending`], which it calls where
@@ -27,23 +33,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::{Handle, Signals};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use super::event::{Event, Sink};
 use super::ids::RunIds;
 use super::process::Cancel;
+use super::supervisor;
 
-/// The run's interrupt flags, set by SIGINT and SIGTERM while installed.
+/// After the second signal rune is gone within this long, whatever its workers
+/// are blocked on.
+pub const EXIT_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// The run's interrupt flags, set by SIGINT, SIGTERM and SIGHUP while installed.
 ///
-/// Dropping it stops listening (the handlers stay registered but do nothing, so a
-/// signal between the end of execution and the exit of rune is ignored, not fatal).
+/// Dropping it ends execution's handling: from then on (the final report being
+/// written) a signal no longer stops or kills a run, but makes sure rune exits
+/// 130 within [`EXIT_WITHIN`], so a report blocked on an output nobody reads
+/// cannot keep rune alive.
 #[derive(Debug)]
 pub struct Interrupts {
     stop: Cancel,
     kill: Cancel,
     state: Arc<Counts>,
-    handle: Handle,
+    /// Set on drop: execution is over.
+    after: Arc<std::sync::atomic::AtomicBool>,
     listener: Option<JoinHandle<()>>,
 }
 
@@ -55,21 +69,29 @@ struct Counts {
 }
 
 impl Interrupts {
-    /// Start listening for SIGINT and SIGTERM.
+    /// Start listening for SIGINT, SIGTERM and SIGHUP, and set up the process for
+    /// supervising children ([`supervisor::prepare`]).
     pub fn install() -> io::Result<Interrupts> {
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        let handle = signals.handle();
+        supervisor::prepare();
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let after = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = Cancel::new();
         let kill = Cancel::new();
         let state = Arc::new(Counts::default());
         let listener = {
             let (stop, kill, state) = (stop.clone(), kill.clone(), Arc::clone(&state));
+            let after = Arc::clone(&after);
             std::thread::Builder::new()
                 .name("rune-interrupts".to_string())
                 .spawn(move || {
-                    // `forever` ends when the handle is closed (on drop).
+                    // Listens until rune exits.
                     for _signal in signals.forever() {
-                        record_signal(&state, &stop, &kill);
+                        if after.load(Ordering::SeqCst) {
+                            exit_soon();
+                        } else if record_signal(&state, &stop, &kill) == 2 {
+                            supervisor::kill_all();
+                            exit_soon();
+                        }
                     }
                 })?
         };
@@ -77,7 +99,7 @@ impl Interrupts {
             stop,
             kill,
             state,
-            handle,
+            after,
             listener: Some(listener),
         })
     }
@@ -134,7 +156,7 @@ impl Drop for Relay {
 }
 
 impl Interrupts {
-    /// Report each signal through `sink` within [`RELAY_POLL`] of its arrival, on a
+    /// Report each signal through `sink` as it arrives, on a
     /// thread of `scope`, until the returned [`Relay`] is dropped (drop it before the
     /// scope ends, which joins the thread). For executors whose main thread can be
     /// blocked when the operator presses Ctrl-C; [`Interrupts::emit_pending`] still
@@ -147,39 +169,71 @@ impl Interrupts {
     ) -> Relay {
         let done = Cancel::new();
         let stop_relaying = done.clone();
-        scope.spawn(move || {
+        let relay = move || {
             while !stop_relaying.is_set() {
                 self.emit_pending(sink, ids);
-                if self.state.reported.load(Ordering::SeqCst) >= 2 {
+                let reported = self.state.reported.load(Ordering::SeqCst);
+                if reported >= 2 {
                     return;
                 }
-                std::thread::sleep(RELAY_POLL);
+                // Woken by the next signal's flag (stop for the first, kill for
+                // the second) or by the relay's end; never by a timer.
+                let next = if reported == 0 {
+                    &self.stop
+                } else {
+                    &self.kill
+                };
+                Cancel::wait_any(
+                    &[next, &stop_relaying],
+                    std::time::Duration::from_secs(3600),
+                );
             }
             // Whatever arrived while the relay was told to stop.
             self.emit_pending(sink, ids);
-        });
+        };
+        // No thread (a pids limit): the executor's own emit_pending calls report.
+        let _ = std::thread::Builder::new().spawn_scoped(scope, relay);
         Relay(done)
     }
 }
 
-/// How often a [`Relay`] looks for new signals.
-pub const RELAY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// One more signal: the first sets stop, the second kill (and stop, should the
-/// first have been missed).
-fn record_signal(state: &Counts, stop: &Cancel, kill: &Cancel) {
+/// first have been missed). Returns how many came so far.
+fn record_signal(state: &Counts, stop: &Cancel, kill: &Cancel) -> u64 {
     let n = state.received.fetch_add(1, Ordering::SeqCst) + 1;
     stop.set();
     if n >= 2 {
         kill.set();
     }
+    n
+}
+
+/// Make sure rune is gone [`EXIT_WITHIN`] from now with 130: the executor
+/// normally exits first; a worker blocked on rune's own output does not hold it.
+fn exit_soon() {
+    let watchdog = std::thread::Builder::new()
+        .name("rune-exit".to_string())
+        .stack_size(64 << 10)
+        .spawn(|| {
+            std::thread::sleep(EXIT_WITHIN);
+            supervisor::kill_all();
+            supervisor::stand_down();
+            std::process::exit(130);
+        });
+    if watchdog.is_err() {
+        // No thread to wait on: the children are already killed; go now.
+        supervisor::stand_down();
+        std::process::exit(130);
+    }
 }
 
 impl Drop for Interrupts {
+    /// Execution is over: stop listening, and kill what any child left behind
+    /// that could not be told apart from another's while the run went on.
     fn drop(&mut self) {
-        self.handle.close();
-        if let Some(listener) = self.listener.take() {
-            let _ = listener.join();
+        self.after.store(true, Ordering::SeqCst);
+        if self.listener.take().is_some() {
+            supervisor::sweep();
         }
     }
 }
@@ -216,7 +270,7 @@ mod tests {
             stop: stop.clone(),
             kill: kill.clone(),
             state: Arc::clone(state),
-            handle: signals.handle(),
+            after: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             listener: None,
         }
     }
@@ -234,7 +288,7 @@ mod tests {
             let waited = std::time::Instant::now();
             while state.reported.load(Ordering::SeqCst) < 1 {
                 assert!(waited.elapsed() < std::time::Duration::from_secs(5));
-                std::thread::sleep(RELAY_POLL);
+                std::thread::sleep(std::time::Duration::from_millis(5));
             }
             record_signal(&state, &stop, &kill);
         });

@@ -600,10 +600,8 @@ fn ready(
             Err(e) => return Err(run.eps(e)),
         }
         let pause = READY_PROBE.min(deadline.saturating_duration_since(Instant::now()));
-        if ctx.stop.is_set() {
-            continue; // the next call reports the interruption
-        }
-        std::thread::sleep(pause);
+        // Woken early by a Ctrl-C: the next call reports the interruption.
+        Cancel::wait_any(&[&ctx.stop], pause);
     }
     // One health check; anything but `ready` is reported, not fatal.
     let left = deadline

@@ -171,9 +171,17 @@ impl Node {
         input: &[u8],
         timeout: Duration,
         cancel: &Cancel,
+        leaves_daemon: bool,
     ) -> std::io::Result<Finished> {
         match self {
-            Node::Local => process::run_once(spec, input, timeout, process::KILL_GRACE, cancel),
+            Node::Local => process::run_once(
+                spec,
+                input,
+                timeout,
+                process::KILL_GRACE,
+                cancel,
+                leaves_daemon,
+            ),
         }
     }
 }
@@ -366,7 +374,13 @@ impl Mediator<'_> {
             message,
         });
         let origin = origin.clone();
-        let finished = match node.run_once(command, &input, call.timeout, &self.kill) {
+        let finished = match node.run_once(
+            command,
+            &input,
+            call.timeout,
+            &self.kill,
+            call.action.leaves_daemon,
+        ) {
             Ok(finished) => finished,
             Err(e) => {
                 let program = command.argv.first().cloned().unwrap_or_default();
@@ -465,17 +479,7 @@ impl Mediator<'_> {
 
     /// Wait `wait`, or less when stopped; whether the whole wait passed.
     fn sleep(&self, wait: Duration) -> bool {
-        let deadline = std::time::Instant::now() + wait;
-        loop {
-            if self.stop.is_set() || self.kill.is_set() {
-                return false;
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(20)));
-        }
+        !Cancel::wait_any(&[&self.stop, &self.kill], wait)
     }
 }
 

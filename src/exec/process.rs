@@ -7,21 +7,19 @@
 //! run through a shell: argv goes to `execve` as given.
 //!
 //! [`run_once`] runs a one-shot process (a BPCS plugin) to completion under a
-//! deadline with bounded output; [`spawn`] and [`terminate`] serve long-running
-//! module processes.
+//! deadline with bounded output, through the supervisor ([`super::supervisor`]),
+//! which also serves long-running module processes.
 
-use std::io::{self, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use super::supervisor::{Child, OneShot};
 
 /// How long a process gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_millis(1000);
@@ -33,9 +31,6 @@ pub const STDOUT_LIMIT: usize = 1 << 20;
 /// The last this-many bytes of stderr are kept (64 KiB); the rest is read and
 /// dropped, so a flood of diagnostics cannot block the child or fill memory.
 pub const STDERR_KEEP: usize = 64 << 10;
-
-/// How often a waiting loop looks at the cancel flag.
-const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -50,8 +45,28 @@ pub struct Spec {
 }
 
 /// A shared flag that asks waiting code to stop early (set by Ctrl-C handling).
+///
+/// Waiters do not look at it now and then: setting it also makes an eventfd
+/// readable, which `poll(2)` waits on beside the child's pipes and pidfd.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<CancelInner>);
+
+#[derive(Default)]
+struct CancelInner {
+    set: AtomicBool,
+    /// Created by the first waiter; None when no descriptor was available.
+    wake: OnceLock<Option<OwnedFd>>,
+    /// Called when it is set, for waiters that wait on a channel.
+    callbacks: std::sync::Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for CancelInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelInner")
+            .field("set", &self.set)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Cancel {
     /// A flag not yet set.
@@ -59,71 +74,78 @@ impl Cancel {
         Self::default()
     }
 
-    /// Set it.
+    /// Set it, waking every waiter.
     pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.set.store(true, Ordering::SeqCst);
+        if let Some(Some(fd)) = self.0.wake.get() {
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
+        let callbacks = self.0.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+        for callback in callbacks.iter() {
+            callback();
+        }
+    }
+
+    /// Call `callback` when it is set (at once if it is already).
+    pub(crate) fn on_set(&self, callback: impl Fn() + Send + Sync + 'static) {
+        let mut callbacks = self.0.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_set() {
+            callback();
+        }
+        callbacks.push(Box::new(callback));
     }
 
     /// Whether it is set.
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.set.load(Ordering::SeqCst)
     }
 
-    /// The flag itself, for signal handlers that set it.
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.0)
+    /// A descriptor that is readable once the flag is set. A waiter takes it
+    /// before looking at the flag, so a `set` in between is never missed.
+    pub(crate) fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        let fd = self.0.wake.get_or_init(|| {
+            let flags =
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK;
+            let fd = rustix::event::eventfd(0, flags).ok()?;
+            if self.0.set.load(Ordering::SeqCst) {
+                let _ = rustix::io::write(&fd, &1u64.to_ne_bytes());
+            }
+            Some(fd)
+        });
+        fd.as_ref().map(AsFd::as_fd)
     }
-}
 
-/// Start `spec` in a process group of its own with stdin, stdout and stderr piped.
-pub fn spawn(spec: &Spec) -> io::Result<Child> {
-    let (program, args) = spec
-        .argv
-        .split_first()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
-    Command::new(program)
-        .args(args)
-        .current_dir(&spec.working_dir)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-}
-
-/// Send `signal` to the process group led by `pid`. A group that is already gone
-/// is not an error.
-pub fn signal_group(pid: u32, signal: Signal) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // ESRCH: nothing left in the group. EPERM cannot happen for our own children.
-        let _ = killpg(Pid::from_raw(pid), signal);
-    }
-}
-
-/// Stop a long-running child and everything in its group: SIGTERM, then SIGKILL
-/// after `grace`; always reaps the child. Returns its exit status.
-pub fn terminate(child: &mut Child, grace: Duration) -> io::Result<ExitStatus> {
-    if let Some(status) = child.try_wait()? {
-        signal_group(child.id(), Signal::SIGKILL);
-        return Ok(status);
-    }
-    signal_group(child.id(), Signal::SIGTERM);
-    let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_micros(100);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            // The leader is gone; anything it left in the group goes too.
-            signal_group(child.id(), Signal::SIGKILL);
-            return Ok(status);
+    /// Wait up to `wait` for any of `flags` to be set; whether one is.
+    pub fn wait_any(flags: &[&Cancel], wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let fds: Vec<Option<BorrowedFd<'_>>> = flags.iter().map(|c| c.wake_fd()).collect();
+            if flags.iter().any(|c| c.is_set()) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            // Without a descriptor the flag is looked at every 20 ms instead.
+            let slice = if fds.iter().all(Option::is_some) {
+                left
+            } else {
+                left.min(Duration::from_millis(20))
+            };
+            let mut polled: Vec<rustix::event::PollFd<'_>> = fds
+                .iter()
+                .flatten()
+                .map(|fd| {
+                    rustix::event::PollFd::from_borrowed_fd(*fd, rustix::event::PollFlags::IN)
+                })
+                .collect();
+            let timeout = rustix::event::Timespec {
+                tv_sec: i64::try_from(slice.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(slice.subsec_nanos()),
+            };
+            let _ = rustix::event::poll(&mut polled, Some(&timeout));
         }
-        if Instant::now() >= deadline {
-            signal_group(child.id(), Signal::SIGKILL);
-            return child.wait();
-        }
-        thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
@@ -169,158 +191,47 @@ impl Finished {
     }
 }
 
-/// The last bytes a child wrote to stderr, and whether more came before them.
-pub(crate) type StderrTail = Arc<Mutex<(Vec<u8>, bool)>>;
-
-/// Drain `stderr` on a thread of its own, keeping its last [`STDERR_KEEP`] bytes,
-/// so a chatty child never blocks on a full pipe and never fills rune's memory.
-/// The receiver gets a message when stderr reaches end of file.
-pub(crate) fn keep_tail(
-    mut stderr: impl Read + Send + 'static,
-) -> (StderrTail, mpsc::Receiver<()>) {
-    let tail: StderrTail = Arc::new(Mutex::new((Vec::new(), false)));
-    let kept = Arc::clone(&tail);
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        let mut buf = [0u8; 16 << 10];
-        loop {
-            match stderr.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let mut guard = kept.lock().unwrap_or_else(|p| p.into_inner());
-                    let (bytes, truncated) = &mut *guard;
-                    bytes.extend_from_slice(&buf[..n]);
-                    if bytes.len() > STDERR_KEEP {
-                        let cut = bytes.len() - STDERR_KEEP;
-                        bytes.drain(..cut);
-                        *truncated = true;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let _ = done_tx.send(());
-    });
-    (tail, done_rx)
-}
-
 /// Run `spec` to completion: write `input` to its stdin, read its stdout (bounded)
-/// and stderr (tail kept), kill its process group at `timeout` (SIGTERM, then
-/// SIGKILL after `grace`) or when `cancel` is set. When the process exits, whatever
-/// it left running in its group is killed, so a grandchild holding stdout open
-/// cannot hang rune.
+/// and stderr (tail kept), kill it at `timeout` (the supervisor's kill sequence:
+/// SIGTERM to its group, SIGKILL after `grace`, then what escaped the group) or at
+/// once when `cancel` is set. It is done when it has exited and its input was
+/// taken (by it or by something it left holding its stdin); what it wrote before
+/// exiting is kept even when something it left holds stdout open. Unless
+/// `leaves_daemon`, whatever it left running is killed.
 pub fn run_once(
     spec: &Spec,
     input: &[u8],
     timeout: Duration,
     grace: Duration,
     cancel: &Cancel,
+    leaves_daemon: bool,
 ) -> io::Result<Finished> {
     let started = Instant::now();
-    let mut child = spawn(spec)?;
-    let pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-
-    // The child may never read its stdin: the write happens aside, and a closed pipe
-    // (EPIPE) is the child's choice, not an error.
-    let input = input.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-
-    let overflow = Arc::new(AtomicBool::new(false));
-    let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>();
-    let out_overflow = Arc::clone(&overflow);
-    thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 16 << 10];
-        loop {
-            match stdout.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if kept.len() + n > STDOUT_LIMIT {
-                        kept.extend_from_slice(&buf[..STDOUT_LIMIT - kept.len()]);
-                        out_overflow.store(true, Ordering::SeqCst);
-                        // Too much: stop the producer now rather than read on.
-                        signal_group(pid, Signal::SIGKILL);
-                        break;
-                    }
-                    kept.extend_from_slice(&buf[..n]);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let _ = out_tx.send(kept);
-    });
-
-    let (tail, err_rx) = keep_tail(stderr);
-
-    let (wait_tx, wait_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = wait_tx.send(child.wait());
-    });
-
-    let deadline = started + timeout;
-    let mut ending = Ending::Exited;
-    let status = loop {
-        let now = Instant::now();
-        if overflow.load(Ordering::SeqCst) && ending == Ending::Exited {
-            ending = Ending::OutputTooLarge;
-        }
-        if ending == Ending::Exited {
-            if now >= deadline {
-                ending = Ending::TimedOut;
-            } else if cancel.is_set() {
-                ending = Ending::Cancelled;
-            }
-            if matches!(ending, Ending::TimedOut | Ending::Cancelled) {
-                signal_group(pid, Signal::SIGTERM);
-                // From here the loop waits for the grace period only.
-                match wait_rx.recv_timeout(grace) {
-                    Ok(status) => break status?,
-                    Err(_) => {
-                        signal_group(pid, Signal::SIGKILL);
-                        break wait_rx
-                            .recv()
-                            .map_err(|_| io::Error::other("the waiting thread ended"))??;
-                    }
-                }
-            }
-        }
-        let slice = deadline
-            .saturating_duration_since(now)
-            .min(CANCEL_POLL)
-            .max(Duration::from_millis(1));
-        match wait_rx.recv_timeout(slice) {
-            Ok(status) => break status?,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(io::Error::other("the waiting thread ended"))
-            }
-        }
+    let mut child = Child::spawn(spec, leaves_daemon, STDOUT_LIMIT + 1)?;
+    let ending = match child.run_to_end(input, STDOUT_LIMIT, started + timeout, cancel) {
+        OneShot::Exited => Ending::Exited,
+        OneShot::Deadline => Ending::TimedOut,
+        OneShot::Cancelled => Ending::Cancelled,
+        OneShot::TooMuchOutput => Ending::OutputTooLarge,
     };
-    // Whatever the process left in its group (a daemonised grandchild holding stdout)
-    // goes with it; then the pipes reach end of file.
-    signal_group(pid, Signal::SIGKILL);
-    let _ = writer.join();
-    // A grandchild that left the group (setsid) may still hold the pipes: wait a
-    // little, then go on with what was read.
-    let stdout = out_rx.recv_timeout(grace).unwrap_or_default();
-    let _ = err_rx.recv_timeout(Duration::from_millis(100));
-    if overflow.load(Ordering::SeqCst) && ending == Ending::Exited {
-        ending = Ending::OutputTooLarge;
+    let status = match ending {
+        Ending::Exited => child.finish_exited(),
+        // Cancelled: the second Ctrl-C has already SIGKILLed the group from the
+        // signal side; `rune run`'s first one asks for the graceful sequence.
+        Ending::TimedOut | Ending::Cancelled => child.stop(grace),
+        // Too much output: there is nothing to wait for.
+        Ending::OutputTooLarge => child.kill_now(),
     }
-    let (stderr_tail, stderr_truncated) =
-        std::mem::take(&mut *tail.lock().unwrap_or_else(|p| p.into_inner()));
+    // Stuck in the kernel past SIGKILL: reported as killed.
+    .unwrap_or_else(|| ExitStatus::from_raw(9));
+    let mut stdout = child.take_stdout();
+    stdout.truncate(STDOUT_LIMIT);
+    let (tail, stderr_truncated) = child.stderr_tail();
     Ok(Finished {
         ending,
         status,
         stdout,
-        stderr_tail,
+        stderr_tail: tail.to_vec(),
         stderr_truncated,
         elapsed: started.elapsed(),
     })
@@ -345,6 +256,7 @@ mod tests {
             Duration::from_millis(timeout_ms),
             Duration::from_millis(200),
             &Cancel::new(),
+            false,
         )
         .unwrap()
     }
@@ -404,7 +316,8 @@ mod tests {
             b"",
             Duration::from_secs(1),
             KILL_GRACE,
-            &Cancel::new()
+            &Cancel::new(),
+            false,
         )
         .is_err());
     }

@@ -1,11 +1,13 @@
 //! The module SPI client: JSON-RPC 2.0, one message per line, to a long-running
 //! module process.
 //!
-//! [`Client::spawn`] spawns the module in a process group of its own
-//! ([`super::process::spawn`]); a reader thread cuts its stdout into lines of at
-//! most [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing
-//! past the limit is buffered), another drains stderr keeping its tail, so a chatty
-//! module can never block on a full pipe. [`Client::call`] writes one request
+//! [`Client::spawn`] spawns the module under the supervisor
+//! ([`super::supervisor::Child`]), which cuts its stdout into lines of at most
+//! [`LINE_LIMIT`] bytes (a longer line is a protocol violation, and nothing past
+//! the limit is buffered) and drains stderr keeping its tail whenever rune waits on
+//! the module, all on the calling thread. [`Client::call`] writes one request under
+//! the call's deadline (a module that stops reading is killed at it, like one that
+//! stops answering)
 //! ([`super::spi_message`] types) and waits for the answer with the same id under a
 //! deadline, answering the module's own requests on the way (at most
 //! [`MODULE_REQUESTS_PER_CALL`]), letting its notifications through at a bounded
@@ -14,11 +16,8 @@
 //! a [`CallError`], which the lifecycle turns into an EPS envelope.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ExitStatus};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-
-use std::thread;
+use std::io;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
@@ -26,10 +25,11 @@ use serde_json::{json, Value as Json};
 use super::eps::Kind;
 use super::event::{Direction, Event, Protocol, Sink};
 use super::ids::RunIds;
-use super::process::{self, Cancel, Spec};
+use super::process::{Cancel, Spec, KILL_GRACE};
 use super::spi_message::{
     Answer, AnswerOutcome, Call, Empty, Id, JsonRpc, Method, ModuleMessage, RpcError, RuneMessage,
 };
+use super::supervisor::{self, LineWait, SendError};
 
 /// The longest line rune reads from a module (1 MiB); longer is a protocol violation.
 pub(crate) const LINE_LIMIT: usize = 1 << 20;
@@ -37,8 +37,9 @@ pub(crate) const LINE_LIMIT: usize = 1 << 20;
 /// The SPI versions this rune speaks.
 pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["1"];
 
-/// Lines read ahead of the caller at most (each at most [`LINE_LIMIT`]).
-const LINES_IN_FLIGHT: usize = 16;
+/// stdout read ahead of the caller at most: a module that writes faster than rune
+/// reads waits on its pipe instead of filling rune's memory.
+const READ_AHEAD: usize = 4 * LINE_LIMIT;
 
 /// Requests of its own a module may send while rune waits for one answer. More is
 /// a flood: the call fails rather than answer forever (and the answers, which a
@@ -67,19 +68,6 @@ pub(crate) const NOTIFICATION_BURST: u32 = 1_000;
 
 /// The sustained rate of notifications allowed after [`NOTIFICATION_BURST`].
 pub(crate) const NOTIFICATIONS_PER_SECOND: u32 = 100;
-
-/// How often a waiting call looks at the cancel flag.
-const POLL: Duration = Duration::from_millis(20);
-
-/// What the stdout reader thread hands over.
-enum Line {
-    /// One line without its newline.
-    Text(Vec<u8>),
-    /// A line longer than [`LINE_LIMIT`]; the reader stopped.
-    TooLong,
-    /// End of file (or a read error): the module closed stdout or exited.
-    Closed,
-}
 
 /// One call in flight: what its answer is matched against.
 struct Pending<'c> {
@@ -145,10 +133,7 @@ pub(crate) struct CallError {
 
 /// A running module process and its SPI conversation.
 pub(crate) struct Client {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Line>,
-    stderr: process::StderrTail,
+    child: supervisor::Child,
     next_id: u64,
     /// Ids of calls rune stopped waiting for (a timeout, an interrupt), oldest
     /// first: the module may still answer them, and that answer must not be taken
@@ -159,39 +144,23 @@ pub(crate) struct Client {
     broken: Option<(Kind, String)>,
     /// What notifications the module may still send.
     notifications: Allowance,
-    reaped: Option<ExitStatus>,
 }
 
 impl Client {
-    /// Spawn `spec` and start reading its stdout and stderr.
+    /// Spawn `spec` under the supervisor.
     pub(crate) fn spawn(spec: &Spec) -> io::Result<Client> {
-        let mut child = process::spawn(spec)?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        // Bounded: a module that writes faster than rune reads waits on its pipe
-        // instead of filling rune's memory.
-        let (tx, lines) = mpsc::sync_channel(LINES_IN_FLIGHT);
-        thread::spawn(move || read_lines(stdout, &tx));
-        // Drained aside; the tail is kept for error reports.
-        let (tail, _) = process::keep_tail(stderr);
         Ok(Client {
-            child,
-            stdin,
-            lines,
-            stderr: tail,
+            child: supervisor::Child::spawn(spec, false, READ_AHEAD)?,
             next_id: 1,
             abandoned: VecDeque::new(),
             broken: None,
             notifications: Allowance::new(),
-            reaped: None,
         })
     }
 
     /// The kept tail of the module's stderr, lossily decoded.
     pub(crate) fn stderr_tail(&self) -> Option<String> {
-        let guard = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        let kept = &guard.0;
+        let (kept, _) = self.child.stderr_tail();
         (!kept.is_empty()).then(|| String::from_utf8_lossy(kept).into_owned())
     }
 
@@ -217,20 +186,43 @@ impl Client {
             method,
         });
         self.journal(trace, Direction::Request, to_json(&request));
-        if let Err(e) = self.write_message(&request) {
-            self.broken = Some((Kind::Crashed, "it is gone".to_string()));
-            let status = self.exit_status_soon();
-            return Err(self.fail(
-                Kind::Crashed,
-                format!("the module is gone: writing `{name}` failed ({e}){status}"),
-                json!({"method": name}),
-            ));
+        let deadline = Instant::now() + timeout;
+        // Not cut short by a Ctrl-C: a request goes out whole or not at all (the
+        // second Ctrl-C kills the module from the signal side, which ends it).
+        match self.write_message(&request, deadline) {
+            Ok(()) => {}
+            Err(SendError::Closed(e)) => {
+                self.broken = Some((Kind::Crashed, "it is gone".to_string()));
+                let status = self.exit_status_soon();
+                return Err(self.fail(
+                    Kind::Crashed,
+                    format!("the module is gone: writing `{name}` failed ({e}){status}"),
+                    json!({"method": name}),
+                ));
+            }
+            // Half a request went out: the stream is no longer whole, so the
+            // module cannot be talked to again; it is killed like a hung one.
+            Err(SendError::Deadline | SendError::Cancelled) => {
+                self.broken = Some((
+                    Kind::Timeout,
+                    "it stopped reading its stdin and was killed".to_string(),
+                ));
+                self.child.stop(KILL_GRACE);
+                let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+                return Err(self.fail(
+                    Kind::Timeout,
+                    format!(
+                        "the module did not take `{name}` within {ms} ms (it stopped reading its stdin) and was killed"
+                    ),
+                    json!({"method": name, "timeout_ms": ms}),
+                ));
+            }
         }
         let mut pending = Pending {
             method: name,
             id,
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline,
             cancel,
             answered: 0,
         };
@@ -266,14 +258,12 @@ impl Client {
         });
     }
 
-    /// Write one message as one line to the module's stdin.
-    fn write_message(&mut self, message: &RuneMessage) -> io::Result<()> {
-        let mut line = serde_json::to_vec(message).map_err(io::Error::other)?;
+    /// Write one message as one line to the module's stdin by `deadline`.
+    fn write_message(&mut self, message: &RuneMessage, deadline: Instant) -> Result<(), SendError> {
+        let mut line =
+            serde_json::to_vec(message).map_err(|e| SendError::Closed(io::Error::other(e)))?;
         line.push(b'\n');
-        match self.stdin.as_mut() {
-            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
-            None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
-        }
+        self.child.send(&line, deadline, None)
     }
 
     /// The next line the module wrote while `pending` waits: fails at its deadline,
@@ -296,14 +286,18 @@ impl Client {
                     json!({"method": method, "timeout_ms": ms}),
                 ));
             }
-            match self.lines.recv_timeout((pending.deadline - now).min(POLL)) {
-                Ok(Line::Text(text)) => return Ok(text),
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(text) = self.line_after_death(method)? {
-                        return Ok(text);
-                    }
-                }
-                Ok(Line::TooLong) => {
+            match self
+                .child
+                .read_line(LINE_LIMIT, pending.deadline, pending.cancel)
+            {
+                LineWait::Text(text) => return Ok(text),
+                // Looked at again at the top of the loop.
+                LineWait::Deadline | LineWait::Cancelled => {}
+                // A module that died while something it started still holds its
+                // stdout never closes the pipe: its death is noticed itself. An
+                // answer written just before exiting was read first.
+                LineWait::Exited => return Err(self.died_before_answering(method)),
+                LineWait::TooLong => {
                     self.broken =
                         Some((Kind::OutputTooLarge, "it wrote a line too long".to_string()));
                     return Err(self.fail(
@@ -312,7 +306,7 @@ impl Client {
                         json!({"method": method, "limit": LINE_LIMIT}),
                     ));
                 }
-                Ok(Line::Closed) | Err(RecvTimeoutError::Disconnected) => {
+                LineWait::Closed => {
                     self.broken = Some((Kind::Crashed, "its stdout is closed".to_string()));
                     let status = self.exit_status_soon();
                     return Err(self.fail(
@@ -325,27 +319,19 @@ impl Client {
         }
     }
 
-    /// A module that died while something it started still holds its stdout
-    /// never closes the pipe: notice the death itself. An answer written just
-    /// before exiting is still read first. `Ok(None)`: it is alive, wait on.
-    fn line_after_death(&mut self, method: &str) -> Result<Option<Vec<u8>>, CallError> {
-        let Ok(Some(status)) = self.child.try_wait() else {
-            return Ok(None);
-        };
-        self.reaped = Some(status);
-        if let Ok(Line::Text(text)) = self.lines.recv_timeout(Duration::from_millis(50)) {
-            return Ok(Some(text));
-        }
+    /// The module exited with no whole line left: the call fails as a crash, and
+    /// what it left running goes with it.
+    fn died_before_answering(&mut self, method: &str) -> CallError {
         self.broken = Some((Kind::Crashed, "it exited".to_string()));
-        process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-        Err(self.fail(
+        let status = self
+            .child
+            .finish_exited()
+            .map_or_else(|| "ended".to_string(), describe_status);
+        self.fail(
             Kind::Crashed,
-            format!(
-                "the module exited ({}) before answering `{method}`",
-                describe_status(status)
-            ),
+            format!("the module exited ({status}) before answering `{method}`"),
             json!({"method": method}),
-        ))
+        )
     }
 
     /// Read one line the module wrote while `pending` waits: its result
@@ -502,7 +488,13 @@ impl Client {
         self.journal(trace, Direction::Request, to_json(&answer));
         // A module that does not read its answers meets the cap above, not a
         // blocked rune; a failed write shows at the next call.
-        let _ = self.write_message(&answer);
+        if self.write_message(&answer, pending.deadline).is_err() {
+            // Half an answer may have gone out: the stream is broken.
+            self.broken = Some((
+                Kind::ProtocolViolation,
+                "it stopped reading its answers".to_string(),
+            ));
+        }
         Ok(())
     }
 
@@ -560,76 +552,41 @@ impl Client {
     /// After a broken pipe, the exit status if the module is gone within a
     /// moment, as text for messages.
     fn exit_status_soon(&mut self) -> String {
-        let deadline = Instant::now() + Duration::from_millis(100);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.reaped = Some(status);
+        if self
+            .child
+            .wait_exit(Some(Instant::now() + Duration::from_millis(100)))
+        {
+            if let Some(status) = self.child.finish_exited() {
                 return format!(" ({})", describe_status(status));
             }
-            thread::sleep(Duration::from_millis(5));
         }
         String::new()
     }
 
     /// Close stdin, give the module `wait` to exit by itself, then SIGTERM its
     /// group and SIGKILL after `grace`. Always reaps it and kills anything left in
-    /// its group.
+    /// its group or escaped from it.
     /// Returns whether it exited by itself within `wait`.
     pub(crate) fn finish(&mut self, wait: Duration, grace: Duration) -> bool {
-        if self.reaped.is_some() {
+        if self.child.status().is_some() {
             return true;
         }
-        self.stdin = None;
-        let deadline = Instant::now() + wait;
-        // A module that answered shutdown exits within a few hundred microseconds:
-        // look often at first, then back off, so a lifecycle does not wait a whole
-        // polling period for every exit.
-        let mut pause = Duration::from_micros(100);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-                    self.reaped = Some(status);
-                    return true;
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(5));
-                }
-                _ => break,
-            }
+        self.child.close_stdin();
+        if self.child.wait_exit(Some(Instant::now() + wait)) {
+            self.child.finish_exited();
+            return true;
         }
-        if let Ok(status) = process::terminate(&mut self.child, grace) {
-            self.reaped = Some(status);
-        }
+        self.child.stop(grace);
         false
     }
 
     /// Kill the module's whole process group now and reap it (the second Ctrl-C,
     /// a failed start). Harmless once the module is gone.
     pub(crate) fn kill(&mut self) {
-        if self.reaped.is_none() {
-            self.stdin = None;
-            process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-            if let Ok(status) = self.child.wait() {
-                self.reaped = Some(status);
-            }
-        }
+        self.child.kill_now();
     }
 }
 
-impl Drop for Client {
-    /// A client dropped without [`Client::finish`] (a failed start, the second
-    /// Ctrl-C) takes its whole process group with it: nothing is left behind.
-    fn drop(&mut self) {
-        if self.reaped.is_none() {
-            process::signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A message as JSON, for the journal.
 fn to_json(message: &RuneMessage) -> Json {
     serde_json::to_value(message).unwrap_or(Json::Null)
 }
@@ -641,43 +598,6 @@ pub(crate) fn describe_status(status: ExitStatus) -> String {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         _ => "ended".to_string(),
-    }
-}
-
-/// Cut `stdout` into lines of at most [`LINE_LIMIT`] bytes and send them.
-fn read_lines(stdout: impl Read, tx: &mpsc::SyncSender<Line>) {
-    let mut reader = BufReader::with_capacity(64 << 10, stdout);
-    let mut line = Vec::new();
-    loop {
-        let (done, used) = match reader.fill_buf() {
-            Ok([]) => {
-                let _ = tx.send(Line::Closed);
-                return;
-            }
-            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
-                Some(at) => {
-                    line.extend_from_slice(&buf[..at]);
-                    (true, at + 1)
-                }
-                None => {
-                    line.extend_from_slice(buf);
-                    (false, buf.len())
-                }
-            },
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => {
-                let _ = tx.send(Line::Closed);
-                return;
-            }
-        };
-        reader.consume(used);
-        if line.len() > LINE_LIMIT {
-            let _ = tx.send(Line::TooLong);
-            return;
-        }
-        if done && tx.send(Line::Text(std::mem::take(&mut line))).is_err() {
-            return;
-        }
     }
 }
 

@@ -18,7 +18,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value as Json};
 
@@ -28,6 +27,9 @@ use super::lifecycle::Context;
 use super::mediation::ActionResult;
 use crate::plan::document::{ActionStep, PlanDocument, Reference, When, WhenTest};
 use crate::registry::StepIf;
+
+/// Sent on the scheduler's channel by a Ctrl-C instead of a finished step's index.
+const WAKE: usize = usize::MAX;
 
 /// What the scheduler needs to know of one step.
 #[derive(Debug, Clone)]
@@ -434,6 +436,14 @@ pub(crate) fn run(
     };
     // (step, succeeded, interrupted: killed by the second Ctrl-C)
     let (tx, rx) = mpsc::channel::<(usize, bool, bool)>();
+    // A Ctrl-C wakes the scheduler like a finished step does: it never looks now
+    // and then.
+    for flag in [&ctx.stop, &ctx.kill] {
+        let tx = tx.clone();
+        flag.on_set(move || {
+            let _ = tx.send((WAKE, false, false));
+        });
+    }
     std::thread::scope(|scope| {
         loop {
             if ctx.stop.is_set() || ctx.kill.is_set() {
@@ -491,7 +501,8 @@ pub(crate) fn run(
                                 None => RanWith::PlanParams,
                             };
                         }
-                        scope.spawn(move || {
+                        // A thread that cannot be created runs the step here.
+                        super::supervisor::spawn_scoped_or_inline(scope, move || {
                             let params = filled.as_ref().unwrap_or(&step.params);
                             let result = runner.run(step, runnable, params);
                             let ok = result.outcome == Outcome::Succeeded;
@@ -512,11 +523,14 @@ pub(crate) fn run(
                 break;
             }
             // Wake for a finished step, or now and then to notice Ctrl-C.
-            match rx.recv_timeout(Duration::from_millis(50)) {
+            match rx.recv() {
                 Ok(first) => {
                     for (i, ok, killed) in
                         std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
                     {
+                        if i == WAKE {
+                            continue;
+                        }
                         // No step left to read it: its output goes as soon as its
                         // row is written (the report has it).
                         if readers[i] == 0 {
@@ -531,8 +545,7 @@ pub(crate) fn run(
                         }
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvError) => break,
             }
         }
     });

@@ -84,6 +84,7 @@ pub fn explanation(code: Code) -> &'static str {
         Code::UnusableParamsFile => include_str!("codes/params_file.md"),
         Code::UnusablePlanFile => include_str!("codes/plan_file.md"),
         Code::StalePlan => include_str!("codes/stale_plan.md"),
+        Code::UnexpectedPlanDigest => include_str!("codes/unexpected_digest.md"),
         Code::UnwritableOut => include_str!("codes/unwritable_out.md"),
         Code::UnknownSchema => include_str!("codes/unknown_schema.md"),
     }

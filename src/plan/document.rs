@@ -212,6 +212,13 @@ pub struct Inputs {
     pub policy_inputs_sha256: String,
     /// Every catalog file read, sorted by path.
     pub files: Vec<FileDigest>,
+    /// Every program file the plan runs (a module or plugin `exec` program given
+    /// as a path, or for a program named without a path the script its first
+    /// argument names inside the catalog root), sorted by path, relative to
+    /// `catalog_root`. `rune apply` refuses the plan when one changed, and checks
+    /// each again just before it starts. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<FileDigest>,
 }
 
 /// One catalog file and the sha256 of its text.
@@ -697,6 +704,7 @@ impl PlanDocument {
                 &serde_json::to_vec(&policy_inputs).unwrap_or_default(),
             ),
             files,
+            programs: Vec::new(),
         };
 
         let mut ids = StepIds(0);

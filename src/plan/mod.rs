@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 pub mod document;
+pub mod programs;
 pub mod root;
+pub mod strict;
 pub mod workflow;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};

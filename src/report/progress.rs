@@ -110,6 +110,17 @@ pub struct Progress {
     failure: Mutex<Option<io::Error>>,
     /// What the events so far said, for the last line.
     seen: Mutex<Seen>,
+    /// Lines on their way to stdout or stderr, written by a thread of their own:
+    /// a reader that stops reading blocks that thread, never the executor's
+    /// workers (whose children's deadlines run meanwhile).
+    writer: Mutex<Option<Writer>>,
+}
+
+/// The thread that writes progress lines, and its queue.
+struct Writer {
+    queue: std::sync::mpsc::Sender<String>,
+    /// Ends with the first write that failed, if one did.
+    thread: std::thread::JoinHandle<Option<io::Error>>,
 }
 
 /// What earlier events said that the run's last line depends on.
@@ -174,23 +185,82 @@ impl Progress {
             closed: Mutex::new(false),
             failure: Mutex::new(None),
             seen: Mutex::new(Seen::default()),
+            writer: Mutex::new(None),
         }
     }
 
     /// Clear the live line (before the final report is printed) and hand back the
     /// first failure to write stdout, if any (a closed pipe is not one).
     pub fn finish(&self) -> Option<io::Error> {
+        self.drain();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
         lock(&self.failure).take()
     }
 
+    /// Wait until every queued line is written (execution is over: blocking is
+    /// harmless now, and the final report must come after the progress).
+    fn drain(&self) {
+        let writer = lock(&self.writer).take();
+        if let Some(Writer { queue, thread }) = writer {
+            drop(queue);
+            if let Ok(Some(e)) = thread.join() {
+                *lock(&self.closed) = true;
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    lock(&self.failure).get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    /// Queue `text` for the writer thread (started on first use); false when no
+    /// thread could be started, and the caller writes it itself.
+    fn queue(&self, text: &str) -> bool {
+        let mut writer = lock(&self.writer);
+        if writer.is_none() {
+            let (queue, lines) = std::sync::mpsc::channel::<String>();
+            let stdout = matches!(&*lock(&self.target), Target::Stdout);
+            let spawned = std::thread::Builder::new()
+                .name("rune-progress".to_string())
+                .spawn(move || {
+                    for line in lines {
+                        let result = if stdout {
+                            let mut out = io::stdout().lock();
+                            out.write_all(line.as_bytes()).and_then(|()| out.flush())
+                        } else {
+                            write_stderr(&line);
+                            Ok(())
+                        };
+                        // A closed stdout (`| head`) ends the writing.
+                        if let Err(e) = result {
+                            return Some(e);
+                        }
+                    }
+                    None
+                });
+            match spawned {
+                Ok(thread) => *writer = Some(Writer { queue, thread }),
+                Err(_) => return false,
+            }
+        }
+        writer
+            .as_ref()
+            .is_some_and(|w| w.queue.send(text.to_string()).is_ok())
+    }
+
     fn write(&self, text: &str) {
         match &self.bar {
             // Above the live line, which indicatif redraws below it.
             Some(bar) => bar.suspend(|| self.write_target(text)),
-            None => self.write_target(text),
+            None if !matches!(&*lock(&self.target), Target::Stdout | Target::Stderr) => {
+                self.write_target(text);
+            }
+            None => {
+                if !self.queue(text) {
+                    self.write_target(text);
+                }
+            }
         }
     }
 
@@ -260,6 +330,7 @@ impl Drop for Progress {
     /// A caller that returns early without [`Progress::finish`] must not leave a
     /// half-drawn live line behind the next prompt.
     fn drop(&mut self) {
+        self.drain();
         if let Some(bar) = &self.bar {
             if !bar.is_finished() {
                 bar.finish_and_clear();

@@ -174,6 +174,17 @@ fn canonical_target(target: &Path) -> Option<PathBuf> {
 /// Write `bytes` to `path` atomically (see the module doc); returns the file written.
 /// An existing file keeps its permissions.
 pub fn save_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, SaveError> {
+    save_streaming(path, |w| w.write_all(bytes)).map(|(target, _)| target)
+}
+
+/// Write what `write` produces to `path` atomically, streamed into the temporary
+/// file (never held whole in memory); returns the file written and the sha256 of
+/// its bytes. Every error of `write`, of the final flush and of the sync is
+/// returned, and then the temporary file is removed and `path` left as it was.
+pub fn save_streaming(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(PathBuf, String), SaveError> {
     let target = resolve_target(path)?;
     let dir = directory_of(&target);
     if !dir.is_dir() {
@@ -189,12 +200,47 @@ pub fn save_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, SaveError> 
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut temp = builder.tempfile_in(&dir)?;
+    let temp = builder.tempfile_in(&dir)?;
     if let Ok(meta) = std::fs::metadata(&target) {
         temp.as_file().set_permissions(meta.permissions())?;
     }
-    temp.write_all(bytes)?;
+    let mut hashing = Hashing {
+        inner: io::BufWriter::with_capacity(1 << 16, temp),
+        digest: sha2::Sha256::default(),
+    };
+    write(&mut hashing)?;
+    hashing.flush()?;
+    let Hashing { inner, digest } = hashing;
+    // `into_inner` flushes again; its error is the write error, not a lost one.
+    let temp = inner
+        .into_inner()
+        .map_err(|e| SaveError::Io(e.into_error()))?;
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|e| SaveError::Io(e.error))?;
-    Ok(target)
+    use sha2::Digest;
+    let hex = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    Ok((target, hex))
+}
+
+/// A writer that digests what it passes on, so the digest of a saved file needs
+/// no second read (which could see a different file).
+struct Hashing<W> {
+    inner: W,
+    digest: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -1,0 +1,102 @@
+//! A saved plan's JSON read strictly: a key twice in one object is refused.
+//!
+//! `serde_json` keeps the last of two equal keys, a reviewer's viewer may show the
+//! first: a plan that says two things is not a plan anyone reviewed. This pass
+//! only walks the document (nothing is kept), before it is typed.
+
+use std::collections::HashSet;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Refuse `json` if any object in it has a key twice (or it is not JSON).
+pub fn refuse_duplicate_keys(json: &[u8]) -> Result<(), serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_slice(json);
+    // Plans nest a few levels plus the values of parameters and outputs; the
+    // parser's own depth limit (128) bounds this walk too.
+    de::DeserializeSeed::deserialize(Walk, &mut reader)?;
+    reader.end()
+}
+
+/// One JSON value walked for duplicate keys, at any depth.
+#[derive(Clone, Copy)]
+struct Walk;
+
+impl<'de> de::DeserializeSeed<'de> for Walk {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i128<E>(self, _: i128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u128<E>(self, _: u128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Walk)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                let shown: String = key.chars().take(60).collect();
+                // Let the value be read so the error carries its line and column.
+                map.next_value::<IgnoredAny>()?;
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key `{}` in one object",
+                    shown.escape_debug()
+                )));
+            }
+            map.next_value_seed(Walk)?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_duplicate_keys;
+
+    #[test]
+    fn a_key_twice_at_any_depth_is_refused() {
+        assert!(refuse_duplicate_keys(br#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_ok());
+        for twice in [
+            r#"{"a":1,"a":1}"#,
+            r#"{"a":{"b":[{"c":1,"c":2}]}}"#,
+            r#"[{"x":null},{"y":1,"y":true}]"#,
+        ] {
+            let e = refuse_duplicate_keys(twice.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("duplicate key"), "{twice}: {e}");
+        }
+    }
+}

@@ -760,10 +760,12 @@ fn a_program_changed_while_the_plan_runs_is_not_started() {
     let second = &report["steps"][1];
     assert_eq!(second["status"], "failed", "{report:#}");
     assert_eq!(
-        second["error"]["error_context"]["kind"], "spawn_failed",
+        second["error"]["rune"]["kind"], "spawn_failed",
         "{report:#}"
     );
-    let message = second["error"]["error"]["message"].as_str().unwrap();
+    let message = second["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(
         message.contains("plugin.sh` changed since the plan was made"),
         "{message}"

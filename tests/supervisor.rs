@@ -188,7 +188,7 @@ fn blob_file(dir: &tempfile::TempDir, bytes: usize) -> String {
 }
 
 fn kind(eps: &Json) -> &str {
-    eps["error_context"]["kind"].as_str().unwrap_or("")
+    eps["rune"]["kind"].as_str().unwrap_or("")
 }
 
 #[test]

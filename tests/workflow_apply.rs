@@ -221,7 +221,7 @@ fn reports_of_a_stopped_workflow() {
                 "step": s["step"], "workflow": s["workflow"], "status": s["status"],
                 "attempts": s["attempts"], "duration_ms": s["duration_ms"],
                 "reason": s.get("reason"), "output": s.get("output"),
-                "error": s.get("error").map(|e| &e["error"]),
+                "error": s.get("error").map(|e| &e["error_payload"]["error_data"]["error"]),
             })
         })
         .collect();

@@ -1536,11 +1536,8 @@ pub(crate) fn is_empty_json(value: &Json) -> bool {
 }
 
 /// The failure's kind as its snake_case name (`timeout`, `not_ready`).
-pub(crate) fn kind_word(eps: &Eps) -> String {
-    serde_json::to_value(eps.kind())
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+pub(crate) fn kind_word(eps: &Eps) -> &'static str {
+    eps.kind().name()
 }
 
 #[cfg(test)]

@@ -171,7 +171,20 @@ fn options(
     jsonschema::options_for::<YamlJson>()
         .with_draft(CATALOG_DRAFT)
         .should_validate_formats(true)
+        // Draft 7 has no `uuid` format, so the catalog's registration ids would go
+        // unchecked: MRS types them as UUIDs, and rune asserts it.
+        .with_format("uuid", is_uuid)
         .with_pattern_cache(PATTERNS.clone())
+}
+
+/// Whether `text` is a UUID in RFC 9562's text form (`8-4-4-4-12` hex digits, any case).
+pub(crate) fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// A validator for the catalog schema at `pointer` (`/$defs/module`): its errors

@@ -1004,11 +1004,11 @@ pub fn concat(parts: impl IntoIterator<Item = Registry>) -> Registry {
     registry
 }
 
-/// Apply the MRS updates among the registrations: a registration with
-/// `update_mode` merge or append that names an earlier one in
-/// `previous_registration_id` is folded into it (merge: its fields deep-merged
-/// into the earlier ones, a list replacing a list; append: the same, with lists
-/// appended), and only the result stays in the registry, where the earlier
+/// Apply the MRS updates among the registrations: a registration that names an
+/// earlier one in `previous_registration_id` is folded into it by its
+/// `update_mode` (replace: it takes the earlier one's place; merge: its fields
+/// deep-merged into the earlier ones, a list replacing a list; append: the same,
+/// with lists appended), and only the result stays in the registry, where the earlier
 /// registration was. Each update must name exactly one registration of the same
 /// module that no other update names, so the result is one chain per module and
 /// does not depend on the order of the files; an update that does not is reported
@@ -1017,19 +1017,31 @@ pub fn concat(parts: impl IntoIterator<Item = Registry>) -> Registry {
 /// updates are rare, and keeping every tree for them would double the memory of
 /// every catalog.
 pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagnostic> {
-    let updates: Vec<usize> = (0..registry.modules.len())
-        .filter(|&i| is_update(&registry.modules[i]))
-        .collect();
-    if updates.is_empty() {
+    let modules = &registry.modules;
+    if modules.iter().all(|m| m.registration.previous_id.is_none()) {
         return Vec::new();
     }
-    let modules = &registry.modules;
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, m) in modules.iter().enumerate() {
         if let Some(id) = &m.registration.id {
             by_id.entry(id.value.as_str()).or_default().push(i);
         }
     }
+    // A replace naming a registration the catalog has replaces it; naming one it
+    // has not (a registration of an earlier run) it stands alone. A merge or
+    // append needs the registration it changes.
+    let updates: Vec<usize> = (0..modules.len())
+        .filter(|&i| {
+            let r = &modules[i].registration;
+            r.previous_id.as_ref().is_some_and(|p| {
+                r.update_mode != UpdateMode::Replace || by_id.contains_key(p.value.as_str())
+            })
+        })
+        .collect();
+    if updates.is_empty() {
+        return Vec::new();
+    }
+    let is_update = |i: usize| updates.binary_search(&i).is_ok();
     let mut diagnostics = Vec::new();
     // The registration each update updates, when its link is sound on its own.
     let mut parent: HashMap<usize, usize> = HashMap::new();
@@ -1103,7 +1115,12 @@ pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagno
                 "chain the updates: let each later one name the one before it".to_string(),
             );
             for &o in others {
-                d = d.with_label(modules[o].name.span, "also updates it");
+                let span = modules[o]
+                    .registration
+                    .previous_id
+                    .as_ref()
+                    .map_or(modules[o].name.span, |p| p.span);
+                d = d.with_label(span, "also updates it");
             }
             diagnostics.push(d);
             parent.remove(&u);
@@ -1118,7 +1135,7 @@ pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagno
         };
         let (mut at, mut steps) = (first, 0);
         let root = loop {
-            if !is_update(&modules[at]) {
+            if !is_update(at) {
                 break Some(at);
             }
             match parent.get(&at) {
@@ -1180,8 +1197,10 @@ pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagno
         for &u in chain {
             let update = &modules[u];
             if let Some(later) = entry_of(update.file, update.registration.entry) {
-                let append = update.registration.update_mode == UpdateMode::Append;
-                deep_merge(&mut node, later, append);
+                match update.registration.update_mode {
+                    UpdateMode::Replace => node = later,
+                    mode => deep_merge(&mut node, later, mode == UpdateMode::Append),
+                }
             }
         }
         let text = &sources.get(base.file).text;
@@ -1194,19 +1213,12 @@ pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagno
     }
     // Every update is gone now: applied to its root, or reported above.
     let mut index = 0;
-    let update_set: std::collections::BTreeSet<usize> = updates.into_iter().collect();
     registry.modules.retain(|_| {
-        let keep = !update_set.contains(&index);
+        let keep = updates.binary_search(&index).is_err();
         index += 1;
         keep
     });
     diagnostics
-}
-
-/// Whether a registration updates an earlier one (merge or append naming it).
-fn is_update(module: &Module) -> bool {
-    module.registration.update_mode != UpdateMode::Replace
-        && module.registration.previous_id.is_some()
 }
 
 fn invalid_update(module: &Module, message: String, help: String) -> Diagnostic {
@@ -1215,8 +1227,12 @@ fn invalid_update(module: &Module, message: String, help: String) -> Diagnostic 
         .previous_id
         .as_ref()
         .expect("updates name one");
+    let mode = module.registration.update_mode.as_str();
     Diagnostic::new(crate::diagnostic::Code::InvalidUpdate, message)
-        .with_label(previous.span, "previous_registration_id")
+        .with_label(
+            previous.span,
+            format!("the registration this {mode} updates"),
+        )
         .with_help(help)
 }
 

@@ -132,8 +132,9 @@ fn duplicate_help(original: &Module, again: &Module) -> String {
             id_of(other)
         ),
         None => format!(
-            "module names are unique across all catalog files; rename or remove one, or make the \
-             later one an update: update_mode merge or append with previous_registration_id {}",
+            "module names are unique across all catalog files; rename or remove one, or make one \
+             an update of the other: previous_registration_id {} with update_mode replace, merge \
+             or append",
             id_of(original)
         ),
     }

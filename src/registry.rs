@@ -264,6 +264,12 @@ pub struct Registration {
     /// The index of the module's entry in its file's `modules` list, for updates
     /// to find the entry again.
     pub entry: usize,
+    /// The `registration_metadata` key, when the entry writes one: the entry is
+    /// then a registration as MRS defines it, not the catalog's shorthand.
+    pub metadata_key: Option<Span>,
+    /// The fields MRS requires of every registration that the entry leaves out,
+    /// by their paths (`module_identity.registration_timestamp`).
+    pub missing: Vec<&'static str>,
 }
 
 /// One entry of `technical_requirements.dependencies`.
@@ -639,7 +645,45 @@ fn build_registration(node: &Node, entry: usize) -> Registration {
                 .and_then(|r| r.get("supported_protocols")),
         ),
         entry,
+        metadata_key: node.entry("registration_metadata").map(|e| e.key.span),
+        missing: missing_mrs_fields(node),
     }
+}
+
+/// The fields MRS requires of every registration that `node` leaves out, beyond
+/// those the schema requires wherever their section is written.
+fn missing_mrs_fields(node: &Node) -> Vec<&'static str> {
+    let present = |section: &str, field: &str| {
+        node.get(section)
+            .and_then(|s| s.get(field))
+            .is_some_and(|v| !matches!(v.value, Value::Null))
+    };
+    [
+        (
+            "module_identity",
+            "registration_timestamp",
+            "module_identity.registration_timestamp",
+        ),
+        (
+            "capability_declaration",
+            "provides_events",
+            "capability_declaration.provides_events",
+        ),
+        (
+            "capability_declaration",
+            "consumes_events",
+            "capability_declaration.consumes_events",
+        ),
+        (
+            "technical_requirements",
+            "supported_protocols",
+            "technical_requirements.supported_protocols",
+        ),
+    ]
+    .into_iter()
+    .filter(|(section, field, _)| !present(section, field))
+    .map(|(_, _, path)| path)
+    .collect()
 }
 
 fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Option<Module> {

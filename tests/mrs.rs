@@ -10,10 +10,30 @@ const BASE_ID: &str = "550e8400-e29b-41d4-a716-446655440000";
 const UPDATE_ID: &str = "550e8400-e29b-41d4-a716-446655440001";
 const THIRD_ID: &str = "550e8400-e29b-41d4-a716-446655440002";
 
-/// A catalog file of one `billing` registration: `identity` extra fields (after
-/// the required ones), the rest of the entry, and its registration metadata.
+/// A catalog file of one `billing` registration, complete as MRS requires: `identity`
+/// extra fields (after the required ones), the rest of the entry (lines under
+/// `capability_declaration` get the required event lists added), and its
+/// registration metadata.
 fn registration(version: &str, identity: &str, rest: &str, metadata: &str) -> String {
     let metadata = metadata.replace(", ", "\n      ");
+    let identity = if identity.contains("registration_timestamp") {
+        identity.to_string()
+    } else {
+        format!("{identity}, registration_timestamp: \"2025-07-31T17:47:53Z\"")
+    };
+    let mut rest = rest.to_string();
+    if !rest.contains("technical_requirements") {
+        rest.push_str("    technical_requirements: { supported_protocols: [rcs_v2] }\n");
+    }
+    if rest.contains("    capability_declaration:\n") {
+        rest = rest.replacen(
+            "    capability_declaration:\n",
+            "    capability_declaration:\n      provides_events: []\n      consumes_events: []\n",
+            1,
+        );
+    } else {
+        rest.push_str("    capability_declaration: { provides_events: [], consumes_events: [] }\n");
+    }
     format!(
         "catalog_version: \"1\"\nmodules:\n  - module_identity: {{ module_name: billing, module_class: Svc, module_type: service, module_version: {version}, description: Billing{identity} }}\n{rest}    registration_metadata:\n      registration_version: \"1.0\"\n      {metadata}\n"
     )
@@ -77,7 +97,7 @@ fn a_registration_id_that_is_not_a_uuid_is_a_located_format_error() {
     let d = &json["diagnostics"][0];
     assert_eq!(d["code"], "rune::schema::invalid_format");
     assert_eq!(d["protocol_code"], -32204);
-    assert_eq!(d["location"]["line"], 6);
+    assert_eq!(d["location"]["line"], 8);
     // The same field with a UUID passes.
     let text = registration(
         "1.0.0",
@@ -421,4 +441,39 @@ fn an_update_of_another_modules_registration_is_refused() {
         message.ends_with("which is module `invoicing`'s"),
         "{message}"
     );
+}
+
+#[test]
+fn a_full_registration_missing_what_mrs_requires_warns_and_the_shorthand_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |metadata: &str| {
+        format!("catalog_version: \"1\"\nmodules:\n  - module_identity: {{ module_name: billing, module_class: Svc, module_type: service, module_version: 1.0.0, description: Billing }}\n    capability_declaration: {{ consumes_events: [] }}\n{metadata}")
+    };
+    let metadata = format!("    registration_metadata: {{ registration_id: {BASE_ID}, registration_version: \"1.0\", update_mode: replace }}\n");
+    write(dir.path(), &[("catalog.yaml", &entry(&metadata))]);
+    let out = validate(dir.path(), &[]);
+    assert_eq!(out.code, 0, "accepted with a warning: {}", out.snapshot());
+    insta::assert_snapshot!(out.snapshot());
+    let json = rune(["validate", "--format", "json", "."])
+        .current_dir(dir.path())
+        .run()
+        .json();
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "rune::check::incomplete_registration");
+    let message = d["message"].as_str().unwrap();
+    for field in [
+        "module_identity.registration_timestamp",
+        "capability_declaration.provides_events",
+        "technical_requirements.supported_protocols",
+    ] {
+        assert!(message.contains(field), "{message}");
+    }
+    assert!(!message.contains("consumes_events"), "{message}");
+    assert!(d["help"]
+        .as_str()
+        .unwrap()
+        .contains("MRS (Field Specifications)"));
+    // Without registration_metadata it is the catalog's shorthand: no warning.
+    write(dir.path(), &[("catalog.yaml", &entry(""))]);
+    assert_eq!(codes(dir.path(), &[]), []);
 }

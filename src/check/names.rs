@@ -131,12 +131,19 @@ fn duplicate_help(original: &Module, again: &Module) -> String {
             update.registration.update_mode.as_str(),
             id_of(other)
         ),
-        None => format!(
-            "module names are unique across all catalog files; rename or remove one, or make one \
-             an update of the other: previous_registration_id {} with update_mode replace, merge \
-             or append",
-            id_of(original)
-        ),
+        None => match &original.registration.id {
+            Some(id) => format!(
+                "module names are unique across all catalog files; rename or remove one, or make \
+                 the later one an update of the earlier: previous_registration_id `{}` with \
+                 update_mode replace, merge or append",
+                id.value
+            ),
+            None => "module names are unique across all catalog files; rename or remove one, or \
+                     make one an update of the other: give the earlier a registration_id and name \
+                     it in the later one's previous_registration_id (update_mode replace, merge or \
+                     append)"
+                .to_string(),
+        },
     }
 }
 

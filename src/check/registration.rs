@@ -21,6 +21,38 @@ fn is_utc(text: &str) -> bool {
 pub(super) fn check_registrations(registry: &Registry, out: &mut Vec<Diagnostic>) {
     for module in &registry.modules {
         let registration = &module.registration;
+        if let (Some(key), false) = (registration.metadata_key, registration.missing.is_empty()) {
+            let list = registration
+                .missing
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(
+                Diagnostic::new(
+                    Code::IncompleteRegistration,
+                    format!(
+                        "module `{}`'s registration leaves out {} MRS requires: {list}",
+                        module.name.value,
+                        if registration.missing.len() == 1 {
+                            "a field"
+                        } else {
+                            "fields"
+                        }
+                    ),
+                )
+                .with_label(
+                    key,
+                    "a full MRS registration, as it writes registration_metadata",
+                )
+                .with_help(
+                    "MRS (Field Specifications) requires these of every registration; rune \
+                     accepts the entry and treats what is left out as empty (the timestamp as \
+                     unknown), but another MRS reader may refuse it: add them, or leave \
+                     registration_metadata out to write the catalog's shorthand entry",
+                ),
+            );
+        }
         if let Some(stamp) = &registration.timestamp {
             // A value that is not RFC 3339 at all is the schema's `format` error.
             if let (Ok(instant), false) = (stamp.value.parse::<Timestamp>(), is_utc(&stamp.value)) {

@@ -219,10 +219,25 @@ fn an_expired_registration_warns_at_the_validation_instant() {
     };
     assert_eq!(at("1700000000"), 0);
     assert_eq!(at("1800000000"), 1);
+    let out = rune(["validate", "."])
+        .current_dir(dir.path())
+        .env("SOURCE_DATE_EPOCH", "soon")
+        .run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("invalid SOURCE_DATE_EPOCH"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(codes(dir.path(), &[]), warned);
     // An --at rune cannot read is reported, not ignored.
     let out = validate(dir.path(), &["--at", "yesterday"]);
-    assert_ne!(out.code, 0);
+    assert_eq!(
+        out.code,
+        2,
+        "a usage error, as for plans: {}",
+        out.snapshot()
+    );
     assert!(
         out.stderr.contains("rune::cli::invalid_instant"),
         "{}",

@@ -49,7 +49,12 @@ pub(crate) fn run(
             printer.out_with(|w| write_sarif(diagnostics, &checked.sources, w))
         }
     }
-    let status = if checked.has_io_errors() {
+    // A bad `--at` or SOURCE_DATE_EPOCH is a usage error, as for plans.
+    let usage = checked
+        .diagnostics
+        .iter()
+        .any(crate::diagnostic::Diagnostic::is_usage);
+    let status = if checked.has_io_errors() || usage {
         ExitStatus::Error
     } else if !passes(diagnostics, args.deny_warnings) {
         ExitStatus::Failure

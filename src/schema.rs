@@ -791,3 +791,25 @@ workflows:
         }
     }
 }
+
+#[cfg(test)]
+mod uuid_tests {
+    use super::is_uuid;
+
+    #[test]
+    fn uuids_are_8_4_4_4_12_hex_digits_in_any_case() {
+        assert!(is_uuid("550e8400-e29b-41d4-a716-446655440000"));
+        assert!(is_uuid("550E8400-E29B-41D4-A716-446655440000"));
+        for bad in [
+            "abc",
+            "",
+            "550e8400e29b41d4a716446655440000",
+            "550e8400-e29b-41d4-a716-44665544000g",
+            "550e8400-e29b-41d4-a716-4466554400000",
+            "{550e8400-e29b-41d4-a716-446655440000}",
+            "550e8400_e29b-41d4-a716-446655440000",
+        ] {
+            assert!(!is_uuid(bad), "{bad}");
+        }
+    }
+}

@@ -181,6 +181,8 @@ codes! {
     ExpiredRegistration = "rune::check::expired_registration", Warning, None;
     /// A merge or append registration whose previous_registration_id names no registration it can update.
     InvalidUpdate = "rune::check::invalid_update", Error, None;
+    /// Two registrations with the same registration_id.
+    DuplicateRegistrationId = "rune::check::duplicate_registration_id", Error, None;
     /// A full MRS registration (it writes registration_metadata) that leaves out fields MRS requires.
     IncompleteRegistration = "rune::check::incomplete_registration", Warning, None;
 

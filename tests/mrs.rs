@@ -492,3 +492,24 @@ fn a_full_registration_missing_what_mrs_requires_warns_and_the_shorthand_does_no
     write(dir.path(), &[("catalog.yaml", &entry(""))]);
     assert_eq!(codes(dir.path(), &[]), []);
 }
+
+#[test]
+fn two_registrations_with_one_registration_id_are_refused_unless_one_updates_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = base()
+        .replace("module_name: billing", "module_name: invoicing")
+        .replace("billing-status", "invoicing-status");
+    write(dir.path(), &[("a.yaml", &base()), ("b.yaml", &other)]);
+    let out = validate(dir.path(), &[]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    insta::assert_snapshot!(out.snapshot());
+    assert_eq!(
+        codes(dir.path(), &[]),
+        [code("check::duplicate_registration_id", "error")]
+    );
+    // An applied update is folded into the registration it names: its id, and the
+    // earlier one's, belong to one registration.
+    let later = update("merge", UPDATE_ID, BASE_ID, "1.1.0", "billing-refund");
+    write(dir.path(), &[("b.yaml", &later)]);
+    assert_eq!(codes(dir.path(), &[]), []);
+}

@@ -19,6 +19,40 @@ fn is_utc(text: &str) -> bool {
 /// `registration_timestamp` in UTC, as MRS defines it, and `supported_protocols`
 /// naming a version rune speaks.
 pub(super) fn check_registrations(registry: &Registry, out: &mut Vec<Diagnostic>) {
+    // MRS: registration_id is "unique identifier for this registration"; updates
+    // find the registration they change by it. Applied updates are gone by now.
+    let mut first: foldhash::HashMap<&str, &crate::registry::Module> = Default::default();
+    for module in &registry.modules {
+        let Some(id) = &module.registration.id else {
+            continue;
+        };
+        match first.get(id.value.as_str()) {
+            None => {
+                first.insert(&id.value, module);
+            }
+            Some(original) => {
+                let original_span = original
+                    .registration
+                    .id
+                    .as_ref()
+                    .map_or(original.head, |i| i.span);
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicateRegistrationId,
+                        format!(
+                            "registration_id `{}` is used by `{}` and `{}`",
+                            id.value, original.name.value, module.name.value
+                        ),
+                    )
+                    .with_label(id.span, "used again here")
+                    .with_label(original_span, "first used here")
+                    .with_help(
+                        "every registration has its own UUID; generate a new one for one of them",
+                    ),
+                );
+            }
+        }
+    }
     for module in &registry.modules {
         let registration = &module.registration;
         if let (Some(key), false) = (registration.metadata_key, registration.missing.is_empty()) {

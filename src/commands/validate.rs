@@ -18,7 +18,11 @@ pub(crate) fn run(
     let paths = config.catalog_paths(&args.paths);
     // The instant expiry is judged at, by the plans' clock rule; a malformed one is
     // reported with the catalog's diagnostics rather than stopping validation.
-    let (at, bad_instant) = match super::plan::instant_at(args.at.as_deref(), config) {
+    let (at, bad_instant) = match crate::request::instant_at(
+        args.at.as_deref(),
+        config,
+        crate::request::Purpose::DryRun,
+    ) {
         Ok((at, _)) => (Some(at), None),
         Err(d) => (None, Some(d)),
     };

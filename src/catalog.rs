@@ -61,6 +61,12 @@ impl CheckedCatalog {
 /// diagnostics are joined in file order, so the result does not depend on which
 /// file finished first.
 pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
+    load_and_check_at(paths, None)
+}
+
+/// [`load_and_check`], and when `at` is given, a warning for each registration
+/// that has expired by then (`rune validate` passes `--at`, SOURCE_DATE_EPOCH or now).
+pub fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) -> CheckedCatalog {
     let (_, loaded) = rayon::join(crate::schema::warm, || {
         loader::load_each(paths, |id, text, document| {
             let Some(mut document) = document else {
@@ -77,7 +83,11 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
         diagnostics.extend(schema);
         parts.push(part);
     }
-    let registry = registry::concat(parts);
+    let mut registry = registry::concat(parts);
+    diagnostics.extend(registry::apply_updates(&mut registry, &loaded.sources));
+    if let Some(at) = at {
+        diagnostics.extend(crate::check::check_expiry(&registry, at));
+    }
     let graph = DependencyGraph::build(&registry);
     diagnostics.extend(crate::check::check(&registry, &graph));
     let diagnostics = diagnostic::finish(diagnostics, &loaded.sources);

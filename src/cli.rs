@@ -141,6 +141,10 @@ pub(crate) struct ValidateArgs {
     #[arg(long)]
     pub deny_warnings: bool,
 
+    /// Judge registration expiry (`expires_at`) at this instant (RFC 3339) instead of `SOURCE_DATE_EPOCH` or now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+
     /// Colour.
     #[command(flatten)]
     pub color: ColorArgs,

@@ -172,6 +172,20 @@ codes! {
     /// A required parameter given only by a run input that the workflow's inputs schema does not require.
     RequiredParameterFromOptionalInput = "rune::check::required_parameter_from_optional_input", Warning, None;
 
+    // MRS as written (registration metadata)
+    /// A registration_timestamp that is not in UTC, as MRS requires.
+    NonUtcTimestamp = "rune::check::non_utc_timestamp", Error, Some(-32204);
+    /// supported_protocols names a protocol version rune does not speak.
+    ProtocolMismatch = "rune::check::protocol_mismatch", Error, Some(-32105);
+    /// A registration whose expires_at is before the instant the catalog is validated at.
+    ExpiredRegistration = "rune::check::expired_registration", Warning, None;
+    /// A merge or append registration whose previous_registration_id names no registration it can update.
+    InvalidUpdate = "rune::check::invalid_update", Error, None;
+    /// Two registrations with the same registration_id.
+    DuplicateRegistrationId = "rune::check::duplicate_registration_id", Error, None;
+    /// A full MRS registration (it writes registration_metadata) that leaves out fields MRS requires.
+    IncompleteRegistration = "rune::check::incomplete_registration", Warning, None;
+
     /// A plan selector names a module that is not in the catalog.
     UnknownModule = "rune::plan::unknown_module", Error, None;
     /// A plan selector names an action no module provides.

@@ -11,7 +11,7 @@ use foldhash::{HashMap, HashMapExt};
 use crate::diagnostic::Diagnostic;
 use crate::exec::environment::EnvDecl;
 use crate::loader::Loaded;
-use crate::source::{FileId, Span, Spanned};
+use crate::source::{FileId, SourceMap, Span, Spanned};
 use crate::yaml::{Node, Value};
 
 /// All modules, policy and workflows of a set of catalog files.
@@ -216,6 +216,60 @@ pub struct Module {
     pub configuration_schema: Option<Node>,
     /// `lifecycle`, or the defaults for a module that declares none.
     pub lifecycle: Lifecycle,
+    /// The MRS registration fields the checks read beyond the schema.
+    pub registration: Registration,
+}
+
+/// How a registration updates the one it names in `previous_registration_id`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// The registration stands alone (a second one of the same name is a duplicate).
+    #[default]
+    Replace,
+    /// Its fields are merged into the earlier registration's, recursively.
+    Merge,
+    /// As merge, with lists appended to the earlier registration's lists.
+    Append,
+}
+
+impl UpdateMode {
+    /// The catalog spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateMode::Replace => "replace",
+            UpdateMode::Merge => "merge",
+            UpdateMode::Append => "append",
+        }
+    }
+}
+
+/// The MRS fields of a registration that rune checks beyond its schema: ids,
+/// update mode, instants and protocols, with where each was written.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// `registration_metadata.registration_id`.
+    pub id: Option<Spanned<String>>,
+    /// `registration_metadata.update_mode` (replace when absent).
+    pub update_mode: UpdateMode,
+    /// Where `update_mode` is written.
+    pub update_mode_span: Option<Span>,
+    /// `registration_metadata.previous_registration_id`.
+    pub previous_id: Option<Spanned<String>>,
+    /// `registration_metadata.expires_at`.
+    pub expires_at: Option<Spanned<String>>,
+    /// `module_identity.registration_timestamp`.
+    pub timestamp: Option<Spanned<String>>,
+    /// `technical_requirements.supported_protocols`.
+    pub protocols: Vec<Spanned<String>>,
+    /// The index of the module's entry in its file's `modules` list, for updates
+    /// to find the entry again.
+    pub entry: usize,
+    /// The `registration_metadata` key, when the entry writes one: the entry is
+    /// then a registration as MRS defines it, not the catalog's shorthand.
+    pub metadata_key: Option<Span>,
+    /// The fields MRS requires of every registration that the entry leaves out,
+    /// by their paths (`module_identity.registration_timestamp`).
+    pub missing: Vec<&'static str>,
 }
 
 /// One entry of `technical_requirements.dependencies`.
@@ -572,7 +626,70 @@ fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
     (h < 24 && m < 60 && s.len() == 5).then_some((h, m))
 }
 
-fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
+fn build_registration(node: &Node, entry: usize) -> Registration {
+    let metadata = node.get("registration_metadata");
+    let field = |key: &str| metadata.and_then(|m| str_field(m, key));
+    let mode = metadata.and_then(|m| m.get("update_mode"));
+    Registration {
+        id: field("registration_id"),
+        update_mode: match mode.and_then(Node::as_str) {
+            Some("merge") => UpdateMode::Merge,
+            Some("append") => UpdateMode::Append,
+            _ => UpdateMode::Replace,
+        },
+        update_mode_span: mode.map(|m| m.span),
+        previous_id: field("previous_registration_id"),
+        expires_at: field("expires_at"),
+        timestamp: node
+            .get("module_identity")
+            .and_then(|i| str_field(i, "registration_timestamp")),
+        protocols: spanned_strings(
+            node.get("technical_requirements")
+                .and_then(|r| r.get("supported_protocols")),
+        ),
+        entry,
+        metadata_key: node.entry("registration_metadata").map(|e| e.key.span),
+        missing: missing_mrs_fields(node),
+    }
+}
+
+/// The fields MRS requires of every registration that `node` leaves out, beyond
+/// those the schema requires wherever their section is written.
+fn missing_mrs_fields(node: &Node) -> Vec<&'static str> {
+    let present = |section: &str, field: &str| {
+        node.get(section)
+            .and_then(|s| s.get(field))
+            .is_some_and(|v| !matches!(v.value, Value::Null))
+    };
+    [
+        (
+            "module_identity",
+            "registration_timestamp",
+            "module_identity.registration_timestamp",
+        ),
+        (
+            "capability_declaration",
+            "provides_events",
+            "capability_declaration.provides_events",
+        ),
+        (
+            "capability_declaration",
+            "consumes_events",
+            "capability_declaration.consumes_events",
+        ),
+        (
+            "technical_requirements",
+            "supported_protocols",
+            "technical_requirements.supported_protocols",
+        ),
+    ]
+    .into_iter()
+    .filter(|(section, field, _)| !present(section, field))
+    .map(|(_, _, path)| path)
+    .collect()
+}
+
+fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Option<Module> {
     // Embedded schemas and data are moved out of the document rather than cloned:
     // the document is not needed after this stage, and these are most of its bulk.
     let mut taken_events: Vec<(Option<Node>, Option<Node>)> = Vec::new();
@@ -599,6 +716,7 @@ fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
     );
     let config = node.get_mut("lifecycle").and_then(|l| l.take("config"));
     let node = &*node;
+    let registration = build_registration(node, entry);
     let identity = node.get("module_identity")?;
     let name = str_field(identity, "module_name")?;
     let version = str_field(identity, "module_version");
@@ -675,6 +793,7 @@ fn build_module(node: &mut Node, file: FileId, text: &str) -> Option<Module> {
         actions,
         configuration_schema,
         lifecycle,
+        registration,
     })
 }
 
@@ -894,7 +1013,8 @@ pub fn build_file(file: FileId, document: &mut Node, text: &str) -> Registry {
             modules
                 .as_seq_mut()
                 .iter_mut()
-                .filter_map(|m| build_module(m, file, text)),
+                .enumerate()
+                .filter_map(|(i, m)| build_module(m, file, text, i)),
         );
     }
     if let Some(entry) = document.entry("policy") {
@@ -933,4 +1053,283 @@ pub fn concat(parts: impl IntoIterator<Item = Registry>) -> Registry {
         registry.diagnostics.extend(part.diagnostics);
     }
     registry
+}
+
+/// Apply the MRS updates among the registrations: a registration that names an
+/// earlier one in `previous_registration_id` is folded into it by its
+/// `update_mode` (replace: it takes the earlier one's place; merge: its fields
+/// deep-merged into the earlier ones, a list replacing a list; append: the same,
+/// with lists appended), and only the result stays in the registry, where the earlier
+/// registration was. Each update must name exactly one registration of the same
+/// module that no other update names, so the result is one chain per module and
+/// does not depend on the order of the files; an update that does not is reported
+/// and left out. The documents were freed after the registry was built, so the
+/// files that hold updates and the registrations they update are parsed again:
+/// updates are rare, and keeping every tree for them would double the memory of
+/// every catalog.
+pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagnostic> {
+    let modules = &registry.modules;
+    if modules.iter().all(|m| m.registration.previous_id.is_none()) {
+        return Vec::new();
+    }
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, m) in modules.iter().enumerate() {
+        if let Some(id) = &m.registration.id {
+            by_id.entry(id.value.as_str()).or_default().push(i);
+        }
+    }
+    // A replace naming a registration the catalog has replaces it; naming one it
+    // has not (a registration of an earlier run) it stands alone. A merge or
+    // append needs the registration it changes.
+    let updates: Vec<usize> = (0..modules.len())
+        .filter(|&i| {
+            let r = &modules[i].registration;
+            r.previous_id.as_ref().is_some_and(|p| {
+                r.update_mode != UpdateMode::Replace || by_id.contains_key(p.value.as_str())
+            })
+        })
+        .collect();
+    if updates.is_empty() {
+        return Vec::new();
+    }
+    let is_update = |i: usize| updates.binary_search(&i).is_ok();
+    let mut diagnostics = Vec::new();
+    // The registration each update updates, when its link is sound on its own.
+    let mut parent: HashMap<usize, usize> = HashMap::new();
+    for &u in &updates {
+        let module = &modules[u];
+        let previous = module
+            .registration
+            .previous_id
+            .as_ref()
+            .expect("updates name one");
+        let targets = by_id
+            .get(previous.value.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        match targets {
+            [] => diagnostics.push(invalid_update(
+                module,
+                format!(
+                    "module `{}` updates registration `{}`, which no registration in the catalog has",
+                    module.name.value, previous.value
+                ),
+                known_ids(modules, &module.name.value, u),
+            )),
+            [t] if *t == u => diagnostics.push(invalid_update(
+                module,
+                format!("module `{}`'s registration names itself as the one it updates", module.name.value),
+                "name the registration_id of the earlier registration".to_string(),
+            )),
+            [t] if modules[*t].name.value != module.name.value => diagnostics.push(
+                invalid_update(
+                    module,
+                    format!(
+                        "module `{}` updates registration `{}`, which is module `{}`'s",
+                        module.name.value, previous.value, modules[*t].name.value
+                    ),
+                    "an update changes a registration of the same module; check the id".to_string(),
+                )
+                .with_label(modules[*t].name.span, "registration of the other module"),
+            ),
+            [t] => {
+                parent.insert(u, *t);
+            }
+            _ => diagnostics.push(invalid_update(
+                module,
+                format!(
+                    "module `{}` updates registration `{}`, which {} registrations have",
+                    module.name.value,
+                    previous.value,
+                    targets.len()
+                ),
+                "registration ids are unique; give each registration its own".to_string(),
+            )),
+        }
+    }
+    // Two updates of one registration: which applies first would be a guess.
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &u in &updates {
+        if let Some(&t) = parent.get(&u) {
+            children.entry(t).or_default().push(u);
+        }
+    }
+    for kids in children.values().filter(|k| k.len() > 1) {
+        for &u in kids {
+            let others = kids.iter().filter(|&&o| o != u);
+            let mut d = invalid_update(
+                &modules[u],
+                format!(
+                    "{} registrations update the same registration of module `{}`",
+                    kids.len(),
+                    modules[u].name.value
+                ),
+                "chain the updates: let each later one name the one before it".to_string(),
+            );
+            for &o in others {
+                let span = modules[o]
+                    .registration
+                    .previous_id
+                    .as_ref()
+                    .map_or(modules[o].name.span, |p| p.span);
+                d = d.with_label(span, "also updates it");
+            }
+            diagnostics.push(d);
+            parent.remove(&u);
+        }
+    }
+    // An update applies when its chain of sound links ends at a registration that
+    // updates nothing; a chain that loops or ends at an unsound update does not.
+    let mut roots: HashMap<usize, usize> = HashMap::new();
+    for &u in &updates {
+        let Some(&first) = parent.get(&u) else {
+            continue;
+        };
+        let (mut at, mut steps) = (first, 0);
+        let root = loop {
+            if !is_update(at) {
+                break Some(at);
+            }
+            match parent.get(&at) {
+                Some(&next) if steps <= updates.len() => {
+                    at = next;
+                    steps += 1;
+                }
+                _ => break None,
+            }
+        };
+        match root {
+            Some(root) => {
+                roots.insert(u, root);
+            }
+            None => diagnostics.push(invalid_update(
+                &modules[u],
+                format!(
+                    "module `{}` updates a registration that is itself an update that cannot be applied",
+                    modules[u].name.value
+                ),
+                "fix the registration it names, or break the cycle of updates".to_string(),
+            )),
+        }
+    }
+    // Each root with its updates in chain order, roots in registry order.
+    let mut chains: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut root_list: Vec<usize> = roots.values().copied().collect();
+    root_list.sort_unstable();
+    root_list.dedup();
+    for root in root_list {
+        let mut chain = Vec::new();
+        let mut at = root;
+        while let Some(kids) = children.get(&at) {
+            let [next] = kids.as_slice() else { break };
+            chain.push(*next);
+            at = *next;
+        }
+        chains.push((root, chain));
+    }
+    let mut parsed: HashMap<FileId, Option<Node>> = HashMap::new();
+    let mut entry_of = |file: FileId, entry: usize| -> Option<Node> {
+        let document = parsed.entry(file).or_insert_with(|| {
+            let source = sources.get(file);
+            crate::loader::parse_text(file, &source.path, &source.text).document
+        });
+        document
+            .as_ref()?
+            .get("modules")?
+            .as_seq()
+            .get(entry)
+            .cloned()
+    };
+    let mut merged: Vec<(usize, Module)> = Vec::new();
+    for (root, chain) in &chains {
+        let base = &modules[*root];
+        let Some(mut node) = entry_of(base.file, base.registration.entry) else {
+            continue;
+        };
+        for &u in chain {
+            let update = &modules[u];
+            if let Some(later) = entry_of(update.file, update.registration.entry) {
+                match update.registration.update_mode {
+                    UpdateMode::Replace => node = later,
+                    mode => deep_merge(&mut node, later, mode == UpdateMode::Append),
+                }
+            }
+        }
+        let text = &sources.get(base.file).text;
+        if let Some(module) = build_module(&mut node, base.file, text, base.registration.entry) {
+            merged.push((*root, module));
+        }
+    }
+    for (root, module) in merged {
+        registry.modules[root] = module;
+    }
+    // Every update is gone now: applied to its root, or reported above.
+    let mut index = 0;
+    registry.modules.retain(|_| {
+        let keep = updates.binary_search(&index).is_err();
+        index += 1;
+        keep
+    });
+    diagnostics
+}
+
+fn invalid_update(module: &Module, message: String, help: String) -> Diagnostic {
+    let previous = module
+        .registration
+        .previous_id
+        .as_ref()
+        .expect("updates name one");
+    let mode = module.registration.update_mode.as_str();
+    Diagnostic::new(crate::diagnostic::Code::InvalidUpdate, message)
+        .with_label(
+            previous.span,
+            format!("the registration this {mode} updates"),
+        )
+        .with_help(help)
+}
+
+/// A hint naming the registration ids the module has elsewhere in the catalog.
+fn known_ids(modules: &[Module], name: &str, except: usize) -> String {
+    let ids: Vec<String> = modules
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| *i != except && m.name.value == name)
+        .filter_map(|(_, m)| {
+            m.registration
+                .id
+                .as_ref()
+                .map(|id| format!("`{}`", id.value))
+        })
+        .collect();
+    if ids.is_empty() {
+        format!("no other registration of `{name}` has a registration_id; give the earlier one a registration_id and name it here")
+    } else {
+        format!(
+            "registrations of `{name}` in the catalog: {}",
+            ids.join(", ")
+        )
+    }
+}
+
+/// Fold a later registration into an earlier one: mappings merge key by key, a
+/// `null` leaves the earlier value (MRS: null means left out), lists are appended
+/// when `append`, and any other value replaces the earlier one.
+fn deep_merge(base: &mut Node, later: Node, append: bool) {
+    match (&mut base.value, later.value) {
+        (_, Value::Null) => {}
+        (Value::Map(entries), Value::Map(new)) => {
+            for entry in new {
+                match entries.iter_mut().find(|e| e.key.value == entry.key.value) {
+                    Some(existing) => deep_merge(&mut existing.value, entry.value, append),
+                    None => entries.push(entry),
+                }
+            }
+        }
+        (Value::Seq(items), Value::Seq(new)) if append => items.extend(new),
+        (_, value) => {
+            *base = Node {
+                span: later.span,
+                value,
+            }
+        }
+    }
 }

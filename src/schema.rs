@@ -171,7 +171,20 @@ fn options(
     jsonschema::options_for::<YamlJson>()
         .with_draft(CATALOG_DRAFT)
         .should_validate_formats(true)
+        // Draft 7 has no `uuid` format, so the catalog's registration ids would go
+        // unchecked: MRS types them as UUIDs, and rune asserts it.
+        .with_format("uuid", is_uuid)
         .with_pattern_cache(PATTERNS.clone())
+}
+
+/// Whether `text` is a UUID in RFC 9562's text form (`8-4-4-4-12` hex digits, any case).
+pub(crate) fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// A validator for the catalog schema at `pointer` (`/$defs/module`): its errors
@@ -775,6 +788,28 @@ workflows:
             let got = check_file(&document, text);
             assert!(!text.contains("modulez") || !got.is_empty());
             assert_eq!(render(got), render(expected), "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    use super::is_uuid;
+
+    #[test]
+    fn uuids_are_8_4_4_4_12_hex_digits_in_any_case() {
+        assert!(is_uuid("550e8400-e29b-41d4-a716-446655440000"));
+        assert!(is_uuid("550E8400-E29B-41D4-A716-446655440000"));
+        for bad in [
+            "abc",
+            "",
+            "550e8400e29b41d4a716446655440000",
+            "550e8400-e29b-41d4-a716-44665544000g",
+            "550e8400-e29b-41d4-a716-4466554400000",
+            "{550e8400-e29b-41d4-a716-446655440000}",
+            "550e8400_e29b-41d4-a716-446655440000",
+        ] {
+            assert!(!is_uuid(bad), "{bad}");
         }
     }
 }

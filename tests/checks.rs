@@ -280,7 +280,7 @@ fn optional_mrs_fields_sent_as_null_are_left_out() {
     let registration = r#"{"catalog_version": "1", "modules": [
       {"module_identity": {"module_name": "config-manager", "module_class": "ConfigService",
          "module_type": "core_service", "module_version": "2.1.0", "description": "Config",
-         "registration_timestamp": null},
+         "registration_timestamp": "2026-11-23T10:15:00Z"},
        "capability_declaration": {"provides_events": [{"event_type": "CONFIG_UPDATED",
          "description": "changed", "data_schema": {"type": "object", "required": ["key"]},
          "schema_version": "1.0", "example_data": null, "backward_compatible": null}],

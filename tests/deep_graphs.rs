@@ -128,7 +128,7 @@ fn write_chain_catalog(path: &Path, n: usize, cycle: bool) {
         };
         write!(
             text,
-            r#"{{"module_identity":{{"module_name":"c{i}","module_class":"C","module_type":"s","module_version":"1.0.0","description":"d"}},"lifecycle":{{"runtime":"builtin"}},"technical_requirements":{{"supported_protocols":["x"],"dependencies":[{deps}]}}}}"#
+            r#"{{"module_identity":{{"module_name":"c{i}","module_class":"C","module_type":"s","module_version":"1.0.0","description":"d"}},"lifecycle":{{"runtime":"builtin"}},"technical_requirements":{{"supported_protocols":["rcs_v2"],"dependencies":[{deps}]}}}}"#
         )
         .unwrap();
     }
@@ -269,10 +269,10 @@ modules:
   - module_identity: {{module_name: a, module_class: C, module_type: s, module_version: 1.0.0, description: d}}
     lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: 100, ready_ms: 200}}}}
   - module_identity: {{module_name: b, module_class: C, module_type: s, module_version: 1.0.0, description: d}}
-    technical_requirements: {{supported_protocols: [x], dependencies: [{{module_name: a, criticality: required}}]}}
+    technical_requirements: {{supported_protocols: [rcs_v2], dependencies: [{{module_name: a, criticality: required}}]}}
     lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: {b}, ready_ms: {b}}}}}
   - module_identity: {{module_name: c, module_class: C, module_type: s, module_version: 1.0.0, description: d}}
-    technical_requirements: {{supported_protocols: [x], dependencies: [{{module_name: b, criticality: required}}]}}
+    technical_requirements: {{supported_protocols: [rcs_v2], dependencies: [{{module_name: b, criticality: required}}]}}
     lifecycle: {{runtime: builtin, timeouts: {{initialize_ms: {c}, ready_ms: {c}}}}}
 "#
     )
@@ -361,10 +361,10 @@ modules:
   - module_identity: {module_name: base, module_class: C, module_type: s, module_version: 1.0.0, description: d}
     lifecycle: {runtime: builtin, timeouts: {initialize_ms: 100, ready_ms: 100}}
   - module_identity: {module_name: reg, module_class: C, module_type: s, module_version: 1.0.0, description: d}
-    technical_requirements: {supported_protocols: [x], dependencies: [{module_name: base, criticality: required}]}
+    technical_requirements: {supported_protocols: [rcs_v2], dependencies: [{module_name: base, criticality: required}]}
     lifecycle: {runtime: none, timeouts: {initialize_ms: 90000, ready_ms: 90000}}
   - module_identity: {module_name: app, module_class: C, module_type: s, module_version: 1.0.0, description: d}
-    technical_requirements: {supported_protocols: [x], dependencies: [{module_name: reg, criticality: required}]}
+    technical_requirements: {supported_protocols: [rcs_v2], dependencies: [{module_name: reg, criticality: required}]}
     lifecycle: {runtime: builtin, timeouts: {initialize_ms: 10, ready_ms: 10}}
 "#;
 
@@ -415,7 +415,7 @@ fn a_path_past_u64_is_planned_with_every_module_and_rows_aligned() {
     let mut text = String::from("catalog_version: \"1\"\nmodules:\n");
     for i in 0..n {
         let deps = if i + 1 < n {
-            format!(", technical_requirements: {{supported_protocols: [x], dependencies: [{{module_name: c{}, criticality: required}}]}}", i + 1)
+            format!(", technical_requirements: {{supported_protocols: [rcs_v2], dependencies: [{{module_name: c{}, criticality: required}}]}}", i + 1)
         } else {
             String::new()
         };

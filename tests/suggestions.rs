@@ -31,7 +31,7 @@ fn module(name: &str, dependencies: &[&str], actions: &[&str]) -> Value {
     json!({
         "module_identity": {"module_name": name, "module_class": "C", "module_type": "s",
             "module_version": "1.0.0", "description": "d"},
-        "technical_requirements": {"supported_protocols": ["x"], "dependencies":
+        "technical_requirements": {"supported_protocols": ["rcs_v2"], "dependencies":
             dependencies.iter().map(|d| json!({"module_name": d, "criticality": "required"}))
                 .collect::<Vec<_>>()},
         "capability_declaration": {"actions": actions.iter()

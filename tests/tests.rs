@@ -23,6 +23,7 @@ mod list_actions;
 mod many_files;
 mod messages;
 mod module_exec;
+mod mrs;
 mod output;
 mod plan;
 mod plan_document;

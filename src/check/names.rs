@@ -87,18 +87,63 @@ pub(super) fn check_duplicate_modules(registry: &Registry, out: &mut Vec<Diagnos
             None => {
                 first.insert(&module.name.value, module);
             }
-            Some(original) => out.push(
-                Diagnostic::new(
+            Some(original) => {
+                let mut d = Diagnostic::new(
                     Code::DuplicateModule,
                     format!("module `{}` is registered twice", module.name.value),
                 )
                 .with_label(module.name.span, "registered again here")
                 .with_label(original.name.span, "first registered here")
-                .with_help(
-                    "module names are unique across all catalog files; rename or remove one",
-                ),
-            ),
+                .with_help(duplicate_help(original, module));
+                for m in [module, *original] {
+                    if let (Some(span), true) = (
+                        m.registration.update_mode_span,
+                        m.registration.update_mode != crate::registry::UpdateMode::Replace,
+                    ) {
+                        d = d.with_label(span, "an update, but no previous_registration_id");
+                    }
+                }
+                out.push(d);
+            }
         }
+    }
+}
+
+/// How to resolve a second registration of a module: rename or remove one, or
+/// make it an MRS update of the first (what a merge or append without
+/// `previous_registration_id` most likely meant).
+fn duplicate_help(original: &Module, again: &Module) -> String {
+    use crate::registry::UpdateMode;
+    let id_of = |m: &Module| {
+        m.registration.id.as_ref().map_or_else(
+            || "the other registration's registration_id".to_string(),
+            |id| format!("`{}`", id.value),
+        )
+    };
+    // Either may be the update: files are read in name order, not in time order.
+    let update = [(again, original), (original, again)]
+        .into_iter()
+        .find(|(m, _)| m.registration.update_mode != UpdateMode::Replace);
+    match update {
+        Some((update, other)) => format!(
+            "one registration says update_mode {} but names no previous_registration_id, so it \
+             updates nothing; to update the other one, set previous_registration_id to {}",
+            update.registration.update_mode.as_str(),
+            id_of(other)
+        ),
+        None => match &original.registration.id {
+            Some(id) => format!(
+                "module names are unique across all catalog files; rename or remove one, or make \
+                 the later one an update of the earlier: previous_registration_id `{}` with \
+                 update_mode replace, merge or append",
+                id.value
+            ),
+            None => "module names are unique across all catalog files; rename or remove one, or \
+                     make one an update of the other: give the earlier a registration_id and name \
+                     it in the later one's previous_registration_id (update_mode replace, merge or \
+                     append)"
+                .to_string(),
+        },
     }
 }
 

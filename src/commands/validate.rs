@@ -16,7 +16,18 @@ pub(crate) fn run(
     leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
     let paths = config.catalog_paths(&args.paths);
-    let checked = catalog::load_and_check(&paths);
+    // The instant expiry is judged at, by the plans' clock rule; a malformed one is
+    // reported with the catalog's diagnostics rather than stopping validation.
+    let (at, bad_instant) = match crate::request::instant_at(
+        args.at.as_deref(),
+        config,
+        crate::request::Purpose::DryRun,
+    ) {
+        Ok((at, _)) => (Some(at), None),
+        Err(d) => (None, Some(d)),
+    };
+    let mut checked = catalog::load_and_check_at(&paths, at);
+    checked.diagnostics.extend(bad_instant);
     let summary = checked.summary();
     let diagnostics = &checked.diagnostics;
     match args.format {
@@ -42,7 +53,12 @@ pub(crate) fn run(
             printer.out_with(|w| write_sarif(diagnostics, &checked.sources, w))
         }
     }
-    let status = if checked.has_io_errors() {
+    // A bad `--at` or SOURCE_DATE_EPOCH is a usage error, as for plans.
+    let usage = checked
+        .diagnostics
+        .iter()
+        .any(crate::diagnostic::Diagnostic::is_usage);
+    let status = if checked.has_io_errors() || usage {
         ExitStatus::Error
     } else if !passes(diagnostics, args.deny_warnings) {
         ExitStatus::Failure

@@ -70,6 +70,12 @@ pub fn explanation(code: Code) -> &'static str {
         Code::RequiredParameterFromOptionalInput => {
             include_str!("codes/required_parameter_from_optional_input.md")
         }
+        Code::NonUtcTimestamp => include_str!("codes/non_utc_timestamp.md"),
+        Code::ProtocolMismatch => include_str!("codes/protocol_mismatch.md"),
+        Code::ExpiredRegistration => include_str!("codes/expired_registration.md"),
+        Code::InvalidUpdate => include_str!("codes/invalid_update.md"),
+        Code::DuplicateRegistrationId => include_str!("codes/duplicate_registration_id.md"),
+        Code::IncompleteRegistration => include_str!("codes/incomplete_registration.md"),
         Code::UnknownModule => include_str!("codes/unknown_module.md"),
         Code::UnknownAction => include_str!("codes/unknown_action.md"),
         Code::InvalidParameter => include_str!("codes/invalid_parameter.md"),

@@ -372,7 +372,18 @@ pub fn describe_mismatch(
         ValidationErrorKind::Format { format } => Mismatch {
             message: format!("{subject} must be a valid {format}, found {}", found.brief()),
             label: format!("expected a {format}"),
-            help: None,
+            help: match format.as_str() {
+                "uuid" => Some(
+                    "write a UUID such as `550e8400-e29b-41d4-a716-446655440000` \
+                     (8-4-4-4-12 hexadecimal digits)"
+                        .to_string(),
+                ),
+                "date-time" => Some(
+                    "write an RFC 3339 instant in UTC such as `2025-07-31T17:47:53.123Z`"
+                        .to_string(),
+                ),
+                _ => None,
+            },
         },
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().map_or_else(|| property.to_string(), quote);

@@ -244,10 +244,7 @@ fn decide(
         let d = crate::request::denial(&step.decision, action, checked, flags.purpose);
         let status = crate::request::refuse(printer, checked, Refused::Denied, vec![d], channel);
         if !json {
-            printer.err(&format!(
-                "error: not run: policy denied `{}`\n",
-                action.name.value
-            ));
+            printer.err(&format!("not run: policy denied `{}`\n", action.name.value));
         }
         return Err(status);
     }
@@ -501,7 +498,7 @@ fn action_params(
         Err((kind, diagnostics)) => {
             let status = crate::request::refuse(printer, checked, kind, diagnostics, channel);
             if kind == Refused::Denied && !json {
-                printer.err("error: not run: the parameters are invalid\n");
+                printer.err("not run: the parameters are invalid\n");
             }
             return Err(status);
         }

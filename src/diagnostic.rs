@@ -214,8 +214,14 @@ codes! {
     InvalidParam = "rune::cli::invalid_param", Error, None;
     /// A `--params-file` that cannot be read or does not hold a mapping of parameters.
     UnusableParamsFile = "rune::cli::params_file", Error, None;
-    /// An `--out` file the plan cannot be written to.
+    /// An `--out` file the plan, or an `--out-dir` directory the man pages, cannot be written to.
     UnwritableOut = "rune::cli::unwritable_out", Error, None;
+    /// `rune explain` names no diagnostic code: no name, prefix or protocol number matches.
+    UnknownCode = "rune::cli::unknown_code", Error, None;
+    /// `rune explain` names a prefix that several diagnostic codes share.
+    AmbiguousCode = "rune::cli::ambiguous_code", Error, None;
+    /// Standard output could not be written (a closed pipe, a full disk).
+    UnwritableStdout = "rune::cli::unwritable_stdout", Error, None;
     /// `rune schema NAME` names no embedded schema.
     UnknownSchema = "rune::cli::unknown_schema", Error, None;
     /// `rune apply PLAN` names a file that is not a plan document rune can read.
@@ -319,6 +325,9 @@ impl Diagnostic {
                 | Code::UnusableParamsFile
                 | Code::UnwritableOut
                 | Code::UnknownSchema
+                | Code::UnknownCode
+                | Code::AmbiguousCode
+                | Code::UnwritableStdout
                 | Code::UnusablePlanFile
                 | Code::UnknownModule
                 | Code::UnknownAction

@@ -170,7 +170,8 @@ fn man_out_dir_that_does_not_exist_is_an_error_and_writes_nothing() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(out.stdout.is_empty());
     assert!(
-        out.stderr.starts_with("error: cannot write rune.1 in `")
+        out.stderr
+            .starts_with("rune::cli::unwritable_out\n\n  × cannot write rune.1 in `")
             && out.stderr.ends_with("man1`: no such directory\n"),
         "{}",
         out.stderr

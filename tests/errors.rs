@@ -285,7 +285,7 @@ fn a_missing_path_is_an_io_error_in_every_command_and_never_invalid() {
         );
         assert!(
             out.stderr
-                .ends_with("error: could not read 1 catalog path\n"),
+                .ends_with("unreadable: could not read 1 catalog path\n"),
             "{command:?}: {}",
             out.stderr
         );
@@ -346,6 +346,9 @@ fn every_new_code_is_explained() {
         "params_file",
         "unwritable_out",
         "unknown_schema",
+        "unknown_code",
+        "ambiguous_code",
+        "unwritable_stdout",
     ] {
         let out = rune(["explain", code]).run();
         assert_eq!(out.code, 0, "{code}: {}", out.snapshot());

@@ -18,6 +18,11 @@ const WITHOUT_EXAMPLES: &[&str] = &[
     "rune::load::not_utf8",
     "rune::load::binary_file",
     "rune::plan::unrepresentable_path",
+    // `rune explain` itself and a failing stdout: no catalog or single command
+    // shows them; tests/explain.rs and tests/output.rs do.
+    "rune::cli::unknown_code",
+    "rune::cli::ambiguous_code",
+    "rune::cli::unwritable_stdout",
 ];
 
 /// The indented block after the heading line that starts with `heading` (`Bad` or
@@ -275,7 +280,7 @@ fn an_unknown_protocol_number_lists_the_known_ones() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(
         out.stderr.starts_with(
-            "error: no diagnostic code or runtime error has protocol code `-99999999999999999999`"
+            "rune::cli::unknown_code\n\n  × no diagnostic code or runtime error has protocol code `-99999999999999999999`"
         ),
         "{}",
         out.stderr
@@ -292,7 +297,7 @@ fn an_unknown_name_suggests_the_closest_code_in_any_case() {
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert_eq!(
         out.stderr,
-        "error: unknown diagnostic code `zz\\e[2Kzz`\nrun `rune explain` to list every code\n"
+        "rune::cli::unknown_code\n\n  × unknown diagnostic code `zz\\e[2Kzz`\n  help: run `rune explain` to list every code\n"
     );
 }
 

@@ -559,7 +559,8 @@ fn a_failed_write_to_stdout_exits_2_with_a_message() {
         let stderr = &out.stderr;
         assert_eq!(out.code, 2, "{args:?}: {stderr}");
         assert!(
-            stderr.contains("cannot write to stdout"),
+            stderr.contains("rune::cli::unwritable_stdout")
+                && stderr.contains("cannot write to stdout"),
             "{args:?}: {stderr}"
         );
     }

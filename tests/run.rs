@@ -412,7 +412,7 @@ fn invalid_parameters_are_refused_before_anything_starts() {
     );
     assert!(out
         .stderr
-        .contains("error: not run: the parameters are invalid"));
+        .contains("\nnot run: the parameters are invalid\n"));
     assert!(pids.recorded().is_empty(), "a plugin was started");
 }
 

@@ -699,8 +699,13 @@ impl Needed {
     }
 }
 
-/// What the run needs of `registry` for `doc`.
-fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
+/// How to start each module `doc` starts, by name, and the values their configs
+/// mark secret.
+fn module_specs(
+    doc: &PlanDocument,
+    root: &Path,
+    registry: &Registry,
+) -> (HashMap<String, ModuleSpec>, Vec<String>) {
     let by_name: HashMap<&str, usize> = registry
         .modules
         .iter()
@@ -747,6 +752,12 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
             },
         );
     }
+    (modules, secrets)
+}
+
+/// What the run needs of `registry` for `doc`.
+fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
+    let (modules, secrets) = module_specs(doc, root, registry);
     let mut actions: Vec<Action> = Vec::new();
     let mut action_of: HashMap<String, usize> = HashMap::new();
     let mut commands: Vec<Spec> = Vec::new();
@@ -830,18 +841,18 @@ fn journal_inputs(args: &ApplyArgs, config: &Config, checked: &CheckedCatalog) -
     }
 }
 
-fn execute(
+/// The journal `--journal` names, opened and checked against what the run reads;
+/// the usage error's exit status when it cannot be.
+fn open_journal(
     args: &ApplyArgs,
     config: &Config,
-    doc: &PlanDocument,
-    needed: &Needed,
     reads: &journal::Inputs,
     printer: &mut Printer,
-) -> ExitStatus {
+) -> Result<Option<Journal>, ExitStatus> {
     let json = args.format == OutputFormat::Json;
-    let journal = match &args.exec.journal {
+    match &args.exec.journal {
         Some(path) => match Journal::open_checked(path, reads) {
-            Ok(journal) => Some(journal),
+            Ok(journal) => Ok(Some(journal)),
             Err(e) => {
                 let d = Diagnostic::new(
                     Code::InvalidFlags,
@@ -855,10 +866,25 @@ fn execute(
                     json,
                     color: config.color_stderr,
                 };
-                return usage(printer, vec![d], channel);
+                Err(usage(printer, vec![d], channel))
             }
         },
-        None => None,
+        None => Ok(None),
+    }
+}
+
+fn execute(
+    args: &ApplyArgs,
+    config: &Config,
+    doc: &PlanDocument,
+    needed: &Needed,
+    reads: &journal::Inputs,
+    printer: &mut Printer,
+) -> ExitStatus {
+    let json = args.format == OutputFormat::Json;
+    let journal = match open_journal(args, config, reads, printer) {
+        Ok(journal) => journal,
+        Err(status) => return status,
     };
     let deterministic = args.exec.deterministic || ids::deterministic_from_env();
     // Timestamps read the plan's instant, unless that is the wall clock: then a

@@ -8,14 +8,16 @@
 //! find what they name; a query that fits several lists them instead of guessing.
 
 use crate::cli::ExplainArgs;
-use crate::diagnostic::{did_you_mean, Code};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::exec::eps::{Kind, ALL_KINDS};
 use crate::explain::short_name;
+use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::Printer;
+use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// Run `rune explain`.
-pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
+pub(crate) fn run(args: &ExplainArgs, color: bool, printer: &mut Printer) -> ExitStatus {
     let Some(query) = &args.code else {
         printer.out(&format!(
             "{}\nruntime (EPS) codes, by number and kind:\n{}",
@@ -63,13 +65,23 @@ pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
             ExitStatus::Success
         }
         Lookup::Ambiguous(codes) => {
-            printer.err(&format!(
-                "error: {shown} matches {} diagnostic codes:\n{}give more of the name, e.g. `rune explain {}`\n",
-                codes.len(),
-                list(&codes),
+            let d = Diagnostic::new(
+                Code::AmbiguousCode,
+                format!(
+                    "{shown} matches {} diagnostic codes: {}",
+                    codes.len(),
+                    codes
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_help(format!(
+                "give more of the name, e.g. `rune explain {}`",
                 short_name(codes[0])
             ));
-            ExitStatus::Error
+            refuse(printer, d, color)
         }
         Lookup::UnknownProtocol(number) => {
             let number = crate::schema::quote(&number);
@@ -81,22 +93,39 @@ pub(crate) fn run(args: &ExplainArgs, printer: &mut Printer) -> ExitStatus {
             known.sort_unstable_by(|a, b| b.cmp(a));
             known.dedup();
             let known: Vec<String> = known.iter().map(i32::to_string).collect();
-            printer.err(&format!(
-                "error: no diagnostic code or runtime error has protocol code {number}\nthe protocol codes rune reports are {}\n",
+            let d = Diagnostic::new(
+                Code::UnknownCode,
+                format!("no diagnostic code or runtime error has protocol code {number}"),
+            )
+            .with_help(format!(
+                "the protocol codes rune reports are {}",
                 known.join(", ")
             ));
-            ExitStatus::Error
+            refuse(printer, d, color)
         }
         Lookup::Unknown(hint) => {
             let hint = hint
                 .map(|name| format!("; did you mean `{name}`?"))
                 .unwrap_or_default();
-            printer.err(&format!(
-                "error: unknown diagnostic code {shown}{hint}\nrun `rune explain` to list every code\n"
-            ));
-            ExitStatus::Error
+            let d = Diagnostic::new(
+                Code::UnknownCode,
+                format!("unknown diagnostic code {shown}{hint}"),
+            )
+            .with_help("run `rune explain` to list every code");
+            refuse(printer, d, color)
         }
     }
+}
+
+/// Report a query that found no single code: a usage error (exit status 2).
+fn refuse(printer: &mut Printer, d: Diagnostic, color: bool) -> ExitStatus {
+    let refusal = Refusal {
+        kind: Refused::Usage,
+        diagnostics: vec![d],
+        sources: &SourceMap::default(),
+        summary: Default::default(),
+    };
+    refusal::report(printer, refusal, Channel { json: false, color })
 }
 
 /// What a query found.

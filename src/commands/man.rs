@@ -9,12 +9,15 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, ManArgs};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::report::refusal::{self, Channel, Refusal, Refused};
 use crate::report::save::SaveError;
 use crate::report::Printer;
+use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// Run `rune man`.
-pub(crate) fn run(args: &ManArgs, printer: &mut Printer) -> ExitStatus {
+pub(crate) fn run(args: &ManArgs, color: bool, printer: &mut Printer) -> ExitStatus {
     let pages = pages();
     let Some(dir) = &args.out_dir else {
         printer.out(&pages[0].1);
@@ -23,8 +26,17 @@ pub(crate) fn run(args: &ManArgs, printer: &mut Printer) -> ExitStatus {
     let shown = crate::escape::untrusted(&crate::source::display_name(dir)).into_owned();
     for (name, page) in &pages {
         if let Err(e) = write_page(dir, name, page) {
-            printer.err(&format!("error: cannot write {name} in `{shown}`: {e}\n"));
-            return ExitStatus::Error;
+            let d = Diagnostic::new(
+                Code::UnwritableOut,
+                format!("cannot write {name} in `{shown}`: {e}"),
+            );
+            let refusal = Refusal {
+                kind: Refused::Usage,
+                diagnostics: vec![d],
+                sources: &SourceMap::default(),
+                summary: Default::default(),
+            };
+            return refusal::report(printer, refusal, Channel { json: false, color });
         }
     }
     printer.err(&format!("{} man pages written to {shown}\n", pages.len()));

@@ -39,7 +39,7 @@ pub(crate) fn dispatch(
 ) -> ExitStatus {
     match command {
         Command::Validate(args) => validate::run(&args, config, printer, leftovers),
-        Command::Explain(args) => explain::run(&args, printer),
+        Command::Explain(args) => explain::run(&args, config.color_stderr, printer),
         Command::Schema(args) => schema::run(&args, config.color_stderr, printer),
         Command::Plan(args) => plan::run(&args, config, printer, leftovers),
         Command::Apply(args) => apply::run(&args, config, printer, leftovers),
@@ -47,7 +47,7 @@ pub(crate) fn dispatch(
         Command::Graph(args) => graph::run(&args, config, printer, leftovers),
         Command::ListActions(args) => list_actions::run(&args, config, printer, leftovers),
         Command::Completions(args) => completions::run(&args, printer),
-        Command::Man(args) => man::run(&args, printer),
+        Command::Man(args) => man::run(&args, config.color_stderr, printer),
     }
 }
 

@@ -232,7 +232,7 @@ fn show_denied(
     let status = refuse(printer, checked, Refused::Denied, denials, channel);
     if let Some(out) = &args.out {
         printer.err(&format!(
-            "error: the plan has denied steps; not written to {}\n",
+            "the plan has denied steps; not written to {}\n",
             if to_stdout {
                 "stdout".to_string()
             } else {

@@ -204,6 +204,38 @@ fn decide(
 ) -> Result<Decided, ExitStatus> {
     let json = channel.json;
     let params = action_params(args, checked, channel, printer)?;
+    let step = plan_action(args, flags, params, checked, channel, printer)?;
+    let module = &checked.registry.modules[step.module];
+    let action = &module.actions[step.action];
+    if !step.decision.allowed {
+        let d = crate::request::denial(&step.decision, action, checked, flags.purpose);
+        let status = crate::request::refuse(printer, checked, Refused::Denied, vec![d], channel);
+        if !json {
+            printer.err(&format!("not run: policy denied `{}`\n", action.name.value));
+        }
+        return Err(status);
+    }
+    let command = plugin_command(module, action, checked, channel, printer)?;
+    let report = dry_run_report(flags, run_ids, module, action, &command, &step);
+    Ok(Decided {
+        module: step.module,
+        action: step.action,
+        command,
+        step,
+        report,
+    })
+}
+
+/// Plan the one action so that policy decides exactly as for `plan` and `apply`;
+/// its step, or the refusal's exit status.
+fn plan_action(
+    args: &RunArgs,
+    flags: &Checked,
+    params: serde_json::Map<String, serde_json::Value>,
+    checked: &CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<plan::ActionStep, ExitStatus> {
     let request = Request {
         targets: Vec::new(),
         action: Some(args.action.clone()),
@@ -237,24 +269,21 @@ fn decide(
     if planned.actions.is_empty() {
         return Err(ExitStatus::Error);
     }
-    let step = planned.actions.swap_remove(0);
-    let module = &checked.registry.modules[step.module];
-    let action = &module.actions[step.action];
-    if !step.decision.allowed {
-        let d = crate::request::denial(&step.decision, action, checked, flags.purpose);
-        let status = crate::request::refuse(printer, checked, Refused::Denied, vec![d], channel);
-        if !json {
-            printer.err(&format!(
-                "error: not run: policy denied `{}`\n",
-                action.name.value
-            ));
-        }
-        return Err(status);
-    }
+    Ok(planned.actions.swap_remove(0))
+}
+
+/// The plugin command line of `action`, resolved against its catalog file's
+/// directory; a usage error for an action without `exec`.
+fn plugin_command(
+    module: &crate::registry::Module,
+    action: &crate::registry::Action,
+    checked: &CheckedCatalog,
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<Spec, ExitStatus> {
     let declared_in = &checked.sources.get(module.file).path;
     let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
-    let Some(command) = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env)
-    else {
+    crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env).ok_or_else(|| {
         let d = Diagnostic::new(
             Code::InvalidFlags,
             format!(
@@ -267,21 +296,7 @@ fn decide(
             "run it with its module's lifecycle: `rune apply --action {}`",
             action.name.value
         ));
-        return Err(crate::request::refuse(
-            printer,
-            checked,
-            Refused::Usage,
-            vec![d],
-            channel,
-        ));
-    };
-    let report = dry_run_report(flags, run_ids, module, action, &command, &step);
-    Ok(Decided {
-        module: step.module,
-        action: step.action,
-        command,
-        step,
-        report,
+        crate::request::refuse(printer, checked, Refused::Usage, vec![d], channel)
     })
 }
 
@@ -400,18 +415,24 @@ fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunR
         duration_ms: watch.reported_ms(),
     });
     drop(sink);
-    let finished = collect
-        .into_events()
-        .into_iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::StepFinished {
-                duration_ms,
-                stderr,
-                ..
-            } => Some((duration_ms, stderr)),
-            _ => None,
-        });
+    record_outcome(report, collect.into_events(), result, interrupted);
+}
+
+/// Fill the report in from the run's result and its last step's timing and stderr.
+fn record_outcome(
+    report: &mut RunReport,
+    events: Vec<Event>,
+    result: crate::exec::mediation::ActionResult,
+    interrupted: bool,
+) {
+    let finished = events.into_iter().rev().find_map(|e| match e {
+        Event::StepFinished {
+            duration_ms,
+            stderr,
+            ..
+        } => Some((duration_ms, stderr)),
+        _ => None,
+    });
     if let Some((duration_ms, stderr)) = finished {
         report.duration_ms = duration_ms;
         report.stderr = stderr;
@@ -501,7 +522,7 @@ fn action_params(
         Err((kind, diagnostics)) => {
             let status = crate::request::refuse(printer, checked, kind, diagnostics, channel);
             if kind == Refused::Denied && !json {
-                printer.err("error: not run: the parameters are invalid\n");
+                printer.err("not run: the parameters are invalid\n");
             }
             return Err(status);
         }

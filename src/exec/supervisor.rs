@@ -224,6 +224,27 @@ pub(crate) struct Child {
     status: Option<ExitStatus>,
 }
 
+/// A pidfd for the child just spawned as `pid`. Without one (out of descriptors)
+/// the child cannot be supervised: it is killed, reaped and forgotten.
+fn pidfd_or_kill(child: &mut std::process::Child, pid: i32) -> io::Result<OwnedFd> {
+    match Pid::from_raw(pid)
+        .ok_or_else(|| io::Error::other("pid 0"))
+        .and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
+                .map_err(io::Error::from)
+        }) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            signal_group(pid, Signal::KILL);
+            let live = lock(&LIVE);
+            let _ = child.wait();
+            tell_guardian(&format!("- {pid}\n"));
+            forget(live, pid);
+            Err(e)
+        }
+    }
+}
+
 impl Child {
     /// Start `spec` with piped stdio in a process group of its own. `out_cap`
     /// bounds the stdout held unread (the child then waits on its pipe).
@@ -265,23 +286,7 @@ impl Child {
             child
         };
         let pid = child.id() as i32;
-        let pidfd = match Pid::from_raw(pid)
-            .ok_or_else(|| io::Error::other("pid 0"))
-            .and_then(|p| {
-                rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-                    .map_err(io::Error::from)
-            }) {
-            Ok(fd) => fd,
-            Err(e) => {
-                // No pidfd (out of descriptors): this child cannot be supervised.
-                signal_group(pid, Signal::KILL);
-                let live = lock(&LIVE);
-                let _ = child.wait();
-                tell_guardian(&format!("- {pid}\n"));
-                forget(live, pid);
-                return Err(e);
-            }
-        };
+        let pidfd = pidfd_or_kill(&mut child, pid)?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
@@ -369,55 +374,9 @@ impl Child {
                 l.min(Duration::from_millis(20))
             }));
         }
-        let (want_in, want_out, want_err) = (
-            self.writing(),
-            self.stdout.is_some() && self.out.len() < self.out_cap,
-            self.stderr.is_some(),
-        );
-        let ready = {
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(5);
-            let mut slots = Vec::with_capacity(5);
-            let both = PollFlags::IN;
-            if let (true, Some(fd)) = (want_in, self.stdin.as_ref()) {
-                fds.push(PollFd::new(fd, PollFlags::OUT));
-                slots.push(Slot::Stdin);
-            }
-            if let (true, Some(fd)) = (want_out, self.stdout.as_ref()) {
-                fds.push(PollFd::new(fd, both));
-                slots.push(Slot::Stdout);
-            }
-            if let (true, Some(fd)) = (want_err, self.stderr.as_ref()) {
-                fds.push(PollFd::new(fd, both));
-                slots.push(Slot::Stderr);
-            }
-            if !self.exited {
-                fds.push(PollFd::new(&self.pidfd, both));
-                slots.push(Slot::Exit);
-            }
-            if let Some(fd) = cancel_fd {
-                fds.push(PollFd::from_borrowed_fd(fd, both));
-                slots.push(Slot::Cancel);
-            }
-            let timeout = left.map(timespec);
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
-                Ok(0) if left.is_some() => {
-                    return if cancel.is_some_and(Cancel::is_set) {
-                        Wake::Cancelled
-                    } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                        Wake::Deadline
-                    } else {
-                        Wake::Progress
-                    };
-                }
-                Ok(_) => {}
-                Err(_) => return Wake::Progress,
-            }
-            slots
-                .into_iter()
-                .zip(fds.iter().map(PollFd::revents))
-                .filter(|(_, r)| !r.is_empty())
-                .map(|(s, _)| s)
-                .collect::<Vec<_>>()
+        let ready = match self.poll(deadline, cancel, cancel_fd, left) {
+            Ok(ready) => ready,
+            Err(wake) => return wake,
         };
         let mut wake = Wake::Progress;
         for slot in ready {
@@ -436,6 +395,65 @@ impl Child {
             }
         }
         wake
+    }
+
+    /// Poll what [`pump`](Self::pump) waits on for at most `left`: the slots that
+    /// are ready, or how the wait ended when none is.
+    fn poll(
+        &self,
+        deadline: Option<Instant>,
+        cancel: Option<&Cancel>,
+        cancel_fd: Option<std::os::fd::BorrowedFd<'_>>,
+        left: Option<Duration>,
+    ) -> Result<Vec<Slot>, Wake> {
+        let (want_in, want_out, want_err) = (
+            self.writing(),
+            self.stdout.is_some() && self.out.len() < self.out_cap,
+            self.stderr.is_some(),
+        );
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(5);
+        let mut slots = Vec::with_capacity(5);
+        let both = PollFlags::IN;
+        if let (true, Some(fd)) = (want_in, self.stdin.as_ref()) {
+            fds.push(PollFd::new(fd, PollFlags::OUT));
+            slots.push(Slot::Stdin);
+        }
+        if let (true, Some(fd)) = (want_out, self.stdout.as_ref()) {
+            fds.push(PollFd::new(fd, both));
+            slots.push(Slot::Stdout);
+        }
+        if let (true, Some(fd)) = (want_err, self.stderr.as_ref()) {
+            fds.push(PollFd::new(fd, both));
+            slots.push(Slot::Stderr);
+        }
+        if !self.exited {
+            fds.push(PollFd::new(&self.pidfd, both));
+            slots.push(Slot::Exit);
+        }
+        if let Some(fd) = cancel_fd {
+            fds.push(PollFd::from_borrowed_fd(fd, both));
+            slots.push(Slot::Cancel);
+        }
+        let timeout = left.map(timespec);
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) if left.is_some() => {
+                return Err(if cancel.is_some_and(Cancel::is_set) {
+                    Wake::Cancelled
+                } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                    Wake::Deadline
+                } else {
+                    Wake::Progress
+                });
+            }
+            Ok(_) => {}
+            Err(_) => return Err(Wake::Progress),
+        }
+        Ok(slots
+            .into_iter()
+            .zip(fds.iter().map(PollFd::revents))
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(s, _)| s)
+            .collect::<Vec<_>>())
     }
 
     fn write_some(&mut self) {

@@ -368,7 +368,83 @@ pub(crate) fn run(
         .enumerate()
         .filter_map(|(i, s)| s.workflow.as_ref().map(|w| (w.step.as_str(), i)))
         .collect();
-    let specs: Vec<StepSpec> = steps
+    let mut scheduler = Scheduler::new(step_specs(steps, &index), step_names(steps), parallelism);
+    let shared = Shared {
+        ctx,
+        steps,
+        values: Values {
+            doc,
+            index: &index,
+            inputs: doc.workflow.as_ref().map(|w| &w.inputs),
+        },
+        runnables,
+        runner,
+        outputs: Mutex::new(vec![None; steps.len()]),
+    };
+    let mut reads = Reads {
+        readers: count_readers(steps, &index),
+        ran_params: vec![RanWith::NotStarted; steps.len()],
+    };
+    run_steps(&shared, &mut scheduler, &mut reads);
+    let stopped = scheduler.stopped_by().is_some();
+    let compensated = compensate(&shared, &scheduler.compensations(), compensations, &reads);
+    record_compensations_not_run(ctx, steps, &compensated, stopped);
+    if let Some(workflow) = &doc.workflow {
+        ctx.sink.emit(&Event::WorkflowFinished {
+            at: ctx.ids.now(),
+            name: workflow.name.clone(),
+            stopped_by: scheduler.stopped_by().map(|i| step_name(&steps[i])),
+            ended: if ctx.stop.is_set() || ctx.kill.is_set() {
+                WorkflowEnd::Interrupted
+            } else if stopped {
+                WorkflowEnd::Stopped
+            } else {
+                WorkflowEnd::Completed
+            },
+        });
+    }
+    Ended { stopped }
+}
+
+/// What the scheduling loop and the compensations share.
+struct Shared<'a, 'c, 'r> {
+    ctx: &'a Context<'c>,
+    steps: &'a [ActionStep],
+    values: Values<'a>,
+    runnables: &'a [Runnable<'r>],
+    runner: &'a dyn StepRunner,
+    /// What each step returned, while read (see [`Reads`]).
+    outputs: Mutex<Vec<Option<Json>>>,
+}
+
+/// How many steps not yet decided, and compensations, read each step's values, and
+/// what each started step ran with. A step's output and filled params are kept
+/// while that count is above zero: memory holds what later steps may read, not
+/// every step's output. A compensation's reads are released only when the workflow
+/// ends.
+struct Reads {
+    readers: Vec<u32>,
+    /// What each step ran with (references filled), while read. A step without
+    /// references borrows its plan params instead of a copy.
+    ran_params: Vec<RanWith>,
+}
+
+impl Reads {
+    /// Step `i` was decided: the steps it reads have one reader less.
+    fn release(&mut self, shared: &Shared<'_, '_, '_>, i: usize) {
+        for p in read_steps(&shared.steps[i], shared.values.index) {
+            self.readers[p] -= 1;
+            if self.readers[p] == 0 {
+                self.ran_params[p] = RanWith::NotStarted;
+                lock(&shared.outputs)[p] = None;
+            }
+        }
+    }
+}
+
+/// What the scheduler needs to know of each step.
+fn step_specs(steps: &[ActionStep], index: &HashMap<&str, usize>) -> Vec<StepSpec> {
+    steps
         .iter()
         .map(|s| {
             let w = s.workflow.as_ref();
@@ -386,54 +462,41 @@ pub(crate) fn run(
                 compensates: w.is_some_and(|w| w.compensate.is_some()),
             }
         })
-        .collect();
-    let names: Vec<&str> = steps
+        .collect()
+}
+
+/// Each step's workflow id (its action when it has none).
+fn step_names(steps: &[ActionStep]) -> Vec<&str> {
+    steps
         .iter()
         .map(|s| {
             s.workflow
                 .as_ref()
                 .map_or(s.action.as_str(), |w| w.step.as_str())
         })
-        .collect();
-    let mut scheduler = Scheduler::new(specs, names, parallelism);
-    let inputs = doc.workflow.as_ref().map(|w| &w.inputs);
-    // How many steps not yet decided, and compensations, read each step's values.
-    // A step's output and filled params are kept while that count is above zero:
-    // memory holds what later steps may read, not every step's output. A
-    // compensation's reads are released only when the workflow ends.
+        .collect()
+}
+
+/// How many steps and compensations read each step's values (see [`Reads`]).
+fn count_readers(steps: &[ActionStep], index: &HashMap<&str, usize>) -> Vec<u32> {
     let mut readers = vec![0u32; steps.len()];
     for step in steps {
-        for p in read_steps(step, &index) {
+        for p in read_steps(step, index) {
             readers[p] += 1;
         }
         if let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) {
-            for p in read_steps(comp, &index) {
+            for p in read_steps(comp, index) {
                 readers[p] += 1;
             }
         }
     }
-    // What each step ran with (references filled) and returned, while read (see
-    // `readers`). A step without references borrows its plan params instead of a copy.
-    let mut ran_params: Vec<RanWith> = vec![RanWith::NotStarted; steps.len()];
-    let outputs: Mutex<Vec<Option<Json>>> = Mutex::new(vec![None; steps.len()]);
-    // Step `i` was decided: the steps it reads have one reader less.
-    let release = |i: usize,
-                   readers: &mut [u32],
-                   ran_params: &mut [RanWith],
-                   outputs: &Mutex<Vec<Option<Json>>>| {
-        for p in read_steps(&steps[i], &index) {
-            readers[p] -= 1;
-            if readers[p] == 0 {
-                ran_params[p] = RanWith::NotStarted;
-                lock(outputs)[p] = None;
-            }
-        }
-    };
-    let values = Values {
-        doc,
-        index: &index,
-        inputs,
-    };
+    readers
+}
+
+/// Run the steps as the scheduler decides, until every step is decided (or the
+/// run is interrupted).
+fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads: &mut Reads) {
+    let ctx = shared.ctx;
     // (step, succeeded, interrupted: killed by the second Ctrl-C)
     let (tx, rx) = mpsc::channel::<(usize, bool, bool)>();
     // A Ctrl-C wakes the scheduler like a finished step does: it never looks now
@@ -444,122 +507,166 @@ pub(crate) fn run(
             let _ = tx.send((WAKE, false, false));
         });
     }
-    std::thread::scope(|scope| {
-        loop {
-            if ctx.stop.is_set() || ctx.kill.is_set() {
-                ctx.note_interrupts();
-                scheduler.interrupt();
-            }
-            let decisions = {
-                let outputs = lock(&outputs);
-                scheduler.next(|i| {
-                    match &steps[i].workflow.as_ref().and_then(|w| w.when.as_ref()) {
-                        Some(when) => values.when(when, &ran_params, &outputs),
-                        None => WhenVerdict::Run,
-                    }
-                })
-            };
-            for decision in decisions {
-                match decision {
-                    Decision::Skip(i, reason) => {
-                        release(i, &mut readers, &mut ran_params, &outputs);
-                        let step = &steps[i];
-                        decide(ctx, step, WorkflowDecision::Skipped, Some(&reason));
-                        ctx.skipped(
-                            step.id,
-                            &step.module,
-                            None,
-                            Some(&step.action),
-                            &reason,
-                            None,
-                        );
-                    }
-                    Decision::Start(i) => {
-                        let step = &steps[i];
-                        decide(ctx, step, WorkflowDecision::Started, None);
-                        let filled = {
-                            let outputs = lock(&outputs);
-                            values.fill(step, &step.references, &ran_params, &outputs)
-                        };
-                        release(i, &mut readers, &mut ran_params, &outputs);
-                        let filled = match filled {
-                            Ok(params) => params,
-                            Err(message) => {
-                                // Decided like any failure (continue_on_error
-                                // included) when the loop receives it.
-                                fail_unfilled(ctx, step, message);
-                                let _ = tx.send((i, false, false));
-                                continue;
-                            }
-                        };
-                        let tx = tx.clone();
-                        let outputs = &outputs;
-                        let runnable = &runnables[i];
-                        if readers[i] > 0 {
-                            ran_params[i] = match &filled {
-                                Some(params) => RanWith::Filled(params.clone()),
-                                None => RanWith::PlanParams,
-                            };
-                        }
-                        // A thread that cannot be created runs the step here.
-                        super::supervisor::spawn_scoped_or_inline(scope, move || {
-                            let params = filled.as_ref().unwrap_or(&step.params);
-                            let result = runner.run(step, runnable, params);
-                            let ok = result.outcome == Outcome::Succeeded;
-                            let killed = !ok
-                                && result
-                                    .error
-                                    .as_ref()
-                                    .is_some_and(|e| e.kind() == Kind::Interrupted);
-                            if let Some(output) = result.output {
-                                lock(outputs)[i] = Some(output);
-                            }
-                            let _ = tx.send((i, ok, killed));
-                        });
-                    }
+    std::thread::scope(|scope| loop {
+        if ctx.stop.is_set() || ctx.kill.is_set() {
+            ctx.note_interrupts();
+            scheduler.interrupt();
+        }
+        let decisions = {
+            let outputs = lock(&shared.outputs);
+            scheduler.next(|i| {
+                match &shared.steps[i]
+                    .workflow
+                    .as_ref()
+                    .and_then(|w| w.when.as_ref())
+                {
+                    Some(when) => shared.values.when(when, &reads.ran_params, &outputs),
+                    None => WhenVerdict::Run,
                 }
-            }
-            if scheduler.done() {
-                break;
-            }
-            // Wake for a finished step, or now and then to notice Ctrl-C.
-            match rx.recv() {
-                Ok(first) => {
-                    for (i, ok, killed) in
-                        std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
-                    {
-                        if i == WAKE {
-                            continue;
-                        }
-                        // No step left to read it: its output goes as soon as its
-                        // row is written (the report has it).
-                        if readers[i] == 0 {
-                            lock(&outputs)[i] = None;
-                        }
-                        if killed {
-                            decide(ctx, &steps[i], WorkflowDecision::Interrupted, None);
-                            scheduler.interrupted(i);
-                        } else {
-                            finish(ctx, &steps[i], ok);
-                            scheduler.finished(i, ok);
-                        }
-                    }
-                }
-                Err(mpsc::RecvError) => break,
+            })
+        };
+        for decision in decisions {
+            match decision {
+                Decision::Skip(i, reason) => skip_step(shared, reads, i, &reason),
+                Decision::Start(i) => start_step(scope, shared, reads, i, &tx),
             }
         }
+        if scheduler.done() {
+            break;
+        }
+        // Wake for a finished step, or for Ctrl-C.
+        match rx.recv() {
+            Ok(first) => {
+                for (i, ok, killed) in
+                    std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                {
+                    if i != WAKE {
+                        settle(shared, scheduler, reads, i, ok, killed);
+                    }
+                }
+            }
+            Err(mpsc::RecvError) => break,
+        }
     });
-    let stopped = scheduler.stopped_by().is_some();
-    let outputs = outputs.into_inner().unwrap_or_else(|p| p.into_inner());
-    let chosen = scheduler.compensations();
-    let mut compensated = vec![false; steps.len()];
-    for &i in &chosen {
+}
+
+/// The scheduler skipped step `i`.
+fn skip_step(shared: &Shared<'_, '_, '_>, reads: &mut Reads, i: usize, reason: &str) {
+    reads.release(shared, i);
+    let step = &shared.steps[i];
+    decide(shared.ctx, step, WorkflowDecision::Skipped, Some(reason));
+    shared.ctx.skipped(
+        step.id,
+        &step.module,
+        None,
+        Some(&step.action),
+        reason,
+        None,
+    );
+}
+
+/// Start step `i` on a thread of `scope`, its references filled; it reports on
+/// `tx` when it ends.
+fn start_step<'scope, 'env: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    shared: &'env Shared<'env, '_, '_>,
+    reads: &mut Reads,
+    i: usize,
+    tx: &mpsc::Sender<(usize, bool, bool)>,
+) {
+    let ctx = shared.ctx;
+    let step = &shared.steps[i];
+    decide(ctx, step, WorkflowDecision::Started, None);
+    let filled = {
+        let outputs = lock(&shared.outputs);
+        shared
+            .values
+            .fill(step, &step.references, &reads.ran_params, &outputs)
+    };
+    reads.release(shared, i);
+    let filled = match filled {
+        Ok(params) => params,
+        Err(message) => {
+            // Decided like any failure (continue_on_error included) when the loop
+            // receives it.
+            fail_unfilled(ctx, step, message);
+            let _ = tx.send((i, false, false));
+            return;
+        }
+    };
+    let tx = tx.clone();
+    let outputs = &shared.outputs;
+    let runner = shared.runner;
+    let runnable = &shared.runnables[i];
+    if reads.readers[i] > 0 {
+        reads.ran_params[i] = match &filled {
+            Some(params) => RanWith::Filled(params.clone()),
+            None => RanWith::PlanParams,
+        };
+    }
+    // A thread that cannot be created runs the step here.
+    super::supervisor::spawn_scoped_or_inline(scope, move || {
+        let params = filled.as_ref().unwrap_or(&step.params);
+        let result = runner.run(step, runnable, params);
+        let ok = result.outcome == Outcome::Succeeded;
+        let killed = !ok
+            && result
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind() == Kind::Interrupted);
+        if let Some(output) = result.output {
+            lock(outputs)[i] = Some(output);
+        }
+        let _ = tx.send((i, ok, killed));
+    });
+}
+
+/// Step `i` ended: record it and tell the scheduler.
+fn settle(
+    shared: &Shared<'_, '_, '_>,
+    scheduler: &mut Scheduler<&str>,
+    reads: &Reads,
+    i: usize,
+    ok: bool,
+    killed: bool,
+) {
+    // No step left to read it: its output goes as soon as its row is written (the
+    // report has it).
+    if reads.readers[i] == 0 {
+        lock(&shared.outputs)[i] = None;
+    }
+    if killed {
+        decide(
+            shared.ctx,
+            &shared.steps[i],
+            WorkflowDecision::Interrupted,
+            None,
+        );
+        scheduler.interrupted(i);
+    } else {
+        finish(shared.ctx, &shared.steps[i], ok);
+        scheduler.finished(i, ok);
+    }
+}
+
+/// Run the compensations the scheduler chose, in its order, until one is
+/// interrupted; which steps' compensations ran.
+fn compensate(
+    shared: &Shared<'_, '_, '_>,
+    chosen: &[usize],
+    compensations: &HashMap<u64, Runnable>,
+    reads: &Reads,
+) -> Vec<bool> {
+    let ctx = shared.ctx;
+    let outputs = lock(&shared.outputs);
+    let mut compensated = vec![false; shared.steps.len()];
+    for &i in chosen {
         if ctx.stop.is_set() || ctx.kill.is_set() {
             ctx.note_interrupts();
             break;
         }
         compensated[i] = true;
-        let step = &steps[i];
+        let step = &shared.steps[i];
         let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
             continue;
         };
@@ -574,30 +681,37 @@ pub(crate) fn run(
             WorkflowDecision::CompensationStarted,
             None,
         );
-        let ok = match values.fill(comp, &comp.references, &ran_params, &outputs) {
+        let filled = shared
+            .values
+            .fill(comp, &comp.references, &reads.ran_params, &outputs);
+        let ok = match filled {
             Ok(filled) => {
                 let params = filled.as_ref().unwrap_or(&comp.params);
-                runner.run(comp, runnable, params).outcome == Outcome::Succeeded
+                shared.runner.run(comp, runnable, params).outcome == Outcome::Succeeded
             }
             Err(message) => {
                 fail_unfilled(ctx, comp, message);
                 false
             }
         };
-        decide_as(
-            ctx,
-            comp,
-            &name,
-            if ok {
-                WorkflowDecision::Compensated
-            } else {
-                WorkflowDecision::CompensationFailed
-            },
-            None,
-        );
+        let decision = if ok {
+            WorkflowDecision::Compensated
+        } else {
+            WorkflowDecision::CompensationFailed
+        };
+        decide_as(ctx, comp, &name, decision, None);
     }
-    // Every compensation not run is on record too, with why: the report then
-    // accounts for every planned step.
+    compensated
+}
+
+/// Put every compensation not run on record too, with why: the report then
+/// accounts for every planned step.
+fn record_compensations_not_run(
+    ctx: &Context,
+    steps: &[ActionStep],
+    compensated: &[bool],
+    stopped: bool,
+) {
     for (i, step) in steps.iter().enumerate() {
         let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
             continue;
@@ -622,21 +736,6 @@ pub(crate) fn run(
         );
         ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
     }
-    if let Some(workflow) = &doc.workflow {
-        ctx.sink.emit(&Event::WorkflowFinished {
-            at: ctx.ids.now(),
-            name: workflow.name.clone(),
-            stopped_by: scheduler.stopped_by().map(|i| step_name(&steps[i])),
-            ended: if ctx.stop.is_set() || ctx.kill.is_set() {
-                WorkflowEnd::Interrupted
-            } else if stopped {
-                WorkflowEnd::Stopped
-            } else {
-                WorkflowEnd::Completed
-            },
-        });
-    }
-    Ended { stopped }
 }
 
 /// What a started step ran with, while a later step or compensation may read its

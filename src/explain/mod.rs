@@ -92,6 +92,9 @@ pub fn explanation(code: Code) -> &'static str {
         Code::StalePlan => include_str!("codes/stale_plan.md"),
         Code::UnexpectedPlanDigest => include_str!("codes/unexpected_digest.md"),
         Code::UnwritableOut => include_str!("codes/unwritable_out.md"),
+        Code::UnknownCode => include_str!("codes/unknown_code.md"),
+        Code::AmbiguousCode => include_str!("codes/ambiguous_code.md"),
+        Code::UnwritableStdout => include_str!("codes/unwritable_stdout.md"),
         Code::UnknownSchema => include_str!("codes/unknown_schema.md"),
     }
 }

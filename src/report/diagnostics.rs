@@ -567,71 +567,10 @@ pub fn write_sarif(
     let mut codes: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
     codes.sort();
     codes.dedup();
-    let rules = codes
-        .iter()
-        .map(|c| SarifRule {
-            id: c.as_str(),
-            short_description: Text { text: c.summary() },
-            full_description: Text {
-                text: crate::explain::explanation(*c),
-            },
-            help: HelpText {
-                text: format!("rune explain {}", c.as_str()),
-            },
-            default_configuration: Level {
-                level: c.severity().as_str(),
-            },
-        })
-        .collect();
-    let physical = |span: Span| {
-        let l = locate(sources, span);
-        Physical {
-            artifact_location: Uri {
-                uri: artifact_uri(l.file),
-            },
-            region: Region {
-                start_line: l.line,
-                start_column: l.column,
-                end_line: l.end_line,
-                end_column: l.end_column,
-            },
-        }
-    };
+    let rules = codes.iter().map(|&c| sarif_rule(c)).collect();
     let results = diagnostics
         .iter()
-        .map(|d| {
-            let mut text = d.message.clone();
-            if let Some(help) = &d.help {
-                text.push_str("\nhelp: ");
-                text.push_str(help);
-            }
-            SarifResult {
-                rule_id: d.code.as_str(),
-                rule_index: codes.binary_search(&d.code).ok(),
-                level: d.severity.as_str(),
-                message: HelpText { text },
-                locations: d
-                    .primary_span()
-                    .map(|s| SarifLocation {
-                        physical_location: physical(s),
-                        id: None,
-                        message: None,
-                    })
-                    .into_iter()
-                    .collect(),
-                related_locations: d
-                    .labels
-                    .iter()
-                    .enumerate()
-                    .skip(1)
-                    .map(|(i, l)| SarifLocation {
-                        physical_location: physical(l.span),
-                        id: Some(i),
-                        message: Some(Text { text: &l.message }),
-                    })
-                    .collect(),
-            }
-        })
+        .map(|d| sarif_result(d, &codes, sources))
         .collect();
     let log = SarifLog {
         schema: "https://json.schemastore.org/sarif-2.1.0.json",
@@ -650,6 +589,74 @@ pub fn write_sarif(
     };
     serde_json::to_writer_pretty(&mut *out, &log)?;
     out.write_all(b"\n")
+}
+
+/// The SARIF rule of a code: its summary, its explanation, how to read more.
+fn sarif_rule(c: Code) -> SarifRule {
+    SarifRule {
+        id: c.as_str(),
+        short_description: Text { text: c.summary() },
+        full_description: Text {
+            text: crate::explain::explanation(c),
+        },
+        help: HelpText {
+            text: format!("rune explain {}", c.as_str()),
+        },
+        default_configuration: Level {
+            level: c.severity().as_str(),
+        },
+    }
+}
+
+/// Where `span` is, as SARIF says it.
+fn physical(sources: &SourceMap, span: Span) -> Physical {
+    let l = locate(sources, span);
+    Physical {
+        artifact_location: Uri {
+            uri: artifact_uri(l.file),
+        },
+        region: Region {
+            start_line: l.line,
+            start_column: l.column,
+            end_line: l.end_line,
+            end_column: l.end_column,
+        },
+    }
+}
+
+/// The SARIF result of one diagnostic; `codes` are the rules, sorted.
+fn sarif_result<'a>(d: &'a Diagnostic, codes: &[Code], sources: &SourceMap) -> SarifResult<'a> {
+    let mut text = d.message.clone();
+    if let Some(help) = &d.help {
+        text.push_str("\nhelp: ");
+        text.push_str(help);
+    }
+    SarifResult {
+        rule_id: d.code.as_str(),
+        rule_index: codes.binary_search(&d.code).ok(),
+        level: d.severity.as_str(),
+        message: HelpText { text },
+        locations: d
+            .primary_span()
+            .map(|s| SarifLocation {
+                physical_location: physical(sources, s),
+                id: None,
+                message: None,
+            })
+            .into_iter()
+            .collect(),
+        related_locations: d
+            .labels
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, l)| SarifLocation {
+                physical_location: physical(sources, l.span),
+                id: Some(i),
+                message: Some(Text { text: &l.message }),
+            })
+            .collect(),
+    }
 }
 
 /// The SARIF log as text (see [`write_sarif`]).

@@ -103,79 +103,12 @@ impl Excerpt {
     /// label's span in the excerpt, in the same order.
     pub fn new(file: &SourceFile, labels: &[(usize, usize)]) -> (Excerpt, Vec<SourceSpan>) {
         let text: &str = &file.text;
-        let is_long = |line: usize| file.line_range(line).len() > LONG_LINE_BYTES;
         let clipped: Vec<Clipped> = labels
             .iter()
-            .map(|&(start, end)| {
-                let mut start = floor_boundary(text, start);
-                let first_line = file.line_index(start as u32);
-                // Nothing is shown of a byte order mark.
-                start = start.max(file.content_start(first_line));
-                let mut end = ceil_boundary(text, end.max(start));
-                let mut last_line = if end > start {
-                    file.line_index(end as u32 - 1)
-                } else {
-                    first_line
-                };
-                if last_line > first_line
-                    && (last_line - first_line >= MAX_LABEL_LINES
-                        || (first_line..=last_line).any(is_long))
-                {
-                    end = file.line_range(first_line).end.max(start);
-                    last_line = first_line;
-                }
-                let mut cut = false;
-                if last_line == first_line && is_long(first_line) {
-                    let within = end.min(file.line_range(first_line).end).max(start);
-                    if let Some((i, _)) = text[start..within].char_indices().nth(MAX_LABEL_CHARS) {
-                        end = start + i;
-                        cut = true;
-                    }
-                }
-                Clipped {
-                    start,
-                    end,
-                    first_line,
-                    last_line,
-                    cut,
-                }
-            })
+            .map(|&(start, end)| Clipped::new(file, start, end))
             .collect();
 
-        // The lines to show: each label's lines with one line of context either
-        // side, runs that nearly touch joined into one.
-        // The empty "line" after a final newline is shown only when a label is on it.
-        let last_file_line = file
-            .line_count()
-            .saturating_sub(1 + usize::from(text.ends_with('\n')));
-        let mut runs: Vec<(usize, usize)> = clipped
-            .iter()
-            .map(|c| {
-                (
-                    c.first_line.saturating_sub(1),
-                    (c.last_line + 1).min(last_file_line).max(c.last_line),
-                )
-            })
-            .collect();
-        runs.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
-        for (first, last) in runs {
-            match merged.last_mut() {
-                Some(run) if first <= run.1 + 1 + MERGE_GAP => run.1 = run.1.max(last),
-                _ => merged.push((first, last)),
-            }
-        }
-        // The primary label's lines come first (miette shows snippets in excerpt
-        // order, and the first header is where a reader looks), the rest by line.
-        if let Some(primary) = clipped.first() {
-            if let Some(i) = merged
-                .iter()
-                .position(|&(first, last)| (first..=last).contains(&primary.first_line))
-            {
-                let run = merged.remove(i);
-                merged.insert(0, run);
-            }
-        }
+        let merged = shown_runs(file, &clipped);
 
         // Label boundaries per line: `(line, byte offset)`.
         let mut points: Vec<(usize, usize)> = Vec::with_capacity(clipped.len() * 2);
@@ -245,6 +178,87 @@ impl Excerpt {
         };
         (excerpt, spans)
     }
+}
+
+impl Clipped {
+    /// A label at `start..end` of `file`, cut to what an excerpt shows of it: on
+    /// character boundaries, one line when it spans many or long ones, and at most
+    /// [`MAX_LABEL_CHARS`] of a long line.
+    fn new(file: &SourceFile, start: usize, end: usize) -> Clipped {
+        let text: &str = &file.text;
+        let is_long = |line: usize| file.line_range(line).len() > LONG_LINE_BYTES;
+        let mut start = floor_boundary(text, start);
+        let first_line = file.line_index(start as u32);
+        // Nothing is shown of a byte order mark.
+        start = start.max(file.content_start(first_line));
+        let mut end = ceil_boundary(text, end.max(start));
+        let mut last_line = if end > start {
+            file.line_index(end as u32 - 1)
+        } else {
+            first_line
+        };
+        if last_line > first_line
+            && (last_line - first_line >= MAX_LABEL_LINES || (first_line..=last_line).any(is_long))
+        {
+            end = file.line_range(first_line).end.max(start);
+            last_line = first_line;
+        }
+        let mut cut = false;
+        if last_line == first_line && is_long(first_line) {
+            let within = end.min(file.line_range(first_line).end).max(start);
+            if let Some((i, _)) = text[start..within].char_indices().nth(MAX_LABEL_CHARS) {
+                end = start + i;
+                cut = true;
+            }
+        }
+        Clipped {
+            start,
+            end,
+            first_line,
+            last_line,
+            cut,
+        }
+    }
+}
+
+/// The runs of lines an excerpt shows for `clipped` labels, as (first, last).
+fn shown_runs(file: &SourceFile, clipped: &[Clipped]) -> Vec<(usize, usize)> {
+    let text: &str = &file.text;
+    // The lines to show: each label's lines with one line of context either
+    // side, runs that nearly touch joined into one.
+    // The empty "line" after a final newline is shown only when a label is on it.
+    let last_file_line = file
+        .line_count()
+        .saturating_sub(1 + usize::from(text.ends_with('\n')));
+    let mut runs: Vec<(usize, usize)> = clipped
+        .iter()
+        .map(|c| {
+            (
+                c.first_line.saturating_sub(1),
+                (c.last_line + 1).min(last_file_line).max(c.last_line),
+            )
+        })
+        .collect();
+    runs.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
+    for (first, last) in runs {
+        match merged.last_mut() {
+            Some(run) if first <= run.1 + 1 + MERGE_GAP => run.1 = run.1.max(last),
+            _ => merged.push((first, last)),
+        }
+    }
+    // The primary label's lines come first (miette shows snippets in excerpt
+    // order, and the first header is where a reader looks), the rest by line.
+    if let Some(primary) = clipped.first() {
+        if let Some(i) = merged
+            .iter()
+            .position(|&(first, last)| (first..=last).contains(&primary.first_line))
+        {
+            let run = merged.remove(i);
+            merged.insert(0, run);
+        }
+    }
+    merged
 }
 
 /// The byte ranges of `line` to show: the whole line when it is short, else windows

@@ -591,6 +591,36 @@ impl ReportBuilder {
             // Recorded in the journal and shown as progress; the report is about
             // what ran.
             Event::Acknowledged { .. } => {}
+            Event::RunStarted { .. }
+            | Event::WorkflowFinished { .. }
+            | Event::Interrupted { .. }
+            | Event::RunFinished { .. } => self.push_run(event),
+            Event::WaveStarted {
+                stage,
+                wave,
+                members,
+                ..
+            } => self.wave_started(stage, *wave, members),
+            Event::StepStarted { .. }
+            | Event::Message { .. }
+            | Event::Retrying { .. }
+            | Event::StepFinished { .. } => self.push_step(event),
+            Event::StateChanged {
+                module,
+                from,
+                to,
+                reason,
+                ..
+            } => self.state_changed(module, *from, *to, reason.as_deref()),
+            Event::WorkflowStep {
+                step, id, decision, ..
+            } => self.workflow_step(*step, id, *decision),
+        }
+    }
+
+    /// An event about the whole run: its start, its end, an interrupt.
+    fn push_run(&mut self, event: &Event) {
+        match event {
             Event::RunStarted {
                 at,
                 command,
@@ -606,29 +636,56 @@ impl ReportBuilder {
                 report.trace_id = Some(trace_id.clone());
                 report.planned_steps = *steps;
             }
-            Event::WaveStarted {
-                stage,
-                wave,
-                members,
+            Event::WorkflowFinished {
+                name,
+                stopped_by,
+                ended,
                 ..
             } => {
-                let stage_order = &mut self.stage_order;
-                let stage_index = match stage_order.iter().position(|s| s == stage) {
-                    Some(i) => i,
-                    None => {
-                        stage_order.push(stage.clone());
-                        stage_order.len() - 1
-                    }
-                };
-                // Only module stages order modules; action waves name actions.
-                if stage != "actions" {
-                    for member in members {
-                        self.wave_rank
-                            .entry(member.clone())
-                            .or_insert((stage_index, *wave));
-                    }
-                }
+                self.report.workflow = Some(WorkflowReport {
+                    name: name.clone(),
+                    stopped_by: stopped_by.clone(),
+                    ended: *ended,
+                });
             }
+            Event::Interrupted { count, .. } => {
+                self.report.interrupts = self.report.interrupts.max(*count);
+            }
+            Event::RunFinished {
+                succeeded,
+                duration_ms,
+                ..
+            } => {
+                self.finished = Some(*succeeded);
+                self.report.duration_ms = *duration_ms;
+            }
+            _ => {}
+        }
+    }
+
+    /// A wave of a stage started: the order modules are listed in.
+    fn wave_started(&mut self, stage: &str, wave: u64, members: &[String]) {
+        let stage_order = &mut self.stage_order;
+        let stage_index = match stage_order.iter().position(|s| s == stage) {
+            Some(i) => i,
+            None => {
+                stage_order.push(stage.to_string());
+                stage_order.len() - 1
+            }
+        };
+        // Only module stages order modules; action waves name actions.
+        if stage != "actions" {
+            for member in members {
+                self.wave_rank
+                    .entry(member.clone())
+                    .or_insert((stage_index, wave));
+            }
+        }
+    }
+
+    /// An event about one step: it started, said something, is retried, ended.
+    fn push_step(&mut self, event: &Event) {
+        match event {
             Event::StepStarted {
                 step,
                 module,
@@ -655,23 +712,6 @@ impl ReportBuilder {
                 if ended {
                     self.seal(*step);
                 }
-            }
-            Event::StateChanged {
-                module,
-                from,
-                to,
-                reason,
-                ..
-            } => {
-                let m = self.module(module) as usize;
-                let entry = &mut self.modules[m];
-                entry.state = *to;
-                entry.degraded |= *to == ModuleState::Degraded;
-                entry.transitions.push(Transition {
-                    from: *from,
-                    to: *to,
-                    reason: reason.clone(),
-                });
             }
             Event::Retrying {
                 step,
@@ -721,84 +761,78 @@ impl ReportBuilder {
                 }
                 self.seal(*step);
             }
-            Event::WorkflowStep {
-                step, id, decision, ..
-            } => {
-                let outcome = match decision {
-                    WorkflowDecision::Started => Some(WorkflowOutcome::Unfinished),
-                    WorkflowDecision::Skipped => Some(WorkflowOutcome::Skipped),
-                    WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
-                    WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
-                    WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
-                    WorkflowDecision::Interrupted => Some(WorkflowOutcome::Interrupted),
-                    WorkflowDecision::CompensationStarted
-                    | WorkflowDecision::CompensationSkipped => None,
-                    WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
-                    WorkflowDecision::CompensationFailed => {
-                        Some(WorkflowOutcome::CompensationFailed)
-                    }
-                };
-                let compensation = matches!(
-                    decision,
-                    WorkflowDecision::CompensationStarted
-                        | WorkflowDecision::CompensationSkipped
-                        | WorkflowDecision::Compensated
-                        | WorkflowDecision::CompensationFailed
-                );
-                if compensation {
-                    self.decide(
-                        *step,
-                        WorkflowStepReport {
-                            id: id.clone(),
-                            outcome: None,
-                            compensation: true,
-                        },
-                    );
-                    // The compensated step's own outcome says it was undone.
-                    let of = match &self.undoes {
-                        Some(undoes) => undoes.get(step).copied(),
-                        None => self.step_of.get(id).copied(),
-                    };
-                    if let (Some(outcome), Some(of)) = (outcome, of) {
-                        self.undone(of, outcome);
-                    }
-                } else {
-                    if self.undoes.is_none() {
-                        self.step_of.insert(id.clone(), *step);
-                    }
-                    self.decide(
-                        *step,
-                        WorkflowStepReport {
-                            id: id.clone(),
-                            outcome,
-                            compensation: false,
-                        },
-                    );
-                }
+            _ => {}
+        }
+    }
+
+    /// A module moved from one lifecycle state to another.
+    fn state_changed(
+        &mut self,
+        module: &str,
+        from: ModuleState,
+        to: ModuleState,
+        reason: Option<&str>,
+    ) {
+        let m = self.module(module) as usize;
+        let entry = &mut self.modules[m];
+        entry.state = to;
+        entry.degraded |= to == ModuleState::Degraded;
+        entry.transitions.push(Transition {
+            from,
+            to,
+            reason: reason.map(str::to_string),
+        });
+    }
+
+    /// The workflow decided a step or a compensation.
+    fn workflow_step(&mut self, step: u64, id: &str, decision: WorkflowDecision) {
+        let outcome = match decision {
+            WorkflowDecision::Started => Some(WorkflowOutcome::Unfinished),
+            WorkflowDecision::Skipped => Some(WorkflowOutcome::Skipped),
+            WorkflowDecision::Succeeded => Some(WorkflowOutcome::Succeeded),
+            WorkflowDecision::Failed => Some(WorkflowOutcome::Failed),
+            WorkflowDecision::FailedContinued => Some(WorkflowOutcome::FailedContinued),
+            WorkflowDecision::Interrupted => Some(WorkflowOutcome::Interrupted),
+            WorkflowDecision::CompensationStarted | WorkflowDecision::CompensationSkipped => None,
+            WorkflowDecision::Compensated => Some(WorkflowOutcome::Compensated),
+            WorkflowDecision::CompensationFailed => Some(WorkflowOutcome::CompensationFailed),
+        };
+        let compensation = matches!(
+            decision,
+            WorkflowDecision::CompensationStarted
+                | WorkflowDecision::CompensationSkipped
+                | WorkflowDecision::Compensated
+                | WorkflowDecision::CompensationFailed
+        );
+        if compensation {
+            self.decide(
+                step,
+                WorkflowStepReport {
+                    id: id.to_string(),
+                    outcome: None,
+                    compensation: true,
+                },
+            );
+            // The compensated step's own outcome says it was undone.
+            let of = match &self.undoes {
+                Some(undoes) => undoes.get(&step).copied(),
+                None => self.step_of.get(id).copied(),
+            };
+            if let (Some(outcome), Some(of)) = (outcome, of) {
+                self.undone(of, outcome);
             }
-            Event::WorkflowFinished {
-                name,
-                stopped_by,
-                ended,
-                ..
-            } => {
-                self.report.workflow = Some(WorkflowReport {
-                    name: name.clone(),
-                    stopped_by: stopped_by.clone(),
-                    ended: *ended,
-                });
+        } else {
+            if self.undoes.is_none() {
+                self.step_of.insert(id.to_string(), step);
             }
-            Event::Interrupted { count, .. } => {
-                self.report.interrupts = self.report.interrupts.max(*count);
-            }
-            Event::RunFinished {
-                succeeded,
-                duration_ms,
-                ..
-            } => {
-                self.finished = Some(*succeeded);
-                self.report.duration_ms = *duration_ms;
-            }
+            self.decide(
+                step,
+                WorkflowStepReport {
+                    id: id.to_string(),
+                    outcome,
+                    compensation: false,
+                },
+            );
         }
     }
 
@@ -1185,6 +1219,19 @@ pub fn render_human(report: &Report, color: bool) -> String {
 pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Result<()> {
     let paint = Paint(color);
     let mut out = String::new();
+    write_headline(&mut out, report, paint);
+    write_modules(&mut out, report, paint);
+    let compensations = write_steps(&mut out, report, paint, w)?;
+    write_errors(&mut out, report, paint, w)?;
+    write_counts(&mut out, report, paint);
+    if let Some(workflow) = &report.workflow {
+        write_workflow_end(&mut out, workflow, &compensations, paint);
+    }
+    w.write_all(out.as_bytes())
+}
+
+/// The first lines: how the run ended, in how long, its ids and interrupts.
+fn write_headline(out: &mut String, report: &Report, paint: Paint) {
     let command = report.command.as_deref().unwrap_or("execution");
     let headline = match report.status {
         RunStatus::Succeeded => paint.green("succeeded"),
@@ -1214,7 +1261,10 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
             .push_str("interrupted: stopped scheduling and wound down what had started (Ctrl-C)\n"),
         _ => out.push_str("interrupted twice: killed what was still running (Ctrl-C)\n"),
     }
+}
 
+/// The modules whose lifecycle the run reported, each with where it ended.
+fn write_modules(out: &mut String, report: &Report, paint: Paint) {
     // Modules whose lifecycle nothing reported (the module of a `rune run` action)
     // have nothing to say here; the JSON lists them all.
     let modules: Vec<&ModuleReport> = report
@@ -1263,7 +1313,16 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
             out.push('\n');
         }
     }
+}
 
+/// One row per step; what the workflow's compensations did, for the last line.
+/// Written out to `w` a row at a time: a report of many steps is not held whole.
+fn write_steps(
+    out: &mut String,
+    report: &Report,
+    paint: Paint,
+    w: &mut impl Write,
+) -> io::Result<CompensationTally> {
     // Counted while the rows are read for the widths, for the last line.
     let mut compensations = CompensationTally::default();
     if !report.steps.is_empty() {
@@ -1330,7 +1389,16 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
             }
         }
     }
+    Ok(compensations)
+}
 
+/// Each failed attempt's error, in full.
+fn write_errors(
+    out: &mut String,
+    report: &Report,
+    paint: Paint,
+    w: &mut impl Write,
+) -> io::Result<()> {
     let mut failures = report
         .steps
         .rows()
@@ -1349,7 +1417,7 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
                     "\n  step {} {label}, attempt {} (retried after {} ms):",
                     step.step, retry.attempt, retry.backoff_ms
                 );
-                super::eps::render(&mut out, &retry.error, None, "    ", paint);
+                super::eps::render(out, &retry.error, None, "    ", paint);
             }
             if let Some(error) = &step.error {
                 let _ = writeln!(
@@ -1362,11 +1430,15 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
                         String::new()
                     }
                 );
-                super::eps::render(&mut out, error, step.stderr.as_deref(), "    ", paint);
+                super::eps::render(out, error, step.stderr.as_deref(), "    ", paint);
             }
         }
     }
+    Ok(())
+}
 
+/// The step counts line.
+fn write_counts(out: &mut String, report: &Report, paint: Paint) {
     let counts = report.counts;
     let mut parts = vec![format!("{} succeeded", counts.succeeded)];
     if counts.failed > 0 {
@@ -1394,57 +1466,63 @@ pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Resu
         );
     }
     out.push('\n');
-    if let Some(workflow) = &report.workflow {
-        match (&workflow.stopped_by, workflow.ended) {
-            // Ctrl-C while a stopped workflow ran its handlers or compensations:
-            // the stop, and what the compensations did, still explain exit 130.
-            (Some(step), WorkflowEnd::Interrupted) => {
-                let _ = writeln!(
-                    out,
-                    "workflow `{}` {} after step `{}` failed, then {}: no new step or compensation was started; {}",
-                    untrusted(&workflow.name),
-                    paint.red("stopped"),
-                    untrusted(step),
-                    paint.red("interrupted"),
-                    compensations.summary()
-                );
-            }
-            (None, WorkflowEnd::Interrupted) => {
-                let _ = writeln!(
-                    out,
-                    "workflow `{}` {}: no new step was started",
-                    untrusted(&workflow.name),
-                    paint.red("interrupted")
-                );
-            }
-            (_, WorkflowEnd::NotStarted) => {
-                let _ = writeln!(
-                    out,
-                    "workflow `{}` {}: a module it needs did not start",
-                    untrusted(&workflow.name),
-                    paint.red("did not run")
-                );
-            }
-            (Some(step), _) => {
-                let _ = writeln!(
-                    out,
-                    "workflow `{}` {} after step `{}` failed; {}",
-                    untrusted(&workflow.name),
-                    paint.red("stopped"),
-                    untrusted(step),
-                    compensations.summary()
-                );
-            }
-            (None, _) => {
-                let _ = writeln!(
-                    out,
-                    "workflow `{}` ran to its end",
-                    untrusted(&workflow.name)
-                );
-            }
+}
+
+/// How the workflow ended, and what its compensations did.
+fn write_workflow_end(
+    out: &mut String,
+    workflow: &WorkflowReport,
+    compensations: &CompensationTally,
+    paint: Paint,
+) {
+    match (&workflow.stopped_by, workflow.ended) {
+        // Ctrl-C while a stopped workflow ran its handlers or compensations:
+        // the stop, and what the compensations did, still explain exit 130.
+        (Some(step), WorkflowEnd::Interrupted) => {
+            let _ = writeln!(
+                out,
+                "workflow `{}` {} after step `{}` failed, then {}: no new step or compensation was started; {}",
+                untrusted(&workflow.name),
+                paint.red("stopped"),
+                untrusted(step),
+                paint.red("interrupted"),
+                compensations.summary()
+            );
+        }
+        (None, WorkflowEnd::Interrupted) => {
+            let _ = writeln!(
+                out,
+                "workflow `{}` {}: no new step was started",
+                untrusted(&workflow.name),
+                paint.red("interrupted")
+            );
+        }
+        (_, WorkflowEnd::NotStarted) => {
+            let _ = writeln!(
+                out,
+                "workflow `{}` {}: a module it needs did not start",
+                untrusted(&workflow.name),
+                paint.red("did not run")
+            );
+        }
+        (Some(step), _) => {
+            let _ = writeln!(
+                out,
+                "workflow `{}` {} after step `{}` failed; {}",
+                untrusted(&workflow.name),
+                paint.red("stopped"),
+                untrusted(step),
+                compensations.summary()
+            );
+        }
+        (None, _) => {
+            let _ = writeln!(
+                out,
+                "workflow `{}` ran to its end",
+                untrusted(&workflow.name)
+            );
         }
     }
-    w.write_all(out.as_bytes())
 }
 
 /// What the compensations of a workflow did, for the report's last line.

@@ -86,7 +86,15 @@ impl Printer {
     pub fn finish(&mut self, status: crate::ExitStatus) -> crate::ExitStatus {
         match self.failure.take() {
             Some(e) => {
-                self.err(&format!("error: cannot write to stdout: {e}\n"));
+                let d = crate::diagnostic::Diagnostic::new(
+                    crate::diagnostic::Code::UnwritableStdout,
+                    format!("cannot write to stdout: {e}"),
+                );
+                let sources = crate::source::SourceMap::default();
+                let mut text = diagnostics::render_diagnostics(&[d], &sources, false);
+                text.truncate(text.trim_end().len());
+                text.push('\n');
+                self.err(&text);
                 crate::ExitStatus::Error
             }
             None => status,

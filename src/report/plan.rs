@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use crate::escape::untrusted;
 use crate::plan::document::{
     ActionStep, PhaseStep, PlanDocument, RetriesSetting, StartupModule, TimeoutSource, WhenTest,
-    WorkflowRecord,
+    WorkflowRecord, WorkflowStep,
 };
 use crate::plan::{Clock, Phase, SHUTDOWN_PHASES, STARTUP_PHASES};
 use crate::registry::Runtime;
@@ -102,25 +102,81 @@ fn retries_text(r: &RetriesSetting) -> String {
 /// shutdown, critical path, summary.
 pub fn render_human(doc: &PlanDocument) -> String {
     let mut out = String::new();
-    let modules: HashMap<&str, (usize, &StartupModule)> = doc
-        .startup
-        .iter()
-        .enumerate()
-        .flat_map(|(w, wave)| {
-            wave.modules
-                .iter()
-                .map(move |m| (m.module.as_str(), (w + 1, m)))
-        })
-        .collect();
-    let label = |name: &str| match modules.get(name) {
-        Some((_, m)) => module_label(m),
-        None => untrusted(name).into_owned(),
-    };
-    let summary = &doc.summary;
-    let modules_n = summary.modules as usize;
+    let layout = Layout::new(doc);
+    render_header(&mut out, doc);
+    render_startup(&mut out, doc, &layout);
+    if let Some(workflow) = &doc.workflow {
+        render_workflow(&mut out, doc, workflow, &|name| layout.label(name));
+    }
+    for step in doc.actions.iter().filter(|s| s.workflow.is_none()) {
+        render_action(&mut out, step, &layout);
+    }
+    render_shutdown(&mut out, doc, &layout);
+    render_critical_path(&mut out, doc, &layout);
+    out.push_str(&summary_line(doc));
+    out
+}
+
+/// What the sections of the human plan share: where each module starts, and the
+/// column widths.
+struct Layout<'a> {
+    /// Each module's startup wave (1-based) and entry.
+    modules: HashMap<&'a str, (usize, &'a StartupModule)>,
+    /// Of the module labels.
+    width: usize,
+    /// Of the step id ranges (`#1-4`).
+    id_width: usize,
+}
+
+impl<'a> Layout<'a> {
+    fn new(doc: &'a PlanDocument) -> Self {
+        let modules = doc
+            .startup
+            .iter()
+            .enumerate()
+            .flat_map(|(w, wave)| {
+                wave.modules
+                    .iter()
+                    .map(move |m| (m.module.as_str(), (w + 1, m)))
+            })
+            .collect();
+        let width = doc
+            .startup_modules()
+            .map(|m| module_label(m).chars().count())
+            .max()
+            .unwrap_or(0)
+            // Past this, padding only pushes the commands off the screen.
+            .min(48);
+        let id_width = format!("{}", doc.summary.steps).len() * 2 + 2;
+        Layout {
+            modules,
+            width,
+            id_width,
+        }
+    }
+
+    /// A module's name with its version, when the plan starts it.
+    fn label(&self, name: &str) -> String {
+        match self.modules.get(name) {
+            Some((_, m)) => module_label(m),
+            None => untrusted(name).into_owned(),
+        }
+    }
+}
+
+/// The range of step ids `steps` spans (`#1-4`).
+fn ids(steps: &[PhaseStep]) -> String {
+    match (steps.first(), steps.last()) {
+        (Some(first), Some(last)) => format!("#{}-{}", first.id, last.id),
+        _ => String::new(),
+    }
+}
+
+/// What the plan is of, and when it was evaluated.
+fn render_header(out: &mut String, doc: &PlanDocument) {
     out.push_str(&format!(
         "plan for {} from {} (catalog sha256:{})\n",
-        plural(modules_n, "module"),
+        plural(doc.summary.modules as usize, "module"),
         plural(doc.inputs.files.len(), "catalog file"),
         doc.inputs.catalog_sha256.get(..12).unwrap_or_default()
     ));
@@ -141,22 +197,14 @@ pub fn render_human(doc: &PlanDocument) -> String {
             names.join(", ")
         ));
     }
-    let width = doc
-        .startup_modules()
-        .map(|m| module_label(m).chars().count())
-        .max()
-        .unwrap_or(0)
-        // Past this, padding only pushes the commands off the screen.
-        .min(48);
-    let id_width = format!("{}", summary.steps).len() * 2 + 2;
-    let ids = |steps: &[PhaseStep]| match (steps.first(), steps.last()) {
-        (Some(first), Some(last)) => format!("#{}-{}", first.id, last.id),
-        _ => String::new(),
-    };
+}
 
+/// The startup waves, one line per module.
+fn render_startup(out: &mut String, doc: &PlanDocument, layout: &Layout<'_>) {
+    let (width, id_width) = (layout.width, layout.id_width);
     out.push_str(&format!(
         "\nstartup: {} in {}, each {}\n",
-        plural(modules_n, "module"),
+        plural(doc.summary.modules as usize, "module"),
         plural(doc.startup.len(), "wave"),
         STARTUP_PHASES.map(Phase::as_str).join(" → ")
     ));
@@ -171,58 +219,63 @@ pub fn render_human(doc: &PlanDocument) -> String {
             ));
         }
     }
+}
 
-    if let Some(workflow) = &doc.workflow {
-        render_workflow(&mut out, doc, workflow, &label);
+/// An action outside a workflow, with what it runs and the policy's decision.
+fn render_action(out: &mut String, step: &ActionStep, layout: &Layout<'_>) {
+    let wave = layout
+        .modules
+        .get(step.module.as_str())
+        .map_or(0, |(w, _)| *w);
+    out.push_str(&format!(
+        "\naction, after {} is ready (wave {wave})\n",
+        untrusted(&step.module)
+    ));
+    out.push_str(&format!(
+        "  #{} {} on {}: {}, {} impact\n",
+        step.id,
+        untrusted(&step.action),
+        layout.label(&step.module),
+        step.category.as_str(),
+        step.impact.as_str()
+    ));
+    let field = |name: &str, value: &str| format!("      {name:<9} {value}\n");
+    if !step.description.is_empty() {
+        out.push_str(&field("does", &untrusted(&step.description)));
     }
-    for step in doc.actions.iter().filter(|s| s.workflow.is_none()) {
-        let wave = modules.get(step.module.as_str()).map_or(0, |(w, _)| *w);
-        out.push_str(&format!(
-            "\naction, after {} is ready (wave {wave})\n",
-            untrusted(&step.module)
-        ));
-        out.push_str(&format!(
-            "  #{} {} on {}: {}, {} impact\n",
-            step.id,
-            untrusted(&step.action),
-            label(&step.module),
-            step.category.as_str(),
-            step.impact.as_str()
-        ));
-        let field = |name: &str, value: &str| format!("      {name:<9} {value}\n");
-        if !step.description.is_empty() {
-            out.push_str(&field("does", &untrusted(&step.description)));
-        }
-        out.push_str(&field(
-            "command",
-            &match &step.command {
-                None => "(no exec)".to_string(),
-                Some(c) => display_command(&c.argv),
-            },
-        ));
-        out.push_str(&field(
-            "params",
-            &untrusted(&Json::Object(step.params.clone()).to_string()),
-        ));
-        out.push_str(&field(
-            "timeout",
-            &format!(
-                "{} ms ({})",
-                step.timeout_ms.value,
-                step.timeout_ms.source.as_str()
-            ),
-        ));
-        out.push_str(&field(
-            "retries",
-            &format!(
-                "{} ({})",
-                retries_text(&step.retries),
-                step.retries.source.as_str()
-            ),
-        ));
-        policy_lines(&mut out, step, "      ");
-    }
+    out.push_str(&field(
+        "command",
+        &match &step.command {
+            None => "(no exec)".to_string(),
+            Some(c) => display_command(&c.argv),
+        },
+    ));
+    out.push_str(&field(
+        "params",
+        &untrusted(&Json::Object(step.params.clone()).to_string()),
+    ));
+    out.push_str(&field(
+        "timeout",
+        &format!(
+            "{} ms ({})",
+            step.timeout_ms.value,
+            step.timeout_ms.source.as_str()
+        ),
+    ));
+    out.push_str(&field(
+        "retries",
+        &format!(
+            "{} ({})",
+            retries_text(&step.retries),
+            step.retries.source.as_str()
+        ),
+    ));
+    policy_lines(out, step, "      ");
+}
 
+/// The shutdown waves, one line per module.
+fn render_shutdown(out: &mut String, doc: &PlanDocument, layout: &Layout<'_>) {
+    let id_width = layout.id_width;
     out.push_str(&format!(
         "\nshutdown: exact reverse of startup, each {}\n",
         SHUTDOWN_PHASES.map(Phase::as_str).join(" → ")
@@ -233,11 +286,15 @@ pub fn render_human(doc: &PlanDocument) -> String {
             out.push_str(&format!(
                 "    {:<id_width$} {}\n",
                 ids(&m.steps),
-                label(&m.module)
+                layout.label(&m.module)
             ));
         }
     }
+}
 
+/// The critical path: when each module on it is ready, and what that costs.
+fn render_critical_path(out: &mut String, doc: &PlanDocument, layout: &Layout<'_>) {
+    let width = layout.width;
     let cp = &doc.critical_path;
     out.push_str(&format!(
         "\ncritical path: {} ms worst-case until every module is ready\n",
@@ -246,7 +303,7 @@ pub fn render_human(doc: &PlanDocument) -> String {
     // The total is the latest finish: wide enough for every row.
     let ms_width = cp.total_ms.to_string().len().max(8);
     for link in &cp.modules {
-        let module = modules.get(link.module.as_str()).map(|(_, m)| *m);
+        let module = layout.modules.get(link.module.as_str()).map(|(_, m)| *m);
         let part = |p: Phase| {
             let step = module.and_then(|m| m.steps.iter().find(|s| s.phase == p));
             let declared = step.and_then(|s| s.timeout_source) == Some(TimeoutSource::Lifecycle);
@@ -267,10 +324,13 @@ pub fn render_human(doc: &PlanDocument) -> String {
         out.push_str(&format!(
             "  ready by {:>ms_width$} ms  {:<width$}  {cost}\n",
             link.finishes_at_ms,
-            label(&link.module),
+            layout.label(&link.module),
         ));
     }
+}
 
+/// The last line: how many steps of each kind, and how many policy denied.
+fn summary_line(doc: &PlanDocument) -> String {
     // Counted from the document: a module with nothing to run has no steps.
     let startup_steps: usize = doc.startup_modules().map(|m| m.steps.len()).sum();
     let shutdown_steps: usize = doc
@@ -295,7 +355,7 @@ pub fn render_human(doc: &PlanDocument) -> String {
     };
     let mut line = format!(
         "\nplan: {} ({} startup, {actions}, {} shutdown)",
-        plural(summary.steps as usize, "step"),
+        plural(doc.summary.steps as usize, "step"),
         startup_steps,
         shutdown_steps
     );
@@ -309,8 +369,7 @@ pub fn render_human(doc: &PlanDocument) -> String {
         n => line.push_str(&format!("; {} denied by policy", plural(n, "action"))),
     }
     line.push('\n');
-    out.push_str(&line);
-    out
+    line
 }
 
 /// The policy decision of an action step (every check when there are several) and
@@ -452,91 +511,99 @@ fn render_workflow(
             n => format!(", {}", plural(n, "compensation")),
         }
     ));
-    let indent = "        ";
-    let field = |name: &str, value: &str| format!("{indent}{name:<9} {value}\n");
     for wave in &workflow.waves {
         out.push_str(&format!("  wave {}\n", wave.wave));
         for id in &wave.steps {
             let Some(step) = by_step.get(id.as_str()) else {
                 continue;
             };
-            let Some(place) = &step.workflow else {
-                continue;
-            };
-            out.push_str(&format!(
-                "    #{} {}: {} on {} ({}, {} impact)\n",
-                step.id,
-                untrusted(id),
-                untrusted(&step.action),
-                label(&step.module),
-                step.category.as_str(),
-                step.impact.as_str()
-            ));
-            if !place.needs.is_empty() {
-                let needs: Vec<String> = place
-                    .needs
-                    .iter()
-                    .map(|n| untrusted(n).into_owned())
-                    .collect();
-                out.push_str(&field("needs", &needs.join(", ")));
-            }
-            match place.condition {
-                StepIf::Success => {}
-                StepIf::Failure => {
-                    out.push_str(&field("if", "failure: runs only when a needed step failed"))
-                }
-                StepIf::Always => {
-                    out.push_str(&field("if", "always: runs once the needed steps finished"))
-                }
-            }
-            if let Some(when) = &place.when {
-                out.push_str(&field(
-                    "when",
-                    &format!(
-                        "{} {} {}",
-                        untrusted(&when.from),
-                        match when.test {
-                            WhenTest::Equals => "equals",
-                            WhenTest::NotEquals => "not_equals",
-                        },
-                        json_text(&when.value)
-                    ),
-                ));
-            }
-            if place.continue_on_error {
-                out.push_str(&field(
-                    "on error",
-                    "continue (continue_on_error: the workflow goes on)",
-                ));
-            }
-            out.push_str(&field(
-                "modules",
-                &if step.after_step == 0 {
-                    format!("{} and what it requires", label(&step.module))
-                } else {
-                    format!(
-                        "{} and what it requires, ready by #{}",
-                        label(&step.module),
-                        step.after_step
-                    )
-                },
-            ));
-            action_lines(out, step, indent);
-            if let Some(c) = &place.compensate {
-                out.push_str(&field(
-                    "undo",
-                    &format!(
-                        "#{} {} on {} ({}, {} impact), if the workflow stops",
-                        c.id,
-                        untrusted(&c.action),
-                        label(&c.module),
-                        c.category.as_str(),
-                        c.impact.as_str()
-                    ),
-                ));
-                action_lines(out, c, &format!("{indent}  "));
+            if let Some(place) = &step.workflow {
+                render_workflow_step(out, step, id, place, label);
             }
         }
+    }
+}
+
+/// One workflow step: its action, what it waits for, and its compensation.
+fn render_workflow_step(
+    out: &mut String,
+    step: &ActionStep,
+    id: &str,
+    place: &WorkflowStep,
+    label: &dyn Fn(&str) -> String,
+) {
+    let indent = "        ";
+    let field = |name: &str, value: &str| format!("{indent}{name:<9} {value}\n");
+    out.push_str(&format!(
+        "    #{} {}: {} on {} ({}, {} impact)\n",
+        step.id,
+        untrusted(id),
+        untrusted(&step.action),
+        label(&step.module),
+        step.category.as_str(),
+        step.impact.as_str()
+    ));
+    if !place.needs.is_empty() {
+        let needs: Vec<String> = place
+            .needs
+            .iter()
+            .map(|n| untrusted(n).into_owned())
+            .collect();
+        out.push_str(&field("needs", &needs.join(", ")));
+    }
+    match place.condition {
+        StepIf::Success => {}
+        StepIf::Failure => {
+            out.push_str(&field("if", "failure: runs only when a needed step failed"))
+        }
+        StepIf::Always => out.push_str(&field("if", "always: runs once the needed steps finished")),
+    }
+    if let Some(when) = &place.when {
+        out.push_str(&field(
+            "when",
+            &format!(
+                "{} {} {}",
+                untrusted(&when.from),
+                match when.test {
+                    WhenTest::Equals => "equals",
+                    WhenTest::NotEquals => "not_equals",
+                },
+                json_text(&when.value)
+            ),
+        ));
+    }
+    if place.continue_on_error {
+        out.push_str(&field(
+            "on error",
+            "continue (continue_on_error: the workflow goes on)",
+        ));
+    }
+    out.push_str(&field(
+        "modules",
+        &if step.after_step == 0 {
+            format!("{} and what it requires", label(&step.module))
+        } else {
+            format!(
+                "{} and what it requires, ready by #{}",
+                label(&step.module),
+                step.after_step
+            )
+        },
+    ));
+    action_lines(out, step, indent);
+    if let Some(c) = &place.compensate {
+        out.push_str(&field(
+            "undo",
+            &format!(
+                "#{} {} on {} ({}, {} impact), if the workflow stops",
+                c.id,
+                untrusted(&c.action),
+                label(&c.module),
+                c.category.as_str(),
+                c.impact.as_str()
+            ),
+        ));
+        action_lines(out, c, &format!("{indent}  "));
     }
 }
 

@@ -463,182 +463,11 @@ pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<S
             )
         }
         Event::StepStarted { .. } | Event::Message { .. } => return None,
-        Event::StateChanged {
-            module,
-            from,
-            to,
-            reason,
-            ..
-        } => {
-            let to_word = match to {
-                ModuleState::Degraded => paint.yellow(state_word(*to)),
-                ModuleState::Unavailable => paint.red(state_word(*to)),
-                _ => state_word(*to).to_string(),
-            };
-            let mut line = format!(
-                "   {}: {} → {to_word}",
-                untrusted(module),
-                state_word(*from)
-            );
-            if let Some(reason) = reason {
-                line.push_str(&format!(" ({})", untrusted(reason)));
-            }
-            line
-        }
-        Event::Retrying {
-            step,
-            attempt,
-            backoff_ms,
-            error,
-            ..
-        } => {
-            let label = origin_label(error);
-            format!(
-                "   step {step} {label}: attempt {attempt} {} ({} {}: {}); retrying in {}",
-                paint.yellow("failed"),
-                error.code(),
-                kind_word(error),
-                untrusted(error.reason()),
-                human_duration(*backoff_ms)
-            )
-        }
-        Event::StepFinished {
-            step,
-            module,
-            action,
-            phase,
-            outcome,
-            attempts,
-            duration_ms,
-            reason,
-            error,
-            ..
-        } => {
-            let label = step_label(module, action.as_deref(), phase.as_deref());
-            match outcome {
-                Outcome::Succeeded => {
-                    let tries = if *attempts > 1 {
-                        format!(" on attempt {attempts}")
-                    } else {
-                        String::new()
-                    };
-                    format!(
-                        "   step {step} {label}: {}{tries} in {}",
-                        paint.green("succeeded"),
-                        human_duration(*duration_ms)
-                    )
-                }
-                Outcome::Skipped => format!(
-                    "   step {step} {label}: {}{}",
-                    paint.yellow("skipped"),
-                    reason
-                        .as_ref()
-                        .map(|r| format!(" ({})", untrusted(r)))
-                        .unwrap_or_default()
-                ),
-                Outcome::Failed => {
-                    let mut line = if *attempts == 0 {
-                        // Refused before any process started (a reference that
-                        // could not be filled): there is no attempt to count.
-                        format!(
-                            "   step {step} {label}: {} before it started",
-                            paint.red("failed")
-                        )
-                    } else {
-                        format!(
-                            "   step {step} {label}: {} after {} in {}",
-                            paint.red("failed"),
-                            super::plural(*attempts as usize, "attempt"),
-                            human_duration(*duration_ms)
-                        )
-                    };
-                    if let Some(error) = error {
-                        line.push_str(&format!(
-                            ": {} {}: {}",
-                            error.code(),
-                            kind_word(error),
-                            untrusted(error.reason())
-                        ));
-                    }
-                    line
-                }
-            }
-        }
-        Event::WorkflowStep {
-            step, id, decision, ..
-        } => {
-            let id = untrusted(id);
-            match decision {
-                WorkflowDecision::FailedContinued => format!(
-                    "   step {step} `{id}`: {} (continue_on_error: the workflow goes on)",
-                    paint.yellow("failed")
-                ),
-                WorkflowDecision::Interrupted => format!(
-                    "   step {step} `{id}`: {} (killed by the second Ctrl-C)",
-                    paint.yellow("interrupted")
-                ),
-                WorkflowDecision::Failed => format!(
-                    "   step {step} `{id}`: {} (the workflow stops: no new step unless it handles failure)",
-                    paint.red("failed")
-                ),
-                WorkflowDecision::CompensationStarted => {
-                    format!("   step {step}: compensating `{id}`")
-                }
-                WorkflowDecision::Compensated => {
-                    format!("   step {step}: `{id}` {}", paint.green("compensated"))
-                }
-                WorkflowDecision::CompensationFailed => format!(
-                    "   step {step}: the compensation of `{id}` {}",
-                    paint.red("failed")
-                ),
-                // Names the plan step the workflow step runs as; its outcome
-                // follows on the step's own line.
-                WorkflowDecision::Started => format!("   step {step} `{id}`: started"),
-                WorkflowDecision::Skipped
-                | WorkflowDecision::CompensationSkipped
-                | WorkflowDecision::Succeeded => return None,
-            }
-        }
-        Event::WorkflowFinished {
-            name,
-            stopped_by,
-            ended,
-            ..
-        } => match (stopped_by, ended) {
-            // Ctrl-C after a failure stopped it: both explain how it ended.
-            (Some(step), WorkflowEnd::Interrupted) => format!(
-                "{} workflow `{}` {} after step `{}` failed, then {}: no new step or compensation was started",
-                paint.bold("=="),
-                untrusted(name),
-                paint.red("stopped"),
-                untrusted(step),
-                paint.red("interrupted")
-            ),
-            (None, WorkflowEnd::Interrupted) => format!(
-                "{} workflow `{}` {}: no new step was started",
-                paint.bold("=="),
-                untrusted(name),
-                paint.red("interrupted")
-            ),
-            (_, WorkflowEnd::NotStarted) => format!(
-                "{} workflow `{}` {}: a module it needs did not start",
-                paint.bold("=="),
-                untrusted(name),
-                paint.red("did not run")
-            ),
-            (Some(step), _) => format!(
-                "{} workflow `{}` {} after step `{}` failed",
-                paint.bold("=="),
-                untrusted(name),
-                paint.red("stopped"),
-                untrusted(step)
-            ),
-            (None, _) => format!(
-                "{} workflow `{}` ran to its end",
-                paint.bold("=="),
-                untrusted(name)
-            ),
-        },
+        Event::StateChanged { .. } => module_line(event, paint)?,
+        Event::Retrying { .. } => retry_line(event, paint)?,
+        Event::StepFinished { .. } => step_finished_line(event, paint)?,
+        Event::WorkflowStep { .. } => workflow_step_line(event, paint)?,
+        Event::WorkflowFinished { .. } => workflow_finished_line(event, paint)?,
         Event::Interrupted { count: 1, .. } => format!(
             "{} scheduling nothing new; winding down what started (Ctrl-C again to kill it)",
             paint.yellow("interrupted:")
@@ -662,6 +491,214 @@ pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<S
                 (false, false, _) => paint.red("finished with failures"),
             },
             human_duration(*duration_ms)
+        ),
+    })
+}
+
+/// A module's state change, its new state coloured by how bad it is.
+fn module_line(event: &Event, paint: Paint) -> Option<String> {
+    let Event::StateChanged {
+        module,
+        from,
+        to,
+        reason,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    let to_word = match to {
+        ModuleState::Degraded => paint.yellow(state_word(*to)),
+        ModuleState::Unavailable => paint.red(state_word(*to)),
+        _ => state_word(*to).to_string(),
+    };
+    let mut line = format!(
+        "   {}: {} → {to_word}",
+        untrusted(module),
+        state_word(*from)
+    );
+    if let Some(reason) = reason {
+        line.push_str(&format!(" ({})", untrusted(reason)));
+    }
+    Some(line)
+}
+
+/// A failed attempt that is retried, with its error.
+fn retry_line(event: &Event, paint: Paint) -> Option<String> {
+    let Event::Retrying {
+        step,
+        attempt,
+        backoff_ms,
+        error,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    let label = origin_label(error);
+    Some(format!(
+        "   step {step} {label}: attempt {attempt} {} ({} {}: {}); retrying in {}",
+        paint.yellow("failed"),
+        error.code(),
+        kind_word(error),
+        untrusted(error.reason()),
+        human_duration(*backoff_ms)
+    ))
+}
+
+/// How a step ended, with the error it failed with.
+fn step_finished_line(event: &Event, paint: Paint) -> Option<String> {
+    let Event::StepFinished {
+        step,
+        module,
+        action,
+        phase,
+        outcome,
+        attempts,
+        duration_ms,
+        reason,
+        error,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    let label = step_label(module, action.as_deref(), phase.as_deref());
+    Some(match outcome {
+        Outcome::Succeeded => {
+            let tries = if *attempts > 1 {
+                format!(" on attempt {attempts}")
+            } else {
+                String::new()
+            };
+            format!(
+                "   step {step} {label}: {}{tries} in {}",
+                paint.green("succeeded"),
+                human_duration(*duration_ms)
+            )
+        }
+        Outcome::Skipped => format!(
+            "   step {step} {label}: {}{}",
+            paint.yellow("skipped"),
+            reason
+                .as_ref()
+                .map(|r| format!(" ({})", untrusted(r)))
+                .unwrap_or_default()
+        ),
+        Outcome::Failed => {
+            let mut line = if *attempts == 0 {
+                // Refused before any process started (a reference that
+                // could not be filled): there is no attempt to count.
+                format!(
+                    "   step {step} {label}: {} before it started",
+                    paint.red("failed")
+                )
+            } else {
+                format!(
+                    "   step {step} {label}: {} after {} in {}",
+                    paint.red("failed"),
+                    super::plural(*attempts as usize, "attempt"),
+                    human_duration(*duration_ms)
+                )
+            };
+            if let Some(error) = error {
+                line.push_str(&format!(
+                    ": {} {}: {}",
+                    error.code(),
+                    kind_word(error),
+                    untrusted(error.reason())
+                ));
+            }
+            line
+        }
+    })
+}
+
+/// A workflow decision a person needs to see (`None` for the rest).
+fn workflow_step_line(event: &Event, paint: Paint) -> Option<String> {
+    let Event::WorkflowStep {
+        step, id, decision, ..
+    } = event
+    else {
+        return None;
+    };
+    let id = untrusted(id);
+    Some(match decision {
+        WorkflowDecision::FailedContinued => format!(
+            "   step {step} `{id}`: {} (continue_on_error: the workflow goes on)",
+            paint.yellow("failed")
+        ),
+        WorkflowDecision::Interrupted => format!(
+            "   step {step} `{id}`: {} (killed by the second Ctrl-C)",
+            paint.yellow("interrupted")
+        ),
+        WorkflowDecision::Failed => format!(
+            "   step {step} `{id}`: {} (the workflow stops: no new step unless it handles failure)",
+            paint.red("failed")
+        ),
+        WorkflowDecision::CompensationStarted => {
+            format!("   step {step}: compensating `{id}`")
+        }
+        WorkflowDecision::Compensated => {
+            format!("   step {step}: `{id}` {}", paint.green("compensated"))
+        }
+        WorkflowDecision::CompensationFailed => format!(
+            "   step {step}: the compensation of `{id}` {}",
+            paint.red("failed")
+        ),
+        // Names the plan step the workflow step runs as; its outcome
+        // follows on the step's own line.
+        WorkflowDecision::Started => format!("   step {step} `{id}`: started"),
+        WorkflowDecision::Skipped
+        | WorkflowDecision::CompensationSkipped
+        | WorkflowDecision::Succeeded => return None,
+    })
+}
+
+/// How the workflow ended.
+fn workflow_finished_line(event: &Event, paint: Paint) -> Option<String> {
+    let Event::WorkflowFinished {
+        name,
+        stopped_by,
+        ended,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    Some(match (stopped_by, ended) {
+        // Ctrl-C after a failure stopped it: both explain how it ended.
+        (Some(step), WorkflowEnd::Interrupted) => format!(
+            "{} workflow `{}` {} after step `{}` failed, then {}: no new step or compensation was started",
+            paint.bold("=="),
+            untrusted(name),
+            paint.red("stopped"),
+            untrusted(step),
+            paint.red("interrupted")
+        ),
+        (None, WorkflowEnd::Interrupted) => format!(
+            "{} workflow `{}` {}: no new step was started",
+            paint.bold("=="),
+            untrusted(name),
+            paint.red("interrupted")
+        ),
+        (_, WorkflowEnd::NotStarted) => format!(
+            "{} workflow `{}` {}: a module it needs did not start",
+            paint.bold("=="),
+            untrusted(name),
+            paint.red("did not run")
+        ),
+        (Some(step), _) => format!(
+            "{} workflow `{}` {} after step `{}` failed",
+            paint.bold("=="),
+            untrusted(name),
+            paint.red("stopped"),
+            untrusted(step)
+        ),
+        (None, _) => format!(
+            "{} workflow `{}` ran to its end",
+            paint.bold("=="),
+            untrusted(name)
         ),
     })
 }

@@ -87,7 +87,7 @@ pub fn report(printer: &mut Printer, refusal: Refusal<'_>, channel: Channel) -> 
         ),
         Refused::InvalidRequest => {
             let mut text = diagnostics_only(&diagnostics, refusal.sources, channel.color);
-            text.push_str("error: no plan: the request is invalid\n");
+            text.push_str("no plan: the request is invalid\n");
             text
         }
         Refused::Usage | Refused::Denied => {
@@ -118,7 +118,7 @@ pub fn render_validation(
         .filter(|d| d.is_error() && !d.is_io())
         .count();
     text.push_str(&format!(
-        "error: could not read {}",
+        "unreadable: could not read {}",
         plural(unreadable, "catalog path")
     ));
     if others > 0 {

@@ -53,7 +53,8 @@ pub(crate) enum DiagnosticFormat {
 /// Output formats of commands that print a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum OutputFormat {
-    /// Readable text.
+    /// Readable text (`pretty`, as RUNE's command line spells it, is the same).
+    #[value(alias = "pretty")]
     Human,
     /// One JSON document on stdout.
     Json,
@@ -190,7 +191,7 @@ pub(crate) struct SelectorArgs {
     #[arg(long, value_name = "NAME")]
     pub action: Option<String>,
 
-    /// Action parameter `key=value`; the value is JSON when it parses as JSON (repeatable).
+    /// Action parameter `key=value`: text, unless the action's input_schema types it (then JSON) (repeatable).
     #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
     pub params: Vec<String>,
 
@@ -214,7 +215,7 @@ pub(crate) struct SelectorArgs {
     #[arg(long, value_name = "NAME")]
     pub workflow: Option<String>,
 
-    /// Workflow input `key=value`; the value is JSON when it parses as JSON (repeatable).
+    /// Workflow input `key=value`: text, unless the workflow's inputs schema types it (then JSON) (repeatable).
     #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
     pub inputs: Vec<String>,
 
@@ -294,7 +295,7 @@ pub(crate) struct RunArgs {
     #[arg(value_name = "ACTION")]
     pub action: String,
 
-    /// Action parameter `key=value`; the value is JSON when it parses as JSON (repeatable).
+    /// Action parameter `key=value`: text, unless the action's input_schema types it (then JSON) (repeatable).
     #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
     pub params: Vec<String>,
 
@@ -325,6 +326,10 @@ pub(crate) struct RunArgs {
     /// Output style.
     #[arg(long, alias = "format", value_enum, default_value_t = RunOutput::Pretty)]
     pub output: RunOutput,
+
+    /// The same as `--output json` (RUNE's spelling).
+    #[arg(long)]
+    pub json: bool,
 
     /// Journal and determinism.
     #[command(flatten)]
@@ -362,8 +367,8 @@ pub(crate) struct ListActionsArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    /// Output format (`--output json|pretty`, RUNE's spelling, is the same flag).
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
 
     /// Only actions of this module.

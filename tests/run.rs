@@ -73,7 +73,7 @@ impl Pids {
 fn eps(out: &Output) -> Json {
     let doc = out.json();
     assert_eq!(doc["outcome"], "failed", "{doc:#}");
-    doc["error"].clone()
+    doc["eps"].clone()
 }
 
 /// Run a failing fixture as JSON and check the kind, the code, the time and that
@@ -481,7 +481,7 @@ fn ctrl_c_kills_the_plugin_group_and_exits_130() {
     assert_eq!(out.code, 130, "{}", out.snapshot());
     let doc = out.json();
     assert_eq!(doc["outcome"], "interrupted");
-    assert_eq!(doc["error"]["error_context"]["kind"], "interrupted");
+    assert_eq!(doc["eps"]["error_context"]["kind"], "interrupted");
     pids.assert_all_gone();
 }
 

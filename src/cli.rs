@@ -53,8 +53,7 @@ pub(crate) enum DiagnosticFormat {
 /// Output formats of commands that print a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum OutputFormat {
-    /// Readable text (`pretty`, as RUNE's command line spells it, is the same).
-    #[value(alias = "pretty")]
+    /// Readable text.
     Human,
     /// One JSON document on stdout.
     Json,
@@ -278,14 +277,25 @@ pub(crate) struct ApplyArgs {
     pub color: ColorArgs,
 }
 
-/// Output styles of `rune run`, named as the original RUNE command line names them.
+/// Output styles of `rune run`: rune's readable view, and RUNE's two spellings of
+/// the JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum RunOutput {
-    /// Readable text.
-    #[value(alias = "human")]
-    Pretty,
-    /// The BPCS result or the EPS error as one JSON document.
+    /// Readable text (rune's own; `--format human`).
+    Human,
+    /// The JSON document on one line (RUNE's `--output json`; also `--json`).
     Json,
+    /// The JSON document, indented (RUNE's `--output pretty`).
+    Pretty,
+}
+
+/// RUNE's `--output` of `list-actions`: the JSON document either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RuneOutput {
+    /// On one line.
+    Json,
+    /// Indented.
+    Pretty,
 }
 
 /// `rune run`.
@@ -323,8 +333,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 
-    /// Output style.
-    #[arg(long, alias = "format", value_enum, default_value_t = RunOutput::Pretty)]
+    /// Output style: rune's readable view, or the JSON document on one line or
+    /// indented (RUNE's spellings).
+    #[arg(long, alias = "format", value_enum, default_value_t = RunOutput::Human)]
     pub output: RunOutput,
 
     /// The same as `--output json` (RUNE's spelling).
@@ -367,9 +378,13 @@ pub(crate) struct ListActionsArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format (`--output json|pretty`, RUNE's spelling, is the same flag).
-    #[arg(long, visible_alias = "output", value_enum, default_value_t = OutputFormat::Human)]
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+
+    /// RUNE's spelling: the JSON document on one line (`json`) or indented (`pretty`).
+    #[arg(long, value_enum, conflicts_with = "format")]
+    pub output: Option<RuneOutput>,
 
     /// Only actions of this module.
     #[arg(long, value_name = "NAME")]

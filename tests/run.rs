@@ -505,12 +505,13 @@ fn filtered(out: &Output) -> String {
 fn snapshots_of_success_and_failure_human_and_json() {
     let cases: [(&str, &[&str]); 4] = [
         ("success_human", &["ok", "--param", "name=demo"]),
+        // Indented (RUNE's `--output pretty`) so the snapshots read well.
         (
             "success_json",
-            &["ok", "--param", "name=demo", "--output", "json"],
+            &["ok", "--param", "name=demo", "--output", "pretty"],
         ),
         ("failure_human", &["error-exit0"]),
-        ("failure_json", &["hang", "--output", "json"]),
+        ("failure_json", &["hang", "--output", "pretty"]),
     ];
     for (name, args) in cases {
         let out = rune(["run", "--catalog", CATALOG, "--deterministic"])

@@ -271,13 +271,30 @@ fn the_plugins_metadata_and_observability_are_kept_in_report_and_journal() {
 }
 
 #[test]
-fn pretty_output_is_for_people() {
+fn output_json_is_one_line_pretty_is_indented_and_the_readable_view_is_runes_own() {
     if jq_missing() {
         return;
     }
-    let out = Run::new().run(&["noop", "--output", "pretty"]);
-    assert_eq!(out.code, 0, "{}", out.snapshot());
-    assert!(out.stdout.starts_with("`noop` succeeded"), "{}", out.stdout);
+    let json = Run::new().run(&["noop", "--output", "json"]);
+    assert_eq!(json.code, 0, "{}", json.snapshot());
+    assert_eq!(json.stdout.lines().count(), 1, "{}", json.stdout);
+    let pretty = Run::new().run(&["noop", "--output", "pretty"]);
+    assert_eq!(pretty.code, 0, "{}", pretty.snapshot());
+    assert!(
+        pretty.stdout.starts_with("{\n  \"payload\""),
+        "{}",
+        pretty.stdout
+    );
+    assert_eq!(pretty.json(), json.json());
+    for args in [&["noop"][..], &["noop", "--format", "human"][..]] {
+        let human = Run::new().run(args);
+        assert_eq!(human.code, 0, "{}", human.snapshot());
+        assert!(
+            human.stdout.starts_with("`noop` succeeded"),
+            "{}",
+            human.stdout
+        );
+    }
 }
 
 #[test]
@@ -292,7 +309,23 @@ fn list_actions_takes_runes_output_flag() {
         .map(|a| a["action"].as_str().or(a["name"].as_str()).unwrap())
         .collect();
     assert_eq!(names, ["noop", "typed"], "{doc:#}");
+    assert_eq!(json.stdout.lines().count(), 1, "{}", json.stdout);
     let pretty = rune(["list-actions", "--catalog", CATALOG, "--output", "pretty"]).run();
-    assert_eq!(pretty.code, 0);
-    assert!(pretty.stdout.contains("noop") && !pretty.stdout.trim_start().starts_with('{'));
+    assert_eq!(pretty.code, 0, "{}", pretty.snapshot());
+    assert!(pretty.stdout.lines().count() > 1);
+    assert_eq!(pretty.json(), doc);
+    // rune's readable list stays the default; `--format` and `--output` are one choice.
+    let human = rune(["list-actions", "--catalog", CATALOG]).run();
+    assert!(human.stdout.contains("noop") && !human.stdout.starts_with('{'));
+    let both = rune([
+        "list-actions",
+        "--catalog",
+        CATALOG,
+        "--output",
+        "json",
+        "--format",
+        "json",
+    ])
+    .run();
+    assert_eq!(both.code, 2, "{}", both.snapshot());
 }

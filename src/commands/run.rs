@@ -53,7 +53,9 @@ pub(crate) fn run(
     printer: &mut Printer,
     leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
-    let json = args.json || args.output == RunOutput::Json;
+    let json = args.json || args.output != RunOutput::Human;
+    // RUNE's `--output json` (and `--json`) is one line, its `pretty` indented.
+    let indented = args.output == RunOutput::Pretty && !args.json;
     let channel = Channel {
         json,
         color: config.color_stderr,
@@ -91,7 +93,12 @@ pub(crate) fn run(
                 execute(&call, &flags, &run_ids, &mut report);
             }
             report.fill_bpcs_answer();
-            finish(printer, &report, json, flags.journal.as_ref())
+            finish(
+                printer,
+                &report,
+                json.then_some(indented),
+                flags.journal.as_ref(),
+            )
         }
         Err(status) => status,
     };
@@ -435,7 +442,7 @@ fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunR
 fn finish(
     printer: &mut Printer,
     report: &RunReport,
-    json: bool,
+    json: Option<bool>,
     journal: Option<&Journal>,
 ) -> ExitStatus {
     print_report(printer, report, json);
@@ -454,9 +461,10 @@ fn finish(
     }
 }
 
-fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
-    if json {
-        printer.out_with(|w| report.write_json(w));
+/// `json`: the JSON document, indented or not; None: the readable view.
+fn print_report(printer: &mut Printer, report: &RunReport, json: Option<bool>) {
+    if let Some(indented) = json {
+        printer.out_with(|w| report.write_json(indented, w));
         return;
     }
     let rendered = crate::report::run::render_human(report);
@@ -610,6 +618,7 @@ fn print_refusal(args: &RunArgs, run_ids: &RunIds, eps: Eps, printer: &mut Print
         (&run_ids.correlation_id, &run_ids.trace_id),
         eps,
     );
-    printer.out_with(|w| doc.write_json(w));
+    let indented = args.output == RunOutput::Pretty && !args.json;
+    printer.out_with(|w| doc.write_json(indented, w));
     ExitStatus::Error
 }

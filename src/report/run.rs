@@ -136,9 +136,13 @@ impl RunReport {
         self.bpcs_error = error;
     }
 
-    /// Write the document as pretty JSON and a newline.
-    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, self)?;
+    /// Write the document, indented or on one line, and a newline.
+    pub fn write_json(&self, indented: bool, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        if indented {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+        } else {
+            serde_json::to_writer(&mut *w, self)?;
+        }
         w.write_all(b"\n")
     }
 }
@@ -390,9 +394,13 @@ impl RunRefusal {
         }
     }
 
-    /// Write the document as pretty JSON and a newline.
-    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, self)?;
+    /// Write the document, indented or on one line, and a newline.
+    pub fn write_json(&self, indented: bool, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        if indented {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+        } else {
+            serde_json::to_writer(&mut *w, self)?;
+        }
         w.write_all(b"\n")
     }
 }

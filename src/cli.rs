@@ -190,7 +190,7 @@ pub(crate) struct SelectorArgs {
     #[arg(long, value_name = "NAME")]
     pub action: Option<String>,
 
-    /// Action parameter `key=value`; the value is JSON when it parses as JSON (repeatable).
+    /// Action parameter `key=value`: text, unless the action's input_schema types it (then JSON) (repeatable).
     #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
     pub params: Vec<String>,
 
@@ -214,7 +214,7 @@ pub(crate) struct SelectorArgs {
     #[arg(long, value_name = "NAME")]
     pub workflow: Option<String>,
 
-    /// Workflow input `key=value`; the value is JSON when it parses as JSON (repeatable).
+    /// Workflow input `key=value`: text, unless the workflow's inputs schema types it (then JSON) (repeatable).
     #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
     pub inputs: Vec<String>,
 
@@ -277,14 +277,25 @@ pub(crate) struct ApplyArgs {
     pub color: ColorArgs,
 }
 
-/// Output styles of `rune run`, named as the original RUNE command line names them.
+/// Output styles of `rune run`: rune's readable view, and RUNE's two spellings of
+/// the JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum RunOutput {
-    /// Readable text.
-    #[value(alias = "human")]
-    Pretty,
-    /// The BPCS result or the EPS error as one JSON document.
+    /// Readable text (rune's own; `--format human`).
+    Human,
+    /// The JSON document on one line (RUNE's `--output json`; also `--json`).
     Json,
+    /// The JSON document, indented (RUNE's `--output pretty`).
+    Pretty,
+}
+
+/// RUNE's `--output` of `list-actions`: the JSON document either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RuneOutput {
+    /// On one line.
+    Json,
+    /// Indented.
+    Pretty,
 }
 
 /// `rune run`.
@@ -294,7 +305,7 @@ pub(crate) struct RunArgs {
     #[arg(value_name = "ACTION")]
     pub action: String,
 
-    /// Action parameter `key=value`; the value is JSON when it parses as JSON (repeatable).
+    /// Action parameter `key=value`: text, unless the action's input_schema types it (then JSON) (repeatable).
     #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
     pub params: Vec<String>,
 
@@ -322,9 +333,14 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
 
-    /// Output style.
-    #[arg(long, alias = "format", value_enum, default_value_t = RunOutput::Pretty)]
+    /// Output style: rune's readable view, or the JSON document on one line or
+    /// indented (RUNE's spellings).
+    #[arg(long, alias = "format", value_enum, default_value_t = RunOutput::Human)]
     pub output: RunOutput,
+
+    /// The same as `--output json` (RUNE's spelling).
+    #[arg(long)]
+    pub json: bool,
 
     /// Journal and determinism.
     #[command(flatten)]
@@ -365,6 +381,10 @@ pub(crate) struct ListActionsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+
+    /// RUNE's spelling: the JSON document on one line (`json`) or indented (`pretty`).
+    #[arg(long, value_enum, conflicts_with = "format")]
+    pub output: Option<RuneOutput>,
 
     /// Only actions of this module.
     #[arg(long, value_name = "NAME")]

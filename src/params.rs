@@ -120,10 +120,47 @@ fn wants_string(property: Option<&Json>, root: &Json) -> bool {
     property.is_some_and(|p| walk(p, root, 0))
 }
 
-/// Type one `--param` value: text for string properties, else JSON when it parses.
-/// `root` is the whole input_schema, for resolving `$ref`s.
+/// Whether the property schema types the value as something other than text (a
+/// number, a boolean, null, an object or an array, by `type`, or an enum/const
+/// with a value that is not a string), directly or in a branch or local `$ref`.
+fn wants_json(property: Option<&Json>, root: &Json) -> bool {
+    fn walk(schema: &Json, root: &Json, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        let direct = match schema.get("type") {
+            Some(Json::String(t)) => t != "string",
+            Some(Json::Array(types)) => types.iter().any(|t| t != "string"),
+            _ => false,
+        };
+        let values = match (schema.get("enum"), schema.get("const")) {
+            (Some(Json::Array(values)), _) => values.iter().any(|v| !v.is_string()),
+            (None, Some(value)) => !value.is_string(),
+            _ => false,
+        };
+        let branches = ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .filter_map(|k| schema.get(k).and_then(Json::as_array))
+            .flatten()
+            .any(|b| walk(b, root, depth + 1));
+        let reference = schema
+            .get("$ref")
+            .and_then(Json::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| root.pointer(pointer))
+            .is_some_and(|target| walk(target, root, depth + 1));
+        direct || values || branches || reference
+    }
+    property.is_some_and(|p| walk(p, root, 0))
+}
+
+/// Type one `--param` value. It stays the text it was, as RUNE passes
+/// `--param` values, unless the property schema types it otherwise: then it is
+/// JSON when it parses (`--param retries=3` for an integer property, `fail=false`
+/// for a boolean one). A string type anywhere among the property's types keeps it
+/// text. `root` is the whole input_schema, for resolving `$ref`s.
 pub(crate) fn typed_value(raw: &str, property: Option<&Json>, root: &Json) -> Json {
-    if wants_string(property, root) {
+    if wants_string(property, root) || !wants_json(property, root) {
         return Json::String(raw.to_string());
     }
     match serde_json::from_str(raw) {
@@ -677,15 +714,59 @@ mod tests {
     #[test]
     fn an_integer_beyond_64_bits_is_not_rounded_into_another_number() {
         let root = serde_json::json!({});
+        let number = serde_json::json!({"type": "number"});
+        let number = Some(&number);
         assert_eq!(
-            typed_value("123456789012345678901234567890", None, &root),
+            typed_value("123456789012345678901234567890", number, &root),
             Json::String("123456789012345678901234567890".into())
         );
-        assert_eq!(typed_value("-42", None, &root), serde_json::json!(-42));
+        assert_eq!(typed_value("-42", number, &root), serde_json::json!(-42));
         assert_eq!(
-            typed_value("18446744073709551615", None, &root),
+            typed_value("18446744073709551615", number, &root),
             serde_json::json!(u64::MAX)
         );
-        assert_eq!(typed_value("1.5e3", None, &root), serde_json::json!(1500.0));
+        assert_eq!(
+            typed_value("1.5e3", number, &root),
+            serde_json::json!(1500.0)
+        );
+    }
+
+    #[test]
+    fn values_stay_text_unless_the_schema_types_them() {
+        let root = serde_json::json!({"$defs": {"flag": {"type": "boolean"}}});
+        let typed = |raw: &str, property: Json| typed_value(raw, Some(&property), &root);
+        // Undeclared or untyped: text, as RUNE passes it.
+        assert_eq!(
+            typed_value("false", None, &root),
+            Json::String("false".into())
+        );
+        assert_eq!(typed("3", serde_json::json!({"description": "n"})), "3");
+        assert_eq!(
+            typed("false", serde_json::json!({"type": "string"})),
+            "false"
+        );
+        assert_eq!(
+            typed("1", serde_json::json!({"type": ["string", "integer"]})),
+            "1"
+        );
+        // Typed: JSON when it parses, else the text (the schema check reports it).
+        assert_eq!(
+            typed("false", serde_json::json!({"type": "boolean"})),
+            false
+        );
+        assert_eq!(
+            typed("3", serde_json::json!({"type": ["integer", "null"]})),
+            3
+        );
+        assert_eq!(typed("2", serde_json::json!({"enum": [1, 2]})), 2);
+        assert_eq!(
+            typed("true", serde_json::json!({"$ref": "#/$defs/flag"})),
+            true
+        );
+        assert_eq!(
+            typed("[1]", serde_json::json!({"anyOf": [{"type": "array"}]})),
+            serde_json::json!([1])
+        );
+        assert_eq!(typed("yes", serde_json::json!({"type": "boolean"})), "yes");
     }
 }

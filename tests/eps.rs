@@ -417,7 +417,7 @@ fn plugin_exit_codes_get_runes_codes() {
             .args(["--param", &format!("exit={exit}")])
             .run();
         assert_eq!(out.code, 4, "exit {exit}: {}", out.snapshot());
-        let error = &out.json()["error"];
+        let error = &out.json()["eps"];
         assert_eq!(error["rune"]["kind"], kind, "exit {exit}: {error:#}");
         assert_eq!(
             error["error_payload"]["error_data"]["error"]["code"], code,
@@ -535,7 +535,7 @@ fn the_same_failure_has_the_same_fingerprint_in_every_run() {
     let run = || {
         let out = rune(["run", "hang", "--catalog", PLUGINS, "--output", "json"]).run();
         assert_eq!(out.code, 4, "{}", out.snapshot());
-        out.json()["error"].clone()
+        out.json()["eps"].clone()
     };
     let (a, b) = (run(), run());
     assert_eq!(
@@ -558,7 +558,7 @@ fn the_same_failure_has_the_same_fingerprint_in_every_run() {
     // A different failure of the same plugin host has another fingerprint.
     let other = rune(["run", "crash", "--catalog", PLUGINS, "--output", "json"]).run();
     assert_ne!(
-        other.json()["error"]["observability"]["error_fingerprint"],
+        other.json()["eps"]["observability"]["error_fingerprint"],
         a["observability"]["error_fingerprint"]
     );
     // The request that failed is named by its id.

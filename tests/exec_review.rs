@@ -174,7 +174,7 @@ fn a_plugin_answer_with_a_key_twice_is_invalid_output() {
     assert_eq!(out.code, 4, "{}", out.stdout);
     let doc = out.json();
     assert!(doc["output"].is_null(), "{doc}");
-    let error = &doc["error"];
+    let error = &doc["eps"];
     assert_eq!(error["rune"]["kind"], "invalid_message", "{error}");
     assert_eq!(
         error["error_payload"]["error_data"]["error"]["code"],

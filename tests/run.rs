@@ -73,7 +73,7 @@ impl Pids {
 fn eps(out: &Output) -> Json {
     let doc = out.json();
     assert_eq!(doc["outcome"], "failed", "{doc:#}");
-    doc["error"].clone()
+    doc["eps"].clone()
 }
 
 /// Run a failing fixture as JSON and check the kind, the code, the time and that
@@ -514,7 +514,7 @@ fn ctrl_c_kills_the_plugin_group_and_exits_130() {
     assert_eq!(out.code, 130, "{}", out.snapshot());
     let doc = out.json();
     assert_eq!(doc["outcome"], "interrupted");
-    assert_eq!(doc["error"]["rune"]["kind"], "interrupted");
+    assert_eq!(doc["eps"]["rune"]["kind"], "interrupted");
     pids.assert_all_gone();
 }
 
@@ -538,12 +538,13 @@ fn filtered(out: &Output) -> String {
 fn snapshots_of_success_and_failure_human_and_json() {
     let cases: [(&str, &[&str]); 4] = [
         ("success_human", &["ok", "--param", "name=demo"]),
+        // Indented (RUNE's `--output pretty`) so the snapshots read well.
         (
             "success_json",
-            &["ok", "--param", "name=demo", "--output", "json"],
+            &["ok", "--param", "name=demo", "--output", "pretty"],
         ),
         ("failure_human", &["error-exit0"]),
-        ("failure_json", &["hang", "--output", "json"]),
+        ("failure_json", &["hang", "--output", "pretty"]),
     ];
     for (name, args) in cases {
         let out = rune(["run", "--catalog", CATALOG, "--deterministic"])

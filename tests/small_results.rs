@@ -137,7 +137,7 @@ fn an_integer_beyond_64_bits_in_plugin_output_is_refused_not_rounded() {
     let (code, stdout, stderr) = finish(child);
     assert_eq!(code, 4, "{stdout}\n{stderr}");
     let doc: Json = serde_json::from_str(&stdout).unwrap();
-    let error = &doc["error"];
+    let error = &doc["eps"];
     assert_eq!(error["rune"]["kind"], "invalid_message", "{doc:#}");
     let message = error["error_payload"]["error_data"]["error"]["data"]["reason"]
         .as_str()

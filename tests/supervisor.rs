@@ -209,7 +209,7 @@ fn a_plugin_handing_stdin_to_a_setsid_grandchild_times_out_under_run() {
     );
     assert_eq!(ran.code, Some(4), "{}\n{}", ran.stdout, ran.stderr);
     let report = ran.report();
-    assert_eq!(kind(&report["error"]), "timeout", "{report}");
+    assert_eq!(kind(&report["eps"]), "timeout", "{report}");
     // The timeout is 1 s, the grace 1 s: not a hang.
     assert!(ran.elapsed < Duration::from_secs(5), "{:?}", ran.elapsed);
     assert_eq!(pids.recorded().len(), 2, "the plugin and its grandchild");
@@ -340,7 +340,7 @@ fn a_hung_plugin_and_what_escaped_its_group_die_at_the_timeout() {
         Duration::from_secs(20),
     );
     assert_eq!(ran.code, Some(4), "{}\n{}", ran.stdout, ran.stderr);
-    assert_eq!(kind(&ran.report()["error"]), "timeout");
+    assert_eq!(kind(&ran.report()["eps"]), "timeout");
     // 800 ms, then 1 s of grace (it ignores SIGTERM).
     assert!(ran.elapsed < Duration::from_secs(5), "{:?}", ran.elapsed);
     assert_eq!(
@@ -527,11 +527,7 @@ fn a_pids_limit_is_a_spawn_failed_error_not_a_panic() {
             ran.stdout,
             ran.stderr
         );
-        assert_eq!(
-            kind(&ran.report()["error"]),
-            "spawn_failed",
-            "nproc {nproc}"
-        );
+        assert_eq!(kind(&ran.report()["eps"]), "spawn_failed", "nproc {nproc}");
     }
 }
 

@@ -34,6 +34,7 @@ mod registration;
 mod review;
 mod robustness;
 mod run;
+mod rune_cli;
 mod secrets_files;
 mod small_results;
 mod spi_protocol;

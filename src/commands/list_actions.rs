@@ -1,6 +1,6 @@
 //! `rune list-actions`: the actions the catalogs offer, with their parameters.
 
-use crate::cli::{ListActionsArgs, OutputFormat};
+use crate::cli::{ListActionsArgs, OutputFormat, RuneOutput};
 use crate::config::Config;
 use crate::report::actions::{render_human, write_json, Listed};
 use crate::report::refusal::{self, Refusal, Refused};
@@ -16,7 +16,7 @@ pub(crate) fn run(
 ) -> ExitStatus {
     let paths = config.catalog_paths(&args.paths);
     let channel = crate::report::refusal::Channel {
-        json: args.format == OutputFormat::Json,
+        json: args.format == OutputFormat::Json || args.output.is_some(),
         color: config.color_stderr,
     };
     let checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
@@ -45,9 +45,12 @@ pub(crate) fn run(
         (a.1.name.value.as_str(), a.0.name.value.as_str())
             .cmp(&(b.1.name.value.as_str(), b.0.name.value.as_str()))
     });
-    match args.format {
-        OutputFormat::Human => printer.out(&render_human(&actions)),
-        OutputFormat::Json => printer.out_with(|w| write_json(&actions, w)),
+    match (args.output, args.format) {
+        (Some(RuneOutput::Json), _) => printer.out_with(|w| write_json(&actions, false, w)),
+        (Some(RuneOutput::Pretty), _) | (None, OutputFormat::Json) => {
+            printer.out_with(|w| write_json(&actions, true, w))
+        }
+        (None, OutputFormat::Human) => printer.out(&render_human(&actions)),
     }
     leftovers.keep(checked);
     ExitStatus::Success

@@ -18,7 +18,7 @@ use crate::catalog::CheckedCatalog;
 use crate::cli::{RunArgs, RunOutput};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::exec::eps::Kind;
+use crate::exec::eps::{Eps, Kind, Origin};
 use crate::exec::event::{Collect, Event, Fanout, Outcome, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::journal::{self, Journal};
@@ -27,7 +27,7 @@ use crate::exec::process::{Cancel, Spec};
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::Summary;
 use crate::report::refusal::{self, Channel, Refusal, Refused};
-use crate::report::run::{CommandLine, DecisionRecord, RunOutcome, RunReport};
+use crate::report::run::{CommandLine, DecisionRecord, RunOutcome, RunRefusal, RunReport};
 use crate::report::Printer;
 use crate::request::Purpose;
 use crate::source::SourceMap;
@@ -53,13 +53,18 @@ pub(crate) fn run(
     printer: &mut Printer,
     leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
-    let json = args.output == RunOutput::Json;
+    let json = args.json || args.output != RunOutput::Human;
+    // RUNE's `--output json` (and `--json`) is one line, its `pretty` indented.
+    let indented = args.output == RunOutput::Pretty && !args.json;
     let channel = Channel {
         json,
         color: config.color_stderr,
     };
     let flags = match check_command_line(args, config) {
         Ok(flags) => flags,
+        Err(problems) if json && Node::parse(&args.node).is_err() => {
+            return refuse_unknown_node(args, &problems, printer)
+        }
         Err(problems) => return usage(printer, problems, channel),
     };
     let paths = config.catalog_paths(&[]);
@@ -87,7 +92,13 @@ pub(crate) fn run(
                 };
                 execute(&call, &flags, &run_ids, &mut report);
             }
-            finish(printer, &report, json, flags.journal.as_ref())
+            report.fill_bpcs_answer();
+            finish(
+                printer,
+                &report,
+                json.then_some(indented),
+                flags.journal.as_ref(),
+            )
         }
         Err(status) => status,
     };
@@ -203,7 +214,7 @@ fn decide(
     printer: &mut Printer,
 ) -> Result<Decided, ExitStatus> {
     let json = channel.json;
-    let params = action_params(args, checked, channel, printer)?;
+    let params = action_params(args, run_ids, checked, channel, printer)?;
     let step = plan_action(args, flags, params, checked, channel, printer)?;
     let module = &checked.registry.modules[step.module];
     let action = &module.actions[step.action];
@@ -334,6 +345,9 @@ fn dry_run_report(
         output: None,
         error: None,
         stderr: None,
+        payload: None,
+        bpcs_error: None,
+        plugin_response: None,
     }
 }
 
@@ -415,7 +429,9 @@ fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunR
         duration_ms: watch.reported_ms(),
     });
     drop(sink);
-    record_outcome(report, collect.into_events(), result, interrupted);
+    let events = collect.into_events();
+    report.plugin_response = last_bpcs_response(&events);
+    record_outcome(report, events, result, interrupted);
 }
 
 /// Fill the report in from the run's result and its last step's timing and stderr.
@@ -451,7 +467,7 @@ fn record_outcome(
 fn finish(
     printer: &mut Printer,
     report: &RunReport,
-    json: bool,
+    json: Option<bool>,
     journal: Option<&Journal>,
 ) -> ExitStatus {
     print_report(printer, report, json);
@@ -470,9 +486,10 @@ fn finish(
     }
 }
 
-fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
-    if json {
-        printer.out_with(|w| report.write_json(w));
+/// `json`: the JSON document, indented or not; None: the readable view.
+fn print_report(printer: &mut Printer, report: &RunReport, json: Option<bool>) {
+    if let Some(indented) = json {
+        printer.out_with(|w| report.write_json(indented, w));
         return;
     }
     let rendered = crate::report::run::render_human(report);
@@ -488,6 +505,7 @@ fn print_report(printer: &mut Printer, report: &RunReport, json: bool) {
 /// action is a usage error, invalid parameters exit 1 like a denial.
 fn action_params(
     args: &RunArgs,
+    run_ids: &RunIds,
     checked: &mut CheckedCatalog,
     channel: Channel,
     printer: &mut Printer,
@@ -495,6 +513,9 @@ fn action_params(
     let json = channel.json;
     let (m, a) = match plan::find_action(&checked.registry, &args.action) {
         Ok(found) => found,
+        Err(d) if json => {
+            return Err(refuse_unknown_action(args, run_ids, &d, printer));
+        }
         Err(d) => {
             let d = Diagnostic::new(
                 Code::UnknownAction,
@@ -540,4 +561,89 @@ fn journal_inputs(args: &RunArgs, catalog_paths: &[std::path::PathBuf]) -> journ
             .map(|p| ("the --params-file".to_string(), p.clone()))
             .collect(),
     }
+}
+
+/// The plugin's last BPCS response as it wrote it (parsed, whole), from the
+/// events mediation reported: what `plugin_response` and RUNE's `payload` and
+/// `error` are read from.
+fn last_bpcs_response(events: &[Event]) -> Option<serde_json::Value> {
+    events.iter().rev().find_map(|e| match e {
+        Event::Message {
+            direction: crate::exec::event::Direction::Response,
+            protocol: crate::exec::event::Protocol::Bpcs,
+            message,
+            ..
+        } => Some(message.clone()),
+        _ => None,
+    })
+}
+
+/// `--json` with a node rune cannot reach: an EPS error in the run document
+/// (exit 2, as the usage error it also is), naming any other flag problem.
+fn refuse_unknown_node(
+    args: &RunArgs,
+    problems: &[Diagnostic],
+    printer: &mut Printer,
+) -> ExitStatus {
+    let deterministic = args.exec.deterministic || ids::deterministic_from_env();
+    let run_ids = RunIds::new(deterministic, Timestamp::UNIX_EPOCH);
+    let others: Vec<&str> = problems
+        .iter()
+        .map(|d| d.message.as_str())
+        .filter(|m| !m.starts_with("--node "))
+        .collect();
+    let eps = Eps::new(
+        Kind::SpawnFailed,
+        format!(
+            "cannot run `{}` on node `{}`: only the local node (local, localhost) is supported",
+            args.action, args.node
+        ),
+        refusal_origin(&args.action, &run_ids),
+    )
+    .with_data(serde_json::json!({ "node": args.node, "other_problems": others }));
+    print_refusal(args, &run_ids, eps, printer)
+}
+
+/// `--json` with an action no catalog declares: an EPS error (invalid params:
+/// the request names something that is not there) in the run document, exit 2.
+fn refuse_unknown_action(
+    args: &RunArgs,
+    run_ids: &RunIds,
+    found: &Diagnostic,
+    printer: &mut Printer,
+) -> ExitStatus {
+    let eps = Eps::new(
+        Kind::InvalidParams,
+        found
+            .message
+            .replacen("--action names", "rune run names", 1),
+        refusal_origin(&args.action, run_ids),
+    )
+    .with_data(serde_json::json!({
+        "action": args.action,
+        "help": found.help,
+    }));
+    print_refusal(args, run_ids, eps, printer)
+}
+
+fn refusal_origin(action: &str, run_ids: &RunIds) -> Origin {
+    Origin {
+        action: Some(action.to_string()),
+        correlation_id: run_ids.correlation_id.clone(),
+        trace_id: run_ids.trace_id.clone(),
+        span_id: run_ids.span_for(STEP),
+        ..Origin::default()
+    }
+}
+
+fn print_refusal(args: &RunArgs, run_ids: &RunIds, eps: Eps, printer: &mut Printer) -> ExitStatus {
+    let doc = RunRefusal::new(
+        &args.action,
+        &args.node,
+        (&run_ids.correlation_id, &run_ids.trace_id),
+        eps,
+    );
+    let indented = args.output == RunOutput::Pretty && !args.json;
+    printer.out_with(|w| doc.write_json(indented, w));
+    ExitStatus::Error
 }

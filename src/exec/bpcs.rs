@@ -130,7 +130,8 @@ pub struct Response {
 pub struct ResponsePayload {
     /// success or failure.
     pub result: ResultKind,
-    /// The action's result, checked against its output_schema; required on success.
+    /// The action's result, checked against its output_schema; absent in BPCS's
+    /// minimal message, which is a success with no data (checked as `{}`).
     #[serde(default)]
     pub output_data: Option<Map<String, Json>>,
 }
@@ -240,17 +241,15 @@ pub(crate) fn parse_response(stdout: &[u8]) -> Result<Option<(Json, Reply)>, Bad
                 output_data: Some(data),
             }),
         ) => Reply::Success(data),
+        // BPCS's "minimal required communication message" is a success without
+        // output_data: no data, judged against the output_schema as `{}`.
         (
             None,
             Some(ResponsePayload {
                 result: ResultKind::Success,
                 output_data: None,
             }),
-        ) => {
-            return Err(bad(
-                "the response says success but has no payload.output_data object".to_string(),
-            ))
-        }
+        ) => Reply::Success(Map::new()),
         (None, None) => {
             return Err(bad(
                 "the response has neither a payload nor an error".to_string()
@@ -538,9 +537,10 @@ mod tests {
         assert!(parse(r#"{"payload":null,"error":null}"#)
             .unwrap_err()
             .contains("neither"));
-        assert!(parse(r#"{"payload":{"result":"success"}}"#)
-            .unwrap_err()
-            .contains("output_data"));
+        assert_eq!(
+            parse(r#"{"payload":{"result":"success"}}"#),
+            Ok(Some(Reply::Success(Map::new())))
+        );
         assert!(parse_response(b"{\"a\":\"\xff\"}")
             .unwrap_err()
             .message

@@ -164,12 +164,21 @@ fn action_json<'a>(module: &'a Module, action: &'a Action) -> ActionJson<'a> {
 
 /// Write the JSON form, `{format_version: 1, actions: [{action, module, category,
 /// impact, description, command, timeout_ms, parameters: [{name, type, required,
-/// description, enum, default}]}]}`, to `out` as it is serialised.
-pub fn write_json(actions: &[Listed<'_>], out: &mut impl Write) -> std::io::Result<()> {
+/// description, enum, default}]}]}`, to `out` as it is serialised: indented, or on
+/// one line (RUNE's `--output json`).
+pub fn write_json(
+    actions: &[Listed<'_>],
+    indented: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let doc = ActionsJson {
         format_version: 1,
         actions: actions.iter().map(|(m, a)| action_json(m, a)).collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    if indented {
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+    } else {
+        serde_json::to_writer(&mut *out, &doc)?;
+    }
     out.write_all(b"\n")
 }

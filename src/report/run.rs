@@ -45,8 +45,20 @@ pub struct DecisionRecord {
 }
 
 /// The outcome of `rune run`: the document `--output json` prints.
+///
+/// RUNE's quick start fields come first, named as RUNE names them: `payload`
+/// (`result` and `output_data`, the plugin's own on success, `result: dry_run` for
+/// a dry run, null on failure) and `error` (on failure the plugin's BPCS
+/// `{code, message, details}` whole, or, when rune judged the failure itself, the
+/// same three fields of its EPS error). rune's own fields follow; its EPS
+/// envelope is `eps`. [`RunReport::fill_bpcs_answer`] sets the first two.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// RUNE's `payload`: set by [`RunReport::fill_bpcs_answer`].
+    pub payload: Option<Json>,
+    /// RUNE's `error`: set by [`RunReport::fill_bpcs_answer`].
+    #[serde(rename = "error")]
+    pub bpcs_error: Option<Json>,
     /// The action.
     pub action: String,
     /// Its module.
@@ -75,15 +87,57 @@ pub struct RunReport {
     pub decision: DecisionRecord,
     /// output_data, on success.
     pub output: Option<Json>,
-    /// The EPS error, on failure.
+    /// The EPS error, on failure (`eps` in the document: `error` is RUNE's).
+    #[serde(rename = "eps")]
     pub error: Option<Eps>,
     /// The kept tail of the plugin's stderr, raw (escaped where shown).
     pub stderr: Option<String>,
+    /// The plugin's last BPCS response as it wrote it (untrusted), with its
+    /// `message_metadata` and `observability`; null when it wrote none.
+    pub plugin_response: Option<Json>,
 }
 
 impl RunReport {
-    /// Write the document as pretty JSON and a newline.
-    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    /// Set RUNE's `payload` and `error` from the outcome, the plugin's response
+    /// and the EPS error, so that a reader of RUNE's quick start finds them where
+    /// it shows them.
+    pub fn fill_bpcs_answer(&mut self) {
+        let said = |key: &str| {
+            self.plugin_response
+                .as_ref()
+                .and_then(|r| r.get(key))
+                .filter(|v| v.is_object())
+                .cloned()
+        };
+        let (payload, error) = match self.outcome {
+            RunOutcome::DryRun => (
+                Some(serde_json::json!({
+                    "result": "dry_run",
+                    "output_data": {
+                        "action": self.action,
+                        "node": self.node,
+                        "input_parameters": self.params,
+                    },
+                })),
+                None,
+            ),
+            RunOutcome::Succeeded => (
+                said("payload").or_else(|| {
+                    Some(serde_json::json!({ "result": "success", "output_data": self.output }))
+                }),
+                None,
+            ),
+            RunOutcome::Failed | RunOutcome::Interrupted => (
+                None,
+                said("error").or_else(|| self.error.as_ref().map(eps_as_bpcs_error)),
+            ),
+        };
+        self.payload = payload;
+        self.bpcs_error = error;
+    }
+
+    /// Write the document, indented or on one line, and a newline.
+    pub fn write_json(&self, indented: bool, w: &mut impl std::io::Write) -> std::io::Result<()> {
         /// The document with its format version first.
         #[derive(Serialize)]
         struct Versioned<'a> {
@@ -95,9 +149,40 @@ impl RunReport {
             format_version: super::execution::FORMAT_VERSION,
             report: self,
         };
-        serde_json::to_writer_pretty(&mut *w, &doc)?;
+        if indented {
+            serde_json::to_writer_pretty(&mut *w, &doc)?;
+        } else {
+            serde_json::to_writer(&mut *w, &doc)?;
+        }
         w.write_all(b"\n")
     }
+}
+
+/// An EPS error as BPCS's `{code, message, details}`: for failures rune judged
+/// itself (a timeout, output that is not BPCS), where the plugin wrote no error.
+/// Read from the serialized envelope so it does not depend on where the envelope
+/// keeps its JSON-RPC error object.
+pub fn eps_as_bpcs_error(eps: &Eps) -> Json {
+    let envelope = serde_json::to_value(eps).unwrap_or(Json::Null);
+    let object = envelope
+        .pointer("/error_payload/error_data/error")
+        .or_else(|| envelope.get("error"));
+    let field = |key: &str| {
+        object
+            .and_then(|o| o.get(key))
+            .cloned()
+            .unwrap_or(Json::Null)
+    };
+    serde_json::json!({
+        "code": field("code"),
+        // The specific reason, not the code's short title: BPCS's message is what
+        // went wrong with this request.
+        "message": object
+            .and_then(|o| o.pointer("/data/reason"))
+            .cloned()
+            .unwrap_or_else(|| field("message")),
+        "details": field("data"),
+    })
 }
 
 /// How many lines of a plugin's stderr the readable view shows.
@@ -217,5 +302,57 @@ fn push_block(out: &mut String, raw: &str) {
         out.push_str("    | ");
         out.push_str(&untrusted(line));
         out.push('\n');
+    }
+}
+
+/// `rune run --json` for a request that names an action or a node rune does not
+/// know: the same document shape as a failed run (RUNE's `payload: null` and
+/// `error`, the EPS envelope in `eps`), so automation reads one shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRefusal {
+    /// Always null: nothing ran.
+    pub payload: Option<Json>,
+    /// BPCS's `{code, message, details}` of the EPS error.
+    pub error: Json,
+    /// The action as asked.
+    pub action: String,
+    /// The node as asked.
+    pub node: String,
+    /// Always `failed`.
+    pub outcome: RunOutcome,
+    /// Attempts made: none.
+    pub attempts: u64,
+    /// The command's correlation id.
+    pub correlation_id: String,
+    /// The command's W3C trace id.
+    pub trace_id: String,
+    /// The EPS envelope.
+    pub eps: Eps,
+}
+
+impl RunRefusal {
+    /// The document for this EPS error.
+    pub fn new(action: &str, node: &str, ids: (&str, &str), eps: Eps) -> Self {
+        RunRefusal {
+            payload: None,
+            error: eps_as_bpcs_error(&eps),
+            action: action.to_string(),
+            node: node.to_string(),
+            outcome: RunOutcome::Failed,
+            attempts: 0,
+            correlation_id: ids.0.to_string(),
+            trace_id: ids.1.to_string(),
+            eps,
+        }
+    }
+
+    /// Write the document, indented or on one line, and a newline.
+    pub fn write_json(&self, indented: bool, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        if indented {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+        } else {
+            serde_json::to_writer(&mut *w, self)?;
+        }
+        w.write_all(b"\n")
     }
 }

@@ -64,19 +64,35 @@ pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
     load_and_check_at(paths, None)
 }
 
+/// Whether loading `paths` is worth rayon's threads: more than one file, or one
+/// large enough that its parse outlasts compiling the schema beside it. One small
+/// file (`rune run` in a one-file catalog) costs less on one thread than the
+/// threads cost to start.
+fn worth_sharing(paths: &[PathBuf]) -> bool {
+    match paths {
+        [one] => std::fs::metadata(one).map_or(true, |m| m.is_dir() || m.len() > 256 << 10),
+        _ => true,
+    }
+}
+
 /// [`load_and_check`], and when `at` is given, a warning for each registration
 /// that has expired by then (`rune validate` passes `--at`, SOURCE_DATE_EPOCH or now).
 pub fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) -> CheckedCatalog {
-    let (_, loaded) = rayon::join(crate::schema::warm, || {
-        loader::load_each(paths, |id, text, document| {
-            let Some(mut document) = document else {
-                return (Vec::new(), Registry::default());
-            };
-            let schema = crate::schema::check_file(&document, text);
-            let part = registry::build_file(id, &mut document, text);
-            (schema, part)
-        })
-    });
+    let parallel = worth_sharing(paths);
+    let (_, loaded) = crate::parallel::join(
+        parallel,
+        || crate::schema::warm(parallel),
+        || {
+            loader::load_each(paths, |id, text, document| {
+                let Some(mut document) = document else {
+                    return (Vec::new(), Registry::default());
+                };
+                let schema = crate::schema::check_file(&document, text);
+                let part = registry::build_file(id, &mut document, text);
+                (schema, part)
+            })
+        },
+    );
     let mut diagnostics = loaded.diagnostics;
     let mut parts = Vec::with_capacity(loaded.parts.len());
     for (schema, part) in loaded.parts {

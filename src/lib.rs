@@ -18,6 +18,7 @@ pub mod explain;
 pub mod graph;
 pub mod loader;
 pub(crate) mod location;
+pub(crate) mod parallel;
 pub(crate) mod params;
 pub mod plan;
 pub(crate) mod policy;

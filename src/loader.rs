@@ -13,8 +13,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceFile, SourceMap, Span};
 use crate::yaml::{self, Node};
@@ -390,16 +388,13 @@ where
 {
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
-    let results: Vec<_> = files
-        .par_iter()
-        .enumerate()
-        .map(|(i, path)| {
-            let id = FileId(i as u32);
-            let (source, document, diags) = read_and_parse(id, path);
-            let part = each(id, &source.text, document);
-            (source, part, diags)
-        })
-        .collect();
+    // One file has nothing to share out.
+    let results = crate::parallel::map_indexed(&files, 2, |i, path| {
+        let id = FileId(i as u32);
+        let (source, document, diags) = read_and_parse(id, path);
+        let part = each(id, &source.text, document);
+        (source, part, diags)
+    });
     let mut sources = SourceMap::default();
     let mut parts = Vec::with_capacity(results.len());
     for (source, part, diags) in results {

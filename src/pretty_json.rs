@@ -214,13 +214,13 @@ where
 {
     let shared = ACTIVE.with(|a| a.borrow().clone());
     let shared = match shared {
-        Some(shared) if items.len() >= PARALLEL_MIN => shared,
+        Some(shared) if crate::parallel::worth(items.len(), PARALLEL_MIN) => shared,
         _ => return serializer.collect_seq(items),
     };
     let mut seq = serializer.serialize_seq(Some(items.len()))?;
     // After `[`: the depth the elements sit at.
     let depth = shared.depth.get();
-    let window = STRETCH * STRETCHES_PER_THREAD * rayon::current_num_threads().max(1);
+    let window = STRETCH * STRETCHES_PER_THREAD * crate::parallel::threads();
     for (w, group) in items.chunks(window).enumerate() {
         let rendered: Vec<Result<Vec<u8>, String>> = group
             .par_chunks(STRETCH)

@@ -13,7 +13,6 @@ use std::sync::{LazyLock, OnceLock};
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, Validator};
-use rayon::prelude::*;
 use serde_json::Value as Json;
 
 use crate::diagnostic::{Code, Diagnostic, Suggester};
@@ -300,8 +299,9 @@ fn escape_pointer(name: &str) -> String {
 /// validator jsonschema compiles once per process (about as long as the module
 /// schema takes): one side has that compiled (by building a trivial schema) while
 /// the other parses and registers the catalog schema, instead of one after the other.
-pub fn warm() {
-    rayon::join(
+pub fn warm(parallel: bool) {
+    crate::parallel::join(
+        parallel,
         || {
             let _ = jsonschema::options()
                 .with_draft(CATALOG_DRAFT)
@@ -311,6 +311,9 @@ pub fn warm() {
         || LazyLock::force(&MODULE_VALIDATOR),
     );
 }
+
+/// Module entries in one document worth validating on several threads.
+const PARALLEL_MODULES: usize = 64;
 
 /// Validates one module entry: the catalog schema at the `modules` items, which is
 /// `#/$defs/module`. It takes the YAML tree directly: converting every module to
@@ -348,18 +351,15 @@ pub fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
             }
         }
     }
-    let per_module: Vec<Vec<Diagnostic>> = modules
-        .par_iter()
-        .enumerate()
-        .map(|(i, module)| {
+    let per_module: Vec<Vec<Diagnostic>> =
+        crate::parallel::map_indexed(modules, PARALLEL_MODULES, |i, module| {
             let prefix = ["modules".to_string(), i.to_string()];
             let locator = Locator::new(module);
             MODULE_VALIDATOR
                 .iter_errors(module)
                 .flat_map(|error| to_diagnostic(&error, &locator, &prefix, text))
                 .collect()
-        })
-        .collect();
+        });
     diagnostics.extend(per_module.into_iter().flatten());
     merge_missing_fields(diagnostics)
 }

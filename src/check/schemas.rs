@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
-use rayon::prelude::*;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::location::{display_path, pointer_segments};
@@ -305,10 +304,9 @@ fn check_module_schemas(module: &Module) -> Vec<Diagnostic> {
 
 /// Every module's embedded schemas, and the catalog data they validate, in parallel.
 pub(super) fn check_embedded_schemas(registry: &Registry) -> Vec<Diagnostic> {
-    registry
-        .modules
-        .par_iter()
-        .flat_map_iter(check_module_schemas)
+    crate::parallel::map_indexed(&registry.modules, 64, |_, m| check_module_schemas(m))
+        .into_iter()
+        .flatten()
         .collect()
 }
 

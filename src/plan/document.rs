@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::io;
 
 use jiff::Timestamp;
-use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -656,13 +655,11 @@ impl PlanDocument {
 
         // Digested on every core: at 100,000 modules this is 47 MB of text.
         let texts: Vec<_> = sources.files().collect();
-        let mut files: Vec<FileDigest> = texts
-            .par_iter()
-            .map(|(id, f)| FileDigest {
+        let mut files: Vec<FileDigest> =
+            crate::parallel::map_indexed(&texts, 2, |_, (id, f)| FileDigest {
                 file: declared_in[id.0 as usize].clone(),
                 sha256: sha256_hex(f.text.as_bytes()),
-            })
-            .collect();
+            });
         files.sort();
         // JSON, not `name digest` lines: a file name may hold a newline and a fake
         // digest, and JSON strings cannot be forged that way.

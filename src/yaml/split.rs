@@ -19,8 +19,6 @@
 
 use std::ops::Range;
 
-use rayon::prelude::*;
-
 use super::{parse_stretch, Node, Parsed, Value};
 use crate::source::{FileId, Span};
 
@@ -109,14 +107,14 @@ pub(super) fn parse(file: FileId, text: &str, stretch_bytes: usize) -> Option<Pa
     }
     bounds.push(layout.items.end);
     let ranges: Vec<Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
-    let (skeleton, stretches) = rayon::join(
+    let (skeleton, stretches) = crate::parallel::join(
+        true,
         || skeleton(file, text, &layout),
         || {
-            ranges
-                .par_iter()
-                // One collection (the top-level mapping) is open around the items.
-                .map(|range| parse_stretch(file, text, range.clone(), 1))
-                .collect::<Vec<_>>()
+            // One collection (the top-level mapping) is open around the items.
+            crate::parallel::map_indexed(&ranges, 2, |_, range| {
+                parse_stretch(file, text, range.clone(), 1)
+            })
         },
     );
     let mut document = skeleton?;

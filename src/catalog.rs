@@ -77,7 +77,7 @@ fn worth_sharing(paths: &[PathBuf]) -> bool {
 
 /// [`load_and_check`], and when `at` is given, a warning for each registration
 /// that has expired by then (`rune validate` passes `--at`, SOURCE_DATE_EPOCH or now).
-pub fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) -> CheckedCatalog {
+pub(crate) fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) -> CheckedCatalog {
     let parallel = worth_sharing(paths);
     let (_, loaded) = crate::parallel::join(
         parallel,
@@ -121,7 +121,7 @@ pub fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) -> Chec
 /// catalog with every diagnostic, for the command to report and refuse. An input
 /// that could not be read is an error like any other here;
 /// [`CheckedCatalog::has_io_errors`] tells it apart.
-pub fn load_valid(paths: &[PathBuf]) -> Result<CheckedCatalog, Box<CheckedCatalog>> {
+pub(crate) fn load_valid(paths: &[PathBuf]) -> Result<CheckedCatalog, Box<CheckedCatalog>> {
     let checked = load_and_check(paths);
     if checked.has_errors() {
         return Err(Box::new(checked));

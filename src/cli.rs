@@ -74,7 +74,7 @@ pub(crate) enum GraphFormat {
 
 /// Colour choice for human output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colour on a terminal unless NO_COLOR is set.
     Auto,
     /// Always colour.

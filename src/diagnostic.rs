@@ -387,7 +387,7 @@ fn cut_middle(text: &str, max: usize) -> String {
 }
 
 /// Sort diagnostics into their reporting order: by file name, position, code, message.
-pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
+pub(crate) fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
     diagnostics.sort_by(|a, b| {
         // The name borrowed: a clone here was two allocations per comparison.
         let key = |d: &Diagnostic| {
@@ -416,7 +416,7 @@ pub fn finish(mut diagnostics: Vec<Diagnostic>, sources: &SourceMap) -> Vec<Diag
 
 /// "Did you mean" suggestion: the closest candidate within a small edit distance
 /// (see [`Suggester`] for the rule).
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
@@ -427,7 +427,7 @@ pub fn did_you_mean<'a>(
 /// name the catalog schema allows is at most 128 characters and time zone names are
 /// shorter, so nothing plausible is lost, and no query costs more than a bounded
 /// amount however long the misspelt value is.
-pub const MAX_SUGGEST_CHARS: usize = 128;
+pub(crate) const MAX_SUGGEST_CHARS: usize = 128;
 
 /// The largest edit distance at which `a` and `b` are still a plausible typo of each
 /// other: one edit per three characters of the shorter name, at least one, and none
@@ -469,7 +469,7 @@ const PROBE_BUDGET_CHARS: u64 = 50_000_000;
 /// found by scanning names of a near length, charged against [`SCAN_BUDGET_CELLS`]
 /// before each comparison, so answering one query per catalog entry stays linear in
 /// the catalog's size.
-pub struct Suggester<'a> {
+pub(crate) struct Suggester<'a> {
     /// Distinct candidates of at most [`MAX_SUGGEST_CHARS`] characters, sorted.
     names: Vec<&'a str>,
     /// Character count of each name.
@@ -488,7 +488,7 @@ pub struct Suggester<'a> {
 
 impl<'a> Suggester<'a> {
     /// Index `candidates` (duplicates are fine).
-    pub fn new(candidates: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn new(candidates: impl IntoIterator<Item = &'a str>) -> Self {
         let mut names: Vec<&str> = candidates
             .into_iter()
             .filter(|n| char_count_within(n, MAX_SUGGEST_CHARS).is_some())
@@ -521,7 +521,7 @@ impl<'a> Suggester<'a> {
 
     /// The best suggestion for `word`, never `exclude` (e.g. the module that
     /// depends on a misspelling of its own name) nor `word` itself.
-    pub fn suggest(&self, word: &str, exclude: Option<&str>) -> Option<&'a str> {
+    pub(crate) fn suggest(&self, word: &str, exclude: Option<&str>) -> Option<&'a str> {
         let word_chars = char_count_within(word, MAX_SUGGEST_CHARS)?;
         let allowed = |i: usize| self.names[i] != word && Some(self.names[i]) != exclude;
 

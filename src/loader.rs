@@ -46,7 +46,7 @@ pub struct Loaded {
 /// `CATALOG.YAML` is as much a catalog as `catalog.yaml`).
 /// Whether a file found in a catalog directory is read as a catalog: it ends in
 /// `.yaml`, `.yml` or `.json`, in any letter case.
-pub fn is_catalog_file(path: &Path) -> bool {
+pub(crate) fn is_catalog_file(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
         ["yaml", "yml", "json"]
             .iter()
@@ -55,14 +55,14 @@ pub fn is_catalog_file(path: &Path) -> bool {
 }
 
 /// Whether a file is read as strict JSON rather than YAML: it ends in `.json`.
-pub fn is_json(path: &Path) -> bool {
+pub(crate) fn is_json(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// Parse a file's text as JSON or YAML, by its name.
-pub fn parse_text(id: FileId, path: &Path, text: &str) -> yaml::Parsed {
+pub(crate) fn parse_text(id: FileId, path: &Path, text: &str) -> yaml::Parsed {
     if is_json(path) {
         yaml::strict_json::parse(id, text)
     } else {
@@ -335,7 +335,7 @@ fn read_and_parse(id: FileId, path: &Path) -> (SourceFile, Option<Node>, Vec<Dia
 
 /// A UTF-8 byte order mark is allowed and dropped: spans, and the columns shown
 /// from them, then count from the first character an editor shows.
-pub fn without_bom(text: String) -> String {
+pub(crate) fn without_bom(text: String) -> String {
     match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_string(),
         None => text,
@@ -345,7 +345,7 @@ pub fn without_bom(text: String) -> String {
 /// Read a regular file unless it is larger than `max` bytes (then `Ok(None)`).
 /// Devices, FIFOs and sockets are refused before opening: opening a FIFO blocks
 /// until a writer comes, and `/dev/zero` never ends.
-pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
         return Err(std::io::Error::new(
@@ -366,7 +366,7 @@ pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
 
 /// What [`load_each`] gives back: the files read and what was made of each.
 #[derive(Debug)]
-pub struct LoadedEach<T> {
+pub(crate) struct LoadedEach<T> {
     /// Every file read, for rendering spans.
     pub sources: SourceMap,
     /// What `each` made of every file, in file order (one per file in `sources`).
@@ -381,7 +381,7 @@ pub struct LoadedEach<T> {
 /// its results come back in file order. Whatever `each` does not keep of a tree
 /// is freed as soon as it returns, so a caller that keeps only a summary of each
 /// file never holds every tree at once.
-pub fn load_each<T, F>(paths: &[PathBuf], each: F) -> LoadedEach<T>
+pub(crate) fn load_each<T, F>(paths: &[PathBuf], each: F) -> LoadedEach<T>
 where
     T: Send,
     F: Fn(FileId, &str, Option<Node>) -> T + Sync,

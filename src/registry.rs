@@ -1003,7 +1003,7 @@ pub fn build(loaded: &mut Loaded) -> Registry {
 /// alone, so files can be built as they are parsed and their trees freed at once;
 /// [`concat`] joins the parts. Embedded schemas and data are moved out of
 /// `document`, as in [`build`].
-pub fn build_file(file: FileId, document: &mut Node, text: &str) -> Registry {
+pub(crate) fn build_file(file: FileId, document: &mut Node, text: &str) -> Registry {
     let mut registry = Registry::default();
     if !matches!(document.value, Value::Map(_)) {
         return registry;
@@ -1067,7 +1067,7 @@ pub fn concat(parts: impl IntoIterator<Item = Registry>) -> Registry {
 /// files that hold updates and the registrations they update are parsed again:
 /// updates are rare, and keeping every tree for them would double the memory of
 /// every catalog.
-pub fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagnostic> {
+pub(crate) fn apply_updates(registry: &mut Registry, sources: &SourceMap) -> Vec<Diagnostic> {
     let modules = &registry.modules;
     if modules.iter().all(|m| m.registration.previous_id.is_none()) {
         return Vec::new();

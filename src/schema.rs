@@ -37,7 +37,7 @@ pub struct EmbeddedSchema {
 }
 
 /// Every schema shipped in the binary.
-pub const SCHEMAS: &[EmbeddedSchema] = &[
+pub(crate) const SCHEMAS: &[EmbeddedSchema] = &[
     EmbeddedSchema {
         name: "catalog",
         file: "catalog.schema.json",
@@ -87,7 +87,7 @@ pub fn find(name: &str) -> Option<&'static EmbeddedSchema> {
 
 /// The catalog schema as JSON, as `rune schema catalog` prints it: what diagnostics
 /// look property names and `oneOf` branches up in. Parsed only when one needs it.
-pub static CATALOG_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
+pub(crate) static CATALOG_SCHEMA: LazyLock<Json> = LazyLock::new(|| {
     serde_json::from_str(SCHEMAS[0].text).expect("embedded catalog schema is valid JSON")
 });
 
@@ -299,7 +299,7 @@ fn escape_pointer(name: &str) -> String {
 /// validator jsonschema compiles once per process (about as long as the module
 /// schema takes): one side has that compiled (by building a trivial schema) while
 /// the other parses and registers the catalog schema, instead of one after the other.
-pub fn warm(parallel: bool) {
+pub(crate) fn warm(parallel: bool) {
     crate::parallel::join(
         parallel,
         || {
@@ -328,7 +328,7 @@ pub fn check_document(document: &Node) -> Vec<Diagnostic> {
 
 /// Check one parsed document against the catalog schema; `text` is the file's
 /// text, so hints can quote a value as it was written (`1.10`, not 1.1).
-pub fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
+pub(crate) fn check_file(document: &Node, text: &str) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     // The top level without its modules, so module entries can be checked apart.
     let modules = match (&document.value, document.get("modules")) {

@@ -188,7 +188,7 @@ impl SourceFile {
 
 /// `path` with `/` between components. Only where `\` separates them: on Unix it
 /// is a character of a file name, and rewriting it would name another file.
-pub fn slashed(path: &Path) -> String {
+pub(crate) fn slashed(path: &Path) -> String {
     let text = path.to_string_lossy();
     if std::path::MAIN_SEPARATOR == '\\' {
         text.replace('\\', "/")
@@ -198,7 +198,7 @@ pub fn slashed(path: &Path) -> String {
 }
 
 /// Normalise a path for display: `/`-separated, without a leading `./`.
-pub fn display_name(path: &Path) -> String {
+pub(crate) fn display_name(path: &Path) -> String {
     let s = slashed(path);
     let mut s = s.as_str();
     while let Some(rest) = s.strip_prefix("./") {

@@ -28,7 +28,7 @@ use anchors::Anchors;
 pub(crate) use keys::KeyIndex;
 
 /// Deepest nesting of collections accepted in a catalog file.
-pub const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 /// Most nodes that aliases may add by expansion, per file.
 pub const MAX_ALIAS_EXPANSION: usize = 100_000;
 

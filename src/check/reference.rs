@@ -38,7 +38,7 @@ impl Reference<'_> {
 }
 
 /// The forms, for help texts.
-pub const FORMS: &str = "references are `inputs.NAME`, `steps.ID.output` or `steps.ID.params.NAME`, each followed by `.FIELD`s to reach inside the value";
+pub(crate) const FORMS: &str = "references are `inputs.NAME`, `steps.ID.output` or `steps.ID.params.NAME`, each followed by `.FIELD`s to reach inside the value";
 
 /// Parse a reference; on error, a help text saying what was probably meant.
 pub fn parse(text: &str) -> Result<Reference<'_>, String> {

@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 /// Variables every child gets from rune's environment when they are set there.
-pub const ALLOWLIST: &[&str] = &["PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR"];
+pub(crate) const ALLOWLIST: &[&str] = &["PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR"];
 
 /// Prefix of the locale variables every child also gets (`LC_ALL`, `LC_CTYPE`, ...).
-pub const LOCALE_PREFIX: &str = "LC_";
+pub(crate) const LOCALE_PREFIX: &str = "LC_";
 
 /// A child's complete environment, sorted by name (deterministic for tests and
 /// reports).
-pub type Environment = Vec<(OsString, OsString)>;
+pub(crate) type Environment = Vec<(OsString, OsString)>;
 
 /// What the catalog declares under an action's or a module lifecycle's `env:`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn compute(decl: &EnvDecl) -> Environment {
 }
 
 /// [`compute`] over an explicit parent environment.
-pub fn compute_from(
+pub(crate) fn compute_from(
     decl: &EnvDecl,
     parent: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> Environment {

@@ -22,10 +22,10 @@ use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 /// The EPS version rune writes (`message_metadata.version`, `error_payload.schema_version`).
-pub const EPS_VERSION: &str = "1.0";
+pub(crate) const EPS_VERSION: &str = "1.0";
 
 /// Who detects and reports every failure: rune's mediator (`routing.source_module`).
-pub const SOURCE_MODULE: &str = "rune";
+pub(crate) const SOURCE_MODULE: &str = "rune";
 
 /// What kind of failure; decides the code and the error context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -171,7 +171,7 @@ pub enum HealthImpact {
 
 /// The class a code belongs to, as RUNE's classifier decides it. -32602 is
 /// validation, as RUNE's own complete example classifies it.
-pub fn classify(code: i64) -> Classification {
+pub(crate) fn classify(code: i64) -> Classification {
     match code {
         -32602 => Classification::ValidationError,
         -32700 | -32600 | -32601 | -32603 | -32099..=-32000 => Classification::ProtocolError,
@@ -661,7 +661,7 @@ pub struct Eps {
 }
 
 /// RFC 3339 in UTC with milliseconds, as RUNE's EPS writes times.
-pub fn rfc3339_ms(at: Timestamp) -> String {
+pub(crate) fn rfc3339_ms(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 

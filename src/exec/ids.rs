@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 /// The environment variable that turns on the deterministic setting.
-pub const DETERMINISTIC_ENV: &str = "RUNE_DETERMINISTIC";
+pub(crate) const DETERMINISTIC_ENV: &str = "RUNE_DETERMINISTIC";
 
 /// Whether `RUNE_DETERMINISTIC` asks for deterministic ids and clock (`1`, `true`,
 /// `yes`; anything else, or unset, does not).
-pub fn deterministic_from_env() -> bool {
+pub(crate) fn deterministic_from_env() -> bool {
     std::env::var(DETERMINISTIC_ENV)
         .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
         .unwrap_or(false)

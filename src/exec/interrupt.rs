@@ -43,7 +43,7 @@ use super::supervisor;
 
 /// After the second signal rune is gone within this long, whatever its workers
 /// are blocked on.
-pub const EXIT_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+pub(crate) const EXIT_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// The run's interrupt flags, set by SIGINT, SIGTERM and SIGHUP while installed.
 ///

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use super::event::{Event, Sink};
 
 /// An open journal file.
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     file: Mutex<File>,
     failed: Mutex<Option<io::Error>>,
@@ -29,13 +29,13 @@ pub struct Journal {
 impl Journal {
     /// Open `path` for appending, creating it (0600) if needed, unless it is a file
     /// the command reads (see [`refuse_input`]).
-    pub fn open_checked(path: &Path, inputs: &Inputs) -> io::Result<Self> {
+    pub(crate) fn open_checked(path: &Path, inputs: &Inputs) -> io::Result<Self> {
         refuse_input(path, inputs).map_err(io::Error::other)?;
         Self::open(path)
     }
 
     /// Open `path` for appending, creating it (0600) if needed.
-    pub fn open(path: &Path) -> io::Result<Self> {
+    pub(crate) fn open(path: &Path) -> io::Result<Self> {
         // Opening a FIFO for writing blocks until a reader comes: look first, so a
         // journal path that is not a regular file is refused, never waited on.
         match std::fs::metadata(path) {
@@ -86,12 +86,12 @@ impl Journal {
     }
 
     /// The journal's path, as given.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The first write that failed, if any.
-    pub fn take_failure(&self) -> Option<io::Error> {
+    pub(crate) fn take_failure(&self) -> Option<io::Error> {
         self.failed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -102,7 +102,7 @@ impl Journal {
 /// What a command reads, which its journal must never be: appending to any of
 /// them would corrupt the input (a catalog, the plan being applied) for the next run.
 #[derive(Debug, Default)]
-pub struct Inputs {
+pub(crate) struct Inputs {
     /// The catalog paths given (files and directories).
     pub catalog_paths: Vec<PathBuf>,
     /// Every other file read, with what it is ("the plan being applied",
@@ -114,7 +114,7 @@ pub struct Inputs {
 /// catalog directory would read back next time, or a symbolic link to nothing
 /// (creating through it would write wherever the link points, which is rarely
 /// what was meant and may be planted).
-pub fn refuse_input(path: &Path, inputs: &Inputs) -> Result<(), String> {
+pub(crate) fn refuse_input(path: &Path, inputs: &Inputs) -> Result<(), String> {
     let shown = |p: &Path| crate::escape::untrusted(&crate::source::display_name(p)).to_string();
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_symlink() && std::fs::metadata(path).is_err() {

@@ -14,20 +14,20 @@
 //! live progress, the final report) are sinks. Ids and the clock ([`ids`]) can be made
 //! deterministic, so execution reports can be golden files.
 
-pub mod apply;
+pub(crate) mod apply;
 pub mod bpcs;
 pub mod environment;
 pub mod eps;
 pub mod event;
 pub mod ids;
 pub mod interrupt;
-pub mod journal;
-pub mod lifecycle;
-pub mod mediation;
+pub(crate) mod journal;
+pub(crate) mod lifecycle;
+pub(crate) mod mediation;
 pub mod process;
 pub(crate) mod programs;
-pub mod redact;
-pub mod spi;
-pub mod spi_message;
+pub(crate) mod redact;
+pub(crate) mod spi;
+pub(crate) mod spi_message;
 pub mod supervisor;
-pub mod workflow;
+pub(crate) mod workflow;

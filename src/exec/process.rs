@@ -22,15 +22,15 @@ use std::time::{Duration, Instant};
 use super::supervisor::{Child, OneShot};
 
 /// How long a process gets between SIGTERM and SIGKILL.
-pub const KILL_GRACE: Duration = Duration::from_millis(1000);
+pub(crate) const KILL_GRACE: Duration = Duration::from_millis(1000);
 
 /// At most this much of a one-shot process's stdout is read (1 MiB); more is an
 /// error and the process group is killed.
-pub const STDOUT_LIMIT: usize = 1 << 20;
+pub(crate) const STDOUT_LIMIT: usize = 1 << 20;
 
 /// The last this-many bytes of stderr are kept (64 KiB); the rest is read and
 /// dropped, so a flood of diagnostics cannot block the child or fill memory.
-pub const STDERR_KEEP: usize = 64 << 10;
+pub(crate) const STDERR_KEEP: usize = 64 << 10;
 
 /// What to run.
 #[derive(Debug, Clone)]

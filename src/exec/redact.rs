@@ -13,12 +13,12 @@ use serde_json::Value as Json;
 use super::event::{Event, Sink};
 
 /// What a secret is replaced with.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The string values at `pointers` (JSON pointers) of `config`, and below them: the
 /// secrets a module's `lifecycle.secrets` marks. A pointer that names nothing
 /// marks nothing.
-pub fn secrets_of(config: &Json, pointers: &[String]) -> Vec<String> {
+pub(crate) fn secrets_of(config: &Json, pointers: &[String]) -> Vec<String> {
     let mut found = Vec::new();
     for pointer in pointers {
         if let Some(value) = config.pointer(pointer) {
@@ -41,7 +41,7 @@ fn leaves(value: &Json, found: &mut Vec<String>) {
 }
 
 /// A sink that redacts every secret from each event before handing it on.
-pub struct Redacting<'a, S: Sink + ?Sized> {
+pub(crate) struct Redacting<'a, S: Sink + ?Sized> {
     secrets: Vec<String>,
     inner: &'a S,
 }
@@ -49,7 +49,7 @@ pub struct Redacting<'a, S: Sink + ?Sized> {
 impl<'a, S: Sink + ?Sized> Redacting<'a, S> {
     /// Redact `secrets` (empty ones and duplicates are dropped; longer ones are
     /// replaced first, so one that contains another goes whole).
-    pub fn new(mut secrets: Vec<String>, inner: &'a S) -> Self {
+    pub(crate) fn new(mut secrets: Vec<String>, inner: &'a S) -> Self {
         secrets.retain(|s| !s.is_empty());
         secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();

@@ -16,7 +16,7 @@ use super::bpcs::ActionContext;
 
 /// The `jsonrpc` member: always `"2.0"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum JsonRpc {
+pub(crate) enum JsonRpc {
     /// JSON-RPC 2.0.
     #[serde(rename = "2.0")]
     V2,
@@ -25,7 +25,7 @@ pub enum JsonRpc {
 /// A JSON-RPC id as a module may write it: a number or a string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum Id {
+pub(crate) enum Id {
     /// A number (rune's own calls use whole numbers counting up from 1).
     Number(serde_json::Number),
     /// A string.
@@ -43,7 +43,7 @@ impl Id {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(title = "SPI request")]
-pub enum RuneMessage {
+pub(crate) enum RuneMessage {
     /// A call of one of the SPI's methods.
     Call(Call),
     /// The answer to a request the module sent.
@@ -52,7 +52,7 @@ pub enum RuneMessage {
 
 /// One call: its id and the method with its params.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct Call {
+pub(crate) struct Call {
     /// Always "2.0".
     pub jsonrpc: JsonRpc,
     /// Counts up from 1 per module process.
@@ -65,7 +65,7 @@ pub struct Call {
 /// An SPI method and its params.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "method", content = "params", rename_all = "snake_case")]
-pub enum Method {
+pub(crate) enum Method {
     /// Who the module is: answered with module_name, module_version, spi_versions.
     Describe(Empty),
     /// Config, trust token, trace context; the module echoes the token.
@@ -99,11 +99,11 @@ impl Method {
 
 /// Params of a method that takes none: `{}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Empty {}
+pub(crate) struct Empty {}
 
 /// `initialize` params.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct InitializeParams {
+pub(crate) struct InitializeParams {
     /// The negotiated SPI version.
     pub spi_version: String,
     /// The module's `lifecycle.config` from the catalog, or `{}`.
@@ -122,7 +122,7 @@ pub struct InitializeParams {
 
 /// The trace context handed over in `initialize`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct TraceParent {
+pub(crate) struct TraceParent {
     /// The command's trace id (32 hex digits).
     pub trace_id: String,
     /// The initialize step's span id (16 hex digits).
@@ -133,7 +133,7 @@ pub struct TraceParent {
 
 /// `execute` params: the action request, with the same context a plugin gets.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct ExecuteParams {
+pub(crate) struct ExecuteParams {
     /// The action.
     pub action: String,
     /// The parameters, already validated against the action's input_schema.
@@ -144,7 +144,7 @@ pub struct ExecuteParams {
 
 /// rune's answer to a module's request.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// Always "2.0".
     pub jsonrpc: JsonRpc,
     /// The id of the module's request.
@@ -157,7 +157,7 @@ pub struct Answer {
 /// What an [`Answer`] says.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum AnswerOutcome {
+pub(crate) enum AnswerOutcome {
     /// Taken: `{}`.
     Result(Empty),
     /// Not a method rune knows.
@@ -166,7 +166,7 @@ pub enum AnswerOutcome {
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RpcError {
+pub(crate) struct RpcError {
     /// The error's code.
     pub code: i64,
     /// One line for people.
@@ -182,7 +182,7 @@ pub struct RpcError {
 /// name are ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(title = "SPI response")]
-pub struct ModuleMessage {
+pub(crate) struct ModuleMessage {
     /// Always "2.0".
     pub jsonrpc: JsonRpc,
     /// The call answered, or the id of the module's own request; absent (or null)

@@ -47,7 +47,7 @@ use super::process::{Cancel, Spec, STDERR_KEEP};
 /// The variable every child gets: `<rune pid>:<child number>`. What the child
 /// starts inherits it, so a descendant that left the process group is still known
 /// as the child's.
-pub const TOKEN_VAR: &str = "RUNE_SUPERVISED";
+pub(crate) const TOKEN_VAR: &str = "RUNE_SUPERVISED";
 
 /// How much is read from a pipe in one go.
 const CHUNK: usize = 64 << 10;
@@ -84,7 +84,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// guardian that kills the children if rune is SIGKILLed, raise the soft
 /// open-files limit to the hard one, and take SIGXFSZ as an error on the write
 /// (EFBIG) rather than death, so a file-size limit ends a journal cleanly.
-pub fn prepare() {
+pub(crate) fn prepare() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     start_guardian();
     let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
@@ -734,7 +734,7 @@ pub(crate) fn signal_group(pid: i32, signal: Signal) {
 /// From the signal side (the second Ctrl-C): SIGKILL every live child's group,
 /// then everything else rune adopted. Workers waiting on those children see them
 /// exit and reap them.
-pub fn kill_all() {
+pub(crate) fn kill_all() {
     {
         let live = lock(&LIVE);
         for child in live.iter() {
@@ -746,7 +746,7 @@ pub fn kill_all() {
 
 /// Kill and reap every process rune adopted that is not a live child and not a
 /// daemon an action left on purpose: what is left when a run ends.
-pub fn sweep() {
+pub(crate) fn sweep() {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let daemons = lock(&DAEMON_TOKENS).clone();
     for _ in 0..SWEEP_ROUNDS {

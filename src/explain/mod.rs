@@ -101,7 +101,7 @@ pub fn explanation(code: Code) -> &'static str {
 
 /// The long explanation of a runtime (EPS) failure kind: what it means, what
 /// usually causes it and what to do. Files are `eps/<kind>.md`.
-pub fn runtime_explanation(kind: Kind) -> &'static str {
+pub(crate) fn runtime_explanation(kind: Kind) -> &'static str {
     match kind {
         Kind::SpawnFailed => include_str!("eps/spawn_failed.md"),
         Kind::Crashed => include_str!("eps/crashed.md"),
@@ -130,7 +130,7 @@ pub fn runtime_explanation(kind: Kind) -> &'static str {
 
 /// The last segment of a code's name (`dependency_cycle`): what `rune explain`
 /// accepts and what its explanation file is called.
-pub fn short_name(code: Code) -> &'static str {
+pub(crate) fn short_name(code: Code) -> &'static str {
     code.as_str().rsplit("::").next().unwrap_or_default()
 }
 

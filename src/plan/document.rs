@@ -24,7 +24,7 @@ use crate::registry::{Category, Impact, Module, Registry, Runtime, StepIf};
 use crate::source::SourceMap;
 
 /// The plan document's format version.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// A lifecycle and action plan as printed by `rune plan --format json` and saved by
 /// `rune plan --out FILE`. Steps are numbered in execution order: startup (wave by

@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 pub mod document;
-pub mod programs;
-pub mod root;
-pub mod strict;
+pub(crate) mod programs;
+pub(crate) mod root;
+pub(crate) mod strict;
 pub mod workflow;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
@@ -39,15 +39,15 @@ use crate::policy::{self, Decision, PolicyInput, ResolvedSettings};
 use crate::registry::{Module, Registry, Runtime};
 
 /// `describe` timeout (register) when the catalog sets none.
-pub const DEFAULT_DESCRIBE_MS: u64 = 5_000;
+pub(crate) const DEFAULT_DESCRIBE_MS: u64 = 5_000;
 /// `initialize` timeout when the catalog sets none.
 pub const DEFAULT_INITIALIZE_MS: u64 = 5_000;
 /// `ready` timeout when the catalog sets none.
 pub const DEFAULT_READY_MS: u64 = 10_000;
 /// `drain` timeout when the catalog sets none.
-pub const DEFAULT_DRAIN_MS: u64 = 10_000;
+pub(crate) const DEFAULT_DRAIN_MS: u64 = 10_000;
 /// `shutdown` timeout when the catalog sets none.
-pub const DEFAULT_SHUTDOWN_MS: u64 = 5_000;
+pub(crate) const DEFAULT_SHUTDOWN_MS: u64 = 5_000;
 
 /// A lifecycle phase, as a plan step.
 #[derive(
@@ -68,9 +68,9 @@ pub enum Phase {
 }
 
 /// The startup phases of every module, in order.
-pub const STARTUP_PHASES: [Phase; 3] = [Phase::Register, Phase::Initialize, Phase::Ready];
+pub(crate) const STARTUP_PHASES: [Phase; 3] = [Phase::Register, Phase::Initialize, Phase::Ready];
 /// The shutdown phases of every module, in order.
-pub const SHUTDOWN_PHASES: [Phase; 2] = [Phase::Drain, Phase::Shutdown];
+pub(crate) const SHUTDOWN_PHASES: [Phase; 2] = [Phase::Drain, Phase::Shutdown];
 
 impl Phase {
     /// The name in plans.
@@ -262,7 +262,11 @@ pub enum PlanError {
 }
 
 /// The module with this name, or an `unknown_module` diagnostic with a suggestion.
-pub fn find_module(registry: &Registry, name: &str, flag: &str) -> Result<usize, Diagnostic> {
+pub(crate) fn find_module(
+    registry: &Registry,
+    name: &str,
+    flag: &str,
+) -> Result<usize, Diagnostic> {
     registry
         .modules
         .iter()
@@ -287,7 +291,7 @@ pub fn find_module(registry: &Registry, name: &str, flag: &str) -> Result<usize,
 
 /// The (module, action) indices of the action with this name, or an
 /// `unknown_action` diagnostic with a suggestion.
-pub fn find_action(registry: &Registry, name: &str) -> Result<(usize, usize), Diagnostic> {
+pub(crate) fn find_action(registry: &Registry, name: &str) -> Result<(usize, usize), Diagnostic> {
     for (m, module) in registry.modules.iter().enumerate() {
         if let Some(a) = module.actions.iter().position(|a| a.name.value == name) {
             return Ok((m, a));

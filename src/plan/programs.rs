@@ -21,7 +21,7 @@ use super::document::{Command, FileDigest, PlanDocument};
 /// `root_dir` (the directory `doc.inputs.catalog_root` names): sorted by path
 /// relative to the root, each file once. A file that is not there (a plan made
 /// where its plugins are not installed) is not recorded; it cannot run either.
-pub fn digests(doc: &PlanDocument, root_dir: &Path) -> Vec<FileDigest> {
+pub(crate) fn digests(doc: &PlanDocument, root_dir: &Path) -> Vec<FileDigest> {
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let commands = doc
         .startup_modules()
@@ -79,7 +79,7 @@ fn inside(path: &Path) -> Option<String> {
 
 /// sha256 of the regular file at `path` (following links, as `exec` does), read
 /// in pieces; None when it is not a readable regular file.
-pub fn file_sha256(path: &Path) -> Option<String> {
+pub(crate) fn file_sha256(path: &Path) -> Option<String> {
     let mut file = std::fs::File::open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;

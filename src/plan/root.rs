@@ -93,7 +93,7 @@ impl CatalogRoot {
 
 /// `path` without `.` components and with `name/..` pairs removed; leading `..`
 /// stay (nothing is known above the start).
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out: Vec<Component<'_>> = Vec::new();
     for c in path.components() {
         match c {
@@ -136,7 +136,7 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 }
 
 /// A path as a plan writes it: `/`-separated, `.` when empty.
-pub fn slash(path: &Path) -> String {
+pub(crate) fn slash(path: &Path) -> String {
     let text = crate::source::slashed(path);
     if text.is_empty() {
         ".".to_string()
@@ -146,7 +146,7 @@ pub fn slash(path: &Path) -> String {
 }
 
 /// Join two `/`-separated relative paths and normalise (`a/b` + `../c` = `a/c`).
-pub fn join(base: &str, rest: &str) -> String {
+pub(crate) fn join(base: &str, rest: &str) -> String {
     slash(&normalize(&Path::new(base).join(rest)))
 }
 

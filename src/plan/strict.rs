@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Refuse `json` if any object in it has a key twice (or it is not JSON).
-pub fn refuse_duplicate_keys(json: &[u8]) -> Result<(), serde_json::Error> {
+pub(crate) fn refuse_duplicate_keys(json: &[u8]) -> Result<(), serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_slice(json);
     // Plans nest a few levels plus the values of parameters and outputs; the
     // parser's own depth limit (128) bounds this walk too.

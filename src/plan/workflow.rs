@@ -77,7 +77,11 @@ pub struct StepPlace {
 
 /// The workflow with this name, or an `unknown_workflow` diagnostic with a
 /// suggestion.
-pub fn find_workflow(registry: &Registry, name: &str, flag: &str) -> Result<usize, Diagnostic> {
+pub(crate) fn find_workflow(
+    registry: &Registry,
+    name: &str,
+    flag: &str,
+) -> Result<usize, Diagnostic> {
     registry
         .workflows
         .iter()
@@ -116,7 +120,7 @@ pub fn find_workflow(registry: &Registry, name: &str, flag: &str) -> Result<usiz
 /// The waves of a workflow's steps: for each step (declaration order) its 1-based
 /// wave, or the diagnostics of needs that name no step or form a cycle (the check
 /// stage reports both first; a plan is never made of such a workflow).
-pub fn step_waves(workflow: &Workflow) -> Result<Vec<u64>, Vec<Diagnostic>> {
+pub(crate) fn step_waves(workflow: &Workflow) -> Result<Vec<u64>, Vec<Diagnostic>> {
     let n = workflow.steps.len();
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(n);
     for (i, step) in workflow.steps.iter().enumerate() {
@@ -182,7 +186,7 @@ pub fn step_waves(workflow: &Workflow) -> Result<Vec<u64>, Vec<Diagnostic>> {
 }
 
 /// Step indices grouped by wave, each wave in declaration order.
-pub fn group_waves(waves: &[u64]) -> Vec<Vec<usize>> {
+pub(crate) fn group_waves(waves: &[u64]) -> Vec<Vec<usize>> {
     let count = waves.iter().copied().max().unwrap_or(0) as usize;
     let mut grouped = vec![Vec::new(); count];
     for (i, &w) in waves.iter().enumerate() {

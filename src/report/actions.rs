@@ -18,10 +18,10 @@ use crate::yaml::{Node, Value};
 const MAX_COLUMN_WIDTH: usize = 48;
 
 /// An action with its module, ready to render.
-pub type Listed<'a> = (&'a Module, &'a Action);
+pub(crate) type Listed<'a> = (&'a Module, &'a Action);
 
 /// A table: one line per action, its parameters indented below it.
-pub fn render_human(actions: &[Listed<'_>]) -> String {
+pub(crate) fn render_human(actions: &[Listed<'_>]) -> String {
     if actions.is_empty() {
         return "no actions\n".to_string();
     }
@@ -166,7 +166,7 @@ fn action_json<'a>(module: &'a Module, action: &'a Action) -> ActionJson<'a> {
 /// impact, description, command, timeout_ms, parameters: [{name, type, required,
 /// description, enum, default}]}]}`, to `out` as it is serialised: indented, or on
 /// one line (RUNE's `--output json`).
-pub fn write_json(
+pub(crate) fn write_json(
     actions: &[Listed<'_>],
     indented: bool,
     out: &mut impl Write,

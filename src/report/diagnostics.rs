@@ -32,7 +32,7 @@ pub struct Summary {
 /// A resolved position range, 1-based lines and columns (the JSON form's
 /// `location`, keys in this order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location<'a> {
+pub(crate) struct Location<'a> {
     /// The file's display name.
     pub file: &'a str,
     /// Start line.
@@ -46,7 +46,7 @@ pub struct Location<'a> {
 }
 
 /// Resolve a span to lines and columns.
-pub fn locate(sources: &SourceMap, span: Span) -> Location<'_> {
+pub(crate) fn locate(sources: &SourceMap, span: Span) -> Location<'_> {
     let file = sources.get(span.file);
     let (line, column) = file.line_col(span.start);
     let (end_line, end_column) = file.line_col(span.end);
@@ -69,7 +69,7 @@ fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
 /// Labels shown per diagnostic in the human format; JSON and SARIF list every one.
 /// A cycle through 20,000 modules is read from its message and help, not from
 /// 20,000 snippets, and miette's cost grows with labels times snippets.
-pub const MAX_HUMAN_LABELS: usize = 12;
+pub(crate) const MAX_HUMAN_LABELS: usize = 12;
 
 /// A diagnostic adapted to miette, with an excerpt of its primary file attached.
 /// Labels in other files become related diagnostics with their own excerpt.
@@ -207,7 +207,11 @@ fn to_rendered(d: &Diagnostic, sources: &SourceMap) -> Rendered {
 }
 
 /// Render diagnostics with miette's graphical handler, without a summary.
-pub fn render_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
+pub(crate) fn render_diagnostics(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    color: bool,
+) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -261,7 +265,7 @@ pub fn render_human(
 }
 
 /// [`render_human`], the summary line saying "invalid" when warnings are denied too.
-pub fn render_human_report(
+pub(crate) fn render_human_report(
     diagnostics: &[Diagnostic],
     sources: &SourceMap,
     summary: Summary,
@@ -346,7 +350,7 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceMap, summary: Sum
 
 /// Write the JSON report to `out` as it is serialised; `valid` is false when
 /// warnings are denied and there are some.
-pub fn write_json_report(
+pub(crate) fn write_json_report(
     diagnostics: &[Diagnostic],
     sources: &SourceMap,
     summary: Summary,
@@ -387,7 +391,7 @@ pub fn write_json_report(
 }
 
 /// [`render_json`], `valid` false when warnings are denied and there are some.
-pub fn render_json_report(
+pub(crate) fn render_json_report(
     diagnostics: &[Diagnostic],
     sources: &SourceMap,
     summary: Summary,
@@ -455,7 +459,7 @@ const URI_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
     .remove(b'/');
 
 /// A file's display name as a relative (or absolute-path) URI reference.
-pub fn artifact_uri(name: &str) -> String {
+pub(crate) fn artifact_uri(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, URI_KEEP).to_string()
 }
 
@@ -559,7 +563,7 @@ struct SarifLog<'a> {
 
 /// Write a SARIF 2.1.0 log with one run, a rule per code used, a result per
 /// diagnostic, to `out` as it is serialised.
-pub fn write_sarif(
+pub(crate) fn write_sarif(
     diagnostics: &[Diagnostic],
     sources: &SourceMap,
     out: &mut impl Write,

@@ -32,7 +32,7 @@ const ELLIPSIS: &str = "…";
 
 /// One diagnostic's view of a file: the lines around its labels.
 #[derive(Debug)]
-pub struct Excerpt {
+pub(crate) struct Excerpt {
     name: String,
     regions: Vec<Region>,
     /// `(offset in the excerpt, 0-based line, 0-based column)` of every label start,
@@ -101,7 +101,7 @@ fn chars_forward(text: &str, at: usize, ceiling: usize, n: usize) -> usize {
 impl Excerpt {
     /// The excerpt of `file` for labels at these byte ranges; returns it with each
     /// label's span in the excerpt, in the same order.
-    pub fn new(file: &SourceFile, labels: &[(usize, usize)]) -> (Excerpt, Vec<SourceSpan>) {
+    pub(crate) fn new(file: &SourceFile, labels: &[(usize, usize)]) -> (Excerpt, Vec<SourceSpan>) {
         let text: &str = &file.text;
         let clipped: Vec<Clipped> = labels
             .iter()

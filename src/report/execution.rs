@@ -30,7 +30,7 @@ use crate::exec::event::{Event, ModuleState, Outcome, WorkflowDecision, Workflow
 use crate::ExitStatus;
 
 /// The version of the report's JSON shape; bumped when a field changes meaning.
-pub const FORMAT_VERSION: u64 = 2;
+pub(crate) const FORMAT_VERSION: u64 = 2;
 
 /// How the run ended as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -264,7 +264,7 @@ pub struct Report {
 /// report, not every event it emitted. Each step's row is written to an anonymous
 /// temporary file ([`Steps`]) once the step finishes: what stays in memory per step
 /// is a fixed-size [`Slot`], indexed by plan step id (ids are dense from 1).
-pub struct ReportBuilder {
+pub(crate) struct ReportBuilder {
     report: Report,
     slots: Vec<Slot>,
     // Workflow decisions that came before their step's first event (a step is
@@ -393,7 +393,7 @@ impl Default for ReportBuilder {
 
 impl ReportBuilder {
     /// An empty report.
-    pub fn new() -> ReportBuilder {
+    pub(crate) fn new() -> ReportBuilder {
         let report = Report {
             report: "execution",
             format_version: FORMAT_VERSION,
@@ -429,7 +429,7 @@ impl ReportBuilder {
     /// An empty report for a plan whose compensation steps undo the steps
     /// `undoes` maps them to (compensation plan step id -> step id), so no name
     /// per step is kept to find them.
-    pub fn for_plan(undoes: HashMap<u64, u64>) -> ReportBuilder {
+    pub(crate) fn for_plan(undoes: HashMap<u64, u64>) -> ReportBuilder {
         ReportBuilder {
             undoes: Some(undoes),
             ..ReportBuilder::new()
@@ -586,7 +586,7 @@ impl ReportBuilder {
     }
 
     /// Fold one event in.
-    pub fn push(&mut self, event: &Event) {
+    pub(crate) fn push(&mut self, event: &Event) {
         match event {
             // Recorded in the journal and shown as progress; the report is about
             // what ran.
@@ -844,7 +844,7 @@ impl ReportBuilder {
     }
 
     /// The report of every event pushed.
-    pub fn finish(self) -> Report {
+    pub(crate) fn finish(self) -> Report {
         let ReportBuilder {
             mut report,
             slots,
@@ -997,17 +997,17 @@ impl Serialize for Steps {
 
 /// A sink that folds events into the final report as they arrive.
 #[derive(Default)]
-pub struct ReportSink(std::sync::Mutex<ReportBuilder>);
+pub(crate) struct ReportSink(std::sync::Mutex<ReportBuilder>);
 
 impl ReportSink {
     /// A sink for a plan whose compensations undo the steps `undoes` maps them to
     /// ([`ReportBuilder::for_plan`]).
-    pub fn for_plan(undoes: HashMap<u64, u64>) -> ReportSink {
+    pub(crate) fn for_plan(undoes: HashMap<u64, u64>) -> ReportSink {
         ReportSink(std::sync::Mutex::new(ReportBuilder::for_plan(undoes)))
     }
 
     /// The report of every event emitted so far.
-    pub fn finish(self) -> Report {
+    pub(crate) fn finish(self) -> Report {
         self.0
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -1074,7 +1074,7 @@ pub enum ReportFormat {
 }
 
 /// Whether a human report on stdout is coloured, from `--color` and `NO_COLOR`.
-pub fn stdout_color(choice: crate::cli::ColorChoice) -> bool {
+pub(crate) fn stdout_color(choice: crate::cli::ColorChoice) -> bool {
     use std::io::IsTerminal;
     super::use_color(choice, io::stdout().is_terminal())
 }
@@ -1216,7 +1216,7 @@ pub fn render_human(report: &Report, color: bool) -> String {
 
 /// [`render_human`] written to `w` a step at a time: the steps are read back one
 /// by one (three times: widths, rows, errors), never held all at once.
-pub fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write_human(report: &Report, color: bool, w: &mut impl Write) -> io::Result<()> {
     let paint = Paint(color);
     let mut out = String::new();
     write_headline(&mut out, report, paint);

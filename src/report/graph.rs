@@ -17,7 +17,7 @@ use crate::registry::{Criticality, Registry, Workflow};
 /// and 300,000 edges is not worth a copy of every name). Its fields are the JSON
 /// form's, in order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct GraphNode<'a> {
+pub(crate) struct GraphNode<'a> {
     /// Module name.
     pub name: &'a str,
     /// `module_version`, when declared.
@@ -37,7 +37,7 @@ impl GraphNode<'_> {
 
 /// One dependency as drawn, its fields in the JSON form's order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct GraphEdge<'a> {
+pub(crate) struct GraphEdge<'a> {
     /// The dependent module.
     pub from: &'a str,
     /// The module depended on.
@@ -55,7 +55,7 @@ fn criticality_name<S: serde::Serializer>(c: &Criticality, s: S) -> Result<S::Ok
 }
 
 /// The sorted nodes and edges of the graph.
-pub fn sorted_graph<'a>(
+pub(crate) fn sorted_graph<'a>(
     registry: &'a Registry,
     graph: &DependencyGraph,
 ) -> (Vec<GraphNode<'a>>, Vec<GraphEdge<'a>>) {
@@ -120,7 +120,7 @@ fn mermaid_label(s: &str) -> String {
 }
 
 /// Graphviz DOT: `dot -Tsvg` renders it.
-pub fn render_dot(registry: &Registry, graph: &DependencyGraph) -> String {
+pub(crate) fn render_dot(registry: &Registry, graph: &DependencyGraph) -> String {
     let (nodes, edges) = sorted_graph(registry, graph);
     let mut out = String::from("digraph rune {\n  rankdir=BT;\n  node [shape=box];\n");
     for n in &nodes {
@@ -147,7 +147,7 @@ pub fn render_dot(registry: &Registry, graph: &DependencyGraph) -> String {
 
 /// A Mermaid flowchart, for pasting into a pull request. Module names may hold
 /// characters Mermaid ids cannot, so nodes get ids `m0`, `m1`, … in name order.
-pub fn render_mermaid(registry: &Registry, graph: &DependencyGraph) -> String {
+pub(crate) fn render_mermaid(registry: &Registry, graph: &DependencyGraph) -> String {
     let (nodes, edges) = sorted_graph(registry, graph);
     let id = |name: &str| {
         nodes
@@ -181,7 +181,7 @@ struct GraphJson<'a> {
 }
 
 /// Write the JSON form to `out`, serialised as it goes (no intermediate value tree).
-pub fn write_json(
+pub(crate) fn write_json(
     registry: &Registry,
     graph: &DependencyGraph,
     out: &mut impl Write,
@@ -198,7 +198,7 @@ pub fn write_json(
 
 /// The module graph as text: each module (sorted by name) with the modules it
 /// depends on, optional ones marked.
-pub fn render_text(registry: &Registry, graph: &DependencyGraph) -> String {
+pub(crate) fn render_text(registry: &Registry, graph: &DependencyGraph) -> String {
     let (nodes, edges) = sorted_graph(registry, graph);
     let mut out = format!(
         "module graph: {}, {} {}\n",
@@ -233,7 +233,7 @@ pub fn render_text(registry: &Registry, graph: &DependencyGraph) -> String {
 
 /// One step of a workflow as drawn; its fields are the JSON form's, in order.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepNode<'a> {
+pub(crate) struct StepNode<'a> {
     /// The step id.
     pub id: &'a str,
     /// The action it runs.
@@ -255,7 +255,7 @@ pub struct StepNode<'a> {
 
 /// A step's `when`, as drawn.
 #[derive(Debug, Clone, Serialize)]
-pub struct WhenNode {
+pub(crate) struct WhenNode {
     /// The reference read.
     pub from: String,
     /// `equals` or `not_equals`.
@@ -272,7 +272,7 @@ impl WhenNode {
 
 /// An edge of a workflow drawing (a `needs`), its fields in the JSON form's order.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepEdge<'a> {
+pub(crate) struct StepEdge<'a> {
     /// The step needed.
     pub from: &'a str,
     /// The step that needs it.
@@ -281,7 +281,7 @@ pub struct StepEdge<'a> {
 
 /// The steps of `workflow` (declaration order) with their `waves` (from
 /// `plan::workflow::step_waves`), as drawn.
-pub fn workflow_nodes<'a>(workflow: &'a Workflow, waves: &[u64]) -> Vec<StepNode<'a>> {
+pub(crate) fn workflow_nodes<'a>(workflow: &'a Workflow, waves: &[u64]) -> Vec<StepNode<'a>> {
     workflow
         .steps
         .iter()
@@ -331,7 +331,7 @@ fn undo_id(step: &str) -> String {
 /// that needs it; compensations as dashed notes with a dashed edge from the step
 /// they undo; a step's `if`, `when` and continue on error in its label, and a
 /// step that runs on failure or always drawn with a double border.
-pub fn render_workflow_dot(workflow: &Workflow, waves: &[u64]) -> String {
+pub(crate) fn render_workflow_dot(workflow: &Workflow, waves: &[u64]) -> String {
     let nodes = workflow_nodes(workflow, waves);
     // Lines of a label, each escaped, joined by DOT's `\n` line break (a
     // backslash in a name is escaped, so it cannot form one).
@@ -384,7 +384,7 @@ pub fn render_workflow_dot(workflow: &Workflow, waves: &[u64]) -> String {
 /// A workflow's step DAG as a Mermaid flowchart: steps `s0`, `s1`, … in
 /// declaration order (ids hold characters Mermaid ids cannot), compensations
 /// `c0`, … as rounded nodes behind dashed edges.
-pub fn render_workflow_mermaid(workflow: &Workflow, waves: &[u64]) -> String {
+pub(crate) fn render_workflow_mermaid(workflow: &Workflow, waves: &[u64]) -> String {
     let nodes = workflow_nodes(workflow, waves);
     let index: std::collections::HashMap<&str, usize> =
         nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
@@ -436,7 +436,7 @@ struct WorkflowGraphJson<'a> {
 /// [{id, action, wave, needs, if, when, continue_on_error, compensate}], edges:
 /// [{from, to}]}` (from the needed step to the step that needs it), steps in
 /// declaration order, edges by step then need.
-pub fn write_workflow_json(
+pub(crate) fn write_workflow_json(
     workflow: &Workflow,
     waves: &[u64],
     out: &mut impl Write,
@@ -461,7 +461,7 @@ pub fn write_workflow_json(
 
 /// A workflow's steps as text, wave by wave: each step's id, action and marks,
 /// what it needs, and its compensation.
-pub fn render_workflow_text(workflow: &Workflow, waves: &[u64]) -> String {
+pub(crate) fn render_workflow_text(workflow: &Workflow, waves: &[u64]) -> String {
     let nodes = workflow_nodes(workflow, waves);
     let grouped = crate::plan::workflow::group_waves(waves);
     let width = nodes

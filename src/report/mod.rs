@@ -8,22 +8,22 @@
 //! the `std::io::stdout`/`stderr` handles (clippy.toml) are denied everywhere else.
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod diagnostics;
 pub(crate) mod eps;
-pub mod excerpt;
+pub(crate) mod excerpt;
 pub mod execution;
-pub mod graph;
-pub mod plan;
+pub(crate) mod graph;
+pub(crate) mod plan;
 pub mod progress;
-pub mod refusal;
-pub mod run;
-pub mod save;
+pub(crate) mod refusal;
+pub(crate) mod run;
+pub(crate) mod save;
 
 use std::io::Write;
 
 /// Buffered stdout, as [`Printer::out_with`] lends it.
-pub type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
+pub(crate) type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
 
 /// Writes rendered output to stdout and stderr.
 ///
@@ -103,7 +103,7 @@ impl Printer {
 }
 
 /// Whether stderr is a terminal (for colour).
-pub fn stderr_is_terminal() -> bool {
+pub(crate) fn stderr_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
 }
@@ -112,7 +112,7 @@ pub fn stderr_is_terminal() -> bool {
 /// `--version`, and say how the command ends: errors go to stderr (exit 2), help
 /// and version to stdout (exit 0, or 2 when stdout cannot be written). Clap's
 /// styling is kept where clap would show it: on a terminal, unless `NO_COLOR`.
-pub fn clap_message(err: &clap::Error, printer: &mut Printer) -> crate::ExitStatus {
+pub(crate) fn clap_message(err: &clap::Error, printer: &mut Printer) -> crate::ExitStatus {
     use std::io::IsTerminal;
     let to_stderr = err.use_stderr();
     let terminal = if to_stderr {
@@ -145,7 +145,7 @@ fn plural(n: usize, word: &str) -> String {
 
 /// Whether human output should be coloured, from the user's choice, `NO_COLOR`
 /// and whether the stream is a terminal.
-pub fn use_color(choice: crate::cli::ColorChoice, stream_is_terminal: bool) -> bool {
+pub(crate) fn use_color(choice: crate::cli::ColorChoice, stream_is_terminal: bool) -> bool {
     match choice {
         crate::cli::ColorChoice::Always => true,
         crate::cli::ColorChoice::Never => false,

@@ -100,7 +100,7 @@ fn retries_text(r: &RetriesSetting) -> String {
 
 /// The human plan, rendered from the plan document: header, startup waves, actions,
 /// shutdown, critical path, summary.
-pub fn render_human(doc: &PlanDocument) -> String {
+pub(crate) fn render_human(doc: &PlanDocument) -> String {
     let mut out = String::new();
     let layout = Layout::new(doc);
     render_header(&mut out, doc);
@@ -610,7 +610,7 @@ fn render_workflow_step(
 /// Diagnostics rendered as `validate` renders them, without its catalog summary
 /// line: for problems with a request (unknown names, bad parameters) and for
 /// warnings shown above a plan, where "valid: 3 files, …" would only confuse.
-pub fn render_problems(
+pub(crate) fn render_problems(
     diagnostics: &[crate::diagnostic::Diagnostic],
     sources: &SourceMap,
     color: bool,

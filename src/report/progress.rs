@@ -30,7 +30,7 @@ use crate::escape::untrusted;
 use crate::exec::event::{Event, ModuleState, Outcome, Sink, WorkflowDecision, WorkflowEnd};
 
 /// The environment variable that forces a progress shape (`live`, `lines`, `off`).
-pub const PROGRESS_ENV: &str = "RUNE_PROGRESS";
+pub(crate) const PROGRESS_ENV: &str = "RUNE_PROGRESS";
 
 /// Which shape progress takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

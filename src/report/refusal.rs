@@ -19,7 +19,7 @@ use crate::ExitStatus;
 
 /// Why a command refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// The command line is wrong (flags, `--at`, `--param`, `--params-file`,
     /// `--out`, unknown names): exit 2.
     Usage,
@@ -35,7 +35,7 @@ pub enum Refused {
 
 impl Refused {
     /// The exit status of a command refused this way.
-    pub fn status(self) -> ExitStatus {
+    pub(crate) fn status(self) -> ExitStatus {
         match self {
             Refused::Usage | Refused::Unreadable => ExitStatus::Error,
             Refused::InvalidCatalog | Refused::InvalidRequest | Refused::Denied => {
@@ -47,7 +47,7 @@ impl Refused {
 
 /// A refusal with everything needed to report it.
 #[derive(Debug)]
-pub struct Refusal<'a> {
+pub(crate) struct Refusal<'a> {
     /// Why.
     pub kind: Refused,
     /// What to report (sorted and deduplicated when rendered).
@@ -60,7 +60,7 @@ pub struct Refusal<'a> {
 
 /// How the caller wants a refusal shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Channel {
+pub(crate) struct Channel {
     /// `--format json`: the JSON report on stdout.
     pub json: bool,
     /// Colour on stderr.
@@ -68,7 +68,7 @@ pub struct Channel {
 }
 
 /// Report `refusal` and return the command's exit status.
-pub fn report(printer: &mut Printer, refusal: Refusal<'_>, channel: Channel) -> ExitStatus {
+pub(crate) fn report(printer: &mut Printer, refusal: Refusal<'_>, channel: Channel) -> ExitStatus {
     let status = refusal.kind.status();
     let diagnostics = diagnostic::finish(refusal.diagnostics, refusal.sources);
     if channel.json {
@@ -101,7 +101,7 @@ pub fn report(printer: &mut Printer, refusal: Refusal<'_>, channel: Channel) -> 
 /// `validate`'s human report, except that when an input could not be read the
 /// closing line says so instead of calling the catalog invalid: nothing can be said
 /// about a catalog rune could not read.
-pub fn render_validation(
+pub(crate) fn render_validation(
     diagnostics: &[Diagnostic],
     sources: &SourceMap,
     summary: Summary,

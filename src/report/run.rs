@@ -15,7 +15,7 @@ use crate::exec::eps::Eps;
 /// How the request ended, as the report says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunOutcome {
+pub(crate) enum RunOutcome {
     /// The plugin succeeded and its output matched the output_schema.
     Succeeded,
     /// The request failed; `error` says how.
@@ -28,7 +28,7 @@ pub enum RunOutcome {
 
 /// The plugin command line as rune runs it.
 #[derive(Debug, Clone, Serialize)]
-pub struct CommandLine {
+pub(crate) struct CommandLine {
     /// Program and arguments (never through a shell).
     pub argv: Vec<String>,
     /// The directory it runs in: the declaring catalog file's.
@@ -37,7 +37,7 @@ pub struct CommandLine {
 
 /// The policy decision that let the request run.
 #[derive(Debug, Clone, Serialize)]
-pub struct DecisionRecord {
+pub(crate) struct DecisionRecord {
     /// The rule that decided.
     pub rule: String,
     /// Why, for people.
@@ -53,7 +53,7 @@ pub struct DecisionRecord {
 /// same three fields of its EPS error). rune's own fields follow; its EPS
 /// envelope is `eps`. [`RunReport::fill_bpcs_answer`] sets the first two.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     /// RUNE's `payload`: set by [`RunReport::fill_bpcs_answer`].
     pub payload: Option<Json>,
     /// RUNE's `error`: set by [`RunReport::fill_bpcs_answer`].
@@ -101,7 +101,7 @@ impl RunReport {
     /// Set RUNE's `payload` and `error` from the outcome, the plugin's response
     /// and the EPS error, so that a reader of RUNE's quick start finds them where
     /// it shows them.
-    pub fn fill_bpcs_answer(&mut self) {
+    pub(crate) fn fill_bpcs_answer(&mut self) {
         let said = |key: &str| {
             self.plugin_response
                 .as_ref()
@@ -137,7 +137,11 @@ impl RunReport {
     }
 
     /// Write the document, indented or on one line, and a newline.
-    pub fn write_json(&self, indented: bool, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub(crate) fn write_json(
+        &self,
+        indented: bool,
+        w: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
         /// The document with its format version first.
         #[derive(Serialize)]
         struct Versioned<'a> {
@@ -162,7 +166,7 @@ impl RunReport {
 /// itself (a timeout, output that is not BPCS), where the plugin wrote no error.
 /// Read from the serialized envelope so it does not depend on where the envelope
 /// keeps its JSON-RPC error object.
-pub fn eps_as_bpcs_error(eps: &Eps) -> Json {
+pub(crate) fn eps_as_bpcs_error(eps: &Eps) -> Json {
     let envelope = serde_json::to_value(eps).unwrap_or(Json::Null);
     let object = envelope
         .pointer("/error_payload/error_data/error")
@@ -190,7 +194,7 @@ const STDERR_LINES: usize = 20;
 
 /// What the readable view writes where.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// For stdout.
     pub out: String,
     /// For stderr.
@@ -198,7 +202,7 @@ pub struct Rendered {
 }
 
 /// The readable view: the result on stdout, a failure on stderr.
-pub fn render_human(report: &RunReport) -> Rendered {
+pub(crate) fn render_human(report: &RunReport) -> Rendered {
     let mut r = Rendered::default();
     let attempts = super::plural(report.attempts as usize, "attempt");
     match report.outcome {
@@ -309,7 +313,7 @@ fn push_block(out: &mut String, raw: &str) {
 /// know: the same document shape as a failed run (RUNE's `payload: null` and
 /// `error`, the EPS envelope in `eps`), so automation reads one shape.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunRefusal {
+pub(crate) struct RunRefusal {
     /// Always null: nothing ran.
     pub payload: Option<Json>,
     /// BPCS's `{code, message, details}` of the EPS error.
@@ -332,7 +336,7 @@ pub struct RunRefusal {
 
 impl RunRefusal {
     /// The document for this EPS error.
-    pub fn new(action: &str, node: &str, ids: (&str, &str), eps: Eps) -> Self {
+    pub(crate) fn new(action: &str, node: &str, ids: (&str, &str), eps: Eps) -> Self {
         RunRefusal {
             payload: None,
             error: eps_as_bpcs_error(&eps),
@@ -347,7 +351,11 @@ impl RunRefusal {
     }
 
     /// Write the document, indented or on one line, and a newline.
-    pub fn write_json(&self, indented: bool, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    pub(crate) fn write_json(
+        &self,
+        indented: bool,
+        w: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
         if indented {
             serde_json::to_writer_pretty(&mut *w, self)?;
         } else {

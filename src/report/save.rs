@@ -16,7 +16,7 @@ const MAX_LINKS: usize = 40;
 
 /// Why a document was not saved.
 #[derive(Debug)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     /// The path names something that is neither a regular file nor absent.
     NotAFile {
         /// The path, after following symbolic links.
@@ -94,7 +94,7 @@ fn kind_of(file_type: std::fs::FileType) -> &'static str {
 
 /// The file a write to `path` should replace: `path` itself, or where its symbolic
 /// links lead. Refuses anything that is not a regular file or absent.
-pub fn resolve_target(path: &Path) -> Result<PathBuf, SaveError> {
+pub(crate) fn resolve_target(path: &Path) -> Result<PathBuf, SaveError> {
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINKS {
         match std::fs::symlink_metadata(&current) {
@@ -122,7 +122,10 @@ pub fn resolve_target(path: &Path) -> Result<PathBuf, SaveError> {
 /// Refuse a target that is one of the catalog files read (it would be replaced) or
 /// that lies in a catalog directory with a catalog extension (the next run would
 /// read the plan as a catalog).
-pub fn refuse_catalog_input(path: &Path, catalog_paths: &[PathBuf]) -> Result<(), SaveError> {
+pub(crate) fn refuse_catalog_input(
+    path: &Path,
+    catalog_paths: &[PathBuf],
+) -> Result<(), SaveError> {
     let target = resolve_target(path)?;
     let Some(canonical) = canonical_target(&target) else {
         return Err(SaveError::NoDirectory(directory_of(&target)));
@@ -173,7 +176,7 @@ fn canonical_target(target: &Path) -> Option<PathBuf> {
 
 /// Write `bytes` to `path` atomically (see the module doc); returns the file written.
 /// An existing file keeps its permissions.
-pub fn save_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, SaveError> {
+pub(crate) fn save_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, SaveError> {
     save_streaming(path, |w| w.write_all(bytes)).map(|(target, _)| target)
 }
 
@@ -181,7 +184,7 @@ pub fn save_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, SaveError> 
 /// file (never held whole in memory); returns the file written and the sha256 of
 /// its bytes. Every error of `write`, of the final flush and of the sync is
 /// returned, and then the temporary file is removed and `path` left as it was.
-pub fn save_streaming(
+pub(crate) fn save_streaming(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(PathBuf, String), SaveError> {

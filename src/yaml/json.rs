@@ -16,7 +16,7 @@ use super::{Entry, Node, Value};
 use crate::source::{FileId, Span};
 
 /// `yaml::Node` trees as a `jsonschema` JSON representation.
-pub struct YamlJson;
+pub(crate) struct YamlJson;
 
 impl json::Json for YamlJson {
     type Node<'a> = &'a Node;
@@ -122,7 +122,7 @@ impl<'a> json::Node<'a, YamlJson> for &'a Node {
 }
 
 /// The members of a mapping as `(key, value)` pairs.
-pub struct Members<'a>(std::slice::Iter<'a, Entry>);
+pub(crate) struct Members<'a>(std::slice::Iter<'a, Entry>);
 
 impl<'a> Iterator for Members<'a> {
     type Item = (&'a str, &'a Node);

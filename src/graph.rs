@@ -435,6 +435,7 @@ impl Registry {
                 actions: Vec::new(),
                 configuration_schema: None,
                 lifecycle: Lifecycle::default(),
+                limits: Default::default(),
                 registration: Default::default(),
             })
             .collect();

@@ -1,4 +1,10 @@
 fn main() {
+    // A limited child starts as `rune __limits ...`: it limits itself and execs
+    // its program, before anything else (no threads, no pools).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = rune::exec::limits::launch_if_asked(&args) {
+        std::process::exit(code);
+    }
     // Under a pids limit no thread may be creatable, and rayon's global pool would
     // panic at its first use (a failed build cannot be retried): when a probe
     // thread cannot be created, the pool runs on this thread alone.
@@ -11,7 +17,7 @@ fn main() {
             .use_current_thread()
             .build_global();
     }
-    let (status, leftovers) = rune::run_with_leftovers(std::env::args_os());
+    let (status, leftovers) = rune::run_with_leftovers(args);
     // The process exits next: freeing a large catalog and plan piece by piece only
     // costs time (a third of a second at 10,000 modules), and the OS reclaims the
     // memory anyway.

@@ -216,6 +216,9 @@ pub struct Module {
     pub configuration_schema: Option<Node>,
     /// `lifecycle`, or the defaults for a module that declares none.
     pub lifecycle: Lifecycle,
+    /// The limits of `technical_requirements.resource_requirements` that rune
+    /// applies to the module's processes and its plugins.
+    pub limits: ResourceLimits,
     /// The MRS registration fields the checks read beyond the schema.
     pub registration: Registration,
 }
@@ -270,6 +273,25 @@ pub struct Registration {
     /// The fields MRS requires of every registration that the entry leaves out,
     /// by their paths (`module_identity.registration_timestamp`).
     pub missing: Vec<&'static str>,
+}
+
+/// The resource limits a module declares (`technical_requirements.resource_requirements`),
+/// applied to its module process and to each plugin of its actions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ResourceLimits {
+    /// `max_memory_mb`: the address space, in MiB (RLIMIT_AS).
+    pub memory_mb: Option<u64>,
+    /// `max_cpu_seconds` (rune's): CPU time in seconds (RLIMIT_CPU).
+    pub cpu_seconds: Option<u64>,
+    /// `max_open_files` (rune's): open file descriptors (RLIMIT_NOFILE).
+    pub open_files: Option<u64>,
+}
+
+impl ResourceLimits {
+    /// Whether no limit is declared.
+    pub fn is_empty(&self) -> bool {
+        self.memory_mb.is_none() && self.cpu_seconds.is_none() && self.open_files.is_none()
+    }
 }
 
 /// One entry of `technical_requirements.dependencies`.
@@ -778,6 +800,13 @@ fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Opti
             ..Lifecycle::default()
         },
     };
+    let resources = reqs.and_then(|r| r.get("resource_requirements"));
+    let limit = |key: &str| whole(resources, key).filter(|&n| n > 0);
+    let limits = ResourceLimits {
+        memory_mb: limit("max_memory_mb"),
+        cpu_seconds: limit("max_cpu_seconds"),
+        open_files: limit("max_open_files"),
+    };
     Some(Module {
         name,
         version,
@@ -793,6 +822,7 @@ fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Opti
         actions,
         configuration_schema,
         lifecycle,
+        limits,
         registration,
     })
 }

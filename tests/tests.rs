@@ -19,6 +19,7 @@ mod harness;
 mod hostile;
 mod interrupt;
 mod large_files;
+mod limits;
 mod list_actions;
 mod many_files;
 mod messages;

@@ -294,7 +294,13 @@ fn plugin_command(
 ) -> Result<Spec, ExitStatus> {
     let declared_in = &checked.sources.get(module.file).path;
     let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
-    crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env).ok_or_else(|| {
+    let command = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env)
+        // The plugin runs under its module's declared limits.
+        .map(|spec| Spec {
+            limits: module.limits,
+            ..spec
+        });
+    command.ok_or_else(|| {
         let d = Diagnostic::new(
             Code::InvalidFlags,
             format!(

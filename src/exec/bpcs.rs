@@ -410,6 +410,7 @@ pub(crate) fn resolve_command(
             .collect(),
         working_dir: dir,
         env: super::environment::compute(env),
+        limits: Default::default(),
     })
 }
 

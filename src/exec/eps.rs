@@ -61,6 +61,8 @@ pub enum Kind {
     TokenMismatch,
     /// A resource or dependency the plugin needs failed (exit code 2).
     ResourceError,
+    /// A declared resource limit (memory, CPU time, open files) stopped the process.
+    ResourceExhausted,
     /// The step ran out of time; the process group was killed.
     Timeout,
     /// The module did not become ready before its ready timeout.
@@ -80,7 +82,7 @@ pub enum Kind {
 }
 
 /// Every kind, in code order within each class (for tables, tests and `rune explain`).
-pub const ALL_KINDS: [Kind; 22] = [
+pub const ALL_KINDS: [Kind; 23] = [
     Kind::InvalidOutput,
     Kind::InvalidMessage,
     Kind::InvalidParams,
@@ -97,6 +99,7 @@ pub const ALL_KINDS: [Kind; 22] = [
     Kind::InvalidResult,
     Kind::TokenMismatch,
     Kind::PolicyDenied,
+    Kind::ResourceExhausted,
     Kind::Timeout,
     Kind::NotReady,
     Kind::ConfigurationError,
@@ -264,6 +267,7 @@ impl Kind {
             Kind::InvalidResult => -32200,
             Kind::TokenMismatch => -32300,
             Kind::PolicyDenied => -32301,
+            Kind::ResourceExhausted => -32400,
             Kind::Timeout => -32401,
             Kind::NotReady => -32402,
             Kind::ConfigurationError => -32403,
@@ -289,6 +293,7 @@ impl Kind {
             Kind::PolicyDenied => "policy_denied",
             Kind::TokenMismatch => "token_mismatch",
             Kind::ResourceError => "resource_error",
+            Kind::ResourceExhausted => "resource_exhausted",
             Kind::Timeout => "timeout",
             Kind::NotReady => "not_ready",
             Kind::Interrupted => "interrupted",
@@ -396,6 +401,9 @@ impl Kind {
             Kind::ResourceError => {
                 &["check the resource or dependency the plugin names, then retry"]
             }
+            Kind::ResourceExhausted => &[
+                "raise the limit the error names in the module's resource_requirements, or make the plugin use less",
+            ],
             Kind::Timeout => &["raise the timeout in the catalog or policy if the work is slow"],
             Kind::NotReady => &[
                 "read the module's stderr; raise lifecycle.timeouts.ready_ms if warm-up is slow",
@@ -429,6 +437,7 @@ pub fn code_title(code: i32) -> Option<&'static str> {
         -32200 => "Schema validation failed",
         -32300 => "Authentication failed",
         -32301 => "Authorization denied",
+        -32400 => "Resource exhausted",
         -32401 => "Timeout exceeded",
         -32402 => "Service unavailable",
         -32403 => "Configuration error",

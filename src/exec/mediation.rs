@@ -410,7 +410,11 @@ impl Mediator<'_> {
                 message: response.clone(),
             });
         }
-        let output = judge(call, &finished, parsed, origin, attempt, stderr.as_deref())
+        let output = match stopped_by_limit(call, command, &finished) {
+            Some(failure) => Err(failure),
+            None => verdict(call, &finished, parsed),
+        };
+        let output = judge(output, &finished, origin, attempt, stderr.as_deref())
             .map_err(|eps| eps.with_request(request_id));
         Attempt { output, stderr }
     }
@@ -627,14 +631,13 @@ impl Failure {
 // One envelope per plugin run, moved once: its size costs nothing worth a box.
 #[allow(clippy::result_large_err)]
 fn judge(
-    call: &ActionCall,
+    verdict: Result<Json, Failure>,
     finished: &Finished,
-    parsed: Result<Option<(Json, Reply)>, BadOutput>,
     origin: Origin,
     attempt: u64,
     stderr: Option<&str>,
 ) -> Result<Json, Eps> {
-    verdict(call, finished, parsed).map_err(|failure| {
+    verdict.map_err(|failure| {
         let mut data = Map::new();
         data.insert("attempt".into(), json!(attempt));
         data.insert("exit_code".into(), json!(finished.code()));
@@ -647,6 +650,29 @@ fn judge(
         }
         Eps::new(failure.kind, failure.message, origin).with_data(Json::Object(data))
     })
+}
+
+/// A plugin that a declared resource limit stopped (see [`super::limits`]): it is
+/// judged by the limit, whatever it wrote or exited with.
+fn stopped_by_limit(call: &ActionCall, command: &Spec, finished: &Finished) -> Option<Failure> {
+    if finished.ending != Ending::Exited {
+        return None;
+    }
+    let (limit, said) = super::limits::limit_hit(
+        &command.limits,
+        finished.code(),
+        finished.signal(),
+        &finished.stderr_tail,
+    )?;
+    Some(Failure::new(
+        Kind::ResourceExhausted,
+        format!(
+            "`{}` {} after reaching {said}",
+            call.action.name.value,
+            ended(finished)
+        ),
+        json!({ "limit": limit }),
+    ))
 }
 
 /// The output_data of a plugin that ended well, or why it did not.

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod interrupt;
 pub mod journal;
 pub mod lifecycle;
+pub mod limits;
 pub mod mediation;
 pub mod process;
 pub(crate) mod programs;

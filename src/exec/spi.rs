@@ -144,6 +144,8 @@ pub(crate) struct Client {
     broken: Option<(Kind, String)>,
     /// What notifications the module may still send.
     notifications: Allowance,
+    /// The limits it runs under, to tell a process one of them stopped.
+    limits: crate::registry::ResourceLimits,
 }
 
 impl Client {
@@ -155,6 +157,7 @@ impl Client {
             abandoned: VecDeque::new(),
             broken: None,
             notifications: Allowance::new(),
+            limits: spec.limits,
         })
     }
 
@@ -194,6 +197,9 @@ impl Client {
             Err(SendError::Closed(e)) => {
                 self.broken = Some((Kind::Crashed, "it is gone".to_string()));
                 let status = self.exit_status_soon();
+                if let Some(stopped) = self.stopped_by_limit(name) {
+                    return Err(stopped);
+                }
                 return Err(self.fail(
                     Kind::Crashed,
                     format!("the module is gone: writing `{name}` failed ({e}){status}"),
@@ -309,6 +315,9 @@ impl Client {
                 LineWait::Closed => {
                     self.broken = Some((Kind::Crashed, "its stdout is closed".to_string()));
                     let status = self.exit_status_soon();
+                    if let Some(stopped) = self.stopped_by_limit(method) {
+                        return Err(stopped);
+                    }
                     return Err(self.fail(
                         Kind::Crashed,
                         format!("the module closed its stdout before answering `{method}`{status}"),
@@ -327,6 +336,9 @@ impl Client {
             .child
             .finish_exited()
             .map_or_else(|| "ended".to_string(), describe_status);
+        if let Some(stopped) = self.stopped_by_limit(method) {
+            return stopped;
+        }
         self.fail(
             Kind::Crashed,
             format!("the module exited ({status}) before answering `{method}`"),
@@ -551,6 +563,25 @@ impl Client {
 
     /// After a broken pipe, the exit status if the module is gone within a
     /// moment, as text for messages.
+    /// The failure of a module process one of its declared limits stopped (see
+    /// [`super::limits`]), once it has exited; None for any other ending.
+    fn stopped_by_limit(&mut self, method: &str) -> Option<CallError> {
+        use std::os::unix::process::ExitStatusExt;
+        let exit = self.child.status()?;
+        let (stderr, _) = self.child.stderr_tail();
+        let (limit, said) =
+            super::limits::limit_hit(&self.limits, exit.code(), exit.signal(), stderr)?;
+        self.broken = Some((Kind::ResourceExhausted, format!("it reached {said}")));
+        Some(self.fail(
+            Kind::ResourceExhausted,
+            format!(
+                "the module ended ({}) after reaching {said}, before answering `{method}`",
+                describe_status(exit)
+            ),
+            json!({"method": method, "limit": limit}),
+        ))
+    }
+
     fn exit_status_soon(&mut self) -> String {
         if self
             .child
@@ -622,6 +653,7 @@ mod tests {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             working_dir: PathBuf::from("."),
             env: crate::exec::environment::compute(&Default::default()),
+            limits: Default::default(),
         }
     }
 

@@ -117,6 +117,7 @@ pub fn runtime_explanation(kind: Kind) -> &'static str {
         Kind::PolicyDenied => include_str!("eps/policy_denied.md"),
         Kind::TokenMismatch => include_str!("eps/token_mismatch.md"),
         Kind::ResourceError => include_str!("eps/resource_error.md"),
+        Kind::ResourceExhausted => include_str!("eps/resource_exhausted.md"),
         Kind::Timeout => include_str!("eps/timeout.md"),
         Kind::NotReady => include_str!("eps/not_ready.md"),
         Kind::Interrupted => include_str!("eps/interrupted.md"),

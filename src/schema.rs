@@ -75,6 +75,11 @@ pub const SCHEMAS: &[EmbeddedSchema] = &[
         text: include_str!("../schemas/eps.schema.json"),
     },
     EmbeddedSchema {
+        name: "rcs",
+        file: "rcs.schema.json",
+        text: include_str!("../schemas/rcs.schema.json"),
+    },
+    EmbeddedSchema {
         name: "journal",
         file: "journal.schema.json",
         text: include_str!("../schemas/journal.schema.json"),

@@ -31,6 +31,7 @@ mod plan_document;
 mod plan_examples;
 mod plan_trust;
 mod properties;
+mod rcs;
 mod registration;
 mod review;
 mod robustness;

@@ -463,6 +463,11 @@ pub fn eps_schema() -> String {
     schema_of::<super::eps::Eps>(true)
 }
 
+/// The schema of an RCS action execution request (`schemas/rcs.schema.json`).
+pub fn rcs_schema() -> String {
+    schema_of::<super::rcs::Message>(true)
+}
+
 /// The schema of one journal line (`schemas/journal.schema.json`).
 pub fn journal_schema() -> String {
     schema_of::<super::event::Event>(true)

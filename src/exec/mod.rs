@@ -27,6 +27,7 @@ pub mod limits;
 pub mod mediation;
 pub mod process;
 pub(crate) mod programs;
+pub mod rcs;
 pub mod redact;
 pub mod spi;
 pub mod spi_message;

@@ -436,6 +436,7 @@ impl Registry {
                 configuration_schema: None,
                 lifecycle: Lifecycle::default(),
                 limits: Default::default(),
+                health_check: None,
                 registration: Default::default(),
             })
             .collect();

@@ -219,6 +219,8 @@ pub struct Module {
     /// The limits of `technical_requirements.resource_requirements` that rune
     /// applies to the module's processes and its plugins.
     pub limits: ResourceLimits,
+    /// `technical_requirements.health_check_endpoint`, when declared.
+    pub health_check: Option<HealthCheck>,
     /// The MRS registration fields the checks read beyond the schema.
     pub registration: Registration,
 }
@@ -384,6 +386,8 @@ pub struct Lifecycle {
     pub timeouts: Timeouts,
     /// Rollback behaviour.
     pub rollback: Rollback,
+    /// Paths the module must confirm it denies before it is ready (`deny_paths`).
+    pub deny_paths: Vec<String>,
 }
 
 /// Phase timeouts in milliseconds; absent ones take the defaults.
@@ -402,7 +406,7 @@ pub struct Timeouts {
 }
 
 /// `lifecycle.rollback`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollback {
     /// Whether rollback exists.
     pub supported: bool,
@@ -410,6 +414,43 @@ pub struct Rollback {
     pub trigger: Option<String>,
     /// State preserved during rollback.
     pub preserve: Vec<String>,
+}
+
+impl Default for Rollback {
+    /// A module that says nothing is rolled back, as every module was before
+    /// `lifecycle.rollback` was honoured.
+    fn default() -> Self {
+        Rollback {
+            supported: true,
+            trigger: None,
+            preserve: Vec::new(),
+        }
+    }
+}
+
+impl Rollback {
+    /// Why an automatic rollback leaves the module in service, if it does.
+    pub fn kept_because(&self) -> Option<String> {
+        if !self.supported {
+            return Some("lifecycle.rollback.supported is false".to_string());
+        }
+        match self.trigger.as_deref() {
+            Some(trigger @ ("manual" | "never")) => {
+                Some(format!("lifecycle.rollback.trigger is {trigger}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `technical_requirements.health_check_endpoint`: how often and how long rune
+/// checks a module process's health while a run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `check_interval_seconds`; None: checked once after ready only.
+    pub interval_seconds: Option<u64>,
+    /// `timeout_ms` of each check.
+    pub timeout_ms: Option<u64>,
 }
 
 /// The `policy` section.
@@ -807,6 +848,13 @@ fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Opti
         cpu_seconds: limit("max_cpu_seconds"),
         open_files: limit("max_open_files"),
     };
+    let health = reqs.and_then(|r| r.get("health_check_endpoint"));
+    let health_check = health
+        .filter(|h| !matches!(h.value, Value::Null))
+        .map(|h| HealthCheck {
+            interval_seconds: whole(Some(h), "check_interval_seconds").filter(|&n| n > 0),
+            timeout_ms: whole(Some(h), "timeout_ms").filter(|&n| n > 0),
+        });
     Some(Module {
         name,
         version,
@@ -823,6 +871,7 @@ fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Opti
         configuration_schema,
         lifecycle,
         limits,
+        health_check,
         registration,
     })
 }
@@ -883,13 +932,14 @@ fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
             supported: rollback
                 .and_then(|r| r.get("supported"))
                 .and_then(Node::as_bool)
-                .unwrap_or(false),
+                .unwrap_or(true),
             trigger: rollback
                 .and_then(|r| r.get("trigger"))
                 .and_then(Node::as_str)
                 .map(str::to_string),
             preserve: strings(rollback.and_then(|r| r.get("preserve"))),
         },
+        deny_paths: strings(node.get("deny_paths")),
     }
 }
 

@@ -19,6 +19,7 @@ mod harness;
 mod hostile;
 mod interrupt;
 mod large_files;
+mod lifecycle_model;
 mod limits;
 mod list_actions;
 mod many_files;

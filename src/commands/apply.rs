@@ -754,6 +754,16 @@ fn module_specs(
                     .filter(|d| d.criticality == Criticality::Required)
                     .map(|d| d.module_name.value.clone())
                     .collect(),
+                rollback: lifecycle.rollback.clone(),
+                deny_paths: lifecycle.deny_paths.clone(),
+                health_interval: module
+                    .health_check
+                    .and_then(|h| h.interval_seconds)
+                    .map(std::time::Duration::from_secs),
+                health_timeout: module.health_check.and_then(|h| h.timeout_ms).map_or(
+                    lifecycle::DEFAULT_HEALTH_TIMEOUT,
+                    std::time::Duration::from_millis,
+                ),
             },
         );
     }

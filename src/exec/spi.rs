@@ -146,7 +146,23 @@ pub(crate) struct Client {
     notifications: Allowance,
     /// The limits it runs under, to tell a process one of them stopped.
     limits: crate::registry::ResourceLimits,
+    /// What the module reported of its own health (`report_health`) since they
+    /// were last taken, oldest first.
+    health_reports: Vec<HealthReport>,
 }
+
+/// A module's own word on its health (`report_health` params `{status, reason}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HealthReport {
+    /// Whether the status it gave means healthy (`ready`, `healthy`, `active`,
+    /// `ok`, `recovered`) or not (anything else, e.g. `degraded`).
+    pub healthy: bool,
+    /// The status and the reason it gave, escaped, for the state change.
+    pub said: String,
+}
+
+/// The statuses of a health answer or report that mean healthy.
+pub(crate) const HEALTHY_STATUSES: &[&str] = &["ready", "healthy", "active", "ok", "recovered"];
 
 impl Client {
     /// Spawn `spec` under the supervisor.
@@ -158,6 +174,7 @@ impl Client {
             broken: None,
             notifications: Allowance::new(),
             limits: spec.limits,
+            health_reports: Vec::new(),
         })
     }
 
@@ -238,6 +255,40 @@ impl Client {
                 return Ok(result);
             }
         }
+    }
+
+    /// Record a `report_health` the module sent (a request or a notification). One
+    /// without a string `status` says nothing and is only journaled.
+    fn note_health_report(&mut self, params: Option<&Json>) {
+        let Some(status) = params.and_then(|p| p.get("status")).and_then(Json::as_str) else {
+            return;
+        };
+        let reason = params
+            .and_then(|p| p.get("reason").or_else(|| p.get("message")))
+            .and_then(Json::as_str);
+        let mut said = format!("it reported {}", crate::escape::untrusted(status));
+        if let Some(reason) = reason {
+            let reason: String = reason.chars().take(200).collect();
+            said.push_str(&format!(": {}", crate::escape::untrusted(&reason)));
+        }
+        // A module flooding reports keeps only the latest ones.
+        if self.health_reports.len() >= 16 {
+            self.health_reports.remove(0);
+        }
+        self.health_reports.push(HealthReport {
+            healthy: HEALTHY_STATUSES.contains(&status),
+            said,
+        });
+    }
+
+    /// The health reports received since the last take.
+    pub(crate) fn take_health_reports(&mut self) -> Vec<HealthReport> {
+        std::mem::take(&mut self.health_reports)
+    }
+
+    /// Whether the module process has exited (without waiting).
+    pub(crate) fn exited(&self) -> bool {
+        self.child.status().is_some() || self.broken.is_some()
     }
 
     /// A failure of the call in flight, with the module's stderr tail.
@@ -378,6 +429,9 @@ impl Client {
         match &message.method {
             Some(asked) => {
                 let asked = asked.clone();
+                if asked == "report_health" {
+                    self.note_health_report(message.params.as_ref());
+                }
                 self.their_message(&asked, message.id, pending, trace)?;
                 Ok(None)
             }

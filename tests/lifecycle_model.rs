@@ -197,6 +197,11 @@ fn a_drain_answer_that_does_not_say_draining_is_a_protocol_error() {
         .as_str()
         .unwrap()
         .contains("not \"draining\""));
+    // The failed request is named, as a plugin's is: the module and the SPI id.
+    let data = &drain["error"]["error_payload"]["error_data"];
+    let id = data["id"].as_str().unwrap_or_else(|| panic!("{drain:#}"));
+    assert!(id.starts_with("busy:"), "{id}");
+    assert_eq!(drain["error"]["message_metadata"]["parent_message_id"], id);
     assert_eq!(
         drain["error"]["error_payload"]["error_context"]["error_classification"],
         "protocol_error"

@@ -176,3 +176,48 @@ fn rune_schema_rcs_is_the_file_generated_from_the_type() {
     assert_eq!(out.code, 0);
     assert_eq!(out.stdout, text);
 }
+
+#[test]
+fn the_apply_report_keeps_the_plugins_bpcs_response() {
+    if jq_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let out = rune([
+        "apply",
+        "--catalog",
+        "tests/fixtures/plugins/catalog.yaml",
+        "--action",
+        "ok",
+        "--format",
+        "json",
+        "--journal",
+        journal.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let report: Json = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let step = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "ok")
+        .unwrap();
+    let response = &step["plugin_response"];
+    // ok.sh echoes the request's metadata and observability, as BPCS asks.
+    assert_eq!(response["payload"]["result"], "success", "{step:#}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rcs = messages(&lines, "rcs", "request");
+    assert_eq!(
+        response["message_metadata"]["parent_message_id"],
+        rcs[0]["message_metadata"]["message_id"]
+    );
+    assert_eq!(response["observability"]["trace_id"], report["trace_id"]);
+    // The same response as the journal's.
+    assert_eq!(*response, *messages(&lines, "bpcs", "response")[0]);
+}

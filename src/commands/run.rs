@@ -599,7 +599,7 @@ fn refuse_unknown_node(
         .filter(|m| !m.starts_with("--node "))
         .collect();
     let eps = Eps::new(
-        Kind::SpawnFailed,
+        Kind::RoutingFailure,
         format!(
             "cannot run `{}` on node `{}`: only the local node (local, localhost) is supported",
             args.action, args.node
@@ -610,8 +610,8 @@ fn refuse_unknown_node(
     print_refusal(args, &run_ids, eps, printer)
 }
 
-/// `--json` with an action no catalog declares: an EPS error (invalid params:
-/// the request names something that is not there) in the run document, exit 2.
+/// `--json` with an action no catalog declares: an EPS error (RUNE's module not
+/// found: no registered module provides it) in the run document, exit 2.
 fn refuse_unknown_action(
     args: &RunArgs,
     run_ids: &RunIds,
@@ -619,7 +619,7 @@ fn refuse_unknown_action(
     printer: &mut Printer,
 ) -> ExitStatus {
     let eps = Eps::new(
-        Kind::InvalidParams,
+        Kind::NotFound,
         found
             .message
             .replacen("--action names", "rune run names", 1),

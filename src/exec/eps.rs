@@ -34,6 +34,10 @@ pub enum Kind {
     /// The process could not be started (missing, not executable), or the node
     /// it should run on is not one rune can reach.
     SpawnFailed,
+    /// The request names an action (or module) no catalog declares.
+    NotFound,
+    /// The request names a node rune cannot route it to.
+    RoutingFailure,
     /// The process exited or was killed before it answered.
     Crashed,
     /// The output is not JSON at all (not UTF-8, not parseable, more than one value).
@@ -82,7 +86,7 @@ pub enum Kind {
 }
 
 /// Every kind, in code order within each class (for tables, tests and `rune explain`).
-pub const ALL_KINDS: [Kind; 23] = [
+pub const ALL_KINDS: [Kind; 25] = [
     Kind::InvalidOutput,
     Kind::InvalidMessage,
     Kind::InvalidParams,
@@ -93,7 +97,9 @@ pub const ALL_KINDS: [Kind; 23] = [
     Kind::DescribeMismatch,
     Kind::Interrupted,
     Kind::Unhealthy,
+    Kind::NotFound,
     Kind::Crashed,
+    Kind::RoutingFailure,
     Kind::OutputTooLarge,
     Kind::SpiVersionMismatch,
     Kind::InvalidResult,
@@ -261,7 +267,9 @@ impl Kind {
             Kind::DescribeMismatch => -32003,
             Kind::Interrupted => -32004,
             Kind::Unhealthy => -32005,
+            Kind::NotFound => -32100,
             Kind::Crashed => -32101,
+            Kind::RoutingFailure => -32102,
             Kind::OutputTooLarge => -32103,
             Kind::SpiVersionMismatch => -32105,
             Kind::InvalidResult => -32200,
@@ -280,6 +288,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::SpawnFailed => "spawn_failed",
+            Kind::NotFound => "not_found",
+            Kind::RoutingFailure => "routing_failure",
             Kind::Crashed => "crashed",
             Kind::InvalidOutput => "invalid_output",
             Kind::InvalidMessage => "invalid_message",
@@ -381,6 +391,8 @@ impl Kind {
                 "check that the exec path exists and is executable",
                 "relative exec paths resolve against the directory of the catalog file",
             ],
+            Kind::NotFound => &["`rune list-actions` shows the actions the catalogs declare"],
+            Kind::RoutingFailure => &["name a node rune can reach (`localhost`)"],
             Kind::Crashed => &["read the process's stderr in the report or the journal"],
             Kind::InvalidOutput
             | Kind::InvalidMessage
@@ -431,7 +443,9 @@ pub fn code_title(code: i32) -> Option<&'static str> {
         -32003 => "Module description mismatch",
         -32004 => "Interrupted",
         -32005 => "Module unhealthy",
+        -32100 => "Module not found",
         -32101 => "Module unavailable",
+        -32102 => "Routing failure",
         -32103 => "Message too large",
         -32105 => "Protocol version mismatch",
         -32200 => "Schema validation failed",

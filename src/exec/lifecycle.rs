@@ -194,11 +194,14 @@ impl StartedModule {
                 let result = client.call(Method::Execute(Box::new(params)), timeout, cancel, trace);
                 ModuleAnswer {
                     result,
+                    request: client.last_call(),
                     stderr: client.stderr_tail(),
                 }
             }
             Running::InProcess => ModuleAnswer {
+                request: None,
                 result: Err(CallError {
+                    request: None,
                     kind: Kind::ConfigurationError,
                     message: format!(
                         "`{}` has no plugin and its module `{}` has no process to run it",
@@ -346,8 +349,12 @@ impl<'c, 'a> StepRun<'c, 'a> {
             e.message,
             self.ctx.origin(self.step, &self.module, self.phase),
         );
-        match e.data {
+        let eps = match e.data {
             Some(data) => eps.with_data(data),
+            None => eps,
+        };
+        match e.request {
+            Some(id) => eps.with_request(spi::request_name(&self.module, id)),
             None => eps,
         }
     }
@@ -507,6 +514,7 @@ fn start_process(
 
 fn not_running() -> CallError {
     CallError {
+        request: None,
         kind: Kind::Crashed,
         message: "the module process is not running".to_string(),
         data: None,
@@ -517,6 +525,7 @@ fn not_running() -> CallError {
 fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Client>, Json), Eps> {
     let Some(command) = &module.command else {
         return Err(run.eps(CallError {
+            request: None,
             kind: Kind::SpawnFailed,
             message: "the process module has no command (`lifecycle.exec`)".to_string(),
             data: None,
@@ -527,6 +536,7 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         Err(e) => {
             return Err(run
                 .eps(CallError {
+                    request: None,
                     kind: Kind::SpawnFailed,
                     message: format!(
                         "cannot start `{}`: {e}",
@@ -565,6 +575,7 @@ fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, Call
     let name = described.get("module_name").and_then(Json::as_str);
     let version = described.get("module_version").and_then(Json::as_str);
     let mismatch = |what: &str, said: Option<&str>, want: &str| CallError {
+        request: None,
         kind: Kind::DescribeMismatch,
         message: format!(
             "describe says module {what} {}, the catalog says `{want}`",
@@ -590,6 +601,7 @@ fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, Call
             .collect(),
         _ => {
             return Err(CallError {
+                request: None,
                 kind: Kind::ProtocolViolation,
                 message: "describe has no `spi_versions` list of strings".to_string(),
                 data: Some(json!({"describe": described.clone()})),
@@ -606,6 +618,7 @@ fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, Call
     };
     let Some(version) = spi::negotiate(&catalog, &offered) else {
         return Err(CallError {
+            request: None,
             kind: Kind::SpiVersionMismatch,
             message: format!(
                 "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
@@ -647,6 +660,7 @@ fn initialize(
         // Not the module rune started, or one that does not follow the SPI: either
         // way nothing may be routed to it.
         return Err(run.eps(CallError {
+            request: None,
             kind: Kind::TokenMismatch,
             message: "the module did not echo the trust token it was given in initialize"
                 .to_string(),
@@ -696,6 +710,7 @@ fn ready(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let not_ready = |last: &Json| CallError {
+            request: None,
             kind: Kind::NotReady,
             message: format!(
                 "`{}` did not become ready within {} ms",
@@ -727,6 +742,7 @@ fn ready(
         // Fail closed: a module that cannot say it enforces what must be denied
         // is not ready, whatever else it says.
         return Err(run.eps(CallError {
+            request: None,
             kind: Kind::NotReady,
             message: format!(
                 "`{}` said ready without confirming that it enforces the required deny paths: {}",
@@ -759,6 +775,7 @@ fn ready(
             Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
             Err(e) => {
                 let eps = run.eps(CallError {
+                    request: None,
                     kind: Kind::Unhealthy,
                     message: format!("health check failed: {}", e.message),
                     data: e.data,
@@ -802,6 +819,7 @@ pub(crate) fn stop(
                 if ctx.kill.is_set() {
                     client.kill();
                     let eps = run.eps(CallError {
+                        request: None,
                         kind: Kind::Interrupted,
                         message: "killed by a second interrupt".to_string(),
                         data: None,
@@ -819,7 +837,9 @@ pub(crate) fn stop(
                             &run.trace(),
                         )
                         .map_err(|e| run.eps(e))
-                        .and_then(|answer| draining(answer).map_err(|e| run.eps(e))),
+                        .and_then(|answer| {
+                            draining(answer, client.last_call()).map_err(|e| run.eps(e))
+                        }),
                     Phase::Shutdown => shutdown(module, &mut client, step, &run, ctx),
                     _ => Ok(Json::Null),
                 };
@@ -844,7 +864,7 @@ pub(crate) fn stop(
 
 /// A drain answer must say `{"status": "draining"}` (the seed: "expose a clear
 /// draining status to the core"); anything else breaks the protocol.
-fn draining(answer: Json) -> Result<Json, CallError> {
+fn draining(answer: Json, request: Option<u64>) -> Result<Json, CallError> {
     if answer.get("status").and_then(Json::as_str) == Some("draining") {
         return Ok(answer);
     }
@@ -852,6 +872,7 @@ fn draining(answer: Json) -> Result<Json, CallError> {
         crate::escape::untrusted(&s.to_string()).into_owned()
     });
     Err(CallError {
+        request,
         kind: Kind::ProtocolViolation,
         message: format!("the drain answer says {said}, not \"draining\""),
         data: Some(json!({"method": "drain", "answer": answer})),
@@ -878,6 +899,7 @@ fn shutdown(
     match answer {
         Err(e) => Err(run.eps(e)),
         Ok(_) if !exited => Err(run.eps(CallError {
+            request: None,
             kind: Kind::Timeout,
             message: format!(
                 "`{}` answered shutdown but did not exit within {} ms; its process group was killed",

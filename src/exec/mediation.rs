@@ -85,6 +85,8 @@ pub(crate) enum Via<'a> {
 pub(crate) struct ModuleAnswer {
     /// The JSON-RPC result, or why there is none.
     pub result: Result<Json, CallError>,
+    /// The JSON-RPC id of the `execute` call, when one was sent.
+    pub request: Option<u64>,
     /// The module's stderr tail, lossily decoded.
     pub stderr: Option<String>,
 }
@@ -254,7 +256,7 @@ impl Mediator<'_> {
         };
         let node = Node::parse(call.node).map_err(|UnsupportedNode(name)| {
             Eps::new(
-                Kind::SpawnFailed,
+                Kind::RoutingFailure,
                 format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
                 origin.clone(),
             )
@@ -484,7 +486,12 @@ impl Mediator<'_> {
                 other => Map::from_iter([("details".to_string(), other)]),
             };
             data.insert("attempt".into(), json!(attempt));
-            Eps::new(kind, message, origin.clone()).with_data(Json::Object(data))
+            let eps = Eps::new(kind, message, origin.clone()).with_data(Json::Object(data));
+            // Named like a plugin's failed request: the execute call that failed.
+            match answer.request {
+                Some(id) => eps.with_request(super::spi::request_name(call.module, id)),
+                None => eps,
+            }
         };
         let output = match answer.result {
             Err(e) => Err(fail(e.kind, e.message, e.data.unwrap_or(Json::Null))),

@@ -129,6 +129,9 @@ pub(crate) struct CallError {
     pub message: String,
     /// Structured details (the module's error object, the stderr tail).
     pub data: Option<Json>,
+    /// The JSON-RPC id of the call that failed, when one was sent: EPS names it
+    /// as the failed request (`MODULE:ID`).
+    pub request: Option<u64>,
 }
 
 /// A running module process and its SPI conversation.
@@ -146,6 +149,8 @@ pub(crate) struct Client {
     notifications: Allowance,
     /// The limits it runs under, to tell a process one of them stopped.
     limits: crate::registry::ResourceLimits,
+    /// The id of the call in flight or last made.
+    calling: Option<u64>,
     /// What the module reported of its own health (`report_health`) since they
     /// were last taken, oldest first.
     health_reports: Vec<HealthReport>,
@@ -159,6 +164,13 @@ pub(crate) struct HealthReport {
     pub healthy: bool,
     /// The status and the reason it gave, escaped, for the state change.
     pub said: String,
+}
+
+/// How an EPS envelope names a failed SPI call (`error_data.id`,
+/// `parent_message_id`): the module and the call's JSON-RPC id, which counts
+/// per module (`exec-mod:4`).
+pub(crate) fn request_name(module: &str, id: u64) -> String {
+    format!("{module}:{id}")
 }
 
 /// The statuses of a health answer or report that mean healthy.
@@ -175,6 +187,7 @@ impl Client {
             notifications: Allowance::new(),
             limits: spec.limits,
             health_reports: Vec::new(),
+            calling: None,
         })
     }
 
@@ -194,12 +207,15 @@ impl Client {
         trace: &Trace,
     ) -> Result<Json, CallError> {
         let name = method.name();
+        // A call refused before it is sent names no request.
+        self.calling = None;
         if let Some((kind, why)) = &self.broken {
             let (kind, message) = (*kind, format!("the module cannot answer `{name}`: {why}"));
             return Err(self.fail(kind, message, json!({"method": name})));
         }
         let id = self.next_id;
         self.next_id += 1;
+        self.calling = Some(id);
         let request = RuneMessage::Call(Call {
             jsonrpc: JsonRpc::V2,
             id,
@@ -281,6 +297,12 @@ impl Client {
         });
     }
 
+    /// The id of the call in flight or last made (None when the last call was
+    /// refused before it was sent).
+    pub(crate) fn last_call(&self) -> Option<u64> {
+        self.calling
+    }
+
     /// The health reports received since the last take.
     pub(crate) fn take_health_reports(&mut self) -> Vec<HealthReport> {
         std::mem::take(&mut self.health_reports)
@@ -301,6 +323,7 @@ impl Client {
             kind,
             message,
             data: Some(data),
+            request: self.calling,
         }
     }
 

@@ -104,6 +104,8 @@ pub fn explanation(code: Code) -> &'static str {
 pub fn runtime_explanation(kind: Kind) -> &'static str {
     match kind {
         Kind::SpawnFailed => include_str!("eps/spawn_failed.md"),
+        Kind::NotFound => include_str!("eps/not_found.md"),
+        Kind::RoutingFailure => include_str!("eps/routing_failure.md"),
         Kind::Crashed => include_str!("eps/crashed.md"),
         Kind::InvalidOutput => include_str!("eps/invalid_output.md"),
         Kind::InvalidMessage => include_str!("eps/invalid_message.md"),

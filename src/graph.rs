@@ -435,6 +435,8 @@ impl Registry {
                 actions: Vec::new(),
                 configuration_schema: None,
                 lifecycle: Lifecycle::default(),
+                limits: Default::default(),
+                health_check: None,
                 registration: Default::default(),
             })
             .collect();

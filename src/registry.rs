@@ -216,6 +216,11 @@ pub struct Module {
     pub configuration_schema: Option<Node>,
     /// `lifecycle`, or the defaults for a module that declares none.
     pub lifecycle: Lifecycle,
+    /// The limits of `technical_requirements.resource_requirements` that rune
+    /// applies to the module's processes and its plugins.
+    pub limits: ResourceLimits,
+    /// `technical_requirements.health_check_endpoint`, when declared.
+    pub health_check: Option<HealthCheck>,
     /// The MRS registration fields the checks read beyond the schema.
     pub registration: Registration,
 }
@@ -270,6 +275,25 @@ pub struct Registration {
     /// The fields MRS requires of every registration that the entry leaves out,
     /// by their paths (`module_identity.registration_timestamp`).
     pub missing: Vec<&'static str>,
+}
+
+/// The resource limits a module declares (`technical_requirements.resource_requirements`),
+/// applied to its module process and to each plugin of its actions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ResourceLimits {
+    /// `max_memory_mb`: the address space, in MiB (RLIMIT_AS).
+    pub memory_mb: Option<u64>,
+    /// `max_cpu_seconds` (rune's): CPU time in seconds (RLIMIT_CPU).
+    pub cpu_seconds: Option<u64>,
+    /// `max_open_files` (rune's): open file descriptors (RLIMIT_NOFILE).
+    pub open_files: Option<u64>,
+}
+
+impl ResourceLimits {
+    /// Whether no limit is declared.
+    pub fn is_empty(&self) -> bool {
+        self.memory_mb.is_none() && self.cpu_seconds.is_none() && self.open_files.is_none()
+    }
 }
 
 /// One entry of `technical_requirements.dependencies`.
@@ -362,6 +386,8 @@ pub struct Lifecycle {
     pub timeouts: Timeouts,
     /// Rollback behaviour.
     pub rollback: Rollback,
+    /// Paths the module must confirm it denies before it is ready (`deny_paths`).
+    pub deny_paths: Vec<String>,
 }
 
 /// Phase timeouts in milliseconds; absent ones take the defaults.
@@ -380,7 +406,7 @@ pub struct Timeouts {
 }
 
 /// `lifecycle.rollback`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollback {
     /// Whether rollback exists.
     pub supported: bool,
@@ -388,6 +414,43 @@ pub struct Rollback {
     pub trigger: Option<String>,
     /// State preserved during rollback.
     pub preserve: Vec<String>,
+}
+
+impl Default for Rollback {
+    /// A module that says nothing is rolled back, as every module was before
+    /// `lifecycle.rollback` was honoured.
+    fn default() -> Self {
+        Rollback {
+            supported: true,
+            trigger: None,
+            preserve: Vec::new(),
+        }
+    }
+}
+
+impl Rollback {
+    /// Why an automatic rollback leaves the module in service, if it does.
+    pub fn kept_because(&self) -> Option<String> {
+        if !self.supported {
+            return Some("lifecycle.rollback.supported is false".to_string());
+        }
+        match self.trigger.as_deref() {
+            Some(trigger @ ("manual" | "never")) => {
+                Some(format!("lifecycle.rollback.trigger is {trigger}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `technical_requirements.health_check_endpoint`: how often and how long rune
+/// checks a module process's health while a run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `check_interval_seconds`; None: checked once after ready only.
+    pub interval_seconds: Option<u64>,
+    /// `timeout_ms` of each check.
+    pub timeout_ms: Option<u64>,
 }
 
 /// The `policy` section.
@@ -778,6 +841,20 @@ fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Opti
             ..Lifecycle::default()
         },
     };
+    let resources = reqs.and_then(|r| r.get("resource_requirements"));
+    let limit = |key: &str| whole(resources, key).filter(|&n| n > 0);
+    let limits = ResourceLimits {
+        memory_mb: limit("max_memory_mb"),
+        cpu_seconds: limit("max_cpu_seconds"),
+        open_files: limit("max_open_files"),
+    };
+    let health = reqs.and_then(|r| r.get("health_check_endpoint"));
+    let health_check = health
+        .filter(|h| !matches!(h.value, Value::Null))
+        .map(|h| HealthCheck {
+            interval_seconds: whole(Some(h), "check_interval_seconds").filter(|&n| n > 0),
+            timeout_ms: whole(Some(h), "timeout_ms").filter(|&n| n > 0),
+        });
     Some(Module {
         name,
         version,
@@ -793,6 +870,8 @@ fn build_module(node: &mut Node, file: FileId, text: &str, entry: usize) -> Opti
         actions,
         configuration_schema,
         lifecycle,
+        limits,
+        health_check,
         registration,
     })
 }
@@ -853,13 +932,14 @@ fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
             supported: rollback
                 .and_then(|r| r.get("supported"))
                 .and_then(Node::as_bool)
-                .unwrap_or(false),
+                .unwrap_or(true),
             trigger: rollback
                 .and_then(|r| r.get("trigger"))
                 .and_then(Node::as_str)
                 .map(str::to_string),
             preserve: strings(rollback.and_then(|r| r.get("preserve"))),
         },
+        deny_paths: strings(node.get("deny_paths")),
     }
 }
 

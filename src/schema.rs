@@ -74,6 +74,11 @@ pub(crate) const SCHEMAS: &[EmbeddedSchema] = &[
         text: include_str!("../schemas/eps.schema.json"),
     },
     EmbeddedSchema {
+        name: "rcs",
+        file: "rcs.schema.json",
+        text: include_str!("../schemas/rcs.schema.json"),
+    },
+    EmbeddedSchema {
         name: "journal",
         file: "journal.schema.json",
         text: include_str!("../schemas/journal.schema.json"),

@@ -79,6 +79,7 @@ fn interrupt_child() {
         ],
         working_dir: std::env::temp_dir(),
         env: rune::exec::environment::compute(&Default::default()),
+        limits: Default::default(),
     };
     let running = std::thread::spawn(move || {
         run_once(

@@ -350,6 +350,8 @@ fn retryable_failures_are_retried_with_backoff_and_journaled() {
         events,
         [
             "run_started",
+            // The RCS request (tests/rcs.rs), then each attempt's BPCS messages.
+            "message",
             "step_started",
             "message",
             "message",
@@ -376,8 +378,9 @@ fn retryable_failures_are_retried_with_backoff_and_journaled() {
         })
         .collect();
     assert_eq!(retries, [(1, 20), (2, 40)], "the backoff doubles");
-    let request = &lines[3]["message"];
-    assert_eq!(lines[3]["direction"], "request");
+    assert_eq!(lines[2]["protocol"], "rcs");
+    let request = &lines[4]["message"];
+    assert_eq!(lines[4]["direction"], "request");
     assert_eq!(request["message_metadata"]["version"], "1.0");
     assert_eq!(
         request["message_metadata"]["correlation_id"],
@@ -612,7 +615,7 @@ fn a_request_rune_writes_matches_the_request_schema() {
     let messages: Vec<Json> = text
         .lines()
         .map(|l| serde_json::from_str::<Json>(l).unwrap())
-        .filter(|l| l["event"] == "message")
+        .filter(|l| l["event"] == "message" && l["protocol"] == "bpcs")
         .collect();
     assert_eq!(messages.len(), 2);
     assert!(requests.is_valid(&messages[0]["message"]));

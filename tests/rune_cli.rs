@@ -204,15 +204,25 @@ fn a_dry_run_answers_as_rune_does() {
 
 #[test]
 fn an_unknown_action_or_node_is_an_eps_error_in_json() {
-    for args in [
-        &["nosuch", "--node", "localhost", "--json"][..],
-        &["noop", "--node", "n1", "--json"][..],
+    // RUNE's codes: module not found (-32100), routing failure (-32102).
+    for (args, code, kind) in [
+        (
+            &["nosuch", "--node", "localhost", "--json"][..],
+            -32100,
+            "not_found",
+        ),
+        (
+            &["noop", "--node", "n1", "--json"][..],
+            -32102,
+            "routing_failure",
+        ),
     ] {
         let out = Run::new().run(args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.snapshot());
         let doc = out.json();
         assert!(doc["payload"].is_null(), "{doc:#}");
-        assert!(doc["error"]["code"].is_i64(), "{doc:#}");
+        assert_eq!(doc["error"]["code"], code, "{doc:#}");
+        assert_eq!(doc["eps"]["rune"]["kind"], kind, "{doc:#}");
         let message = doc["error"]["message"].as_str().unwrap();
         assert!(
             message.contains("nosuch") || message.contains("n1"),

@@ -37,7 +37,7 @@ use crate::plan;
 use crate::plan::document::{Command, PlanDocument};
 use crate::plan::root::CatalogRoot;
 use crate::registry::Action;
-use crate::registry::{Criticality, Registry};
+use crate::registry::{Criticality, Registry, ResourceLimits};
 use crate::report::diagnostics::Summary;
 use crate::report::execution::{self, ReportFormat};
 use crate::report::progress::{Progress, ProgressMode};
@@ -659,6 +659,7 @@ fn spec(command: &Command, root: &Path) -> Spec {
         argv,
         working_dir: root.join(&command.working_dir),
         env: environment::compute(&command.env.decl()),
+        limits: Default::default(),
     }
 }
 
@@ -726,7 +727,11 @@ fn module_specs(
                 name: m.module.clone(),
                 version: m.version.clone(),
                 runtime: m.runtime,
-                command: m.command.as_ref().map(|c| spec(c, root)),
+                // The module process runs under its declared limits.
+                command: m.command.as_ref().map(|c| Spec {
+                    limits: module.limits,
+                    ..spec(c, root)
+                }),
                 config: {
                     let config = lifecycle
                         .config
@@ -749,6 +754,16 @@ fn module_specs(
                     .filter(|d| d.criticality == Criticality::Required)
                     .map(|d| d.module_name.value.clone())
                     .collect(),
+                rollback: lifecycle.rollback.clone(),
+                deny_paths: lifecycle.deny_paths.clone(),
+                health_interval: module
+                    .health_check
+                    .and_then(|h| h.interval_seconds)
+                    .map(std::time::Duration::from_secs),
+                health_timeout: module.health_check.and_then(|h| h.timeout_ms).map_or(
+                    lifecycle::DEFAULT_HEALTH_TIMEOUT,
+                    std::time::Duration::from_millis,
+                ),
             },
         );
     }
@@ -761,12 +776,15 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
     let mut actions: Vec<Action> = Vec::new();
     let mut action_of: HashMap<String, usize> = HashMap::new();
     let mut commands: Vec<Spec> = Vec::new();
-    let mut command_of: HashMap<(Vec<String>, PathBuf, Environment), usize> = HashMap::new();
+    let mut command_of: HashMap<(Vec<String>, PathBuf, Environment, ResourceLimits), usize> =
+        HashMap::new();
     let mut resolve = |name: &str, command: Option<&Command>| {
+        let (m, a) = plan::find_action(registry, name).ok()?;
+        // A plugin runs under its module's declared limits.
+        let limits = registry.modules[m].limits;
         let a = match action_of.get(name) {
             Some(&a) => a,
             None => {
-                let (m, a) = plan::find_action(registry, name).ok()?;
                 actions.push(registry.modules[m].actions[a].clone());
                 action_of.insert(name.to_string(), actions.len() - 1);
                 actions.len() - 1
@@ -777,14 +795,16 @@ fn needed(doc: &PlanDocument, root: &Path, registry: &Registry) -> Needed {
                 argv,
                 working_dir,
                 env,
+                ..
             } = spec(c, root);
             *command_of
-                .entry((argv, working_dir, env))
-                .or_insert_with_key(|(argv, dir, env)| {
+                .entry((argv, working_dir, env, limits))
+                .or_insert_with_key(|(argv, dir, env, limits)| {
                     commands.push(Spec {
                         argv: argv.clone(),
                         working_dir: dir.clone(),
                         env: env.clone(),
+                        limits: *limits,
                     });
                     commands.len() - 1
                 })

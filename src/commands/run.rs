@@ -294,7 +294,13 @@ fn plugin_command(
 ) -> Result<Spec, ExitStatus> {
     let declared_in = &checked.sources.get(module.file).path;
     let catalog_dir = declared_in.parent().unwrap_or(Path::new(""));
-    crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env).ok_or_else(|| {
+    let command = crate::exec::bpcs::resolve_command(&action.exec, catalog_dir, &action.env)
+        // The plugin runs under its module's declared limits.
+        .map(|spec| Spec {
+            limits: module.limits,
+            ..spec
+        });
+    command.ok_or_else(|| {
         let d = Diagnostic::new(
             Code::InvalidFlags,
             format!(
@@ -593,7 +599,7 @@ fn refuse_unknown_node(
         .filter(|m| !m.starts_with("--node "))
         .collect();
     let eps = Eps::new(
-        Kind::SpawnFailed,
+        Kind::RoutingFailure,
         format!(
             "cannot run `{}` on node `{}`: only the local node (local, localhost) is supported",
             args.action, args.node
@@ -604,8 +610,8 @@ fn refuse_unknown_node(
     print_refusal(args, &run_ids, eps, printer)
 }
 
-/// `--json` with an action no catalog declares: an EPS error (invalid params:
-/// the request names something that is not there) in the run document, exit 2.
+/// `--json` with an action no catalog declares: an EPS error (RUNE's module not
+/// found: no registered module provides it) in the run document, exit 2.
 fn refuse_unknown_action(
     args: &RunArgs,
     run_ids: &RunIds,
@@ -613,7 +619,7 @@ fn refuse_unknown_action(
     printer: &mut Printer,
 ) -> ExitStatus {
     let eps = Eps::new(
-        Kind::InvalidParams,
+        Kind::NotFound,
         found
             .message
             .replacen("--action names", "rune run names", 1),

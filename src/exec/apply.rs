@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::eps::{Eps, Kind};
 use super::event::{Event, ModuleState, Outcome};
-use super::lifecycle::{self, Context, ModuleSpec, Running, StartedModule};
+use super::lifecycle::{self, Context, ModuleSpec, Observation, Running, StartedModule};
 use super::mediation::{ActionCall, ActionResult, Mediator, Schemas, Via};
 use super::process::Spec;
 use crate::plan::document::{ActionStep, PhaseStep, PlanDocument, StartupModule, StartupWave};
@@ -53,12 +53,51 @@ pub(crate) struct Options {
     pub rollback: bool,
 }
 
+/// Failed health checks in a row after which a degraded module is unavailable.
+/// The lifecycle model names the states, not the count; three rides out one slow
+/// answer without keeping a dead module in service for long.
+pub(crate) const UNAVAILABLE_AFTER: u32 = 3;
+
 /// What a module is now, during the run.
 struct Slot {
     state: ModuleState,
     /// Shared with the steps that call it; the map's lock is never held across a
     /// call, so calls to different modules run at once.
     running: Option<Arc<StartedModule>>,
+    /// Modules it requires: an action of this module needs them available too.
+    requires: Vec<String>,
+    /// Health checks failed in a row.
+    failures: u32,
+    /// Why it became unavailable while the run went on.
+    unavailable_because: Option<String>,
+    /// Kept in service by its `lifecycle.rollback` when a rollback halted the run.
+    kept: bool,
+}
+
+impl Slot {
+    fn new(state: ModuleState, running: Option<Arc<StartedModule>>, requires: Vec<String>) -> Slot {
+        Slot {
+            state,
+            running,
+            requires,
+            failures: 0,
+            unavailable_because: None,
+            kept: false,
+        }
+    }
+}
+
+/// A module checked at its declared interval while the actions run.
+struct Watch {
+    module: String,
+    interval: Duration,
+    timeout: Duration,
+    /// The step its health calls are journaled under (its ready step).
+    step: u64,
+    started: Arc<StartedModule>,
+    next: std::time::Instant,
+    /// Its process is gone: not checked again.
+    gone: bool,
 }
 
 /// Run `doc`. Every outcome is reported through `ctx.sink`; the return value says
@@ -95,15 +134,29 @@ pub(crate) fn execute(
     };
     let halted = run.start_up();
 
-    // A workflow: its steps run by their needs and conditions, then its
-    // compensations, all before shutdown.
-    if doc.workflow.is_some() {
-        if !run_workflow(doc, prepared, options, &run.slots, halted.as_deref(), ctx) {
-            run.failed.store(true, Ordering::SeqCst);
+    // While the actions run, modules that declare a health check interval are
+    // checked on a thread of their own, which waits on a channel until the next
+    // check is due (or the channel closes: the actions are done).
+    let (done, checks_stop) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let watches = run.watches();
+        if !watches.is_empty() {
+            // Without a thread the run goes on unwatched, as before.
+            let _ = std::thread::Builder::new()
+                .name("health".into())
+                .spawn_scoped(scope, || run.watch(watches, checks_stop));
         }
-    } else if !doc.actions.is_empty() {
-        run.run_actions(halted.as_deref());
-    }
+        // A workflow: its steps run by their needs and conditions, then its
+        // compensations, all before shutdown.
+        if doc.workflow.is_some() {
+            if !run_workflow(doc, prepared, options, &run.slots, halted.as_deref(), ctx) {
+                run.failed.store(true, Ordering::SeqCst);
+            }
+        } else if !doc.actions.is_empty() {
+            run.run_actions(halted.as_deref());
+        }
+        drop(done);
+    });
 
     // Shutdown: the exact reverse of startup, whatever happened before. An interrupt
     // that brought it forward is on record first.
@@ -144,10 +197,9 @@ impl Run<'_, '_> {
             let mut failed_names = self.start_wave(wave);
             failed_names.sort();
             if self.options.rollback && !failed_names.is_empty() {
-                halted = Some(format!(
-                    "rolled back: {} did not start",
-                    failed_names.join(", ")
-                ));
+                let failed = failed_names.join(", ");
+                self.roll_back(&failed);
+                halted = Some(format!("rolled back: {failed} did not start"));
             }
         }
         halted
@@ -213,10 +265,7 @@ impl Run<'_, '_> {
         }
         lock(&self.slots).insert(
             m.module.clone(),
-            Slot {
-                state: ModuleState::Unavailable,
-                running: None,
-            },
+            Slot::new(ModuleState::Unavailable, None, Vec::new()),
         );
     }
 
@@ -274,25 +323,143 @@ impl Run<'_, '_> {
         }
         let (slot, result) = match lifecycle::start(spec, &m.steps, ctx) {
             Ok((running, state)) => (
-                Slot {
+                Slot::new(
                     state,
-                    running: Some(Arc::new(StartedModule::new(running))),
-                },
+                    Some(Arc::new(StartedModule::new(running))),
+                    spec.requires.clone(),
+                ),
                 Ok(()),
             ),
             Err(lifecycle::StartFailed(eps)) => {
                 self.failed.store(true, Ordering::SeqCst);
                 (
-                    Slot {
-                        state: ModuleState::Unavailable,
-                        running: None,
-                    },
+                    Slot::new(ModuleState::Unavailable, None, Vec::new()),
                     Err(format!("{} ({})", m.module, eps.code())),
                 )
             }
         };
+        let started = slot.running.clone();
         lock(&self.slots).insert(m.module.clone(), slot);
+        // What it reported of its health while starting counts from now.
+        if let Some(started) = started {
+            take_reports(&self.slots, ctx, &m.module, &started);
+        }
         result
+    }
+
+    /// A module failed to start and rollback is on: each started module is rolled
+    /// back (taken out of service now, shut down with the rest) unless its
+    /// `lifecycle.rollback` keeps it in service, which the report says.
+    fn roll_back(&self, failed: &str) {
+        let mut changes = Vec::new();
+        {
+            let mut slots = lock(&self.slots);
+            let mut names: Vec<&String> = slots.keys().collect();
+            names.sort();
+            let names: Vec<String> = names.into_iter().cloned().collect();
+            for name in names {
+                let Some(slot) = slots.get_mut(&name) else {
+                    continue;
+                };
+                if slot.running.is_none() || slot.state == ModuleState::Unavailable {
+                    continue;
+                }
+                let kept = self
+                    .prepared
+                    .modules
+                    .get(&name)
+                    .and_then(|spec| spec.rollback.kept_because());
+                let from = slot.state;
+                match kept {
+                    Some(because) => {
+                        slot.kept = true;
+                        changes.push((
+                            name,
+                            from,
+                            from,
+                            format!("not rolled back: {because}; it stays in service"),
+                        ));
+                    }
+                    None => {
+                        slot.state = ModuleState::Unavailable;
+                        let why = format!("rolled back: {failed} did not start");
+                        slot.unavailable_because = Some(why.clone());
+                        changes.push((name, from, ModuleState::Unavailable, why));
+                    }
+                }
+            }
+        }
+        for (name, from, to, why) in changes {
+            self.ctx.state(&name, from, to, &why);
+        }
+    }
+
+    /// The modules to check at their declared interval: started process modules
+    /// with a `health_check_endpoint.check_interval_seconds`.
+    fn watches(&self) -> Vec<Watch> {
+        let slots = lock(&self.slots);
+        let now = std::time::Instant::now();
+        let mut watches: Vec<Watch> = self
+            .doc
+            .startup_modules()
+            .filter_map(|m| {
+                let spec = self.prepared.modules.get(&m.module)?;
+                let interval = spec.health_interval?;
+                let started = slots.get(&m.module)?.running.clone()?;
+                let step = m
+                    .steps
+                    .iter()
+                    .find(|s| s.phase == crate::plan::Phase::Ready)
+                    .or(m.steps.last())?
+                    .id;
+                Some(Watch {
+                    module: m.module.clone(),
+                    interval,
+                    timeout: spec.health_timeout,
+                    step,
+                    started,
+                    next: now + interval,
+                    gone: false,
+                })
+            })
+            .collect();
+        watches.sort_by(|a, b| a.module.cmp(&b.module));
+        watches
+    }
+
+    /// Check each watched module when it is due until `stop` closes: a wait on
+    /// the channel with the next check's deadline, never a poll.
+    fn watch(&self, mut watches: Vec<Watch>, stop: std::sync::mpsc::Receiver<()>) {
+        let ctx = self.ctx;
+        loop {
+            let Some(due) = watches.iter().map(|w| w.next).min() else {
+                return;
+            };
+            let wait = due.saturating_duration_since(std::time::Instant::now());
+            match stop.recv_timeout(wait) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if ctx.stop.is_set() || ctx.kill.is_set() {
+                return;
+            }
+            let now = std::time::Instant::now();
+            for w in watches.iter_mut().filter(|w| w.next <= now) {
+                w.next = now + w.interval;
+                let trace = super::spi::Trace {
+                    step: w.step,
+                    ids: ctx.ids,
+                    sink: ctx.sink,
+                };
+                if let Some(seen) = w.started.check_health(w.timeout, &ctx.kill, &trace) {
+                    w.gone = matches!(seen, Observation::Gone(_));
+                    observe(&self.slots, ctx, &w.module, seen, true);
+                }
+                take_reports(&self.slots, ctx, &w.module, &w.started);
+            }
+            // A gone module is not checked again.
+            watches.retain(|w| !w.gone);
+        }
     }
 
     /// `--action` steps, in plan order.
@@ -301,7 +468,9 @@ impl Run<'_, '_> {
         // Degraded modules take work; read their state from the events' last word.
         let mut announced = false;
         for (step, prepared_action) in doc.actions.iter().zip(&self.prepared.actions) {
-            if let Some(why) = skip_reason(ctx, halted) {
+            // A module its rollback kept in service still serves its actions.
+            let kept = lock(&self.slots).get(&step.module).is_some_and(|s| s.kept);
+            if let Some(why) = skip_reason(ctx, halted.filter(|_| !kept)) {
                 self.failed.store(true, Ordering::SeqCst);
                 ctx.skipped(step.id, &step.module, None, Some(&step.action), &why, None);
                 continue;
@@ -356,23 +525,13 @@ impl Run<'_, '_> {
                 let Some(spec) = prepared.modules.get(&m.module) else {
                     return;
                 };
-                let from = if *state == ModuleState::Unavailable {
-                    ModuleState::Active
-                } else {
-                    current_state(spec, *state)
-                };
-                if !lifecycle::stop(spec, running, &m.steps, from, ctx) {
+                if !lifecycle::stop(spec, running, &m.steps, *state, ctx) {
                     failed.store(true, Ordering::SeqCst);
                 }
             });
         }
         failed.into_inner()
     }
-}
-
-/// The state a started module is in, for its move to stopped.
-fn current_state(_spec: &ModuleSpec, state: ModuleState) -> ModuleState {
-    state
 }
 
 /// Why nothing more is scheduled, if so.
@@ -442,6 +601,9 @@ fn mediate(
     kill: &super::process::Cancel,
     schemas: Option<&Schemas>,
 ) -> ActionResult {
+    if let Some(why) = unavailable_need(slots, &step.module) {
+        return not_routed(step, ctx, &why);
+    }
     let mediator = Mediator {
         ids: ctx.ids,
         sink: ctx.sink,
@@ -457,7 +619,7 @@ fn mediate(
         Some(command) => Via::Plugin(command),
         None => Via::Module(&module),
     };
-    mediator.run_action(&ActionCall {
+    let result = mediator.run_action(&ActionCall {
         step: step.id,
         module: &step.module,
         action: prepared.action,
@@ -469,7 +631,149 @@ fn mediate(
         backoff_ms: step.retries.backoff_ms,
         retry_on: &step.retries.on,
         schemas,
-    })
+    });
+    // What the module said of its health while it answered counts now.
+    take_reports(slots, ctx, &step.module, &module);
+    result
+}
+
+/// Why an action of `module` cannot be routed: it, or a module it requires,
+/// became unavailable while the run went on.
+fn unavailable_need(slots: &Mutex<HashMap<String, Slot>>, module: &str) -> Option<String> {
+    let slots = lock(slots);
+    let mut todo = vec![module.to_string()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(slot) = slots.get(&name) else {
+            continue;
+        };
+        if slot.state == ModuleState::Unavailable && slot.running.is_some() {
+            let why = slot.unavailable_because.as_deref().unwrap_or("unavailable");
+            return Some(if name == module {
+                format!("module `{name}` is unavailable ({why})")
+            } else {
+                format!("module `{name}`, which `{module}` requires, is unavailable ({why})")
+            });
+        }
+        todo.extend(slot.requires.iter().cloned());
+    }
+    None
+}
+
+/// An action step that is not routed because what it needs is unavailable: it
+/// fails with RUNE's dependency error, nothing started.
+fn not_routed(step: &ActionStep, ctx: &Context, why: &str) -> ActionResult {
+    let eps = Eps::new(
+        Kind::DependencyUnsatisfied,
+        format!("`{}` was not run: {why}", step.action),
+        lifecycle_origin(ctx, step),
+    )
+    .with_data(json!({ "module": step.module }));
+    ctx.sink.emit(&Event::StepFinished {
+        at: ctx.ids.now(),
+        step: step.id,
+        module: step.module.clone(),
+        action: Some(step.action.clone()),
+        phase: None,
+        outcome: Outcome::Failed,
+        attempts: 0,
+        duration_ms: 0,
+        reason: Some(why.to_string()),
+        output: None,
+        stderr: None,
+        error: Some(Box::new(eps.clone())),
+    });
+    ActionResult {
+        outcome: Outcome::Failed,
+        output: None,
+        error: Some(eps),
+        attempts: 0,
+    }
+}
+
+/// Apply what `started` (module `name`) reported of its own health.
+fn take_reports(
+    slots: &Mutex<HashMap<String, Slot>>,
+    ctx: &Context,
+    name: &str,
+    started: &StartedModule,
+) {
+    for report in started.take_health_reports() {
+        observe(slots, ctx, name, report, false);
+    }
+}
+
+/// Move module `name` through the lifecycle model's states on what a look at
+/// its health found, reporting each change: active → degraded on the first bad
+/// word, degraded → unavailable after [`UNAVAILABLE_AFTER`] failed checks in a
+/// row (at once when its process is gone), and back to active on a healthy one.
+/// A module's own reports move it between active and degraded only: a module
+/// that can still speak is not unavailable.
+fn observe(
+    slots: &Mutex<HashMap<String, Slot>>,
+    ctx: &Context,
+    name: &str,
+    seen: Observation,
+    from_check: bool,
+) {
+    let change = {
+        let mut slots = lock(slots);
+        let Some(slot) = slots.get_mut(name) else {
+            return;
+        };
+        if slot.running.is_none() || slot.state == ModuleState::Stopped {
+            return;
+        }
+        let from = slot.state;
+        let change = match seen {
+            Observation::Healthy(why) => {
+                if from_check {
+                    slot.failures = 0;
+                }
+                let gone = slot
+                    .unavailable_because
+                    .as_deref()
+                    .is_some_and(|w| w.starts_with("rolled back"));
+                match from {
+                    ModuleState::Degraded | ModuleState::Unavailable if !gone => {
+                        Some((ModuleState::Active, format!("recovered: {why}")))
+                    }
+                    _ => None,
+                }
+            }
+            Observation::Unhealthy(why) => {
+                if from_check {
+                    slot.failures += 1;
+                }
+                match from {
+                    ModuleState::Active | ModuleState::Available => {
+                        Some((ModuleState::Degraded, why))
+                    }
+                    ModuleState::Degraded if from_check && slot.failures >= UNAVAILABLE_AFTER => {
+                        Some((
+                            ModuleState::Unavailable,
+                            format!("{why} ({} failed health checks in a row)", slot.failures),
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+            Observation::Gone(why) => {
+                (from != ModuleState::Unavailable).then_some((ModuleState::Unavailable, why))
+            }
+        };
+        let Some((to, why)) = change else {
+            return;
+        };
+        slot.state = to;
+        slot.unavailable_because = (to == ModuleState::Unavailable).then(|| why.clone());
+        (from, to, why)
+    };
+    let (from, to, why) = change;
+    ctx.state(name, from, to, &why);
 }
 
 /// The workflow part of a run; whether it went on to its end (false when it

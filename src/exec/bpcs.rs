@@ -410,6 +410,7 @@ pub(crate) fn resolve_command(
             .collect(),
         working_dir: dir,
         env: super::environment::compute(env),
+        limits: Default::default(),
     })
 }
 
@@ -460,6 +461,11 @@ pub fn spi_response_schema() -> String {
 /// The schema of an EPS envelope (`schemas/eps.schema.json`).
 pub fn eps_schema() -> String {
     schema_of::<super::eps::Eps>(true)
+}
+
+/// The schema of an RCS action execution request (`schemas/rcs.schema.json`).
+pub fn rcs_schema() -> String {
+    schema_of::<super::rcs::Message>(true)
 }
 
 /// The schema of one journal line (`schemas/journal.schema.json`).

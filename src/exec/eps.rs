@@ -34,6 +34,10 @@ pub enum Kind {
     /// The process could not be started (missing, not executable), or the node
     /// it should run on is not one rune can reach.
     SpawnFailed,
+    /// The request names an action (or module) no catalog declares.
+    NotFound,
+    /// The request names a node rune cannot route it to.
+    RoutingFailure,
     /// The process exited or was killed before it answered.
     Crashed,
     /// The output is not JSON at all (not UTF-8, not parseable, more than one value).
@@ -61,6 +65,8 @@ pub enum Kind {
     TokenMismatch,
     /// A resource or dependency the plugin needs failed (exit code 2).
     ResourceError,
+    /// A declared resource limit (memory, CPU time, open files) stopped the process.
+    ResourceExhausted,
     /// The step ran out of time; the process group was killed.
     Timeout,
     /// The module did not become ready before its ready timeout.
@@ -80,7 +86,7 @@ pub enum Kind {
 }
 
 /// Every kind, in code order within each class (for tables, tests and `rune explain`).
-pub const ALL_KINDS: [Kind; 22] = [
+pub const ALL_KINDS: [Kind; 25] = [
     Kind::InvalidOutput,
     Kind::InvalidMessage,
     Kind::InvalidParams,
@@ -91,12 +97,15 @@ pub const ALL_KINDS: [Kind; 22] = [
     Kind::DescribeMismatch,
     Kind::Interrupted,
     Kind::Unhealthy,
+    Kind::NotFound,
     Kind::Crashed,
+    Kind::RoutingFailure,
     Kind::OutputTooLarge,
     Kind::SpiVersionMismatch,
     Kind::InvalidResult,
     Kind::TokenMismatch,
     Kind::PolicyDenied,
+    Kind::ResourceExhausted,
     Kind::Timeout,
     Kind::NotReady,
     Kind::ConfigurationError,
@@ -258,12 +267,15 @@ impl Kind {
             Kind::DescribeMismatch => -32003,
             Kind::Interrupted => -32004,
             Kind::Unhealthy => -32005,
+            Kind::NotFound => -32100,
             Kind::Crashed => -32101,
+            Kind::RoutingFailure => -32102,
             Kind::OutputTooLarge => -32103,
             Kind::SpiVersionMismatch => -32105,
             Kind::InvalidResult => -32200,
             Kind::TokenMismatch => -32300,
             Kind::PolicyDenied => -32301,
+            Kind::ResourceExhausted => -32400,
             Kind::Timeout => -32401,
             Kind::NotReady => -32402,
             Kind::ConfigurationError => -32403,
@@ -276,6 +288,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::SpawnFailed => "spawn_failed",
+            Kind::NotFound => "not_found",
+            Kind::RoutingFailure => "routing_failure",
             Kind::Crashed => "crashed",
             Kind::InvalidOutput => "invalid_output",
             Kind::InvalidMessage => "invalid_message",
@@ -289,6 +303,7 @@ impl Kind {
             Kind::PolicyDenied => "policy_denied",
             Kind::TokenMismatch => "token_mismatch",
             Kind::ResourceError => "resource_error",
+            Kind::ResourceExhausted => "resource_exhausted",
             Kind::Timeout => "timeout",
             Kind::NotReady => "not_ready",
             Kind::Interrupted => "interrupted",
@@ -376,6 +391,8 @@ impl Kind {
                 "check that the exec path exists and is executable",
                 "relative exec paths resolve against the directory of the catalog file",
             ],
+            Kind::NotFound => &["`rune list-actions` shows the actions the catalogs declare"],
+            Kind::RoutingFailure => &["name a node rune can reach (`localhost`)"],
             Kind::Crashed => &["read the process's stderr in the report or the journal"],
             Kind::InvalidOutput
             | Kind::InvalidMessage
@@ -396,6 +413,9 @@ impl Kind {
             Kind::ResourceError => {
                 &["check the resource or dependency the plugin names, then retry"]
             }
+            Kind::ResourceExhausted => &[
+                "raise the limit the error names in the module's resource_requirements, or make the plugin use less",
+            ],
             Kind::Timeout => &["raise the timeout in the catalog or policy if the work is slow"],
             Kind::NotReady => &[
                 "read the module's stderr; raise lifecycle.timeouts.ready_ms if warm-up is slow",
@@ -423,12 +443,15 @@ pub fn code_title(code: i32) -> Option<&'static str> {
         -32003 => "Module description mismatch",
         -32004 => "Interrupted",
         -32005 => "Module unhealthy",
+        -32100 => "Module not found",
         -32101 => "Module unavailable",
+        -32102 => "Routing failure",
         -32103 => "Message too large",
         -32105 => "Protocol version mismatch",
         -32200 => "Schema validation failed",
         -32300 => "Authentication failed",
         -32301 => "Authorization denied",
+        -32400 => "Resource exhausted",
         -32401 => "Timeout exceeded",
         -32402 => "Service unavailable",
         -32403 => "Configuration error",

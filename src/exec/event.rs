@@ -107,6 +107,9 @@ pub enum Protocol {
     Bpcs,
     /// Module SPI (JSON-RPC 2.0).
     Spi,
+    /// RCS: the action execution request from the orchestrator to the providing
+    /// module, from which each attempt's BPCS request or SPI `execute` is derived.
+    Rcs,
 }
 
 /// One thing that happened during execution.

@@ -54,7 +54,19 @@ pub(crate) struct ModuleSpec {
     pub describe_timeout: Duration,
     /// Modules it requires (criticality required).
     pub requires: Vec<String>,
+    /// `lifecycle.rollback`: whether an automatic rollback takes it out of service.
+    pub rollback: crate::registry::Rollback,
+    /// `lifecycle.deny_paths`: what it must confirm it denies before it is ready.
+    pub deny_paths: Vec<String>,
+    /// `health_check_endpoint.check_interval_seconds`: how often it is checked
+    /// while the run goes on (None: once after ready).
+    pub health_interval: Option<Duration>,
+    /// `health_check_endpoint.timeout_ms` (default 5,000 ms).
+    pub health_timeout: Duration,
 }
+
+/// A health check answer's timeout when the catalog gives none.
+pub(crate) const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// What every step of a run shares.
 pub(crate) struct Context<'a> {
@@ -182,11 +194,14 @@ impl StartedModule {
                 let result = client.call(Method::Execute(Box::new(params)), timeout, cancel, trace);
                 ModuleAnswer {
                     result,
+                    request: client.last_call(),
                     stderr: client.stderr_tail(),
                 }
             }
             Running::InProcess => ModuleAnswer {
+                request: None,
                 result: Err(CallError {
+                    request: None,
                     kind: Kind::ConfigurationError,
                     message: format!(
                         "`{}` has no plugin and its module `{}` has no process to run it",
@@ -197,6 +212,81 @@ impl StartedModule {
                 stderr: None,
             },
         }
+    }
+}
+
+/// What a look at a running module's health found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Observation {
+    /// It answered (or reported) healthy.
+    Healthy(String),
+    /// It answered (or reported) something else, or its check failed.
+    Unhealthy(String),
+    /// Its process is gone: it cannot come back in this run.
+    Gone(String),
+}
+
+impl StartedModule {
+    /// The health reports the module sent since they were last taken; none while
+    /// another call holds the module (they are taken after it).
+    pub(crate) fn take_health_reports(&self) -> Vec<Observation> {
+        let Ok(mut running) = self.0.try_lock() else {
+            return Vec::new();
+        };
+        match &mut *running {
+            Running::Process(client) => client
+                .take_health_reports()
+                .into_iter()
+                .map(|r| {
+                    if r.healthy {
+                        Observation::Healthy(r.said)
+                    } else {
+                        Observation::Unhealthy(r.said)
+                    }
+                })
+                .collect(),
+            Running::InProcess => Vec::new(),
+        }
+    }
+
+    /// One `health` call, unless another call holds the module (None: a module
+    /// busy answering a call is checked at the next interval) or it runs in
+    /// rune's process.
+    pub(crate) fn check_health(
+        &self,
+        timeout: Duration,
+        cancel: &Cancel,
+        trace: &Trace,
+    ) -> Option<Observation> {
+        let Ok(mut running) = self.0.try_lock() else {
+            return None;
+        };
+        let Running::Process(client) = &mut *running else {
+            return None;
+        };
+        if client.exited() {
+            return Some(Observation::Gone("its process is gone".to_string()));
+        }
+        Some(
+            match client.call(Method::Health(Empty {}), timeout, cancel, trace) {
+                Ok(answer) => {
+                    let status = answer.get("status").and_then(Json::as_str);
+                    match status {
+                        Some(s) if spi::HEALTHY_STATUSES.contains(&s) => {
+                            Observation::Healthy(format!("health answered {s}"))
+                        }
+                        _ => Observation::Unhealthy(format!(
+                            "health answered {}",
+                            answer.get("status").map_or("no status".to_string(), |s| {
+                                crate::escape::untrusted(&s.to_string()).into_owned()
+                            })
+                        )),
+                    }
+                }
+                Err(e) if client.exited() => Observation::Gone(e.message),
+                Err(e) => Observation::Unhealthy(format!("health check failed: {}", e.message)),
+            },
+        )
     }
 }
 
@@ -259,8 +349,12 @@ impl<'c, 'a> StepRun<'c, 'a> {
             e.message,
             self.ctx.origin(self.step, &self.module, self.phase),
         );
-        match e.data {
+        let eps = match e.data {
             Some(data) => eps.with_data(data),
+            None => eps,
+        };
+        match e.request {
+            Some(id) => eps.with_request(spi::request_name(&self.module, id)),
             None => eps,
         }
     }
@@ -341,6 +435,8 @@ fn start_process(
 ) -> Result<(Box<Client>, ModuleState), StartFailed> {
     let mut client: Option<Box<Client>> = None;
     let mut state = ModuleState::Discovered;
+    // The deny paths the module confirmed in its initialize answer.
+    let mut confirmed: Vec<String> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let run = StepRun::start(ctx, step, &module.name);
         let result = match step.phase {
@@ -349,11 +445,13 @@ fn start_process(
                 out
             }),
             Phase::Initialize => match client.as_mut() {
-                Some(c) => initialize(module, c, step, &run, ctx),
+                Some(c) => initialize(module, c, step, &run, ctx).inspect(|answer| {
+                    confirmed = deny_paths_of(answer);
+                }),
                 None => Err(run.eps(not_running())),
             },
             Phase::Ready => match client.as_mut() {
-                Some(c) => ready(module, c, step, &run, ctx),
+                Some(c) => ready(module, c, step, &run, ctx, &confirmed),
                 None => Err(run.eps(not_running())),
             },
             Phase::Drain | Phase::Shutdown => Ok(Json::Null),
@@ -416,6 +514,7 @@ fn start_process(
 
 fn not_running() -> CallError {
     CallError {
+        request: None,
         kind: Kind::Crashed,
         message: "the module process is not running".to_string(),
         data: None,
@@ -426,6 +525,7 @@ fn not_running() -> CallError {
 fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Client>, Json), Eps> {
     let Some(command) = &module.command else {
         return Err(run.eps(CallError {
+            request: None,
             kind: Kind::SpawnFailed,
             message: "the process module has no command (`lifecycle.exec`)".to_string(),
             data: None,
@@ -436,6 +536,7 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
         Err(e) => {
             return Err(run
                 .eps(CallError {
+                    request: None,
                     kind: Kind::SpawnFailed,
                     message: format!(
                         "cannot start `{}`: {e}",
@@ -474,6 +575,7 @@ fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, Call
     let name = described.get("module_name").and_then(Json::as_str);
     let version = described.get("module_version").and_then(Json::as_str);
     let mismatch = |what: &str, said: Option<&str>, want: &str| CallError {
+        request: None,
         kind: Kind::DescribeMismatch,
         message: format!(
             "describe says module {what} {}, the catalog says `{want}`",
@@ -499,6 +601,7 @@ fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, Call
             .collect(),
         _ => {
             return Err(CallError {
+                request: None,
                 kind: Kind::ProtocolViolation,
                 message: "describe has no `spi_versions` list of strings".to_string(),
                 data: Some(json!({"describe": described.clone()})),
@@ -515,6 +618,7 @@ fn check_described(module: &ModuleSpec, described: &Json) -> Result<String, Call
     };
     let Some(version) = spi::negotiate(&catalog, &offered) else {
         return Err(CallError {
+            request: None,
             kind: Kind::SpiVersionMismatch,
             message: format!(
                 "no common SPI version: the catalog allows {catalog:?}, the module speaks {:?}, rune speaks {:?}",
@@ -546,6 +650,7 @@ fn initialize(
         correlation_id: ctx.ids.correlation_id.clone(),
         deployment_mode: "local".to_string(),
         fallback: "fail_closed".to_string(),
+        deny_paths: module.deny_paths.clone(),
     }));
     let timeout = timeout_of(step, crate::plan::DEFAULT_INITIALIZE_MS);
     let result = client
@@ -555,6 +660,7 @@ fn initialize(
         // Not the module rune started, or one that does not follow the SPI: either
         // way nothing may be routed to it.
         return Err(run.eps(CallError {
+            request: None,
             kind: Kind::TokenMismatch,
             message: "the module did not echo the trust token it was given in initialize"
                 .to_string(),
@@ -564,12 +670,39 @@ fn initialize(
     Ok(result)
 }
 
+/// The deny paths an initialize or ready answer says the module enforces.
+fn deny_paths_of(answer: &Json) -> Vec<String> {
+    answer
+        .get("deny_paths")
+        .and_then(Json::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Json::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The required deny paths neither answer confirmed: ready also means "the
+/// module can enforce required deny paths safely" (the lifecycle seed).
+fn unconfirmed_deny_paths(module: &ModuleSpec, confirmed: &[String], ready: &Json) -> Vec<String> {
+    let said = deny_paths_of(ready);
+    module
+        .deny_paths
+        .iter()
+        .filter(|p| !confirmed.contains(p) && !said.contains(p))
+        .cloned()
+        .collect()
+}
+
 fn ready(
     module: &ModuleSpec,
     client: &mut Client,
     step: &PhaseStep,
     run: &StepRun,
     ctx: &Context,
+    confirmed: &[String],
 ) -> Result<Json, Eps> {
     let timeout = timeout_of(step, crate::plan::DEFAULT_READY_MS);
     let deadline = Instant::now() + timeout;
@@ -577,6 +710,7 @@ fn ready(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let not_ready = |last: &Json| CallError {
+            request: None,
             kind: Kind::NotReady,
             message: format!(
                 "`{}` did not become ready within {} ms",
@@ -603,6 +737,23 @@ fn ready(
         // Woken early by a Ctrl-C: the next call reports the interruption.
         Cancel::wait_any(&[&ctx.stop], pause);
     }
+    let missing = unconfirmed_deny_paths(module, confirmed, &last);
+    if !missing.is_empty() {
+        // Fail closed: a module that cannot say it enforces what must be denied
+        // is not ready, whatever else it says.
+        return Err(run.eps(CallError {
+            request: None,
+            kind: Kind::NotReady,
+            message: format!(
+                "`{}` said ready without confirming that it enforces the required deny paths: {}",
+                module.name,
+                missing.join(", ")
+            ),
+            data: Some(
+                json!({"required": module.deny_paths, "unconfirmed": missing, "last_answer": last}),
+            ),
+        }));
+    }
     // One health check; anything but `ready` is reported, not fatal.
     let left = deadline
         .saturating_duration_since(Instant::now())
@@ -624,6 +775,7 @@ fn ready(
             Err(e) if e.kind == Kind::Interrupted => return Err(run.eps(e)),
             Err(e) => {
                 let eps = run.eps(CallError {
+                    request: None,
                     kind: Kind::Unhealthy,
                     message: format!("health check failed: {}", e.message),
                     data: e.data,
@@ -667,6 +819,7 @@ pub(crate) fn stop(
                 if ctx.kill.is_set() {
                     client.kill();
                     let eps = run.eps(CallError {
+                        request: None,
                         kind: Kind::Interrupted,
                         message: "killed by a second interrupt".to_string(),
                         data: None,
@@ -683,7 +836,10 @@ pub(crate) fn stop(
                             &ctx.kill,
                             &run.trace(),
                         )
-                        .map_err(|e| run.eps(e)),
+                        .map_err(|e| run.eps(e))
+                        .and_then(|answer| {
+                            draining(answer, client.last_call()).map_err(|e| run.eps(e))
+                        }),
                     Phase::Shutdown => shutdown(module, &mut client, step, &run, ctx),
                     _ => Ok(Json::Null),
                 };
@@ -706,6 +862,23 @@ pub(crate) fn stop(
     }
 }
 
+/// A drain answer must say `{"status": "draining"}` (the seed: "expose a clear
+/// draining status to the core"); anything else breaks the protocol.
+fn draining(answer: Json, request: Option<u64>) -> Result<Json, CallError> {
+    if answer.get("status").and_then(Json::as_str) == Some("draining") {
+        return Ok(answer);
+    }
+    let said = answer.get("status").map_or("no status".to_string(), |s| {
+        crate::escape::untrusted(&s.to_string()).into_owned()
+    });
+    Err(CallError {
+        request,
+        kind: Kind::ProtocolViolation,
+        message: format!("the drain answer says {said}, not \"draining\""),
+        data: Some(json!({"method": "drain", "answer": answer})),
+    })
+}
+
 fn shutdown(
     module: &ModuleSpec,
     client: &mut Client,
@@ -726,6 +899,7 @@ fn shutdown(
     match answer {
         Err(e) => Err(run.eps(e)),
         Ok(_) if !exited => Err(run.eps(CallError {
+            request: None,
             kind: Kind::Timeout,
             message: format!(
                 "`{}` answered shutdown but did not exit within {} ms; its process group was killed",

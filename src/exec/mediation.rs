@@ -32,6 +32,7 @@ use super::eps::{Eps, Kind, Origin};
 use super::event::{Direction, Event, Outcome, Protocol, Sink};
 use super::ids::RunIds;
 use super::process::{self, Cancel, Ending, Finished, Spec};
+use super::rcs;
 use super::spi::CallError;
 use super::spi_message::ExecuteParams;
 
@@ -84,6 +85,8 @@ pub(crate) enum Via<'a> {
 pub(crate) struct ModuleAnswer {
     /// The JSON-RPC result, or why there is none.
     pub result: Result<Json, CallError>,
+    /// The JSON-RPC id of the `execute` call, when one was sent.
+    pub request: Option<u64>,
     /// The module's stderr tail, lossily decoded.
     pub stderr: Option<String>,
 }
@@ -253,7 +256,7 @@ impl Mediator<'_> {
         };
         let node = Node::parse(call.node).map_err(|UnsupportedNode(name)| {
             Eps::new(
-                Kind::SpawnFailed,
+                Kind::RoutingFailure,
                 format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
                 origin.clone(),
             )
@@ -261,6 +264,16 @@ impl Mediator<'_> {
         if let Some(eps) = invalid_params(call, &origin) {
             return Err(eps);
         }
+        // The request as LOM sends it to the module (RCS): every attempt is
+        // derived from it.
+        let rcs = self.rcs_request(call, node, &origin);
+        self.sink.emit(&Event::Message {
+            at: self.ids.now(),
+            step: call.step,
+            direction: Direction::Request,
+            protocol: Protocol::Rcs,
+            message: serde_json::to_value(&rcs).unwrap_or(Json::Null),
+        });
         loop {
             tally.attempts += 1;
             let attempt = tally.attempts;
@@ -278,10 +291,10 @@ impl Mediator<'_> {
             });
             // One context for either way the action runs: a plugin and a module
             // see the same request.
-            let context = self.context(call, node, &origin, attempt);
+            let context = rcs.context_for(attempt);
             let outcome = match call.via {
-                Via::Plugin(command) => self.attempt(call, command, node, context, &origin),
-                Via::Module(module) => self.execute(call, module, context, &origin),
+                Via::Plugin(command) => self.attempt(call, command, node, &rcs, context, &origin),
+                Via::Module(module) => self.execute(call, module, &rcs, context, &origin),
             };
             tally.stderr = outcome.stderr;
             let eps = match outcome.output {
@@ -311,6 +324,24 @@ impl Mediator<'_> {
         }
     }
 
+    /// The RCS action execution request of `call`, with the first attempt's
+    /// context.
+    fn rcs_request(&self, call: &ActionCall, node: Node, origin: &Origin) -> rcs::Message {
+        rcs::Message::new(rcs::Parts {
+            target: call.module,
+            data: rcs::RequestData {
+                input_parameters: call.params.clone(),
+                context: self.context(call, node, origin, 1),
+            },
+            timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
+            max_attempts: call.max_attempts,
+            backoff_ms: call.backoff_ms,
+            max_backoff_ms: u64::try_from(MAX_BACKOFF.as_millis()).unwrap_or(u64::MAX),
+            retry_on: call.retry_on,
+            created_at: super::eps::rfc3339_ms(origin.at),
+        })
+    }
+
     /// Where and why attempt `attempt` of `call` runs.
     fn context(
         &self,
@@ -334,12 +365,15 @@ impl Mediator<'_> {
         }
     }
 
-    /// One plugin process: request out, response in, judged.
+    /// One plugin process: request out, response in, judged. The BPCS request is
+    /// the RCS request's, for this attempt: its parameters and context, its
+    /// correlation and trace ids, and the RCS message as its parent.
     fn attempt(
         &self,
         call: &ActionCall,
         command: &Spec,
         node: Node,
+        rcs: &rcs::Message,
         context: ActionContext,
         origin: &Origin,
     ) -> Attempt {
@@ -349,17 +383,17 @@ impl Mediator<'_> {
             message_metadata: bpcs::MessageMetadata {
                 version: bpcs::VERSION.to_string(),
                 message_id: self.ids.message_id_for(call.step, attempt),
-                correlation_id: self.ids.correlation_id.clone(),
-                parent_message_id: None,
+                correlation_id: rcs.message_metadata.correlation_id.clone(),
+                parent_message_id: Some(rcs.message_metadata.message_id.clone()),
                 created_at: self.ids.now(),
             },
             payload: bpcs::RequestPayload {
-                input_parameters: call.params.clone(),
+                input_parameters: rcs.payload.data.input_parameters.clone(),
                 context,
             },
             observability: bpcs::Observability {
-                trace_id: self.ids.trace_id.clone(),
-                span_id: origin.span_id.clone(),
+                trace_id: rcs.observability.trace_id.clone(),
+                span_id: rcs.observability.span_id.clone(),
             },
         };
         let request_id = request.message_metadata.message_id.clone();
@@ -410,7 +444,11 @@ impl Mediator<'_> {
                 message: response.clone(),
             });
         }
-        let output = judge(call, &finished, parsed, origin, attempt, stderr.as_deref())
+        let output = match stopped_by_limit(call, command, &finished) {
+            Some(failure) => Err(failure),
+            None => verdict(call, &finished, parsed),
+        };
+        let output = judge(output, &finished, origin, attempt, stderr.as_deref())
             .map_err(|eps| eps.with_request(request_id));
         Attempt { output, stderr }
     }
@@ -421,14 +459,16 @@ impl Mediator<'_> {
         &self,
         call: &ActionCall,
         module: &super::lifecycle::StartedModule,
+        rcs: &rcs::Message,
         context: ActionContext,
         origin: &Origin,
     ) -> Attempt {
         let action = &call.action.name.value;
         let attempt = context.attempt;
+        // The RCS request's parameters and context, as a plugin would get them.
         let params = ExecuteParams {
             action: action.clone(),
-            input_parameters: call.params.clone(),
+            input_parameters: rcs.payload.data.input_parameters.clone(),
             context,
         };
         let trace = super::spi::Trace {
@@ -446,7 +486,12 @@ impl Mediator<'_> {
                 other => Map::from_iter([("details".to_string(), other)]),
             };
             data.insert("attempt".into(), json!(attempt));
-            Eps::new(kind, message, origin.clone()).with_data(Json::Object(data))
+            let eps = Eps::new(kind, message, origin.clone()).with_data(Json::Object(data));
+            // Named like a plugin's failed request: the execute call that failed.
+            match answer.request {
+                Some(id) => eps.with_request(super::spi::request_name(call.module, id)),
+                None => eps,
+            }
         };
         let output = match answer.result {
             Err(e) => Err(fail(e.kind, e.message, e.data.unwrap_or(Json::Null))),
@@ -627,14 +672,13 @@ impl Failure {
 // One envelope per plugin run, moved once: its size costs nothing worth a box.
 #[allow(clippy::result_large_err)]
 fn judge(
-    call: &ActionCall,
+    verdict: Result<Json, Failure>,
     finished: &Finished,
-    parsed: Result<Option<(Json, Reply)>, BadOutput>,
     origin: Origin,
     attempt: u64,
     stderr: Option<&str>,
 ) -> Result<Json, Eps> {
-    verdict(call, finished, parsed).map_err(|failure| {
+    verdict.map_err(|failure| {
         let mut data = Map::new();
         data.insert("attempt".into(), json!(attempt));
         data.insert("exit_code".into(), json!(finished.code()));
@@ -647,6 +691,29 @@ fn judge(
         }
         Eps::new(failure.kind, failure.message, origin).with_data(Json::Object(data))
     })
+}
+
+/// A plugin that a declared resource limit stopped (see [`super::limits`]): it is
+/// judged by the limit, whatever it wrote or exited with.
+fn stopped_by_limit(call: &ActionCall, command: &Spec, finished: &Finished) -> Option<Failure> {
+    if finished.ending != Ending::Exited {
+        return None;
+    }
+    let (limit, said) = super::limits::limit_hit(
+        &command.limits,
+        finished.code(),
+        finished.signal(),
+        &finished.stderr_tail,
+    )?;
+    Some(Failure::new(
+        Kind::ResourceExhausted,
+        format!(
+            "`{}` {} after reaching {said}",
+            call.action.name.value,
+            ended(finished)
+        ),
+        json!({ "limit": limit }),
+    ))
 }
 
 /// The output_data of a plugin that ended well, or why it did not.

@@ -42,6 +42,8 @@ pub struct Spec {
     /// Its complete environment (see [`super::environment`]); nothing else is
     /// inherited from rune.
     pub env: super::environment::Environment,
+    /// The limits it runs under (its module's `resource_requirements`).
+    pub limits: crate::registry::ResourceLimits,
 }
 
 /// A shared flag that asks waiting code to stop early (set by Ctrl-C handling).
@@ -246,6 +248,7 @@ mod tests {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             working_dir: PathBuf::from("."),
             env: crate::exec::environment::compute(&Default::default()),
+            limits: Default::default(),
         }
     }
 
@@ -310,6 +313,7 @@ mod tests {
             argv: vec!["/nonexistent/plugin".into()],
             working_dir: PathBuf::from("."),
             env: crate::exec::environment::compute(&Default::default()),
+            limits: Default::default(),
         };
         assert!(run_once(
             &spec,

@@ -129,6 +129,9 @@ pub(crate) struct CallError {
     pub message: String,
     /// Structured details (the module's error object, the stderr tail).
     pub data: Option<Json>,
+    /// The JSON-RPC id of the call that failed, when one was sent: EPS names it
+    /// as the failed request (`MODULE:ID`).
+    pub request: Option<u64>,
 }
 
 /// A running module process and its SPI conversation.
@@ -144,7 +147,34 @@ pub(crate) struct Client {
     broken: Option<(Kind, String)>,
     /// What notifications the module may still send.
     notifications: Allowance,
+    /// The limits it runs under, to tell a process one of them stopped.
+    limits: crate::registry::ResourceLimits,
+    /// The id of the call in flight or last made.
+    calling: Option<u64>,
+    /// What the module reported of its own health (`report_health`) since they
+    /// were last taken, oldest first.
+    health_reports: Vec<HealthReport>,
 }
+
+/// A module's own word on its health (`report_health` params `{status, reason}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HealthReport {
+    /// Whether the status it gave means healthy (`ready`, `healthy`, `active`,
+    /// `ok`, `recovered`) or not (anything else, e.g. `degraded`).
+    pub healthy: bool,
+    /// The status and the reason it gave, escaped, for the state change.
+    pub said: String,
+}
+
+/// How an EPS envelope names a failed SPI call (`error_data.id`,
+/// `parent_message_id`): the module and the call's JSON-RPC id, which counts
+/// per module (`exec-mod:4`).
+pub(crate) fn request_name(module: &str, id: u64) -> String {
+    format!("{module}:{id}")
+}
+
+/// The statuses of a health answer or report that mean healthy.
+pub(crate) const HEALTHY_STATUSES: &[&str] = &["ready", "healthy", "active", "ok", "recovered"];
 
 impl Client {
     /// Spawn `spec` under the supervisor.
@@ -155,6 +185,9 @@ impl Client {
             abandoned: VecDeque::new(),
             broken: None,
             notifications: Allowance::new(),
+            limits: spec.limits,
+            health_reports: Vec::new(),
+            calling: None,
         })
     }
 
@@ -174,12 +207,15 @@ impl Client {
         trace: &Trace,
     ) -> Result<Json, CallError> {
         let name = method.name();
+        // A call refused before it is sent names no request.
+        self.calling = None;
         if let Some((kind, why)) = &self.broken {
             let (kind, message) = (*kind, format!("the module cannot answer `{name}`: {why}"));
             return Err(self.fail(kind, message, json!({"method": name})));
         }
         let id = self.next_id;
         self.next_id += 1;
+        self.calling = Some(id);
         let request = RuneMessage::Call(Call {
             jsonrpc: JsonRpc::V2,
             id,
@@ -194,6 +230,9 @@ impl Client {
             Err(SendError::Closed(e)) => {
                 self.broken = Some((Kind::Crashed, "it is gone".to_string()));
                 let status = self.exit_status_soon();
+                if let Some(stopped) = self.stopped_by_limit(name) {
+                    return Err(stopped);
+                }
                 return Err(self.fail(
                     Kind::Crashed,
                     format!("the module is gone: writing `{name}` failed ({e}){status}"),
@@ -234,6 +273,46 @@ impl Client {
         }
     }
 
+    /// Record a `report_health` the module sent (a request or a notification). One
+    /// without a string `status` says nothing and is only journaled.
+    fn note_health_report(&mut self, params: Option<&Json>) {
+        let Some(status) = params.and_then(|p| p.get("status")).and_then(Json::as_str) else {
+            return;
+        };
+        let reason = params
+            .and_then(|p| p.get("reason").or_else(|| p.get("message")))
+            .and_then(Json::as_str);
+        let mut said = format!("it reported {}", crate::escape::untrusted(status));
+        if let Some(reason) = reason {
+            let reason: String = reason.chars().take(200).collect();
+            said.push_str(&format!(": {}", crate::escape::untrusted(&reason)));
+        }
+        // A module flooding reports keeps only the latest ones.
+        if self.health_reports.len() >= 16 {
+            self.health_reports.remove(0);
+        }
+        self.health_reports.push(HealthReport {
+            healthy: HEALTHY_STATUSES.contains(&status),
+            said,
+        });
+    }
+
+    /// The id of the call in flight or last made (None when the last call was
+    /// refused before it was sent).
+    pub(crate) fn last_call(&self) -> Option<u64> {
+        self.calling
+    }
+
+    /// The health reports received since the last take.
+    pub(crate) fn take_health_reports(&mut self) -> Vec<HealthReport> {
+        std::mem::take(&mut self.health_reports)
+    }
+
+    /// Whether the module process has exited (without waiting).
+    pub(crate) fn exited(&self) -> bool {
+        self.child.status().is_some() || self.broken.is_some()
+    }
+
     /// A failure of the call in flight, with the module's stderr tail.
     fn fail(&self, kind: Kind, message: String, mut data: Json) -> CallError {
         if let (Some(tail), Some(map)) = (self.stderr_tail(), data.as_object_mut()) {
@@ -244,6 +323,7 @@ impl Client {
             kind,
             message,
             data: Some(data),
+            request: self.calling,
         }
     }
 
@@ -309,6 +389,9 @@ impl Client {
                 LineWait::Closed => {
                     self.broken = Some((Kind::Crashed, "its stdout is closed".to_string()));
                     let status = self.exit_status_soon();
+                    if let Some(stopped) = self.stopped_by_limit(method) {
+                        return Err(stopped);
+                    }
                     return Err(self.fail(
                         Kind::Crashed,
                         format!("the module closed its stdout before answering `{method}`{status}"),
@@ -327,6 +410,9 @@ impl Client {
             .child
             .finish_exited()
             .map_or_else(|| "ended".to_string(), describe_status);
+        if let Some(stopped) = self.stopped_by_limit(method) {
+            return stopped;
+        }
         self.fail(
             Kind::Crashed,
             format!("the module exited ({status}) before answering `{method}`"),
@@ -366,6 +452,9 @@ impl Client {
         match &message.method {
             Some(asked) => {
                 let asked = asked.clone();
+                if asked == "report_health" {
+                    self.note_health_report(message.params.as_ref());
+                }
                 self.their_message(&asked, message.id, pending, trace)?;
                 Ok(None)
             }
@@ -551,6 +640,25 @@ impl Client {
 
     /// After a broken pipe, the exit status if the module is gone within a
     /// moment, as text for messages.
+    /// The failure of a module process one of its declared limits stopped (see
+    /// [`super::limits`]), once it has exited; None for any other ending.
+    fn stopped_by_limit(&mut self, method: &str) -> Option<CallError> {
+        use std::os::unix::process::ExitStatusExt;
+        let exit = self.child.status()?;
+        let (stderr, _) = self.child.stderr_tail();
+        let (limit, said) =
+            super::limits::limit_hit(&self.limits, exit.code(), exit.signal(), stderr)?;
+        self.broken = Some((Kind::ResourceExhausted, format!("it reached {said}")));
+        Some(self.fail(
+            Kind::ResourceExhausted,
+            format!(
+                "the module ended ({}) after reaching {said}, before answering `{method}`",
+                describe_status(exit)
+            ),
+            json!({"method": method, "limit": limit}),
+        ))
+    }
+
     fn exit_status_soon(&mut self) -> String {
         if self
             .child
@@ -622,6 +730,7 @@ mod tests {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             working_dir: PathBuf::from("."),
             env: crate::exec::environment::compute(&Default::default()),
+            limits: Default::default(),
         }
     }
 

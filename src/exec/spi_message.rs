@@ -118,6 +118,11 @@ pub(crate) struct InitializeParams {
     pub deployment_mode: String,
     /// Always `fail_closed`: nothing is routed to a module that failed to start.
     pub fallback: String,
+    /// The paths the module must deny (`lifecycle.deny_paths`); present only when
+    /// the catalog requires some. The module confirms it enforces them by listing
+    /// them under `deny_paths` in its initialize or ready answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny_paths: Vec<String>,
 }
 
 /// The trace context handed over in `initialize`.

@@ -256,9 +256,22 @@ impl Child {
         // A program changed since the plan pinned it does not start.
         super::programs::check(spec)?;
         let token = NEXT_TOKEN.fetch_add(1, Ordering::SeqCst);
-        let mut command = Command::new(program);
+        // A limited child starts through rune's launcher, which limits itself and
+        // execs the program (same pid): see exec::limits.
+        let mut command = match super::limits::launcher_argv(&spec.limits, &spec.argv) {
+            Some(launcher) => {
+                super::limits::startable(program, &spec.env)?;
+                let mut c = Command::new(&launcher[0]);
+                c.args(&launcher[1..]);
+                c
+            }
+            None => {
+                let mut c = Command::new(program);
+                c.args(args);
+                c
+            }
+        };
         command
-            .args(args)
             .current_dir(&spec.working_dir)
             // The child's whole environment (exec::environment), then rune's token.
             .env_clear()
@@ -913,6 +926,7 @@ mod tests {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             working_dir: PathBuf::from("."),
             env: crate::exec::environment::compute(&Default::default()),
+            limits: Default::default(),
         }
     }
 

@@ -104,6 +104,8 @@ pub fn explanation(code: Code) -> &'static str {
 pub(crate) fn runtime_explanation(kind: Kind) -> &'static str {
     match kind {
         Kind::SpawnFailed => include_str!("eps/spawn_failed.md"),
+        Kind::NotFound => include_str!("eps/not_found.md"),
+        Kind::RoutingFailure => include_str!("eps/routing_failure.md"),
         Kind::Crashed => include_str!("eps/crashed.md"),
         Kind::InvalidOutput => include_str!("eps/invalid_output.md"),
         Kind::InvalidMessage => include_str!("eps/invalid_message.md"),
@@ -117,6 +119,7 @@ pub(crate) fn runtime_explanation(kind: Kind) -> &'static str {
         Kind::PolicyDenied => include_str!("eps/policy_denied.md"),
         Kind::TokenMismatch => include_str!("eps/token_mismatch.md"),
         Kind::ResourceError => include_str!("eps/resource_error.md"),
+        Kind::ResourceExhausted => include_str!("eps/resource_exhausted.md"),
         Kind::Timeout => include_str!("eps/timeout.md"),
         Kind::NotReady => include_str!("eps/not_ready.md"),
         Kind::Interrupted => include_str!("eps/interrupted.md"),

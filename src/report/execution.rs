@@ -152,6 +152,10 @@ pub struct StepReport {
     pub retries: Vec<RetryReport>,
     /// Protocol messages sent and received (the journal has them in full).
     pub messages: u64,
+    /// A plugin step's last BPCS response as the plugin wrote it, with its
+    /// `message_metadata` and `observability` (as `rune run` keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_response: Option<Json>,
     /// For a workflow step or compensation: its place in the workflow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowStepReport>,
@@ -704,10 +708,21 @@ impl ReportBuilder {
                     entry.span_id = Some(span_id.clone());
                 }
             }
-            Event::Message { step, .. } => {
+            Event::Message {
+                step,
+                direction,
+                protocol,
+                message,
+                ..
+            } => {
                 let ended = self.ended(*step);
                 if let Some(entry) = self.open(*step, || None) {
                     entry.messages += 1;
+                    if *direction == crate::exec::event::Direction::Response
+                        && *protocol == crate::exec::event::Protocol::Bpcs
+                    {
+                        entry.plugin_response = Some(message.clone());
+                    }
                 }
                 if ended {
                     self.seal(*step);
@@ -1111,6 +1126,7 @@ fn new_step(
         error: None,
         retries: Vec::new(),
         messages: 0,
+        plugin_response: None,
         workflow: None,
     }
 }

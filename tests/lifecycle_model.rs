@@ -255,7 +255,7 @@ fn a_module_checked_at_its_interval_degrades_and_recovers() {
         return;
     }
     // The first answer is the check after ready; then one a second while the
-    // workflow's first step waits 4.5 s.
+    // workflow's first step waits 6.5 s.
     let run = apply(&["--workflow", "long"], Some("ready\ndegraded\nready\n"));
     assert_eq!(run.code, 0, "{:#}", run.report);
     assert_eq!(

@@ -409,7 +409,7 @@ pub(crate) struct ExplainArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SchemaArgs {
     /// Schema name: `catalog`, `plan`, `bpcs-request`, `bpcs-response`,
-    /// `spi-request`, `spi-response`, `eps` or `journal`.
+    /// `spi-request`, `spi-response`, `eps`, `rcs` or `journal`.
     #[arg(value_name = "NAME", default_value = "catalog")]
     pub name: String,
 }

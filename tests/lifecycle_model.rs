@@ -255,7 +255,7 @@ fn a_module_checked_at_its_interval_degrades_and_recovers() {
         return;
     }
     // The first answer is the check after ready; then one a second while the
-    // workflow's first step waits 4.5 s.
+    // workflow's first step waits 6.5 s.
     let run = apply(&["--workflow", "long"], Some("ready\ndegraded\nready\n"));
     assert_eq!(run.code, 0, "{:#}", run.report);
     assert_eq!(
@@ -351,5 +351,25 @@ fn required_deny_paths_must_be_confirmed_before_ready() {
     assert_eq!(
         run.step(|s| s["action"] == "leaky-act")["status"],
         "skipped"
+    );
+}
+
+#[test]
+fn only_a_process_module_may_require_deny_paths() {
+    // A builtin or registered-only module has no process that could confirm
+    // them: the catalog is refused before anything runs.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.yaml");
+    std::fs::write(
+        &catalog,
+        "catalog_version: \"1\"\nmodules:\n  - module_identity: { module_name: inproc, module_class: T, module_type: service, module_version: 1.0.0, description: x }\n    lifecycle:\n      runtime: builtin\n      deny_paths: [/etc/shadow]\n",
+    )
+    .unwrap();
+    let out = rune(["validate", "--catalog", catalog.to_str().unwrap()]).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("deny_paths") || out.stdout.contains("deny_paths"),
+        "{}",
+        out.snapshot()
     );
 }

@@ -119,3 +119,22 @@ fn a_module_process_is_stopped_by_its_cpu_limit() {
     assert_eq!(error["code"], -32400, "{spin:#}");
     assert_eq!(error["data"]["limit"], "max_cpu_seconds", "{spin:#}");
 }
+
+#[test]
+fn apply_runs_a_plugin_under_its_modules_limits_too() {
+    if jq_missing() {
+        return;
+    }
+    let out = run(&["apply", "--action", "hog-memory", "--format", "json"]);
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let report: Json = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let step = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "hog-memory")
+        .unwrap();
+    let error = &step["error"]["error_payload"]["error_data"]["error"];
+    assert_eq!(error["code"], -32400, "{step:#}");
+    assert_eq!(error["data"]["limit"], "max_memory_mb");
+}

@@ -404,6 +404,10 @@ impl Run<'_, '_> {
             .startup_modules()
             .filter_map(|m| {
                 let spec = self.prepared.modules.get(&m.module)?;
+                // Only a module process has a health to check.
+                if spec.runtime != crate::registry::Runtime::Process {
+                    return None;
+                }
                 let interval = spec.health_interval?;
                 let started = slots.get(&m.module)?.running.clone()?;
                 let step = m

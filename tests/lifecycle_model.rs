@@ -373,3 +373,39 @@ fn only_a_process_module_may_require_deny_paths() {
         out.snapshot()
     );
 }
+
+#[test]
+fn a_module_whose_process_dies_is_unavailable_and_nothing_more_is_routed_to_it() {
+    if jq_missing() {
+        return;
+    }
+    let run = apply(&["--workflow", "fragile"], None);
+    assert_eq!(run.code, 4, "{:#}", run.report);
+    assert_eq!(
+        run.states("fragile"),
+        [
+            "discovered",
+            "available",
+            "active",
+            "unavailable",
+            "stopped"
+        ]
+    );
+    assert!(run
+        .journaled("fragile")
+        .contains(&("active".into(), "unavailable".into())));
+    // The call it died in is a crash; the next step is not routed to it.
+    let first = run.step(|s| s["workflow"]["id"] == "first");
+    assert_eq!(
+        first["error"]["error_payload"]["error_data"]["error"]["code"],
+        -32101
+    );
+    let second = run.step(|s| s["workflow"]["id"] == "second");
+    let error = &second["error"]["error_payload"]["error_data"]["error"];
+    assert_eq!(error["code"], -32503, "{second:#}");
+    assert!(error["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("its process is gone"));
+    assert_eq!(second["attempts"], 0);
+}

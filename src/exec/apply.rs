@@ -404,6 +404,10 @@ impl Run<'_, '_> {
             .startup_modules()
             .filter_map(|m| {
                 let spec = self.prepared.modules.get(&m.module)?;
+                // Only a module process has a health to check.
+                if spec.runtime != crate::registry::Runtime::Process {
+                    return None;
+                }
                 let interval = spec.health_interval?;
                 let started = slots.get(&m.module)?.running.clone()?;
                 let step = m
@@ -634,6 +638,15 @@ fn mediate(
     });
     // What the module said of its health while it answered counts now.
     take_reports(slots, ctx, &step.module, &module);
+    // A module process that ended while it answered is unavailable: nothing more
+    // is routed to it (after a second Ctrl-C everything is being killed anyway).
+    if prepared.command.is_none() && !ctx.kill.is_set() && module.process_gone() {
+        let why = match &result.error {
+            Some(eps) => format!("its process is gone: {}", eps.reason()),
+            None => "its process is gone".to_string(),
+        };
+        observe(slots, ctx, &step.module, Observation::Gone(why), false);
+    }
     result
 }
 

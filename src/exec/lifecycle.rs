@@ -249,6 +249,15 @@ impl StartedModule {
         }
     }
 
+    /// Whether the module's process is gone (exited, or killed for breaking the
+    /// protocol); false while another call holds it.
+    pub(crate) fn process_gone(&self) -> bool {
+        let Ok(running) = self.0.try_lock() else {
+            return false;
+        };
+        matches!(&*running, Running::Process(client) if client.exited())
+    }
+
     /// One `health` call, unless another call holds the module (None: a module
     /// busy answering a call is checked at the next interval) or it runs in
     /// rune's process.

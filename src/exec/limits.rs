@@ -128,7 +128,20 @@ pub fn launch_if_asked(args: &[OsString]) -> Option<i32> {
             "as" => (Resource::As, value, value),
             // The soft limit sends SIGXCPU (told apart as the CPU limit); the hard
             // one, a second later, kills a process that ignores it.
-            "cpu" => (Resource::Cpu, value, value.saturating_add(1)),
+            "cpu" => {
+                // SIGXCPU dumps core by default: a process rune's limit stopped
+                // must not leave a core file in its working directory (the
+                // catalog's).
+                let core = rustix::process::getrlimit(Resource::Core);
+                let no_core = Rlimit {
+                    current: Some(0),
+                    maximum: core.maximum,
+                };
+                if let Err(e) = rustix::process::setrlimit(Resource::Core, no_core) {
+                    return fail(format!("cannot set the limit core=0: {e}"));
+                }
+                (Resource::Cpu, value, value.saturating_add(1))
+            }
             "nofile" => (Resource::Nofile, value, value),
             _ => return fail(format!("bad limit `{part}`")),
         };

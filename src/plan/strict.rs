@@ -1,4 +1,6 @@
 //! A saved plan's JSON read strictly: a key twice in one object is refused.
+//! Every reader of a saved plan (`rune apply PLAN`, `rune diff`, `rune plan
+//! --check`) goes through [`read_plan`].
 //!
 //! `serde_json` keeps the last of two equal keys, a reviewer's viewer may show the
 //! first: a plan that says two things is not a plan anyone reviewed. This pass
@@ -7,6 +9,39 @@
 use std::collections::HashSet;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::document::PlanDocument;
+
+/// The largest plan file read (a plan of 100,000 modules is about 120 MB).
+const PLAN_FILE_LIMIT: u64 = 512 << 20;
+
+/// The saved plan at `path` and the sha256 of the bytes read (the ones parsed,
+/// so `--expect-digest` checks exactly what runs); the error says why it is not a
+/// plan. A key twice in one object is refused: which of the two a reader takes is
+/// not something a reviewer sees.
+pub fn read_plan(path: &std::path::Path) -> Result<(PlanDocument, String), String> {
+    use sha2::{Digest, Sha256};
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > PLAN_FILE_LIMIT {
+        return Err(format!(
+            "the file is {} bytes, more than the {PLAN_FILE_LIMIT} a plan may have",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // An editor may save a byte-order mark; catalogs accept one too.
+    let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    refuse_duplicate_keys(json).map_err(|e| format!("not a plan document: {e}"))?;
+    let doc = serde_json::from_slice(json).map_err(|e| format!("not a plan document: {e}"))?;
+    Ok((doc, digest))
+}
 
 /// Refuse `json` if any object in it has a key twice (or it is not JSON).
 pub fn refuse_duplicate_keys(json: &[u8]) -> Result<(), serde_json::Error> {

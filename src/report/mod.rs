@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod diagnostics;
+pub mod drift;
 pub(crate) mod eps;
 pub mod excerpt;
 pub mod execution;

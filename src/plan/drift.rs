@@ -32,7 +32,7 @@ use super::document::{ActionStep, FileDigest, PhaseStep, PlanDocument, StartupMo
 /// Every difference of meaning between two plans.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Drift {
-    /// Each change, once: request, inputs, modules, steps, critical path; each
+    /// Each change, once: request, modules, steps, critical path, inputs; each
     /// group sorted by subject.
     pub changes: Vec<Change>,
     /// Modules and workflow steps that only moved to another wave because
@@ -94,6 +94,8 @@ pub enum Place {
         module: String,
         /// Its declaring file.
         file: String,
+        /// The catalog key inside the module entry that holds the change.
+        key: Option<&'static str>,
     },
     /// An action step: the workflow step when there is one, else the action.
     Step {
@@ -105,6 +107,8 @@ pub enum Place {
         action: String,
         /// The action's declaring file.
         file: String,
+        /// The catalog key inside the step (or action) entry that holds the change.
+        key: Option<&'static str>,
     },
     /// A policy rule deciding an action.
     Rule {
@@ -147,10 +151,10 @@ pub struct Change {
 pub fn compare(before: &PlanDocument, after: &PlanDocument) -> Drift {
     let mut drift = Drift::default();
     request(before, after, &mut drift.changes);
-    inputs(before, after, &mut drift.changes);
     drift.moved_with += modules(before, after, &mut drift.changes);
     drift.moved_with += steps(before, after, &mut drift.changes);
     critical_path(before, after, &mut drift.changes);
+    inputs(before, after, &mut drift.changes);
     drift
 }
 
@@ -228,6 +232,39 @@ fn by_name(doc: &PlanDocument) -> BTreeMap<&str, (u64, &StartupModule)> {
         .collect()
 }
 
+/// The catalog key of a module entry that holds a change of this kind.
+fn module_key(kind: Kind, field: Option<&str>) -> Option<&'static str> {
+    match (kind, field) {
+        (Kind::ModuleMoved | Kind::StartupOrder, _) => Some("dependencies"),
+        (_, Some("version")) => Some("module_version"),
+        (_, Some("runtime")) => Some("runtime"),
+        (_, Some("command")) => Some("exec"),
+        (_, Some("initialize_ms")) => Some("initialize_ms"),
+        (_, Some("ready_ms")) => Some("ready_ms"),
+        (_, Some("drain_ms")) => Some("drain_ms"),
+        (_, Some("shutdown_ms")) => Some("shutdown_ms"),
+        _ => None,
+    }
+}
+
+/// The catalog key of a step or action entry that holds a change of this field.
+fn step_key_of(field: Option<&str>) -> Option<&'static str> {
+    match field? {
+        "timeout_ms" => Some("timeout_ms"),
+        "retries" => Some("retries"),
+        "command" => Some("exec"),
+        "params" | "references" => Some("params"),
+        "wave" | "needs" => Some("needs"),
+        "if" => Some("if"),
+        "when" => Some("when"),
+        "continue_on_error" => Some("continue_on_error"),
+        "compensate" => Some("compensate"),
+        "category" => Some("category"),
+        "impact" => Some("impact"),
+        _ => None,
+    }
+}
+
 /// The shutdown steps (drain, shutdown) of each module of a plan.
 fn shutdown_steps(doc: &PlanDocument) -> BTreeMap<&str, &[PhaseStep]> {
     doc.shutdown
@@ -251,9 +288,10 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
     let mut moved_with = 0;
     let names: BTreeSet<&str> = a.keys().chain(b.keys()).copied().collect();
     for name in names {
-        let place = |m: &StartupModule| Place::Module {
+        let place = |m: &StartupModule, key: Option<&'static str>| Place::Module {
             module: name.to_string(),
             file: m.declared_in.clone(),
+            key,
         };
         match (a.get(name), b.get(name)) {
             (None, Some(&(wave, m))) => {
@@ -264,7 +302,7 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
                     Json::Null,
                     json!({ "wave": wave }),
                 );
-                c.place = place(m);
+                c.place = place(m, None);
                 out.push(c);
             }
             (Some(&(wave, m)), None) => {
@@ -294,7 +332,7 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
                 let own_order_changed = edges_known && da != db;
                 let mut push = |kind, field: Option<&str>, x: Json, y: Json| {
                     let mut c = change(kind, name, field, x, y);
-                    c.place = place(mb);
+                    c.place = place(mb, module_key(kind, field));
                     out.push(c);
                 };
                 let deps = |d: &BTreeSet<String>| json!(d.iter().collect::<Vec<_>>());
@@ -401,13 +439,14 @@ fn steps(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -> 
     let mut moved_with = 0;
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for key in keys {
-        let place = |s: &ActionStep, doc: &PlanDocument| Place::Step {
+        let place = |s: &ActionStep, doc: &PlanDocument, field: Option<&str>| Place::Step {
             workflow: workflow_name(doc)
                 .zip(s.workflow.as_ref().map(|w| w.step.clone()))
                 .filter(|_| !key.ends_with(" (compensation)")),
             module: s.module.clone(),
             action: s.action.clone(),
             file: s.declared_in.clone(),
+            key: step_key_of(field),
         };
         match (a.get(key), b.get(key)) {
             (None, Some(s)) => {
@@ -418,7 +457,7 @@ fn steps(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -> 
                     Json::Null,
                     json!({ "action": s.action, "module": s.module }),
                 );
-                c.place = place(s, after);
+                c.place = place(s, after, None);
                 out.push(c);
             }
             (Some(s), None) => {
@@ -435,10 +474,9 @@ fn steps(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -> 
                 out.push(c);
             }
             (Some(x), Some(y)) => {
-                let at = place(y, after);
                 let mut push = |kind, field: Option<&str>, p: Json, q: Json| {
                     let mut c = change(kind, key, field, p, q);
-                    c.place = at.clone();
+                    c.place = place(y, after, field);
                     out.push(c);
                 };
                 moved_with += step_fields(x, y, &mut push);
@@ -624,9 +662,34 @@ impl<'a> Places<'a> {
         };
         match place {
             Place::None | Place::File { .. } => None,
-            Place::Module { module: name, .. } => module(name).map(|m| m.name.span),
+            Place::Module {
+                module: name, key, ..
+            } => {
+                let m = module(name)?;
+                // The module's own keys: its entry up to the next anchor that is
+                // not one of its actions.
+                let own = key.and_then(|key| {
+                    let end = anchors(checked, m.head, |s| {
+                        !m.actions.iter().any(|a| a.name.span == s)
+                    });
+                    let skip: Vec<(usize, usize)> = m
+                        .actions
+                        .iter()
+                        .map(|a| {
+                            let s = a.name.span;
+                            (s.start as usize, anchors(checked, s, |_| true))
+                        })
+                        .collect();
+                    find_key(checked, m.head, end, key, &skip)
+                });
+                Some(own.unwrap_or(m.name.span))
+            }
             Place::Step {
-                workflow, module: m, action: a, ..
+                workflow,
+                module: m,
+                action: a,
+                key,
+                ..
             } => {
                 let step = workflow.as_ref().and_then(|(w, id)| {
                     registry
@@ -636,7 +699,12 @@ impl<'a> Places<'a> {
                         .and_then(|w| w.steps.iter().find(|s| s.id.value == *id))
                         .map(|s| s.id.span)
                 });
-                step.or_else(|| action(m, a).map(|x| x.name.span))
+                let at = step.or_else(|| action(m, a).map(|x| x.name.span))?;
+                let own = key.and_then(|key| {
+                    let end = anchors(checked, at, |_| true);
+                    find_key(checked, at, end, key, &[])
+                });
+                Some(own.unwrap_or(at))
             }
             Place::Rule {
                 rule, module: m, action: a, ..
@@ -649,4 +717,46 @@ impl<'a> Places<'a> {
             }
         }
     }
+}
+
+/// The start of the next entry after `span` in its file (a module, an action, a
+/// workflow or a step that `keep` accepts), or the file's end.
+fn anchors(checked: &CheckedCatalog, span: Span, keep: impl Fn(Span) -> bool) -> usize {
+    let registry = &checked.registry;
+    let modules = registry
+        .modules
+        .iter()
+        .flat_map(|m| std::iter::once(m.head).chain(m.actions.iter().map(|a| a.name.span)));
+    let workflows = registry
+        .workflows
+        .iter()
+        .flat_map(|w| std::iter::once(w.name.span).chain(w.steps.iter().map(|s| s.id.span)));
+    modules
+        .chain(workflows)
+        .filter(|s| s.file == span.file && s.start > span.start && keep(*s))
+        .map(|s| s.start as usize)
+        .min()
+        .unwrap_or_else(|| checked.sources.get(span.file).text.len())
+}
+
+/// The first `key:` (or `"key":`) in the file of `from`, between its start and
+/// `end`, outside the `skip` ranges.
+fn find_key(
+    checked: &CheckedCatalog,
+    from: Span,
+    end: usize,
+    key: &str,
+    skip: &[(usize, usize)],
+) -> Option<Span> {
+    let text = &checked.sources.get(from.file).text;
+    let region = text.get(from.start as usize..end)?;
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    region.match_indices(key).find_map(|(i, _)| {
+        let at = from.start as usize + i;
+        let before = region[..i].chars().next_back();
+        let after = region[i + key.len()..].trim_start_matches(['"', '\'']).trim_start();
+        let keyed = !before.is_some_and(ident) && after.starts_with(':');
+        let skipped = skip.iter().any(|&(s, e)| s <= at && at < e);
+        (keyed && !skipped).then(|| Span::new(from.file, at, at + key.len()))
+    })
 }

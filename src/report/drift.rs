@@ -358,14 +358,29 @@ pub fn describe(c: &Change) -> String {
             }
         }
         Kind::CriticalPath => {
-            let path = |v: &Json| {
+            let chain = |v: &Json| {
                 let chain: Vec<&str> = v["modules"]
                     .as_array()
                     .map(|m| m.iter().filter_map(Json::as_str).collect())
                     .unwrap_or_default();
-                format!("{} ms ({})", v["total_ms"], chain.join(" → "))
+                chain.join(" → ")
             };
-            format!("critical path: {} → {}", path(x), path(y))
+            if chain(x) == chain(y) {
+                format!(
+                    "critical path: {} ms → {} ms ({})",
+                    x["total_ms"],
+                    y["total_ms"],
+                    chain(y)
+                )
+            } else {
+                format!(
+                    "critical path: {} ms ({}) → {} ms ({})",
+                    x["total_ms"],
+                    chain(x),
+                    y["total_ms"],
+                    chain(y)
+                )
+            }
         }
     };
     untrusted(&text).into_owned()

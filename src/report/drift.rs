@@ -354,7 +354,8 @@ pub fn describe(c: &Change) -> String {
             if was == now {
                 format!("step `{subject}`: the policy rules that apply changed (still {now})")
             } else {
-                format!("step `{subject}`: now {now} (was {was})")
+                let why = y["reason"].as_str().unwrap_or_default();
+                format!("step `{subject}`: now {now} (was {was}): {why}")
             }
         }
         Kind::CriticalPath => {

@@ -1,0 +1,370 @@
+//! Plans as golden files: `rune plan --check GOLDEN [--update]` and `rune diff A B`
+//! compare plans by meaning. Every case copies the bundled catalogs (and the
+//! programs they run) into a temporary directory, saves a plan, edits the catalog
+//! the way a pull request would, and reads what the real binary reports: each
+//! change once, by its cause, on the catalog line that holds it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+
+use crate::support::{rune, Output};
+
+/// The bundled catalogs and the programs they run, copied into a temporary
+/// directory (`catalogs/`, `modules/`, `plugins/`).
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new() -> Tree {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        copy_bundle(dir.path());
+        Tree { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `rune ARGS` run in the tree.
+    fn rune(&self, args: &[&str]) -> Output {
+        rune(args).current_dir(self.path()).run()
+    }
+
+    /// Replace `from` by `to` in a catalog file (once; it must be there).
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.path().join("catalogs").join(file);
+        let text = std::fs::read_to_string(&path).expect("catalog file");
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write catalog");
+    }
+}
+
+/// Copy the repository's catalogs, modules and plugins under `to`.
+fn copy_bundle(to: &Path) {
+    let root = crate::support::root();
+    for part in ["catalogs", "modules", "plugins"] {
+        let ok = Command::new("cp")
+            .arg("-R")
+            .arg(root.join(part))
+            .arg(to)
+            .status()
+            .expect("cp runs")
+            .success();
+        assert!(ok, "copy {part}");
+    }
+}
+
+const AT: &str = "2026-01-05T10:00:00Z";
+
+/// Digests in messages change with every edit of the bundled catalogs: not what
+/// these snapshots are about.
+fn redacted(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('…') {
+        let head = &rest[..i];
+        let cut = head.len()
+            - head
+                .chars()
+                .rev()
+                .take_while(char::is_ascii_hexdigit)
+                .count();
+        out.push_str(&head[..cut]);
+        out.push_str("[sha256]…");
+        rest = &rest[i + '…'.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn golden(tree: &Tree, extra: &[&str]) {
+    let mut args = vec!["plan", "--at", AT, "--out", "golden.json"];
+    args.extend_from_slice(extra);
+    let made = tree.rune(&args);
+    assert_eq!(made.code, 0, "{}", made.snapshot());
+}
+
+#[test]
+fn an_unchanged_catalog_checks_clean_without_repeating_the_instant() {
+    let tree = Tree::new();
+    golden(&tree, &[]);
+    // No --at: the golden file's instant, not now.
+    let check = tree.rune(&["plan", "--check", "golden.json"]);
+    assert_eq!(check.code, 0, "{}", check.snapshot());
+    assert_eq!(
+        check.stdout,
+        "no drift: the plan now means the same as golden.json\n"
+    );
+    let diff = tree.rune(&["diff", "golden.json", "golden.json"]);
+    assert_eq!(diff.code, 0, "{}", diff.snapshot());
+}
+
+#[test]
+fn a_timeout_change_is_one_line_on_the_line_that_changed() {
+    let tree = Tree::new();
+    golden(&tree, &[]);
+    tree.edit(
+        "services.yaml",
+        "timeouts: { initialize_ms: 5000, ready_ms: 10000,",
+        "timeouts: { initialize_ms: 5000, ready_ms: 3000,",
+    );
+    let human = tree.rune(&["plan", "--check", "golden.json"]);
+    assert_eq!(human.code, 1, "{}", human.snapshot());
+    insta::assert_snapshot!("timeout_human", redacted(&human.snapshot()));
+    let github = tree.rune(&["plan", "--check", "golden.json", "--format", "github"]);
+    assert_eq!(github.code, 1);
+    insta::assert_snapshot!("timeout_github", redacted(&github.snapshot()));
+    let json = tree.rune(&["plan", "--check", "golden.json", "--format", "json"]);
+    assert_eq!(json.code, 1);
+    let mut doc = json.json();
+    for c in doc["changes"].as_array_mut().unwrap() {
+        if c["kind"] == "input" {
+            c["before"] = Json::from("[sha256]");
+            c["after"] = Json::from("[sha256]");
+            c["message"] = Json::from(redacted(c["message"].as_str().unwrap()));
+        }
+    }
+    insta::assert_json_snapshot!("timeout_json", doc);
+}
+
+#[test]
+fn a_module_that_moves_is_named_once_with_its_cause() {
+    let tree = Tree::new();
+    golden(&tree, &[]);
+    // secret-store now waits for error-handler (wave 3): it moves from wave 2 to
+    // wave 4, and everything that starts after it moves too.
+    tree.edit(
+        "services.yaml",
+        "        - { module_name: lom, version_requirement: \">=1.2.0\", criticality: required }\n      resource_requirements: { min_memory_mb: 64, max_memory_mb: 256",
+        "        - { module_name: lom, version_requirement: \">=1.2.0\", criticality: required }\n        - { module_name: error-handler, criticality: required }\n      resource_requirements: { min_memory_mb: 64, max_memory_mb: 256",
+    );
+    let check = tree.rune(&["plan", "--check", "golden.json", "--format", "json"]);
+    assert_eq!(check.code, 1, "{}", check.snapshot());
+    let doc = check.json();
+    let moved: Vec<&Json> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "module_moved")
+        .collect();
+    assert_eq!(moved.len(), 1, "{doc:#}");
+    assert_eq!(moved[0]["subject"], "secret-store");
+    assert_eq!(moved[0]["before"]["wave"], 2);
+    assert_eq!(moved[0]["after"]["wave"], 4);
+    // config-manager, service-registry, log-shipper, api-gateway, host-ops,
+    // scheduler: moved, counted, not listed.
+    assert_eq!(doc["moved_with"], 6, "{doc:#}");
+    let human = tree.rune(&["plan", "--check", "golden.json"]);
+    insta::assert_snapshot!("moved_human", redacted(&human.snapshot()));
+}
+
+#[test]
+fn a_policy_decision_that_changes_names_the_rule_that_now_decides() {
+    let tree = Tree::new();
+    let action = ["--action", "rotate-logs", "--param", "keep=2"];
+    // Monday 11:00 in Berlin: inside weekday-business.
+    golden(&tree, &action);
+    // Sunday: outside it.
+    let mut args = vec!["plan", "--at", "2026-01-04T10:00:00Z", "--check", "golden.json"];
+    args.extend_from_slice(&action);
+    let human = tree.rune(&args);
+    assert_eq!(human.code, 1, "{}", human.snapshot());
+    insta::assert_snapshot!("decision_human", redacted(&human.snapshot()));
+    args.extend_from_slice(&["--format", "github"]);
+    let github = tree.rune(&args);
+    assert_eq!(github.code, 1);
+    assert!(
+        github
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("::error file=catalogs/policy.yaml,line=15,")
+                && l.contains("now denied by `change_windows.weekday-business`")),
+        "{}",
+        github.snapshot()
+    );
+}
+
+#[test]
+fn update_writes_the_golden_file_and_then_it_checks_clean() {
+    let tree = Tree::new();
+    // Missing, without --update: a usage error that says how to make it.
+    let missing = tree.rune(&["plan", "--at", AT, "--check", "golden.json"]);
+    assert_eq!(missing.code, 2, "{}", missing.snapshot());
+    assert!(missing.stderr.contains("--update"), "{}", missing.stderr);
+    let made = tree.rune(&["plan", "--at", AT, "--check", "golden.json", "--update"]);
+    assert_eq!(made.code, 0, "{}", made.snapshot());
+    assert!(made.stderr.contains("golden plan written to golden.json"));
+    let again = tree.rune(&["plan", "--at", AT, "--check", "golden.json", "--update"]);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("golden.json is up to date"), "{}", again.stderr);
+    tree.edit("core.yaml", "ready_ms: 1000, drain_ms: 2000", "ready_ms: 1500, drain_ms: 2000");
+    assert_eq!(tree.rune(&["plan", "--check", "golden.json"]).code, 1);
+    let accepted = tree.rune(&["plan", "--check", "golden.json", "--update"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.snapshot());
+    assert!(accepted.stdout.contains("ready timeout 1000 ms (lifecycle) → 1500 ms"));
+    assert_eq!(tree.rune(&["plan", "--check", "golden.json"]).code, 0);
+    // The file --update writes is the file --out writes.
+    let out = tree.rune(&["plan", "--at", AT, "--out", "out.json"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        std::fs::read(tree.path().join("out.json")).unwrap(),
+        std::fs::read(tree.path().join("golden.json")).unwrap()
+    );
+}
+
+#[test]
+fn diff_compares_two_saved_workflow_plans() {
+    let tree = Tree::new();
+    let workflow = [
+        "--workflow",
+        "free-disk-space",
+        "--input",
+        "path=..",
+        "--input",
+        "max_used_percent=90",
+        "--ack",
+        "purge-archives",
+        "--reason",
+        "disk full",
+    ];
+    let mut args = vec!["plan", "--at", AT, "--out", "a.json"];
+    args.extend_from_slice(&workflow);
+    assert_eq!(tree.rune(&args).code, 0);
+    // purge's own timeout changes, but policy.overrides sets the one in force:
+    // no drift there. rotate's timeout is new; verify now needs rotate only.
+    tree.edit("workflows.yaml", "        timeout_ms: 30000\n", "        timeout_ms: 45000\n");
+    tree.edit(
+        "workflows.yaml",
+        "        params: { keep: 2 }\n",
+        "        params: { keep: 2 }\n        timeout_ms: 25000\n",
+    );
+    tree.edit(
+        "workflows.yaml",
+        "        action: disk-usage\n        needs: [purge]\n",
+        "        action: disk-usage\n        needs: [rotate]\n",
+    );
+    args[4] = "b.json";
+    assert_eq!(tree.rune(&args).code, 0);
+    let diff = tree.rune(&["diff", "a.json", "b.json"]);
+    assert_eq!(diff.code, 1, "{}", diff.snapshot());
+    insta::assert_snapshot!("workflow_human", redacted(&diff.snapshot()));
+    let github = tree.rune(&["diff", "a.json", "b.json", "--format", "github"]);
+    assert!(
+        github
+            .stdout
+            .contains("::error file=catalogs/workflows.yaml,line=34,"),
+        "{}",
+        github.stdout
+    );
+    assert_eq!(tree.rune(&["diff", "b.json", "b.json"]).code, 0);
+}
+
+#[test]
+fn a_file_that_is_not_a_plan_is_a_usage_error() {
+    let tree = Tree::new();
+    golden(&tree, &[]);
+    let text = std::fs::read_to_string(tree.path().join("golden.json")).unwrap();
+    // The same key twice: refused as `rune apply` refuses it.
+    std::fs::write(
+        tree.path().join("twice.json"),
+        text.replacen("\"clock\": \"fixed\",", "\"clock\": \"fixed\",\n  \"clock\": \"now\",", 1),
+    )
+    .unwrap();
+    std::fs::write(tree.path().join("garbage.json"), "{ not json").unwrap();
+    for args in [
+        vec!["diff", "golden.json", "twice.json"],
+        vec!["diff", "garbage.json", "golden.json"],
+        vec!["diff", "golden.json", "absent.json"],
+        vec!["plan", "--check", "twice.json"],
+        vec!["plan", "--check", "garbage.json", "--format", "github"],
+        vec!["plan", "--format", "github"],
+        vec!["plan", "--check", "golden.json", "--out", "x.json"],
+        vec!["plan", "--update"],
+        vec!["plan", "--check", "catalogs/core.yaml", "--update"],
+    ] {
+        let out = tree.rune(&args);
+        assert_eq!(out.code, 2, "{args:?}\n{}", out.snapshot());
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    let twice = tree.rune(&["diff", "golden.json", "twice.json"]);
+    assert!(twice.stderr.contains("duplicate key `clock`"), "{}", twice.stderr);
+    // Nothing was overwritten.
+    assert!(std::fs::read_to_string(tree.path().join("catalogs/core.yaml"))
+        .unwrap()
+        .contains("modules:"));
+}
+
+/// The same plan made under another time zone, locale, working directory and in
+/// a copied tree: a golden file made on one machine checks clean on another.
+#[test]
+fn a_plan_is_the_same_on_every_machine() {
+    let tree = Tree::new();
+    golden(&tree, &["--action", "rotate-logs", "--param", "keep=2"]);
+    let reference = std::fs::read(tree.path().join("golden.json")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    copy_bundle(elsewhere.path());
+    let sub = tree.path().join("catalogs");
+    let cases: Vec<(&str, PathBuf, Vec<(&str, &str)>, Vec<String>)> = vec![
+        (
+            "another time zone and locale",
+            tree.path().to_path_buf(),
+            vec![("TZ", "Pacific/Kiritimati"), ("LANG", "de_DE.UTF-8"), ("LC_ALL", "tr_TR.UTF-8")],
+            vec!["--out".into(), "golden2.json".into()],
+        ),
+        (
+            "the catalog directory as working directory",
+            sub.clone(),
+            vec![("TZ", "America/St_Johns"), ("LC_ALL", "C")],
+            vec![".".into(), "--out".into(), "../golden3.json".into()],
+        ),
+        (
+            "a copied tree",
+            elsewhere.path().to_path_buf(),
+            vec![("TZ", "Asia/Kathmandu"), ("LANG", "ja_JP.UTF-8")],
+            vec!["--out".into(), "golden.json".into()],
+        ),
+    ];
+    for (what, cwd, env, extra) in cases {
+        let mut args: Vec<String> = ["plan", "--at", AT, "--action", "rotate-logs", "--param", "keep=2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().cloned());
+        let mut command = rune(&args).current_dir(&cwd);
+        for (k, v) in &env {
+            command = command.env(k, v);
+        }
+        let made = command.run();
+        assert_eq!(made.code, 0, "{what}: {}", made.snapshot());
+        let written = cwd.join(extra.last().unwrap());
+        assert_eq!(
+            std::fs::read(&written).unwrap(),
+            reference,
+            "{what}: the plan differs byte for byte"
+        );
+        let diff = tree.rune(&["diff", "golden.json", written.to_str().unwrap()]);
+        assert_eq!(diff.code, 0, "{what}: {}", diff.snapshot());
+        // And the check made there against the golden file made here.
+        let mut check = rune([
+            "plan",
+            "--action",
+            "rotate-logs",
+            "--param",
+            "keep=2",
+            "--check",
+            tree.path().join("golden.json").to_str().unwrap(),
+        ])
+        .current_dir(&cwd);
+        for (k, v) in &env {
+            check = check.env(k, v);
+        }
+        if cwd == sub {
+            check = check.args(["."]);
+        }
+        let check = check.run();
+        assert_eq!(check.code, 0, "{what}: {}", check.snapshot());
+    }
+}

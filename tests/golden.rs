@@ -368,3 +368,236 @@ fn a_plan_is_the_same_on_every_machine() {
         assert_eq!(check.code, 0, "{what}: {}", check.snapshot());
     }
 }
+
+mod properties {
+    //! Drift by meaning, as properties over a real plan: renumbering, the instant,
+    //! the root, counts, prose and the order inside a wave change nothing; each
+    //! meaningful edit is named, once, by kind and subject.
+
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+    use rune::plan::document::PlanDocument;
+    use rune::plan::drift::compare;
+    use serde_json::{json, Value as Json};
+
+    use crate::support::rune;
+
+    /// A lifecycle plan with an action, and a workflow plan, from the bundled
+    /// catalogs.
+    fn bases() -> &'static [Json; 2] {
+        static BASES: OnceLock<[Json; 2]> = OnceLock::new();
+        BASES.get_or_init(|| {
+            let plan = |args: &[&str]| {
+                let out = rune(args).run();
+                assert_eq!(out.code, 0, "{}", out.snapshot());
+                out.json()
+            };
+            [
+                plan(&[
+                    "plan", "--at", super::AT, "--format", "json", "--action", "rotate-logs",
+                    "--param", "keep=2",
+                ]),
+                plan(&[
+                    "plan", "--at", super::AT, "--format", "json", "--workflow",
+                    "free-disk-space", "--input", "path=..", "--input", "max_used_percent=90",
+                    "--ack", "purge-archives", "--reason", "full",
+                ]),
+            ]
+        })
+    }
+
+    fn modules(doc: &mut Json) -> impl Iterator<Item = &mut Json> {
+        doc["startup"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .flat_map(|w| w["modules"].as_array_mut().unwrap().iter_mut())
+    }
+
+    fn actions(doc: &mut Json) -> impl Iterator<Item = &mut Json> {
+        doc["actions"].as_array_mut().unwrap().iter_mut()
+    }
+
+    fn bump(value: &mut Json, by: u64) {
+        *value = json!(value.as_u64().unwrap() + by);
+    }
+
+    /// Edits that leave the meaning alone.
+    fn neutral(doc: &mut Json, which: usize) {
+        match which {
+            0 => {
+                let mut shift = |steps: &mut Json| {
+                    for s in steps.as_array_mut().unwrap() {
+                        bump(&mut s["id"], 1000);
+                    }
+                };
+                for m in modules(doc) {
+                    shift(&mut m["steps"]);
+                }
+                for w in doc["shutdown"].as_array_mut().unwrap() {
+                    for m in w["modules"].as_array_mut().unwrap() {
+                        shift(&mut m["steps"]);
+                    }
+                }
+                for a in actions(doc) {
+                    bump(&mut a["id"], 1000);
+                    bump(&mut a["after_step"], 1000);
+                }
+            }
+            1 => {
+                doc["evaluated_at"] = json!("2031-02-03T04:05:06Z");
+                doc["clock"] = json!("now");
+            }
+            2 => doc["inputs"]["catalog_root"] = json!("somewhere/else"),
+            3 => bump(&mut doc["summary"]["steps"], 7),
+            4 => {
+                for a in actions(doc) {
+                    a["decision"]["reason"] = json!("worded another way");
+                    a["description"] = json!("other words");
+                }
+            }
+            5 => {
+                doc["inputs"]["policy_inputs_sha256"] = json!("0".repeat(64));
+                doc["inputs"]["catalog_sha256"] = json!("f".repeat(64));
+            }
+            _ => {
+                for w in doc["startup"].as_array_mut().unwrap() {
+                    w["modules"].as_array_mut().unwrap().reverse();
+                }
+            }
+        }
+    }
+
+    const NEUTRAL: usize = 7;
+
+    /// Edits that change the meaning, each with the kind and subject that must name
+    /// it.
+    fn meaningful(doc: &mut Json, which: usize) -> (&'static str, String) {
+        let first_running = |doc: &mut Json| -> String {
+            modules(doc)
+                .find(|m| m["command"].is_object())
+                .map(|m| m["module"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        let step_key = |a: &Json| -> String {
+            a["workflow"]["step"]
+                .as_str()
+                .or(a["action"].as_str())
+                .unwrap()
+                .to_string()
+        };
+        match which {
+            0 => {
+                let name = first_running(doc);
+                let m = modules(doc).find(|m| m["module"] == name.as_str()).unwrap();
+                bump(&mut m["steps"][2]["timeout_ms"], 1);
+                ("phase_timeout", name)
+            }
+            1 => {
+                let name = first_running(doc);
+                let m = modules(doc).find(|m| m["module"] == name.as_str()).unwrap();
+                m["command"]["argv"].as_array_mut().unwrap().push(json!("--verbose"));
+                ("module_changed", name)
+            }
+            2 => {
+                let a = &mut doc["actions"][0];
+                bump(&mut a["timeout_ms"]["value"], 1);
+                ("step_changed", step_key(a))
+            }
+            3 => {
+                let a = &mut doc["actions"][0];
+                bump(&mut a["retries"]["max_attempts"], 1);
+                ("step_changed", step_key(a))
+            }
+            4 => {
+                let a = &mut doc["actions"][0];
+                let allowed = a["decision"]["allowed"].as_bool().unwrap();
+                a["decision"]["allowed"] = json!(!allowed);
+                ("decision", step_key(a))
+            }
+            5 => {
+                let f = &mut doc["inputs"]["files"][0];
+                f["sha256"] = json!("a".repeat(64));
+                ("input", f["file"].as_str().unwrap().to_string())
+            }
+            6 => {
+                bump(&mut doc["critical_path"]["total_ms"], 1);
+                ("critical_path", "critical_path".to_string())
+            }
+            7 => {
+                doc["request"]["targets"] = json!(["zz-not-planned"]);
+                ("request", "request".to_string())
+            }
+            _ => {
+                // The last module to start leaves the plan (its shutdown too).
+                let waves = doc["startup"].as_array_mut().unwrap();
+                let last = waves.last_mut().unwrap()["modules"].as_array_mut().unwrap();
+                let gone = last.pop().unwrap()["module"].as_str().unwrap().to_string();
+                if last.is_empty() {
+                    waves.pop();
+                }
+                for w in doc["shutdown"].as_array_mut().unwrap() {
+                    w["modules"]
+                        .as_array_mut()
+                        .unwrap()
+                        .retain(|m| m["module"] != gone.as_str());
+                }
+                doc["shutdown"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|w| !w["modules"].as_array().unwrap().is_empty());
+                ("module_removed", gone)
+            }
+        }
+    }
+
+    const MEANINGFUL: usize = 9;
+
+    fn typed(doc: &Json) -> PlanDocument {
+        serde_json::from_value(doc.clone()).expect("still a plan document")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn drift_is_empty_exactly_when_the_meaning_is_the_same(
+            base in 0usize..2,
+            neutral_edits in proptest::collection::btree_set(0..NEUTRAL, 0..=NEUTRAL),
+            meaningful_edits in proptest::collection::btree_set(0..MEANINGFUL, 0..=3),
+        ) {
+            let original = &bases()[base];
+            let mut edited = original.clone();
+            for &n in &neutral_edits {
+                neutral(&mut edited, n);
+            }
+            let expected: Vec<(&str, String)> = meaningful_edits
+                .iter()
+                .map(|&m| meaningful(&mut edited, m))
+                .collect();
+            let (a, b) = (typed(original), typed(&edited));
+            prop_assert!(compare(&a, &a).is_empty());
+            prop_assert!(compare(&b, &b).is_empty());
+            let drift = compare(&a, &b);
+            prop_assert_eq!(drift.is_empty(), expected.is_empty(), "{:#?}", drift);
+            prop_assert_eq!(compare(&b, &a).is_empty(), drift.is_empty());
+            let changes = serde_json::to_value(&drift.changes).unwrap();
+            let changes = changes.as_array().unwrap();
+            for (kind, subject) in &expected {
+                prop_assert!(
+                    changes.iter().any(|c| c["kind"] == *kind && c["subject"] == subject.as_str()),
+                    "{} `{}` not named: {:#?}", kind, subject, changes
+                );
+            }
+            // Each change once.
+            let mut seen = std::collections::BTreeSet::new();
+            for c in changes {
+                prop_assert!(
+                    seen.insert((c["kind"].to_string(), c["subject"].to_string(), c["field"].to_string())),
+                    "named twice: {}", c
+                );
+            }
+        }
+    }
+}

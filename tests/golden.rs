@@ -168,7 +168,13 @@ fn a_policy_decision_that_changes_names_the_rule_that_now_decides() {
     // Monday 11:00 in Berlin: inside weekday-business.
     golden(&tree, &action);
     // Sunday: outside it.
-    let mut args = vec!["plan", "--at", "2026-01-04T10:00:00Z", "--check", "golden.json"];
+    let mut args = vec![
+        "plan",
+        "--at",
+        "2026-01-04T10:00:00Z",
+        "--check",
+        "golden.json",
+    ];
     args.extend_from_slice(&action);
     let human = tree.rune(&args);
     assert_eq!(human.code, 1, "{}", human.snapshot());
@@ -177,11 +183,10 @@ fn a_policy_decision_that_changes_names_the_rule_that_now_decides() {
     let github = tree.rune(&args);
     assert_eq!(github.code, 1);
     assert!(
-        github
-            .stdout
-            .lines()
-            .any(|l| l.starts_with("::error file=catalogs/policy.yaml,line=15,")
-                && l.contains("now denied by `change_windows.weekday-business`")),
+        github.stdout.lines().any(
+            |l| l.starts_with("::error file=catalogs/policy.yaml,line=15,")
+                && l.contains("now denied by `change_windows.weekday-business`")
+        ),
         "{}",
         github.snapshot()
     );
@@ -199,12 +204,22 @@ fn update_writes_the_golden_file_and_then_it_checks_clean() {
     assert!(made.stderr.contains("golden plan written to golden.json"));
     let again = tree.rune(&["plan", "--at", AT, "--check", "golden.json", "--update"]);
     assert_eq!(again.code, 0);
-    assert!(again.stderr.contains("golden.json is up to date"), "{}", again.stderr);
-    tree.edit("core.yaml", "ready_ms: 1000, drain_ms: 2000", "ready_ms: 1500, drain_ms: 2000");
+    assert!(
+        again.stderr.contains("golden.json is up to date"),
+        "{}",
+        again.stderr
+    );
+    tree.edit(
+        "core.yaml",
+        "ready_ms: 1000, drain_ms: 2000",
+        "ready_ms: 1500, drain_ms: 2000",
+    );
     assert_eq!(tree.rune(&["plan", "--check", "golden.json"]).code, 1);
     let accepted = tree.rune(&["plan", "--check", "golden.json", "--update"]);
     assert_eq!(accepted.code, 0, "{}", accepted.snapshot());
-    assert!(accepted.stdout.contains("ready timeout 1000 ms (lifecycle) → 1500 ms"));
+    assert!(accepted
+        .stdout
+        .contains("ready timeout 1000 ms (lifecycle) → 1500 ms"));
     assert_eq!(tree.rune(&["plan", "--check", "golden.json"]).code, 0);
     // The file --update writes is the file --out writes.
     let out = tree.rune(&["plan", "--at", AT, "--out", "out.json"]);
@@ -235,7 +250,11 @@ fn diff_compares_two_saved_workflow_plans() {
     assert_eq!(tree.rune(&args).code, 0);
     // purge's own timeout changes, but policy.overrides sets the one in force:
     // no drift there. rotate's timeout is new; verify now needs rotate only.
-    tree.edit("workflows.yaml", "        timeout_ms: 30000\n", "        timeout_ms: 45000\n");
+    tree.edit(
+        "workflows.yaml",
+        "        timeout_ms: 30000\n",
+        "        timeout_ms: 45000\n",
+    );
     tree.edit(
         "workflows.yaml",
         "        params: { keep: 2 }\n",
@@ -270,7 +289,11 @@ fn a_file_that_is_not_a_plan_is_a_usage_error() {
     // The same key twice: refused as `rune apply` refuses it.
     std::fs::write(
         tree.path().join("twice.json"),
-        text.replacen("\"clock\": \"fixed\",", "\"clock\": \"fixed\",\n  \"clock\": \"now\",", 1),
+        text.replacen(
+            "\"clock\": \"fixed\",",
+            "\"clock\": \"fixed\",\n  \"clock\": \"now\",",
+            1,
+        ),
     )
     .unwrap();
     std::fs::write(tree.path().join("garbage.json"), "{ not json").unwrap();
@@ -290,11 +313,17 @@ fn a_file_that_is_not_a_plan_is_a_usage_error() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
     let twice = tree.rune(&["diff", "golden.json", "twice.json"]);
-    assert!(twice.stderr.contains("duplicate key `clock`"), "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("duplicate key `clock`"),
+        "{}",
+        twice.stderr
+    );
     // Nothing was overwritten.
-    assert!(std::fs::read_to_string(tree.path().join("catalogs/core.yaml"))
-        .unwrap()
-        .contains("modules:"));
+    assert!(
+        std::fs::read_to_string(tree.path().join("catalogs/core.yaml"))
+            .unwrap()
+            .contains("modules:")
+    );
 }
 
 /// The same plan made under another time zone, locale, working directory and in
@@ -311,7 +340,11 @@ fn a_plan_is_the_same_on_every_machine() {
         (
             "another time zone and locale",
             tree.path().to_path_buf(),
-            vec![("TZ", "Pacific/Kiritimati"), ("LANG", "de_DE.UTF-8"), ("LC_ALL", "tr_TR.UTF-8")],
+            vec![
+                ("TZ", "Pacific/Kiritimati"),
+                ("LANG", "de_DE.UTF-8"),
+                ("LC_ALL", "tr_TR.UTF-8"),
+            ],
             vec!["--out".into(), "golden2.json".into()],
         ),
         (
@@ -328,10 +361,18 @@ fn a_plan_is_the_same_on_every_machine() {
         ),
     ];
     for (what, cwd, env, extra) in cases {
-        let mut args: Vec<String> = ["plan", "--at", AT, "--action", "rotate-logs", "--param", "keep=2"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "plan",
+            "--at",
+            AT,
+            "--action",
+            "rotate-logs",
+            "--param",
+            "keep=2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.extend(extra.iter().cloned());
         let mut command = rune(&args).current_dir(&cwd);
         for (k, v) in &env {
@@ -369,6 +410,160 @@ fn a_plan_is_the_same_on_every_machine() {
     }
 }
 
+/// docs/ci.md's plain shell recipe, exactly as written there, against the bundled
+/// catalogs: clean, then applied (real module processes), then failing on drift.
+#[test]
+fn the_plain_shell_ci_recipe_runs_as_written() {
+    let root = crate::support::root();
+    let script = std::fs::read_to_string(root.join("docs/ci.sh")).unwrap();
+    let docs = std::fs::read_to_string(root.join("docs/ci.md")).unwrap();
+    assert!(
+        docs.contains(&script),
+        "docs/ci.md must show docs/ci.sh as it is"
+    );
+    let tree = Tree::new();
+    std::fs::create_dir_all(tree.path().join("tests/golden")).unwrap();
+    // Made as docs/ci.md says.
+    let made = tree.rune(&[
+        "plan",
+        "catalogs",
+        "--at",
+        AT,
+        "--check",
+        "tests/golden/plan.json",
+        "--update",
+    ]);
+    assert_eq!(made.code, 0, "{}", made.snapshot());
+    let golden = std::fs::read(tree.path().join("tests/golden/plan.json")).unwrap();
+    let digest = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&golden));
+    std::fs::write(
+        tree.path().join("tests/golden/plan.json.sha256"),
+        format!("{digest}  tests/golden/plan.json\n"),
+    )
+    .unwrap();
+    let ci = |apply: bool| {
+        let mut command = Command::new("sh");
+        command
+            .arg(root.join("docs/ci.sh"))
+            .current_dir(tree.path())
+            .env("RUNE", env!("CARGO_BIN_EXE_rune"))
+            .env("APPLY", if apply { "1" } else { "0" })
+            .env("NO_COLOR", "1")
+            .env_remove("SOURCE_DATE_EPOCH");
+        crate::support::output_within(command, std::time::Duration::from_secs(120))
+            .expect("sh runs")
+    };
+    let clean = ci(true);
+    assert_eq!(clean.code, 0, "{}", clean.snapshot());
+    assert!(clean.stdout.contains("no drift"), "{}", clean.stdout);
+    assert!(clean.stdout.contains("== rune apply"), "{}", clean.stdout);
+    tree.edit(
+        "core.yaml",
+        "ready_ms: 1000, drain_ms: 2000",
+        "ready_ms: 1500, drain_ms: 2000",
+    );
+    let drifted = ci(false);
+    assert_eq!(drifted.code, 1, "{}", drifted.snapshot());
+    assert!(
+        drifted
+            .stdout
+            .contains("ready timeout 1000 ms (lifecycle) → 1500 ms (lifecycle)"),
+        "{}",
+        drifted.stdout
+    );
+}
+
+/// `.pre-commit-hooks.yaml` as pre-commit users install it: `pre-commit try-repo`
+/// builds rune with `cargo install` (language: rust) and runs both hooks on a
+/// repository with a good catalog, then on one with a broken catalog. The build
+/// shares one target directory (`target/pre-commit`), so only the first run of a
+/// checkout compiles everything.
+#[test]
+fn the_pre_commit_hooks_pass_a_good_catalog_and_fail_a_broken_one() {
+    if !Command::new("pre-commit")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        crate::support::skip("pre-commit is not installed (.ci/run installs it)");
+        return;
+    }
+    let root = crate::support::root();
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    copy_bundle(&repo);
+    let made = rune(["plan", "--at", AT, "--check", "rune.plan.json", "--update"])
+        .current_dir(&repo)
+        .run();
+    assert_eq!(made.code, 0, "{}", made.snapshot());
+    let git = |args: &[&str]| {
+        let mut command = Command::new("git");
+        command
+            .args([
+                "-c",
+                "user.name=rune",
+                "-c",
+                "user.email=rune@example.invalid",
+            ])
+            .args(args)
+            .current_dir(&repo);
+        let out = crate::support::output_within(command, std::time::Duration::from_secs(60))
+            .expect("git runs");
+        assert_eq!(out.code, 0, "git {args:?}: {}", out.snapshot());
+    };
+    git(&["init", "-q", "."]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "catalogs"]);
+    let try_repo = || {
+        let mut command = Command::new("pre-commit");
+        command
+            .arg("try-repo")
+            .arg(&root)
+            .args(["--all-files", "--color", "never"])
+            .current_dir(&repo)
+            .env("PRE_COMMIT_HOME", work.path().join("pre-commit-home"))
+            .env("CARGO_TARGET_DIR", root.join("target/pre-commit"))
+            .env_remove("SOURCE_DATE_EPOCH");
+        // The first run of a checkout compiles rune in release mode.
+        crate::support::output_within(command, std::time::Duration::from_secs(1800))
+            .expect("pre-commit runs")
+    };
+    let good = try_repo();
+    assert_eq!(good.code, 0, "{}", good.snapshot());
+    assert!(
+        good.stdout.contains("rune validate") && good.stdout.contains("Passed"),
+        "{}",
+        good.stdout
+    );
+    assert!(!good.stdout.contains("Failed"), "{}", good.stdout);
+
+    // A dependency on a module no catalog declares.
+    let services = repo.join("catalogs/services.yaml");
+    let text = std::fs::read_to_string(&services).unwrap();
+    let broken = text.replacen(
+        "{ module_name: lom, version_requirement: \">=1.2.0\", criticality: required }",
+        "{ module_name: no-such-module, criticality: required }",
+        1,
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&services, broken).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "broken"]);
+    let bad = try_repo();
+    assert_eq!(bad.code, 1, "{}", bad.snapshot());
+    assert!(
+        bad.stdout.contains("missing_dependency") || bad.stdout.contains("no-such-module"),
+        "{}",
+        bad.stdout
+    );
+    assert!(
+        !bad.stdout.contains("Passed"),
+        "both hooks fail: {}",
+        bad.stdout
+    );
+}
+
 mod properties {
     //! Drift by meaning, as properties over a real plan: renumbering, the instant,
     //! the root, counts, prose and the order inside a wave change nothing; each
@@ -395,13 +590,32 @@ mod properties {
             };
             [
                 plan(&[
-                    "plan", "--at", super::AT, "--format", "json", "--action", "rotate-logs",
-                    "--param", "keep=2",
+                    "plan",
+                    "--at",
+                    super::AT,
+                    "--format",
+                    "json",
+                    "--action",
+                    "rotate-logs",
+                    "--param",
+                    "keep=2",
                 ]),
                 plan(&[
-                    "plan", "--at", super::AT, "--format", "json", "--workflow",
-                    "free-disk-space", "--input", "path=..", "--input", "max_used_percent=90",
-                    "--ack", "purge-archives", "--reason", "full",
+                    "plan",
+                    "--at",
+                    super::AT,
+                    "--format",
+                    "json",
+                    "--workflow",
+                    "free-disk-space",
+                    "--input",
+                    "path=..",
+                    "--input",
+                    "max_used_percent=90",
+                    "--ack",
+                    "purge-archives",
+                    "--reason",
+                    "full",
                 ]),
             ]
         })
@@ -497,7 +711,10 @@ mod properties {
             1 => {
                 let name = first_running(doc);
                 let m = modules(doc).find(|m| m["module"] == name.as_str()).unwrap();
-                m["command"]["argv"].as_array_mut().unwrap().push(json!("--verbose"));
+                m["command"]["argv"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("--verbose"));
                 ("module_changed", name)
             }
             2 => {

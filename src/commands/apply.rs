@@ -47,7 +47,6 @@ use crate::request::{self, Purpose};
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
-
 /// Run `rune apply`.
 pub(crate) fn run(
     args: &ApplyArgs,

@@ -95,7 +95,9 @@ pub(crate) fn unreadable_plan(path: &Path, why: &str) -> Diagnostic {
             untrusted(why)
         ),
     )
-    .with_help("compare plans saved with `rune plan --out FILE`; `rune schema plan` describes the format")
+    .with_help(
+        "compare plans saved with `rune plan --out FILE`; `rune schema plan` describes the format",
+    )
 }
 
 /// Report usage problems (exit 2).
@@ -125,7 +127,11 @@ fn recorded_catalogs(path: &Path, doc: &PlanDocument) -> (String, Option<Box<Che
     let dir = path.parent().unwrap_or(Path::new(""));
     let root_dir = crate::plan::root::normalize(&dir.join(&doc.inputs.catalog_root));
     let root = crate::plan::root::slash(&root_dir);
-    let root = if root.is_empty() { ".".to_string() } else { root };
+    let root = if root.is_empty() {
+        ".".to_string()
+    } else {
+        root
+    };
     let mut paths: Vec<PathBuf> = Vec::new();
     for f in &doc.inputs.files {
         // Only plain names below the root: a plan is untrusted input.
@@ -147,8 +153,5 @@ fn recorded_catalogs(path: &Path, doc: &PlanDocument) -> (String, Option<Box<Che
     if paths.is_empty() {
         return (root, None);
     }
-    (
-        root,
-        Some(Box::new(crate::catalog::load_and_check(&paths))),
-    )
+    (root, Some(Box::new(crate::catalog::load_and_check(&paths))))
 }

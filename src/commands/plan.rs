@@ -73,7 +73,11 @@ fn plan_with(
     };
     // The golden file is read before the catalogs: a check against a file that is
     // not a plan is a usage error, and its instant is the default one.
-    let golden = match args.check.as_deref().map(|path| read_golden(path, args.update)) {
+    let golden = match args
+        .check
+        .as_deref()
+        .map(|path| read_golden(path, args.update))
+    {
         Some(Err(d)) => return usage(printer, vec![d]),
         Some(Ok(golden)) => golden,
         None => None,
@@ -383,7 +387,9 @@ fn check_golden(
     }
     match save(check.path, doc, root) {
         Ok((name, sha256)) => {
-            printer.err(&format!("golden plan written to {name} (sha256 {sha256})\n"));
+            printer.err(&format!(
+                "golden plan written to {name} (sha256 {sha256})\n"
+            ));
             ExitStatus::Success
         }
         Err(d) => refuse(printer, checked, Refused::Usage, vec![d], channel),

@@ -184,7 +184,11 @@ fn request(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) {
             out.push(change(Kind::Request, "request", Some(name), x, y));
         }
     };
-    field("targets", json!(sorted(&a.targets)), json!(sorted(&b.targets)));
+    field(
+        "targets",
+        json!(sorted(&a.targets)),
+        json!(sorted(&b.targets)),
+    );
     field("action", json!(a.action), json!(b.action));
     field("acks", json!(sorted(&a.acks)), json!(sorted(&b.acks)));
     field("reason", json!(a.reason), json!(b.reason));
@@ -210,7 +214,9 @@ fn inputs(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) {
 
 fn digests(before: &[FileDigest], after: &[FileDigest], what: &str, out: &mut Vec<Change>) {
     let map = |v: &[FileDigest]| -> BTreeMap<String, String> {
-        v.iter().map(|f| (f.file.clone(), f.sha256.clone())).collect()
+        v.iter()
+            .map(|f| (f.file.clone(), f.sha256.clone()))
+            .collect()
     };
     let (a, b) = (map(before), map(after));
     let files: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -226,9 +232,14 @@ fn digests(before: &[FileDigest], after: &[FileDigest], what: &str, out: &mut Ve
 
 /// The modules of a plan by name, each with its 1-based wave.
 fn by_name(doc: &PlanDocument) -> BTreeMap<&str, (u64, &StartupModule)> {
+    // A plan names each module once; a forged plan naming one twice keeps the last.
     doc.startup
         .iter()
-        .flat_map(|w| w.modules.iter().map(move |m| (m.module.as_str(), (w.wave, m))))
+        .flat_map(|w| {
+            w.modules
+                .iter()
+                .map(move |m| (m.module.as_str(), (w.wave, m)))
+        })
         .collect()
 }
 
@@ -281,7 +292,7 @@ fn records_dependencies(doc: &PlanDocument) -> bool {
 }
 
 /// Module changes; returns how many modules moved only as a consequence.
-fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -> u64 {
+fn modules<'a>(before: &'a PlanDocument, after: &'a PlanDocument, out: &mut Vec<Change>) -> u64 {
     let (a, b) = (by_name(before), by_name(after));
     let (down_a, down_b) = (shutdown_steps(before), shutdown_steps(after));
     let edges_known = records_dependencies(before) && records_dependencies(after);
@@ -321,11 +332,11 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
             (Some(&(wa, ma)), Some(&(wb, mb))) => {
                 // Dependencies on modules in both plans: an edge to a module added
                 // or removed is that module's change, not this one's.
-                let common = |m: &StartupModule| -> BTreeSet<String> {
+                let common = |m: &'a StartupModule| -> BTreeSet<&'a str> {
                     m.depends_on
                         .iter()
-                        .filter(|d| a.contains_key(d.as_str()) && b.contains_key(d.as_str()))
-                        .cloned()
+                        .map(String::as_str)
+                        .filter(|d| a.contains_key(d) && b.contains_key(d))
                         .collect()
                 };
                 let (da, db) = (common(ma), common(mb));
@@ -335,7 +346,7 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
                     c.place = place(mb, module_key(kind, field));
                     out.push(c);
                 };
-                let deps = |d: &BTreeSet<String>| json!(d.iter().collect::<Vec<_>>());
+                let deps = |d: &BTreeSet<&str>| json!(d.iter().collect::<Vec<_>>());
                 if wa != wb && (own_order_changed || !edges_known) {
                     let (x, y) = if edges_known {
                         (
@@ -349,12 +360,7 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
                 } else if wa != wb {
                     moved_with += 1;
                 } else if own_order_changed {
-                    push(
-                        Kind::StartupOrder,
-                        Some("depends_on"),
-                        deps(&da),
-                        deps(&db),
-                    );
+                    push(Kind::StartupOrder, Some("depends_on"), deps(&da), deps(&db));
                 }
                 let down = (
                     down_a.get(name).copied().unwrap_or(&[]),
@@ -370,33 +376,56 @@ fn modules(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -
 
 /// A module's own fields and its phase timeouts (startup steps, then the
 /// shutdown steps `down` holds for each plan).
-fn module_fields(
-    a: &StartupModule,
-    b: &StartupModule,
-    down: (&[PhaseStep], &[PhaseStep]),
+fn module_fields<'a>(
+    a: &'a StartupModule,
+    b: &'a StartupModule,
+    down: (&'a [PhaseStep], &'a [PhaseStep]),
     push: &mut impl FnMut(Kind, Option<&str>, Json, Json),
 ) {
-    let mut field = |name: &str, x: Json, y: Json| {
-        if x != y {
-            push(Kind::ModuleChanged, Some(name), x, y);
-        }
-    };
-    field("version", json!(a.version), json!(b.version));
-    field("runtime", to_json(&a.runtime), to_json(&b.runtime));
-    field("command", to_json(&a.command), to_json(&b.command));
-    field("declared_in", json!(a.declared_in), json!(b.declared_in));
+    // Typed comparisons first: JSON is built only for what changed.
+    if a.version != b.version {
+        push(
+            Kind::ModuleChanged,
+            Some("version"),
+            json!(a.version),
+            json!(b.version),
+        );
+    }
+    if a.runtime != b.runtime {
+        push(
+            Kind::ModuleChanged,
+            Some("runtime"),
+            to_json(&a.runtime),
+            to_json(&b.runtime),
+        );
+    }
+    if a.command != b.command {
+        push(
+            Kind::ModuleChanged,
+            Some("command"),
+            to_json(&a.command),
+            to_json(&b.command),
+        );
+    }
+    if a.declared_in != b.declared_in {
+        push(
+            Kind::ModuleChanged,
+            Some("declared_in"),
+            json!(a.declared_in),
+            json!(b.declared_in),
+        );
+    }
     // A module that now runs nothing has no timeouts: its runtime is the change.
     if a.runtime != b.runtime {
         return;
     }
-    let phases = |m: &StartupModule, down: &[PhaseStep]| {
+    let phases = |m: &'a StartupModule, down: &'a [PhaseStep]| {
         m.steps
             .iter()
             .chain(down)
             .map(|s| (s.phase, (s.timeout_ms, s.timeout_source)))
-            .collect::<Vec<_>>()
     };
-    for (x, y) in phases(a, down.0).into_iter().zip(phases(b, down.1)) {
+    for (x, y) in phases(a, down.0).zip(phases(b, down.1)) {
         if x != y {
             push(
                 Kind::PhaseTimeout,
@@ -480,9 +509,7 @@ fn steps(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -> 
                     out.push(c);
                 };
                 moved_with += step_fields(x, y, &mut push);
-                let decided = |s: &ActionStep| {
-                    json!({ "allowed": s.decision.allowed, "rule": to_json(&s.decision.rule) })
-                };
+                let decided = |s: &ActionStep| json!({ "allowed": s.decision.allowed, "rule": to_json(&s.decision.rule) });
                 let checks = |s: &ActionStep| {
                     s.decision
                         .checks
@@ -547,9 +574,8 @@ fn step_fields(
         );
         return 0;
     };
-    let needs = |w: &super::document::WorkflowStep| {
-        w.needs.iter().cloned().collect::<BTreeSet<String>>()
-    };
+    let needs =
+        |w: &super::document::WorkflowStep| w.needs.iter().cloned().collect::<BTreeSet<String>>();
     let mut consequence = 0;
     if wa.wave != wb.wave {
         if needs(wa) != needs(wb) {
@@ -657,9 +683,8 @@ impl<'a> Places<'a> {
     fn span(&self, checked: &CheckedCatalog, place: &Place) -> Option<Span> {
         let registry = &checked.registry;
         let module = |name: &str| registry.modules.iter().find(|m| m.name.value == name);
-        let action = |m: &str, a: &str| {
-            module(m).and_then(|m| m.actions.iter().find(|x| x.name.value == a))
-        };
+        let action =
+            |m: &str, a: &str| module(m).and_then(|m| m.actions.iter().find(|x| x.name.value == a));
         match place {
             Place::None | Place::File { .. } => None,
             Place::Module {
@@ -707,7 +732,10 @@ impl<'a> Places<'a> {
                 Some(own.unwrap_or(at))
             }
             Place::Rule {
-                rule, module: m, action: a, ..
+                rule,
+                module: m,
+                action: a,
+                ..
             } => {
                 let spec = action(m, a)?;
                 rule.spans(registry.policy(), spec)
@@ -754,7 +782,9 @@ fn find_key(
     region.match_indices(key).find_map(|(i, _)| {
         let at = from.start as usize + i;
         let before = region[..i].chars().next_back();
-        let after = region[i + key.len()..].trim_start_matches(['"', '\'']).trim_start();
+        let after = region[i + key.len()..]
+            .trim_start_matches(['"', '\''])
+            .trim_start();
         let keyed = !before.is_some_and(ident) && after.starts_with(':');
         let skipped = skip.iter().any(|&(s, e)| s <= at && at < e);
         (keyed && !skipped).then(|| Span::new(from.file, at, at + key.len()))

@@ -182,12 +182,7 @@ fn list_change(verb: &str, before: &Json, after: &Json) -> String {
     let (a, b) = (names(before), names(after));
     let added: Vec<&String> = b.iter().filter(|x| !a.contains(x)).collect();
     let removed: Vec<&String> = a.iter().filter(|x| !b.contains(x)).collect();
-    let join = |v: &[&String]| {
-        v.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
     let mut parts = Vec::new();
     if !added.is_empty() {
         parts.push(format!("now {verb} {}", join(&added)));
@@ -300,10 +295,18 @@ pub fn describe(c: &Change) -> String {
             list_change("depends on", x, y)
         ),
         Kind::ModuleChanged if field == "command" => {
-            format!("module `{subject}`: command {} → {}", command(x), command(y))
+            format!(
+                "module `{subject}`: command {} → {}",
+                command(x),
+                command(y)
+            )
         }
         Kind::ModuleChanged => {
-            format!("module `{subject}`: {field} {} → {}", compact(x), compact(y))
+            format!(
+                "module `{subject}`: {field} {} → {}",
+                compact(x),
+                compact(y)
+            )
         }
         Kind::PhaseTimeout => {
             let phase = field.strip_suffix("_ms").unwrap_or(field);
@@ -331,21 +334,9 @@ pub fn describe(c: &Change) -> String {
             )
         }
         Kind::StepChanged => match field {
-            "timeout_ms" => format!(
-                "step `{subject}`: timeout {} → {}",
-                setting(x),
-                setting(y)
-            ),
-            "retries" => format!(
-                "step `{subject}`: retries {} → {}",
-                retries(x),
-                retries(y)
-            ),
-            "command" => format!(
-                "step `{subject}`: command {} → {}",
-                command(x),
-                command(y)
-            ),
+            "timeout_ms" => format!("step `{subject}`: timeout {} → {}", setting(x), setting(y)),
+            "retries" => format!("step `{subject}`: retries {} → {}", retries(x), retries(y)),
+            "command" => format!("step `{subject}`: command {} → {}", command(x), command(y)),
             "needs" => format!("step `{subject}`: {}", list_change("needs", x, y)),
             _ => format!("step `{subject}`: {field} {} → {}", compact(x), compact(y)),
         },

@@ -121,6 +121,12 @@ fn plan_with(
             };
             return check_golden(args.format, check, doc, checked, &root, channel, printer);
         }
+        let status = show_denied(args, doc, checked, denials, channel, printer);
+        printer.err(&format!(
+            "the plan has denied steps; {} not updated\n",
+            untrusted(&crate::source::display_name(path))
+        ));
+        return status;
     }
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if !denials.is_empty() {

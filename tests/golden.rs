@@ -336,7 +336,10 @@ fn a_plan_is_the_same_on_every_machine() {
     let elsewhere = tempfile::tempdir().unwrap();
     copy_bundle(elsewhere.path());
     let sub = tree.path().join("catalogs");
-    let cases: Vec<(&str, PathBuf, Vec<(&str, &str)>, Vec<String>)> = vec![
+    // What differs, the working directory, the environment, the arguments after
+    // the selectors.
+    type Case<'a> = (&'a str, PathBuf, Vec<(&'a str, &'a str)>, Vec<String>);
+    let cases: Vec<Case> = vec![
         (
             "another time zone and locale",
             tree.path().to_path_buf(),
@@ -641,7 +644,7 @@ mod properties {
     fn neutral(doc: &mut Json, which: usize) {
         match which {
             0 => {
-                let mut shift = |steps: &mut Json| {
+                let shift = |steps: &mut Json| {
                     for s in steps.as_array_mut().unwrap() {
                         bump(&mut s["id"], 1000);
                     }

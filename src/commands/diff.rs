@@ -45,7 +45,8 @@ pub(crate) fn run(
         return usage(printer, problems, channel);
     };
     let found = drift::compare(&before, &after);
-    let (root, checked) = recorded_catalogs(&args.after, &after);
+    // The catalogs are loaded only to place changes: none, nothing to load.
+    let (root, checked) = recorded_catalogs(&args.after, &after, !found.is_empty());
     let places = Places::new(checked.as_deref(), root);
     let names = (
         crate::source::display_name(&args.before),
@@ -121,8 +122,13 @@ pub(crate) fn usage(
 
 /// The catalog root of the plan at `path` as the working directory sees it, and
 /// its catalogs loaded when every file it records is still there with the digest
-/// it records (else nothing: lines in other text would point at the wrong place).
-fn recorded_catalogs(path: &Path, doc: &PlanDocument) -> (String, Option<Box<CheckedCatalog>>) {
+/// it records (else nothing: lines in other text would point at the wrong place)
+/// and `wanted`.
+fn recorded_catalogs(
+    path: &Path,
+    doc: &PlanDocument,
+    wanted: bool,
+) -> (String, Option<Box<CheckedCatalog>>) {
     use sha2::{Digest, Sha256};
     let dir = path.parent().unwrap_or(Path::new(""));
     let root_dir = crate::plan::root::normalize(&dir.join(&doc.inputs.catalog_root));
@@ -132,6 +138,9 @@ fn recorded_catalogs(path: &Path, doc: &PlanDocument) -> (String, Option<Box<Che
     } else {
         root
     };
+    if !wanted {
+        return (root, None);
+    }
     let mut paths: Vec<PathBuf> = Vec::new();
     for f in &doc.inputs.files {
         // Only plain names below the root: a plan is untrusted input.

@@ -71,20 +71,22 @@ fn plan_with(
         Ok(instant) => instant,
         Err(problems) => return usage(printer, problems),
     };
-    // The golden file is read before the catalogs: a check against a file that is
-    // not a plan is a usage error, and its instant is the default one.
-    let golden = match args
-        .check
-        .as_deref()
-        .map(|path| read_golden(path, args.update))
-    {
-        Some(Err(d)) => return usage(printer, vec![d]),
-        Some(Ok(golden)) => golden,
-        None => None,
+    // The golden file: read first when its instant is the one to plan at (no
+    // --at, no SOURCE_DATE_EPOCH), else on another core while the catalogs load
+    // and plan. A file that is not a plan is a usage error either way.
+    let golden = match args.check.as_deref() {
+        None => Golden::Read(Ok(None)),
+        Some(path) if clock == crate::plan::Clock::Now => match read_golden(path, args.update) {
+            Err(d) => return usage(printer, vec![d]),
+            Ok(golden) => {
+                if let Some(golden) = &golden {
+                    (at, clock) = (golden.evaluated_at, golden.clock);
+                }
+                Golden::Read(Ok(golden))
+            }
+        },
+        Some(path) => Golden::start(path, args.update),
     };
-    if let (Some(golden), crate::plan::Clock::Now) = (&golden, clock) {
-        (at, clock) = (golden.evaluated_at, golden.clock);
-    }
     let checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
         Ok(checked) => built.checked.insert(checked),
         Err(status) => return status,
@@ -112,11 +114,15 @@ fn plan_with(
     ));
     doc.inputs.programs = crate::plan::programs::digests(doc, &cwd.join(root.display()));
     if let Some(path) = args.check.as_deref() {
+        let golden = match golden.finish(path) {
+            Ok(golden) => golden,
+            Err(d) => return usage(printer, vec![d]),
+        };
         // A denial is a decision the drift compares; only a file written refuses it.
-        if !(args.update && !denials.is_empty()) {
+        if !args.update || denials.is_empty() {
             let check = Check {
                 path,
-                golden: golden.as_ref(),
+                golden: golden.as_deref(),
                 update: args.update,
             };
             return check_golden(args.format, check, doc, checked, &root, channel, printer);
@@ -324,6 +330,38 @@ fn print_plan(format: OutputFormat, doc: &PlanDocument, to_stdout: bool, printer
     }
 }
 
+/// The golden file of `--check`, read or being read.
+enum Golden {
+    /// Read (none: no `--check`, or a file `--update` will create), or why not.
+    Read(Result<Option<Box<PlanDocument>>, Diagnostic>),
+    /// Being read on its own thread.
+    Reading(std::thread::JoinHandle<Result<Option<Box<PlanDocument>>, Diagnostic>>),
+}
+
+impl Golden {
+    /// Start reading `path` on a thread of its own (here when none can start).
+    fn start(path: &Path, update: bool) -> Golden {
+        let owned = path.to_path_buf();
+        match std::thread::Builder::new()
+            .name("golden".to_string())
+            .spawn(move || read_golden(&owned, update))
+        {
+            Ok(handle) => Golden::Reading(handle),
+            Err(_) => Golden::Read(read_golden(path, update)),
+        }
+    }
+
+    /// The golden plan, once read.
+    fn finish(self, path: &Path) -> Result<Option<Box<PlanDocument>>, Diagnostic> {
+        match self {
+            Golden::Read(golden) => golden,
+            Golden::Reading(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(super::diff::unreadable_plan(path, "its reader stopped"))),
+        }
+    }
+}
+
 /// A `--check` in progress: the golden file and what to do with it.
 struct Check<'a> {
     path: &'a Path,
@@ -334,12 +372,12 @@ struct Check<'a> {
 
 /// The golden file at `path`; none when it does not exist and `--update` will
 /// create it.
-fn read_golden(path: &Path, update: bool) -> Result<Option<PlanDocument>, Diagnostic> {
+fn read_golden(path: &Path, update: bool) -> Result<Option<Box<PlanDocument>>, Diagnostic> {
     if update && std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
     match crate::plan::strict::read_plan(path) {
-        Ok((doc, _)) => Ok(Some(doc)),
+        Ok((doc, _)) => Ok(Some(Box::new(doc))),
         Err(why) => {
             let d = super::diff::unreadable_plan(path, &why);
             Err(if path.exists() {

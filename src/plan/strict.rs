@@ -6,6 +6,7 @@
 //! first: a plan that says two things is not a plan anyone reviewed. This pass
 //! only walks the document (nothing is kept), before it is typed.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -98,9 +99,19 @@ impl<'de> Visitor<'de> for Walk {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if seen.contains(&key) {
+        // Keys are borrowed from the input when they hold no escape, and a plan's
+        // objects are small: a list searched in place until one grows large. A
+        // 100,000-module plan has millions of objects; allocating and hashing each
+        // key cost more than parsing the document.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let twice = if many.is_empty() {
+                few.contains(&key)
+            } else {
+                many.contains(&key)
+            };
+            if twice {
                 let shown: String = key.chars().take(60).collect();
                 // Let the value be read so the error carries its line and column.
                 map.next_value::<IgnoredAny>()?;
@@ -110,9 +121,44 @@ impl<'de> Visitor<'de> for Walk {
                 )));
             }
             map.next_value_seed(Walk)?;
-            seen.insert(key);
+            if !many.is_empty() {
+                many.insert(key);
+            } else if few.len() < SMALL_OBJECT {
+                few.push(key);
+            } else {
+                many.extend(few.drain(..));
+                many.insert(key);
+            }
         }
         Ok(())
+    }
+}
+
+/// Keys up to this many per object are searched in a list.
+const SMALL_OBJECT: usize = 32;
+
+/// An object key, borrowed from the input when it can be.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 

@@ -6,7 +6,9 @@
 //! `report::refusal` (with `--format json`, the diagnostics report replaces the
 //! plan on stdout; a plan with denied steps is still a plan). Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
 //! to do), 1 invalid catalog, invalid parameters or a denied step, 2 usage error,
-//! 3 steps planned (only with `--detailed-exitcode`).
+//! 3 steps planned (only with `--detailed-exitcode`). With `--check GOLDEN` the plan
+//! is compared with the golden file by meaning (`plan::drift`, the report shared
+//! with `rune diff`): 0 no drift, 1 drift, 2 usage; `--update` rewrites the file.
 
 use std::path::Path;
 

@@ -484,7 +484,12 @@ fn steps(before: &PlanDocument, after: &PlanDocument, out: &mut Vec<Change>) -> 
                     key,
                     None,
                     Json::Null,
-                    json!({ "action": s.action, "module": s.module }),
+                    json!({
+                        "action": s.action,
+                        "module": s.module,
+                        "allowed": s.decision.allowed,
+                        "rule": to_json(&s.decision.rule),
+                    }),
                 );
                 c.place = place(s, after, None);
                 out.push(c);

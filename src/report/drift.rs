@@ -317,9 +317,15 @@ pub fn describe(c: &Change) -> String {
             )
         }
         Kind::StepAdded => format!(
-            "step `{subject}` added (action `{}` of module `{}`)",
+            "step `{subject}` added (action `{}` of module `{}`){}",
             y["action"].as_str().unwrap_or(""),
-            y["module"].as_str().unwrap_or("")
+            y["module"].as_str().unwrap_or(""),
+            // A new step that policy denies says so: its decision is news too.
+            if y["allowed"] == Json::Bool(false) {
+                format!(", {}", decided(y))
+            } else {
+                String::new()
+            }
         ),
         Kind::StepRemoved => format!(
             "step `{subject}` removed (was action `{}` of module `{}`)",

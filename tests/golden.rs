@@ -413,6 +413,64 @@ fn a_plan_is_the_same_on_every_machine() {
     }
 }
 
+#[test]
+fn another_selection_names_the_request_and_each_module_it_adds() {
+    let tree = Tree::new();
+    golden(&tree, &["--target", "config-manager"]);
+    let check = tree.rune(&[
+        "plan",
+        "--target",
+        "api-gateway",
+        "--check",
+        "golden.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(check.code, 1, "{}", check.snapshot());
+    let doc = check.json();
+    let named: Vec<(String, String)> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["subject"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = |kind: &str, subject: &str| (kind.to_string(), subject.to_string());
+    assert_eq!(
+        named,
+        [
+            expect("request", "request"),
+            expect("module_added", "api-gateway"),
+            expect("module_added", "service-registry"),
+        ],
+        "{doc:#}"
+    );
+    // A new step that policy denies says so (purge-archives needs break glass).
+    let denied = tree.rune(&[
+        "plan",
+        "--target",
+        "config-manager",
+        "--action",
+        "purge-archives",
+        "-p",
+        "older_than_minutes=5",
+        "--check",
+        "golden.json",
+    ]);
+    assert_eq!(denied.code, 1, "{}", denied.snapshot());
+    assert!(
+        denied.stdout.contains(
+            "step `purge-archives` added (action `purge-archives` of module `host-ops`), denied by `break_glass`"
+        ),
+        "{}",
+        denied.stdout
+    );
+}
+
 /// docs/ci.md's plain shell recipe, exactly as written there, against the bundled
 /// catalogs: clean, then applied (real module processes), then failing on drift.
 #[test]

@@ -59,6 +59,29 @@ pub(crate) enum OutputFormat {
     Json,
 }
 
+/// Output formats of `plan` and `diff`: `github` reports drift (`--check`,
+/// `diff`) as workflow annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormat {
+    /// Readable text.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+    /// GitHub Actions annotations on the catalog lines that caused each drift
+    /// (`--check` and `diff` only).
+    Github,
+}
+
+impl PlanFormat {
+    /// The format of the plan itself (drift reports aside).
+    pub(crate) fn plan(self) -> OutputFormat {
+        match self {
+            PlanFormat::Json => OutputFormat::Json,
+            PlanFormat::Human | PlanFormat::Github => OutputFormat::Human,
+        }
+    }
+}
+
 /// Graph output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum GraphFormat {
@@ -92,6 +115,8 @@ pub(crate) enum Command {
     Plan(PlanArgs),
     /// Execute a plan: start modules, run actions, shut down in reverse.
     Apply(ApplyArgs),
+    /// Compare two saved plans by meaning: exit 0 when they mean the same, 1 on drift.
+    Diff(DiffArgs),
     /// Run one action request through validation, policy and mediation.
     Run(RunArgs),
     /// Print the module dependency graph.
@@ -115,6 +140,7 @@ impl Command {
             Command::Validate(a) => a.color.color,
             Command::Plan(a) => a.color.color,
             Command::Apply(a) => a.color.color,
+            Command::Diff(a) => a.color.color,
             Command::Run(a) => a.color.color,
             Command::Graph(a) => a.color.color,
             Command::ListActions(a) => a.color.color,
@@ -157,9 +183,9 @@ pub(crate) struct PlanArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
+    /// Output format (`github` with --check).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 
     /// What to plan: targets, an action and its parameters, the instant, acknowledgments.
     #[command(flatten)]
@@ -171,8 +197,18 @@ pub(crate) struct PlanArgs {
     pub out: Option<PathBuf>,
 
     /// Exit 0 when there is nothing to do, 2 on error, 1 on denied steps, 3 when steps are planned.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "check")]
     pub detailed_exitcode: bool,
+
+    /// Compare the plan with this saved plan (a golden file) by meaning, not bytes:
+    /// exit 0 when nothing drifted, 1 on drift. Without --at or SOURCE_DATE_EPOCH,
+    /// policy is evaluated at the golden file's instant.
+    #[arg(long, value_name = "GOLDEN", conflicts_with = "out")]
+    pub check: Option<PathBuf>,
+
+    /// With --check: write the plan to GOLDEN (created or rewritten) and exit 0.
+    #[arg(long, requires = "check")]
+    pub update: bool,
 
     /// Colour.
     #[command(flatten)]
@@ -271,6 +307,26 @@ pub(crate) struct ApplyArgs {
     /// Journal and determinism.
     #[command(flatten)]
     pub exec: ExecArgs,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+/// `rune diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The first plan (the golden file, the older plan).
+    #[arg(value_name = "A")]
+    pub before: PathBuf,
+
+    /// The second plan.
+    #[arg(value_name = "B")]
+    pub after: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 
     /// Colour.
     #[command(flatten)]

@@ -224,7 +224,7 @@ codes! {
     UnwritableStdout = "rune::cli::unwritable_stdout", Error, None;
     /// `rune schema NAME` names no embedded schema.
     UnknownSchema = "rune::cli::unknown_schema", Error, None;
-    /// `rune apply PLAN` names a file that is not a plan document rune can read.
+    /// `rune apply PLAN` (or `rune diff`, `rune plan --check`) names a file that is not a plan document rune can read.
     UnusablePlanFile = "rune::apply::plan_file", Error, None;
     /// A saved plan whose catalog files or policy inputs changed since it was made.
     StalePlan = "rune::apply::stale_plan", Error, None;

@@ -14,6 +14,7 @@ mod examples;
 mod exec_review;
 mod explain;
 mod formats;
+mod golden;
 mod graph;
 mod harness;
 mod hostile;

@@ -47,9 +47,6 @@ use crate::request::{self, Purpose};
 use crate::source::SourceMap;
 use crate::ExitStatus;
 
-/// The largest plan file read (a plan of 100,000 modules is about 120 MB).
-const PLAN_FILE_LIMIT: u64 = 512 << 20;
-
 /// Run `rune apply`.
 pub(crate) fn run(
     args: &ApplyArgs,
@@ -302,7 +299,7 @@ fn read_expected(
     if !problems.is_empty() {
         return Err(usage(printer, problems, channel));
     }
-    let (doc, digest) = match read_plan(path) {
+    let (doc, digest) = match crate::plan::strict::read_plan(path) {
         Ok(read) => read,
         Err(why) => return Err(usage(printer, vec![plan_file_error(path, &why)], channel)),
     };
@@ -609,34 +606,6 @@ fn refuse_plan(printer: &mut Printer, d: Diagnostic, channel: Channel) -> ExitSt
         },
         channel,
     )
-}
-
-/// The saved plan at `path` and the sha256 of the bytes read (the ones parsed,
-/// so `--expect-digest` checks exactly what runs). A key twice in one object is
-/// refused: which of the two a reader takes is not something a reviewer sees.
-fn read_plan(path: &Path) -> Result<(PlanDocument, String), String> {
-    use sha2::{Digest, Sha256};
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    if meta.len() > PLAN_FILE_LIMIT {
-        return Err(format!(
-            "the file is {} bytes, more than the {PLAN_FILE_LIMIT} a plan may have",
-            meta.len()
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // An editor may save a byte-order mark; catalogs accept one too.
-    let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    crate::plan::strict::refuse_duplicate_keys(json)
-        .map_err(|e| format!("not a plan document: {e}"))?;
-    let doc = serde_json::from_slice(json).map_err(|e| format!("not a plan document: {e}"))?;
-    Ok((doc, digest))
 }
 
 /// `path` made absolute (lexically), so a program path joined to it means the same

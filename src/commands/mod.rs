@@ -3,6 +3,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod completions;
+pub(crate) mod diff;
 pub(crate) mod explain;
 pub(crate) mod graph;
 pub(crate) mod list_actions;
@@ -43,6 +44,7 @@ pub(crate) fn dispatch(
         Command::Schema(args) => schema::run(&args, config.color_stderr, printer),
         Command::Plan(args) => plan::run(&args, config, printer, leftovers),
         Command::Apply(args) => apply::run(&args, config, printer, leftovers),
+        Command::Diff(args) => diff::run(&args, config, printer, leftovers),
         Command::Run(args) => run::run(&args, config, printer, leftovers),
         Command::Graph(args) => graph::run(&args, config, printer, leftovers),
         Command::ListActions(args) => list_actions::run(&args, config, printer, leftovers),

@@ -6,12 +6,14 @@
 //! `report::refusal` (with `--format json`, the diagnostics report replaces the
 //! plan on stdout; a plan with denied steps is still a plan). Exit codes: 0 planned (or, with `--detailed-exitcode`, nothing
 //! to do), 1 invalid catalog, invalid parameters or a denied step, 2 usage error,
-//! 3 steps planned (only with `--detailed-exitcode`).
+//! 3 steps planned (only with `--detailed-exitcode`). With `--check GOLDEN` the plan
+//! is compared with the golden file by meaning (`plan::drift`, the report shared
+//! with `rune diff`): 0 no drift, 1 drift, 2 usage; `--update` rewrites the file.
 
 use std::path::Path;
 
 use crate::catalog::CheckedCatalog;
-use crate::cli::{OutputFormat, PlanArgs};
+use crate::cli::{OutputFormat, PlanArgs, PlanFormat};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
@@ -53,7 +55,7 @@ fn plan_with(
     leftovers: &mut super::Leftovers,
 ) -> ExitStatus {
     let channel = Channel {
-        json: args.format == OutputFormat::Json,
+        json: args.format == PlanFormat::Json,
         color: config.color_stderr,
     };
     let nothing_read = SourceMap::default();
@@ -67,9 +69,25 @@ fn plan_with(
         refusal::report(printer, refusal, channel)
     };
     let paths = config.catalog_paths(&args.paths);
-    let (at, clock) = match check_command_line(args, config, &paths) {
+    let (mut at, mut clock) = match check_command_line(args, config, &paths) {
         Ok(instant) => instant,
         Err(problems) => return usage(printer, problems),
+    };
+    // The golden file: read first when its instant is the one to plan at (no
+    // --at, no SOURCE_DATE_EPOCH), else on another core while the catalogs load
+    // and plan. A file that is not a plan is a usage error either way.
+    let golden = match args.check.as_deref() {
+        None => Golden::Read(Ok(None)),
+        Some(path) if clock == crate::plan::Clock::Now => match read_golden(path, args.update) {
+            Err(d) => return usage(printer, vec![d]),
+            Ok(golden) => {
+                if let Some(golden) = &golden {
+                    (at, clock) = (golden.evaluated_at, golden.clock);
+                }
+                Golden::Read(Ok(golden))
+            }
+        },
+        Some(path) => Golden::start(path, args.update),
     };
     let checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
         Ok(checked) => built.checked.insert(checked),
@@ -97,6 +115,27 @@ fn plan_with(
         &root,
     ));
     doc.inputs.programs = crate::plan::programs::digests(doc, &cwd.join(root.display()));
+    if let Some(path) = args.check.as_deref() {
+        let golden = match golden.finish(path) {
+            Ok(golden) => golden,
+            Err(d) => return usage(printer, vec![d]),
+        };
+        // A denial is a decision the drift compares; only a file written refuses it.
+        if !args.update || denials.is_empty() {
+            let check = Check {
+                path,
+                golden: golden.as_deref(),
+                update: args.update,
+            };
+            return check_golden(args.format, check, doc, checked, &root, channel, printer);
+        }
+        let status = show_denied(args, doc, checked, denials, channel, printer);
+        printer.err(&format!(
+            "the plan has denied steps; {} not updated\n",
+            untrusted(&crate::source::display_name(path))
+        ));
+        return status;
+    }
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if !denials.is_empty() {
         return show_denied(args, doc, checked, denials, channel, printer);
@@ -109,7 +148,7 @@ fn plan_with(
         },
         None => None,
     };
-    print_plan(args.format, doc, to_stdout, printer);
+    print_plan(args.format.plan(), doc, to_stdout, printer);
     if let Some((name, sha256)) = written {
         // The digest is what `rune apply FILE --expect-digest` checks: a CI job that
         // approved this plan applies this plan and no other.
@@ -161,7 +200,21 @@ fn check_command_line(
     if let Err(d) = &instant {
         problems.push(d.clone());
     }
-    if let Some(out) = args.out.as_deref().filter(|out| *out != Path::new("-")) {
+    if args.format == PlanFormat::Github && args.check.is_none() {
+        problems.push(
+            Diagnostic::new(
+                Code::InvalidFlags,
+                "--format github reports drift: it goes with --check GOLDEN",
+            )
+            .with_help("use --format human or json to print the plan, or add --check FILE"),
+        );
+    }
+    // `--check FILE --update` writes FILE like `--out FILE`: the same refusals.
+    let written = args
+        .out
+        .as_deref()
+        .or(args.check.as_deref().filter(|_| args.update));
+    if let Some(out) = written.filter(|out| *out != Path::new("-")) {
         let refused = crate::report::save::resolve_target(out)
             .map(drop)
             .and_then(|()| crate::report::save::refuse_catalog_input(out, paths));
@@ -216,7 +269,7 @@ fn show_denied(
     printer: &mut Printer,
 ) -> ExitStatus {
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
-    match args.format {
+    match args.format.plan() {
         OutputFormat::Human if to_stdout => printer.err(&crate::report::plan::render_human(doc)),
         OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
         OutputFormat::Json if to_stdout => {}
@@ -276,5 +329,115 @@ fn print_plan(format: OutputFormat, doc: &PlanDocument, to_stdout: bool, printer
         }
         OutputFormat::Human => printer.out(&crate::report::plan::render_human(doc)),
         OutputFormat::Json => printer.out_with(|w| doc.write_json(w)),
+    }
+}
+
+/// The golden file of `--check`, read or being read.
+enum Golden {
+    /// Read (none: no `--check`, or a file `--update` will create), or why not.
+    Read(Result<Option<Box<PlanDocument>>, Diagnostic>),
+    /// Being read on its own thread.
+    Reading(std::thread::JoinHandle<Result<Option<Box<PlanDocument>>, Diagnostic>>),
+}
+
+impl Golden {
+    /// Start reading `path` on a thread of its own (here when none can start).
+    fn start(path: &Path, update: bool) -> Golden {
+        let owned = path.to_path_buf();
+        match std::thread::Builder::new()
+            .name("golden".to_string())
+            .spawn(move || read_golden(&owned, update))
+        {
+            Ok(handle) => Golden::Reading(handle),
+            Err(_) => Golden::Read(read_golden(path, update)),
+        }
+    }
+
+    /// The golden plan, once read.
+    fn finish(self, path: &Path) -> Result<Option<Box<PlanDocument>>, Diagnostic> {
+        match self {
+            Golden::Read(golden) => golden,
+            Golden::Reading(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(super::diff::unreadable_plan(path, "its reader stopped"))),
+        }
+    }
+}
+
+/// A `--check` in progress: the golden file and what to do with it.
+struct Check<'a> {
+    path: &'a Path,
+    /// The golden plan; none when it does not exist yet (only with `--update`).
+    golden: Option<&'a PlanDocument>,
+    update: bool,
+}
+
+/// The golden file at `path`; none when it does not exist and `--update` will
+/// create it.
+fn read_golden(path: &Path, update: bool) -> Result<Option<Box<PlanDocument>>, Diagnostic> {
+    if update && std::fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    match crate::plan::strict::read_plan(path) {
+        Ok((doc, _)) => Ok(Some(Box::new(doc))),
+        Err(why) => {
+            let d = super::diff::unreadable_plan(path, &why);
+            Err(if path.exists() {
+                d
+            } else {
+                d.with_help("make the golden file with `rune plan ... --check FILE --update` (or `--out FILE`)")
+            })
+        }
+    }
+}
+
+/// Compare the plan with the golden file, or with `--update` rewrite it: exit 1
+/// on drift, else 0.
+fn check_golden(
+    format: PlanFormat,
+    check: Check,
+    doc: &mut PlanDocument,
+    checked: &CheckedCatalog,
+    root: &CatalogRoot,
+    channel: Channel,
+    printer: &mut Printer,
+) -> ExitStatus {
+    let found = check
+        .golden
+        .map(|golden| crate::plan::drift::compare(golden, doc))
+        .unwrap_or_default();
+    let places = crate::plan::drift::Places::new(Some(checked), root.display());
+    let name = untrusted(&crate::source::display_name(check.path)).into_owned();
+    let compared = crate::report::drift::Compared {
+        before: &name,
+        after: "the plan now",
+    };
+    if !check.update {
+        super::diff::show(format, &found, &compared, &places, printer);
+        return super::diff::status(&found);
+    }
+    if check.golden.is_some() {
+        super::diff::show(format, &found, &compared, &places, printer);
+    }
+    // Rewritten only when its bytes would change: an up-to-date golden file keeps
+    // its modification time.
+    let target = crate::report::save::resolve_target(check.path)
+        .unwrap_or_else(|_| check.path.to_path_buf());
+    let seen_here = root.seen_from(target.parent().unwrap_or(Path::new("")));
+    let printed = std::mem::replace(&mut doc.inputs.catalog_root, seen_here);
+    let same = std::fs::read(check.path).is_ok_and(|old| old == doc.to_json().as_bytes());
+    doc.inputs.catalog_root = printed;
+    if same {
+        printer.err(&format!("{name} is up to date\n"));
+        return ExitStatus::Success;
+    }
+    match save(check.path, doc, root) {
+        Ok((name, sha256)) => {
+            printer.err(&format!(
+                "golden plan written to {name} (sha256 {sha256})\n"
+            ));
+            ExitStatus::Success
+        }
+        Err(d) => refuse(printer, checked, Refused::Usage, vec![d], channel),
     }
 }

@@ -258,6 +258,11 @@ pub struct StartupModule {
     pub command: Option<Command>,
     /// The catalog file that declares the module, relative to `catalog_root`.
     pub declared_in: String,
+    /// The modules of this plan it depends on, so starts after (sorted; left out
+    /// when none): the edges that set its wave, recorded so that a change of
+    /// startup order can be told from its consequences (`rune diff`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
     /// register, initialize, ready.
     pub steps: Vec<PhaseStep>,
 }
@@ -704,6 +709,28 @@ impl PlanDocument {
             programs: Vec::new(),
         };
 
+        // Which modules the plan starts, by registry index: a dependency outside the
+        // plan orders nothing.
+        let mut planned_module = vec![false; registry.modules.len()];
+        for &m in plan.startup.iter().flatten() {
+            planned_module[m] = true;
+        }
+        let index = registry.module_index();
+        let depends_on = |module: &Module| -> Vec<String> {
+            let mut names: Vec<String> = module
+                .dependencies
+                .iter()
+                .filter(|d| {
+                    index
+                        .get(d.module_name.value.as_str())
+                        .is_some_and(|&i| planned_module[i])
+                })
+                .map(|d| d.module_name.value.clone())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
         let mut ids = StepIds(0);
         let mut ready_step = HashMap::new();
         let startup: Vec<StartupWave> = plan
@@ -732,6 +759,7 @@ impl PlanDocument {
                                 Runtime::Builtin | Runtime::None => None,
                             },
                             declared_in,
+                            depends_on: depends_on(module),
                             steps,
                         }
                     })

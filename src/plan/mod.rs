@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 pub mod document;
+pub mod drift;
 pub(crate) mod programs;
 pub(crate) mod root;
 pub(crate) mod strict;

@@ -1,12 +1,48 @@
 //! A saved plan's JSON read strictly: a key twice in one object is refused.
+//! Every reader of a saved plan (`rune apply PLAN`, `rune diff`, `rune plan
+//! --check`) goes through [`read_plan`].
 //!
 //! `serde_json` keeps the last of two equal keys, a reviewer's viewer may show the
 //! first: a plan that says two things is not a plan anyone reviewed. This pass
 //! only walks the document (nothing is kept), before it is typed.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::document::PlanDocument;
+
+/// The largest plan file read (a plan of 100,000 modules is about 120 MB).
+const PLAN_FILE_LIMIT: u64 = 512 << 20;
+
+/// The saved plan at `path` and the sha256 of the bytes read (the ones parsed,
+/// so `--expect-digest` checks exactly what runs); the error says why it is not a
+/// plan. A key twice in one object is refused: which of the two a reader takes is
+/// not something a reviewer sees.
+pub(crate) fn read_plan(path: &std::path::Path) -> Result<(PlanDocument, String), String> {
+    use sha2::{Digest, Sha256};
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > PLAN_FILE_LIMIT {
+        return Err(format!(
+            "the file is {} bytes, more than the {PLAN_FILE_LIMIT} a plan may have",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // An editor may save a byte-order mark; catalogs accept one too.
+    let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    refuse_duplicate_keys(json).map_err(|e| format!("not a plan document: {e}"))?;
+    let doc = serde_json::from_slice(json).map_err(|e| format!("not a plan document: {e}"))?;
+    Ok((doc, digest))
+}
 
 /// Refuse `json` if any object in it has a key twice (or it is not JSON).
 pub(crate) fn refuse_duplicate_keys(json: &[u8]) -> Result<(), serde_json::Error> {
@@ -63,9 +99,19 @@ impl<'de> Visitor<'de> for Walk {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if seen.contains(&key) {
+        // Keys are borrowed from the input when they hold no escape, and a plan's
+        // objects are small: a list searched in place until one grows large. A
+        // 100,000-module plan has millions of objects; allocating and hashing each
+        // key cost more than parsing the document.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let twice = if many.is_empty() {
+                few.contains(&key)
+            } else {
+                many.contains(&key)
+            };
+            if twice {
                 let shown: String = key.chars().take(60).collect();
                 // Let the value be read so the error carries its line and column.
                 map.next_value::<IgnoredAny>()?;
@@ -75,9 +121,44 @@ impl<'de> Visitor<'de> for Walk {
                 )));
             }
             map.next_value_seed(Walk)?;
-            seen.insert(key);
+            if !many.is_empty() {
+                many.insert(key);
+            } else if few.len() < SMALL_OBJECT {
+                few.push(key);
+            } else {
+                many.extend(few.drain(..));
+                many.insert(key);
+            }
         }
         Ok(())
+    }
+}
+
+/// Keys up to this many per object are searched in a list.
+const SMALL_OBJECT: usize = 32;
+
+/// An object key, borrowed from the input when it can be.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 

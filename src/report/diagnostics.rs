@@ -403,13 +403,15 @@ pub(crate) fn render_json_report(
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-fn escape_data(s: &str) -> String {
+/// Escape a workflow command's message.
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
-fn escape_property(s: &str) -> String {
+/// Escape a workflow command's property value.
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 

@@ -10,6 +10,7 @@
 
 pub(crate) mod actions;
 pub mod diagnostics;
+pub mod drift;
 pub(crate) mod eps;
 pub(crate) mod excerpt;
 pub mod execution;

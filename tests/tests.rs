@@ -26,6 +26,7 @@ mod module_exec;
 mod mrs;
 mod output;
 mod plan;
+mod remote;
 mod plan_document;
 mod plan_examples;
 mod plan_trust;

@@ -206,6 +206,12 @@ codes! {
     /// A workflow step names a node rune cannot run on yet (only this machine).
     UnsupportedNode = "rune::plan::unsupported_node", Error, None;
 
+    // inventory (remote nodes)
+    /// An inventory file rune cannot use: a bad line, a node defined twice, a refused ssh option.
+    InvalidInventory = "rune::inventory::invalid", Error, None;
+    /// `--node`, `--nodes` or a step names a node (or group) the inventory does not have.
+    UnknownNode = "rune::inventory::unknown_node", Error, None;
+
     /// Command-line flags that do not fit together, e.g. `--param` without `--action`.
     InvalidFlags = "rune::cli::invalid_flags", Error, None;
     /// `--at` or `SOURCE_DATE_EPOCH` is not an instant rune can plan at.

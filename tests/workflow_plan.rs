@@ -887,6 +887,8 @@ mod properties {
             exec: vec!["true".to_string()],
             env: Default::default(),
             leaves_daemon: false,
+            ship: Vec::new(),
+            remote_exec: Vec::new(),
             settings: Default::default(),
         });
         registry.workflows.push(Workflow {

@@ -27,6 +27,7 @@ pub mod mediation;
 pub mod process;
 pub(crate) mod programs;
 pub mod redact;
+pub(crate) mod remote;
 pub mod spi;
 pub mod spi_message;
 pub mod supervisor;

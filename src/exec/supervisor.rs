@@ -222,6 +222,9 @@ pub(crate) struct Child {
     err_truncated: bool,
     exited: bool,
     status: Option<ExitStatus>,
+    /// stdin stays open once the input is written (an ssh transport: its end of
+    /// file tells the node's wrapper that rune or the connection is gone).
+    hold_stdin: bool,
 }
 
 /// A pidfd for the child just spawned as `pid`. Without one (out of descriptors)
@@ -318,7 +321,13 @@ impl Child {
             err_truncated: false,
             exited: false,
             status: None,
+            hold_stdin: false,
         })
+    }
+
+    /// Keep stdin open after the input is written, until the child exits.
+    pub(crate) fn hold_stdin(&mut self) {
+        self.hold_stdin = true;
     }
 
     /// Its exit status, once reaped.
@@ -526,7 +535,7 @@ impl Child {
         cancel: &Cancel,
     ) -> OneShot {
         self.queue(input);
-        if input.is_empty() {
+        if input.is_empty() && !self.hold_stdin {
             self.close_stdin();
         }
         loop {
@@ -534,7 +543,7 @@ impl Child {
                 self.out.truncate(limit);
                 return OneShot::TooMuchOutput;
             }
-            if !self.writing() && self.stdin.is_some() {
+            if !self.writing() && self.stdin.is_some() && !self.hold_stdin {
                 // All of it written: the child sees end of file.
                 self.close_stdin();
             }

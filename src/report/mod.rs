@@ -14,6 +14,7 @@ pub(crate) mod eps;
 pub mod excerpt;
 pub mod execution;
 pub mod graph;
+pub(crate) mod nodes;
 pub mod plan;
 pub mod progress;
 pub mod refusal;

@@ -67,3 +67,377 @@ fn a_plugin_runs_on_one_node_and_prints_what_it_prints_for_localhost() {
     let keys = |d: &serde_json::Value| d.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&doc), keys(&local));
 }
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn fan_out_prints_one_json_line_per_node_then_a_summary() {
+    let Some(sshd) = Sshd::start(4) else { return };
+    let out = run_on(
+        &sshd,
+        &["whoami", "--nodes", "all", "--forks", "3", "--json"],
+    )
+    .run();
+    // `all` is every node of the inventory, the failing aliases too: exit 4.
+    assert_eq!(out.code, 4, "{}\n{}", out.snapshot(), sshd.log());
+    let docs = json_lines(&out.stdout);
+    let mut nodes: Vec<&str> = docs.iter().map(|d| d["node"].as_str().unwrap()).collect();
+    nodes.sort_unstable();
+    assert_eq!(
+        nodes,
+        ["badkey", "changed", "closed", "n1", "n2", "n3", "n4"]
+    );
+    for doc in &docs {
+        let node = doc["node"].as_str().unwrap();
+        if node.starts_with('n') {
+            assert_eq!(doc["outcome"], "succeeded", "{doc:#}");
+            assert_eq!(doc["payload"]["output_data"]["node"], node);
+        } else {
+            assert_eq!(doc["outcome"], "failed", "{doc:#}");
+        }
+        // Policy decided once, recorded per node.
+        assert_eq!(doc["decision"]["rule"], docs[0]["decision"]["rule"]);
+        assert_eq!(doc["correlation_id"], docs[0]["correlation_id"]);
+    }
+    assert!(
+        out.stderr
+            .contains("7 nodes: 4 succeeded, 3 failed, 0 interrupted"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("node_unreachable: closed"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_label_or_a_group_selects_nodes_and_any_failure_exits_4() {
+    let Some(sshd) = Sshd::start(4) else { return };
+    let out = run_on(&sshd, &["whoami", "--nodes", "role=web", "--json"]).run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let mut nodes: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|d| d["node"].as_str().unwrap().to_string())
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["n1", "n3"]);
+    let out = run_on(&sshd, &["whoami", "--node", "n2", "--node", "closed"]).run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    assert!(
+        out.stdout
+            .contains("`whoami` succeeded (module fleet, node n2"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("2 nodes: 1 succeeded, 1 failed"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_unknown_node_is_a_usage_error_with_did_you_mean() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let out = run_on(&sshd, &["whoami", "--node", "closd"]).run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("no node `closd` in the inventory"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `closed`?"),
+        "{}",
+        out.stderr
+    );
+    let out = run_on(&sshd, &["whoami", "--nodes", "rol=web"]).run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("no node has the label `rol=web`"),
+        "{}",
+        out.stderr
+    );
+    // Without an inventory, only this machine.
+    let out = rune(["run", "whoami", "--catalog", CATALOG, "--node", "n1"]).run();
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stderr.contains("--inventory FILE"), "{}", out.stderr);
+}
+
+/// The bundle directories in the node's cache (each a symlink to its unpacked
+/// directory once complete).
+fn shipped(sshd: &Sshd) -> Vec<String> {
+    let dir = sshd.remote_cache().join("rune/ship");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_plugin_is_shipped_once_per_content_and_again_when_it_changes() {
+    let Some(sshd) = Sshd::start(4) else { return };
+    // A copy of the fixture, so the test can change the plugin's library.
+    let copy = tempfile::tempdir().unwrap();
+    let plugins = copy.path().join("plugins");
+    std::fs::create_dir_all(plugins.join("lib")).unwrap();
+    for f in [
+        "catalog.yaml",
+        "plugins/whoami.sh",
+        "plugins/hang.sh",
+        "plugins/lib/answer.sh",
+    ] {
+        std::fs::copy(
+            crate::support::root().join("tests/fixtures/remote").join(f),
+            copy.path().join(f),
+        )
+        .unwrap();
+    }
+    let catalog = copy.path().join("catalog.yaml");
+    let run = |args: &[&str]| {
+        rune(["run"])
+            .args(args)
+            .args(["--catalog"])
+            .arg_path(&catalog)
+            .args(["--inventory"])
+            .arg_path(sshd.inventory())
+            .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+            .run()
+    };
+    assert!(shipped(&sshd).is_empty());
+    // Four nodes at once ship the same content to one cache: one bundle.
+    let out = run(&["whoami", "--nodes", "n1,n2", "--json"]);
+    assert_eq!(
+        out.code,
+        2,
+        "a selector is one group, node or label: {}",
+        out.snapshot()
+    );
+    let out = run(&[
+        "whoami", "--node", "n1", "--node", "n2", "--node", "n3", "--node", "n4", "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let first = shipped(&sshd);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let bundle = sshd.remote_cache().join("rune/ship").join(&first[0]);
+    assert!(bundle.join(".rune-complete").is_file());
+    assert!(bundle.join("whoami.sh").is_file() && bundle.join("lib/answer.sh").is_file());
+    let unpacked = std::fs::read_link(&bundle).unwrap();
+    // Run again: nothing is shipped (the same unpacked directory).
+    let out = run(&["whoami", "--node", "n1"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(shipped(&sshd), first);
+    assert_eq!(std::fs::read_link(&bundle).unwrap(), unpacked);
+    // A changed library is a new bundle.
+    let lib = plugins.join("lib/answer.sh");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, format!("{text}# changed\n")).unwrap();
+    let out = run(&["whoami", "--node", "n1", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let second = shipped(&sshd);
+    assert_eq!(second.len(), 2, "{second:?}");
+    let dir = out.json()["payload"]["output_data"]["dir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new = second.iter().find(|n| **n != first[0]).unwrap();
+    assert!(
+        dir.ends_with(new.as_str()),
+        "{dir} runs the new bundle {new}"
+    );
+}
+
+#[test]
+fn each_node_failure_is_its_own_eps_error() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let cases = [
+        ("closed", -32405, "node_unreachable", true),
+        ("badkey", -32300, "node_auth_failed", false),
+        ("changed", -32302, "host_key_changed", false),
+    ];
+    for (node, code, kind, retry) in cases {
+        let out = run_on(&sshd, &["whoami", "--node", node, "--json"]).run();
+        assert_eq!(out.code, 4, "{node}: {}", out.snapshot());
+        let doc = out.json();
+        assert_eq!(doc["error"]["code"], code, "{node}: {doc:#}");
+        let eps = &doc["eps"]["error_payload"];
+        assert_eq!(eps["error_data"]["error"]["code"], code);
+        assert_eq!(eps["error_context"]["retry_recommended"], retry, "{node}");
+        assert!(eps["error_context"]["recovery_actions"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()));
+        assert_eq!(doc["eps"]["routing"]["routing_tags"][1], kind, "{node}");
+        assert_eq!(doc["error"]["details"]["ssh_exit_code"], 255);
+    }
+    let out = run_on(&sshd, &["installed", "--node", "n1", "--json"]).run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["error"]["code"], -32100, "{doc:#}");
+    assert_eq!(
+        doc["error"]["details"]["program"],
+        "/opt/rune/plugins/rune-test-not-installed"
+    );
+    // The node's cache cannot be made: its parent is a file.
+    std::fs::remove_dir_all(sshd.remote_cache()).unwrap();
+    std::fs::write(sshd.remote_cache(), "not a directory").unwrap();
+    let out = run_on(&sshd, &["whoami", "--node", "n1", "--json"]).run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["error"]["code"], -32403, "{doc:#}");
+    assert_eq!(
+        doc["eps"]["routing"]["routing_tags"][1],
+        "node_cache_unwritable"
+    );
+    assert_eq!(
+        doc["eps"]["error_payload"]["error_context"]["retry_recommended"],
+        false
+    );
+}
+
+#[test]
+fn a_remote_plugin_past_its_timeout_leaves_nothing_on_the_node() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let out = run_on(&sshd, &["hang", "--node", "n1", "--json"]).run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["error"]["code"], -32401, "{doc:#}");
+    sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+#[test]
+fn a_dropped_connection_fails_the_node_and_the_wrapper_cleans_up() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let mut running = run_on(&sshd, &["hang-long", "--node", "n1", "--json"]).spawn();
+    // The plugin runs on the node: find its wrapper, whose parent is sshd's
+    // session process for this connection, and kill that.
+    let mut session = None;
+    running.wait_for("the plugin to start on the node", || {
+        session = sshd
+            .node_processes()
+            .iter()
+            .find(|(_, cmd)| cmd.contains("hang.sh"))
+            .and_then(|_| {
+                sshd.node_processes()
+                    .iter()
+                    .find(|(_, cmd)| cmd.starts_with("sh -c # rune-wrap"))
+                    .and_then(|(pid, _)| parent_of(*pid))
+            });
+        session.is_some()
+    });
+    let session = session.unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(session),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = running.wait();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["error"]["code"], -32101, "{doc:#}");
+    assert_eq!(doc["eps"]["routing"]["routing_tags"][1], "connection_lost");
+    assert_eq!(
+        doc["eps"]["error_payload"]["error_context"]["retry_recommended"],
+        true
+    );
+    sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+#[test]
+fn ctrl_c_stops_every_node_and_leaves_nothing_on_them() {
+    let Some(sshd) = Sshd::start(3) else { return };
+    let mut running = run_on(
+        &sshd,
+        &["hang-long", "--nodes", "role=web", "--node", "n2", "--json"],
+    )
+    .spawn();
+    running.wait_for("the plugin to start on three nodes", || {
+        sshd.node_processes()
+            .iter()
+            .filter(|(_, c)| c.contains("hang.sh"))
+            .count()
+            == 3
+    });
+    running.signal(nix::sys::signal::Signal::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.snapshot());
+    let docs = json_lines(&out.stdout);
+    assert_eq!(docs.len(), 3, "{}", out.stdout);
+    assert!(
+        docs.iter().all(|d| d["outcome"] == "interrupted"),
+        "{}",
+        out.stdout
+    );
+    sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn list_nodes_shows_the_inventory_and_reads_ansible_inventories() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let out = rune(["list-nodes", "--format", "json", "--inventory"])
+        .arg_path(sshd.inventory())
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let names: Vec<&str> = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["badkey", "changed", "closed", "n1", "n2"]);
+    assert_eq!(doc["nodes"][3]["labels"]["role"], "web");
+    assert_eq!(doc["inventory_digest"].as_str().unwrap().len(), 64);
+    // The same nodes as an Ansible INI inventory: a plugin runs through it.
+    let ini = sshd.dir().join("hosts");
+    std::fs::write(
+        &ini,
+        format!(
+            "[web]\nweb1 ansible_host=127.0.0.1 ansible_port={port} ansible_user=root ansible_ssh_private_key_file={key} tier=front\n\n[all:vars]\nansible_python_interpreter=/usr/bin/python3\n",
+            port = sshd.port,
+            key = sshd.dir().join("client_key").display()
+        ),
+    )
+    .unwrap();
+    let out = rune(["list-nodes", "--inventory"]).arg_path(&ini).run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("web1  root@127.0.0.1:"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("tier=front"), "{}", out.stdout);
+    let bad = sshd.dir().join("bad.ini");
+    std::fs::write(&bad, "[web\nh1 ansible_port=99999\nh2 nonsense\n").unwrap();
+    let out = rune(["list-nodes", "--inventory"]).arg_path(&bad).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("bad.ini:1"), "located: {}", out.stderr);
+    assert!(
+        out.stderr.contains("is a port from 1 to 65535"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("`nonsense` is not `key=value`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -753,6 +753,39 @@ pub fn kill_all() {
     sweep();
 }
 
+/// Command-line markers of processes rune adopts on purpose and leaves running:
+/// the ssh transport's multiplexing masters, which ssh forks from a client rune
+/// supervised when its first session ends, and which then retitle themselves
+/// (`ssh: DIR/HASH [mux]`) over their environment, so the token cannot name
+/// them. Before the new title they still show the client's own command line
+/// (`... ControlPath=DIR/%C ...`). Never empty strings.
+static SPARED_TITLES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Leave processes whose command line holds `prefix` alone in every sweep.
+pub(crate) fn spare_titled(prefix: String) {
+    if prefix.is_empty() {
+        return;
+    }
+    let mut spared = lock(&SPARED_TITLES);
+    if !spared.contains(&prefix) {
+        spared.push(prefix);
+    }
+}
+
+/// Whether `pid` is a process [`spare_titled`] names.
+fn spared(pid: i32) -> bool {
+    let spared = lock(&SPARED_TITLES);
+    if spared.is_empty() {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    spared
+        .iter()
+        .any(|p| cmdline.windows(p.len()).any(|w| w == p.as_bytes()))
+}
+
 /// Kill and reap every process rune adopted that is not a live child and not a
 /// daemon an action left on purpose: what is left when a run ends.
 pub fn sweep() {
@@ -764,6 +797,7 @@ pub fn sweep() {
         let adopted: Vec<i32> = children_of(me)
             .into_iter()
             .filter(|p| !live.contains(p))
+            .filter(|&p| !spared(p))
             .filter(|&p| match token_of(p) {
                 Some((rune, token)) if rune == me => !daemons.contains(&token),
                 _ => true,
@@ -791,7 +825,7 @@ fn kill_escaped(pid: i32, token: u64, seen: &[i32]) {
         live.extend(guardian_pid());
         let escaped: Vec<i32> = children_of(me)
             .into_iter()
-            .filter(|p| *p != pid && !live.contains(p))
+            .filter(|p| *p != pid && !live.contains(p) && !spared(*p))
             .filter(|&p| {
                 ours.contains(&p)
                     || stat_of(p).is_some_and(|s| s.pgrp == pid)
@@ -814,6 +848,7 @@ fn kill_and_reap(pids: &[i32], me: i32) {
         all.push(p);
         all.extend(subtree(p));
     }
+    all.retain(|&p| !spared(p));
     for &p in &all {
         if let Some(pid) = Pid::from_raw(p) {
             let _ = rustix::process::kill_process(pid, Signal::KILL);

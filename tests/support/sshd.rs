@@ -288,3 +288,56 @@ fn eprintln_loud(message: &str) {
         "\n!!!!! SKIPPED {test}: {message} !!!!!\n"
     );
 }
+
+impl Sshd {
+    /// The processes running on the "node" for this server's sessions: every one
+    /// has sshd's `XDG_CACHE_HOME` for this server in its environment (zombies
+    /// run nothing and are left out).
+    pub(crate) fn node_processes(&self) -> Vec<(i32, String)> {
+        let marker = format!("XDG_CACHE_HOME={}", self.remote_cache().display());
+        let mut found = Vec::new();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return found;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            if !environ.split(|&b| b == 0).any(|e| e == marker.as_bytes()) {
+                continue;
+            }
+            if !crate::support::alive(pid) {
+                continue;
+            }
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push((pid, shown.chars().take(160).collect()));
+        }
+        found
+    }
+
+    /// Wait until nothing runs on the node for this server (or fail, listing it).
+    pub(crate) fn assert_node_clean(&self, within: Duration) {
+        let began = Instant::now();
+        loop {
+            let left = self.node_processes();
+            // sshd's own session processes carry no such variable: what is
+            // listed is the wrapper, its watchers and the plugin.
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                began.elapsed() < within,
+                "processes left on the node after {within:?}: {left:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -165,7 +165,7 @@ impl Ssh {
 
     /// Ship `bundle` to the node's cache (a no-op there when it is already).
     fn ship(&self, bundle: &Bundle, cancel: &Cancel) -> Result<(), NodeFailure> {
-        let spec = self.spec(SHIP, "rune-ship", &[bundle.digest.clone()]);
+        let spec = self.spec(SHIP, "rune-ship", std::slice::from_ref(&bundle.digest));
         let finished = process::run_once(
             &spec,
             &bundle.tar,
@@ -402,7 +402,8 @@ fn wrap_word(stderr: &[u8]) -> Option<String> {
         .map(|w| w.trim().to_string())
 }
 
-/// The end of ssh's stderr, capped and escaped.
+/// The end of ssh's stderr, capped. Raw (lossily decoded) like a plugin's stderr: JSON
+/// escapes it in documents, src/report/ where people read it.
 fn quoted_stderr(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let text = text.trim();
@@ -410,7 +411,7 @@ fn quoted_stderr(stderr: &[u8]) -> String {
     let start = (start..text.len())
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(text.len());
-    crate::escape::untrusted(&text[start..]).into_owned()
+    text[start..].to_string()
 }
 
 /// Which failure ssh's stderr describes (exit status 255), and a message.
@@ -468,8 +469,13 @@ fn control_dir() -> Option<PathBuf> {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
         let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
         let meta = std::fs::symlink_metadata(&dir).ok()?;
-        (meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0)
-            .then_some(dir)
+        let usable = meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0;
+        if usable {
+            // The masters ssh forks outlive the client rune ran, on purpose.
+            crate::exec::supervisor::spare_titled(format!("ssh: {}/", dir.display()));
+            crate::exec::supervisor::spare_titled(format!("ControlPath={}/%C", dir.display()));
+        }
+        usable.then_some(dir)
     })
     .clone()
 }

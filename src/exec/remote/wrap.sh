@@ -26,12 +26,14 @@ setsid "$@" <"$tmp/req" 3<&- &
 pg=$!
 setsid sh -c 'sleep "$1"; : >"$4/timeout"; kill -TERM -"$3" 2>/dev/null; sleep "$2"; kill -KILL -"$3" 2>/dev/null' rune-timer "$t" "$g" "$pg" "$tmp" </dev/null >/dev/null 2>&1 3<&- &
 tp=$!
-setsid sh -c 'cat >/dev/null; kill -TERM -"$1" 2>/dev/null; sleep "$2"; kill -KILL -"$1" 2>/dev/null' rune-eof "$pg" "$g" <&3 >/dev/null 2>&1 3<&- &
+setsid sh -c 'cat >/dev/null; kill -KILL -"$3" 2>/dev/null; kill -TERM -"$1" 2>/dev/null; sleep "$2"; kill -KILL -"$1" 2>/dev/null' rune-eof "$pg" "$g" "$tp" <&3 >/dev/null 2>&1 3<&- &
 wp=$!
 exec 3<&-
+# From here on a write to a connection that is gone must not end the wrapper
+# before it has cleaned up (the plugin and watchers keep the default).
+trap '' PIPE
 wait "$pg"
 rc=$?
-trap '' PIPE
 [ "$keep" = 1 ] || kill -KILL -"$pg" 2>/dev/null
 kill -KILL -"$tp" -"$wp" 2>/dev/null
 wait 2>/dev/null

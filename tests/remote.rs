@@ -441,3 +441,32 @@ fn list_nodes_shows_the_inventory_and_reads_ansible_inventories() {
         out.stderr
     );
 }
+
+/// A plugin written the way RUNE's own are (bash sourcing its BPCS library from
+/// `lib/`) runs on a node unmodified: its library is shipped beside it.
+#[test]
+fn a_rune_style_plugin_runs_remotely_with_its_shipped_library() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let mut jq = Command::new("jq");
+    jq.arg("--version");
+    if !crate::support::succeeds(jq) {
+        crate::support::skip("jq is not installed (the fixture plugin's library uses it)");
+        return;
+    }
+    let out = run_on(
+        &sshd,
+        &["noop", "--node", "n1", "--param", "mode=advanced", "--json"],
+    )
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    assert_eq!(doc["payload"]["result"], "success", "{doc:#}");
+    assert_eq!(doc["payload"]["output_data"]["context"]["node"], "n1");
+    let out = run_on(
+        &sshd,
+        &["noop", "--node", "n1", "--param", "fail=true", "--json"],
+    )
+    .run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    assert_eq!(out.json()["outcome"], "failed");
+}

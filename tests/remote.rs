@@ -470,3 +470,27 @@ fn a_rune_style_plugin_runs_remotely_with_its_shipped_library() {
     assert_eq!(out.code, 4, "{}", out.snapshot());
     assert_eq!(out.json()["outcome"], "failed");
 }
+
+/// A saved plan binds the files an action ships as it binds its program.
+#[test]
+fn a_plan_pins_the_files_an_action_ships() {
+    let out = rune([
+        "plan",
+        "--catalog",
+        CATALOG,
+        "--action",
+        "whoami",
+        "--format",
+        "json",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let files: Vec<&str> = doc["inputs"]["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["plugins/lib/answer.sh", "plugins/whoami.sh"]);
+}

@@ -280,6 +280,11 @@ pub struct Command {
     /// (left out when it declares none).
     #[serde(default, skip_serializing_if = "CommandEnv::is_empty")]
     pub env: CommandEnv,
+    /// Files shipped with the plugin to a node over ssh (the action's `ship:`),
+    /// relative to `catalog_root`; bound by digest like the program (left out
+    /// when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ship: Vec<String>,
 }
 
 /// What a command's environment holds beyond the allowlist (PATH, HOME, USER,
@@ -632,6 +637,7 @@ fn command(
             .collect(),
         working_dir: dir,
         env: env.into(),
+        ship: Vec::new(),
     })
 }
 
@@ -758,7 +764,14 @@ impl PlanDocument {
                 description: action.description.clone(),
                 category: action.category,
                 impact: action.impact,
-                command: command(&action.exec, &declared_in, &action.env),
+                command: command(&action.exec, &declared_in, &action.env).map(|mut c| {
+                    c.ship = action
+                        .ship
+                        .iter()
+                        .map(|file| root::join(&c.working_dir, file))
+                        .collect();
+                    c
+                }),
                 declared_in,
                 after_step,
                 params: step.params,

@@ -365,6 +365,10 @@ fn cached_bundle(program: &Path, ship: &[PathBuf]) -> Result<Arc<Bundle>, String
     if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(found.clone());
     }
+    // A saved plan pins shipped files as it pins programs.
+    for file in std::iter::once(program).chain(ship.iter().map(PathBuf::as_path)) {
+        crate::exec::programs::check_file(file).map_err(|e| e.to_string())?;
+    }
     let built = Arc::new(bundle::build(program, ship)?);
     cache
         .lock()

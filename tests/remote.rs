@@ -120,8 +120,39 @@ fn fan_out_prints_one_json_line_per_node_then_a_summary() {
 #[test]
 fn a_label_or_a_group_selects_nodes_and_any_failure_exits_4() {
     let Some(sshd) = Sshd::start(4) else { return };
-    let out = run_on(&sshd, &["whoami", "--nodes", "role=web", "--json"]).run();
+    let journal = sshd.dir().join("journal.jsonl");
+    let out = run_on(&sshd, &["whoami", "--nodes", "role=web", "--json"])
+        .args(["--journal"])
+        .arg_path(&journal)
+        .run();
     assert_eq!(out.code, 0, "{}", out.snapshot());
+    // The journal names the node of every step: each step's events follow its
+    // node_assigned line, by step id.
+    let events = json_lines(&std::fs::read_to_string(&journal).unwrap());
+    let mut assigned: Vec<(u64, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "node_assigned")
+        .map(|e| {
+            (
+                e["step"].as_u64().unwrap(),
+                e["node"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assigned.sort();
+    assert_eq!(assigned, [(1, "n1".to_string()), (2, "n3".to_string())]);
+    for e in &events {
+        if let Some(step) = e["step"].as_u64() {
+            assert!(assigned.iter().any(|(s, _)| *s == step), "{e}");
+        }
+    }
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "run_started")
+            .count(),
+        1
+    );
     let mut nodes: Vec<String> = json_lines(&out.stdout)
         .iter()
         .map(|d| d["node"].as_str().unwrap().to_string())

@@ -205,6 +205,14 @@ impl Mediator<'_> {
         let node = super::remote::transport(call.node)
             .map_err(|f| Eps::new(f.kind, f.message, origin.clone()).with_data(f.data))?;
         let node = &*node;
+        if !super::remote::is_local(call.node) {
+            self.sink.emit(&Event::NodeAssigned {
+                at: self.ids.now(),
+                step: call.step,
+                node: node.name().to_string(),
+                transport: "ssh".to_string(),
+            });
+        }
         if let Some(eps) = invalid_params(call, &origin) {
             return Err(eps);
         }

@@ -224,6 +224,10 @@ pub(crate) struct SelectorArgs {
     /// Read workflow inputs from a JSON or YAML file (a mapping).
     #[arg(long, value_name = "FILE")]
     pub inputs_file: Option<PathBuf>,
+
+    /// An inventory naming the nodes workflow steps run on: rune's `nodes:` format or an Ansible inventory (repeatable).
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventories: Vec<PathBuf>,
 }
 
 /// Settings of commands that execute (`apply`, `run`).

@@ -525,3 +525,71 @@ fn a_plan_pins_the_files_an_action_ships() {
         .collect();
     assert_eq!(files, ["plugins/lib/answer.sh", "plugins/whoami.sh"]);
 }
+
+/// A workflow whose steps run on two nodes (and one here), through `rune apply`.
+#[test]
+fn a_workflow_runs_its_steps_on_the_nodes_they_name() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let apply = |extra: &[&str]| {
+        rune([
+            "apply",
+            "--catalog",
+            CATALOG,
+            "--workflow",
+            "across",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+    };
+    // Without the inventory the plan is refused, naming the node.
+    let out = apply(&[]).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stdout
+            .contains("step `first` runs on node `n1`: no node `n1` in the inventory"),
+        "{}",
+        out.stdout
+    );
+    let inventory = sshd.inventory();
+    let out = apply(&["--inventory", inventory.to_str().unwrap()]).run();
+    assert_eq!(out.code, 0, "{}\n{}", out.snapshot(), sshd.log());
+    // Progress events, one per line, then the report.
+    let report = json_lines(&out.stdout).pop().unwrap();
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    let text = report.to_string();
+    // Each step's output names the node it ran on.
+    for node in [r#""node":"n1""#, r#""node":"n2""#, r#""node":"localhost""#] {
+        assert!(text.contains(node), "{node} in {report:#}");
+    }
+    // The plan records each step's node.
+    let out = rune([
+        "plan",
+        "--catalog",
+        CATALOG,
+        "--workflow",
+        "across",
+        "--format",
+        "json",
+        "--inventory",
+    ])
+    .arg_path(&inventory)
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let plan = out.json();
+    let nodes: Vec<serde_json::Value> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["workflow"]["node"].clone())
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            serde_json::json!("n1"),
+            serde_json::json!("n2"),
+            serde_json::Value::Null
+        ]
+    );
+}

@@ -61,6 +61,12 @@ pub(crate) fn run(
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
     };
+    // Before planning: a workflow step's `node` is checked against it.
+    if let Err(status) =
+        super::run_nodes::install_inventory(&args.select.inventories, channel, printer)
+    {
+        return status;
+    }
     let planned = match &args.plan {
         Some(path) => from_plan_file(path, args, config, channel, printer, leftovers),
         None => from_selectors(args, config, channel, printer, leftovers),

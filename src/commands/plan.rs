@@ -75,6 +75,12 @@ fn plan_with(
         Ok(checked) => built.checked.insert(checked),
         Err(status) => return status,
     };
+    // Before planning: a workflow step's `node` is checked against it.
+    if let Err(status) =
+        super::run_nodes::install_inventory(&args.select.inventories, channel, printer)
+    {
+        return status;
+    }
     let planned = crate::request::selected(&args.select, (at, clock), checked)
         .and_then(|ask| crate::request::compute(checked, ask.request, ask.workflow));
     let plan = match planned {

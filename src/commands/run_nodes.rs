@@ -35,32 +35,48 @@ pub(super) enum Refusal {
     Reported(ExitStatus),
 }
 
+/// Read the inventory files; the inventory, or the refusal's exit status (reported).
+fn load_inventory(
+    paths: &[std::path::PathBuf],
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<crate::inventory::Inventory, ExitStatus> {
+    let mut sources = SourceMap::default();
+    crate::inventory::load(paths, &mut sources).map_err(|diagnostics| {
+        let kind = if diagnostics.iter().all(Diagnostic::is_io) {
+            Refused::Unreadable
+        } else {
+            Refused::InvalidCatalog
+        };
+        let refusal = refusal::Refusal {
+            kind,
+            diagnostics,
+            sources: &sources,
+            summary: Default::default(),
+        };
+        refusal::report(printer, refusal, channel)
+    })
+}
+
+/// Read the inventory and install it for the command (`plan`, `apply`: the nodes
+/// workflow steps name); the refusal's exit status when it cannot be used.
+pub(super) fn install_inventory(
+    paths: &[std::path::PathBuf],
+    channel: Channel,
+    printer: &mut Printer,
+) -> Result<(), ExitStatus> {
+    crate::exec::remote::install(load_inventory(paths, channel, printer)?);
+    Ok(())
+}
+
 /// Read the inventory, install it for the run, and name the nodes to run on.
 pub(super) fn select(
     args: &RunArgs,
     channel: Channel,
     printer: &mut Printer,
 ) -> Result<Vec<String>, Refusal> {
-    let mut sources = SourceMap::default();
-    let inventory = match crate::inventory::load(&args.inventories, &mut sources) {
-        Ok(inventory) => inventory,
-        Err(diagnostics) => {
-            let kind = if diagnostics.iter().all(Diagnostic::is_io) {
-                Refused::Unreadable
-            } else {
-                Refused::InvalidCatalog
-            };
-            let refusal = refusal::Refusal {
-                kind,
-                diagnostics,
-                sources: &sources,
-                summary: Default::default(),
-            };
-            return Err(Refusal::Reported(refusal::report(
-                printer, refusal, channel,
-            )));
-        }
-    };
+    let inventory =
+        load_inventory(&args.inventories, channel, printer).map_err(Refusal::Reported)?;
     let mut nodes: Vec<String> = Vec::new();
     for name in &args.nodes_named {
         if !crate::exec::remote::is_local(name) {

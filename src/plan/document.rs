@@ -120,6 +120,10 @@ pub struct WorkflowStep {
     pub when: Option<When>,
     /// Whether a failure of this step lets the workflow go on.
     pub continue_on_error: bool,
+    /// The node the step runs on (an inventory node, over OpenSSH); left out
+    /// for this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// The action that undoes this step, if the catalog declares one: a step of
     /// its own (numbered after every workflow step) whose `references` may read
     /// this step's parameters and output.
@@ -824,6 +828,10 @@ impl PlanDocument {
                         condition: declared.condition,
                         when: place.when,
                         continue_on_error: declared.continue_on_error,
+                        node: declared
+                            .node
+                            .clone()
+                            .filter(|n| !crate::exec::remote::is_local(n)),
                         compensate: None,
                     });
                     compensations.push(place.compensate);

@@ -113,6 +113,17 @@ pub(crate) fn is_local(name: &str) -> bool {
     LOCAL_NAMES.contains(&name)
 }
 
+/// Whether node `name` can be reached: this machine, or a node of the installed
+/// inventory; else the diagnostic (with the closest name the inventory has).
+pub(crate) fn check_node(name: &str) -> Result<(), crate::diagnostic::Diagnostic> {
+    if is_local(name) {
+        return Ok(());
+    }
+    let empty = Inventory::default();
+    let inventory = INVENTORY.get().unwrap_or(&empty);
+    inventory.node(name).map(|_| ())
+}
+
 /// The transport of node `name`.
 pub(crate) fn transport(name: &str) -> Result<Arc<dyn Transport>, NodeFailure> {
     if is_local(name) {

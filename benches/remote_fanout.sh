@@ -34,12 +34,17 @@ setup() {
   cp client_key.pub authorized_keys
   mkdir -p /run/sshd
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # One sshd listens on at most 16 addresses (OpenSSH's MAX_LISTEN_SOCKS): one
+  # sshd per 16 nodes, all on the same port.
+  for chunk in $(seq 0 $(( (NODES - 1) / 16 ))); do
   {
-    for k in $(seq "$NODES"); do echo "ListenAddress 127.0.0.$k:$port"; done
+    for k in $(seq $(( chunk * 16 + 1 )) $(( chunk * 16 + 16 ))); do
+      if [ "$k" -le "$NODES" ]; then echo "ListenAddress 127.0.0.$k:$port"; fi
+    done
     cat <<EOF
 HostKey $dir/host_key
 AuthorizedKeysFile $dir/authorized_keys
-PidFile $dir/sshd.pid
+PidFile $dir/sshd.$chunk.pid
 StrictModes no
 UsePAM no
 PasswordAuthentication no
@@ -50,7 +55,8 @@ MaxSessions 200
 LogLevel ERROR
 SetEnv XDG_CACHE_HOME=$dir/cache
 EOF
-  } >sshd_config
+  } >"sshd_config.$chunk"
+  done
   hk=$(cut -d' ' -f1,2 host_key.pub)
   : >known_hosts
   : >ssh_config
@@ -117,7 +123,7 @@ ssh_args = -F $dir/ssh_config -o BatchMode=yes -o ControlMaster=auto -o ControlP
 control_path_dir = $dir/acp
 pipelining = True
 EOF
-  /usr/sbin/sshd -f sshd_config
+  for config in "$dir"/sshd_config.*; do /usr/sbin/sshd -f "$config"; done
   sleep 0.5
   # Warm every contender: masters open, the bundle shipped.
   XDG_RUNTIME_DIR="$dir/run" "$RUNE" run noop --catalog catalog.yaml --inventory inventory.yaml --nodes all --json >first.jsonl
@@ -155,6 +161,6 @@ case $cmd in
   setup) setup ;;
   commands) commands ;;
   time) timeit "${3:-5}" ;;
-  stop) kill "$(cat "$dir/sshd.pid")" ;;
+  stop) for pid in "$dir"/sshd.*.pid; do kill "$(cat "$pid")"; done ;;
   *) echo "setup|commands|time|stop" >&2; exit 2 ;;
 esac

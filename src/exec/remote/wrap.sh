@@ -35,7 +35,9 @@ trap '' PIPE
 wait "$pg"
 rc=$?
 [ "$keep" = 1 ] || kill -KILL -"$pg" 2>/dev/null
-kill -KILL -"$tp" -"$wp" 2>/dev/null
+# By group (the watchers and their sleep or cat) and by pid: a watcher that has
+# not yet called setsid has no group of its own, and would outlive the kill.
+kill -KILL -"$tp" -"$wp" "$tp" "$wp" 2>/dev/null
 wait 2>/dev/null
 if [ -e "$tmp/timeout" ]; then rm -rf "$tmp"; say timeout; exit 124; fi
 rm -rf "$tmp"

@@ -203,8 +203,6 @@ codes! {
     /// A workflow run input that does not satisfy the workflow's inputs schema, or
     /// one a step reads that the run does not give.
     InvalidWorkflowInput = "rune::plan::invalid_input", Error, Some(-32200);
-    /// A workflow step names a node rune cannot run on yet (only this machine).
-    UnsupportedNode = "rune::plan::unsupported_node", Error, None;
 
     // inventory (remote nodes)
     /// An inventory file rune cannot use: a bad line, a node defined twice, a refused ssh option.

@@ -83,7 +83,6 @@ pub fn explanation(code: Code) -> &'static str {
         Code::UnrepresentablePath => include_str!("codes/unrepresentable_path.md"),
         Code::UnknownWorkflow => include_str!("codes/unknown_workflow.md"),
         Code::InvalidWorkflowInput => include_str!("codes/invalid_input.md"),
-        Code::UnsupportedNode => include_str!("codes/unsupported_node.md"),
         Code::InvalidInventory => include_str!("codes/invalid_inventory.md"),
         Code::UnknownNode => include_str!("codes/unknown_node.md"),
         Code::InvalidFlags => include_str!("codes/invalid_flags.md"),

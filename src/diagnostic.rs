@@ -206,7 +206,7 @@ codes! {
 
     // inventory (remote nodes)
     /// An inventory file rune cannot use: a bad line, a node defined twice, a refused ssh option.
-    InvalidInventory = "rune::inventory::invalid", Error, None;
+    InvalidInventory = "rune::inventory::invalid_inventory", Error, None;
     /// `--node`, `--nodes` or a step names a node (or group) the inventory does not have.
     UnknownNode = "rune::inventory::unknown_node", Error, None;
 

@@ -596,3 +596,56 @@ fn a_workflow_runs_its_steps_on_the_nodes_they_name() {
         ]
     );
 }
+
+/// A saved plan with a step on a node records the inventory's digest: applied
+/// with the same inventory it runs, with a changed one it is stale.
+#[test]
+fn a_saved_plan_is_stale_when_its_inventory_changes() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let inventory = sshd.inventory();
+    let plan_file = sshd.dir().join("plan.json");
+    let out = rune([
+        "plan",
+        "--catalog",
+        CATALOG,
+        "--workflow",
+        "across",
+        "--inventory",
+    ])
+    .arg_path(&inventory)
+    .args(["--out"])
+    .arg_path(&plan_file)
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert_eq!(
+        saved["inputs"]["inventory_sha256"].as_str().unwrap().len(),
+        64
+    );
+    let apply = || {
+        rune(["apply"])
+            .arg_path(&plan_file)
+            .args(["--inventory"])
+            .arg_path(&inventory)
+            .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+            .run()
+    };
+    let out = apply();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // Another node behind the same name: the plan no longer says where it runs.
+    let text = std::fs::read_to_string(&inventory).unwrap();
+    std::fs::write(&inventory, text.replacen("host: n2", "host: n1", 1)).unwrap();
+    let out = apply();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("rune::apply::stale_plan"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the inventory digest differs"),
+        "{}",
+        out.stderr
+    );
+}

@@ -103,6 +103,7 @@ fn plan_with(
         &root,
     ));
     doc.inputs.programs = crate::plan::programs::digests(doc, &cwd.join(root.display()));
+    doc.inputs.inventory_sha256 = crate::exec::remote::inventory_sha256(doc);
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if !denials.is_empty() {
         return show_denied(args, doc, checked, denials, channel, printer);

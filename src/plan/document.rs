@@ -223,6 +223,10 @@ pub struct Inputs {
     /// each again just before it starts. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<FileDigest>,
+    /// sha256 of the inventory files (`--inventory`) when a step runs on another
+    /// node: the plan is stale when they change (left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_sha256: Option<String>,
 }
 
 /// One catalog file and the sha256 of its text.
@@ -715,6 +719,7 @@ impl PlanDocument {
             ),
             files,
             programs: Vec::new(),
+            inventory_sha256: None,
         };
 
         let mut ids = StepIds(0);

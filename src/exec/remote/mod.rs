@@ -108,6 +108,20 @@ pub(crate) fn install(inventory: Inventory) {
     let _ = INVENTORY.set(inventory);
 }
 
+/// The installed inventory's digest when a step of `doc` runs on another node
+/// (what a saved plan records, to be stale when the inventory changes).
+pub(crate) fn inventory_sha256(doc: &crate::plan::document::PlanDocument) -> Option<String> {
+    let remote = doc
+        .all_actions()
+        .any(|a| a.workflow.as_ref().is_some_and(|w| w.node.is_some()));
+    remote.then(|| {
+        INVENTORY
+            .get()
+            .map(|i| i.digest.clone())
+            .unwrap_or_default()
+    })
+}
+
 /// Whether `name` means this machine.
 pub(crate) fn is_local(name: &str) -> bool {
     LOCAL_NAMES.contains(&name)

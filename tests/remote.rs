@@ -595,6 +595,28 @@ fn a_workflow_runs_its_steps_on_the_nodes_they_name() {
             serde_json::Value::Null
         ]
     );
+    // The readable plan names the node and the transport of each remote step.
+    let human = rune([
+        "plan",
+        "--catalog",
+        CATALOG,
+        "--workflow",
+        "across",
+        "--inventory",
+    ])
+    .arg_path(&inventory)
+    .run();
+    assert_eq!(human.code, 0, "{}", human.snapshot());
+    assert!(
+        human.stdout.contains("node      n1 (over ssh)"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("node      n2 (over ssh)"),
+        "{}",
+        human.stdout
+    );
 }
 
 /// A saved plan with a step on a node records the inventory's digest: applied

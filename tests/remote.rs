@@ -671,3 +671,52 @@ fn a_saved_plan_is_stale_when_its_inventory_changes() {
         out.stderr
     );
 }
+
+/// An Ansible YAML inventory: groups, children, vars, ranges and the connection
+/// variables, read as Ansible reads them.
+#[test]
+fn an_ansible_yaml_inventory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts.yaml");
+    std::fs::write(
+        &file,
+        "all:\n  vars:\n    env: prod\n  children:\n    web:\n      hosts:\n        web[1:2]:\n          ansible_user: ops\n    db:\n      hosts:\n        db1:\n          ansible_host: 10.0.0.9\n          ansible_port: 2222\n          ansible_ssh_private_key_file: keys/db\n      vars:\n        role: db\n",
+    )
+    .unwrap();
+    let out = rune(["list-nodes", "--format", "json", "--inventory"])
+        .arg_path(&file)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let doc = out.json();
+    let nodes = doc["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["db1", "web1", "web2"]);
+    assert_eq!(nodes[0]["host"], "10.0.0.9");
+    assert_eq!(nodes[0]["port"], 2222);
+    assert_eq!(
+        nodes[0]["identity_file"],
+        dir.path().join("keys/db").to_str().unwrap()
+    );
+    assert_eq!(
+        nodes[0]["labels"],
+        serde_json::json!({"env": "prod", "role": "db"})
+    );
+    assert_eq!(nodes[1]["user"], "ops");
+    assert_eq!(
+        doc["groups"]["all"],
+        serde_json::json!(["db1", "web1", "web2"])
+    );
+    // A group selects its members, children included.
+    let out = rune([
+        "list-nodes",
+        "--format",
+        "json",
+        "--nodes",
+        "web",
+        "--inventory",
+    ])
+    .arg_path(&file)
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(out.json()["nodes"].as_array().unwrap().len(), 2);
+}

@@ -123,6 +123,8 @@ pub(crate) enum Command {
     Graph(GraphArgs),
     /// List the actions the catalogs offer.
     ListActions(ListActionsArgs),
+    /// List the nodes of the inventory (`--inventory FILE`), with groups and labels.
+    ListNodes(ListNodesArgs),
     /// Explain a diagnostic code, with a bad and a fixed example.
     Explain(ExplainArgs),
     /// Print an embedded JSON Schema (default: catalog).
@@ -144,6 +146,7 @@ impl Command {
             Command::Run(a) => a.color.color,
             Command::Graph(a) => a.color.color,
             Command::ListActions(a) => a.color.color,
+            Command::ListNodes(a) => a.color.color,
             Command::Explain(_)
             | Command::Schema(_)
             | Command::Completions(_)
@@ -257,6 +260,10 @@ pub(crate) struct SelectorArgs {
     /// Read workflow inputs from a JSON or YAML file (a mapping).
     #[arg(long, value_name = "FILE")]
     pub inputs_file: Option<PathBuf>,
+
+    /// An inventory naming the nodes workflow steps run on: rune's `nodes:` format or an Ansible inventory (repeatable).
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventories: Vec<PathBuf>,
 }
 
 /// Settings of commands that execute (`apply`, `run`).
@@ -369,9 +376,21 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub params_file: Option<PathBuf>,
 
-    /// Where to run: `local` or `localhost` (the default); remote nodes are not supported yet.
-    #[arg(long, value_name = "NAME", default_value = "localhost")]
-    pub node: String,
+    /// Where to run: `localhost` (the default, no ssh) or a node of the inventory (repeatable).
+    #[arg(long = "node", value_name = "NAME")]
+    pub nodes_named: Vec<String>,
+
+    /// Run on the nodes a selector names: `all`, a group, a node, or `label=value`.
+    #[arg(long = "nodes", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// How many nodes run at once.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub forks: u32,
+
+    /// An inventory: rune's `nodes:` format or an Ansible inventory (INI or YAML) (repeatable).
+    #[arg(long = "inventory", short = 'i', value_name = "FILE")]
+    pub inventories: Vec<PathBuf>,
 
     /// Validate and decide policy, print what would run, run nothing.
     #[arg(long)]
@@ -445,6 +464,26 @@ pub(crate) struct ListActionsArgs {
     /// Only actions of this module.
     #[arg(long, value_name = "NAME")]
     pub module: Option<String>,
+
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+/// `rune list-nodes`.
+#[derive(Debug, Args)]
+pub(crate) struct ListNodesArgs {
+    /// An inventory: rune's `nodes:` format or an Ansible inventory (INI or YAML) (repeatable).
+    #[arg(long = "inventory", short = 'i', value_name = "FILE")]
+    pub inventories: Vec<PathBuf>,
+
+    /// Only the nodes a selector names: `all`, a group, a node, or `label=value`.
+    #[arg(long = "nodes", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 
     /// Colour.
     #[command(flatten)]

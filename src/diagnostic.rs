@@ -203,8 +203,12 @@ codes! {
     /// A workflow run input that does not satisfy the workflow's inputs schema, or
     /// one a step reads that the run does not give.
     InvalidWorkflowInput = "rune::plan::invalid_input", Error, Some(-32200);
-    /// A workflow step names a node rune cannot run on yet (only this machine).
-    UnsupportedNode = "rune::plan::unsupported_node", Error, None;
+
+    // inventory (remote nodes)
+    /// An inventory file rune cannot use: a bad line, a node defined twice, a refused ssh option.
+    InvalidInventory = "rune::inventory::invalid_inventory", Error, None;
+    /// `--node`, `--nodes` or a step names a node (or group) the inventory does not have.
+    UnknownNode = "rune::inventory::unknown_node", Error, None;
 
     /// Command-line flags that do not fit together, e.g. `--param` without `--action`.
     InvalidFlags = "rune::cli::invalid_flags", Error, None;

@@ -16,6 +16,7 @@ pub mod exec;
 mod exit;
 pub mod explain;
 pub mod graph;
+pub(crate) mod inventory;
 pub mod loader;
 pub(crate) mod location;
 pub(crate) mod parallel;

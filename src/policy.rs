@@ -710,6 +710,8 @@ mod tests {
             exec: Vec::new(),
             env: Default::default(),
             leaves_daemon: false,
+            ship: Vec::new(),
+            remote_exec: Vec::new(),
             settings: ExecSettings::default(),
         }
     }

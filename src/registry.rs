@@ -362,6 +362,10 @@ pub struct Action {
     /// The plugin starts a daemon on purpose: what it leaves running when it
     /// exits by itself is not killed (`leaves_daemon`, default false).
     pub leaves_daemon: bool,
+    /// Files shipped with the plugin to a node, as written (`ship:`).
+    pub ship: Vec<String>,
+    /// The plugin's command line on a node where it is installed (`remote_exec:`).
+    pub remote_exec: Vec<String>,
     /// The action's own timeout and retries (policy overrides win).
     pub settings: ExecSettings,
 }
@@ -902,6 +906,8 @@ fn build_action(
             .get("leaves_daemon")
             .and_then(Node::as_bool)
             .unwrap_or(false),
+        ship: strings(node.get("ship")),
+        remote_exec: strings(node.get("remote_exec")),
         settings: settings(node),
     })
 }

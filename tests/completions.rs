@@ -90,7 +90,7 @@ fn the_bash_script_is_valid_bash_and_completes_commands_flags_and_values() {
     assert_eq!(syntax.code, 0, "{}", syntax.stderr);
     let complete = |words: &[&str]| bash_completes(&script, words).unwrap();
     assert_eq!(complete(&["rune", "pl"]), ["plan"]);
-    assert_eq!(complete(&["rune", "list-"]), ["list-actions"]);
+    assert_eq!(complete(&["rune", "list-"]), ["list-actions", "list-nodes"]);
     assert_eq!(
         complete(&["rune", "plan", "--detailed"]),
         ["--detailed-exitcode"]

@@ -448,13 +448,12 @@ fn a_policy_denial_is_exit_1_and_an_acknowledgment_lets_it_run() {
 }
 
 #[test]
-fn a_remote_node_is_a_usage_error_for_now() {
+fn a_node_no_inventory_names_is_a_usage_error() {
     let out = run_action("ok").args(["--node", "web-1"]).run();
     assert_eq!(out.code, 2, "{}", out.snapshot());
-    assert!(out.stderr.contains("rune::cli::invalid_flags"));
-    assert!(out
-        .stderr
-        .contains("--node `web-1`: remote nodes are not supported yet"));
+    assert!(out.stderr.contains("rune::inventory::unknown_node"));
+    assert!(out.stderr.contains("no node `web-1` in the inventory"));
+    assert!(out.stderr.contains("--inventory FILE"));
     for local in ["local", "localhost"] {
         assert_eq!(run_action("ok").args(["--node", local]).run().code, 0);
     }

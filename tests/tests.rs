@@ -35,6 +35,7 @@ mod plan_trust;
 mod properties;
 mod rcs;
 mod registration;
+mod remote;
 mod review;
 mod robustness;
 mod run;

@@ -887,6 +887,8 @@ mod properties {
             exec: vec!["true".to_string()],
             env: Default::default(),
             leaves_daemon: false,
+            ship: Vec::new(),
+            remote_exec: Vec::new(),
             settings: Default::default(),
         });
         registry.workflows.push(Workflow {
@@ -954,12 +956,12 @@ mod properties {
 }
 
 #[test]
-fn a_step_on_another_node_is_refused() {
+fn a_step_on_a_node_no_inventory_names_is_refused() {
     let out = plan(&[FIXTURE, "--workflow", "remote", "--at", BUSINESS_HOURS]);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(
         out.stderr.contains(
-            "workflow `remote` step `there` runs on node `worker-3`: remote nodes are not supported yet"
+            "workflow `remote` step `there` runs on node `worker-3`: no node `worker-3` in the inventory"
         ),
         "{}",
         out.stderr

@@ -58,6 +58,12 @@ pub(crate) fn run(
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
     };
+    // Before planning: a workflow step's `node` is checked against it.
+    if let Err(status) =
+        super::run_nodes::install_inventory(&args.select.inventories, channel, printer)
+    {
+        return status;
+    }
     let planned = match &args.plan {
         Some(path) => from_plan_file(path, args, config, channel, printer, leftovers),
         None => from_selectors(args, config, channel, printer, leftovers),
@@ -155,6 +161,7 @@ fn from_selectors(
     let mut doc = doc;
     let root_dir = absolute(&cwd.join(&doc.inputs.catalog_root));
     doc.inputs.programs = crate::plan::programs::digests(&doc, &root_dir);
+    doc.inputs.inventory_sha256 = crate::exec::remote::inventory_sha256(&doc);
     Ok((doc, root_dir, checked))
 }
 
@@ -267,6 +274,7 @@ fn from_plan_file(
         printer,
     )?;
     again.inputs.programs = crate::plan::programs::digests(&again, &root_dir);
+    again.inputs.inventory_sha256 = crate::exec::remote::inventory_sha256(&again);
     let stale = differences(&doc, again);
     if !stale.is_empty() {
         return Err(refuse_stale(printer, &doc, path, stale, channel));
@@ -459,6 +467,12 @@ fn differences(doc: &PlanDocument, again: PlanDocument) -> Vec<String> {
         &again.inputs.programs,
         "the program ",
     ));
+    if again.inputs.inventory_sha256 != doc.inputs.inventory_sha256 {
+        stale.push(
+            "the inventory digest differs (the nodes its steps run on are not the ones planned for)"
+                .to_string(),
+        );
+    }
     if !stale.is_empty() {
         return stale;
     }

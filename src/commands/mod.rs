@@ -7,9 +7,11 @@ pub(crate) mod diff;
 pub(crate) mod explain;
 pub(crate) mod graph;
 pub(crate) mod list_actions;
+pub(crate) mod list_nodes;
 pub(crate) mod man;
 pub(crate) mod plan;
 pub(crate) mod run;
+pub(crate) mod run_nodes;
 pub(crate) mod schema;
 pub(crate) mod validate;
 
@@ -48,6 +50,7 @@ pub(crate) fn dispatch(
         Command::Run(args) => run::run(&args, config, printer, leftovers),
         Command::Graph(args) => graph::run(&args, config, printer, leftovers),
         Command::ListActions(args) => list_actions::run(&args, config, printer, leftovers),
+        Command::ListNodes(args) => list_nodes::run(&args, config, printer),
         Command::Completions(args) => completions::run(&args, printer),
         Command::Man(args) => man::run(&args, config.color_stderr, printer),
     }

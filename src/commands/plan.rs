@@ -93,6 +93,12 @@ fn plan_with(
         Ok(checked) => built.checked.insert(checked),
         Err(status) => return status,
     };
+    // Before planning: a workflow step's `node` is checked against it.
+    if let Err(status) =
+        super::run_nodes::install_inventory(&args.select.inventories, channel, printer)
+    {
+        return status;
+    }
     let planned = crate::request::selected(&args.select, (at, clock), checked)
         .and_then(|ask| crate::request::compute(checked, ask.request, ask.workflow));
     let plan = match planned {
@@ -115,6 +121,7 @@ fn plan_with(
         &root,
     ));
     doc.inputs.programs = crate::plan::programs::digests(doc, &cwd.join(root.display()));
+    doc.inputs.inventory_sha256 = crate::exec::remote::inventory_sha256(doc);
     if let Some(path) = args.check.as_deref() {
         let golden = match golden.finish(path) {
             Ok(golden) => golden,

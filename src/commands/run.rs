@@ -22,7 +22,7 @@ use crate::exec::eps::{Eps, Kind, Origin};
 use crate::exec::event::{Collect, Event, Fanout, Outcome, Sink};
 use crate::exec::ids::{self, RunIds};
 use crate::exec::journal::{self, Journal};
-use crate::exec::mediation::{ActionCall, Mediator, Node, Via};
+use crate::exec::mediation::{ActionCall, Mediator, Via};
 use crate::exec::process::{Cancel, Spec};
 use crate::plan::{self, Clock, PlanError, Request};
 use crate::report::diagnostics::Summary;
@@ -38,12 +38,13 @@ const STEP: u64 = 1;
 
 /// What `rune run` checked before any I/O: the node, the policy instant and the
 /// journal.
-struct Checked {
-    node: Node,
+pub(super) struct Checked {
+    /// The nodes to run on, in order (`localhost` when none was named).
+    pub(super) nodes: Vec<String>,
     at: Timestamp,
     clock: Clock,
     purpose: Purpose,
-    journal: Option<Journal>,
+    pub(super) journal: Option<Journal>,
 }
 
 /// Run `rune run`.
@@ -60,12 +61,19 @@ pub(crate) fn run(
         json,
         color: config.color_stderr,
     };
-    let flags = match check_command_line(args, config) {
+    let mut flags = match check_command_line(args, config) {
         Ok(flags) => flags,
-        Err(problems) if json && Node::parse(&args.node).is_err() => {
-            return refuse_unknown_node(args, &problems, printer)
-        }
         Err(problems) => return usage(printer, problems, channel),
+    };
+    flags.nodes = match super::run_nodes::select(args, channel, printer) {
+        Ok(nodes) => nodes,
+        Err(super::run_nodes::Refusal::Unknown(problem)) if json => {
+            return refuse_unknown_node(args, &[problem], printer)
+        }
+        Err(super::run_nodes::Refusal::Unknown(problem)) => {
+            return usage(printer, vec![problem], channel)
+        }
+        Err(super::run_nodes::Refusal::Reported(status)) => return status,
     };
     let paths = config.catalog_paths(&[]);
     let mut checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
@@ -82,14 +90,19 @@ pub(crate) fn run(
                 step,
                 mut report,
             } = decided;
+            let module = &checked.registry.modules[module];
+            let call = Call {
+                module: &module.name.value,
+                action: &module.actions[action],
+                command: &command,
+                step: &step,
+            };
+            if super::run_nodes::fans_out(args, &flags) {
+                let status = super::run_nodes::run(&call, &flags, &run_ids, report, args, printer);
+                leftovers.keep(checked);
+                return status;
+            }
             if !args.dry_run {
-                let module = &checked.registry.modules[module];
-                let call = Call {
-                    module: &module.name.value,
-                    action: &module.actions[action],
-                    command: &command,
-                    step: &step,
-                };
                 execute(&call, &flags, &run_ids, &mut report);
             }
             report.fill_bpcs_answer();
@@ -121,24 +134,6 @@ fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) 
 fn check_command_line(args: &RunArgs, config: &Config) -> Result<Checked, Vec<Diagnostic>> {
     let mut problems =
         crate::request::check_run_flags(&args.params, args.reason.as_deref(), &args.acks);
-    let node = match Node::parse(&args.node) {
-        Ok(node) => Some(node),
-        Err(unsupported) => {
-            problems.push(
-                Diagnostic::new(
-                    Code::InvalidFlags,
-                    format!(
-                        "--node {}: remote nodes are not supported yet",
-                        crate::schema::quote(&unsupported.0)
-                    ),
-                )
-                .with_help(
-                    "run on this machine with `--node localhost` (the default) or `--node local`",
-                ),
-            );
-            None
-        }
-    };
     let purpose = if args.dry_run {
         Purpose::DryRun
     } else {
@@ -149,9 +144,9 @@ fn check_command_line(args: &RunArgs, config: &Config) -> Result<Checked, Vec<Di
         problems.push(d.clone());
     }
     let journal = open_journal(args, &config.catalog_paths(&[]), &mut problems);
-    match (node, instant) {
-        (Some(node), Ok((at, clock))) if problems.is_empty() => Ok(Checked {
-            node,
+    match instant {
+        Ok((at, clock)) if problems.is_empty() => Ok(Checked {
+            nodes: Vec::new(),
             at,
             clock,
             purpose,
@@ -196,11 +191,11 @@ struct Decided {
 }
 
 /// One plugin call, ready to run.
-struct Call<'a> {
-    module: &'a str,
-    action: &'a crate::registry::Action,
-    command: &'a Spec,
-    step: &'a plan::ActionStep,
+pub(super) struct Call<'a> {
+    pub(super) module: &'a str,
+    pub(super) action: &'a crate::registry::Action,
+    pub(super) command: &'a Spec,
+    pub(super) step: &'a plan::ActionStep,
 }
 
 /// Find the action, type its parameters, plan it so policy decides exactly as for
@@ -331,7 +326,11 @@ fn dry_run_report(
     RunReport {
         action: action.name.value.clone(),
         module: module.name.value.clone(),
-        node: flags.node.name().to_string(),
+        node: flags
+            .nodes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "localhost".to_string()),
         outcome: RunOutcome::DryRun,
         attempts: 0,
         duration_ms: 0,
@@ -373,6 +372,7 @@ fn run_ids(args: &RunArgs, flags: &Checked) -> RunIds {
 /// Run the plugin through mediation, journaling every event, and fill the
 /// report in with how it went.
 fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunReport) {
+    let node = flags.nodes.first().map_or("localhost", String::as_str);
     // The first SIGINT or SIGTERM stops the plugin (its group gets SIGTERM, then
     // SIGKILL after the grace period) and rune exits 130.
     let interrupts = crate::exec::interrupt::Interrupts::install().ok();
@@ -414,7 +414,7 @@ fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunR
         action: call.action,
         via: Via::Plugin(call.command),
         params: &step.params,
-        node: flags.node.name(),
+        node,
         timeout: std::time::Duration::from_millis(settings.timeout_ms.value),
         max_attempts: settings.retries.value.max_attempts,
         backoff_ms: settings.retries.value.backoff_ms,
@@ -441,7 +441,7 @@ fn execute(call: &Call<'_>, flags: &Checked, run_ids: &RunIds, report: &mut RunR
 }
 
 /// Fill the report in from the run's result and its last step's timing and stderr.
-fn record_outcome(
+pub(super) fn record_outcome(
     report: &mut RunReport,
     events: Vec<Event>,
     result: crate::exec::mediation::ActionResult,
@@ -493,7 +493,7 @@ fn finish(
 }
 
 /// `json`: the JSON document, indented or not; None: the readable view.
-fn print_report(printer: &mut Printer, report: &RunReport, json: Option<bool>) {
+pub(super) fn print_report(printer: &mut Printer, report: &RunReport, json: Option<bool>) {
     if let Some(indented) = json {
         printer.out_with(|w| report.write_json(indented, w));
         return;
@@ -572,7 +572,7 @@ fn journal_inputs(args: &RunArgs, catalog_paths: &[std::path::PathBuf]) -> journ
 /// The plugin's last BPCS response as it wrote it (parsed, whole), from the
 /// events mediation reported: what `plugin_response` and RUNE's `payload` and
 /// `error` are read from.
-fn last_bpcs_response(events: &[Event]) -> Option<serde_json::Value> {
+pub(super) fn last_bpcs_response(events: &[Event]) -> Option<serde_json::Value> {
     events.iter().rev().find_map(|e| match e {
         Event::Message {
             direction: crate::exec::event::Direction::Response,
@@ -593,20 +593,18 @@ fn refuse_unknown_node(
 ) -> ExitStatus {
     let deterministic = args.exec.deterministic || ids::deterministic_from_env();
     let run_ids = RunIds::new(deterministic, Timestamp::UNIX_EPOCH);
-    let others: Vec<&str> = problems
-        .iter()
-        .map(|d| d.message.as_str())
-        .filter(|m| !m.starts_with("--node "))
-        .collect();
+    let node = args.nodes_named.first().cloned().unwrap_or_default();
+    let problem = problems
+        .first()
+        .map(|d| d.message.clone())
+        .unwrap_or_default();
+    let help = problems.first().and_then(|d| d.help.clone());
     let eps = Eps::new(
         Kind::RoutingFailure,
-        format!(
-            "cannot run `{}` on node `{}`: only the local node (local, localhost) is supported",
-            args.action, args.node
-        ),
+        format!("cannot run `{}`: {problem}", args.action),
         refusal_origin(&args.action, &run_ids),
     )
-    .with_data(serde_json::json!({ "node": args.node, "other_problems": others }));
+    .with_data(serde_json::json!({ "node": node, "help": help }));
     print_refusal(args, &run_ids, eps, printer)
 }
 
@@ -643,9 +641,15 @@ fn refusal_origin(action: &str, run_ids: &RunIds) -> Origin {
 }
 
 fn print_refusal(args: &RunArgs, run_ids: &RunIds, eps: Eps, printer: &mut Printer) -> ExitStatus {
+    let node = args
+        .nodes_named
+        .first()
+        .cloned()
+        .or_else(|| args.selector.clone())
+        .unwrap_or_else(|| "localhost".to_string());
     let doc = RunRefusal::new(
         &args.action,
-        &args.node,
+        &node,
         (&run_ids.correlation_id, &run_ids.trace_id),
         eps,
     );

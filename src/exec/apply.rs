@@ -629,7 +629,12 @@ fn mediate(
         action: prepared.action,
         via,
         params,
-        node: "localhost",
+        // A workflow step may name its node; everything else runs here.
+        node: step
+            .workflow
+            .as_ref()
+            .and_then(|w| w.node.as_deref())
+            .unwrap_or("localhost"),
         timeout: Duration::from_millis(step.timeout_ms.value),
         max_attempts: step.retries.max_attempts,
         backoff_ms: step.retries.backoff_ms,

@@ -83,10 +83,23 @@ pub enum Kind {
     DependencyUnsatisfied,
     /// A module answered a health check with something other than ready.
     Unhealthy,
+    /// A node could not be reached over ssh (refused, no route, no such host).
+    NodeUnreachable,
+    /// The node refused ssh authentication (no key it accepts).
+    NodeAuthFailed,
+    /// The node's host key does not match known_hosts (changed, or unknown).
+    HostKeyChanged,
+    /// The ssh connection dropped before the plugin answered.
+    ConnectionLost,
+    /// The plugin is not installed on the node (`remote_exec`, or a bare name).
+    RemotePluginMissing,
+    /// rune's plugin cache on the node cannot be written (or a shipped bundle
+    /// arrived damaged).
+    NodeCacheUnwritable,
 }
 
 /// Every kind, in code order within each class (for tables, tests and `rune explain`).
-pub const ALL_KINDS: [Kind; 25] = [
+pub const ALL_KINDS: [Kind; 31] = [
     Kind::InvalidOutput,
     Kind::InvalidMessage,
     Kind::InvalidParams,
@@ -98,17 +111,23 @@ pub const ALL_KINDS: [Kind; 25] = [
     Kind::Interrupted,
     Kind::Unhealthy,
     Kind::NotFound,
+    Kind::RemotePluginMissing,
     Kind::Crashed,
+    Kind::ConnectionLost,
     Kind::RoutingFailure,
     Kind::OutputTooLarge,
     Kind::SpiVersionMismatch,
     Kind::InvalidResult,
     Kind::TokenMismatch,
+    Kind::NodeAuthFailed,
     Kind::PolicyDenied,
+    Kind::HostKeyChanged,
     Kind::ResourceExhausted,
     Kind::Timeout,
     Kind::NotReady,
     Kind::ConfigurationError,
+    Kind::NodeCacheUnwritable,
+    Kind::NodeUnreachable,
     Kind::BusinessFailure,
     Kind::ResourceError,
     Kind::DependencyUnsatisfied,
@@ -268,6 +287,12 @@ impl Kind {
             Kind::Interrupted => -32004,
             Kind::Unhealthy => -32005,
             Kind::NotFound => -32100,
+            Kind::RemotePluginMissing => -32100,
+            Kind::ConnectionLost => -32101,
+            Kind::NodeAuthFailed => -32300,
+            Kind::HostKeyChanged => -32302,
+            Kind::NodeCacheUnwritable => -32403,
+            Kind::NodeUnreachable => -32405,
             Kind::Crashed => -32101,
             Kind::RoutingFailure => -32102,
             Kind::OutputTooLarge => -32103,
@@ -312,6 +337,12 @@ impl Kind {
             Kind::BusinessFailure => "business_failure",
             Kind::DependencyUnsatisfied => "dependency_unsatisfied",
             Kind::Unhealthy => "unhealthy",
+            Kind::NodeUnreachable => "node_unreachable",
+            Kind::NodeAuthFailed => "node_auth_failed",
+            Kind::HostKeyChanged => "host_key_changed",
+            Kind::ConnectionLost => "connection_lost",
+            Kind::RemotePluginMissing => "remote_plugin_missing",
+            Kind::NodeCacheUnwritable => "node_cache_unwritable",
         }
     }
 
@@ -340,7 +371,12 @@ impl Kind {
     pub fn retry_recommended(self) -> bool {
         matches!(
             self,
-            Kind::Timeout | Kind::Crashed | Kind::ResourceError | Kind::NotReady
+            Kind::Timeout
+                | Kind::Crashed
+                | Kind::ResourceError
+                | Kind::NotReady
+                | Kind::NodeUnreachable
+                | Kind::ConnectionLost
         )
     }
 
@@ -426,6 +462,27 @@ impl Kind {
             Kind::BusinessFailure => &["read the plugin's error message and details"],
             Kind::DependencyUnsatisfied => &["fix the module it depends on first"],
             Kind::Unhealthy => &["inspect the module; it stays in service as degraded"],
+            Kind::NodeUnreachable => &[
+                "check that the node is up and sshd listens (`ssh -v NODE`), then retry",
+                "check host, port and any ProxyJump in the inventory or ssh_config",
+            ],
+            Kind::NodeAuthFailed => &[
+                "add the key rune uses (identity_file, the agent, ssh_config) to the node's authorized_keys",
+                "check the user: `ssh -l USER NODE true` must work without a prompt",
+            ],
+            Kind::HostKeyChanged => &[
+                "verify the node's new host key out of band before trusting it",
+                "then replace its entry in known_hosts (`ssh-keygen -R HOST`); rune never skips the check",
+            ],
+            Kind::ConnectionLost => &[
+                "the plugin was stopped on the node; check the node and the network, then retry",
+            ],
+            Kind::RemotePluginMissing => &[
+                "install the plugin on the node at its remote_exec path, or drop remote_exec so rune ships it",
+            ],
+            Kind::NodeCacheUnwritable => &[
+                "make ${XDG_CACHE_HOME:-~/.cache}/rune/ship writable by the ssh user on the node, with free space",
+            ],
         }
     }
 }
@@ -451,10 +508,12 @@ pub fn code_title(code: i32) -> Option<&'static str> {
         -32200 => "Schema validation failed",
         -32300 => "Authentication failed",
         -32301 => "Authorization denied",
+        -32302 => "Signature verification failed",
         -32400 => "Resource exhausted",
         -32401 => "Timeout exceeded",
         -32402 => "Service unavailable",
         -32403 => "Configuration error",
+        -32405 => "Network error",
         -32500 => "Business rule violation",
         -32503 => "Dependency unsatisfied",
         _ => return None,

@@ -141,6 +141,19 @@ pub enum Event {
         /// Why it must run, as the operator gave it.
         reason: Option<String>,
     },
+    /// Where a step's plugin runs, recorded before its first attempt: the node
+    /// (`localhost`, or an inventory node) and how it is reached. Every later
+    /// event of the step (`step` id) happened there.
+    NodeAssigned {
+        /// When.
+        at: Timestamp,
+        /// Plan step id.
+        step: u64,
+        /// The node's name.
+        node: String,
+        /// `local` or `ssh`.
+        transport: String,
+    },
     /// A wave of module phases or of actions began.
     WaveStarted {
         /// When.

@@ -19,9 +19,9 @@
 //! and ends a backoff wait, while the attempt in flight finishes or times out;
 //! `kill` (the second) ends the attempt in flight at once.
 //!
-//! Where a plugin runs is a [`Node`]: today only this machine. A remote node
-//! (OpenSSH, a later issue) is another variant that wraps the same argv and stdin;
-//! everything above the transport (validation, parsing, retries, EPS) stays here.
+//! Where a plugin runs is a node's [`Transport`] (this machine, or a node of the
+//! inventory over OpenSSH: [`super::remote`]); everything above the transport
+//! (validation, parsing, retries, EPS) stays here, alike for every node.
 
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ use super::event::{Direction, Event, Outcome, Protocol, Sink};
 use super::ids::RunIds;
 use super::process::{self, Cancel, Ending, Finished, Spec};
 use super::rcs;
+use super::remote::Transport;
 use super::spi::CallError;
 use super::spi_message::ExecuteParams;
 
@@ -139,56 +140,6 @@ pub(crate) struct ActionResult {
     pub attempts: u64,
 }
 
-/// Where a plugin runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Node {
-    /// This machine, as a child process of rune.
-    Local,
-}
-
-/// A node name rune cannot reach (yet).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UnsupportedNode(pub String);
-
-impl Node {
-    /// The node a `--node` name means.
-    pub(crate) fn parse(name: &str) -> Result<Node, UnsupportedNode> {
-        match name {
-            "local" | "localhost" => Ok(Node::Local),
-            // SEAM: remote nodes (OpenSSH) become `Node::Ssh { host }` here.
-            other => Err(UnsupportedNode(other.to_string())),
-        }
-    }
-
-    /// The name plugins see in `context.node`.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Node::Local => "localhost",
-        }
-    }
-
-    /// Run one plugin process there to completion.
-    fn run_once(
-        self,
-        spec: &Spec,
-        input: &[u8],
-        timeout: Duration,
-        cancel: &Cancel,
-        leaves_daemon: bool,
-    ) -> std::io::Result<Finished> {
-        match self {
-            Node::Local => process::run_once(
-                spec,
-                input,
-                timeout,
-                process::KILL_GRACE,
-                cancel,
-                leaves_daemon,
-            ),
-        }
-    }
-}
-
 /// What the attempts of one request came to so far.
 #[derive(Default)]
 struct Tally {
@@ -254,13 +205,17 @@ impl Mediator<'_> {
             span_id: self.ids.span_for(call.step),
             at: self.ids.now(),
         };
-        let node = Node::parse(call.node).map_err(|UnsupportedNode(name)| {
-            Eps::new(
-                Kind::RoutingFailure,
-                format!("cannot run `{action}` on node `{name}`: only the local node (local, localhost) is supported"),
-                origin.clone(),
-            )
-        })?;
+        let node = super::remote::transport(call.node)
+            .map_err(|f| Eps::new(f.kind, f.message, origin.clone()).with_data(f.data))?;
+        let node = &*node;
+        if !super::remote::is_local(call.node) {
+            self.sink.emit(&Event::NodeAssigned {
+                at: self.ids.now(),
+                step: call.step,
+                node: node.name().to_string(),
+                transport: "ssh".to_string(),
+            });
+        }
         if let Some(eps) = invalid_params(call, &origin) {
             return Err(eps);
         }
@@ -326,7 +281,12 @@ impl Mediator<'_> {
 
     /// The RCS action execution request of `call`, with the first attempt's
     /// context.
-    fn rcs_request(&self, call: &ActionCall, node: Node, origin: &Origin) -> rcs::Message {
+    fn rcs_request(
+        &self,
+        call: &ActionCall,
+        node: &dyn Transport,
+        origin: &Origin,
+    ) -> rcs::Message {
         rcs::Message::new(rcs::Parts {
             target: call.module,
             data: rcs::RequestData {
@@ -346,7 +306,7 @@ impl Mediator<'_> {
     fn context(
         &self,
         call: &ActionCall,
-        node: Node,
+        node: &dyn Transport,
         origin: &Origin,
         attempt: u64,
     ) -> ActionContext {
@@ -372,12 +332,11 @@ impl Mediator<'_> {
         &self,
         call: &ActionCall,
         command: &Spec,
-        node: Node,
+        node: &dyn Transport,
         rcs: &rcs::Message,
         context: ActionContext,
         origin: &Origin,
     ) -> Attempt {
-        let action = &call.action.name.value;
         let attempt = context.attempt;
         let request = bpcs::Request {
             message_metadata: bpcs::MessageMetadata {
@@ -408,27 +367,17 @@ impl Mediator<'_> {
             message,
         });
         let origin = origin.clone();
-        let finished = match node.run_once(
-            command,
-            &input,
-            call.timeout,
-            &self.kill,
-            call.action.leaves_daemon,
-        ) {
+        let plugin = super::remote::Plugin {
+            spec: command,
+            action: call.action,
+        };
+        let finished = match node.run_plugin(&plugin, &input, call.timeout, &self.kill) {
             Ok(finished) => finished,
-            Err(e) => {
-                let program = command.argv.first().cloned().unwrap_or_default();
+            Err(failure) => {
+                let mut data = failure.data;
+                data["attempt"] = json!(attempt);
                 return Attempt {
-                    output: Err(Eps::new(
-                        Kind::SpawnFailed,
-                        format!("cannot start the plugin of `{action}`: {e}"),
-                        origin,
-                    )
-                    .with_data(json!({
-                        "program": program,
-                        "working_dir": command.working_dir.to_string_lossy(),
-                        "attempt": attempt,
-                    }))),
+                    output: Err(Eps::new(failure.kind, failure.message, origin).with_data(data)),
                     stderr: None,
                 };
             }
@@ -896,10 +845,22 @@ mod tests {
     }
 
     #[test]
-    fn only_the_local_node_is_supported() {
-        assert_eq!(Node::parse("local"), Ok(Node::Local));
-        assert_eq!(Node::parse("localhost"), Ok(Node::Local));
-        assert!(Node::parse("web-1").is_err());
+    fn local_names_need_no_inventory_and_others_do() {
+        assert_eq!(
+            super::super::remote::transport("local")
+                .map(|t| t.name().to_string())
+                .ok()
+                .as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            super::super::remote::transport("localhost")
+                .map(|t| t.name().to_string())
+                .ok()
+                .as_deref(),
+            Some("localhost")
+        );
+        assert!(super::super::remote::transport("web-1").is_err());
     }
 
     #[test]

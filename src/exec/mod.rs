@@ -29,6 +29,7 @@ pub mod process;
 pub(crate) mod programs;
 pub(crate) mod rcs;
 pub(crate) mod redact;
+pub(crate) mod remote;
 pub(crate) mod spi;
 pub(crate) mod spi_message;
 pub mod supervisor;

@@ -208,8 +208,35 @@ pub fn run_once(
     cancel: &Cancel,
     leaves_daemon: bool,
 ) -> io::Result<Finished> {
+    run_with(spec, input, timeout, grace, cancel, leaves_daemon, false)
+}
+
+/// [`run_once`], keeping the child's stdin open after `input` until it exits
+/// (what the ssh transport needs: end of file there means rune is gone).
+pub(crate) fn run_once_held(
+    spec: &Spec,
+    input: &[u8],
+    timeout: Duration,
+    grace: Duration,
+    cancel: &Cancel,
+) -> io::Result<Finished> {
+    run_with(spec, input, timeout, grace, cancel, true, true)
+}
+
+fn run_with(
+    spec: &Spec,
+    input: &[u8],
+    timeout: Duration,
+    grace: Duration,
+    cancel: &Cancel,
+    leaves_daemon: bool,
+    hold_stdin: bool,
+) -> io::Result<Finished> {
     let started = Instant::now();
     let mut child = Child::spawn(spec, leaves_daemon, STDOUT_LIMIT + 1)?;
+    if hold_stdin {
+        child.hold_stdin();
+    }
     let ending = match child.run_to_end(input, STDOUT_LIMIT, started + timeout, cancel) {
         OneShot::Exited => Ending::Exited,
         OneShot::Deadline => Ending::TimedOut,

@@ -54,6 +54,23 @@ pub(crate) fn check(spec: &Spec) -> io::Result<()> {
     Ok(())
 }
 
+/// Refuse to ship `path` when it is pinned and no longer has its pinned digest
+/// (the ssh transport checks every file of a bundle before sending it).
+pub(crate) fn check_file(path: &Path) -> io::Result<()> {
+    let Some(expected) = PINNED.get().and_then(|p| p.get(&normalized(path))) else {
+        return Ok(());
+    };
+    let now = crate::plan::programs::file_sha256(path);
+    if now.as_deref() == Some(expected.as_str()) {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "`{}` changed since the plan was made (sha256 {expected} planned, {} now); not shipped",
+        crate::escape::untrusted(&path.to_string_lossy()),
+        now.as_deref().unwrap_or("unreadable")
+    )))
+}
+
 /// `path` with `.` components dropped, so `root/./x` and `root/x` are one key.
 fn normalized(path: &Path) -> PathBuf {
     path.components().collect()

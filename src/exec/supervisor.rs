@@ -222,6 +222,9 @@ pub(crate) struct Child {
     err_truncated: bool,
     exited: bool,
     status: Option<ExitStatus>,
+    /// stdin stays open once the input is written (an ssh transport: its end of
+    /// file tells the node's wrapper that rune or the connection is gone).
+    hold_stdin: bool,
 }
 
 /// A pidfd for the child just spawned as `pid`. Without one (out of descriptors)
@@ -331,7 +334,13 @@ impl Child {
             err_truncated: false,
             exited: false,
             status: None,
+            hold_stdin: false,
         })
+    }
+
+    /// Keep stdin open after the input is written, until the child exits.
+    pub(crate) fn hold_stdin(&mut self) {
+        self.hold_stdin = true;
     }
 
     /// Its exit status, once reaped.
@@ -539,7 +548,7 @@ impl Child {
         cancel: &Cancel,
     ) -> OneShot {
         self.queue(input);
-        if input.is_empty() {
+        if input.is_empty() && !self.hold_stdin {
             self.close_stdin();
         }
         loop {
@@ -547,7 +556,7 @@ impl Child {
                 self.out.truncate(limit);
                 return OneShot::TooMuchOutput;
             }
-            if !self.writing() && self.stdin.is_some() {
+            if !self.writing() && self.stdin.is_some() && !self.hold_stdin {
                 // All of it written: the child sees end of file.
                 self.close_stdin();
             }
@@ -757,6 +766,39 @@ pub(crate) fn kill_all() {
     sweep();
 }
 
+/// Command-line markers of processes rune adopts on purpose and leaves running:
+/// the ssh transport's multiplexing masters, which ssh forks from a client rune
+/// supervised when its first session ends, and which then retitle themselves
+/// (`ssh: DIR/HASH [mux]`) over their environment, so the token cannot name
+/// them. Before the new title they still show the client's own command line
+/// (`... ControlPath=DIR/%C ...`). Never empty strings.
+static SPARED_TITLES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Leave processes whose command line holds `prefix` alone in every sweep.
+pub(crate) fn spare_titled(prefix: String) {
+    if prefix.is_empty() {
+        return;
+    }
+    let mut spared = lock(&SPARED_TITLES);
+    if !spared.contains(&prefix) {
+        spared.push(prefix);
+    }
+}
+
+/// Whether `pid` is a process [`spare_titled`] names.
+fn spared(pid: i32) -> bool {
+    let spared = lock(&SPARED_TITLES);
+    if spared.is_empty() {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    spared
+        .iter()
+        .any(|p| cmdline.windows(p.len()).any(|w| w == p.as_bytes()))
+}
+
 /// Kill and reap every process rune adopted that is not a live child and not a
 /// daemon an action left on purpose: what is left when a run ends.
 pub(crate) fn sweep() {
@@ -768,6 +810,7 @@ pub(crate) fn sweep() {
         let adopted: Vec<i32> = children_of(me)
             .into_iter()
             .filter(|p| !live.contains(p))
+            .filter(|&p| !spared(p))
             .filter(|&p| match token_of(p) {
                 Some((rune, token)) if rune == me => !daemons.contains(&token),
                 _ => true,
@@ -795,7 +838,7 @@ fn kill_escaped(pid: i32, token: u64, seen: &[i32]) {
         live.extend(guardian_pid());
         let escaped: Vec<i32> = children_of(me)
             .into_iter()
-            .filter(|p| *p != pid && !live.contains(p))
+            .filter(|p| *p != pid && !live.contains(p) && !spared(*p))
             .filter(|&p| {
                 ours.contains(&p)
                     || stat_of(p).is_some_and(|s| s.pgrp == pid)
@@ -818,6 +861,7 @@ fn kill_and_reap(pids: &[i32], me: i32) {
         all.push(p);
         all.extend(subtree(p));
     }
+    all.retain(|&p| !spared(p));
     for &p in &all {
         if let Some(pid) = Pid::from_raw(p) {
             let _ = rustix::process::kill_process(pid, Signal::KILL);

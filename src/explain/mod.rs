@@ -83,7 +83,8 @@ pub fn explanation(code: Code) -> &'static str {
         Code::UnrepresentablePath => include_str!("codes/unrepresentable_path.md"),
         Code::UnknownWorkflow => include_str!("codes/unknown_workflow.md"),
         Code::InvalidWorkflowInput => include_str!("codes/invalid_input.md"),
-        Code::UnsupportedNode => include_str!("codes/unsupported_node.md"),
+        Code::InvalidInventory => include_str!("codes/invalid_inventory.md"),
+        Code::UnknownNode => include_str!("codes/unknown_node.md"),
         Code::InvalidFlags => include_str!("codes/invalid_flags.md"),
         Code::InvalidInstant => include_str!("codes/invalid_instant.md"),
         Code::InvalidParam => include_str!("codes/invalid_param.md"),
@@ -128,6 +129,12 @@ pub(crate) fn runtime_explanation(kind: Kind) -> &'static str {
         Kind::BusinessFailure => include_str!("eps/business_failure.md"),
         Kind::DependencyUnsatisfied => include_str!("eps/dependency_unsatisfied.md"),
         Kind::Unhealthy => include_str!("eps/unhealthy.md"),
+        Kind::NodeUnreachable => include_str!("eps/node_unreachable.md"),
+        Kind::NodeAuthFailed => include_str!("eps/node_auth_failed.md"),
+        Kind::HostKeyChanged => include_str!("eps/host_key_changed.md"),
+        Kind::ConnectionLost => include_str!("eps/connection_lost.md"),
+        Kind::RemotePluginMissing => include_str!("eps/remote_plugin_missing.md"),
+        Kind::NodeCacheUnwritable => include_str!("eps/node_cache_unwritable.md"),
     }
 }
 

@@ -119,6 +119,10 @@ pub struct WorkflowStep {
     pub when: Option<When>,
     /// Whether a failure of this step lets the workflow go on.
     pub continue_on_error: bool,
+    /// The node the step runs on (an inventory node, over OpenSSH); left out
+    /// for this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// The action that undoes this step, if the catalog declares one: a step of
     /// its own (numbered after every workflow step) whose `references` may read
     /// this step's parameters and output.
@@ -218,6 +222,10 @@ pub struct Inputs {
     /// each again just before it starts. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<FileDigest>,
+    /// sha256 of the inventory files (`--inventory`) when a step runs on another
+    /// node: the plan is stale when they change (left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_sha256: Option<String>,
 }
 
 /// One catalog file and the sha256 of its text.
@@ -284,6 +292,11 @@ pub struct Command {
     /// (left out when it declares none).
     #[serde(default, skip_serializing_if = "CommandEnv::is_empty")]
     pub env: CommandEnv,
+    /// Files shipped with the plugin to a node over ssh (the action's `ship:`),
+    /// relative to `catalog_root`; bound by digest like the program (left out
+    /// when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ship: Vec<String>,
 }
 
 /// What a command's environment holds beyond the allowlist (PATH, HOME, USER,
@@ -636,6 +649,7 @@ fn command(
             .collect(),
         working_dir: dir,
         env: env.into(),
+        ship: Vec::new(),
     })
 }
 
@@ -707,6 +721,7 @@ impl PlanDocument {
             ),
             files,
             programs: Vec::new(),
+            inventory_sha256: None,
         };
 
         // Which modules the plan starts, by registry index: a dependency outside the
@@ -783,7 +798,14 @@ impl PlanDocument {
                 description: action.description.clone(),
                 category: action.category,
                 impact: action.impact,
-                command: command(&action.exec, &declared_in, &action.env),
+                command: command(&action.exec, &declared_in, &action.env).map(|mut c| {
+                    c.ship = action
+                        .ship
+                        .iter()
+                        .map(|file| root::join(&c.working_dir, file))
+                        .collect();
+                    c
+                }),
                 declared_in,
                 after_step,
                 params: step.params,
@@ -836,6 +858,10 @@ impl PlanDocument {
                         condition: declared.condition,
                         when: place.when,
                         continue_on_error: declared.continue_on_error,
+                        node: declared
+                            .node
+                            .clone()
+                            .filter(|n| !crate::exec::remote::is_local(n)),
                         compensate: None,
                     });
                     compensations.push(place.compensate);

@@ -28,7 +28,9 @@ pub(crate) fn digests(doc: &PlanDocument, root_dir: &Path) -> Vec<FileDigest> {
         .filter_map(|m| m.command.as_ref())
         .chain(doc.all_actions().filter_map(|a| a.command.as_ref()));
     for command in commands {
-        for name in program_files(command) {
+        // Shipped files run on a node exactly as the program does: bound alike.
+        let shipped = command.ship.iter().filter_map(|f| inside(Path::new(f)));
+        for name in program_files(command).into_iter().chain(shipped) {
             found
                 .entry(name)
                 .or_insert_with_key(|name| root_dir.join(name));
@@ -106,6 +108,7 @@ mod tests {
             argv: argv.iter().map(|a| a.to_string()).collect(),
             working_dir: dir.to_string(),
             env: Default::default(),
+            ship: Vec::new(),
         }
     }
 

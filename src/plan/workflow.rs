@@ -494,23 +494,28 @@ pub fn plan_workflow(
     let grouped = group_waves(&waves);
 
     let mut problems = Vec::new();
-    // A step on another node would otherwise run here, silently: refused, as
-    // `rune run --node` refuses one, until nodes are reached over OpenSSH.
+    // A step on another node runs there over OpenSSH: the node must be one the
+    // inventory (`--inventory`) names, or this machine.
     for step in &spec.steps {
-        if let Some(node) = step.node.as_deref().filter(|n| !LOCAL_NODES.contains(n)) {
-            problems.push(
-                Diagnostic::new(
-                    Code::UnsupportedNode,
-                    format!(
-                        "workflow `{}` step `{}` runs on node {}: remote nodes are not supported yet",
-                        spec.name.value,
-                        step.id.value,
-                        crate::schema::quote(node)
-                    ),
-                )
-                .with_label(step.id.span, "this step")
-                .with_help("drop `node` (steps run on this machine), or set it to `localhost` or `local`"),
-            );
+        let Some(node) = step.node.as_deref().filter(|n| !LOCAL_NODES.contains(n)) else {
+            continue;
+        };
+        if let Err(unknown) = crate::exec::remote::check_node(node) {
+            let mut d = Diagnostic::new(
+                Code::UnknownNode,
+                format!(
+                    "workflow `{}` step `{}` runs on node {}: {}",
+                    spec.name.value,
+                    step.id.value,
+                    crate::schema::quote(node),
+                    unknown.message
+                ),
+            )
+            .with_label(step.id.span, "this step");
+            if let Some(help) = unknown.help {
+                d = d.with_help(help);
+            }
+            problems.push(d);
         }
     }
     let mut schemas = Schemas::new();

@@ -594,7 +594,7 @@ impl ReportBuilder {
         match event {
             // Recorded in the journal and shown as progress; the report is about
             // what ran.
-            Event::Acknowledged { .. } => {}
+            Event::Acknowledged { .. } | Event::NodeAssigned { .. } => {}
             Event::RunStarted { .. }
             | Event::WorkflowFinished { .. }
             | Event::Interrupted { .. }

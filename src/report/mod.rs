@@ -15,6 +15,7 @@ pub(crate) mod eps;
 pub(crate) mod excerpt;
 pub mod execution;
 pub(crate) mod graph;
+pub(crate) mod nodes;
 pub(crate) mod plan;
 pub mod progress;
 pub(crate) mod refusal;

@@ -543,6 +543,9 @@ fn render_workflow_step(
         step.category.as_str(),
         step.impact.as_str()
     ));
+    if let Some(node) = &place.node {
+        out.push_str(&field("node", &format!("{} (over ssh)", untrusted(node))));
+    }
     if !place.needs.is_empty() {
         let needs: Vec<String> = place
             .needs

@@ -428,6 +428,8 @@ impl Sink for Progress {
 /// they happen (step starts, protocol messages: the journal has those).
 pub(crate) fn progress_line(event: &Event, paint: Paint, seen: Seen) -> Option<String> {
     Some(match event {
+        // Which node a step runs on is in the journal and the report.
+        Event::NodeAssigned { .. } => return None,
         Event::Acknowledged { action, reason, .. } => format!(
             "   break glass: `{}` acknowledged{}",
             untrusted(action),

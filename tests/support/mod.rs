@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod sshd;
+
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

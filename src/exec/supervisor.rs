@@ -876,6 +876,9 @@ fn kill_and_reap(pids: &[i32], me: i32) {
     }
 }
 
+/// Reads of an empty /proc/<pid>/environ before it counts as empty.
+const ENVIRON_READS: u32 = 5;
+
 /// The few fields of /proc/<pid>/stat the supervisor needs.
 struct Stat {
     ppid: i32,
@@ -894,7 +897,25 @@ fn stat_of(pid: i32) -> Option<Stat> {
 
 /// The (rune pid, child number) a process inherited in [`TOKEN_VAR`], if readable.
 fn token_of(pid: i32) -> Option<(i32, u64)> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    // A process in the middle of an exec shows an empty environment, or cannot be
+    // read, for a moment (the new image is mapped before its environment is copied
+    // in): read again before taking it for a stranger, or a daemon an action
+    // leaves on purpose is killed as it execs.
+    let mut environ = Vec::new();
+    for attempt in 0..ENVIRON_READS {
+        match std::fs::read(format!("/proc/{pid}/environ")) {
+            Ok(read) if !read.is_empty() => {
+                environ = read;
+                break;
+            }
+            // Gone: nothing to tell apart.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            _ => {}
+        }
+        if attempt + 1 < ENVIRON_READS {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     let prefix = format!("{TOKEN_VAR}=");
     let entry = environ
         .split(|&b| b == 0)

@@ -547,8 +547,11 @@ pub struct Step {
     pub when: Option<Node>,
     /// Step-level timeout and retries.
     pub settings: ExecSettings,
-    /// Node to run on (`--node` equivalent).
+    /// Node to run on (`--node` equivalent), when written as a name.
     pub node: Option<String>,
+    /// Node to run on, when written as a reference (`node: { $from: ... }`):
+    /// the reference string.
+    pub node_from: Option<Spanned<String>>,
     /// `if`: which outcomes of the needed steps let this step run.
     pub condition: StepIf,
     /// `continue_on_error`: a failure of this step does not stop the workflow.
@@ -1038,6 +1041,10 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
                         when: step.get("when").cloned(),
                         settings: settings(step),
                         node: step.get("node").and_then(Node::as_str).map(str::to_string),
+                        node_from: step
+                            .get("node")
+                            .and_then(|n| n.get("$from"))
+                            .and_then(Node::as_spanned_str),
                         condition: match step.get("if").and_then(Node::as_str) {
                             Some("failure") => StepIf::Failure,
                             Some("always") => StepIf::Always,

@@ -720,3 +720,215 @@ fn an_ansible_yaml_inventory_is_read() {
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert_eq!(out.json()["nodes"].as_array().unwrap().len(), 2);
 }
+
+/// `rune apply` of a workflow of the fixture catalog with the test sshd's
+/// inventory and a journal; returns the output and the journal's events.
+fn apply_workflow(
+    sshd: &Sshd,
+    workflow: &str,
+    target: &str,
+    journal: &str,
+) -> (crate::support::Output, Vec<serde_json::Value>) {
+    let journal = sshd.dir().join(journal);
+    let out = rune([
+        "apply",
+        "--catalog",
+        CATALOG,
+        "--workflow",
+        workflow,
+        "--format",
+        "json",
+        "--input",
+        &format!("target={target}"),
+        "--inventory",
+    ])
+    .arg_path(sshd.inventory())
+    .args(["--journal"])
+    .arg_path(&journal)
+    .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+    .deadline(Duration::from_secs(60))
+    .run();
+    let events = std::fs::read_to_string(&journal)
+        .map(|j| json_lines(&j))
+        .unwrap_or_default();
+    (out, events)
+}
+
+/// The (step, node) of every node_assigned event of a journal.
+fn assigned(events: &[serde_json::Value]) -> Vec<(u64, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "node_assigned")
+        .map(|e| {
+            (
+                e["step"].as_u64().unwrap(),
+                e["node"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_step_runs_on_the_node_a_run_input_names() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    // Two runs of one workflow, two nodes: each step's output says where it ran.
+    for (run, node) in ["n1", "n2"].into_iter().enumerate() {
+        let (out, events) = apply_workflow(&sshd, "on-input", node, &format!("j{run}.jsonl"));
+        assert_eq!(out.code, 0, "{}\n{}", out.snapshot(), sshd.log());
+        let report = json_lines(&out.stdout).pop().unwrap();
+        assert_eq!(report["status"], "succeeded", "{report:#}");
+        assert_eq!(report["steps"][0]["output"]["node"], node, "{report:#}");
+        assert_eq!(assigned(&events), [(1, node.to_string())]);
+    }
+    // The plan shows the reference and the node it resolved to.
+    let plan = |format: &[&str]| {
+        rune([
+            "plan",
+            "--catalog",
+            CATALOG,
+            "--workflow",
+            "on-input",
+            "--input",
+            "target=n2",
+            "--inventory",
+        ])
+        .arg_path(sshd.inventory())
+        .args(format)
+        .run()
+    };
+    let out = plan(&["--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let place = &out.json()["actions"][0]["workflow"];
+    assert_eq!(place["node"], "n2", "{place:#}");
+    assert_eq!(place["node_from"], "inputs.target", "{place:#}");
+    let out = plan(&[]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stdout
+            .contains("node      n2 (over ssh), from inputs.target"),
+        "{}",
+        out.stdout
+    );
+    // `localhost` from the input runs here, with no node_assigned.
+    let (out, events) = apply_workflow(&sshd, "on-input", "localhost", "local.jsonl");
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let report = json_lines(&out.stdout).pop().unwrap();
+    assert_eq!(report["steps"][0]["output"]["node"], "localhost");
+    assert!(assigned(&events).is_empty(), "{events:?}");
+}
+
+#[test]
+fn an_unknown_node_from_a_run_input_is_refused_at_plan_time_with_did_you_mean() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let (out, events) = apply_workflow(&sshd, "on-input", "closd", "j.jsonl");
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains(
+            "step `there` runs on node `closd` (read from `inputs.target`): no node `closd` in the inventory"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("did you mean `closed`?"),
+        "{}",
+        out.stdout
+    );
+    // Nothing ran.
+    assert!(assigned(&events).is_empty(), "{events:?}");
+    assert!(shipped(&sshd).is_empty());
+}
+
+#[test]
+fn a_step_runs_on_the_node_an_earlier_local_step_answered() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let (out, events) = apply_workflow(&sshd, "on-output", "n2", "j.jsonl");
+    assert_eq!(out.code, 0, "{}\n{}", out.snapshot(), sshd.log());
+    let report = json_lines(&out.stdout).pop().unwrap();
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    // `choose` ran here; `there` on the node it answered.
+    assert_eq!(report["steps"][0]["output"]["target"], "n2");
+    assert_eq!(report["steps"][1]["output"]["node"], "n2", "{report:#}");
+    assert_eq!(assigned(&events), [(2, "n2".to_string())]);
+    // The plan cannot know the node: it shows the reference.
+    let out = rune([
+        "plan",
+        "--catalog",
+        CATALOG,
+        "--workflow",
+        "on-output",
+        "--input",
+        "target=n2",
+        "--format",
+        "json",
+        "--inventory",
+    ])
+    .arg_path(sshd.inventory())
+    .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let place = &out.json()["actions"][1]["workflow"];
+    assert_eq!(place["node_from"], "steps.choose.output.target");
+    assert!(place.get("node").is_none(), "{place:#}");
+}
+
+#[test]
+fn an_unknown_node_from_an_earlier_step_is_a_routing_failure() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let (out, events) = apply_workflow(&sshd, "on-output", "n3", "j.jsonl");
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let report = json_lines(&out.stdout).pop().unwrap();
+    let step = &report["steps"][1];
+    assert_eq!(step["status"], "failed", "{report:#}");
+    assert_eq!(step["attempts"], 0);
+    let error = step["error"].to_string();
+    assert!(error.contains("routing_failure"), "{error}");
+    assert!(
+        error.contains(
+            "`steps.choose.output.target` names node `n3`: no node `n3` in the inventory"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("rune list-nodes --inventory FILE"),
+        "{error}"
+    );
+    assert!(assigned(&events).is_empty(), "{events:?}");
+    assert!(shipped(&sshd).is_empty());
+    sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+#[test]
+fn validate_refuses_a_node_reference_that_cannot_read_a_string() {
+    let out = rune([
+        "validate",
+        "--catalog",
+        "tests/fixtures/remote_invalid/catalog.yaml",
+        "--format",
+        "json",
+    ])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let found: Vec<(String, String)> = out.json()["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("reference_type_mismatch", "step `first` in workflow `numbered` runs on the node `inputs.port` names, an integer, but a node is named by a string"),
+        ("reference_type_mismatch", "step `second` in workflow `numbered` runs on the node `steps.first.output.hosts` names, an integer, but a node is named by a string"),
+        ("invalid_step_reference", "step `third` reads the output of `second` but does not need it"),
+        ("reference_type_mismatch", "step `third` in workflow `numbered` runs on the node `steps.second.output.hosts` names, an integer, but a node is named by a string"),
+        ("reference_type_mismatch", "step `fourth` in workflow `numbered` runs on the node `steps.first.output` names, an object, but a node is named by a string"),
+    ];
+    assert_eq!(found.len(), expected.len(), "{}", out.stdout);
+    for ((code, message), (want_code, want)) in found.iter().zip(expected) {
+        assert!(code.ends_with(want_code), "{code} for {message}");
+        assert_eq!(message, want);
+    }
+}

@@ -905,6 +905,7 @@ mod properties {
                     when: None,
                     settings: Default::default(),
                     node: None,
+                    node_from: None,
                     condition: StepIf::Success,
                     continue_on_error: false,
                     compensate: None,

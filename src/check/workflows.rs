@@ -260,6 +260,12 @@ fn check_workflow<'a>(
                 check_reference_type(&cx, i, false, from, &produced, action, &r.path, out);
             }
         }
+        if let Some(from) = &step.node_from {
+            let produced = check_reference(&cx, i, false, from, &mut reads, out);
+            if let Some(produced) = produced {
+                check_node_type(workflow, step, from, &produced, out);
+            }
+        }
         let when = step.when.as_ref();
         if let Some(from) = when
             .and_then(|w| w.get("from"))
@@ -617,6 +623,37 @@ fn check_reference_type(
         )
         .with_label(node.span, format!("{param} takes {wanted}"))
         .with_help("rune passes values on as they are, without converting them: read a value of the type the parameter takes, or make the two schemas agree"),
+    );
+}
+
+/// A node reference whose value cannot be a string: it cannot name a node.
+fn check_node_type(
+    workflow: &Workflow,
+    step: &Step,
+    from: &Spanned<String>,
+    produced: &Produced<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if step_types::compatible(&produced.types, &["string"]) {
+        return;
+    }
+    let made = step_types::describe(&produced.types);
+    out.push(
+        Diagnostic::new(
+            Code::ReferenceTypeMismatch,
+            format!(
+                "step `{}` in workflow `{}` runs on the node {} names, {made}, but a node is named by a string",
+                step.id.value,
+                workflow.name.value,
+                quote(&from.value)
+            ),
+        )
+        .with_label(from.span, format!("{made}, by {}", produced.what))
+        .with_label(
+            produced.node.span,
+            format!("`{}` is declared {made} here", produced.name),
+        )
+        .with_help("read a string (the name of a node of the inventory), or declare the value `type: string`"),
     );
 }
 
@@ -1135,6 +1172,7 @@ mod tests {
                 when: None,
                 settings: Default::default(),
                 node: None,
+                node_from: None,
                 condition: Default::default(),
                 continue_on_error: false,
                 compensate: None,

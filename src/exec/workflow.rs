@@ -577,19 +577,38 @@ fn start_step<'scope, 'env: 'scope>(
     let ctx = shared.ctx;
     let step = &shared.steps[i];
     decide(ctx, step, WorkflowDecision::Started, None);
-    let filled = {
+    let (filled, node) = {
         let outputs = lock(&shared.outputs);
-        shared
-            .values
-            .fill(step, &step.references, &reads.ran_params, &outputs)
+        (
+            shared
+                .values
+                .fill(step, &step.references, &reads.ran_params, &outputs),
+            shared.values.node(step, &reads.ran_params, &outputs),
+        )
     };
     reads.release(shared, i);
+    // Decided like any failure (continue_on_error included) when the loop
+    // receives it.
     let filled = match filled {
         Ok(params) => params,
         Err(message) => {
-            // Decided like any failure (continue_on_error included) when the loop
-            // receives it.
-            fail_unfilled(ctx, step, message);
+            fail_before_start(ctx, step, Kind::InvalidParams, message);
+            let _ = tx.send((i, false, false));
+            return;
+        }
+    };
+    // A node read from an earlier step is routed to as if the catalog named it.
+    let routed = match node {
+        Ok(None) => None,
+        Ok(Some(node)) => {
+            let mut routed = step.clone();
+            if let Some(place) = routed.workflow.as_mut() {
+                place.node = Some(node).filter(|n| !super::remote::is_local(n));
+            }
+            Some(routed)
+        }
+        Err(message) => {
+            fail_before_start(ctx, step, Kind::RoutingFailure, message);
             let _ = tx.send((i, false, false));
             return;
         }
@@ -606,6 +625,7 @@ fn start_step<'scope, 'env: 'scope>(
     }
     // A thread that cannot be created runs the step here.
     super::supervisor::spawn_scoped_or_inline(scope, move || {
+        let step = routed.as_ref().unwrap_or(step);
         let params = filled.as_ref().unwrap_or(&step.params);
         let result = runner.run(step, runnable, params);
         let ok = result.outcome == Outcome::Succeeded;
@@ -690,7 +710,7 @@ fn compensate(
                 shared.runner.run(comp, runnable, params).outcome == Outcome::Succeeded
             }
             Err(message) => {
-                fail_unfilled(ctx, comp, message);
+                fail_before_start(ctx, comp, Kind::InvalidParams, message);
                 false
             }
         };
@@ -761,10 +781,12 @@ fn read_steps<'s>(
         .as_ref()
         .and_then(|w| w.when.as_ref())
         .map(|w| w.from.as_str());
+    let node = step.workflow.as_ref().and_then(|w| w.node_from.as_deref());
     step.references
         .iter()
         .map(|r| r.from.as_str())
         .chain(when)
+        .chain(node)
         .filter_map(|from| {
             let id = from.strip_prefix("steps.")?.split('.').next()?;
             index.get(id).copied()
@@ -820,8 +842,14 @@ fn decide_as(
     });
 }
 
-/// A reference that cannot be filled fails its step before anything starts.
-fn fail_unfilled(ctx: &Context, step: &ActionStep, (message, data): (String, Json)) {
+/// A reference that cannot be filled (a parameter, or the node) fails its step
+/// before anything starts.
+fn fail_before_start(
+    ctx: &Context,
+    step: &ActionStep,
+    kind: Kind,
+    (message, data): (String, Json),
+) {
     let origin = Origin {
         step: Some(step.id),
         module: Some(step.module.clone()),
@@ -832,7 +860,7 @@ fn fail_unfilled(ctx: &Context, step: &ActionStep, (message, data): (String, Jso
         span_id: ctx.ids.span_for(step.id),
         at: ctx.ids.now(),
     };
-    let eps = Eps::new(Kind::InvalidParams, message, origin).with_data(data);
+    let eps = Eps::new(kind, message, origin).with_data(data);
     ctx.sink.emit(&Event::StepFinished {
         at: ctx.ids.now(),
         step: step.id,
@@ -941,6 +969,60 @@ impl Values<'_> {
             compact(&when.value),
             compact(&value)
         ))
+    }
+
+    /// The node `step` runs on when an earlier step's output or parameters name
+    /// it (`node: { $from: steps... }`); None when the plan already says (a
+    /// name, or a run input). Err: the node cannot be read, is not a name, or
+    /// is not one the inventory has.
+    fn node(
+        &self,
+        step: &ActionStep,
+        ran_params: &[RanWith],
+        outputs: &[Option<Json>],
+    ) -> Result<Option<String>, (String, Json)> {
+        let Some(from) = step
+            .workflow
+            .as_ref()
+            .and_then(|w| w.node_from.as_deref())
+            .filter(|f| f.starts_with("steps."))
+        else {
+            return Ok(None);
+        };
+        let fail = |why: String, node: Json, help: Option<String>| {
+            (
+                format!("`{}` has no node to run on: {why}", step.action),
+                json!({ "reference": from, "node": node, "help": help }),
+            )
+        };
+        let value = self
+            .lookup(from, ran_params, outputs)
+            .map_err(|why| fail(why, Json::Null, None))?;
+        let Json::String(name) = value else {
+            return Err(fail(
+                format!(
+                    "`{from}` is {}, not a node name",
+                    crate::schema::Found::Json(&value).describe()
+                ),
+                value,
+                Some(
+                    "a node reference must read a string: the name of a node of the inventory"
+                        .to_string(),
+                ),
+            ));
+        };
+        if let Err(unknown) = super::remote::check_node(&name) {
+            return Err(fail(
+                format!(
+                    "`{from}` names node {}: {}",
+                    crate::schema::quote(&name),
+                    unknown.message
+                ),
+                Json::String(name),
+                unknown.help,
+            ));
+        }
+        Ok(Some(name))
     }
 
     /// `step`'s params with `references` filled; None when there are none.

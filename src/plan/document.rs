@@ -123,6 +123,11 @@ pub struct WorkflowStep {
     /// for this machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// The reference the node is read from (`node: { $from: ... }` in the
+    /// catalog); `node` holds its value when a run input gave it, and a step's
+    /// output or parameters fill it when the step starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_from: Option<String>,
     /// The action that undoes this step, if the catalog declares one: a step of
     /// its own (numbered after every workflow step) whose `references` may read
     /// this step's parameters and output.
@@ -858,10 +863,8 @@ impl PlanDocument {
                         condition: declared.condition,
                         when: place.when,
                         continue_on_error: declared.continue_on_error,
-                        node: declared
-                            .node
-                            .clone()
-                            .filter(|n| !crate::exec::remote::is_local(n)),
+                        node: place.node,
+                        node_from: place.node_from,
                         compensate: None,
                     });
                     compensations.push(place.compensate);

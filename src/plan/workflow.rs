@@ -73,6 +73,10 @@ pub struct StepPlace {
     pub when: Option<When>,
     /// The compensation, planned like a step (its `place` is `None`).
     pub compensate: Option<Box<ActionStep>>,
+    /// The node it runs on, when that is another machine and known now.
+    pub node: Option<String>,
+    /// The reference the node is read from (`node: { $from: ... }`), if any.
+    pub node_from: Option<String>,
 }
 
 /// The workflow with this name, or an `unknown_workflow` diagnostic with a
@@ -495,28 +499,90 @@ pub fn plan_workflow(
 
     let mut problems = Vec::new();
     // A step on another node runs there over OpenSSH: the node must be one the
-    // inventory (`--inventory`) names, or this machine.
+    // inventory (`--inventory`) names, or this machine. A node read from a run
+    // input is known now and checked like a name; one read from a step's output
+    // or parameters is checked when the step starts.
+    let mut nodes: Vec<Option<String>> = Vec::with_capacity(spec.steps.len());
     for step in &spec.steps {
-        let Some(node) = step.node.as_deref().filter(|n| !LOCAL_NODES.contains(n)) else {
-            continue;
+        let (node, span, from) = match (&step.node, &step.node_from) {
+            (Some(node), _) => (node.clone(), step.id.span, None),
+            (None, Some(from)) => {
+                let Some(rest) = from.value.strip_prefix("inputs.") else {
+                    nodes.push(None);
+                    continue;
+                };
+                match input_value(&workflow.inputs, rest) {
+                    Some(Json::String(node)) => (node.clone(), from.span, Some(&from.value)),
+                    found => {
+                        let (what, help) = match found {
+                            None => (
+                                "the run inputs do not give it".to_string(),
+                                format!(
+                                    "give it: `--input {}=NODE` (or in --inputs-file), or make it required in the workflow's inputs schema",
+                                    rest.split('.').next().unwrap_or_default()
+                                ),
+                            ),
+                            Some(value) => (
+                                format!(
+                                    "it is {}, not a node name",
+                                    crate::schema::Found::Json(value).describe()
+                                ),
+                                "a node reference must read a string: the name of a node of the inventory".to_string(),
+                            ),
+                        };
+                        problems.push(
+                            Diagnostic::new(
+                                Code::InvalidWorkflowInput,
+                                format!(
+                                    "workflow `{}` step `{}` runs on the node `{}` names, and {what}",
+                                    spec.name.value, step.id.value, from.value
+                                ),
+                            )
+                            .with_label(from.span, "the node is read here")
+                            .with_help(help),
+                        );
+                        nodes.push(None);
+                        continue;
+                    }
+                }
+            }
+            (None, None) => {
+                nodes.push(None);
+                continue;
+            }
         };
-        if let Err(unknown) = crate::exec::remote::check_node(node) {
+        if LOCAL_NODES.contains(&node.as_str()) {
+            nodes.push(None);
+            continue;
+        }
+        if let Err(unknown) = crate::exec::remote::check_node(&node) {
+            let via = from
+                .map(|f| format!(" (read from `{f}`)"))
+                .unwrap_or_default();
             let mut d = Diagnostic::new(
                 Code::UnknownNode,
                 format!(
-                    "workflow `{}` step `{}` runs on node {}: {}",
+                    "workflow `{}` step `{}` runs on node {}{via}: {}",
                     spec.name.value,
                     step.id.value,
-                    crate::schema::quote(node),
+                    crate::schema::quote(&node),
                     unknown.message
                 ),
             )
-            .with_label(step.id.span, "this step");
+            .with_label(
+                span,
+                if from.is_some() {
+                    "the node is read here"
+                } else {
+                    "this step"
+                },
+            );
             if let Some(help) = unknown.help {
                 d = d.with_help(help);
             }
             problems.push(d);
         }
+        nodes.push(Some(node));
     }
     let mut schemas = Schemas::new();
     let mut planned: Vec<Option<ActionStep>> = Vec::with_capacity(spec.steps.len());
@@ -562,6 +628,8 @@ pub fn plan_workflow(
                 wave: waves[i],
                 when: step.when.as_ref().and_then(when_of),
                 compensate: compensate.map(Box::new),
+                node: nodes[i].clone(),
+                node_from: step.node_from.as_ref().map(|f| f.value.clone()),
             });
             main
         }));

@@ -543,8 +543,23 @@ fn render_workflow_step(
         step.category.as_str(),
         step.impact.as_str()
     ));
-    if let Some(node) = &place.node {
-        out.push_str(&field("node", &format!("{} (over ssh)", untrusted(node))));
+    match (&place.node, &place.node_from) {
+        (Some(node), None) => {
+            out.push_str(&field("node", &format!("{} (over ssh)", untrusted(node))));
+        }
+        (Some(node), Some(from)) => out.push_str(&field(
+            "node",
+            &format!("{} (over ssh), from {}", untrusted(node), untrusted(from)),
+        )),
+        (None, Some(from)) if from.starts_with("steps.") => out.push_str(&field(
+            "node",
+            &format!("from {}, read when the step starts", untrusted(from)),
+        )),
+        (None, Some(from)) => out.push_str(&field(
+            "node",
+            &format!("localhost, from {}", untrusted(from)),
+        )),
+        (None, None) => {}
     }
     if !place.needs.is_empty() {
         let needs: Vec<String> = place

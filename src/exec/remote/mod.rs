@@ -111,9 +111,11 @@ pub(crate) fn install(inventory: Inventory) {
 /// The installed inventory's digest when a step of `doc` runs on another node
 /// (what a saved plan records, to be stale when the inventory changes).
 pub(crate) fn inventory_sha256(doc: &crate::plan::document::PlanDocument) -> Option<String> {
-    let remote = doc
-        .all_actions()
-        .any(|a| a.workflow.as_ref().is_some_and(|w| w.node.is_some()));
+    let remote = doc.all_actions().any(|a| {
+        a.workflow
+            .as_ref()
+            .is_some_and(|w| w.node.is_some() || w.node_from.is_some())
+    });
     remote.then(|| {
         INVENTORY
             .get()

@@ -109,10 +109,12 @@ pub(crate) fn prepare() {
 /// the process groups of rune's live children if rune dies without saying so
 /// (SIGKILL). rune writes `+PID` when it spawns a child, `-PID` when it reaps it
 /// and `done` when it exits normally; end of file without `done` means rune died,
-/// and the guardian SIGKILLs every group still on its list. It costs one spawn per
+/// and the guardian SIGKILLs every group still on its list, then every process
+/// that carries rune's [`TOKEN_VAR`] (a child spawned just before rune died,
+/// whose `+PID` was never written, and what it started). It costs one spawn per
 /// run, where a parent-death signal set between fork and exec would cost a full
 /// fork of rune per child (several times a `posix_spawn` here).
-const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } $1 == "done" { done = 1 } END { if (done) exit 0; cmd = ""; for (g in live) cmd = cmd " -" g; if (cmd != "") system("kill -9" cmd " 2>/dev/null") }"#;
+const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } $1 == "done" { done = 1 } END { if (done) exit 0; cmd = ""; for (g in live) cmd = cmd " -" g; if (cmd != "") system("kill -9" cmd " 2>/dev/null"); system("p=$(grep -lsz \"^RUNE_SUPERVISED=" rune ":\" /proc/[0-9]*/environ | cut -d/ -f3); [ -n \"$p\" ] && kill -9 $p 2>/dev/null") }"#;
 
 /// The guardian's stdin (non-blocking) and pid, once started.
 static GUARDIAN_PIPE: Mutex<Option<(ChildStdin, i32)>> = Mutex::new(None);
@@ -125,6 +127,11 @@ fn start_guardian() {
         return;
     }
     let started = Command::new("awk")
+        .arg("-v")
+        .arg(format!(
+            "rune={}",
+            rustix::process::getpid().as_raw_nonzero()
+        ))
         .arg(GUARDIAN)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -41,7 +41,7 @@ use crate::registry::{Criticality, Registry, ResourceLimits};
 use crate::report::diagnostics::Summary;
 use crate::report::execution::{self, ReportFormat};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::report::refusal::{self, Channel, Refusal, Refused};
+use crate::report::refusal::{self, usage, Channel, Refusal, Refused};
 use crate::report::Printer;
 use crate::request::{self, Purpose};
 use crate::source::SourceMap;
@@ -104,20 +104,6 @@ fn purpose(args: &ApplyArgs) -> Purpose {
     } else {
         Purpose::Execute { command: "apply" }
     }
-}
-
-fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) -> ExitStatus {
-    let nothing_read = SourceMap::default();
-    refusal::report(
-        printer,
-        Refusal {
-            kind: Refused::Usage,
-            diagnostics,
-            sources: &nothing_read,
-            summary: Summary::default(),
-        },
-        channel,
-    )
 }
 
 type Planned = (PlanDocument, PathBuf, Box<CheckedCatalog>);

@@ -14,11 +14,9 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::plan::document::PlanDocument;
 use crate::plan::drift::{self, Drift, Places};
-use crate::report::diagnostics::Summary;
 use crate::report::drift::Compared;
-use crate::report::refusal::{self, Channel, Refusal, Refused};
+use crate::report::refusal::{usage, Channel};
 use crate::report::Printer;
-use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// Run `rune diff`.
@@ -98,25 +96,6 @@ pub(crate) fn unreadable_plan(path: &Path, why: &str) -> Diagnostic {
     )
     .with_help(
         "compare plans saved with `rune plan --out FILE`; `rune schema plan` describes the format",
-    )
-}
-
-/// Report usage problems (exit 2).
-pub(crate) fn usage(
-    printer: &mut Printer,
-    diagnostics: Vec<Diagnostic>,
-    channel: Channel,
-) -> ExitStatus {
-    let nothing_read = SourceMap::default();
-    refusal::report(
-        printer,
-        Refusal {
-            kind: Refused::Usage,
-            diagnostics,
-            sources: &nothing_read,
-            summary: Summary::default(),
-        },
-        channel,
     )
 }
 

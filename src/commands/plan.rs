@@ -19,11 +19,9 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::escape::untrusted;
 use crate::plan::document::PlanDocument;
 use crate::plan::root::CatalogRoot;
-use crate::report::diagnostics::Summary;
-use crate::report::refusal::{self, Channel, Refusal, Refused};
+use crate::report::refusal::{self, Channel, Refused};
 use crate::report::Printer;
 use crate::request::{check_flags, instant, policy_denials, refuse, Purpose};
-use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// What `rune plan` builds, kept past the command for the caller (see
@@ -58,16 +56,7 @@ fn plan_with(
         json: args.format == PlanFormat::Json,
         color: config.color_stderr,
     };
-    let nothing_read = SourceMap::default();
-    let usage = |printer: &mut Printer, diagnostics: Vec<Diagnostic>| {
-        let refusal = Refusal {
-            kind: Refused::Usage,
-            diagnostics,
-            sources: &nothing_read,
-            summary: Summary::default(),
-        };
-        refusal::report(printer, refusal, channel)
-    };
+    let usage = |printer: &mut Printer, diagnostics| refusal::usage(printer, diagnostics, channel);
     let paths = config.catalog_paths(&args.paths);
     let (mut at, mut clock) = match check_command_line(args, config, &paths) {
         Ok(instant) => instant,

@@ -25,12 +25,10 @@ use crate::exec::journal::{self, Journal};
 use crate::exec::mediation::{ActionCall, Mediator, Via};
 use crate::exec::process::{Cancel, Spec};
 use crate::plan::{self, Clock, PlanError, Request};
-use crate::report::diagnostics::Summary;
-use crate::report::refusal::{self, Channel, Refusal, Refused};
+use crate::report::refusal::{usage, Channel, Refused};
 use crate::report::run::{CommandLine, DecisionRecord, RunOutcome, RunRefusal, RunReport};
 use crate::report::Printer;
 use crate::request::Purpose;
-use crate::source::SourceMap;
 use crate::ExitStatus;
 
 /// The step id of the one request `rune run` makes.
@@ -117,17 +115,6 @@ pub(crate) fn run(
     };
     leftovers.keep(checked);
     status
-}
-
-fn usage(printer: &mut Printer, diagnostics: Vec<Diagnostic>, channel: Channel) -> ExitStatus {
-    let nothing_read = SourceMap::default();
-    let refusal = Refusal {
-        kind: Refused::Usage,
-        diagnostics,
-        sources: &nothing_read,
-        summary: Summary::default(),
-    };
-    refusal::report(printer, refusal, channel)
 }
 
 /// Every flag problem at once, before any I/O.

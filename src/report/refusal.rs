@@ -67,6 +67,25 @@ pub(crate) struct Channel {
     pub color: bool,
 }
 
+/// Refuse a command line (exit 2): its flag problems, before any file was read.
+pub(crate) fn usage(
+    printer: &mut Printer,
+    diagnostics: Vec<Diagnostic>,
+    channel: Channel,
+) -> ExitStatus {
+    let nothing_read = SourceMap::default();
+    report(
+        printer,
+        Refusal {
+            kind: Refused::Usage,
+            diagnostics,
+            sources: &nothing_read,
+            summary: Summary::default(),
+        },
+        channel,
+    )
+}
+
 /// Report `refusal` and return the command's exit status.
 pub(crate) fn report(printer: &mut Printer, refusal: Refusal<'_>, channel: Channel) -> ExitStatus {
     let status = refusal.kind.status();

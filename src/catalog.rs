@@ -10,6 +10,7 @@ use crate::graph::DependencyGraph;
 use crate::loader;
 use crate::registry::{self, Registry};
 use crate::report::diagnostics::Summary;
+use crate::schema::verdicts::Verdicts;
 use crate::source::SourceMap;
 
 /// A loaded and checked catalog.
@@ -61,7 +62,7 @@ impl CheckedCatalog {
 /// diagnostics are joined in file order, so the result does not depend on which
 /// file finished first.
 pub fn load_and_check(paths: &[PathBuf]) -> CheckedCatalog {
-    load_and_check_at(paths, None)
+    load_and_check_at(paths, None, None)
 }
 
 /// Whether loading `paths` is worth rayon's threads: more than one file, or one
@@ -77,17 +78,44 @@ fn worth_sharing(paths: &[PathBuf]) -> bool {
 
 /// [`load_and_check`], and when `at` is given, a warning for each registration
 /// that has expired by then (`rune validate` passes `--at`, SOURCE_DATE_EPOCH or now).
-pub(crate) fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) -> CheckedCatalog {
+/// A file `verdicts` holds as clean is not checked against the schema again.
+pub(crate) fn load_and_check_at(
+    paths: &[PathBuf],
+    at: Option<jiff::Timestamp>,
+    verdicts: Option<&Verdicts>,
+) -> CheckedCatalog {
     let parallel = worth_sharing(paths);
+    // A small catalog is read and checked on one thread, so warming the schema
+    // first gains nothing; with verdicts it may not be needed at all.
+    let warm = parallel || verdicts.is_none();
     let (_, loaded) = crate::parallel::join(
         parallel,
-        || crate::schema::warm(parallel),
         || {
-            loader::load_each(paths, |id, text, document| {
+            if warm {
+                crate::schema::warm(parallel);
+            }
+        },
+        || {
+            loader::load_each(paths, |id, source, document| {
                 let Some(mut document) = document else {
                     return (Vec::new(), Registry::default());
                 };
-                let schema = crate::schema::check_file(&document, text);
+                let text = &source.text;
+                let schema = match verdicts {
+                    Some(verdicts) => {
+                        let key = Verdicts::key(source);
+                        if verdicts.is_clean(&key) {
+                            Vec::new()
+                        } else {
+                            let found = crate::schema::check_file(&document, text);
+                            if found.is_empty() {
+                                verdicts.remember_clean(&key);
+                            }
+                            found
+                        }
+                    }
+                    None => crate::schema::check_file(&document, text),
+                };
                 let part = registry::build_file(id, &mut document, text);
                 (schema, part)
             })
@@ -121,8 +149,13 @@ pub(crate) fn load_and_check_at(paths: &[PathBuf], at: Option<jiff::Timestamp>) 
 /// catalog with every diagnostic, for the command to report and refuse. An input
 /// that could not be read is an error like any other here;
 /// [`CheckedCatalog::has_io_errors`] tells it apart.
+///
+/// The schema verdicts of earlier runs of this binary are reused (see
+/// [`crate::schema::verdicts`]): these commands run the same catalogs again and
+/// again, and `validate` is there for the full check.
 pub(crate) fn load_valid(paths: &[PathBuf]) -> Result<CheckedCatalog, Box<CheckedCatalog>> {
-    let checked = load_and_check(paths);
+    let verdicts = Verdicts::open();
+    let checked = load_and_check_at(paths, None, verdicts.as_ref());
     if checked.has_errors() {
         return Err(Box::new(checked));
     }

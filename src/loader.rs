@@ -376,7 +376,7 @@ pub(crate) struct LoadedEach<T> {
 }
 
 /// Find, read and parse the catalog files named by `paths`, handing each file's
-/// tree (absent when it could not be read or parsed) with its id and text to
+/// tree (absent when it could not be read or parsed) with its id and source to
 /// `each` on the thread that parsed it. `each` runs on every file in parallel;
 /// its results come back in file order. Whatever `each` does not keep of a tree
 /// is freed as soon as it returns, so a caller that keeps only a summary of each
@@ -384,7 +384,7 @@ pub(crate) struct LoadedEach<T> {
 pub(crate) fn load_each<T, F>(paths: &[PathBuf], each: F) -> LoadedEach<T>
 where
     T: Send,
-    F: Fn(FileId, &str, Option<Node>) -> T + Sync,
+    F: Fn(FileId, &SourceFile, Option<Node>) -> T + Sync,
 {
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
@@ -392,7 +392,7 @@ where
     let results = crate::parallel::map_indexed(&files, 2, |i, path| {
         let id = FileId(i as u32);
         let (source, document, diags) = read_and_parse(id, path);
-        let part = each(id, &source.text, document);
+        let part = each(id, &source, document);
         (source, part, diags)
     });
     let mut sources = SourceMap::default();

@@ -8,6 +8,7 @@
 
 mod locate;
 mod mismatch;
+pub(crate) mod verdicts;
 
 use std::sync::{LazyLock, OnceLock};
 

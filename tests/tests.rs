@@ -40,6 +40,7 @@ mod review;
 mod robustness;
 mod run;
 mod rune_cli;
+mod schema_verdicts;
 mod secrets_files;
 mod small_results;
 mod spi_protocol;

@@ -26,7 +26,7 @@ pub(crate) fn run(
         Ok((at, _)) => (Some(at), None),
         Err(d) => (None, Some(d)),
     };
-    let mut checked = catalog::load_and_check_at(&paths, at);
+    let mut checked = catalog::load_and_check_at(&paths, at, None);
     checked.diagnostics.extend(bad_instant);
     let summary = checked.summary();
     let diagnostics = &checked.diagnostics;

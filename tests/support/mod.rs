@@ -85,6 +85,12 @@ pub(crate) fn rune_command() -> Command {
         .env_remove("NO_COLOR")
         // A CI that exports it would fix every plan's clock; tests that want it set it.
         .env_remove("SOURCE_DATE_EPOCH")
+        // Schema verdicts (src/schema/verdicts.rs) go to the build tree, not the
+        // user's cache; the suite then takes both paths, a verdict found and not.
+        .env(
+            "RUNE_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/schema-verdicts-store"),
+        )
         .env("RUST_BACKTRACE", "0");
     command
 }

@@ -62,8 +62,12 @@ impl Verdicts {
         }
         let dir = verdicts.join(binary_identity()?);
         if fs::symlink_metadata(&dir).is_err() {
-            fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
-            prune_others(&verdicts, &dir);
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => prune_others(&verdicts, &dir),
+                // Another run of the same binary made it first.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(_) => return None,
+            }
         }
         private_dir(&dir, uid).then_some(Verdicts { dir })
     }

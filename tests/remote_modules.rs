@@ -262,6 +262,25 @@ fn limits_on_a_node_stop_a_plugin_that_exceeds_them() {
         );
         assert_eq!(doc["node"], "n1", "{action}: {doc:#}");
     }
+    // A module process on a node runs under its module's limits too.
+    let out = rune_on(
+        &sshd,
+        pids.path(),
+        &["apply", "--action", "spin", "--format", "json"],
+    )
+    .run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let report = report(&out.stdout);
+    let spin = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "spin")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    let error = &spin["error"]["error_payload"]["error_data"]["error"];
+    assert_eq!(error["code"], -32400, "{spin:#}");
+    assert_eq!(error["data"]["limit"], "max_cpu_seconds", "{spin:#}");
+    assert_eq!(error["data"]["node"], "n1", "{spin:#}");
     sshd.assert_node_clean(Duration::from_secs(10));
 }
 

@@ -148,8 +148,8 @@ impl Ssh {
             argv,
             working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             env,
-            // The ssh client is not the plugin: resource limits are not applied on
-            // the node (docs/remote.md).
+            // The ssh client is not the plugin: the node's wrapper sets the
+            // plugin's limits there (`ulimit`, docs/remote.md).
             limits: Default::default(),
         }
     }

@@ -234,6 +234,37 @@ fn a_connection_cut_mid_run_is_a_crash_with_rollback_and_nothing_left() {
 }
 
 #[test]
+fn a_module_program_missing_on_its_node_fails_register_with_its_own_error() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let pids = tempfile::tempdir().unwrap();
+    let out = rune_on(
+        &sshd,
+        pids.path(),
+        &["apply", "--target", "far-missing", "--format", "json"],
+    )
+    .run();
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let report = report(&out.stdout);
+    let register = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["module"] == "far-missing" && s["phase"] == "register")
+        .unwrap_or_else(|| panic!("{report:#}"))
+        .clone();
+    assert_eq!(register["status"], "failed", "{register:#}");
+    let error = &register["error"]["error_payload"]["error_data"]["error"];
+    assert_eq!(error["code"], -32100, "{register:#}");
+    assert_eq!(
+        error["data"]["program"], "/opt/rune/modules/rune-test-not-installed",
+        "{register:#}"
+    );
+    // Nothing was shipped for it: it is installed there (or not at all).
+    assert!(!sshd.remote_cache().join("rune/ship").exists());
+    sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+#[test]
 fn limits_on_a_node_stop_a_plugin_that_exceeds_them() {
     let Some(sshd) = Sshd::start(1) else { return };
     let pids = tempfile::tempdir().unwrap();

@@ -648,6 +648,33 @@ mod tests {
     }
 
     #[test]
+    fn limits_go_to_the_wrapper_in_its_units() {
+        let limits = crate::registry::ResourceLimits {
+            memory_mb: Some(64),
+            cpu_seconds: None,
+            open_files: Some(16),
+        };
+        assert_eq!(limit_args(&limits), ["65536", "-", "16"]);
+        assert_eq!(limit_args(&Default::default()), ["-", "-", "-"]);
+    }
+
+    #[test]
+    fn the_wrappers_cpu_limit_word_reads_as_sigxcpu() {
+        use std::os::unix::process::ExitStatusExt;
+        let exited_152 = ExitStatus::from_raw(152 << 8);
+        let read = Ssh::own_status(
+            exited_152,
+            b"CPU time limit exceeded\nrune-wrap: cpu-limit\n",
+        );
+        assert_eq!(
+            read.signal(),
+            Some(nix::sys::signal::Signal::SIGXCPU as i32)
+        );
+        // Without the wrapper's word, an exit status is what the process said.
+        assert_eq!(Ssh::own_status(exited_152, b"").code(), Some(152));
+    }
+
+    #[test]
     fn the_wrapper_word_is_its_last_line() {
         assert_eq!(
             wrap_word(b"plugin noise\nrune-wrap: not-shipped\n").as_deref(),

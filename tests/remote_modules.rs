@@ -315,26 +315,33 @@ fn limits_on_a_node_stop_a_plugin_that_exceeds_them() {
     sshd.assert_node_clean(Duration::from_secs(10));
 }
 
+/// The fixture catalog with far's node replaced by `node`, written into `dir`
+/// (its programs named by absolute paths, so they resolve from there).
+fn with_far_on(dir: &Path, node: &str) -> std::path::PathBuf {
+    let fixtures = crate::support::root().join("tests/fixtures");
+    let text = std::fs::read_to_string(CATALOG)
+        .unwrap()
+        .replace(
+            "node: n1\n      exec: [\"../modules/spi-module.sh\", \"ok\"",
+            &format!("node: {node}\n      exec: [\"../modules/spi-module.sh\", \"ok\""),
+        )
+        .replace("../modules/", &format!("{}/modules/", fixtures.display()))
+        .replace("../limits/", &format!("{}/limits/", fixtures.display()));
+    let catalog = dir.join(format!("far-on-{node}.yaml"));
+    std::fs::write(&catalog, text).unwrap();
+    catalog
+}
+
 #[test]
 fn an_unknown_module_node_is_a_located_error_with_did_you_mean() {
     let Some(sshd) = Sshd::start(1) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(CATALOG).unwrap().replace(
-        "node: n1\n      exec: [\"../modules/spi-module.sh\", \"ok\"",
-        "node: closd\n      exec: [\"../modules/spi-module.sh\", \"ok\"",
-    );
-    // Beside the fixture, so its relative paths still resolve.
-    let catalog = Path::new("tests/fixtures/remote_modules").join(format!(
-        "unknown-{}.yaml",
-        dir.path().file_name().unwrap().to_str().unwrap()
-    ));
-    std::fs::write(&catalog, text).unwrap();
+    let catalog = with_far_on(dir.path(), "closd");
     let out = rune(["plan", "--target", "far", "--catalog"])
         .arg_path(&catalog)
         .args(["--inventory"])
         .arg_path(sshd.inventory())
         .run();
-    let _ = std::fs::remove_file(&catalog);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(
@@ -343,13 +350,41 @@ fn an_unknown_module_node_is_a_located_error_with_did_you_mean() {
     );
     assert!(all.contains("did you mean `closed`?"), "{all}");
     // Located: the file and the line of `node:`.
-    let line = std::fs::read_to_string(CATALOG)
+    let line = std::fs::read_to_string(&catalog)
         .unwrap()
         .lines()
-        .position(|l| l.contains("node: n1"))
+        .position(|l| l.contains("node: closd"))
         .unwrap()
         + 1;
-    assert!(all.contains(&format!(":{line}:")), "{all}");
+    assert!(all.contains(&format!("far-on-closd.yaml:{line}:")), "{all}");
+}
+
+#[test]
+fn a_module_moved_to_another_node_is_plan_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.yaml");
+    std::fs::write(&inventory, "nodes:\n  n1: { host: a }\n  n2: { host: b }\n").unwrap();
+    let plan = |node: &str| {
+        let catalog = with_far_on(dir.path(), node);
+        let out_file = dir.path().join(format!("{node}.json"));
+        let out = rune(["plan", "--target", "far", "--catalog"])
+            .arg_path(&catalog)
+            .args(["--inventory"])
+            .arg_path(&inventory)
+            .args(["--out"])
+            .arg_path(&out_file)
+            .run();
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        out_file
+    };
+    let (a, b) = (plan("n1"), plan("n2"));
+    let out = rune(["diff"]).arg_path(&a).arg_path(&b).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("module `far`: node `n1` → `n2`"),
+        "{}",
+        out.stdout
+    );
 }
 
 fn parent_of(pid: i32) -> Option<i32> {

@@ -343,7 +343,9 @@ impl<'c, 'a> StepRun<'c, 'a> {
                 at: ctx.ids.now(),
                 step: step.id,
                 node: node.clone(),
-                transport: "ssh".to_string(),
+                transport: super::remote::transport(node)
+                    .map_or("ssh", |t| t.kind())
+                    .to_string(),
             });
         }
         ctx.sink.emit(&Event::StepStarted {

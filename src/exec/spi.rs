@@ -261,7 +261,9 @@ impl Client {
         self.broken = Some((kind, message.clone()));
         let mut data = failure.data;
         data["method"] = json!(method);
-        data["connection_lost"] = json!(failure.kind == Kind::ConnectionLost);
+        if failure.kind == Kind::ConnectionLost {
+            data["connection_lost"] = json!(true);
+        }
         Some(self.fail(kind, message, data))
     }
 

@@ -226,6 +226,15 @@ impl Ssh {
                 Some(ended),
             );
         }
+        if word == "no-tmp" {
+            return self.failure(
+                Kind::NodeCacheUnwritable,
+                format!(
+                    "node `{node}`: cannot make a private temporary directory there (TMPDIR, mkfifo)"
+                ),
+                Some(ended),
+            );
+        }
         if let Some(limit) = word.strip_prefix("cannot-limit ") {
             let mut f = self.failure(
                 Kind::SpawnFailed,

@@ -392,6 +392,12 @@ pub struct Lifecycle {
     pub rollback: Rollback,
     /// Paths the module must confirm it denies before it is ready (`deny_paths`).
     pub deny_paths: Vec<String>,
+    /// The node its process runs on (`node`: an inventory node, over OpenSSH).
+    pub node: Option<Spanned<String>>,
+    /// Files shipped with its program to that node (`ship`).
+    pub ship: Vec<String>,
+    /// Its command line on that node where it is installed (`remote_exec`).
+    pub remote_exec: Vec<String>,
 }
 
 /// Phase timeouts in milliseconds; absent ones take the defaults.
@@ -949,6 +955,9 @@ fn build_lifecycle(node: &Node, config: Option<Node>) -> Lifecycle {
             preserve: strings(rollback.and_then(|r| r.get("preserve"))),
         },
         deny_paths: strings(node.get("deny_paths")),
+        node: str_field(node, "node"),
+        ship: strings(node.get("ship")),
+        remote_exec: strings(node.get("remote_exec")),
     }
 }
 

@@ -733,6 +733,21 @@ fn module_specs(
                     lifecycle::DEFAULT_HEALTH_TIMEOUT,
                     std::time::Duration::from_millis,
                 ),
+                // Where the plan says it runs, with what the plan pinned to ship.
+                node: m.node.clone(),
+                ship: m
+                    .command
+                    .iter()
+                    .flat_map(|c| &c.ship)
+                    .map(|file| root.join(file))
+                    .collect(),
+                remote_exec: lifecycle.remote_exec.clone(),
+                exit_wait: std::time::Duration::from_millis(
+                    lifecycle
+                        .timeouts
+                        .shutdown_ms
+                        .unwrap_or(crate::plan::DEFAULT_SHUTDOWN_MS),
+                ),
             },
         );
     }
@@ -906,6 +921,11 @@ fn execute(
     let fanout = Fanout(sinks);
     let secrets = needed.secrets.iter().cloned().chain([token.clone()]);
     let sink = Redacting::new(secrets.collect(), &fanout);
+    let nodes: HashMap<String, String> = needed
+        .modules
+        .values()
+        .filter_map(|m| Some((m.name.clone(), m.node.clone()?)))
+        .collect();
     let ctx = Context {
         ids: &run_ids,
         sink: &sink,
@@ -914,6 +934,7 @@ fn execute(
         kill,
         spans: &spans,
         interrupts: interrupts.as_ref(),
+        nodes: &nodes,
     };
     let prepared = needed.prepared();
     let parallelism = args.parallelism.map_or_else(

@@ -629,11 +629,19 @@ fn mediate(
         action: prepared.action,
         via,
         params,
-        // A workflow step may name its node; everything else runs here.
+        // A workflow step may name its node; an action its module process
+        // answers runs where that process runs; everything else runs here.
         node: step
             .workflow
             .as_ref()
             .and_then(|w| w.node.as_deref())
+            .or_else(|| {
+                prepared
+                    .command
+                    .is_none()
+                    .then(|| ctx.nodes.get(&step.module).map(String::as_str))
+                    .flatten()
+            })
             .unwrap_or("localhost"),
         timeout: Duration::from_millis(step.timeout_ms.value),
         max_attempts: step.retries.max_attempts,

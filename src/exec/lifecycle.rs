@@ -63,6 +63,15 @@ pub(crate) struct ModuleSpec {
     pub health_interval: Option<Duration>,
     /// `health_check_endpoint.timeout_ms` (default 5,000 ms).
     pub health_timeout: Duration,
+    /// The node its process runs on (None: this machine).
+    pub node: Option<String>,
+    /// Files shipped with its program to that node, absolute.
+    pub ship: Vec<std::path::PathBuf>,
+    /// Its command line on that node where it is installed.
+    pub remote_exec: Vec<String>,
+    /// How long it may take to exit once its stdin is closed (its shutdown
+    /// timeout): on a node, the wrapper ends it after that.
+    pub exit_wait: Duration,
 }
 
 /// A health check answer's timeout when the catalog gives none.
@@ -86,6 +95,8 @@ pub(crate) struct Context<'a> {
     /// The run's signal flags, so an interrupt is recorded before the wind-down it
     /// causes (None in tests and when handlers could not be installed).
     pub interrupts: Option<&'a super::interrupt::Interrupts>,
+    /// The node of each module whose process runs on another machine, by name.
+    pub nodes: &'a std::collections::HashMap<String, String>,
 }
 
 impl Context<'_> {
@@ -326,6 +337,17 @@ struct StepRun<'c, 'a> {
 
 impl<'c, 'a> StepRun<'c, 'a> {
     fn start(ctx: &'c Context<'a>, step: &PhaseStep, module: &str) -> Self {
+        if let Some(node) = ctx.nodes.get(module) {
+            // Every event of the step happened there.
+            ctx.sink.emit(&Event::NodeAssigned {
+                at: ctx.ids.now(),
+                step: step.id,
+                node: node.clone(),
+                transport: super::remote::transport(node)
+                    .map_or("ssh", |t| t.kind())
+                    .to_string(),
+            });
+        }
         ctx.sink.emit(&Event::StepStarted {
             at: ctx.ids.now(),
             step: step.id,
@@ -540,23 +562,27 @@ fn register(module: &ModuleSpec, run: &StepRun, ctx: &Context) -> Result<(Box<Cl
             data: None,
         }));
     };
-    let mut client = match Client::spawn(command) {
+    let node = module.node.as_deref().unwrap_or("localhost");
+    let process = super::remote::Process {
+        spec: command,
+        ship: &module.ship,
+        remote_exec: &module.remote_exec,
+        exit_wait: module.exit_wait,
+        out_cap: Client::READ_AHEAD,
+    };
+    let started = super::remote::transport(node)
+        .and_then(|transport| Client::start(&*transport, &process, &ctx.stop));
+    let mut client = match started {
         Ok(client) => Box::new(client),
-        Err(e) => {
+        Err(failure) => {
             return Err(run
                 .eps(CallError {
                     request: None,
-                    kind: Kind::SpawnFailed,
-                    message: format!(
-                        "cannot start `{}`: {e}",
-                        crate::escape::untrusted(&command.argv[0])
-                    ),
+                    kind: failure.kind,
+                    message: failure.message,
                     data: None,
                 })
-                .with_data(json!({
-                    "argv": command.argv,
-                    "working_dir": command.working_dir.to_string_lossy(),
-                })))
+                .with_data(failure.data))
         }
     };
     let timeout = module.describe_timeout;

@@ -213,7 +213,7 @@ impl Mediator<'_> {
                 at: self.ids.now(),
                 step: call.step,
                 node: node.name().to_string(),
-                transport: "ssh".to_string(),
+                transport: node.kind().to_string(),
             });
         }
         if let Some(eps) = invalid_params(call, &origin) {

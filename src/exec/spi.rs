@@ -25,7 +25,9 @@ use serde_json::{json, Value as Json};
 use super::eps::Kind;
 use super::event::{Direction, Event, Protocol, Sink};
 use super::ids::RunIds;
-use super::process::{Cancel, Spec, KILL_GRACE};
+#[cfg(test)]
+use super::process::Spec;
+use super::process::{Cancel, KILL_GRACE};
 use super::spi_message::{
     Answer, AnswerOutcome, Call, Empty, Id, JsonRpc, Method, ModuleMessage, RpcError, RuneMessage,
 };
@@ -154,6 +156,11 @@ pub(crate) struct Client {
     /// What the module reported of its own health (`report_health`) since they
     /// were last taken, oldest first.
     health_reports: Vec<HealthReport>,
+    /// How the end of the child is read: the module's own exit, or a failure of
+    /// the node it runs on (see [`super::remote::Transport::spawn_process`]).
+    verdict: super::remote::Verdict,
+    /// The node it runs on, when another machine.
+    node: Option<String>,
 }
 
 /// A module's own word on its health (`report_health` params `{status, reason}`).
@@ -178,17 +185,86 @@ pub(crate) const HEALTHY_STATUSES: &[&str] = &["ready", "healthy", "active", "ok
 
 impl Client {
     /// Spawn `spec` under the supervisor.
+    #[cfg(test)]
     pub(crate) fn spawn(spec: &Spec) -> io::Result<Client> {
-        Ok(Client {
-            child: supervisor::Child::spawn(spec, false, READ_AHEAD)?,
+        Ok(Client::of(
+            super::remote::Spawned {
+                child: supervisor::Child::spawn(spec, false, READ_AHEAD)?,
+                verdict: Box::new(|status, _| Ok(status)),
+            },
+            spec.limits,
+            None,
+        ))
+    }
+
+    /// Start `process` on `node` through its transport (this machine's too), and
+    /// speak the SPI with it.
+    pub(crate) fn start(
+        node: &dyn super::remote::Transport,
+        process: &super::remote::Process<'_>,
+        cancel: &Cancel,
+    ) -> Result<Client, super::remote::NodeFailure> {
+        let spawned = node.spawn_process(process, cancel)?;
+        let remote = (!super::remote::is_local(node.name())).then(|| node.name().to_string());
+        Ok(Client::of(spawned, process.spec.limits, remote))
+    }
+
+    /// The stdout a module may have written ahead of rune's reading.
+    pub(crate) const READ_AHEAD: usize = READ_AHEAD;
+
+    fn of(
+        spawned: super::remote::Spawned,
+        limits: crate::registry::ResourceLimits,
+        node: Option<String>,
+    ) -> Client {
+        Client {
+            child: spawned.child,
             next_id: 1,
             abandoned: VecDeque::new(),
             broken: None,
             notifications: Allowance::new(),
-            limits: spec.limits,
+            limits,
             health_reports: Vec::new(),
             calling: None,
-        })
+            verdict: spawned.verdict,
+            node,
+        }
+    }
+
+    /// The exit status of the module itself once the child has exited, or the
+    /// failure of its node (a dropped connection) that ended it.
+    fn own_status(&self) -> Option<Result<ExitStatus, super::remote::NodeFailure>> {
+        let status = self.child.status()?;
+        let (stderr, _) = self.child.stderr_tail();
+        Some((self.verdict)(status, stderr))
+    }
+
+    /// The failure of the call in flight when the node, not the module, ended it
+    /// (the connection dropped, the program is not on the node).
+    fn node_failure(&mut self, method: &str) -> Option<CallError> {
+        let failure = self.own_status()?.err()?;
+        let (kind, message) = match failure.kind {
+            // The module's process went with its connection (the node's wrapper
+            // ends it): for the lifecycle, a crash like a local one.
+            Kind::ConnectionLost => (
+                Kind::Crashed,
+                format!(
+                    "the connection to node `{}` was lost while the module was to answer `{method}`; its process there was ended",
+                    self.node.as_deref().unwrap_or_default()
+                ),
+            ),
+            kind => (
+                kind,
+                format!("{}, while the module was to answer `{method}`", failure.message),
+            ),
+        };
+        self.broken = Some((kind, message.clone()));
+        let mut data = failure.data;
+        data["method"] = json!(method);
+        if failure.kind == Kind::ConnectionLost {
+            data["connection_lost"] = json!(true);
+        }
+        Some(self.fail(kind, message, data))
     }
 
     /// The kept tail of the module's stderr, lossily decoded.
@@ -230,6 +306,9 @@ impl Client {
             Err(SendError::Closed(e)) => {
                 self.broken = Some((Kind::Crashed, "it is gone".to_string()));
                 let status = self.exit_status_soon();
+                if let Some(lost) = self.node_failure(name) {
+                    return Err(lost);
+                }
                 if let Some(stopped) = self.stopped_by_limit(name) {
                     return Err(stopped);
                 }
@@ -315,6 +394,10 @@ impl Client {
 
     /// A failure of the call in flight, with the module's stderr tail.
     fn fail(&self, kind: Kind, message: String, mut data: Json) -> CallError {
+        if let (Some(node), Some(map)) = (&self.node, data.as_object_mut()) {
+            map.entry("node")
+                .or_insert_with(|| Json::String(node.clone()));
+        }
         if let (Some(tail), Some(map)) = (self.stderr_tail(), data.as_object_mut()) {
             // Raw: the report escapes it where people see it.
             map.insert("stderr_tail".into(), Json::String(tail));
@@ -389,6 +472,9 @@ impl Client {
                 LineWait::Closed => {
                     self.broken = Some((Kind::Crashed, "its stdout is closed".to_string()));
                     let status = self.exit_status_soon();
+                    if let Some(lost) = self.node_failure(method) {
+                        return Err(lost);
+                    }
                     if let Some(stopped) = self.stopped_by_limit(method) {
                         return Err(stopped);
                     }
@@ -409,7 +495,11 @@ impl Client {
         let status = self
             .child
             .finish_exited()
+            .map(|s| (self.verdict)(s, self.child.stderr_tail().0).unwrap_or(s))
             .map_or_else(|| "ended".to_string(), describe_status);
+        if let Some(lost) = self.node_failure(method) {
+            return lost;
+        }
         if let Some(stopped) = self.stopped_by_limit(method) {
             return stopped;
         }
@@ -644,7 +734,7 @@ impl Client {
     /// [`super::limits`]), once it has exited; None for any other ending.
     fn stopped_by_limit(&mut self, method: &str) -> Option<CallError> {
         use std::os::unix::process::ExitStatusExt;
-        let exit = self.child.status()?;
+        let exit = self.own_status()?.ok()?;
         let (stderr, _) = self.child.stderr_tail();
         let (limit, said) =
             super::limits::limit_hit(&self.limits, exit.code(), exit.signal(), stderr)?;
@@ -665,6 +755,7 @@ impl Client {
             .wait_exit(Some(Instant::now() + Duration::from_millis(100)))
         {
             if let Some(status) = self.child.finish_exited() {
+                let status = (self.verdict)(status, self.child.stderr_tail().0).unwrap_or(status);
                 return format!(" ({})", describe_status(status));
             }
         }

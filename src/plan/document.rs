@@ -269,6 +269,13 @@ pub struct StartupModule {
     pub runtime: Runtime,
     /// The resolved command line of a process module (null for builtin and none).
     pub command: Option<Command>,
+    /// The node its process runs on (`lifecycle.node`, an inventory node); left
+    /// out for this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// How that node is reached (`ssh`); left out for this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
     /// The catalog file that declares the module, relative to `catalog_root`.
     pub declared_in: String,
     /// The modules of this plan it depends on, so starts after (sorted; left out
@@ -766,18 +773,40 @@ impl PlanDocument {
                         let declared_in = file_of(module);
                         let steps = phase_steps(module, &STARTUP_PHASES, &mut ids);
                         ready_step.insert(m, ids.0);
+                        let lifecycle = &module.lifecycle;
+                        let node = lifecycle
+                            .node
+                            .as_ref()
+                            .map(|n| n.value.clone())
+                            .filter(|n| {
+                                lifecycle.runtime == Runtime::Process
+                                    && !crate::exec::remote::is_local(n)
+                            });
                         StartupModule {
                             module: module.name.value.clone(),
                             version: module.version.as_ref().map(|v| v.value.clone()),
-                            runtime: module.lifecycle.runtime,
-                            command: match module.lifecycle.runtime {
-                                Runtime::Process => command(
-                                    &module.lifecycle.exec,
-                                    &declared_in,
-                                    &module.lifecycle.env,
-                                ),
+                            runtime: lifecycle.runtime,
+                            command: match lifecycle.runtime {
+                                Runtime::Process => {
+                                    command(&lifecycle.exec, &declared_in, &lifecycle.env).map(
+                                        |mut c| {
+                                            // What goes to the node with the program,
+                                            // pinned like it (installed there: nothing).
+                                            if node.is_some() && lifecycle.remote_exec.is_empty() {
+                                                c.ship = lifecycle
+                                                    .ship
+                                                    .iter()
+                                                    .map(|file| root::join(&c.working_dir, file))
+                                                    .collect();
+                                            }
+                                            c
+                                        },
+                                    )
+                                }
                                 Runtime::Builtin | Runtime::None => None,
                             },
+                            transport: node.as_ref().map(|_| "ssh".to_string()),
+                            node,
                             declared_in,
                             depends_on: depends_on(module),
                             steps,

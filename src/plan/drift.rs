@@ -250,6 +250,7 @@ fn module_key(kind: Kind, field: Option<&str>) -> Option<&'static str> {
         (_, Some("version")) => Some("module_version"),
         (_, Some("runtime")) => Some("runtime"),
         (_, Some("command")) => Some("exec"),
+        (_, Some("node")) => Some("node"),
         (_, Some("initialize_ms")) => Some("initialize_ms"),
         (_, Some("ready_ms")) => Some("ready_ms"),
         (_, Some("drain_ms")) => Some("drain_ms"),
@@ -405,6 +406,15 @@ fn module_fields<'a>(
             Some("command"),
             to_json(&a.command),
             to_json(&b.command),
+        );
+    }
+    // Where its process runs is what it does, as much as its command.
+    if a.node != b.node {
+        push(
+            Kind::ModuleChanged,
+            Some("node"),
+            json!(a.node),
+            json!(b.node),
         );
     }
     if a.declared_in != b.declared_in {

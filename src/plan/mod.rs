@@ -378,6 +378,10 @@ pub fn plan(
             .with_help("run `rune validate` to see the cycle")])
         })?;
     let critical_path = graph.critical_path(registry, &startup, startup_cost);
+    let unknown_nodes = unknown_module_nodes(registry, &startup);
+    if !unknown_nodes.is_empty() {
+        return Err(PlanError::Invalid(unknown_nodes));
+    }
 
     let mut actions = Vec::new();
     if let Some((m, a)) = action {
@@ -420,4 +424,36 @@ pub fn plan(
         actions,
         workflow: None,
     })
+}
+
+/// A module process started on a node the inventory does not name: one located
+/// diagnostic per module, with the closest name the inventory has.
+fn unknown_module_nodes(registry: &Registry, startup: &[Vec<usize>]) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    for &m in startup.iter().flatten() {
+        let module = &registry.modules[m];
+        let Some(node) = &module.lifecycle.node else {
+            continue;
+        };
+        if module.lifecycle.runtime != crate::registry::Runtime::Process {
+            continue;
+        }
+        if let Err(unknown) = crate::exec::remote::check_node(&node.value) {
+            let mut d = Diagnostic::new(
+                Code::UnknownNode,
+                format!(
+                    "module `{}` runs on node {}: {}",
+                    module.name.value,
+                    crate::schema::quote(&node.value),
+                    unknown.message
+                ),
+            )
+            .with_label(node.span, "the node is named here");
+            if let Some(help) = unknown.help {
+                d = d.with_help(help);
+            }
+            problems.push(d);
+        }
+    }
+    problems
 }

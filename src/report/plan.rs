@@ -55,7 +55,17 @@ fn module_command(module: &StartupModule) -> String {
         (Runtime::Builtin, _) => "builtin".to_string(),
         (Runtime::None, _) => "none (nothing to run)".to_string(),
         (Runtime::Process, None) => "process (no exec)".to_string(),
-        (Runtime::Process, Some(c)) => format!("process: {}", display_command(&c.argv)),
+        (Runtime::Process, Some(c)) => {
+            let mut text = format!("process: {}", display_command(&c.argv));
+            if let Some(node) = &module.node {
+                text.push_str(&format!(
+                    " on node {} (over {})",
+                    crate::escape::untrusted(node),
+                    module.transport.as_deref().unwrap_or("ssh")
+                ));
+            }
+            text
+        }
     }
 }
 

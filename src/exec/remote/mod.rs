@@ -19,6 +19,7 @@
 pub(crate) mod bundle;
 pub(crate) mod ssh;
 
+use std::process::ExitStatus;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use serde_json::{json, Value as Json};
 
 use super::eps::Kind;
 use super::process::{self, Cancel, Finished, Spec};
+use super::supervisor;
 use crate::inventory::{Inventory, LOCAL_NAMES};
 
 /// One plugin to run on a node.
@@ -47,7 +49,41 @@ pub(crate) struct NodeFailure {
     pub data: Json,
 }
 
-/// A way to run plugins on one node.
+/// One long-running process to start on a node (a module process).
+pub(crate) struct Process<'a> {
+    /// Its command line on this machine, resolved against its catalog file, and
+    /// the limits it runs under.
+    pub spec: &'a Spec,
+    /// Files shipped with it (`lifecycle.ship`), absolute.
+    pub ship: &'a [std::path::PathBuf],
+    /// Its command line on the node where it is installed (`lifecycle.remote_exec`):
+    /// then nothing is shipped.
+    pub remote_exec: &'a [String],
+    /// How long it may take to exit by itself once its stdin is closed, before
+    /// its group is ended (its shutdown timeout).
+    pub exit_wait: Duration,
+    /// stdout held unread at most (the supervisor's `out_cap`).
+    pub out_cap: usize,
+}
+
+/// What the end of a process started by [`Transport::spawn_process`] means:
+/// the process's own exit status (as the node reports it), or a failure of the
+/// node or the connection (ssh's own exit, the wrapper's refusal). Given the
+/// exit status of the local child and its stderr.
+pub(crate) type Verdict =
+    Box<dyn Fn(ExitStatus, &[u8]) -> Result<ExitStatus, NodeFailure> + Send + Sync>;
+
+/// A process started on a node: the local child rune supervises (the process
+/// itself, or the connection that carries its stdin and stdout) and how to read
+/// its end.
+pub(crate) struct Spawned {
+    /// The supervised child.
+    pub child: supervisor::Child,
+    /// How its end is read.
+    pub verdict: Verdict,
+}
+
+/// A way to run plugins and module processes on one node.
 pub(crate) trait Transport: Send + Sync {
     /// The node's name (what plugins see as `context.node`).
     fn name(&self) -> &str;
@@ -60,6 +96,14 @@ pub(crate) trait Transport: Send + Sync {
         timeout: Duration,
         cancel: &Cancel,
     ) -> Result<Finished, NodeFailure>;
+    /// Start `process` there with its stdin and stdout connected to rune (a
+    /// module speaks the SPI over them); it runs until its stdin is closed or it
+    /// is killed, and nothing of it outlives that on the node. `cancel` gives up
+    /// what starting it takes (shipping).
+    fn spawn_process(&self, process: &Process<'_>, cancel: &Cancel)
+        -> Result<Spawned, NodeFailure>;
+    /// How it is reached, as the journal names it (`local`, `ssh`).
+    fn kind(&self) -> &'static str;
 }
 
 /// This machine, as a child process of rune.
@@ -97,6 +141,35 @@ impl Transport for Local {
             }),
         })
     }
+
+    fn spawn_process(
+        &self,
+        process: &Process<'_>,
+        _cancel: &Cancel,
+    ) -> Result<Spawned, NodeFailure> {
+        let spec = process.spec;
+        match supervisor::Child::spawn(spec, false, process.out_cap) {
+            Ok(child) => Ok(Spawned {
+                child,
+                verdict: Box::new(|status, _| Ok(status)),
+            }),
+            Err(e) => Err(NodeFailure {
+                kind: Kind::SpawnFailed,
+                message: format!(
+                    "cannot start `{}`: {e}",
+                    crate::escape::untrusted(spec.argv.first().map_or("", String::as_str))
+                ),
+                data: json!({
+                    "argv": spec.argv,
+                    "working_dir": spec.working_dir.to_string_lossy(),
+                }),
+            }),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "local"
+    }
 }
 
 /// The inventory of this command, installed before anything runs.
@@ -108,14 +181,15 @@ pub(crate) fn install(inventory: Inventory) {
     let _ = INVENTORY.set(inventory);
 }
 
-/// The installed inventory's digest when a step of `doc` runs on another node
-/// (what a saved plan records, to be stale when the inventory changes).
+/// The installed inventory's digest when a step or a module of `doc` runs on
+/// another node (what a saved plan records, to be stale when the inventory
+/// changes).
 pub(crate) fn inventory_sha256(doc: &crate::plan::document::PlanDocument) -> Option<String> {
     let remote = doc.all_actions().any(|a| {
         a.workflow
             .as_ref()
             .is_some_and(|w| w.node.is_some() || w.node_from.is_some())
-    });
+    }) || doc.startup_modules().any(|m| m.node.is_some());
     remote.then(|| {
         INVENTORY
             .get()

@@ -24,13 +24,14 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::bundle::{self, Bundle};
-use super::{NodeFailure, Plugin, Transport};
+use super::{NodeFailure, Plugin, Process, Spawned, Transport};
 use crate::exec::eps::Kind;
 use crate::exec::process::{self, Cancel, Ending, Finished, Spec};
 use crate::inventory::NodeDef;
@@ -147,17 +148,17 @@ impl Ssh {
             argv,
             working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             env,
-            // The ssh client is not the plugin: resource limits are not applied on
-            // the node (docs/remote.md).
+            // The ssh client is not the plugin: the node's wrapper sets the
+            // plugin's limits there (`ulimit`, docs/remote.md).
             limits: Default::default(),
         }
     }
 
-    fn failure(&self, kind: Kind, message: String, finished: Option<&Finished>) -> NodeFailure {
+    fn failure(&self, kind: Kind, message: String, ended: Option<Ended<'_>>) -> NodeFailure {
         let mut data = json!({ "node": self.def.name, "host": self.def.host, "transport": "ssh" });
-        if let Some(f) = finished {
-            data["ssh_exit_code"] = json!(f.code());
-            data["ssh_stderr"] = json!(quoted_stderr(&f.stderr_tail));
+        if let Some(e) = ended {
+            data["ssh_exit_code"] = json!(e.code);
+            data["ssh_stderr"] = json!(quoted_stderr(e.stderr));
         }
         NodeFailure {
             kind,
@@ -180,36 +181,36 @@ impl Ssh {
         .map_err(|e| self.failure(Kind::SpawnFailed, format!("cannot start ssh: {e}"), None))?;
         match (finished.ending, finished.code()) {
             (Ending::Exited, Some(0)) => Ok(()),
-            (Ending::Exited, Some(255)) => Err(self.ssh_failure(&finished)),
-            (Ending::Exited, Some(WRAP_REFUSED)) => Err(self.refusal(&finished, "")),
+            (Ending::Exited, Some(255)) => Err(self.ssh_failure(Ended::of(&finished))),
+            (Ending::Exited, Some(WRAP_REFUSED)) => Err(self.refusal(Ended::of(&finished), "")),
             _ => Err(self.failure(
                 Kind::ConnectionLost,
                 format!(
                     "shipping the plugin to node `{}` did not finish",
                     self.def.name
                 ),
-                Some(&finished),
+                Some(Ended::of(&finished)),
             )),
         }
     }
 
     /// ssh itself failed (exit status 255): which failure, from its stderr.
-    fn ssh_failure(&self, finished: &Finished) -> NodeFailure {
-        let stderr = String::from_utf8_lossy(&finished.stderr_tail);
+    fn ssh_failure(&self, ended: Ended<'_>) -> NodeFailure {
+        let stderr = String::from_utf8_lossy(ended.stderr);
         let node = &self.def.name;
         let (kind, message) = classify(&stderr);
-        self.failure(kind, format!("node `{node}`: {message}"), Some(finished))
+        self.failure(kind, format!("node `{node}`: {message}"), Some(ended))
     }
 
     /// The wrapper refused (exit status 125, a `rune-wrap:` line): why.
-    fn refusal(&self, finished: &Finished, program: &str) -> NodeFailure {
-        let word = wrap_word(&finished.stderr_tail).unwrap_or_default();
+    fn refusal(&self, ended: Ended<'_>, program: &str) -> NodeFailure {
+        let word = wrap_word(ended.stderr).unwrap_or_default();
         let node = &self.def.name;
         if word.starts_with("cache-unwritable") {
             let mut f = self.failure(
                 Kind::NodeCacheUnwritable,
                 format!("node `{node}`: cannot write rune's plugin cache there"),
-                Some(finished),
+                Some(ended),
             );
             f.data["cache"] = json!(crate::escape::untrusted(
                 word.trim_start_matches("cache-unwritable").trim()
@@ -222,26 +223,119 @@ impl Ssh {
                 format!(
                     "node `{node}`: the shipped plugin did not arrive intact (digest mismatch)"
                 ),
-                Some(finished),
+                Some(ended),
             );
+        }
+        if word == "no-tmp" {
+            return self.failure(
+                Kind::NodeCacheUnwritable,
+                format!(
+                    "node `{node}`: cannot make a private temporary directory there (TMPDIR, mkfifo)"
+                ),
+                Some(ended),
+            );
+        }
+        if let Some(limit) = word.strip_prefix("cannot-limit ") {
+            let mut f = self.failure(
+                Kind::SpawnFailed,
+                format!(
+                    "node `{node}`: cannot set the limit {} there (ulimit refused it)",
+                    crate::escape::untrusted(limit)
+                ),
+                Some(ended),
+            );
+            f.data["limit"] = json!(crate::escape::untrusted(limit));
+            return f;
         }
         let missing = word.strip_prefix("missing ").unwrap_or(program);
         let mut f = self.failure(
             Kind::RemotePluginMissing,
             format!(
-                "node `{node}`: the plugin `{}` is not installed there",
+                "node `{node}`: the program `{}` is not installed there",
                 crate::escape::untrusted(missing)
             ),
-            Some(finished),
+            Some(ended),
         );
         f.data["program"] = json!(crate::escape::untrusted(missing));
         f
     }
 }
 
+impl Ssh {
+    /// What runs on the node for `spec` (its `ship` files, absolute, or its
+    /// `remote_exec` command line there): the bundle to ship, if any, and the
+    /// command line the wrapper runs (relative to the bundle when there is one).
+    fn command(
+        &self,
+        spec: &Spec,
+        ship: &[PathBuf],
+        remote_exec: &[String],
+        what: &str,
+    ) -> Result<(Option<Arc<Bundle>>, Vec<String>), NodeFailure> {
+        if !remote_exec.is_empty() {
+            return Ok((None, remote_exec.to_vec()));
+        }
+        match shippable(spec) {
+            Some(program) => {
+                let ship: Vec<PathBuf> = ship.iter().map(|s| lexical(s)).collect();
+                let bundle = cached_bundle(&program, &ship).map_err(|e| {
+                    self.failure(Kind::SpawnFailed, format!("cannot ship {what}: {e}"), None)
+                })?;
+                let mut args = vec![bundle.program.clone()];
+                args.extend(spec.argv.iter().skip(1).cloned());
+                Ok((Some(bundle), args))
+            }
+            // A bare program name: looked up in the node's PATH.
+            None => Ok((None, spec.argv.clone())),
+        }
+    }
+
+    /// The exit status a process the wrapper ran ended with, as rune reads a
+    /// local child's: a CPU limit the wrapper saw stop it is SIGXCPU (a shell
+    /// can only pass it on as the exit code 128 + SIGXCPU).
+    fn own_status(status: ExitStatus, stderr: &[u8]) -> ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        if wrap_word(stderr).as_deref() == Some("cpu-limit") {
+            return ExitStatus::from_raw(nix::sys::signal::Signal::SIGXCPU as i32);
+        }
+        status
+    }
+}
+
+/// The wrapper's arguments for `limits`: address space (KiB), CPU time (s) and
+/// open files, each `-` when not limited.
+fn limit_args(limits: &crate::registry::ResourceLimits) -> [String; 3] {
+    let or_dash = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    [
+        or_dash(limits.memory_mb.map(|mb| mb.saturating_mul(1024))),
+        or_dash(limits.cpu_seconds),
+        or_dash(limits.open_files),
+    ]
+}
+
+/// How a child of rune ended, as the ssh transport reads it.
+#[derive(Clone, Copy)]
+struct Ended<'a> {
+    code: Option<i32>,
+    stderr: &'a [u8],
+}
+
+impl<'a> Ended<'a> {
+    fn of(finished: &'a Finished) -> Ended<'a> {
+        Ended {
+            code: finished.code(),
+            stderr: &finished.stderr_tail,
+        }
+    }
+}
+
 impl Transport for Ssh {
     fn name(&self) -> &str {
         &self.def.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "ssh"
     }
 
     fn run_plugin(
@@ -252,34 +346,20 @@ impl Transport for Ssh {
         cancel: &Cancel,
     ) -> Result<Finished, NodeFailure> {
         let action = plugin.action;
-        let (bundle, program_args): (Option<Arc<Bundle>>, Vec<String>) =
-            if action.remote_exec.is_empty() {
-                match shippable(plugin.spec) {
-                    Some(program) => {
-                        let ship: Vec<PathBuf> = action
-                            .ship
-                            .iter()
-                            .map(|s| lexical(&plugin.spec.working_dir.join(s)))
-                            .collect();
-                        let bundle = cached_bundle(&program, &ship).map_err(|e| {
-                            self.failure(
-                                Kind::SpawnFailed,
-                                format!("cannot ship the plugin of `{}`: {e}", action.name.value),
-                                None,
-                            )
-                        })?;
-                        let mut args = vec![bundle.program.clone()];
-                        args.extend(plugin.spec.argv.iter().skip(1).cloned());
-                        (Some(bundle), args)
-                    }
-                    // A bare program name: looked up in the node's PATH.
-                    None => (None, plugin.spec.argv.clone()),
-                }
-            } else {
-                (None, action.remote_exec.clone())
-            };
+        let ship: Vec<PathBuf> = action
+            .ship
+            .iter()
+            .map(|s| plugin.spec.working_dir.join(s))
+            .collect();
+        let (bundle, program_args) = self.command(
+            plugin.spec,
+            &ship,
+            &action.remote_exec,
+            &format!("the plugin of `{}`", action.name.value),
+        )?;
         let grace = process::KILL_GRACE;
         let mut args = vec![
+            "once".to_string(),
             seconds(timeout),
             seconds(grace),
             bundle
@@ -287,6 +367,7 @@ impl Transport for Ssh {
                 .map_or_else(|| "-".to_string(), |b| b.digest.clone()),
             if action.leaves_daemon { "1" } else { "0" }.to_string(),
         ];
+        args.extend(limit_args(&plugin.spec.limits));
         args.extend(program_args.iter().cloned());
         let spec = self.spec(WRAP, "rune-wrap", &args);
         let mut shipped = false;
@@ -303,7 +384,7 @@ impl Transport for Ssh {
                 return Ok(finished);
             }
             match finished.code() {
-                Some(255) => return Err(self.ssh_failure(&finished)),
+                Some(255) => return Err(self.ssh_failure(Ended::of(&finished))),
                 Some(WRAP_TIMEOUT)
                     if wrap_word(&finished.stderr_tail).as_deref() == Some("timeout") =>
                 {
@@ -320,16 +401,70 @@ impl Transport for Ssh {
                         }
                         (Some(_), _) => {
                             return Err(self.refusal(
-                                &finished,
+                                Ended::of(&finished),
                                 program_args.first().map_or("", String::as_str),
                             ))
                         }
                         (None, _) => return Ok(finished),
                     }
                 }
-                _ => return Ok(finished),
+                _ => {
+                    let status = Ssh::own_status(finished.status, &finished.stderr_tail);
+                    return Ok(Finished { status, ..finished });
+                }
             }
         }
+    }
+
+    fn spawn_process(
+        &self,
+        process: &Process<'_>,
+        cancel: &Cancel,
+    ) -> Result<Spawned, NodeFailure> {
+        let (bundle, program_args) = self.command(
+            process.spec,
+            process.ship,
+            process.remote_exec,
+            "the module's program",
+        )?;
+        // A long-running process cannot be started again once it was found not
+        // shipped (it may have read its input): the bundle goes first, which
+        // costs one round trip on the multiplexed connection when it is there.
+        if let Some(bundle) = &bundle {
+            self.ship(bundle, cancel)?;
+        }
+        let mut args = vec![
+            "serve".to_string(),
+            seconds(process.exit_wait),
+            seconds(process::KILL_GRACE),
+            bundle
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |b| b.digest.clone()),
+            "0".to_string(),
+        ];
+        args.extend(limit_args(&process.spec.limits));
+        args.extend(program_args.iter().cloned());
+        let spec = self.spec(WRAP, "rune-wrap", &args);
+        let child = crate::exec::supervisor::Child::spawn(&spec, false, process.out_cap)
+            .map_err(|e| self.failure(Kind::SpawnFailed, format!("cannot start ssh: {e}"), None))?;
+        let node = Ssh::new(self.def.clone());
+        let program = program_args.first().cloned().unwrap_or_default();
+        Ok(Spawned {
+            child,
+            verdict: Box::new(move |status, stderr| {
+                let ended = Ended {
+                    code: status.code(),
+                    stderr,
+                };
+                match status.code() {
+                    Some(255) => Err(node.ssh_failure(ended)),
+                    Some(WRAP_REFUSED) if wrap_word(stderr).is_some() => {
+                        Err(node.refusal(ended, &program))
+                    }
+                    _ => Ok(Ssh::own_status(status, stderr)),
+                }
+            }),
+        })
     }
 }
 
@@ -519,6 +654,33 @@ mod tests {
             classify("Connection to 127.0.0.1 closed by remote host.").0,
             Kind::ConnectionLost
         );
+    }
+
+    #[test]
+    fn limits_go_to_the_wrapper_in_its_units() {
+        let limits = crate::registry::ResourceLimits {
+            memory_mb: Some(64),
+            cpu_seconds: None,
+            open_files: Some(16),
+        };
+        assert_eq!(limit_args(&limits), ["65536", "-", "16"]);
+        assert_eq!(limit_args(&Default::default()), ["-", "-", "-"]);
+    }
+
+    #[test]
+    fn the_wrappers_cpu_limit_word_reads_as_sigxcpu() {
+        use std::os::unix::process::ExitStatusExt;
+        let exited_152 = ExitStatus::from_raw(152 << 8);
+        let read = Ssh::own_status(
+            exited_152,
+            b"CPU time limit exceeded\nrune-wrap: cpu-limit\n",
+        );
+        assert_eq!(
+            read.signal(),
+            Some(nix::sys::signal::Signal::SIGXCPU as i32)
+        );
+        // Without the wrapper's word, an exit status is what the process said.
+        assert_eq!(Ssh::own_status(exited_152, b"").code(), Some(152));
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod properties;
 mod rcs;
 mod registration;
 mod remote;
+mod remote_workflows;
 mod review;
 mod robustness;
 mod run;

@@ -952,7 +952,14 @@ fn settle(
             // On record already, as skipped.
             RunEnd::NotStarted => continue,
         };
-        decide_as(shared.ctx, target.id, &name, decision, None, target.remote());
+        decide_as(
+            shared.ctx,
+            target.id,
+            &name,
+            decision,
+            None,
+            target.remote(),
+        );
     }
     let succeeded = done.ends.iter().all(|e| *e == RunEnd::Succeeded);
     let killed = done

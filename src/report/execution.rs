@@ -1411,6 +1411,8 @@ fn write_steps(
             order.sort_by(|&a, &b| nodes[a].cmp(&nodes[b]).then(a.cmp(&b)));
         }
         let word_width = word_width.max(10) + 1;
+        // Rows sit under their node's heading.
+        let indent = if grouped { "    " } else { "  " };
         for (n, &k) in order.iter().enumerate() {
             let step = report.steps.row(k);
             w.write_all(out.as_bytes())?;
@@ -1435,7 +1437,7 @@ fn write_steps(
             let status_pad = " ".repeat(word_width - plain.chars().count());
             let _ = write!(
                 out,
-                "  {:>id_width$}  {label}{pad}  {status}{status_pad}",
+                "{indent}{:>id_width$}  {label}{pad}  {status}{status_pad}",
                 step.step
             );
             match step.status {
@@ -1469,7 +1471,7 @@ fn write_steps(
                     let text = serde_json::to_string(output).unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "  {:>id_width$}  {}",
+                        "{indent}{:>id_width$}  {}",
                         "",
                         paint.dim(&format!("output: {}", shorten(&text, OUTPUT_SHOWN)))
                     );

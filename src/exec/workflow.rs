@@ -395,6 +395,9 @@ enum RunEnd {
     NotStarted,
 }
 
+/// How one run ended, and its output.
+type RunResult = (RunEnd, Option<Json>);
+
 /// A step (all its runs) ended: sent to the scheduling loop.
 struct Done {
     step: usize,
@@ -802,10 +805,8 @@ fn start_step<'scope, 'env: 'scope>(
             let by_node: Map<String, Json> = targets
                 .iter()
                 .zip(&results)
-                .filter_map(|(t, (end, output))| {
-                    (*end == RunEnd::Succeeded)
-                        .then(|| (t.node.clone(), output.clone().unwrap_or(Json::Null)))
-                })
+                .filter(|(_, (end, _))| *end == RunEnd::Succeeded)
+                .map(|(t, (_, output))| (t.node.clone(), output.clone().unwrap_or(Json::Null)))
                 .collect();
             Some(Json::Object(by_node))
         } else {
@@ -834,9 +835,9 @@ fn run_targets<'p>(
     id_of: impl Fn(&Target) -> u64 + Sync,
     params: impl Fn(usize) -> Result<std::borrow::Cow<'p, Map<String, Json>>, (String, Json)> + Sync,
     on_start: impl Fn(&Target) + Sync,
-) -> Vec<(RunEnd, Option<Json>)> {
+) -> Vec<RunResult> {
     let ctx = shared.ctx;
-    let run_one = |k: usize| -> (RunEnd, Option<Json>) {
+    let run_one = |k: usize| -> RunResult {
         let target = &targets[k];
         let id = id_of(target);
         // A fan-out starts no further node after Ctrl-C (a single run is the
@@ -896,7 +897,7 @@ fn run_targets<'p>(
     if targets.len() == 1 {
         return vec![run_one(0)];
     }
-    let results: Mutex<Vec<Option<(RunEnd, Option<Json>)>>> = Mutex::new(vec![None; targets.len()]);
+    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; targets.len()]);
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..forks.min(targets.len()) {

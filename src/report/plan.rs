@@ -343,14 +343,28 @@ fn summary_line(doc: &PlanDocument) -> String {
         None => plural(doc.actions.len(), "action"),
         Some(_) => {
             let compensations = doc.all_actions().count() - doc.actions.len();
-            match compensations {
+            let mut text = match compensations {
                 0 => plural(doc.actions.len(), "workflow step"),
                 n => format!(
                     "{} + {}",
                     plural(doc.actions.len(), "workflow step"),
                     plural(n, "compensation")
                 ),
+            };
+            // Every node of a fan-out past the first is a step of its own.
+            let more: usize = doc
+                .actions
+                .iter()
+                .filter_map(|a| {
+                    let w = a.workflow.as_ref()?;
+                    let nodes = w.fanout.as_ref()?.nodes.len().saturating_sub(1);
+                    Some(nodes * (1 + usize::from(w.compensate.is_some())))
+                })
+                .sum();
+            if more > 0 {
+                text.push_str(&format!(" + {more} more on the nodes of fan-outs"));
             }
+            text
         }
     };
     let mut line = format!(

@@ -366,6 +366,8 @@ fn the_plan_shows_the_selector_and_the_nodes_it_resolves_to() {
         "{}",
         out.stdout
     );
+    // Planning reaches no node.
+    sshd.assert_node_clean(Duration::from_secs(5));
 }
 
 #[test]

@@ -480,3 +480,83 @@ fn a_step_with_node_and_nodes_is_a_located_error() {
         out.stderr
     );
 }
+
+#[test]
+fn a_fan_out_of_an_action_without_a_plugin_is_refused() {
+    // Served by its module's process, the action could only run here.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = std::fs::read_to_string(CATALOG)
+        .unwrap()
+        .replace("          exec: [\"plugins/mark.sh\", \"undo\"]\n", "");
+    let path = dir.path().join("catalog.yaml");
+    std::fs::write(&path, catalog).unwrap();
+    let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let report = out.json();
+    let found: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "rune::check::fan_out_without_plugin")
+        .collect();
+    // The compensation of `spread`'s fan-out; `single` runs it on one node only.
+    assert_eq!(found.len(), 1, "{report:#}");
+    assert_eq!(
+        found[0]["message"],
+        "step `mark` in workflow `spread` fans out over nodes and is undone by `unmark`, which has no plugin to run there"
+    );
+}
+
+/// A saved plan runs each fan-out on the nodes it was planned with; once the
+/// inventory changes (a node more in the group) the plan is stale.
+#[test]
+fn a_saved_fan_out_runs_on_its_planned_nodes_and_is_stale_when_the_inventory_changes() {
+    let Some(sshd) = Sshd::start(3) else { return };
+    let inventory = inventory(&sshd);
+    let marks_dir = tempfile::tempdir().unwrap();
+    let saved = sshd.dir().join("chosen-plan.json");
+    let out = rune(["plan", "--catalog", CATALOG, "--workflow", "chosen"])
+        .args(["--input", &format!("dir={}", marks_dir.path().display())])
+        .args(["--input", "selector=webs", "--inventory"])
+        .arg_path(&inventory)
+        .args(["--out"])
+        .arg_path(&saved)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let apply = || {
+        rune(["apply"])
+            .arg_path(&saved)
+            .args(["--inventory"])
+            .arg_path(&inventory)
+            .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+            .deadline(Duration::from_secs(90))
+            .run()
+    };
+    let out = apply();
+    assert_eq!(out.code, 0, "{}\n{}", out.snapshot(), sshd.log());
+    assert_eq!(
+        marks(marks_dir.path()),
+        pairs(&[("mark-n1", "n1"), ("mark-n2", "n2"), ("mark-n3", "n3")])
+    );
+    sshd.assert_node_clean(Duration::from_secs(10));
+    // The group now names one node fewer: the plan no longer says where it runs.
+    let text = std::fs::read_to_string(&inventory).unwrap();
+    std::fs::write(
+        &inventory,
+        text.replace("webs: [n1, n2, n3]", "webs: [n1, n2]"),
+    )
+    .unwrap();
+    let out = apply();
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains("rune::apply::stale_plan"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the inventory digest differs"),
+        "{}",
+        out.stderr
+    );
+    sshd.assert_node_clean(Duration::from_secs(5));
+}

@@ -167,6 +167,16 @@ fn check_workflow<'a>(
             }
         }
         check_placement(workflow, step, out);
+        if step.nodes.is_some() || step.nodes_from.is_some() {
+            let undo = step.compensate.as_ref().map(|c| &c.action);
+            for (name, undoes) in
+                std::iter::once((&step.action, false)).chain(undo.map(|a| (a, true)))
+            {
+                if let Some(action) = actions.get(name.value.as_str()) {
+                    check_runs_on_nodes(workflow, step, action, name, undoes, out);
+                }
+            }
+        }
         // Some needed step must fail for `if: failure` to hold; with none needed,
         // nothing can. (The registry keeps no span for `if`: the id stands in.)
         if step.condition == StepIf::Failure && step.needs.is_empty() {
@@ -683,6 +693,33 @@ fn check_placement(workflow: &Workflow, step: &Step, out: &mut Vec<Diagnostic>) 
             .with_help("keep `node` to run on one node, or `nodes` (a selector: `all`, a group, a node, `label=value`) to run on each node it names"),
         );
     }
+}
+
+/// An action a fan-out step runs on each node (or undoes there) must be a plugin:
+/// an action without `exec` is served by its module's process, on this machine.
+fn check_runs_on_nodes(
+    workflow: &Workflow,
+    step: &Step,
+    action: &Action,
+    name: &Spanned<String>,
+    undoes: bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    if !action.exec.is_empty() || !action.remote_exec.is_empty() {
+        return;
+    }
+    let what = if undoes { "is undone by" } else { "runs" };
+    out.push(
+        Diagnostic::new(
+            Code::FanOutWithoutPlugin,
+            format!(
+                "step `{}` in workflow `{}` fans out over nodes and {what} `{}`, which has no plugin to run there",
+                step.id.value, workflow.name.value, name.value
+            ),
+        )
+        .with_label(name.span, "served by its module's process, on this machine")
+        .with_help("give the action a plugin (`exec`, shipped to each node, or `remote_exec`, installed there), or run the step here without `nodes`"),
+    );
 }
 
 /// A node reference whose value cannot be a string: it cannot name a node.

@@ -560,3 +560,58 @@ fn a_saved_fan_out_runs_on_its_planned_nodes_and_is_stale_when_the_inventory_cha
     );
     sshd.assert_node_clean(Duration::from_secs(5));
 }
+
+/// Ctrl-C during a fan-out: no further node starts, the second Ctrl-C kills the
+/// running one, and nothing is left on any node.
+#[test]
+fn ctrl_c_during_a_fan_out_starts_no_further_node_and_leaves_nothing() {
+    let Some(sshd) = Sshd::start(3) else { return };
+    let mut running = rune(["apply", "--catalog", CATALOG, "--workflow", "slow"])
+        .args(["--deterministic", "--format", "json", "--inventory"])
+        .arg_path(inventory(&sshd))
+        .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+        .deadline(Duration::from_secs(60))
+        .spawn();
+    let on_nodes = || {
+        sshd.node_processes()
+            .iter()
+            .filter(|(_, c)| c.contains("linger.sh"))
+            .count()
+    };
+    running.wait_for("the plugin to start on the first node", || on_nodes() == 1);
+    running.signal(nix::sys::signal::Signal::SIGINT);
+    running.wait_for_stdout("the first Ctrl-C to be recorded", |s| {
+        s.contains("\"event\":\"interrupted\"")
+    });
+    // The first Ctrl-C lets the running node go on; no other starts.
+    assert_eq!(on_nodes(), 1);
+    running.signal(nix::sys::signal::Signal::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.snapshot());
+    let report: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let got: Vec<(String, String, String)> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["node"].as_str().unwrap_or("-").to_string(),
+                s["workflow"]["outcome"].as_str().unwrap_or("-").to_string(),
+                s["reason"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let row = |node: &str, outcome: &str, reason: &str| {
+        (node.to_string(), outcome.to_string(), reason.to_string())
+    };
+    assert_eq!(
+        got,
+        vec![
+            row("n1", "interrupted", "-"),
+            row("n2", "skipped", "interrupted: not started"),
+            row("n3", "skipped", "interrupted: not started"),
+        ],
+        "{report:#}"
+    );
+    sshd.assert_node_clean(Duration::from_secs(10));
+}

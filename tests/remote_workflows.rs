@@ -436,6 +436,11 @@ fn a_step_with_node_and_nodes_is_a_located_error() {
         "        nodes: tier=front\n",
         "        nodes: tier=front\n        node: n1\n",
     );
+    // Located at the selector (1-based line, column of its value).
+    let line = 1 + catalog
+        .lines()
+        .position(|l| l == "        nodes: tier=front")
+        .unwrap();
     let path = dir.path().join("catalog.yaml");
     std::fs::write(&path, catalog).unwrap();
     let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
@@ -460,7 +465,7 @@ fn a_step_with_node_and_nodes_is_a_located_error() {
         text.stderr
     );
     assert!(
-        text.stderr.contains("catalog.yaml:61:16"),
+        text.stderr.contains(&format!("catalog.yaml:{line}:16")),
         "{}",
         text.stderr
     );

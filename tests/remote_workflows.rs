@@ -620,3 +620,53 @@ fn ctrl_c_during_a_fan_out_starts_no_further_node_and_leaves_nothing() {
     );
     sshd.assert_node_clean(Duration::from_secs(10));
 }
+
+/// `continue_on_error` on a fan-out: a node's failure lets the workflow go on,
+/// and a later step that reads that node's result fails saying why.
+#[test]
+fn reading_the_result_of_a_node_the_fan_out_failed_on_says_so() {
+    let Some(sshd) = Sshd::start(3) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = apply(&sshd, "tolerant", dir.path(), &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.snapshot(), sshd.log());
+    let report: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let read = |report: &Value| {
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["workflow"]["id"] == "read")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(read(&report)["output"]["second"], "n2");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = apply(
+        &sshd,
+        "tolerant",
+        dir.path(),
+        &["--input", "fail_on=n2", "--format", "json"],
+    );
+    assert_eq!(out.code, 4, "{}", out.snapshot());
+    let report: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let outcomes: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["workflow"]["id"] == "mark")
+        .map(|s| s["workflow"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["succeeded", "failed_continued", "succeeded"]);
+    let read = read(&report);
+    assert_eq!(read["status"], "failed", "{read:#}");
+    let message = read["error"]["error_payload"]["error_data"]["error"]["data"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("step `mark` did not succeed on node `n2`, so it has no output there"),
+        "{read:#}"
+    );
+    sshd.assert_node_clean(Duration::from_secs(10));
+}

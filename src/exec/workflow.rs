@@ -1263,6 +1263,9 @@ impl Values<'_> {
                         Some(Json::Object(output)) => {
                             let path: Vec<&str> = parts.collect();
                             if focus.is_none_or(|(f, _)| f != i) && self.fans_out(i) {
+                                if let Some(why) = self.missing_node(i, output, &path) {
+                                    return Err(format!("`{from}`: {why}"));
+                                }
                                 let n = node_parts(output, &path);
                                 if n > 1 {
                                     let node = path[..n].join(".");
@@ -1306,6 +1309,39 @@ impl Values<'_> {
             .get(*first)
             .ok_or_else(|| format!("`{from}`: there is no field `{first}`"))?;
         walk(from, value, rest)
+    }
+
+    /// Why fan-out step `i`'s `output` has no entry for the node `path` starts
+    /// with: the step did not succeed there, or does not run there at all.
+    fn missing_node(&self, i: usize, output: &Map<String, Json>, path: &[&str]) -> Option<String> {
+        let first = path.first()?;
+        if output.contains_key(*first) || node_parts(output, path) > 1 {
+            return None;
+        }
+        let step = &self.doc.actions[i];
+        let id = step_name(step);
+        let nodes: Vec<&str> = step
+            .workflow
+            .as_ref()?
+            .fanout
+            .as_ref()?
+            .nodes
+            .iter()
+            .map(|n| n.node.as_str())
+            .collect();
+        let named = (1..=path.len())
+            .map(|n| path[..n].join("."))
+            .find(|name| nodes.contains(&name.as_str()));
+        Some(match named {
+            Some(node) => {
+                format!("step `{id}` did not succeed on node `{node}`, so it has no output there")
+            }
+            None => format!(
+                "step `{id}` does not run on a node `{}` (its nodes: {})",
+                crate::escape::untrusted(first),
+                nodes.join(", ")
+            ),
+        })
     }
 
     /// Whether step `i` fans out (its output is its nodes' outputs by name).

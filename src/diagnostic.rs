@@ -167,6 +167,10 @@ codes! {
     InvalidWorkflowInputs = "rune::check::invalid_workflow_inputs", Error, None;
     /// A step's `compensate` names an action no module provides.
     UnknownCompensationAction = "rune::check::unknown_compensation_action", Error, None;
+    /// A workflow step that names both `node` and `nodes`: one node, or a fan-out, not both.
+    NodeAndNodes = "rune::check::node_and_nodes", Error, None;
+    /// A step that fans out over nodes runs (or is undone by) an action with no plugin to run there: its module's process serves it here.
+    FanOutWithoutPlugin = "rune::check::fan_out_without_plugin", Error, None;
     /// A step that can never run: `if: failure` on a step that needs no step.
     StepNeverRuns = "rune::check::step_never_runs", Warning, None;
     /// A required parameter given only by a run input that the workflow's inputs schema does not require.

@@ -536,6 +536,8 @@ pub struct Workflow {
     pub inputs: Option<Node>,
     /// The steps in declaration order.
     pub steps: Vec<Step>,
+    /// `forks`: how many nodes of one fan-out step run at once, unless the step says.
+    pub forks: Option<u64>,
 }
 
 /// One step of a workflow.
@@ -558,6 +560,13 @@ pub struct Step {
     /// Node to run on, when written as a reference (`node: { $from: ... }`):
     /// the reference string.
     pub node_from: Option<Spanned<String>>,
+    /// `nodes`: fan out over the nodes a selector names (`all`, a group, a node,
+    /// `label=value`), when written as a selector.
+    pub nodes: Option<Spanned<String>>,
+    /// `nodes: { $from: inputs.NAME }`: the reference the selector is read from.
+    pub nodes_from: Option<Spanned<String>>,
+    /// `forks`: how many of its nodes run at once.
+    pub forks: Option<u64>,
     /// `if`: which outcomes of the needed steps let this step run.
     pub condition: StepIf,
     /// `continue_on_error`: a failure of this step does not stop the workflow.
@@ -1054,6 +1063,12 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
                             .get("node")
                             .and_then(|n| n.get("$from"))
                             .and_then(Node::as_spanned_str),
+                        nodes: str_field(step, "nodes"),
+                        nodes_from: step
+                            .get("nodes")
+                            .and_then(|n| n.get("$from"))
+                            .and_then(Node::as_spanned_str),
+                        forks: step.get("forks").and_then(Node::as_u64),
                         condition: match step.get("if").and_then(Node::as_str) {
                             Some("failure") => StepIf::Failure,
                             Some("always") => StepIf::Always,
@@ -1081,6 +1096,7 @@ fn build_workflow(key: &Spanned<String>, node: &Node) -> Workflow {
         description: string_of(node, "description"),
         inputs: node.get("inputs").cloned(),
         steps,
+        forks: node.get("forks").and_then(Node::as_u64),
     }
 }
 

@@ -37,6 +37,7 @@ mod rcs;
 mod registration;
 mod remote;
 mod remote_modules;
+mod remote_workflows;
 mod review;
 mod robustness;
 mod run;

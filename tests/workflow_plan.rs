@@ -906,11 +906,15 @@ mod properties {
                     settings: Default::default(),
                     node: None,
                     node_from: None,
+                    nodes: None,
+                    nodes_from: None,
+                    forks: None,
                     condition: StepIf::Success,
                     continue_on_error: false,
                     compensate: None,
                 })
                 .collect(),
+            forks: None,
         });
         registry
     }

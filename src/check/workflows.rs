@@ -166,6 +166,17 @@ fn check_workflow<'a>(
                 out.push(d);
             }
         }
+        check_placement(workflow, step, out);
+        if step.nodes.is_some() || step.nodes_from.is_some() {
+            let undo = step.compensate.as_ref().map(|c| &c.action);
+            for (name, undoes) in
+                std::iter::once((&step.action, false)).chain(undo.map(|a| (a, true)))
+            {
+                if let Some(action) = actions.get(name.value.as_str()) {
+                    check_runs_on_nodes(workflow, step, action, name, undoes, out);
+                }
+            }
+        }
         // Some needed step must fail for `if: failure` to hold; with none needed,
         // nothing can. (The registry keeps no span for `if`: the id stands in.)
         if step.condition == StepIf::Failure && step.needs.is_empty() {
@@ -266,6 +277,28 @@ fn check_workflow<'a>(
                 check_node_type(workflow, step, from, &produced, out);
             }
         }
+        if let Some(from) = &step.nodes_from {
+            if from.value.starts_with("inputs.") {
+                let produced = check_reference(&cx, i, false, from, &mut reads, out);
+                if let Some(produced) = produced {
+                    check_node_type(workflow, step, from, &produced, out);
+                }
+            } else {
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidStepReference,
+                        format!(
+                            "step `{}` in workflow `{}` reads its node selector from {}, but a selector is read from a run input",
+                            step.id.value,
+                            workflow.name.value,
+                            quote(&from.value)
+                        ),
+                    )
+                    .with_label(from.span, "not a run input")
+                    .with_help("the nodes of a fan-out are chosen when the plan is made: `nodes: { $from: inputs.NAME }`, or a selector such as `all`, a group or `label=value`"),
+                );
+            }
+        }
         let when = step.when.as_ref();
         if let Some(from) = when
             .and_then(|w| w.get("from"))
@@ -347,7 +380,7 @@ fn check_reference<'a>(
     out: &mut Vec<Diagnostic>,
 ) -> Option<Produced<'a>> {
     let workflow = cx.workflow;
-    let parsed = match reference::parse(&from.value) {
+    let mut parsed = match reference::parse(&from.value) {
         Ok(parsed) => parsed,
         Err(help) => {
             // A step id may hold a `.` (the name pattern allows it) but a reference
@@ -462,6 +495,14 @@ fn check_reference<'a>(
                     (schema, start, what)
                 }
                 _ => {
+                    // A fan-out step's output is its nodes' outputs by node name
+                    // (its compensation, on one node, reads that node's own).
+                    if (read.nodes.is_some() || read.nodes_from.is_some()) && !own_step {
+                        if parsed.fields.is_empty() {
+                            return None;
+                        }
+                        parsed.fields.remove(0);
+                    }
                     let schema = action.output_schema.as_ref()?;
                     let what = format!("the output_schema of `{}`", action.name.value);
                     (schema, schema, what)
@@ -623,6 +664,61 @@ fn check_reference_type(
         )
         .with_label(node.span, format!("{param} takes {wanted}"))
         .with_help("rune passes values on as they are, without converting them: read a value of the type the parameter takes, or make the two schemas agree"),
+    );
+}
+
+/// `node` and `nodes` on one step: one machine or a fan-out, never both.
+fn check_placement(workflow: &Workflow, step: &Step, out: &mut Vec<Diagnostic>) {
+    let one = step
+        .node
+        .as_ref()
+        .map(|_| step.id.span)
+        .or(step.node_from.as_ref().map(|f| f.span));
+    let many = step
+        .nodes
+        .as_ref()
+        .or(step.nodes_from.as_ref())
+        .map(|n| n.span);
+    if let (Some(one), Some(many)) = (one, many) {
+        out.push(
+            Diagnostic::new(
+                Code::NodeAndNodes,
+                format!(
+                    "step `{}` in workflow `{}` names both `node` and `nodes`",
+                    step.id.value, workflow.name.value
+                ),
+            )
+            .with_label(many, "fans out over these nodes")
+            .with_label(one, "`node` is given too")
+            .with_help("keep `node` to run on one node, or `nodes` (a selector: `all`, a group, a node, `label=value`) to run on each node it names"),
+        );
+    }
+}
+
+/// An action a fan-out step runs on each node (or undoes there) must be a plugin:
+/// an action without `exec` is served by its module's process, on this machine.
+fn check_runs_on_nodes(
+    workflow: &Workflow,
+    step: &Step,
+    action: &Action,
+    name: &Spanned<String>,
+    undoes: bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    if !action.exec.is_empty() || !action.remote_exec.is_empty() {
+        return;
+    }
+    let what = if undoes { "is undone by" } else { "runs" };
+    out.push(
+        Diagnostic::new(
+            Code::FanOutWithoutPlugin,
+            format!(
+                "step `{}` in workflow `{}` fans out over nodes and {what} `{}`, which has no plugin to run there",
+                step.id.value, workflow.name.value, name.value
+            ),
+        )
+        .with_label(name.span, "served by its module's process, on this machine")
+        .with_help("give the action a plugin (`exec`, shipped to each node, or `remote_exec`, installed there), or run the step here without `nodes`"),
     );
 }
 
@@ -1173,6 +1269,9 @@ mod tests {
                 settings: Default::default(),
                 node: None,
                 node_from: None,
+                nodes: None,
+                nodes_from: None,
+                forks: None,
                 condition: Default::default(),
                 continue_on_error: false,
                 compensate: None,
@@ -1183,6 +1282,7 @@ mod tests {
             description: String::new(),
             inputs: None,
             steps,
+            forks: None,
         }
     }
 

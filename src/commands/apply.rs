@@ -908,10 +908,17 @@ fn execute(
     let mode = ProgressMode::detect(json);
     let progress = Progress::new(mode, config.color_stderr);
     // Compensations find the step they undo by id, not by a name kept per step.
+    // Each node of a fan-out has its own run of the step and of its compensation.
     let undoes = doc
         .actions
         .iter()
-        .filter_map(|step| Some((step.workflow.as_ref()?.compensate.as_ref()?.id, step.id)))
+        .flat_map(|step| {
+            let runs = crate::exec::workflow::planned_runs(step, false);
+            let undo = crate::exec::workflow::planned_runs(step, true);
+            undo.into_iter()
+                .zip(runs)
+                .map(|((comp, _), (run, _))| (comp, run))
+        })
         .collect();
     let collect = execution::ReportSink::for_plan(undoes);
     let mut sinks: Vec<&dyn Sink> = vec![&collect, &progress];

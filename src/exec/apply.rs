@@ -588,7 +588,16 @@ fn run_action(
         return false;
     }
     // `--action`: the first Ctrl-C already ends the attempt in flight.
-    let result = mediate(step, prepared, &step.params, slots, ctx, &ctx.stop, None);
+    let result = mediate(
+        step,
+        "localhost",
+        prepared,
+        &step.params,
+        slots,
+        ctx,
+        &ctx.stop,
+        None,
+    );
     result.outcome == Outcome::Succeeded
 }
 
@@ -596,8 +605,10 @@ fn run_action(
 /// module's SPI `execute`, under the same validation, retries and EPS rules.
 /// `kill` ends the attempt in flight; the first Ctrl-C (`ctx.stop`) always stops
 /// further attempts.
+#[allow(clippy::too_many_arguments)] // one call each for --action and workflow steps
 fn mediate(
     step: &ActionStep,
+    node: &str,
     prepared: &PreparedAction,
     params: &serde_json::Map<String, serde_json::Value>,
     slots: &Mutex<HashMap<String, Slot>>,
@@ -629,20 +640,16 @@ fn mediate(
         action: prepared.action,
         via,
         params,
-        // A workflow step may name its node; an action its module process
-        // answers runs where that process runs; everything else runs here.
-        node: step
-            .workflow
-            .as_ref()
-            .and_then(|w| w.node.as_deref())
-            .or_else(|| {
-                prepared
-                    .command
-                    .is_none()
-                    .then(|| ctx.nodes.get(&step.module).map(String::as_str))
-                    .flatten()
-            })
-            .unwrap_or("localhost"),
+        // An action its module process answers runs where that process runs;
+        // a plugin runs where the workflow sends this run of the step
+        // (`--action` runs here).
+        node: match prepared.command {
+            Some(_) => node,
+            None => ctx
+                .nodes
+                .get(&step.module)
+                .map_or("localhost", String::as_str),
+        },
         timeout: Duration::from_millis(step.timeout_ms.value),
         max_attempts: step.retries.max_attempts,
         backoff_ms: step.retries.backoff_ms,
@@ -886,22 +893,20 @@ fn never_started(
     });
     for (planned, undone, decision) in steps.chain(compensations) {
         let why = why(&planned.module);
-        ctx.sink.emit(&Event::WorkflowStep {
-            at: ctx.ids.now(),
-            step: planned.id,
-            // A compensation is named by the step it undoes.
-            id: super::workflow::step_name(undone),
-            decision,
-            reason: Some(why.clone()),
-        });
-        ctx.skipped(
-            planned.id,
-            &planned.module,
-            None,
-            Some(&planned.action),
-            &why,
-            None,
-        );
+        // Each node of a fan-out is a planned step of its own.
+        let runs = super::workflow::planned_runs(undone, decision == CompensationSkipped);
+        for (id, node) in runs {
+            ctx.sink.emit(&Event::WorkflowStep {
+                at: ctx.ids.now(),
+                step: id,
+                // A compensation is named by the step it undoes.
+                id: super::workflow::step_name(undone),
+                decision,
+                reason: Some(why.clone()),
+                node: node.map(str::to_string),
+            });
+            ctx.skipped(id, &planned.module, None, Some(&planned.action), &why, None);
+        }
     }
     if let Some(workflow) = &doc.workflow {
         ctx.sink.emit(&Event::WorkflowFinished {
@@ -935,6 +940,7 @@ impl super::workflow::StepRunner for ExecRunner<'_, '_> {
     fn run(
         &self,
         step: &ActionStep,
+        node: &str,
         runnable: &PreparedAction,
         params: &serde_json::Map<String, serde_json::Value>,
     ) -> ActionResult {
@@ -943,6 +949,7 @@ impl super::workflow::StepRunner for ExecRunner<'_, '_> {
         let schemas = self.schemas.get(&key(runnable.action));
         mediate(
             step,
+            node,
             runnable,
             params,
             self.slots,

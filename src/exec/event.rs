@@ -262,6 +262,10 @@ pub enum Event {
         decision: WorkflowDecision,
         /// Why, for a skipped step.
         reason: Option<String>,
+        /// The node this run of the step is on, when it is another machine
+        /// (each node of a fan-out step is a run, and a step, of its own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     /// The workflow's steps and compensations are over.
     WorkflowFinished {

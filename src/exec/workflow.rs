@@ -9,7 +9,11 @@
 //! completion orders ([`tests`]). [`run`] is the plumbing: it asks the scheduler,
 //! fills each starting step's references from earlier steps' parameters and
 //! outputs, runs it through mediation on a worker thread, and feeds the outcome
-//! back. Scheduling is O(steps + edges): each step's count of unfinished needs
+//! back. A step with `nodes` (a fan-out) runs once on each of its nodes, at most
+//! its `forks` at once, each run a plan step of its own (its own id, events and
+//! journal lines); the step succeeds when every node did, its output is the
+//! nodes' outputs by node name, and its compensation runs on each node that
+//! succeeded, reading that node's own output. Scheduling is O(steps + edges): each step's count of unfinished needs
 //! goes down once per finished need, and ready steps wait in a heap ordered by plan
 //! position (wave, then declaration order), so the same completion order always
 //! gives the same run.
@@ -27,9 +31,6 @@ use super::lifecycle::Context;
 use super::mediation::ActionResult;
 use crate::plan::document::{ActionStep, PlanDocument, Reference, When, WhenTest};
 use crate::registry::StepIf;
-
-/// Sent on the scheduler's channel by a Ctrl-C instead of a finished step's index.
-const WAKE: usize = usize::MAX;
 
 /// What the scheduler needs to know of one step.
 #[derive(Debug, Clone)]
@@ -110,6 +111,9 @@ pub(crate) struct Scheduler<N = String> {
     interrupted: bool,
     /// Succeeded or failed steps, in the order they finished.
     completed: Vec<usize>,
+    /// Failed steps that succeeded on some of their nodes (a fan-out): they are
+    /// compensated there.
+    partial: Vec<bool>,
 }
 
 impl<N: AsRef<str>> Scheduler<N> {
@@ -141,6 +145,7 @@ impl<N: AsRef<str>> Scheduler<N> {
             stopped_by: None,
             interrupted: false,
             completed: Vec::new(),
+            partial: vec![false; n],
         }
     }
 
@@ -246,6 +251,12 @@ impl<N: AsRef<str>> Scheduler<N> {
         self.finish(i, State::Failed);
     }
 
+    /// Step `i`, which is ending failed, succeeded on some of its nodes: it is
+    /// compensated like a step that succeeded (on those nodes).
+    pub(crate) fn partly_succeeded(&mut self, i: usize) {
+        self.partial[i] = true;
+    }
+
     /// Step `i`, which was started, finished.
     pub(crate) fn finished(&mut self, i: usize, succeeded: bool) {
         debug_assert_eq!(self.state[i], State::Running);
@@ -262,8 +273,9 @@ impl<N: AsRef<str>> Scheduler<N> {
     }
 
     /// The compensations to run once everything finished: the steps that
-    /// succeeded and declare one, in reverse order of completion; none unless the
-    /// workflow stopped (and none after Ctrl-C).
+    /// succeeded (on every node, or on some: [`Scheduler::partly_succeeded`])
+    /// and declare one, in reverse order of completion; none unless the workflow
+    /// stopped (and none after Ctrl-C).
     pub(crate) fn compensations(&self) -> Vec<usize> {
         if self.stopped_by.is_none() || self.interrupted {
             return Vec::new();
@@ -272,7 +284,9 @@ impl<N: AsRef<str>> Scheduler<N> {
             .iter()
             .rev()
             .copied()
-            .filter(|&i| self.state[i] == State::Succeeded && self.specs[i].compensates)
+            .filter(|&i| {
+                (self.state[i] == State::Succeeded || self.partial[i]) && self.specs[i].compensates
+            })
             .collect()
     }
 
@@ -346,9 +360,75 @@ pub(crate) trait StepRunner: Sync {
     fn run(
         &self,
         step: &ActionStep,
+        node: &str,
         runnable: &Runnable,
         params: &Map<String, Json>,
     ) -> ActionResult;
+}
+
+/// One run of a step: its plan step id and the node it runs on.
+#[derive(Debug, Clone)]
+struct Target {
+    /// The run's plan step id (a fan-out's first node has the step's own).
+    id: u64,
+    /// The step id of the compensation's run on the same node, if any.
+    compensate: Option<u64>,
+    /// The node (`localhost` for this machine).
+    node: String,
+}
+
+impl Target {
+    /// The node, for events: None for this machine.
+    fn remote(&self) -> Option<&str> {
+        Some(self.node.as_str()).filter(|n| !super::remote::is_local(n))
+    }
+}
+
+/// How one run of a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunEnd {
+    Succeeded,
+    Failed,
+    /// Killed by the second Ctrl-C.
+    Killed,
+    /// Never started: Ctrl-C came first.
+    NotStarted,
+}
+
+/// How one run ended, and its output.
+type RunResult = (RunEnd, Option<Json>);
+
+/// A step (all its runs) ended: sent to the scheduling loop.
+struct Done {
+    step: usize,
+    /// Each target's end, in target order.
+    ends: Vec<RunEnd>,
+}
+
+/// The runs a workflow step was planned as: `(step id, node)`, one per node of a
+/// fan-out, else the step's own id and its node when the plan names one. For
+/// `compensation`, the ids of the compensation's runs.
+pub(crate) fn planned_runs(step: &ActionStep, compensation: bool) -> Vec<(u64, Option<&str>)> {
+    let place = step.workflow.as_ref();
+    if let Some(fanout) = place.and_then(|w| w.fanout.as_ref()) {
+        return fanout
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let id = if compensation { n.compensate? } else { n.step };
+                Some((id, Some(n.node.as_str())))
+            })
+            .collect();
+    }
+    let id = if compensation {
+        match place.and_then(|w| w.compensate.as_deref()) {
+            Some(c) => c.id,
+            None => return Vec::new(),
+        }
+    } else {
+        step.id
+    };
+    vec![(id, place.and_then(|w| w.node.as_deref()))]
 }
 
 /// Run the workflow steps of `doc` (modules already started). `runnables[i]` is
@@ -384,6 +464,7 @@ pub(crate) fn run(
     let mut reads = Reads {
         readers: count_readers(steps, &index),
         ran_params: vec![RanWith::NotStarted; steps.len()],
+        ran_on: vec![Vec::new(); steps.len()],
     };
     run_steps(&shared, &mut scheduler, &mut reads);
     let stopped = scheduler.stopped_by().is_some();
@@ -427,6 +508,9 @@ struct Reads {
     /// What each step ran with (references filled), while read. A step without
     /// references borrows its plan params instead of a copy.
     ran_params: Vec<RanWith>,
+    /// Where each started step ran, and how each run ended (what its
+    /// compensation needs: it runs on the nodes where the step succeeded).
+    ran_on: Vec<Vec<(Target, RunEnd)>>,
 }
 
 impl Reads {
@@ -497,14 +581,13 @@ fn count_readers(steps: &[ActionStep], index: &HashMap<&str, usize>) -> Vec<u32>
 /// run is interrupted).
 fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads: &mut Reads) {
     let ctx = shared.ctx;
-    // (step, succeeded, interrupted: killed by the second Ctrl-C)
-    let (tx, rx) = mpsc::channel::<(usize, bool, bool)>();
-    // A Ctrl-C wakes the scheduler like a finished step does: it never looks now
-    // and then.
+    // None: a Ctrl-C, which wakes the scheduler like a finished step does: it
+    // never looks now and then.
+    let (tx, rx) = mpsc::channel::<Option<Done>>();
     for flag in [&ctx.stop, &ctx.kill] {
         let tx = tx.clone();
         flag.on_set(move || {
-            let _ = tx.send((WAKE, false, false));
+            let _ = tx.send(None);
         });
     }
     std::thread::scope(|scope| loop {
@@ -537,12 +620,11 @@ fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads
         // Wake for a finished step, or for Ctrl-C.
         match rx.recv() {
             Ok(first) => {
-                for (i, ok, killed) in
-                    std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                for done in std::iter::once(first)
+                    .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                    .flatten()
                 {
-                    if i != WAKE {
-                        settle(shared, scheduler, reads, i, ok, killed);
-                    }
+                    settle(shared, scheduler, reads, done);
                 }
             }
             Err(mpsc::RecvError) => break,
@@ -550,72 +632,138 @@ fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads
     });
 }
 
-/// The scheduler skipped step `i`.
+/// The scheduler skipped step `i` (each of its nodes, for a fan-out).
 fn skip_step(shared: &Shared<'_, '_, '_>, reads: &mut Reads, i: usize, reason: &str) {
     reads.release(shared, i);
     let step = &shared.steps[i];
-    decide(shared.ctx, step, WorkflowDecision::Skipped, Some(reason));
-    shared.ctx.skipped(
-        step.id,
-        &step.module,
-        None,
-        Some(&step.action),
-        reason,
-        None,
-    );
+    for (id, node) in planned_runs(step, false) {
+        let name = step_name(step);
+        decide_as(
+            shared.ctx,
+            id,
+            &name,
+            WorkflowDecision::Skipped,
+            Some(reason),
+            node,
+        );
+        shared
+            .ctx
+            .skipped(id, &step.module, None, Some(&step.action), reason, None);
+    }
+}
+
+/// Where step `step` runs: each node of its fan-out, or its one node (`node`,
+/// resolved when it was read from an earlier step).
+fn targets_of(step: &ActionStep, node: Option<String>) -> Vec<Target> {
+    let place = step.workflow.as_ref();
+    let comp = place.and_then(|w| w.compensate.as_deref()).map(|c| c.id);
+    if let Some(fanout) = place.and_then(|w| w.fanout.as_ref()) {
+        return fanout
+            .nodes
+            .iter()
+            .map(|n| Target {
+                id: n.step,
+                compensate: n.compensate,
+                node: n.node.clone(),
+            })
+            .collect();
+    }
+    let node = node
+        .or_else(|| place.and_then(|w| w.node.clone()))
+        .unwrap_or_else(|| "localhost".to_string());
+    vec![Target {
+        id: step.id,
+        compensate: comp,
+        node,
+    }]
+}
+
+/// How many runs of step `step` go at once: its fan-out's `forks`, else one.
+fn forks_of(step: &ActionStep) -> usize {
+    step.workflow
+        .as_ref()
+        .and_then(|w| w.fanout.as_ref())
+        .map_or(1, |f| usize::try_from(f.forks).unwrap_or(usize::MAX).max(1))
 }
 
 /// Start step `i` on a thread of `scope`, its references filled; it reports on
-/// `tx` when it ends.
+/// `tx` when every run of it ended.
 fn start_step<'scope, 'env: 'scope>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     shared: &'env Shared<'env, '_, '_>,
     reads: &mut Reads,
     i: usize,
-    tx: &mpsc::Sender<(usize, bool, bool)>,
+    tx: &mpsc::Sender<Option<Done>>,
 ) {
     let ctx = shared.ctx;
     let step = &shared.steps[i];
-    decide(ctx, step, WorkflowDecision::Started, None);
+    let fans_out = step.workflow.as_ref().is_some_and(|w| w.fanout.is_some());
+    if !fans_out {
+        let node = step.workflow.as_ref().and_then(|w| w.node.as_deref());
+        decide_as(
+            ctx,
+            step.id,
+            &step_name(step),
+            WorkflowDecision::Started,
+            None,
+            node,
+        );
+    }
     let (filled, node) = {
         let outputs = lock(&shared.outputs);
         (
             shared
                 .values
-                .fill(step, &step.references, &reads.ran_params, &outputs),
+                .fill(step, &step.references, &reads.ran_params, &outputs, None),
             shared.values.node(step, &reads.ran_params, &outputs),
         )
     };
     reads.release(shared, i);
     // Decided like any failure (continue_on_error included) when the loop
     // receives it.
-    let filled = match filled {
-        Ok(params) => params,
+    let failed_before = |kind: Kind, message: (String, Json), targets: &[Target]| {
+        for target in targets {
+            if fans_out {
+                decide_as(
+                    ctx,
+                    target.id,
+                    &step_name(step),
+                    WorkflowDecision::Started,
+                    None,
+                    target.remote(),
+                );
+            }
+            fail_before_start(ctx, step, target.id, target.remote(), kind, message.clone());
+        }
+        let _ = tx.send(Some(Done {
+            step: i,
+            ends: vec![RunEnd::Failed; targets.len()],
+        }));
+    };
+    // A node read from an earlier step is routed to as if the catalog named it.
+    let node = match node {
+        Ok(node) => node,
         Err(message) => {
-            fail_before_start(ctx, step, Kind::InvalidParams, message);
-            let _ = tx.send((i, false, false));
+            let mut targets = targets_of(step, None);
+            // Where it would have run is what could not be read.
+            for target in &mut targets {
+                target.node = "localhost".to_string();
+            }
+            failed_before(Kind::RoutingFailure, message, &targets);
             return;
         }
     };
-    // A node read from an earlier step is routed to as if the catalog named it.
-    let routed = match node {
-        Ok(None) => None,
-        Ok(Some(node)) => {
-            let mut routed = step.clone();
-            if let Some(place) = routed.workflow.as_mut() {
-                place.node = Some(node).filter(|n| !super::remote::is_local(n));
-            }
-            Some(routed)
-        }
+    let targets = targets_of(step, node);
+    let filled = match filled {
+        Ok(params) => params,
         Err(message) => {
-            fail_before_start(ctx, step, Kind::RoutingFailure, message);
-            let _ = tx.send((i, false, false));
+            failed_before(Kind::InvalidParams, message, &targets);
+            reads.ran_on[i] = targets.into_iter().map(|t| (t, RunEnd::Failed)).collect();
             return;
         }
     };
     let tx = tx.clone();
     let outputs = &shared.outputs;
-    let runner = shared.runner;
     let runnable = &shared.runnables[i];
     if reads.readers[i] > 0 {
         reads.ran_params[i] = match &filled {
@@ -623,69 +771,231 @@ fn start_step<'scope, 'env: 'scope>(
             None => RanWith::PlanParams,
         };
     }
+    reads.ran_on[i] = targets
+        .iter()
+        .map(|t| (t.clone(), RunEnd::NotStarted))
+        .collect();
     // A thread that cannot be created runs the step here.
     super::supervisor::spawn_scoped_or_inline(scope, move || {
-        let step = routed.as_ref().unwrap_or(step);
         let params = filled.as_ref().unwrap_or(&step.params);
-        let result = runner.run(step, runnable, params);
-        let ok = result.outcome == Outcome::Succeeded;
-        let killed = !ok
-            && result
-                .error
-                .as_ref()
-                .is_some_and(|e| e.kind() == Kind::Interrupted);
-        if let Some(output) = result.output {
+        let name = step_name(step);
+        let results = run_targets(
+            shared,
+            step,
+            runnable,
+            &targets,
+            forks_of(step),
+            |t| t.id,
+            |_| Ok(std::borrow::Cow::Borrowed(params)),
+            |target| {
+                if fans_out {
+                    decide_as(
+                        ctx,
+                        target.id,
+                        &name,
+                        WorkflowDecision::Started,
+                        None,
+                        target.remote(),
+                    );
+                }
+            },
+        );
+        let output = if fans_out {
+            // The nodes' outputs by node name: what `steps.ID.output` reads.
+            let by_node: Map<String, Json> = targets
+                .iter()
+                .zip(&results)
+                .filter(|(_, (end, _))| *end == RunEnd::Succeeded)
+                .map(|(t, (_, output))| (t.node.clone(), output.clone().unwrap_or(Json::Null)))
+                .collect();
+            Some(Json::Object(by_node))
+        } else {
+            results.first().and_then(|(_, output)| output.clone())
+        };
+        if let Some(output) = output {
             lock(outputs)[i] = Some(output);
         }
-        let _ = tx.send((i, ok, killed));
+        let ends = results.into_iter().map(|(end, _)| end).collect();
+        let _ = tx.send(Some(Done { step: i, ends }));
     });
 }
 
-/// Step `i` ended: record it and tell the scheduler.
+/// Run `step` once per target, at most `forks` at once (in target order as
+/// slots free up), each run under its own step id (`id_of`) with its own
+/// parameters (`params`); `on_start` is told of each run as it starts. Each
+/// target's end and output, in target order; after Ctrl-C the targets not yet
+/// started are put on record as skipped.
+#[allow(clippy::too_many_arguments)] // steps and compensations each call it once
+fn run_targets<'p>(
+    shared: &Shared<'_, '_, '_>,
+    step: &ActionStep,
+    runnable: &Runnable,
+    targets: &[Target],
+    forks: usize,
+    id_of: impl Fn(&Target) -> u64 + Sync,
+    params: impl Fn(usize) -> Result<std::borrow::Cow<'p, Map<String, Json>>, (String, Json)> + Sync,
+    on_start: impl Fn(&Target) + Sync,
+) -> Vec<RunResult> {
+    let ctx = shared.ctx;
+    let run_one = |k: usize| -> RunResult {
+        let target = &targets[k];
+        let id = id_of(target);
+        // A fan-out starts no further node after Ctrl-C (a single run is the
+        // step itself: mediation sees the stop).
+        if targets.len() > 1 && (ctx.stop.is_set() || ctx.kill.is_set()) {
+            let why = "interrupted: not started";
+            decide_as(
+                ctx,
+                id,
+                &step_name(step),
+                WorkflowDecision::Skipped,
+                Some(why),
+                target.remote(),
+            );
+            ctx.skipped(id, &step.module, None, Some(&step.action), why, None);
+            return (RunEnd::NotStarted, None);
+        }
+        on_start(target);
+        // Each run is a plan step of its own: the step under the run's id.
+        let run_step = if id == step.id {
+            std::borrow::Cow::Borrowed(step)
+        } else {
+            let mut copy = step.clone();
+            copy.id = id;
+            std::borrow::Cow::Owned(copy)
+        };
+        let params = match params(k) {
+            Ok(params) => params,
+            Err(message) => {
+                fail_before_start(
+                    ctx,
+                    &run_step,
+                    id,
+                    target.remote(),
+                    Kind::InvalidParams,
+                    message,
+                );
+                return (RunEnd::Failed, None);
+            }
+        };
+        let result = shared
+            .runner
+            .run(&run_step, &target.node, runnable, &params);
+        let end = match result.outcome {
+            Outcome::Succeeded => RunEnd::Succeeded,
+            _ if result
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind() == Kind::Interrupted) =>
+            {
+                RunEnd::Killed
+            }
+            _ => RunEnd::Failed,
+        };
+        (end, result.output)
+    };
+    if targets.len() == 1 {
+        return vec![run_one(0)];
+    }
+    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; targets.len()]);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..forks.min(targets.len()) {
+            super::supervisor::spawn_scoped_or_inline(scope, || loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if k >= targets.len() {
+                    break;
+                }
+                let result = run_one(k);
+                lock(&results)[k] = Some(result);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or((RunEnd::NotStarted, None)))
+        .collect()
+}
+
+/// Step `done.step` ended on every node: record each run and tell the scheduler.
 fn settle(
     shared: &Shared<'_, '_, '_>,
     scheduler: &mut Scheduler<&str>,
-    reads: &Reads,
-    i: usize,
-    ok: bool,
-    killed: bool,
+    reads: &mut Reads,
+    done: Done,
 ) {
+    let i = done.step;
+    let step = &shared.steps[i];
     // No step left to read it: its output goes as soon as its row is written (the
     // report has it).
     if reads.readers[i] == 0 {
         lock(&shared.outputs)[i] = None;
     }
-    if killed {
-        decide(
+    let mut ran_on = std::mem::take(&mut reads.ran_on[i]);
+    if ran_on.len() != done.ends.len() {
+        // Failed before it started: the targets were not kept.
+        ran_on = targets_of(step, None)
+            .into_iter()
+            .map(|t| (t, RunEnd::Failed))
+            .collect();
+    }
+    let continued = step.workflow.as_ref().is_some_and(|w| w.continue_on_error);
+    let name = step_name(step);
+    for ((target, end), &ended) in ran_on.iter_mut().zip(&done.ends) {
+        *end = ended;
+        let decision = match ended {
+            RunEnd::Succeeded => WorkflowDecision::Succeeded,
+            RunEnd::Failed if continued => WorkflowDecision::FailedContinued,
+            RunEnd::Failed => WorkflowDecision::Failed,
+            RunEnd::Killed => WorkflowDecision::Interrupted,
+            // On record already, as skipped.
+            RunEnd::NotStarted => continue,
+        };
+        decide_as(
             shared.ctx,
-            &shared.steps[i],
-            WorkflowDecision::Interrupted,
+            target.id,
+            &name,
+            decision,
             None,
+            target.remote(),
         );
+    }
+    let succeeded = done.ends.iter().all(|e| *e == RunEnd::Succeeded);
+    let killed = done
+        .ends
+        .iter()
+        .any(|e| matches!(e, RunEnd::Killed | RunEnd::NotStarted));
+    if !succeeded && done.ends.contains(&RunEnd::Succeeded) {
+        scheduler.partly_succeeded(i);
+    }
+    reads.ran_on[i] = ran_on;
+    if killed {
         scheduler.interrupted(i);
     } else {
-        finish(shared.ctx, &shared.steps[i], ok);
-        scheduler.finished(i, ok);
+        scheduler.finished(i, succeeded);
     }
 }
 
 /// Run the compensations the scheduler chose, in its order, until one is
-/// interrupted; which steps' compensations ran.
+/// interrupted; the plan step ids of the compensation runs decided on. Each runs
+/// on the nodes where its step succeeded (all of a fan-out's at once, up to its
+/// `forks`), reading that node's own output.
 fn compensate(
     shared: &Shared<'_, '_, '_>,
     chosen: &[usize],
     compensations: &HashMap<u64, Runnable>,
     reads: &Reads,
-) -> Vec<bool> {
+) -> std::collections::HashSet<u64> {
     let ctx = shared.ctx;
     let outputs = lock(&shared.outputs);
-    let mut compensated = vec![false; shared.steps.len()];
+    let mut decided = std::collections::HashSet::new();
     for &i in chosen {
         if ctx.stop.is_set() || ctx.kill.is_set() {
             ctx.note_interrupts();
             break;
         }
-        compensated[i] = true;
         let step = &shared.steps[i];
         let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
             continue;
@@ -693,68 +1003,106 @@ fn compensate(
         let Some(runnable) = compensations.get(&comp.id) else {
             continue;
         };
+        let fans_out = step.workflow.as_ref().is_some_and(|w| w.fanout.is_some());
+        let targets: Vec<Target> = reads.ran_on[i]
+            .iter()
+            .filter(|(t, end)| *end == RunEnd::Succeeded && t.compensate.is_some())
+            .map(|(t, _)| t.clone())
+            .collect();
         let name = step_name(step);
-        decide_as(
-            ctx,
+        // The node's own output, for a fan-out: what `steps.ID.output` means in
+        // the compensation of node N is N's output.
+        let own_output = |target: &Target| -> Option<Json> {
+            if !fans_out {
+                return None;
+            }
+            outputs[i].as_ref()?.get(&target.node).cloned()
+        };
+        let results = run_targets(
+            shared,
             comp,
-            &name,
-            WorkflowDecision::CompensationStarted,
-            None,
+            runnable,
+            &targets,
+            forks_of(step),
+            |t| t.compensate.unwrap_or(comp.id),
+            |k| {
+                let own = own_output(&targets[k]);
+                let focus = own.as_ref().map(|o| (i, o));
+                shared
+                    .values
+                    .fill(comp, &comp.references, &reads.ran_params, &outputs, focus)
+                    .map(|filled| match filled {
+                        Some(params) => std::borrow::Cow::Owned(params),
+                        None => std::borrow::Cow::Borrowed(&comp.params),
+                    })
+            },
+            |target| {
+                let id = target.compensate.unwrap_or(comp.id);
+                decide_as(
+                    ctx,
+                    id,
+                    &name,
+                    WorkflowDecision::CompensationStarted,
+                    None,
+                    target.remote(),
+                );
+            },
         );
-        let filled = shared
-            .values
-            .fill(comp, &comp.references, &reads.ran_params, &outputs);
-        let ok = match filled {
-            Ok(filled) => {
-                let params = filled.as_ref().unwrap_or(&comp.params);
-                shared.runner.run(comp, runnable, params).outcome == Outcome::Succeeded
-            }
-            Err(message) => {
-                fail_before_start(ctx, comp, Kind::InvalidParams, message);
-                false
-            }
-        };
-        let decision = if ok {
-            WorkflowDecision::Compensated
-        } else {
-            WorkflowDecision::CompensationFailed
-        };
-        decide_as(ctx, comp, &name, decision, None);
+        for (target, (end, _)) in targets.iter().zip(results) {
+            let id = target.compensate.unwrap_or(comp.id);
+            decided.insert(id);
+            let decision = match end {
+                RunEnd::Succeeded => WorkflowDecision::Compensated,
+                RunEnd::NotStarted => continue,
+                _ => WorkflowDecision::CompensationFailed,
+            };
+            decide_as(ctx, id, &name, decision, None, target.remote());
+        }
     }
-    compensated
+    decided
 }
 
-/// Put every compensation not run on record too, with why: the report then
-/// accounts for every planned step.
+/// Put every compensation run not decided on record too, with why: the report
+/// then accounts for every planned step.
 fn record_compensations_not_run(
     ctx: &Context,
     steps: &[ActionStep],
-    compensated: &[bool],
+    decided: &std::collections::HashSet<u64>,
     stopped: bool,
 ) {
-    for (i, step) in steps.iter().enumerate() {
+    for step in steps {
         let Some(comp) = step.workflow.as_ref().and_then(|w| w.compensate.as_deref()) else {
             continue;
         };
-        if compensated[i] {
-            continue;
-        }
         let name = step_name(step);
-        let why = if ctx.stop.is_set() || ctx.kill.is_set() {
-            "interrupted: not started".to_string()
-        } else if !stopped {
-            "not needed: the workflow did not stop".to_string()
-        } else {
-            format!("step `{name}` did not succeed: nothing to undo")
-        };
-        decide_as(
-            ctx,
-            comp,
-            &name,
-            WorkflowDecision::CompensationSkipped,
-            Some(&why),
-        );
-        ctx.skipped(comp.id, &comp.module, None, Some(&comp.action), &why, None);
+        let fans_out = step.workflow.as_ref().is_some_and(|w| w.fanout.is_some());
+        for (id, node) in planned_runs(step, true) {
+            if decided.contains(&id) {
+                continue;
+            }
+            let why = if ctx.stop.is_set() || ctx.kill.is_set() {
+                "interrupted: not started".to_string()
+            } else if !stopped {
+                "not needed: the workflow did not stop".to_string()
+            } else if let (true, Some(node)) = (fans_out, node) {
+                format!(
+                    "step `{name}` did not succeed on node `{}`: nothing to undo there",
+                    crate::escape::untrusted(node)
+                )
+            } else {
+                format!("step `{name}` did not succeed: nothing to undo")
+            };
+            let node = node.filter(|n| !super::remote::is_local(n));
+            decide_as(
+                ctx,
+                id,
+                &name,
+                WorkflowDecision::CompensationSkipped,
+                Some(&why),
+                node,
+            );
+            ctx.skipped(id, &comp.module, None, Some(&comp.action), &why, None);
+        }
     }
 }
 
@@ -809,61 +1157,60 @@ pub(super) fn step_name(step: &ActionStep) -> String {
         .map_or_else(|| step.action.clone(), |w| w.step.clone())
 }
 
-fn finish(ctx: &Context, step: &ActionStep, ok: bool) {
-    let decision = match (
-        ok,
-        step.workflow.as_ref().is_some_and(|w| w.continue_on_error),
-    ) {
-        (true, _) => WorkflowDecision::Succeeded,
-        (false, true) => WorkflowDecision::FailedContinued,
-        (false, false) => WorkflowDecision::Failed,
-    };
-    decide(ctx, step, decision, None);
-}
-
-fn decide(ctx: &Context, step: &ActionStep, decision: WorkflowDecision, reason: Option<&str>) {
-    decide_as(ctx, step, &step_name(step), decision, reason);
-}
-
-/// `id` names the workflow step (for a compensation: the step it undoes).
+/// Workflow decision `decision` on the run `step` (a plan step id) of workflow
+/// step `id` (for a compensation: the step it undoes), on `node` when that is
+/// another machine.
 fn decide_as(
     ctx: &Context,
-    step: &ActionStep,
+    step: u64,
     id: &str,
     decision: WorkflowDecision,
     reason: Option<&str>,
+    node: Option<&str>,
 ) {
     ctx.sink.emit(&Event::WorkflowStep {
         at: ctx.ids.now(),
-        step: step.id,
+        step,
         id: id.to_string(),
         decision,
         reason: reason.map(str::to_string),
+        node: node.map(str::to_string),
     });
 }
 
-/// A reference that cannot be filled (a parameter, or the node) fails its step
-/// before anything starts.
+/// A reference that cannot be filled (a parameter, or the node) fails the run
+/// `id` of `step` before anything starts (on `node`, named first in the journal
+/// as every remote run's node is).
 fn fail_before_start(
     ctx: &Context,
     step: &ActionStep,
+    id: u64,
+    node: Option<&str>,
     kind: Kind,
     (message, data): (String, Json),
 ) {
+    if let Some(node) = node {
+        ctx.sink.emit(&Event::NodeAssigned {
+            at: ctx.ids.now(),
+            step: id,
+            node: node.to_string(),
+            transport: "ssh".to_string(),
+        });
+    }
     let origin = Origin {
-        step: Some(step.id),
+        step: Some(id),
         module: Some(step.module.clone()),
         action: Some(step.action.clone()),
         phase: None,
         correlation_id: ctx.ids.correlation_id.clone(),
         trace_id: ctx.ids.trace_id.clone(),
-        span_id: ctx.ids.span_for(step.id),
+        span_id: ctx.ids.span_for(id),
         at: ctx.ids.now(),
     };
     let eps = Eps::new(kind, message, origin).with_data(data);
     ctx.sink.emit(&Event::StepFinished {
         at: ctx.ids.now(),
-        step: step.id,
+        step: id,
         module: step.module.clone(),
         action: Some(step.action.clone()),
         phase: None,
@@ -887,11 +1234,15 @@ struct Values<'a> {
 impl Values<'_> {
     /// The value `from` names, or why there is none (a compensation may read the
     /// step it undoes: that step is in `index` too).
+    ///
+    /// `focus`: step `.0`'s output is `.1` (one node's, in that node's
+    /// compensation of a fan-out step).
     fn lookup(
         &self,
         from: &str,
         ran_params: &[RanWith],
         outputs: &[Option<Json>],
+        focus: Option<(usize, &Json)>,
     ) -> Result<Json, String> {
         // Walked by reference: only the value found is copied, never a whole
         // output or parameter map.
@@ -903,9 +1254,29 @@ impl Values<'_> {
                 let Some(&i) = self.index.get(id) else {
                     return Err(format!("`{from}`: there is no step `{id}`"));
                 };
+                let output = match focus {
+                    Some((f, own)) if f == i => Some(own),
+                    _ => outputs[i].as_ref(),
+                };
                 match parts.next() {
-                    Some("output") => match &outputs[i] {
-                        Some(Json::Object(output)) => (Some(output), parts.collect()),
+                    Some("output") => match output {
+                        Some(Json::Object(output)) => {
+                            let path: Vec<&str> = parts.collect();
+                            if focus.is_none_or(|(f, _)| f != i) && self.fans_out(i) {
+                                if let Some(why) = self.missing_node(i, output, &path) {
+                                    return Err(format!("`{from}`: {why}"));
+                                }
+                                let n = node_parts(output, &path);
+                                if n > 1 {
+                                    let node = path[..n].join(".");
+                                    let value = output.get(&node).ok_or_else(|| {
+                                        format!("`{from}`: there is no field `{node}`")
+                                    })?;
+                                    return walk(from, value, &path[n..]);
+                                }
+                            }
+                            (Some(output), path)
+                        }
                         _ => {
                             return Err(format!(
                                 "`{from}`: step `{id}` has no output (it did not succeed)"
@@ -934,18 +1305,55 @@ impl Values<'_> {
         let Some((first, rest)) = path.split_first() else {
             return Ok(Json::Object(map.clone()));
         };
-        let mut value = map
+        let value = map
             .get(*first)
             .ok_or_else(|| format!("`{from}`: there is no field `{first}`"))?;
-        for field in rest {
-            value = child(value, field)
-                .ok_or_else(|| format!("`{from}`: there is no field `{field}`"))?;
+        walk(from, value, rest)
+    }
+
+    /// Why fan-out step `i`'s `output` has no entry for the node `path` starts
+    /// with: the step did not succeed there, or does not run there at all.
+    fn missing_node(&self, i: usize, output: &Map<String, Json>, path: &[&str]) -> Option<String> {
+        let first = path.first()?;
+        if output.contains_key(*first) || node_parts(output, path) > 1 {
+            return None;
         }
-        Ok(value.clone())
+        let step = &self.doc.actions[i];
+        let id = step_name(step);
+        let nodes: Vec<&str> = step
+            .workflow
+            .as_ref()?
+            .fanout
+            .as_ref()?
+            .nodes
+            .iter()
+            .map(|n| n.node.as_str())
+            .collect();
+        let named = (1..=path.len())
+            .map(|n| path[..n].join("."))
+            .find(|name| nodes.contains(&name.as_str()));
+        Some(match named {
+            Some(node) => {
+                format!("step `{id}` did not succeed on node `{node}`, so it has no output there")
+            }
+            None => format!(
+                "step `{id}` does not run on a node `{}` (its nodes: {})",
+                crate::escape::untrusted(first),
+                nodes.join(", ")
+            ),
+        })
+    }
+
+    /// Whether step `i` fans out (its output is its nodes' outputs by name).
+    fn fans_out(&self, i: usize) -> bool {
+        self.doc.actions[i]
+            .workflow
+            .as_ref()
+            .is_some_and(|w| w.fanout.is_some())
     }
 
     fn when(&self, when: &When, ran_params: &[RanWith], outputs: &[Option<Json>]) -> WhenVerdict {
-        let value = match self.lookup(&when.from, ran_params, outputs) {
+        let value = match self.lookup(&when.from, ran_params, outputs, None) {
             Ok(v) => v,
             Err(why) => return WhenVerdict::Skip(format!("when: cannot be read: {why}")),
         };
@@ -996,7 +1404,7 @@ impl Values<'_> {
             )
         };
         let value = self
-            .lookup(from, ran_params, outputs)
+            .lookup(from, ran_params, outputs, None)
             .map_err(|why| fail(why, Json::Null, None))?;
         let Json::String(name) = value else {
             return Err(fail(
@@ -1032,6 +1440,7 @@ impl Values<'_> {
         references: &[Reference],
         ran_params: &[RanWith],
         outputs: &[Option<Json>],
+        focus: Option<(usize, &Json)>,
     ) -> Result<Option<Map<String, Json>>, (String, Json)> {
         if references.is_empty() {
             return Ok(None);
@@ -1040,7 +1449,7 @@ impl Values<'_> {
         for reference in references {
             let data = json!({"pointer": reference.pointer, "reference": reference.from});
             let value = self
-                .lookup(&reference.from, ran_params, outputs)
+                .lookup(&reference.from, ran_params, outputs, focus)
                 .map_err(|why| {
                     (
                         format!(
@@ -1068,6 +1477,26 @@ impl Values<'_> {
             _ => Ok(None),
         }
     }
+}
+
+/// How many of the first parts of `path` name one key of `output`: a fan-out
+/// step's output is keyed by node name, and a node's name may hold a `.`.
+fn node_parts(output: &Map<String, Json>, path: &[&str]) -> usize {
+    if path.first().is_none_or(|first| output.contains_key(*first)) {
+        return 1;
+    }
+    (2..=path.len())
+        .find(|&n| output.contains_key(&path[..n].join(".")))
+        .unwrap_or(1)
+}
+
+/// The value `fields` reach inside `value` (for messages: reference `from`).
+fn walk(from: &str, mut value: &Json, fields: &[&str]) -> Result<Json, String> {
+    for field in fields {
+        value =
+            child(value, field).ok_or_else(|| format!("`{from}`: there is no field `{field}`"))?;
+    }
+    Ok(value.clone())
 }
 
 fn compact(value: &Json) -> String {

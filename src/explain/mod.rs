@@ -67,6 +67,8 @@ pub fn explanation(code: Code) -> &'static str {
         Code::InvalidWorkflowInputs => include_str!("codes/invalid_workflow_inputs.md"),
         Code::UnknownCompensationAction => include_str!("codes/unknown_compensation_action.md"),
         Code::StepNeverRuns => include_str!("codes/step_never_runs.md"),
+        Code::NodeAndNodes => include_str!("codes/node_and_nodes.md"),
+        Code::FanOutWithoutPlugin => include_str!("codes/fan_out_without_plugin.md"),
         Code::RequiredParameterFromOptionalInput => {
             include_str!("codes/required_parameter_from_optional_input.md")
         }

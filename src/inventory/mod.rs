@@ -114,6 +114,17 @@ impl Inventory {
     /// The nodes a selector names, sorted by name: `all`, a group, `key=value`
     /// (a label), or one node's name.
     pub(crate) fn select(&self, selector: &str) -> Result<Vec<Arc<NodeDef>>, Diagnostic> {
+        let subject = format!("--nodes {}", crate::escape::untrusted(selector.trim()));
+        self.select_as(selector, &subject)
+    }
+
+    /// [`Inventory::select`], its problems said of `subject` (`--nodes web`, a
+    /// workflow step's `nodes`).
+    pub(crate) fn select_as(
+        &self,
+        selector: &str,
+        subject: &str,
+    ) -> Result<Vec<Arc<NodeDef>>, Diagnostic> {
         let selector = selector.trim();
         if selector == "all" {
             return Ok(self.nodes.values().cloned().collect());
@@ -129,8 +140,7 @@ impl Inventory {
                 return Err(Diagnostic::new(
                     Code::UnknownNode,
                     format!(
-                        "--nodes {}: no node has the label `{}={}`",
-                        crate::escape::untrusted(selector),
+                        "{subject}: no node has the label `{}={}`",
                         crate::escape::untrusted(key),
                         crate::escape::untrusted(value)
                     ),
@@ -156,10 +166,7 @@ impl Inventory {
             .chain(["all"]);
         let mut d = Diagnostic::new(
             Code::UnknownNode,
-            format!(
-                "--nodes {}: no group or node of that name in the inventory",
-                crate::escape::untrusted(selector)
-            ),
+            format!("{subject}: no group or node of that name in the inventory"),
         );
         d = match crate::diagnostic::did_you_mean(selector, candidates) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),

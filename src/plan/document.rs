@@ -128,10 +128,48 @@ pub struct WorkflowStep {
     /// output or parameters fill it when the step starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_from: Option<String>,
+    /// Fan-out (`nodes:` in the catalog): the step runs once on each of these
+    /// nodes, each run a step of its own (its own id); left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<FanOut>,
     /// The action that undoes this step, if the catalog declares one: a step of
     /// its own (numbered after every workflow step) whose `references` may read
     /// this step's parameters and output.
     pub compensate: Option<Box<ActionStep>>,
+}
+
+/// The nodes a fan-out step runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FanOut {
+    /// The selector: `all`, a group, a node, or `label=value`.
+    #[schemars(length(min = 1))]
+    pub selector: String,
+    /// The run input the selector was read from (`inputs.NAME`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector_from: Option<String>,
+    /// At most this many nodes run at once.
+    #[schemars(range(min = 1))]
+    pub forks: u64,
+    /// Each node the selector named when the plan was made, by name, with the
+    /// step id of its run (the first is the step's own id) and of its
+    /// compensation's run.
+    #[schemars(length(min = 1))]
+    pub nodes: Vec<FanOutNode>,
+}
+
+/// One node of a fan-out step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FanOutNode {
+    /// The node's inventory name.
+    #[schemars(length(min = 1))]
+    pub node: String,
+    /// The step id of the run on this node.
+    pub step: u64,
+    /// The step id of the compensation's run on this node, when the step has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensate: Option<u64>,
 }
 
 /// A step's value condition: run only when the referenced value compares as
@@ -884,6 +922,23 @@ impl PlanDocument {
                 let place = step.place.take();
                 let mut doc_step = convert(step, ids.next(), after);
                 if let (Some((spec, _)), Some(place)) = (workflow, place) {
+                    // Each node of a fan-out runs as a step of its own: the
+                    // first takes the step's id, the others the ids after it.
+                    let fanout = place.fanout.map(|f| FanOut {
+                        nodes: f
+                            .nodes
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, node)| FanOutNode {
+                                node,
+                                step: if k == 0 { doc_step.id } else { ids.next() },
+                                compensate: None,
+                            })
+                            .collect(),
+                        selector: f.selector,
+                        selector_from: f.selector_from,
+                        forks: f.forks,
+                    });
                     let declared = &spec.steps[place.step];
                     doc_step.workflow = Some(WorkflowStep {
                         step: declared.id.value.clone(),
@@ -894,6 +949,7 @@ impl PlanDocument {
                         continue_on_error: declared.continue_on_error,
                         node: place.node,
                         node_from: place.node_from,
+                        fanout,
                         compensate: None,
                     });
                     compensations.push(place.compensate);
@@ -907,7 +963,15 @@ impl PlanDocument {
         // order; each runs after the step it undoes.
         for (doc_step, compensation) in actions.iter_mut().zip(compensations) {
             if let (Some(c), Some(record)) = (compensation, doc_step.workflow.as_mut()) {
-                record.compensate = Some(Box::new(convert(*c, ids.next(), doc_step.id)));
+                let comp = convert(*c, ids.next(), doc_step.id);
+                // A fan-out's compensation runs on each node that succeeded: one
+                // id per node, the first the compensation's own.
+                if let Some(fanout) = record.fanout.as_mut() {
+                    for (k, node) in fanout.nodes.iter_mut().enumerate() {
+                        node.compensate = Some(if k == 0 { comp.id } else { ids.next() });
+                    }
+                }
+                record.compensate = Some(Box::new(comp));
             }
         }
 

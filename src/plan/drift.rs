@@ -628,6 +628,21 @@ fn step_fields(
         json!(wa.compensate.is_some()),
         json!(wb.compensate.is_some()),
     );
+    // Where it runs: the same step on other machines is another step. A
+    // fan-out's nodes by name (their step ids are numbering).
+    field("node", json!(wa.node), json!(wb.node));
+    field("node_from", json!(wa.node_from), json!(wb.node_from));
+    let nodes = |w: &super::document::WorkflowStep| {
+        w.fanout.as_ref().map(|f| {
+            json!({
+                "selector": f.selector,
+                "selector_from": f.selector_from,
+                "forks": f.forks,
+                "nodes": f.nodes.iter().map(|n| n.node.as_str()).collect::<Vec<_>>(),
+            })
+        })
+    };
+    field("nodes", json!(nodes(wa)), json!(nodes(wb)));
     consequence
 }
 

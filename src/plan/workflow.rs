@@ -77,6 +77,102 @@ pub struct StepPlace {
     pub node: Option<String>,
     /// The reference the node is read from (`node: { $from: ... }`), if any.
     pub node_from: Option<String>,
+    /// The nodes it fans out over (`nodes:`), resolved against the inventory.
+    pub fanout: Option<FanOutPlace>,
+}
+
+/// A step that runs once on each node a selector names.
+#[derive(Debug, Clone)]
+pub struct FanOutPlace {
+    /// The selector (as written, or as the run input gave it).
+    pub selector: String,
+    /// The run input it was read from (`nodes: { $from: inputs.NAME }`), if any.
+    pub selector_from: Option<String>,
+    /// At most this many nodes at once.
+    pub forks: u64,
+    /// The nodes it names, sorted by name (never empty).
+    pub nodes: Vec<String>,
+}
+
+/// How many nodes of a fan-out step run at once when neither the step nor its
+/// workflow says (as `rune run --forks`).
+pub(crate) const DEFAULT_FORKS: u64 = 10;
+
+/// The nodes step `step` fans out over, or the diagnostic of a selector that
+/// cannot be resolved (an input the run does not give or that is not a string,
+/// a group, node or label the inventory does not have, or no node at all).
+fn resolve_fanout(
+    spec: &Workflow,
+    step: &crate::registry::Step,
+    inputs: &Map<String, Json>,
+) -> Option<Result<FanOutPlace, Diagnostic>> {
+    let forks = step.forks.or(spec.forks).unwrap_or(DEFAULT_FORKS).max(1);
+    let subject = |selector: &str| {
+        format!(
+            "workflow `{}` step `{}` fans out over nodes {}",
+            spec.name.value,
+            step.id.value,
+            crate::schema::quote(selector)
+        )
+    };
+    let (selector, span, from) = match (&step.nodes, &step.nodes_from) {
+        (Some(written), _) => (written.value.clone(), written.span, None),
+        (None, Some(from)) => {
+            let rest = from.value.strip_prefix("inputs.").unwrap_or(&from.value);
+            match input_value(inputs, rest) {
+                Some(Json::String(selector)) => (selector.clone(), from.span, Some(&from.value)),
+                found => {
+                    let why = match found {
+                        None => "the run inputs do not give it".to_string(),
+                        Some(value) => format!(
+                            "it is {}, not a node selector",
+                            crate::schema::Found::Json(value).describe()
+                        ),
+                    };
+                    return Some(Err(Diagnostic::new(
+                        Code::InvalidWorkflowInput,
+                        format!(
+                            "workflow `{}` step `{}` fans out over the nodes `{}` names, and {why}",
+                            spec.name.value, step.id.value, from.value
+                        ),
+                    )
+                    .with_label(from.span, "the selector is read here")
+                    .with_help(format!(
+                        "give it: `--input {}=SELECTOR` (`all`, a group, a node, or `label=value`)",
+                        rest.split('.').next().unwrap_or_default()
+                    ))));
+                }
+            }
+        }
+        (None, None) => return None,
+    };
+    let label = if from.is_some() {
+        "the selector is read here"
+    } else {
+        "this selector"
+    };
+    let via = from
+        .map(|f| format!(" (read from `{f}`)"))
+        .unwrap_or_default();
+    let subject = format!("{}{via}", subject(&selector));
+    let nodes = match crate::exec::remote::select(&selector, &subject) {
+        Ok(nodes) => nodes,
+        Err(d) => return Some(Err(d.with_label(span, label))),
+    };
+    if nodes.is_empty() {
+        return Some(Err(Diagnostic::new(
+            Code::UnknownNode,
+            format!("{subject}: it names no node"),
+        )
+        .with_label(span, label)
+        .with_help("a fan-out needs at least one node: `rune list-nodes --inventory FILE --nodes SELECTOR` shows what a selector names")));
+    }
+    Some(Ok(FanOutPlace {
+        selector,
+        selector_from: from.cloned(),
+        forks,
+        nodes,
+    }))
 }
 
 /// The workflow with this name, or an `unknown_workflow` diagnostic with a
@@ -584,6 +680,19 @@ pub fn plan_workflow(
         }
         nodes.push(Some(node));
     }
+    // A fan-out's nodes are known now: its selector (written, or a run input)
+    // is resolved against the inventory, so the plan shows and records them.
+    let mut fanouts: Vec<Option<FanOutPlace>> = Vec::with_capacity(spec.steps.len());
+    for step in &spec.steps {
+        fanouts.push(match resolve_fanout(spec, step, &workflow.inputs) {
+            Some(Ok(fanout)) => Some(fanout),
+            Some(Err(d)) => {
+                problems.push(d);
+                None
+            }
+            None => None,
+        });
+    }
     let mut schemas = Schemas::new();
     let mut planned: Vec<Option<ActionStep>> = Vec::with_capacity(spec.steps.len());
     for (i, step) in spec.steps.iter().enumerate() {
@@ -630,6 +739,7 @@ pub fn plan_workflow(
                 compensate: compensate.map(Box::new),
                 node: nodes[i].clone(),
                 node_from: step.node_from.as_ref().map(|f| f.value.clone()),
+                fanout: fanouts[i].take(),
             });
             main
         }));

@@ -159,6 +159,9 @@ pub struct StepReport {
     /// For a workflow step or compensation: its place in the workflow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowStepReport>,
+    /// The node it ran on, when that is another machine (over ssh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A field that is there, `null` included, is Some: a `null` output reads back
@@ -274,6 +277,9 @@ pub(crate) struct ReportBuilder {
     // Workflow decisions that came before their step's first event (a step is
     // decided, then started or skipped): at most the steps being started.
     early: HashMap<u64, WorkflowStepReport>,
+    // The node of a step no event opened a row for yet (a step's node is named
+    // before it starts): at most the steps being started.
+    early_node: HashMap<u64, String>,
     // A compensation's plan step id -> the step it undoes. Given by the plan
     // (`for_plan`); without it, learned from the decisions' names (`step_of`).
     undoes: Option<HashMap<u64, u64>>,
@@ -418,6 +424,7 @@ impl ReportBuilder {
             report,
             slots: Vec::new(),
             early: HashMap::new(),
+            early_node: HashMap::new(),
             undoes: None,
             step_of: HashMap::new(),
             // No spill file: rows stay in memory, as the run still needs a report.
@@ -472,6 +479,7 @@ impl ReportBuilder {
         make: impl FnOnce() -> Option<StepReport>,
     ) -> Option<&mut StepReport> {
         let early = &mut self.early;
+        let early_node = &mut self.early_node;
         let spill = &mut self.spill;
         let i = step as usize;
         if i >= self.slots.len() {
@@ -482,6 +490,7 @@ impl ReportBuilder {
             Place::Absent => {
                 let mut row = make()?;
                 row.workflow = early.remove(&step);
+                row.node = early_node.remove(&step);
                 slot.place = Place::Open(Box::new(row));
             }
             Place::Open(row) => slot.place = Place::Open(row),
@@ -594,7 +603,8 @@ impl ReportBuilder {
         match event {
             // Recorded in the journal and shown as progress; the report is about
             // what ran.
-            Event::Acknowledged { .. } | Event::NodeAssigned { .. } => {}
+            Event::Acknowledged { .. } => {}
+            Event::NodeAssigned { step, node, .. } => self.assign_node(*step, node),
             Event::RunStarted { .. }
             | Event::WorkflowFinished { .. }
             | Event::Interrupted { .. }
@@ -617,8 +627,17 @@ impl ReportBuilder {
                 ..
             } => self.state_changed(module, *from, *to, reason.as_deref()),
             Event::WorkflowStep {
-                step, id, decision, ..
-            } => self.workflow_step(*step, id, *decision),
+                step,
+                id,
+                decision,
+                node,
+                ..
+            } => {
+                if let Some(node) = node {
+                    self.assign_node(*step, node);
+                }
+                self.workflow_step(*step, id, *decision);
+            }
         }
     }
 
@@ -799,6 +818,18 @@ impl ReportBuilder {
         });
     }
 
+    /// Step `step` runs on `node` (another machine).
+    fn assign_node(&mut self, step: u64, node: &str) {
+        match self.slots.get_mut(step as usize).map(|s| &mut s.place) {
+            Some(Place::Open(row)) => row.node = Some(node.to_string()),
+            // Named before it ended: the row has it.
+            Some(Place::Spilled { .. }) => {}
+            _ => {
+                self.early_node.insert(step, node.to_string());
+            }
+        }
+    }
+
     /// The workflow decided a step or a compensation.
     fn workflow_step(&mut self, step: u64, id: &str, decision: WorkflowDecision) {
         let outcome = match decision {
@@ -975,16 +1006,31 @@ impl Steps {
     /// Each row in order; a row that cannot be read back is shown as unfinished,
     /// with why (the human view has no other way to say it).
     fn rows(&self) -> impl Iterator<Item = StepReport> + '_ {
-        self.iter().zip(&self.rows).map(|(read, row)| {
-            read.unwrap_or_else(|e| {
-                let step = match row {
-                    Row::Memory(r) => r.step,
-                    Row::Spilled { step, .. } => *step,
-                };
-                let mut lost = new_step(step, "?", &None, &None);
-                lost.reason = Some(format!("its report row cannot be read back: {e}"));
-                lost
-            })
+        (0..self.rows.len()).map(|k| self.row(k))
+    }
+
+    /// Row `k` (read back where it was spilled; shown as unfinished, with why,
+    /// when it cannot be).
+    fn row(&self, k: usize) -> StepReport {
+        let (read, step) = match &self.rows[k] {
+            Row::Memory(row) => (Ok((**row).clone()), row.step),
+            Row::Spilled {
+                step,
+                offset,
+                len,
+                outcome,
+            } => (
+                match &self.file {
+                    Some(file) => read_row(file, *offset, *len, *outcome),
+                    None => Err(io::Error::other("the report's spill file was lost")),
+                },
+                *step,
+            ),
+        };
+        read.unwrap_or_else(|e| {
+            let mut lost = new_step(step, "?", &None, &None);
+            lost.reason = Some(format!("its report row cannot be read back: {e}"));
+            lost
         })
     }
 }
@@ -1128,6 +1174,7 @@ fn new_step(
         messages: 0,
         plugin_response: None,
         workflow: None,
+        node: None,
     }
 }
 
@@ -1344,6 +1391,10 @@ fn write_steps(
     if !report.steps.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Steps"));
         let (mut id_width, mut label_width, mut word_width) = (1, 0, 0);
+        // With steps on other machines the rows are grouped by node: this
+        // machine's first, then each node's by name, each in step order.
+        let mut nodes: Vec<Option<String>> = Vec::with_capacity(report.steps.len());
+        let mut failed: Vec<bool> = Vec::with_capacity(report.steps.len());
         for step in report.steps.rows() {
             id_width = id_width.max(step.step.to_string().len());
             label_width = label_width.max(full_label(&step).chars().count());
@@ -1351,11 +1402,34 @@ fn write_steps(
             if step.workflow.as_ref().is_some_and(|w| w.compensation) {
                 compensations.count(&step);
             }
+            failed.push(step.status == StepStatus::Failed);
+            nodes.push(step.node);
+        }
+        let grouped = nodes.iter().any(Option::is_some);
+        let mut order: Vec<usize> = (0..nodes.len()).collect();
+        if grouped {
+            order.sort_by(|&a, &b| nodes[a].cmp(&nodes[b]).then(a.cmp(&b)));
         }
         let word_width = word_width.max(10) + 1;
-        for step in report.steps.rows() {
+        // Rows sit under their node's heading.
+        let indent = if grouped { "    " } else { "  " };
+        for (n, &k) in order.iter().enumerate() {
+            let step = report.steps.row(k);
             w.write_all(out.as_bytes())?;
             out.clear();
+            if grouped && (n == 0 || nodes[order[n - 1]] != nodes[k]) {
+                let group = || (0..nodes.len()).filter(|&j| nodes[j] == nodes[k]);
+                let (ran, failures) = (group().count(), group().filter(|&j| failed[j]).count());
+                let heading = match &nodes[k] {
+                    Some(node) => format!("on {} (over ssh)", untrusted(node)),
+                    None => "on this machine".to_string(),
+                };
+                let _ = write!(out, "  {}  {}", paint.bold(&heading), plural(ran, "step"));
+                if failures > 0 {
+                    let _ = write!(out, ", {}", paint.red(&format!("{failures} failed")));
+                }
+                out.push('\n');
+            }
             let step = &step;
             let label = full_label(step);
             let (plain, status) = outcome_word(step, paint);
@@ -1363,7 +1437,7 @@ fn write_steps(
             let status_pad = " ".repeat(word_width - plain.chars().count());
             let _ = write!(
                 out,
-                "  {:>id_width$}  {label}{pad}  {status}{status_pad}",
+                "{indent}{:>id_width$}  {label}{pad}  {status}{status_pad}",
                 step.step
             );
             match step.status {
@@ -1397,7 +1471,7 @@ fn write_steps(
                     let text = serde_json::to_string(output).unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "  {:>id_width$}  {}",
+                        "{indent}{:>id_width$}  {}",
                         "",
                         paint.dim(&format!("output: {}", shorten(&text, OUTPUT_SHOWN)))
                     );
@@ -1426,7 +1500,10 @@ fn write_errors(
             w.write_all(out.as_bytes())?;
             out.clear();
             let step = &step;
-            let label = full_label(step);
+            let mut label = full_label(step);
+            if let Some(node) = &step.node {
+                let _ = write!(label, " on {}", untrusted(node));
+            }
             for retry in &step.retries {
                 let _ = writeln!(
                     out,

@@ -353,14 +353,28 @@ fn summary_line(doc: &PlanDocument) -> String {
         None => plural(doc.actions.len(), "action"),
         Some(_) => {
             let compensations = doc.all_actions().count() - doc.actions.len();
-            match compensations {
+            let mut text = match compensations {
                 0 => plural(doc.actions.len(), "workflow step"),
                 n => format!(
                     "{} + {}",
                     plural(doc.actions.len(), "workflow step"),
                     plural(n, "compensation")
                 ),
+            };
+            // Every node of a fan-out past the first is a step of its own.
+            let more: usize = doc
+                .actions
+                .iter()
+                .filter_map(|a| {
+                    let w = a.workflow.as_ref()?;
+                    let nodes = w.fanout.as_ref()?.nodes.len().saturating_sub(1);
+                    Some(nodes * (1 + usize::from(w.compensate.is_some())))
+                })
+                .sum();
+            if more > 0 {
+                text.push_str(&format!(" + {more} more on the nodes of fan-outs"));
             }
+            text
         }
     };
     let mut line = format!(
@@ -571,6 +585,23 @@ fn render_workflow_step(
         )),
         (None, None) => {}
     }
+    if let Some(fanout) = &place.fanout {
+        let from = fanout
+            .selector_from
+            .as_ref()
+            .map(|f| format!(" (from {})", untrusted(f)))
+            .unwrap_or_default();
+        out.push_str(&field(
+            "nodes",
+            &format!(
+                "{}{from}: {} over ssh, at most {} at once",
+                untrusted(&fanout.selector),
+                crate::report::plural(fanout.nodes.len(), "node"),
+                fanout.forks
+            ),
+        ));
+        out.push_str(&field("", &node_ids(fanout, |n| Some(n.step))));
+    }
     if !place.needs.is_empty() {
         let needs: Vec<String> = place
             .needs
@@ -632,7 +663,37 @@ fn render_workflow_step(
             ),
         ));
         action_lines(out, c, &format!("{indent}  "));
+        let on = match (&place.fanout, &place.node) {
+            (Some(fanout), _) => Some(format!(
+                "on each node that succeeded: {}",
+                node_ids(fanout, |n| n.compensate)
+            )),
+            (None, Some(node)) => Some(format!("on {} (over ssh)", untrusted(node))),
+            (None, None) if place.node_from.is_some() => {
+                Some("on the node the step ran on".to_string())
+            }
+            (None, None) => None,
+        };
+        if let Some(on) = on {
+            out.push_str(&format!("{indent}  runs {on}\n"));
+        }
     }
+}
+
+/// `#4 web-1, #5 web-2`: each node of a fan-out with the step id `id` gives it.
+fn node_ids(
+    fanout: &crate::plan::document::FanOut,
+    id: impl Fn(&crate::plan::document::FanOutNode) -> Option<u64>,
+) -> String {
+    fanout
+        .nodes
+        .iter()
+        .map(|n| match id(n) {
+            Some(step) => format!("#{step} {}", untrusted(&n.node)),
+            None => untrusted(&n.node).into_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Diagnostics rendered as `validate` renders them, without its catalog summary

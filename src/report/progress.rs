@@ -619,12 +619,21 @@ fn step_finished_line(event: &Event, paint: Paint) -> Option<String> {
 /// A workflow decision a person needs to see (`None` for the rest).
 fn workflow_step_line(event: &Event, paint: Paint) -> Option<String> {
     let Event::WorkflowStep {
-        step, id, decision, ..
+        step,
+        id,
+        decision,
+        node,
+        ..
     } = event
     else {
         return None;
     };
     let id = untrusted(id);
+    // Each run of a step on another machine names it as it starts.
+    let on = node
+        .as_ref()
+        .map(|n| format!(" on {}", untrusted(n)))
+        .unwrap_or_default();
     Some(match decision {
         WorkflowDecision::FailedContinued => format!(
             "   step {step} `{id}`: {} (continue_on_error: the workflow goes on)",
@@ -639,7 +648,7 @@ fn workflow_step_line(event: &Event, paint: Paint) -> Option<String> {
             paint.red("failed")
         ),
         WorkflowDecision::CompensationStarted => {
-            format!("   step {step}: compensating `{id}`")
+            format!("   step {step}: compensating `{id}`{on}")
         }
         WorkflowDecision::Compensated => {
             format!("   step {step}: `{id}` {}", paint.green("compensated"))
@@ -650,7 +659,7 @@ fn workflow_step_line(event: &Event, paint: Paint) -> Option<String> {
         ),
         // Names the plan step the workflow step runs as; its outcome
         // follows on the step's own line.
-        WorkflowDecision::Started => format!("   step {step} `{id}`: started"),
+        WorkflowDecision::Started => format!("   step {step} `{id}`: started{on}"),
         WorkflowDecision::Skipped
         | WorkflowDecision::CompensationSkipped
         | WorkflowDecision::Succeeded => return None,

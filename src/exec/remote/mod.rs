@@ -188,7 +188,7 @@ pub(crate) fn inventory_sha256(doc: &crate::plan::document::PlanDocument) -> Opt
     let remote = doc.all_actions().any(|a| {
         a.workflow
             .as_ref()
-            .is_some_and(|w| w.node.is_some() || w.node_from.is_some())
+            .is_some_and(|w| w.node.is_some() || w.node_from.is_some() || w.fanout.is_some())
     }) || doc.startup_modules().any(|m| m.node.is_some());
     remote.then(|| {
         INVENTORY
@@ -212,6 +212,18 @@ pub(crate) fn check_node(name: &str) -> Result<(), crate::diagnostic::Diagnostic
     let empty = Inventory::default();
     let inventory = INVENTORY.get().unwrap_or(&empty);
     inventory.node(name).map(|_| ())
+}
+
+/// The names of the nodes `selector` names in the installed inventory, sorted;
+/// problems are said of `subject` (a workflow step's `nodes`).
+pub(crate) fn select(
+    selector: &str,
+    subject: &str,
+) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
+    let empty = Inventory::default();
+    let inventory = INVENTORY.get().unwrap_or(&empty);
+    let found = inventory.select_as(selector, subject)?;
+    Ok(found.iter().map(|n| n.name.clone()).collect())
 }
 
 /// The transport of node `name`.

@@ -577,6 +577,7 @@ fn decided(step: u64, id: &str, decision: WorkflowDecision) -> Event {
         id: id.into(),
         decision,
         reason: None,
+        node: None,
     }
 }
 

@@ -932,3 +932,96 @@ fn validate_refuses_a_node_reference_that_cannot_read_a_string() {
         assert_eq!(message, want);
     }
 }
+
+/// The test sshd's inventory as a catalog file: `nodes:` beside `catalog_version`.
+fn nodes_catalog(sshd: &Sshd, extra: &str) -> std::path::PathBuf {
+    let inventory = std::fs::read_to_string(sshd.inventory()).unwrap();
+    let path = sshd.dir().join("nodes.yaml");
+    std::fs::write(
+        &path,
+        format!("catalog_version: \"1\"\n{inventory}groups:\n  pair: [n1, n2]\n{extra}"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn nodes_in_a_catalog_file_are_the_inventory_without_inventory_files() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let nodes = nodes_catalog(&sshd, "");
+    let run = |args: &[&str]| {
+        rune(["run"])
+            .args(args)
+            .args(["--catalog", CATALOG, "--catalog"])
+            .arg_path(&nodes)
+            .env("XDG_RUNTIME_DIR", sshd.runtime_dir().to_str().unwrap())
+            .deadline(Duration::from_secs(60))
+            .run()
+    };
+    let out = run(&["whoami", "--nodes", "pair", "--json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.snapshot(), sshd.log());
+    let mut ran: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|d| {
+            d["payload"]["output_data"]["node"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["n1", "n2"]);
+
+    // `validate` accepts the catalog, and `list-nodes` shows its nodes.
+    let valid = rune(["validate", CATALOG]).arg_path(&nodes).run();
+    assert_eq!(valid.code, 0, "{}", valid.stderr);
+    let listed = rune(["list-nodes", "--format", "json", "--catalog"])
+        .arg_path(&nodes)
+        .run();
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let text = listed.stdout;
+    assert!(
+        text.contains("\"n1\"") && text.contains("\"pair\""),
+        "{text}"
+    );
+
+    // A node the catalog and an inventory file both define is refused, located.
+    let twice = rune([
+        "run",
+        "whoami",
+        "--node",
+        "n1",
+        "--catalog",
+        CATALOG,
+        "--catalog",
+    ])
+    .arg_path(&nodes)
+    .args(["--inventory"])
+    .arg_path(sshd.inventory())
+    .run();
+    assert_eq!(twice.code, 1, "{}", twice.stderr);
+    assert!(twice.stderr.contains("n1"), "{}", twice.stderr);
+    assert!(twice.stderr.contains("nodes.yaml"), "{}", twice.stderr);
+    sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+#[test]
+fn a_bad_node_in_a_catalog_file_is_a_located_validation_error() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let nodes = nodes_catalog(&sshd, "");
+    let text = std::fs::read_to_string(&nodes).unwrap().replacen(
+        "    host: n1\n",
+        "    host: n1\n    prot: 22\n",
+        1,
+    );
+    std::fs::write(&nodes, text).unwrap();
+    let out = rune(["validate", CATALOG]).arg_path(&nodes).run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("prot"), "{}", out.stderr);
+    assert!(out.stderr.contains("port"), "did you mean: {}", out.stderr);
+    assert!(
+        out.stderr.contains("nodes.yaml:"),
+        "located: {}",
+        out.stderr
+    );
+}

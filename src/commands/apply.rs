@@ -58,12 +58,6 @@ pub(crate) fn run(
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
     };
-    // Before planning: a workflow step's `node` is checked against it.
-    if let Err(status) =
-        super::run_nodes::install_inventory(&args.select.inventories, channel, printer)
-    {
-        return status;
-    }
     let planned = match &args.plan {
         Some(path) => from_plan_file(path, args, config, channel, printer, leftovers),
         None => from_selectors(args, config, channel, printer, leftovers),
@@ -129,6 +123,8 @@ fn from_selectors(
     };
     let paths = config.catalog_paths(&[]);
     let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
+    // Before planning: a workflow step's `node` is checked against it.
+    super::run_nodes::install_inventory(&select.inventories, &checked, channel, printer)?;
     let ask = match request::selected(select, (at, clock), &mut checked) {
         Ok(ask) => ask,
         Err((kind, d)) => return Err(request::refuse(printer, &checked, kind, d, channel)),
@@ -241,6 +237,7 @@ fn from_plan_file(
         }
     };
     let mut checked = super::load_catalog(&paths, channel, config, printer, leftovers)?;
+    super::run_nodes::install_inventory(&args.select.inventories, &checked, channel, printer)?;
     let invalid = request::check_recorded_params(&checked, &doc);
     if !invalid.is_empty() {
         let kind = Refused::InvalidRequest;

@@ -14,8 +14,21 @@ pub(crate) fn run(args: &ListNodesArgs, config: &Config, printer: &mut Printer) 
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
     };
+    // The `nodes:` of the catalogs named with `--catalog` count too (not of
+    // `./catalogs` by default: the inventory alone is what most lists want).
+    let catalog = crate::loader::load(&config.catalogs);
+    if !catalog.diagnostics.is_empty() {
+        let kind = if catalog.diagnostics.iter().all(|d| d.is_io()) {
+            Refused::Unreadable
+        } else {
+            Refused::InvalidCatalog
+        };
+        let diagnostics = crate::diagnostic::finish(catalog.diagnostics, &catalog.sources);
+        return refuse(printer, kind, diagnostics, &catalog.sources, channel);
+    }
+    let files: Vec<_> = catalog.sources.files().map(|(_, f)| f).collect();
     let mut sources = SourceMap::default();
-    let loaded = crate::inventory::load(&args.inventories, &mut sources);
+    let loaded = crate::inventory::load(&args.inventories, &files, &mut sources);
     let inventory = match loaded {
         Ok(inventory) => inventory,
         Err(diagnostics) => {

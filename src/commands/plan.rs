@@ -84,7 +84,7 @@ fn plan_with(
     };
     // Before planning: a workflow step's `node` is checked against it.
     if let Err(status) =
-        super::run_nodes::install_inventory(&args.select.inventories, channel, printer)
+        super::run_nodes::install_inventory(&args.select.inventories, checked, channel, printer)
     {
         return status;
     }

@@ -63,7 +63,12 @@ pub(crate) fn run(
         Ok(flags) => flags,
         Err(problems) => return usage(printer, problems, channel),
     };
-    flags.nodes = match super::run_nodes::select(args, channel, printer) {
+    let paths = config.catalog_paths(&[]);
+    let mut checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
+        Ok(checked) => checked,
+        Err(status) => return status,
+    };
+    flags.nodes = match super::run_nodes::select(args, &checked, channel, printer) {
         Ok(nodes) => nodes,
         Err(super::run_nodes::Refusal::Unknown(problem)) if json => {
             return refuse_unknown_node(args, &[problem], printer)
@@ -72,11 +77,6 @@ pub(crate) fn run(
             return usage(printer, vec![problem], channel)
         }
         Err(super::run_nodes::Refusal::Reported(status)) => return status,
-    };
-    let paths = config.catalog_paths(&[]);
-    let mut checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
-        Ok(checked) => checked,
-        Err(status) => return status,
     };
     let run_ids = run_ids(args, &flags);
     let status = match decide(args, &flags, &run_ids, &mut checked, channel, printer) {

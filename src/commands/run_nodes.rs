@@ -13,6 +13,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use crate::catalog::CheckedCatalog;
 use crate::cli::{RunArgs, RunOutput};
 use crate::diagnostic::Diagnostic;
 use crate::exec::event::{Collect, Event, Fanout, Sink};
@@ -35,14 +36,26 @@ pub(super) enum Refusal {
     Reported(ExitStatus),
 }
 
-/// Read the inventory files; the inventory, or the refusal's exit status (reported).
+/// The catalog files of a loaded catalog (not the other files it quotes).
+fn catalog_files(checked: &CheckedCatalog) -> Vec<&crate::source::SourceFile> {
+    checked
+        .sources
+        .files()
+        .take(checked.catalog_files)
+        .map(|(_, file)| file)
+        .collect()
+}
+
+/// Read the inventory files and the catalog's `nodes:`; the inventory, or the
+/// refusal's exit status (reported).
 fn load_inventory(
     paths: &[std::path::PathBuf],
+    checked: &CheckedCatalog,
     channel: Channel,
     printer: &mut Printer,
 ) -> Result<crate::inventory::Inventory, ExitStatus> {
     let mut sources = SourceMap::default();
-    crate::inventory::load(paths, &mut sources).map_err(|diagnostics| {
+    crate::inventory::load(paths, &catalog_files(checked), &mut sources).map_err(|diagnostics| {
         let kind = if diagnostics.iter().all(Diagnostic::is_io) {
             Refused::Unreadable
         } else {
@@ -62,21 +75,23 @@ fn load_inventory(
 /// workflow steps name); the refusal's exit status when it cannot be used.
 pub(super) fn install_inventory(
     paths: &[std::path::PathBuf],
+    checked: &CheckedCatalog,
     channel: Channel,
     printer: &mut Printer,
 ) -> Result<(), ExitStatus> {
-    crate::exec::remote::install(load_inventory(paths, channel, printer)?);
+    crate::exec::remote::install(load_inventory(paths, checked, channel, printer)?);
     Ok(())
 }
 
 /// Read the inventory, install it for the run, and name the nodes to run on.
 pub(super) fn select(
     args: &RunArgs,
+    checked: &CheckedCatalog,
     channel: Channel,
     printer: &mut Printer,
 ) -> Result<Vec<String>, Refusal> {
     let inventory =
-        load_inventory(&args.inventories, channel, printer).map_err(Refusal::Reported)?;
+        load_inventory(&args.inventories, checked, channel, printer).map_err(Refusal::Reported)?;
     let mut nodes: Vec<String> = Vec::new();
     for name in &args.nodes_named {
         if !crate::exec::remote::is_local(name) {

@@ -28,6 +28,22 @@ pub(crate) fn run(
     };
     let mut checked = catalog::load_and_check_at(&paths, at, None);
     checked.diagnostics.extend(bad_instant);
+    // Nodes a catalog file defines are checked as an inventory's are (the copy
+    // of each such file the inventory reader adds renders its spans).
+    let files: Vec<crate::source::SourceFile> = checked
+        .sources
+        .files()
+        .take(checked.catalog_files)
+        .map(|(_, f)| f)
+        .filter(|f| crate::inventory::may_define_nodes(f))
+        .map(|f| crate::source::SourceFile::new(&f.path, f.text.clone()))
+        .collect();
+    let files: Vec<&crate::source::SourceFile> = files.iter().collect();
+    if let Err(nodes) = crate::inventory::load(&[], &files, &mut checked.sources) {
+        checked.diagnostics.extend(nodes);
+        checked.diagnostics =
+            crate::diagnostic::finish(std::mem::take(&mut checked.diagnostics), &checked.sources);
+    }
     let summary = checked.summary();
     let diagnostics = &checked.diagnostics;
     match args.format {

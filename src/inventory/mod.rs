@@ -176,9 +176,25 @@ impl Inventory {
     }
 }
 
-/// Read every inventory file into `sources`; the inventory, or every problem found.
+/// Whether a catalog file's text may define nodes: a top-level `nodes:` or
+/// `groups:` line (YAML), or a `"nodes"` key (JSON). Only those are parsed again.
+pub(crate) fn may_define_nodes(file: &SourceFile) -> bool {
+    if crate::loader::is_json(&file.path) {
+        return file.text.contains("\"nodes\"") || file.text.contains("\"groups\"");
+    }
+    file.text.lines().any(|line| {
+        ["nodes", "groups"].iter().any(|key| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+    })
+}
+
+/// Read every inventory file into `sources`, with the `nodes:` and `groups:` of
+/// the catalog files already read (`catalog`); the inventory, or every problem found.
 pub(crate) fn load(
     paths: &[PathBuf],
+    catalog: &[&SourceFile],
     sources: &mut SourceMap,
 ) -> Result<Inventory, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
@@ -200,7 +216,7 @@ pub(crate) fn load(
             diagnostics.extend(parsed.diagnostics);
             let Some(doc) = parsed.document else { continue };
             if doc.get("nodes").is_some() {
-                rune_format::read(&doc, base, &mut diagnostics)
+                rune_format::read(&doc, base, false, &mut diagnostics)
             } else {
                 ansible::read_yaml(&doc, base, &mut diagnostics)
             }
@@ -208,6 +224,23 @@ pub(crate) fn load(
             ansible::read_ini(id, &text, base, &mut diagnostics)
         };
         merge(&mut inventory, file, &mut where_defined, &mut diagnostics);
+    }
+    for file in catalog.iter().filter(|f| may_define_nodes(f)) {
+        let id = sources.add(SourceFile::new(&file.path, file.text.clone()));
+        let parsed = crate::loader::parse_text(id, &file.path, &file.text);
+        // The catalog stage has reported its parse errors already.
+        let Some(doc) = parsed.document else { continue };
+        if doc.get("nodes").is_none() && doc.get("groups").is_none() {
+            continue;
+        }
+        hasher.update(file.path.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(file.text.as_bytes());
+        hasher.update([0]);
+        inventory.files.push(file.path.clone());
+        let base = file.path.parent().unwrap_or(Path::new(""));
+        let nodes = rune_format::read(&doc, base, true, &mut diagnostics);
+        merge(&mut inventory, nodes, &mut where_defined, &mut diagnostics);
     }
     inventory.digest = if inventory.files.is_empty() {
         String::new()

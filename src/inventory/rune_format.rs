@@ -30,11 +30,17 @@ const NODE_KEYS: [&str; 7] = [
 /// The top-level keys of an inventory file.
 const TOP_KEYS: [&str; 3] = ["nodes", "groups", "catalog_version"];
 
-/// Read the `nodes:` (and `groups:`) of one parsed file.
-pub(super) fn read(doc: &Node, base: &Path, diagnostics: &mut Vec<Diagnostic>) -> FileNodes {
+/// Read the `nodes:` (and `groups:`) of one parsed file: an inventory file, or a
+/// catalog file (whose other top-level keys the catalog schema checks).
+pub(super) fn read(
+    doc: &Node,
+    base: &Path,
+    in_catalog: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> FileNodes {
     let mut out = FileNodes::default();
     for entry in doc.as_map() {
-        if !TOP_KEYS.contains(&entry.key.as_str()) {
+        if !in_catalog && !TOP_KEYS.contains(&entry.key.as_str()) {
             diagnostics.push(unknown_key(&entry.key.value, entry.key.span, &TOP_KEYS));
         }
     }

@@ -171,6 +171,8 @@ codes! {
     NodeAndNodes = "rune::check::node_and_nodes", Error, None;
     /// A step that fans out over nodes runs (or is undone by) an action with no plugin to run there: its module's process serves it here.
     FanOutWithoutPlugin = "rune::check::fan_out_without_plugin", Error, None;
+    /// A step sent to another node (`node`) runs an action with no plugin: its module's process serves it where the module runs.
+    NodeWithoutPlugin = "rune::check::node_without_plugin", Error, None;
     /// A step that can never run: `if: failure` on a step that needs no step.
     StepNeverRuns = "rune::check::step_never_runs", Warning, None;
     /// A required parameter given only by a run input that the workflow's inputs schema does not require.

@@ -177,6 +177,19 @@ fn check_workflow<'a>(
                 }
             }
         }
+        let elsewhere = step
+            .node
+            .as_deref()
+            .is_some_and(|n| !crate::inventory::LOCAL_NAMES.contains(&n))
+            || step.node_from.is_some();
+        if elsewhere {
+            let undo = step.compensate.as_ref().map(|c| &c.action);
+            for name in std::iter::once(&step.action).chain(undo) {
+                if let Some(action) = actions.get(name.value.as_str()) {
+                    check_served_here(workflow, step, action, name, out);
+                }
+            }
+        }
         // Some needed step must fail for `if: failure` to hold; with none needed,
         // nothing can. (The registry keeps no span for `if`: the id stands in.)
         if step.condition == StepIf::Failure && step.needs.is_empty() {
@@ -719,6 +732,32 @@ fn check_runs_on_nodes(
         )
         .with_label(name.span, "served by its module's process, on this machine")
         .with_help("give the action a plugin (`exec`, shipped to each node, or `remote_exec`, installed there), or run the step here without `nodes`"),
+    );
+}
+
+/// An action a step sends to another node (`node:`) must be a plugin: an action
+/// without `exec` is served by its module's process, which runs where the module
+/// says (`lifecycle.node`), not where the step says.
+fn check_served_here(
+    workflow: &Workflow,
+    step: &Step,
+    action: &Action,
+    name: &Spanned<String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if !action.exec.is_empty() || !action.remote_exec.is_empty() {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::NodeWithoutPlugin,
+            format!(
+                "step `{}` in workflow `{}` runs on another node, but `{}` has no plugin to run there",
+                step.id.value, workflow.name.value, name.value
+            ),
+        )
+        .with_label(name.span, "served by its module's process, where the module runs")
+        .with_help("give the action a plugin (`exec`, shipped to the node, or `remote_exec`, installed there), or drop the step's `node` and run the module on that node (`lifecycle.node`)"),
     );
 }
 

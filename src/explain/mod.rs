@@ -69,6 +69,7 @@ pub fn explanation(code: Code) -> &'static str {
         Code::StepNeverRuns => include_str!("codes/step_never_runs.md"),
         Code::NodeAndNodes => include_str!("codes/node_and_nodes.md"),
         Code::FanOutWithoutPlugin => include_str!("codes/fan_out_without_plugin.md"),
+        Code::NodeWithoutPlugin => include_str!("codes/node_without_plugin.md"),
         Code::RequiredParameterFromOptionalInput => {
             include_str!("codes/required_parameter_from_optional_input.md")
         }

@@ -167,26 +167,23 @@ fn check_workflow<'a>(
             }
         }
         check_placement(workflow, step, out);
-        if step.nodes.is_some() || step.nodes_from.is_some() {
-            let undo = step.compensate.as_ref().map(|c| &c.action);
-            for (name, undoes) in
-                std::iter::once((&step.action, false)).chain(undo.map(|a| (a, true)))
-            {
-                if let Some(action) = actions.get(name.value.as_str()) {
-                    check_runs_on_nodes(workflow, step, action, name, undoes, out);
-                }
-            }
-        }
+        let fans_out = step.nodes.is_some() || step.nodes_from.is_some();
         let elsewhere = step
             .node
             .as_deref()
             .is_some_and(|n| !crate::inventory::LOCAL_NAMES.contains(&n))
             || step.node_from.is_some();
-        if elsewhere {
+        if fans_out || elsewhere {
             let undo = step.compensate.as_ref().map(|c| &c.action);
-            for name in std::iter::once(&step.action).chain(undo) {
+            for (name, undoes) in
+                std::iter::once((&step.action, false)).chain(undo.map(|a| (a, true)))
+            {
+                let away = match fans_out {
+                    true => Away::FanOut { undoes },
+                    false => Away::Node,
+                };
                 if let Some(action) = actions.get(name.value.as_str()) {
-                    check_served_here(workflow, step, action, name, out);
+                    check_runs_away(workflow, step, action, name, away, out);
                 }
             }
         }
@@ -708,56 +705,56 @@ fn check_placement(workflow: &Workflow, step: &Step, out: &mut Vec<Diagnostic>) 
     }
 }
 
-/// An action a fan-out step runs on each node (or undoes there) must be a plugin:
-/// an action without `exec` is served by its module's process, on this machine.
-fn check_runs_on_nodes(
-    workflow: &Workflow,
-    step: &Step,
-    action: &Action,
-    name: &Spanned<String>,
-    undoes: bool,
-    out: &mut Vec<Diagnostic>,
-) {
-    if !action.exec.is_empty() || !action.remote_exec.is_empty() {
-        return;
-    }
-    let what = if undoes { "is undone by" } else { "runs" };
-    out.push(
-        Diagnostic::new(
-            Code::FanOutWithoutPlugin,
-            format!(
-                "step `{}` in workflow `{}` fans out over nodes and {what} `{}`, which has no plugin to run there",
-                step.id.value, workflow.name.value, name.value
-            ),
-        )
-        .with_label(name.span, "served by its module's process, on this machine")
-        .with_help("give the action a plugin (`exec`, shipped to each node, or `remote_exec`, installed there), or run the step here without `nodes`"),
-    );
+/// Where a step sends its action, away from this machine.
+#[derive(Clone, Copy)]
+enum Away {
+    /// `nodes:`, each node it names; `undoes` when the action is the compensation.
+    FanOut { undoes: bool },
+    /// `node:`, one other node.
+    Node,
 }
 
-/// An action a step sends to another node (`node:`) must be a plugin: an action
-/// without `exec` is served by its module's process, which runs where the module
-/// says (`lifecycle.node`), not where the step says.
-fn check_served_here(
+/// An action a step runs on other nodes (or undoes there) must be a plugin: an
+/// action without `exec` is served by its module's process, which runs where the
+/// module says (`lifecycle.node`, else this machine), not where the step says.
+fn check_runs_away(
     workflow: &Workflow,
     step: &Step,
     action: &Action,
     name: &Spanned<String>,
+    away: Away,
     out: &mut Vec<Diagnostic>,
 ) {
     if !action.exec.is_empty() || !action.remote_exec.is_empty() {
         return;
     }
-    out.push(
-        Diagnostic::new(
+    let (code, message, label, help) = match away {
+        Away::FanOut { undoes } => (
+            Code::FanOutWithoutPlugin,
+            format!(
+                "step `{}` in workflow `{}` fans out over nodes and {} `{}`, which has no plugin to run there",
+                step.id.value,
+                workflow.name.value,
+                if undoes { "is undone by" } else { "runs" },
+                name.value
+            ),
+            "served by its module's process, on this machine",
+            "give the action a plugin (`exec`, shipped to each node, or `remote_exec`, installed there), or run the step here without `nodes`",
+        ),
+        Away::Node => (
             Code::NodeWithoutPlugin,
             format!(
                 "step `{}` in workflow `{}` runs on another node, but `{}` has no plugin to run there",
                 step.id.value, workflow.name.value, name.value
             ),
-        )
-        .with_label(name.span, "served by its module's process, where the module runs")
-        .with_help("give the action a plugin (`exec`, shipped to the node, or `remote_exec`, installed there), or drop the step's `node` and run the module on that node (`lifecycle.node`)"),
+            "served by its module's process, where the module runs",
+            "give the action a plugin (`exec`, shipped to the node, or `remote_exec`, installed there), or drop the step's `node` and run the module on that node (`lifecycle.node`)",
+        ),
+    };
+    out.push(
+        Diagnostic::new(code, message)
+            .with_label(name.span, label)
+            .with_help(help),
     );
 }
 

@@ -843,7 +843,7 @@ fn kill_escaped(pid: i32, token: u64, seen: &[i32]) {
             .filter(|&p| p != pid)
             .collect();
         live.extend(guardian_pid());
-        let escaped: Vec<i32> = children_of(me)
+        let escaped: Vec<i32> = adopted(me)
             .into_iter()
             .filter(|p| *p != pid && !live.contains(p) && !spared(*p))
             .filter(|&p| {
@@ -946,6 +946,22 @@ fn children_of(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+/// The orphans rune has adopted as subreaper, and the children of its main
+/// thread: the main thread's `children` list alone. The kernel hands an orphan
+/// to the subreaper's first live thread, the main thread while rune runs,
+/// whichever thread started the orphan's ancestor, so one read finds every
+/// escaped descendant after each step, where reading every thread's list cost
+/// a `/proc` read per thread. The end-of-run sweep still reads every list.
+fn adopted(me: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+        .map(|text| {
+            text.split_ascii_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every process below `pid` (not `pid` itself).

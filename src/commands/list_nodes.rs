@@ -26,7 +26,7 @@ pub(crate) fn run(args: &ListNodesArgs, config: &Config, printer: &mut Printer) 
         let diagnostics = crate::diagnostic::finish(catalog.diagnostics, &catalog.sources);
         return refuse(printer, kind, diagnostics, &catalog.sources, channel);
     }
-    let files: Vec<_> = catalog.sources.files().map(|(_, f)| f).collect();
+    let files = crate::inventory::catalog_texts(catalog.sources.files());
     let mut sources = SourceMap::default();
     let loaded = crate::inventory::load(&args.inventories, &files, &mut sources);
     let inventory = match loaded {

@@ -36,14 +36,9 @@ pub(super) enum Refusal {
     Reported(ExitStatus),
 }
 
-/// The catalog files of a loaded catalog (not the other files it quotes).
-fn catalog_files(checked: &CheckedCatalog) -> Vec<&crate::source::SourceFile> {
-    checked
-        .sources
-        .files()
-        .take(checked.catalog_files)
-        .map(|(_, file)| file)
-        .collect()
+/// The catalog files of a loaded catalog that may define nodes.
+fn catalog_texts(checked: &CheckedCatalog) -> Vec<(std::path::PathBuf, std::sync::Arc<str>)> {
+    crate::inventory::catalog_texts(checked.sources.files().take(checked.catalog_files))
 }
 
 /// Read the inventory files and the catalog's `nodes:`; the inventory, or the
@@ -55,7 +50,7 @@ fn load_inventory(
     printer: &mut Printer,
 ) -> Result<crate::inventory::Inventory, ExitStatus> {
     let mut sources = SourceMap::default();
-    crate::inventory::load(paths, &catalog_files(checked), &mut sources).map_err(|diagnostics| {
+    crate::inventory::load(paths, &catalog_texts(checked), &mut sources).map_err(|diagnostics| {
         let kind = if diagnostics.iter().all(Diagnostic::is_io) {
             Refused::Unreadable
         } else {

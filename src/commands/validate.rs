@@ -30,15 +30,8 @@ pub(crate) fn run(
     checked.diagnostics.extend(bad_instant);
     // Nodes a catalog file defines are checked as an inventory's are (the copy
     // of each such file the inventory reader adds renders its spans).
-    let files: Vec<crate::source::SourceFile> = checked
-        .sources
-        .files()
-        .take(checked.catalog_files)
-        .map(|(_, f)| f)
-        .filter(|f| crate::inventory::may_define_nodes(f))
-        .map(|f| crate::source::SourceFile::new(&f.path, f.text.clone()))
-        .collect();
-    let files: Vec<&crate::source::SourceFile> = files.iter().collect();
+    let files =
+        crate::inventory::catalog_texts(checked.sources.files().take(checked.catalog_files));
     if let Err(nodes) = crate::inventory::load(&[], &files, &mut checked.sources) {
         checked.diagnostics.extend(nodes);
         checked.diagnostics =

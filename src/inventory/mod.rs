@@ -178,23 +178,41 @@ impl Inventory {
 
 /// Whether a catalog file's text may define nodes: a top-level `nodes:` or
 /// `groups:` line (YAML), or a `"nodes"` key (JSON). Only those are parsed again.
-pub(crate) fn may_define_nodes(file: &SourceFile) -> bool {
-    if crate::loader::is_json(&file.path) {
-        return file.text.contains("\"nodes\"") || file.text.contains("\"groups\"");
+pub(crate) fn may_define_nodes(path: &Path, text: &str) -> bool {
+    if crate::loader::is_json(path) {
+        return text.contains("\"nodes\"") || text.contains("\"groups\"");
     }
-    file.text.lines().any(|line| {
-        ["nodes", "groups"].iter().any(|key| {
-            line.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
+    // Every command on a catalog asks this of every file: a substring search
+    // for a line starting with the key, not a walk over every line.
+    let key_at = |rest: &str, key: &str| {
+        rest.strip_prefix(key)
+            .is_some_and(|after| after.trim_start_matches([' ', '\t']).starts_with(':'))
+    };
+    ["nodes", "groups"].iter().any(|key| {
+        key_at(text, key)
+            || text
+                .match_indices(&format!("\n{key}"))
+                .any(|(i, _)| key_at(&text[i + 1..], key))
     })
 }
 
+/// The path and text of the catalog files that may define nodes, for [`load`].
+pub(crate) fn catalog_texts<'a>(
+    files: impl Iterator<Item = (crate::source::FileId, &'a SourceFile)>,
+) -> Vec<(PathBuf, Arc<str>)> {
+    files
+        .map(|(_, f)| f)
+        .filter(|f| may_define_nodes(&f.path, &f.text))
+        .map(|f| (f.path.clone(), f.text.clone()))
+        .collect()
+}
+
 /// Read every inventory file into `sources`, with the `nodes:` and `groups:` of
-/// the catalog files already read (`catalog`); the inventory, or every problem found.
+/// the catalog files already read (`catalog`: path and text, of the files
+/// [`may_define_nodes`] picks); the inventory, or every problem found.
 pub(crate) fn load(
     paths: &[PathBuf],
-    catalog: &[&SourceFile],
+    catalog: &[(PathBuf, Arc<str>)],
     sources: &mut SourceMap,
 ) -> Result<Inventory, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
@@ -205,11 +223,7 @@ pub(crate) fn load(
         let Some((id, text)) = read(path, sources, &mut diagnostics) else {
             continue;
         };
-        hasher.update(path.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(text.as_bytes());
-        hasher.update([0]);
-        inventory.files.push(path.clone());
+        record(&mut inventory, &mut hasher, path, &text);
         let base = path.parent().unwrap_or(Path::new(""));
         let file = if is_yaml(path, &text) {
             let parsed = crate::loader::parse_text(id, path, &text);
@@ -225,20 +239,16 @@ pub(crate) fn load(
         };
         merge(&mut inventory, file, &mut where_defined, &mut diagnostics);
     }
-    for file in catalog.iter().filter(|f| may_define_nodes(f)) {
-        let id = sources.add(SourceFile::new(&file.path, file.text.clone()));
-        let parsed = crate::loader::parse_text(id, &file.path, &file.text);
+    for (path, text) in catalog.iter().filter(|(p, t)| may_define_nodes(p, t)) {
+        let id = sources.add(SourceFile::new(path, text.clone()));
+        let parsed = crate::loader::parse_text(id, path, text);
         // The catalog stage has reported its parse errors already.
         let Some(doc) = parsed.document else { continue };
         if doc.get("nodes").is_none() && doc.get("groups").is_none() {
             continue;
         }
-        hasher.update(file.path.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(file.text.as_bytes());
-        hasher.update([0]);
-        inventory.files.push(file.path.clone());
-        let base = file.path.parent().unwrap_or(Path::new(""));
+        record(&mut inventory, &mut hasher, path, text);
+        let base = path.parent().unwrap_or(Path::new(""));
         let nodes = rune_format::read(&doc, base, true, &mut diagnostics);
         merge(&mut inventory, nodes, &mut where_defined, &mut diagnostics);
     }
@@ -251,6 +261,15 @@ pub(crate) fn load(
         return Err(crate::diagnostic::finish(diagnostics, sources));
     }
     Ok(inventory)
+}
+
+/// Count a file the inventory was read from, in its list and its digest.
+fn record(inventory: &mut Inventory, hasher: &mut Sha256, path: &Path, text: &str) {
+    hasher.update(path.to_string_lossy().as_bytes());
+    hasher.update([0]);
+    hasher.update(text.as_bytes());
+    hasher.update([0]);
+    inventory.files.push(path.to_path_buf());
 }
 
 /// Add one file's nodes and groups; a name defined twice is an error at the second.

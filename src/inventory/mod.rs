@@ -527,3 +527,25 @@ pub(crate) fn check_def(def: &NodeDef, span: Span, diagnostics: &mut Vec<Diagnos
     }
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_top_level_nodes_or_groups_key_asks_for_a_second_parse() {
+        let yaml = Path::new("c.yaml");
+        assert!(may_define_nodes(yaml, "nodes:\n  a:\n"));
+        assert!(may_define_nodes(
+            yaml,
+            "catalog_version: \"1\"\ngroups :\n  g: [a]\n"
+        ));
+        assert!(!may_define_nodes(
+            yaml,
+            "workflows:\n  w:\n    steps:\n      - nodes: all\n"
+        ));
+        assert!(!may_define_nodes(yaml, "nodesx: 1\n# nodes: here\n"));
+        assert!(may_define_nodes(Path::new("c.json"), r#"{"nodes": {}}"#));
+        assert!(!may_define_nodes(Path::new("c.json"), r#"{"modules": []}"#));
+    }
+}

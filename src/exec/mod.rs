@@ -25,6 +25,7 @@ pub(crate) mod journal;
 pub(crate) mod lifecycle;
 pub mod limits;
 pub(crate) mod mediation;
+pub(crate) mod pool;
 pub mod process;
 pub(crate) mod programs;
 pub(crate) mod rcs;

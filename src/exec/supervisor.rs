@@ -86,6 +86,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// (EFBIG) rather than death, so a file-size limit ends a journal cleanly.
 pub(crate) fn prepare() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    // Started early on a thread of its own, or now; either way before any child.
+    let early = lock(&GUARDIAN_STARTER).take();
+    if let Some(starter) = early {
+        let _ = starter.join();
+    }
     start_guardian();
     let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     if nofile.current < nofile.maximum {
@@ -119,6 +124,26 @@ const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2]
 /// The guardian's stdin (non-blocking) and pid, once started.
 static GUARDIAN_PIPE: Mutex<Option<(ChildStdin, i32)>> = Mutex::new(None);
 
+/// The thread starting the guardian early, until [`prepare`] waits for it.
+static GUARDIAN_STARTER: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
+
+/// Start the guardian on a thread of its own, for a command that is going to
+/// execute: the spawn blocks its caller until awk is exec'd (and awk's start-up
+/// takes CPU), so it is done while the main thread loads and plans rather than
+/// between planning and the first child. [`prepare`] waits for it, so no child
+/// ever starts before the guardian does. Without a thread, [`prepare`] starts it.
+pub(crate) fn start_guardian_early() {
+    let mut slot = lock(&GUARDIAN_STARTER);
+    if slot.is_some() || lock(&GUARDIAN_PIPE).is_some() {
+        return;
+    }
+    *slot = std::thread::Builder::new()
+        .name("rune-guardian".to_string())
+        .stack_size(128 << 10)
+        .spawn(start_guardian)
+        .ok();
+}
+
 /// Start the guardian (once). Without it (no awk), children still die with rune
 /// when they read their stdin or write their stdout, and not otherwise.
 fn start_guardian() {
@@ -133,6 +158,14 @@ fn start_guardian() {
             rustix::process::getpid().as_raw_nonzero()
         ))
         .arg(GUARDIAN)
+        // What its `kill`, `grep` and `cut` need, and the C locale, so awk does not
+        // load locale files: its start-up competes with rune's for the CPU.
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        )
+        .env("LC_ALL", "C")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -166,6 +199,12 @@ fn guardian_pid() -> Option<i32> {
 
 /// rune is exiting normally, having reaped its children: the guardian stands down.
 pub fn stand_down() {
+    // A guardian still being started (rune refused before running anything) is
+    // told too, rather than left to search /proc for children that never were.
+    let early = lock(&GUARDIAN_STARTER).take();
+    if let Some(starter) = early {
+        let _ = starter.join();
+    }
     tell_guardian("done\n");
 }
 
@@ -508,17 +547,22 @@ impl Child {
         }
     }
 
+    // Both readers append straight into their buffers (`read_to_end` on a bounded
+    // `take`): a zeroed 64 KiB buffer on the stack cost 16 page faults per read
+    // round, the main cost of a step after the spawn itself.
     fn read_stdout(&mut self) {
-        let mut buf = [0u8; CHUNK];
         while let Some(stdout) = self.stdout.as_mut() {
-            if self.out.len() >= self.out_cap {
+            let room = self.out_cap.saturating_sub(self.out.len()).min(CHUNK);
+            if room == 0 {
                 return;
             }
-            let room = (self.out_cap - self.out.len()).min(CHUNK);
-            match stdout.read(&mut buf[..room]) {
-                Ok(0) => self.stdout = None,
-                Ok(n) => self.out.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            match Read::by_ref(stdout)
+                .take(room as u64)
+                .read_to_end(&mut self.out)
+            {
+                // Less than asked for without an error: end of file.
+                Ok(n) if n < room => self.stdout = None,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => self.stdout = None,
             }
@@ -526,19 +570,18 @@ impl Child {
     }
 
     fn read_stderr(&mut self) {
-        let mut buf = [0u8; CHUNK];
         while let Some(stderr) = self.stderr.as_mut() {
-            match stderr.read(&mut buf) {
-                Ok(0) => self.stderr = None,
-                Ok(n) => {
-                    self.err_tail.extend_from_slice(&buf[..n]);
-                    if self.err_tail.len() > STDERR_KEEP {
-                        let cut = self.err_tail.len() - STDERR_KEEP;
-                        self.err_tail.drain(..cut);
-                        self.err_truncated = true;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let read = Read::by_ref(stderr)
+                .take(CHUNK as u64)
+                .read_to_end(&mut self.err_tail);
+            if self.err_tail.len() > STDERR_KEEP {
+                let cut = self.err_tail.len() - STDERR_KEEP;
+                self.err_tail.drain(..cut);
+                self.err_truncated = true;
+            }
+            match read {
+                Ok(n) if n < CHUNK => self.stderr = None,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => self.stderr = None,
             }
@@ -663,7 +706,7 @@ impl Child {
     pub(crate) fn finish_exited(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() && !self.leaves_daemon {
             signal_group(self.pid, Signal::KILL);
-            kill_escaped(self.pid, self.token, &[]);
+            kill_escaped(self.pid, self.token, &[], self.exited);
         }
         self.reap()
     }
@@ -682,7 +725,7 @@ impl Child {
         }
         signal_group(self.pid, Signal::KILL);
         self.wait_exit(Some(Instant::now() + KILL_WAIT));
-        kill_escaped(self.pid, self.token, &seen);
+        kill_escaped(self.pid, self.token, &seen, self.exited);
         self.reap()
     }
 
@@ -832,8 +875,9 @@ pub(crate) fn sweep() {
 
 /// Kill and reap the processes that escaped the group of the child `pid` (token
 /// `token`): its adopted orphans known by token, group or `seen` (pids that were
-/// below it while it lived), and everything below those.
-fn kill_escaped(pid: i32, token: u64, seen: &[i32]) {
+/// below it while it lived), and everything below those. Below an `exited` child
+/// there is nothing to look for: the kernel gave its children away as it exited.
+fn kill_escaped(pid: i32, token: u64, seen: &[i32], exited: bool) {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let mut ours: HashSet<i32> = seen.iter().copied().collect();
     for _ in 0..SWEEP_ROUNDS {
@@ -851,7 +895,7 @@ fn kill_escaped(pid: i32, token: u64, seen: &[i32]) {
                     || stat_of(p).is_some_and(|s| s.pgrp == pid)
                     || token_of(p) == Some((me, token))
             })
-            .chain(subtree(pid))
+            .chain(if exited { Vec::new() } else { subtree(pid) })
             .collect();
         if escaped.is_empty() {
             return;
@@ -893,7 +937,7 @@ struct Stat {
 }
 
 fn stat_of(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = read_proc(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace().skip(1);
@@ -938,7 +982,7 @@ fn children_of(pid: i32) -> Vec<i32> {
     };
     let mut out = Vec::new();
     for task in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+        if let Some(text) = read_proc(task.path().join("children")) {
             out.extend(
                 text.split_ascii_whitespace()
                     .filter_map(|p| p.parse::<i32>().ok()),
@@ -948,6 +992,19 @@ fn children_of(pid: i32) -> Vec<i32> {
     out
 }
 
+/// A small /proc text file. `std::fs::read_to_string` first asks the file's size
+/// (`statx`), which /proc answers with 0: one system call per read for nothing,
+/// and these reads run after every step.
+fn read_proc(path: impl AsRef<std::path::Path>) -> Option<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
 /// The orphans rune has adopted as subreaper, and the children of its main
 /// thread: the main thread's `children` list alone. The kernel hands an orphan
 /// to the subreaper's first live thread, the main thread while rune runs,
@@ -955,7 +1012,7 @@ fn children_of(pid: i32) -> Vec<i32> {
 /// escaped descendant after each step, where reading every thread's list cost
 /// a `/proc` read per thread. The end-of-run sweep still reads every list.
 fn adopted(me: i32) -> Vec<i32> {
-    std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+    read_proc(format!("/proc/{me}/task/{me}/children"))
         .map(|text| {
             text.split_ascii_whitespace()
                 .filter_map(|p| p.parse::<i32>().ok())

@@ -590,7 +590,23 @@ fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads
             let _ = tx.send(None);
         });
     }
-    std::thread::scope(|scope| loop {
+    std::thread::scope(|scope| {
+        let pool = super::pool::Pool::new(scope);
+        run_steps_on(&pool, shared, scheduler, reads, &rx, &tx);
+    });
+}
+
+/// The scheduler's loop of [`run_steps`], its steps run by `pool`'s threads.
+fn run_steps_on<'scope, 'env>(
+    pool: &super::pool::Pool<'scope, 'env>,
+    shared: &'env Shared<'env, '_, '_>,
+    scheduler: &mut Scheduler<&str>,
+    reads: &mut Reads,
+    rx: &mpsc::Receiver<Option<Done>>,
+    tx: &mpsc::Sender<Option<Done>>,
+) {
+    let ctx = shared.ctx;
+    loop {
         if ctx.stop.is_set() || ctx.kill.is_set() {
             ctx.note_interrupts();
             scheduler.interrupt();
@@ -611,7 +627,7 @@ fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads
         for decision in decisions {
             match decision {
                 Decision::Skip(i, reason) => skip_step(shared, reads, i, &reason),
-                Decision::Start(i) => start_step(scope, shared, reads, i, &tx),
+                Decision::Start(i) => start_step(pool, shared, reads, i, tx),
             }
         }
         if scheduler.done() {
@@ -629,7 +645,7 @@ fn run_steps(shared: &Shared<'_, '_, '_>, scheduler: &mut Scheduler<&str>, reads
             }
             Err(mpsc::RecvError) => break,
         }
-    });
+    }
 }
 
 /// The scheduler skipped step `i` (each of its nodes, for a fan-out).
@@ -686,10 +702,10 @@ fn forks_of(step: &ActionStep) -> usize {
         .map_or(1, |f| usize::try_from(f.forks).unwrap_or(usize::MAX).max(1))
 }
 
-/// Start step `i` on a thread of `scope`, its references filled; it reports on
+/// Start step `i` on a thread of `pool`, its references filled; it reports on
 /// `tx` when every run of it ended.
 fn start_step<'scope, 'env: 'scope>(
-    scope: &'scope std::thread::Scope<'scope, 'env>,
+    pool: &super::pool::Pool<'scope, 'env>,
     shared: &'env Shared<'env, '_, '_>,
     reads: &mut Reads,
     i: usize,
@@ -776,7 +792,7 @@ fn start_step<'scope, 'env: 'scope>(
         .map(|t| (t.clone(), RunEnd::NotStarted))
         .collect();
     // A thread that cannot be created runs the step here.
-    super::supervisor::spawn_scoped_or_inline(scope, move || {
+    pool.run(move || {
         let params = filled.as_ref().unwrap_or(&step.params);
         let name = step_name(step);
         let results = run_targets(
@@ -816,7 +832,10 @@ fn start_step<'scope, 'env: 'scope>(
             lock(outputs)[i] = Some(output);
         }
         let ends = results.into_iter().map(|(end, _)| end).collect();
-        let _ = tx.send(Some(Done { step: i, ends }));
+        // Sent once this thread is idle, so the step it lets start can have it.
+        Box::new(move || {
+            let _ = tx.send(Some(Done { step: i, ends }));
+        })
     });
 }
 

@@ -151,7 +151,7 @@ fn start_guardian() {
     if slot.is_some() {
         return;
     }
-    let started = Command::new("awk")
+    let started = Command::new(find_awk())
         .arg("-v")
         .arg(format!(
             "rune={}",
@@ -182,6 +182,23 @@ fn start_guardian() {
         // Never waited for: it outlives rune on purpose, and init reaps it.
         std::mem::forget(child);
     }
+}
+
+/// awk's path, looked up in PATH here: a failed `execve` per PATH entry before
+/// the one holding awk (as `posix_spawnp` does) costs more than a `stat` each.
+fn find_awk() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .filter(|dir| dir.is_absolute())
+                .map(|dir| dir.join("awk"))
+                .find(|awk| {
+                    std::fs::metadata(awk)
+                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                })
+        })
+        .unwrap_or_else(|| "awk".into())
 }
 
 /// Tell the guardian a line (`+PID`, `-PID`, `done`); a full or closed pipe

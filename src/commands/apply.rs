@@ -58,9 +58,6 @@ pub(crate) fn run(
         json: args.format == OutputFormat::Json,
         color: config.color_stderr,
     };
-    if !args.dry_run {
-        crate::exec::supervisor::start_guardian_early();
-    }
     let planned = match &args.plan {
         Some(path) => from_plan_file(path, args, config, channel, printer, leftovers),
         None => from_selectors(args, config, channel, printer, leftovers),

@@ -63,9 +63,6 @@ pub(crate) fn run(
         Ok(flags) => flags,
         Err(problems) => return usage(printer, problems, channel),
     };
-    if !args.dry_run {
-        crate::exec::supervisor::start_guardian_early();
-    }
     let paths = config.catalog_paths(&[]);
     let mut checked = match super::load_catalog(&paths, channel, config, printer, leftovers) {
         Ok(checked) => checked,

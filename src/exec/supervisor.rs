@@ -86,11 +86,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// (EFBIG) rather than death, so a file-size limit ends a journal cleanly.
 pub(crate) fn prepare() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    // Started early on a thread of its own, or now; either way before any child.
-    let early = lock(&GUARDIAN_STARTER).take();
-    if let Some(starter) = early {
-        let _ = starter.join();
-    }
     start_guardian();
     let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     if nofile.current < nofile.maximum {
@@ -123,26 +118,6 @@ const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2]
 
 /// The guardian's stdin (non-blocking) and pid, once started.
 static GUARDIAN_PIPE: Mutex<Option<(ChildStdin, i32)>> = Mutex::new(None);
-
-/// The thread starting the guardian early, until [`prepare`] waits for it.
-static GUARDIAN_STARTER: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
-
-/// Start the guardian on a thread of its own, for a command that is going to
-/// execute: the spawn blocks its caller until awk is exec'd (and awk's start-up
-/// takes CPU), so it is done while the main thread loads and plans rather than
-/// between planning and the first child. [`prepare`] waits for it, so no child
-/// ever starts before the guardian does. Without a thread, [`prepare`] starts it.
-pub(crate) fn start_guardian_early() {
-    let mut slot = lock(&GUARDIAN_STARTER);
-    if slot.is_some() || lock(&GUARDIAN_PIPE).is_some() {
-        return;
-    }
-    *slot = std::thread::Builder::new()
-        .name("rune-guardian".to_string())
-        .stack_size(128 << 10)
-        .spawn(start_guardian)
-        .ok();
-}
 
 /// Start the guardian (once). Without it (no awk), children still die with rune
 /// when they read their stdin or write their stdout, and not otherwise.
@@ -216,12 +191,6 @@ fn guardian_pid() -> Option<i32> {
 
 /// rune is exiting normally, having reaped its children: the guardian stands down.
 pub fn stand_down() {
-    // A guardian still being started (rune refused before running anything) is
-    // told too, rather than left to search /proc for children that never were.
-    let early = lock(&GUARDIAN_STARTER).take();
-    if let Some(starter) = early {
-        let _ = starter.join();
-    }
     tell_guardian("done\n");
 }
 

@@ -20,6 +20,40 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse a command line. The commands run most often (`run`, `apply`, `plan`,
+    /// `validate`) named first are parsed against a tree of that one command:
+    /// building clap's whole tree (every command's arguments) is most of what
+    /// parsing costs, a third of a millisecond for each `rune run`. Anything that
+    /// tree does not accept as it stands (help, a typo, a flag before the command)
+    /// is parsed again against the whole tree, so every message, suggestion and
+    /// help text is the whole tree's.
+    pub(crate) fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+        match Self::parse_one_command(&args) {
+            Some(cli) => Ok(cli),
+            None => Cli::try_parse_from(args),
+        }
+    }
+
+    /// `args` parsed against the tree of the one command `args[1]` names, if it
+    /// is one of the frequent ones and that tree accepts them.
+    fn parse_one_command(args: &[std::ffi::OsString]) -> Option<Cli> {
+        use clap::FromArgMatches;
+        let one = match args.get(1)?.to_str()? {
+            "run" => RunArgs::augment_args(clap::Command::new("run")),
+            "apply" => ApplyArgs::augment_args(clap::Command::new("apply")),
+            "plan" => PlanArgs::augment_args(clap::Command::new("plan")),
+            "validate" => ValidateArgs::augment_args(clap::Command::new("validate")),
+            _ => return None,
+        };
+        let tree = GlobalArgs::augment_args(clap::Command::new("rune"))
+            .subcommand_required(true)
+            .subcommand(one);
+        let matches = tree.try_get_matches_from(args).ok()?;
+        Cli::from_arg_matches(&matches).ok()
+    }
+}
+
 /// Options shared by every command.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
@@ -524,4 +558,90 @@ pub(crate) struct ManArgs {
     /// (which must exist) instead of printing `rune.1`.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The one-command tree parses what it accepts exactly as the whole tree does,
+    /// and leaves everything else to it.
+    #[test]
+    fn a_frequent_command_parses_as_the_whole_tree_parses_it() {
+        let lines: &[&[&str]] = &[
+            &["run", "noop"],
+            &[
+                "run",
+                "noop",
+                "--catalog",
+                "a.yaml",
+                "-c",
+                "b",
+                "-p",
+                "k=v",
+                "--param",
+                "x=1",
+            ],
+            &[
+                "run",
+                "wipe",
+                "--ack",
+                "wipe",
+                "--reason",
+                "why",
+                "--dry-run",
+                "--at",
+                "2026-01-01T00:00:00Z",
+            ],
+            &[
+                "run", "noop", "--output", "pretty", "--json", "--color", "never", "--nodes",
+                "all", "--forks", "3",
+            ],
+            &[
+                "run", "noop", "--format", "json", "--node", "a", "--node", "b", "-i", "inv.yaml",
+            ],
+            &["run", "noop", "--journal", "j.jsonl", "--deterministic"],
+            &["apply", "--workflow", "bench", "--parallelism", "2"],
+            &["apply", "plan.json", "--format", "json", "--dry-run"],
+            &["plan", "--format", "json", "--out", "p.json"],
+            &["plan", "--workflow", "w", "--input", "a=b"],
+            &[
+                "validate",
+                "catalogs",
+                "--format",
+                "sarif",
+                "--deny-warnings",
+            ],
+            &["validate"],
+            // Not accepted by the one-command tree, or not frequent: the whole tree's.
+            &["run"],
+            &["run", "--help"],
+            &["run", "noop", "--catalg", "x"],
+            &["run", "noop", "--forks", "0"],
+            &["--catalog", "x", "run", "noop"],
+            &["graph", "--format", "json"],
+            &["validate", "--format", "yaml"],
+            &["plan", "--version"],
+            &["--version"],
+            &[],
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            let args: Vec<std::ffi::OsString> = std::iter::once("rune")
+                .chain(line.iter().copied())
+                .map(Into::into)
+                .collect();
+            // The first twelve take the fast path.
+            assert_eq!(Cli::parse_one_command(&args).is_some(), i < 12, "{line:?}");
+            let fast = Cli::parse_args(args.clone()).map(|c| format!("{c:?}"));
+            let whole = Cli::try_parse_from(args).map(|c| format!("{c:?}"));
+            match (fast, whole) {
+                (Ok(fast), Ok(whole)) => assert_eq!(fast, whole, "{line:?}"),
+                (Err(fast), Err(whole)) => {
+                    assert_eq!(fast.to_string(), whole.to_string(), "{line:?}")
+                }
+                (fast, whole) => panic!("{line:?}: {fast:?} against {whole:?}"),
+            }
+        }
+    }
 }

@@ -33,8 +33,6 @@ pub mod yaml;
 
 use std::ffi::OsString;
 
-use clap::Parser;
-
 pub use exit::ExitStatus;
 
 /// Run rune with these arguments (the first is the program name).
@@ -48,7 +46,7 @@ pub fn run_with_leftovers(
 ) -> (ExitStatus, commands::Leftovers) {
     let mut leftovers = commands::Leftovers::default();
     let mut printer = report::Printer::new();
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match cli::Cli::parse_args(args.into_iter().collect()) {
         Ok(cli) => cli,
         // Clap's own words for a malformed command line (and `--help`, `--version`),
         // written by the report stage like every other output.

@@ -446,12 +446,7 @@ fn a_step_with_node_and_nodes_is_a_located_error() {
     let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let report = out.json();
-    let found: Vec<&Value> = report["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["code"] == "rune::check::node_and_nodes")
-        .collect();
+    let found = coded(&report, "rune::check::node_and_nodes");
     assert_eq!(found.len(), 1, "{report:#}");
     assert_eq!(
         found[0]["message"],
@@ -498,12 +493,7 @@ fn a_fan_out_of_an_action_without_a_plugin_is_refused() {
     let out = rune(["validate", "--format", "json"]).arg_path(&path).run();
     assert_eq!(out.code, 1, "{}", out.snapshot());
     let report = out.json();
-    let found: Vec<&Value> = report["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["code"] == "rune::check::fan_out_without_plugin")
-        .collect();
+    let found = coded(&report, "rune::check::fan_out_without_plugin");
     // The compensation of `spread`'s fan-out; `single` runs it on one node only.
     assert_eq!(found.len(), 1, "{report:#}");
     assert_eq!(
@@ -669,4 +659,14 @@ fn reading_the_result_of_a_node_the_fan_out_failed_on_says_so() {
         "{read:#}"
     );
     sshd.assert_node_clean(Duration::from_secs(10));
+}
+
+/// The diagnostics of a `validate --format json` report with code `code`.
+fn coded<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .collect()
 }

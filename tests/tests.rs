@@ -22,6 +22,7 @@ mod interrupt;
 mod large_files;
 mod lifecycle_model;
 mod limits;
+mod link_order;
 mod list_actions;
 mod many_files;
 mod messages;

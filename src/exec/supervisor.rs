@@ -843,7 +843,7 @@ pub(crate) fn sweep() {
     for _ in 0..SWEEP_ROUNDS {
         let mut live: HashSet<i32> = lock(&LIVE).iter().map(|l| l.pid).collect();
         live.extend(guardian_pid());
-        let adopted: Vec<i32> = children_of(me)
+        let adopted: Vec<i32> = adopted(me)
             .into_iter()
             .filter(|p| !live.contains(p))
             .filter(|&p| !spared(p))
@@ -994,9 +994,12 @@ fn read_proc(path: impl AsRef<std::path::Path>) -> Option<String> {
 /// The orphans rune has adopted as subreaper, and the children of its main
 /// thread: the main thread's `children` list alone. The kernel hands an orphan
 /// to the subreaper's first live thread, the main thread while rune runs,
-/// whichever thread started the orphan's ancestor, so one read finds every
-/// escaped descendant after each step, where reading every thread's list cost
-/// a `/proc` read per thread. The end-of-run sweep still reads every list.
+/// whichever thread started the orphan's ancestor, and the children of a thread
+/// that ends to the same one; so one read finds every escaped descendant after
+/// each step and at the end of a run, where reading every thread's list cost a
+/// `/proc` read per thread. Another live thread's list holds only the children it
+/// started and has not reaped yet, which are all registered as live (every
+/// child but the guardian is started by [`Child::spawn`]): nothing to sweep.
 fn adopted(me: i32) -> Vec<i32> {
     read_proc(format!("/proc/{me}/task/{me}/children"))
         .map(|text| {

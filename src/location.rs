@@ -24,16 +24,19 @@ pub(crate) fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
 }
 
 /// Where to point for a value: the key that names it, or, for a sequence item or
-/// the document root, which no key names, its first character.
-pub(crate) fn key_span_or_head(entry: Option<&Entry>, node: &Node) -> Span {
+/// the document root, which no key names, its first character (all of its bytes:
+/// a label must not split a character; none at the end of the file).
+pub(crate) fn key_span_or_head(entry: Option<&Entry>, node: &Node, text: &str) -> Span {
     match entry {
         Some(e) => e.key.span,
-        // A sequence item or the document root: its first character.
-        None => Span::new(
-            node.span.file,
-            node.span.start as usize,
-            node.span.start as usize + 1,
-        ),
+        None => {
+            let start = node.span.start as usize;
+            let width = text
+                .get(start..)
+                .and_then(|rest| rest.chars().next())
+                .map_or(0, char::len_utf8);
+            Span::new(node.span.file, start, start + width)
+        }
     }
 }
 

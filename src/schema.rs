@@ -493,7 +493,7 @@ fn to_diagnostic(
                 format!("{at} is missing the required field `{name}`"),
             )
             .with_label(
-                key_span_or_head(entry, node),
+                key_span_or_head(entry, node, text),
                 format!("`{name}` is required here"),
             )
             .with_help(format!(

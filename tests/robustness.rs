@@ -165,6 +165,28 @@ proptest! {
     }
 }
 
+/// Found by `mutated_catalogs_never_panic`: a sequence item that starts with a
+/// multi-byte character (here U+202E, which reverses what a terminal shows) and
+/// lacks a required field. The "required here" label covered only the first byte
+/// of that character.
+#[test]
+fn a_label_at_a_multibyte_character_covers_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        "catalog_version: \"1\"\nmodules:\n  - \u{202e}module_identity:\n      module_name: x\n";
+    std::fs::write(dir.path().join("c.yaml"), text).unwrap();
+    let checked = rune::catalog::load_and_check(&[dir.path().to_path_buf()]);
+    let missing = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code.as_str() == "rune::schema::missing_field")
+        .expect("the item misses module_identity");
+    let span = missing.labels[0].span;
+    let at = text.find('\u{202e}').unwrap();
+    assert_eq!((span.start as usize, span.end as usize), (at, at + 3));
+    assert_labels_are_valid_spans(&checked);
+}
+
 /// Every label of every diagnostic points into a loaded file, with `start <= end
 /// <= length`, both on character boundaries: what every renderer relies on.
 fn assert_labels_are_valid_spans(checked: &rune::catalog::CheckedCatalog) {

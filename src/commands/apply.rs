@@ -407,10 +407,7 @@ fn recorded_catalog_files(doc: &PlanDocument, root_dir: &Path) -> Result<Vec<Pat
             continue;
         };
         let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-        let digest: String = Sha256::digest(text)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(text));
         if digest == f.sha256 {
             paths.push(file);
         } else {

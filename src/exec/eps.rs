@@ -754,7 +754,7 @@ fn sha256_hex(parts: &[&str]) -> String {
         hash.update(part.as_bytes());
         hash.update([0u8]);
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(&hash.finalize())
 }
 
 /// The fingerprint of a failure: its kind name and a sha256 over the code, the

@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use data_encoding::HEXLOWER;
 use jiff::Timestamp;
 
 /// The environment variable that turns on the deterministic setting.
@@ -51,7 +52,7 @@ impl RunIds {
             // RFC 9562 version 4, variant 10.
             bytes[6] = (bytes[6] & 0x0f) | 0x40;
             bytes[8] = (bytes[8] & 0x3f) | 0x80;
-            let hex = hex(&bytes);
+            let hex = HEXLOWER.encode(&bytes);
             let uuid = format!(
                 "{}-{}-{}-{}-{}",
                 &hex[0..8],
@@ -180,17 +181,7 @@ pub(crate) fn nonzero_hex<const N: usize>() -> String {
     if bytes.iter().all(|b| *b == 0) {
         bytes[N - 1] = 1;
     }
-    hex(&bytes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    HEXLOWER.encode(&bytes)
 }
 
 #[cfg(test)]

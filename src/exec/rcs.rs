@@ -11,6 +11,7 @@
 //! JSON appendix writes them, and the retry schedule under `quality_of_service`)
 //! are extra fields, which RCS allows in every section.
 
+use data_encoding::HEXLOWER;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -216,7 +217,7 @@ impl Message {
                 content_type: "application/json".to_string(),
                 encoding: "utf-8".to_string(),
                 size_bytes: bytes.len() as u64,
-                checksum: hex(&Sha256::digest(&bytes)),
+                checksum: HEXLOWER.encode(&Sha256::digest(&bytes)),
                 data: parts.data,
             },
             quality_of_service: QualityOfService {
@@ -239,10 +240,6 @@ impl Message {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A UUID (RFC 9562 version 8, variant 10) from a sha256 of the run's ids and
 /// the plan step.
 fn message_uuid(correlation_id: &str, trace_id: &str, step: u64) -> String {
@@ -251,7 +248,7 @@ fn message_uuid(correlation_id: &str, trace_id: &str, step: u64) -> String {
         hash.update(part.as_bytes());
         hash.update([0u8]);
     }
-    let h = hex(&hash.finalize());
+    let h = HEXLOWER.encode(&hash.finalize());
     let variant = ["8", "9", "a", "b"][usize::from(h.as_bytes()[16]) % 4];
     format!(
         "{}-{}-8{}-{}{}-{}",
@@ -305,7 +302,7 @@ mod tests {
         let m = message(7);
         let bytes = serde_json::to_vec(&serde_json::to_value(&m.payload.data).unwrap()).unwrap();
         assert_eq!(m.payload.size_bytes, bytes.len() as u64);
-        assert_eq!(m.payload.checksum, hex(&Sha256::digest(&bytes)));
+        assert_eq!(m.payload.checksum, HEXLOWER.encode(&Sha256::digest(&bytes)));
         assert_eq!(m.quality_of_service.max_retries, 2);
     }
 

@@ -33,10 +33,7 @@ pub(crate) fn read_plan(path: &std::path::Path) -> Result<(PlanDocument, String)
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes));
     // An editor may save a byte-order mark; catalogs accept one too.
     let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     refuse_duplicate_keys(json).map_err(|e| format!("not a plan document: {e}"))?;

@@ -221,11 +221,7 @@ pub(crate) fn save_streaming(
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|e| SaveError::Io(e.error))?;
     use sha2::Digest;
-    let hex = digest
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+    let hex = data_encoding::HEXLOWER.encode(&digest.finalize());
     Ok((target, hex))
 }
 

@@ -27,6 +27,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use data_encoding::HEXLOWER;
 use sha2::{Digest, Sha256};
 
 use crate::source::SourceFile;
@@ -84,7 +85,7 @@ impl Verdicts {
         hash.update(format.as_bytes());
         hash.update([0u8]);
         hash.update(file.text.as_bytes());
-        hex(&hash.finalize())
+        HEXLOWER.encode(&hash.finalize())
     }
 
     /// Whether the file under `key` was found clean before.
@@ -154,7 +155,7 @@ fn binary_identity() -> Option<String> {
     hash.update([0u8]);
     hash.update(SCHEMA_FINGERPRINT.to_le_bytes());
     hash.update(format!("{} {} {}", meta.len(), meta.ino(), modified.as_nanos()).as_bytes());
-    Some(hex(&hash.finalize()[..16]))
+    Some(HEXLOWER.encode(&hash.finalize()[..16]))
 }
 
 /// Remove identity directories of other binaries nobody has used for a while.
@@ -174,14 +175,4 @@ fn prune_others(verdicts: &Path, keep: &Path) {
             let _ = fs::remove_dir_all(path);
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

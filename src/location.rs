@@ -24,19 +24,11 @@ pub(crate) fn scalar_text<'t>(node: &Node, text: &'t str) -> Option<&'t str> {
 }
 
 /// Where to point for a value: the key that names it, or, for a sequence item or
-/// the document root, which no key names, its first character (all of its bytes:
-/// a label must not split a character; none at the end of the file).
+/// the document root, which no key names, its first character.
 pub(crate) fn key_span_or_head(entry: Option<&Entry>, node: &Node, text: &str) -> Span {
     match entry {
         Some(e) => e.key.span,
-        None => {
-            let start = node.span.start as usize;
-            let width = text
-                .get(start..)
-                .and_then(|rest| rest.chars().next())
-                .map_or(0, char::len_utf8);
-            Span::new(node.span.file, start, start + width)
-        }
+        None => Span::char_at(node.span.file, text, node.span.start as usize),
     }
 }
 

@@ -33,6 +33,16 @@ impl Span {
         }
     }
 
+    /// The character of `text` at byte `at`, all of its bytes (a label must not
+    /// split a character); empty at the end of the text.
+    pub fn char_at(file: FileId, text: &str, at: usize) -> Self {
+        let width = text
+            .get(at..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(0, char::len_utf8);
+        Span::new(file, at, at + width)
+    }
+
     /// The length in bytes.
     pub fn len(&self) -> usize {
         (self.end - self.start) as usize

@@ -1048,9 +1048,7 @@ fn syntax_error(file: FileId, text: &str, at: usize, info: &str) -> Diagnostic {
             .with_help(help);
     }
     let at = last_content_before(text, at);
-    // The label covers the whole character there, which may be several bytes.
-    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-    let span = Span::new(file, at, end);
+    let span = Span::char_at(file, text, at);
     Diagnostic::new(Code::YamlSyntax, format!("YAML syntax error: {info}"))
         .with_label(span, info.to_string())
         .with_help("fix the YAML syntax; `rune explain yaml_syntax` shows common mistakes")

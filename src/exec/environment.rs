@@ -22,6 +22,20 @@ pub(crate) const LOCALE_PREFIX: &str = "LC_";
 /// reports).
 pub(crate) type Environment = Vec<(OsString, OsString)>;
 
+/// `program` (a bare name) in the directories of `path`, as `execvp` would find
+/// it: the first regular file there that is executable.
+pub(crate) fn find_in_path(program: &str, path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|p| executable(p))
+}
+
+/// A regular file with an execute bit.
+pub(crate) fn executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// What the catalog declares under an action's or a module lifecycle's `env:`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvDecl {

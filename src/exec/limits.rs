@@ -59,19 +59,13 @@ pub(crate) fn startable(
     program: &str,
     env: &super::environment::Environment,
 ) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &std::path::Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
+    use super::environment::{executable, find_in_path};
     let found = if program.contains('/') {
         executable(std::path::Path::new(program))
     } else {
         env.iter()
             .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .is_some_and(|path| {
-                std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
-            })
+            .is_some_and(|(_, path)| find_in_path(program, path).is_some())
     };
     if found {
         Ok(())

@@ -162,17 +162,13 @@ fn start_guardian() {
 /// awk's path, looked up in PATH here: a failed `execve` per PATH entry before
 /// the one holding awk (as `posix_spawnp` does) costs more than a `stat` each.
 fn find_awk() -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
+    // Only absolute directories: a relative one would name a different awk in
+    // every directory rune is started from.
     std::env::var_os("PATH")
         .and_then(|path| {
-            std::env::split_paths(&path)
-                .filter(|dir| dir.is_absolute())
-                .map(|dir| dir.join("awk"))
-                .find(|awk| {
-                    std::fs::metadata(awk)
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
+            std::env::join_paths(std::env::split_paths(&path).filter(|d| d.is_absolute())).ok()
         })
+        .and_then(|path| super::environment::find_in_path("awk", &path))
         .unwrap_or_else(|| "awk".into())
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
 pub mod diagnostic;
+mod digest;
 pub(crate) mod escape;
 pub mod exec;
 mod exit;

@@ -361,7 +361,6 @@ enum Unusable {
 /// reported as changed, never parsed, so no error quotes a file the plan was
 /// not made from (`inputs.files` naming a file only root may read, say).
 fn recorded_catalog_files(doc: &PlanDocument, root_dir: &Path) -> Result<Vec<PathBuf>, Unusable> {
-    use sha2::{Digest, Sha256};
     let outside: Vec<&str> = doc
         .inputs
         .files
@@ -407,7 +406,7 @@ fn recorded_catalog_files(doc: &PlanDocument, root_dir: &Path) -> Result<Vec<Pat
             continue;
         };
         let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-        let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(text));
+        let digest = crate::digest::sha256_hex(text);
         if digest == f.sha256 {
             paths.push(file);
         } else {

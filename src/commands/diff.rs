@@ -108,7 +108,6 @@ fn recorded_catalogs(
     doc: &PlanDocument,
     wanted: bool,
 ) -> (String, Option<Box<CheckedCatalog>>) {
-    use sha2::{Digest, Sha256};
     let dir = path.parent().unwrap_or(Path::new(""));
     let root_dir = crate::plan::root::normalize(&dir.join(&doc.inputs.catalog_root));
     let root = crate::plan::root::slash(&root_dir);
@@ -131,7 +130,7 @@ fn recorded_catalogs(
         let same = inside
             && std::fs::read(&file).is_ok_and(|bytes| {
                 let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-                format!("{:x}", Sha256::digest(text)) == f.sha256
+                crate::digest::sha256_hex(text) == f.sha256
             });
         if !same {
             return (root, None);

@@ -217,7 +217,7 @@ impl Message {
                 content_type: "application/json".to_string(),
                 encoding: "utf-8".to_string(),
                 size_bytes: bytes.len() as u64,
-                checksum: HEXLOWER.encode(&Sha256::digest(&bytes)),
+                checksum: crate::digest::sha256_hex(&bytes),
                 data: parts.data,
             },
             quality_of_service: QualityOfService {
@@ -302,7 +302,7 @@ mod tests {
         let m = message(7);
         let bytes = serde_json::to_vec(&serde_json::to_value(&m.payload.data).unwrap()).unwrap();
         assert_eq!(m.payload.size_bytes, bytes.len() as u64);
-        assert_eq!(m.payload.checksum, HEXLOWER.encode(&Sha256::digest(&bytes)));
+        assert_eq!(m.payload.checksum, crate::digest::sha256_hex(&bytes));
         assert_eq!(m.quality_of_service.max_retries, 2);
     }
 

@@ -11,11 +11,11 @@ use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeMap;
 use std::io;
 
+use crate::digest::sha256_hex;
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
-use sha2::{Digest, Sha256};
 
 use super::root::{self, CatalogRoot};
 use super::{Clock, Phase, Plan, SHUTDOWN_PHASES, STARTUP_PHASES};
@@ -610,10 +610,6 @@ pub fn schema() -> String {
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// The fields `policy_inputs_sha256` digests, in sorted order so the serialisation

@@ -21,7 +21,6 @@ const PLAN_FILE_LIMIT: u64 = 512 << 20;
 /// plan. A key twice in one object is refused: which of the two a reader takes is
 /// not something a reviewer sees.
 pub(crate) fn read_plan(path: &std::path::Path) -> Result<(PlanDocument, String), String> {
-    use sha2::{Digest, Sha256};
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a regular file".to_string());
@@ -33,7 +32,7 @@ pub(crate) fn read_plan(path: &std::path::Path) -> Result<(PlanDocument, String)
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes));
+    let digest = crate::digest::sha256_hex(&bytes);
     // An editor may save a byte-order mark; catalogs accept one too.
     let json = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     refuse_duplicate_keys(json).map_err(|e| format!("not a plan document: {e}"))?;

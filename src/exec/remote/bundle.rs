@@ -8,8 +8,6 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 /// Largest file shipped (64 MiB): a plugin, not a data set.
 const MAX_FILE: u64 = 64 << 20;
 
@@ -57,9 +55,9 @@ pub(crate) fn build(program: &Path, ship: &[PathBuf]) -> Result<Bundle, String> 
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut manifest = String::new();
     for (rel, bytes, _) in &entries {
-        manifest.push_str(&format!("{:x}  {rel}\n", Sha256::digest(bytes)));
+        manifest.push_str(&format!("{}  {rel}\n", crate::digest::sha256_hex(bytes)));
     }
-    let digest = format!("{:x}", Sha256::digest(manifest.as_bytes()));
+    let digest = crate::digest::sha256_hex(manifest.as_bytes());
     let mut tar = Vec::new();
     for (rel, bytes, executable) in &entries {
         append(

@@ -598,6 +598,7 @@ fn the_pre_commit_hooks_pass_a_good_catalog_and_fail_a_broken_one() {
         good.stdout
     );
     assert!(!good.stdout.contains("Failed"), "{}", good.stdout);
+    release_binary_loads_no_libgcc_s(&root.join("target/pre-commit"));
 
     // A dependency on a module no catalog declares.
     let services = repo.join("catalogs/services.yaml");
@@ -623,6 +624,35 @@ fn the_pre_commit_hooks_pass_a_good_catalog_and_fail_a_broken_one() {
         "both hooks fail: {}",
         bad.stdout
     );
+}
+
+/// The release build pre-commit made (`cargo install`, in `target_dir`) links
+/// GCC's unwinder statically (build.rs, link/README.md): `ldd` lists no
+/// `libgcc_s`, and the binary runs.
+fn release_binary_loads_no_libgcc_s(target_dir: &std::path::Path) {
+    if !cfg!(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu"
+    )) {
+        return;
+    }
+    let binary = target_dir.join("release/rune");
+    assert!(binary.is_file(), "{} was built", binary.display());
+    let mut ldd = Command::new("ldd");
+    ldd.arg(&binary);
+    let Ok(libs) = crate::support::output_within(ldd, std::time::Duration::from_secs(30)) else {
+        crate::support::skip("ldd is not installed");
+        return;
+    };
+    assert_eq!(libs.code, 0, "{}", libs.snapshot());
+    assert!(libs.stdout.contains("libc.so"), "{}", libs.stdout);
+    assert!(!libs.stdout.contains("libgcc_s"), "{}", libs.stdout);
+    let mut version = Command::new(&binary);
+    version.arg("--version");
+    let ran = crate::support::output_within(version, std::time::Duration::from_secs(30))
+        .expect("the release rune runs");
+    assert_eq!(ran.code, 0, "{}", ran.snapshot());
 }
 
 mod properties {

@@ -413,6 +413,37 @@ fn children_die_with_a_sigkilled_rune() {
     );
 }
 
+/// The guardian's process exists before the first child is spawned (it is
+/// started by another thread, and the spawn waits for it), so there is no
+/// instant in which a SIGKILLed rune leaves a child unguarded: the plugin finds
+/// an older child of rune than itself as it starts.
+#[test]
+fn the_guardian_exists_before_the_first_child() {
+    let pids = Pids::new();
+    let ran = rune_run(
+        &["run", "rune-children", "--output", "json"],
+        &pids,
+        Duration::from_secs(20),
+    );
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    let report: Json = serde_json::from_str(&ran.stdout).unwrap();
+    let output = &report["output"];
+    let me = output["self"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{report}"));
+    let children: Vec<i64> = output["children"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .filter_map(Json::as_i64)
+        .collect();
+    assert!(children.contains(&me), "{report}");
+    assert!(
+        children.iter().any(|&p| p != me && p < me),
+        "no child of rune older than the plugin: {report}"
+    );
+}
+
 #[test]
 fn rune_uses_no_cpu_while_it_waits_on_a_hung_child() {
     let pids = Pids::new();

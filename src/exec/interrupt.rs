@@ -73,7 +73,13 @@ impl Interrupts {
     /// supervising children ([`supervisor::prepare`]).
     pub fn install() -> io::Result<Interrupts> {
         supervisor::prepare();
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(signals) => signals,
+            Err(e) => {
+                supervisor::start_guardian();
+                return Err(e);
+            }
+        };
         let after = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = Cancel::new();
         let kill = Cancel::new();
@@ -81,9 +87,12 @@ impl Interrupts {
         let listener = {
             let (stop, kill, state) = (stop.clone(), kill.clone(), Arc::clone(&state));
             let after = Arc::clone(&after);
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("rune-interrupts".to_string())
                 .spawn(move || {
+                    // While the executor goes on to its first child: see
+                    // supervisor::start_guardian. Signals wait in their pipe.
+                    supervisor::start_guardian();
                     // Listens until rune exits.
                     for _signal in signals.forever() {
                         if after.load(Ordering::SeqCst) {
@@ -93,7 +102,12 @@ impl Interrupts {
                             exit_soon();
                         }
                     }
-                })?
+                });
+            if spawned.is_err() {
+                // No thread: the guardian starts here, before any child.
+                supervisor::start_guardian();
+            }
+            spawned?
         };
         Ok(Interrupts {
             stop,

@@ -19,11 +19,12 @@
 //!   reaped only after its group was signalled and under the registry's lock, so no
 //!   `killpg` ever reaches a pid that was reaped (and possibly reused).
 //! - **Children die with rune**, even a SIGKILLed one: a guardian process started
-//!   once per execution ([`prepare`]) holds a pipe from rune and the list of live
-//!   children, and kills their groups when the pipe closes without rune saying it
-//!   exited normally. (A parent-death signal set between fork and exec would do the
-//!   same per child, but forces a full fork of rune for every spawn.) A signal
-//!   handler can reach every live child ([`kill_all`]).
+//!   once per execution ([`start_guardian`], before any child exists) holds a pipe
+//!   from rune and the list of live children, and kills their groups when the pipe
+//!   closes without rune saying it exited normally. (A parent-death signal set
+//!   between fork and exec would do the same per child, but forces a full fork
+//!   of rune for every spawn.) A signal handler can reach every live child
+//!   ([`kill_all`]).
 //! - **Escaped descendants are attributed** by the variable [`TOKEN_VAR`] each child
 //!   gets (inherited by what it starts), by process group, or by having been seen
 //!   below the child; what cannot be attributed is killed when the run ends
@@ -33,9 +34,10 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -80,13 +82,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Set up rune's process for supervising children (execution commands call it
-/// once): become the subreaper of everything the children start, start the
-/// guardian that kills the children if rune is SIGKILLed, raise the soft
-/// open-files limit to the hard one, and take SIGXFSZ as an error on the write
-/// (EFBIG) rather than death, so a file-size limit ends a journal cleanly.
+/// once): become the subreaper of everything the children start, open the pipe
+/// to the guardian that kills the children if rune is SIGKILLed (another thread
+/// then starts it: [`start_guardian`]), raise the soft open-files limit to the
+/// hard one, and take SIGXFSZ as an error on the write (EFBIG) rather than death,
+/// so a file-size limit ends a journal cleanly.
 pub(crate) fn prepare() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    start_guardian();
+    open_guardian_pipe();
     let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     if nofile.current < nofile.maximum {
         let _ = rustix::process::setrlimit(
@@ -116,16 +119,81 @@ pub(crate) fn prepare() {
 /// fork of rune per child (several times a `posix_spawn` here).
 const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } $1 == "done" { done = 1 } END { if (done) exit 0; cmd = ""; for (g in live) cmd = cmd " -" g; if (cmd != "") system("kill -9" cmd " 2>/dev/null"); system("p=$(grep -lsz \"^RUNE_SUPERVISED=" rune ":\" /proc/[0-9]*/environ | cut -d/ -f3); [ -n \"$p\" ] && kill -9 $p 2>/dev/null") }"#;
 
-/// The guardian's stdin (non-blocking) and pid, once started.
-static GUARDIAN_PIPE: Mutex<Option<(ChildStdin, i32)>> = Mutex::new(None);
+/// rune's end of the guardian's stdin (non-blocking; lines written before the
+/// guardian runs wait in the socket), and the guardian's pid once it runs.
+struct Guardian {
+    tell: UnixStream,
+    pid: Option<i32>,
+}
 
-/// Start the guardian (once). Without it (no awk), children still die with rune
-/// when they read their stdin or write their stdout, and not otherwise.
-fn start_guardian() {
+static GUARDIAN_PIPE: Mutex<Option<Guardian>> = Mutex::new(None);
+
+/// The guardian's end, until it is started with it as its stdin.
+static GUARDIAN_STDIN: Mutex<Option<UnixStream>> = Mutex::new(None);
+
+/// Where starting the guardian stands: [`NO_GUARDIAN`], [`GUARDIAN_PENDING`], the
+/// thread id of the thread spawning it, or [`GUARDIAN_SETTLED`].
+static GUARDIAN_STATE: AtomicI32 = AtomicI32::new(NO_GUARDIAN);
+/// No execution prepared: children start without waiting for a guardian.
+const NO_GUARDIAN: i32 = 0;
+/// The pipe is open and no thread has begun to start the guardian.
+const GUARDIAN_PENDING: i32 = -2;
+/// The guardian runs, or could not be started.
+const GUARDIAN_SETTLED: i32 = -1;
+/// A thread whose id is unknown is starting it: wait until it is settled.
+const GUARDIAN_UNSEEN: i32 = -3;
+
+/// How long a child's spawn waits for a thread to begin starting the guardian
+/// before starting it itself. Starting it takes well under a millisecond; this
+/// bounds a thread that was never scheduled. Once begun, a spawn waits for the
+/// guardian's process to exist, at most [`KILL_WAIT`].
+const GUARDIAN_WAIT: Duration = Duration::from_millis(200);
+
+/// Open the guardian's stdin (once): a socket pair, which awk reads like a pipe
+/// and whose end of file comes when rune's end closes.
+fn open_guardian_pipe() {
     let mut slot = lock(&GUARDIAN_PIPE);
-    if slot.is_some() {
+    if slot.is_some() || GUARDIAN_STATE.load(Ordering::SeqCst) != NO_GUARDIAN {
         return;
     }
+    let Ok((read, write)) = UnixStream::pair() else {
+        // No descriptors left: no guardian, as without awk.
+        GUARDIAN_STATE.store(GUARDIAN_SETTLED, Ordering::SeqCst);
+        return;
+    };
+    let _ = write.set_nonblocking(true);
+    *slot = Some(Guardian {
+        tell: write,
+        pid: None,
+    });
+    *lock(&GUARDIAN_STDIN) = Some(read);
+    GUARDIAN_STATE.store(GUARDIAN_PENDING, Ordering::SeqCst);
+}
+
+/// Start the guardian (once, after [`prepare`]). The signal listener calls it as
+/// it starts, so the spawn (rune waits in it until awk's `execve`) overlaps the
+/// plugin's instead of delaying it; a child's spawn waits only until the
+/// guardian's process exists ([`await_guardian`]). Without awk, children still
+/// die with rune when they read their stdin or write their stdout, and not
+/// otherwise.
+pub(crate) fn start_guardian() {
+    // This thread's id (`/proc/thread-self` links to `<pid>/task/<tid>`), where
+    // the guardian's process will show; without it, spawns wait for this one.
+    let me = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|link| link.file_name()?.to_str()?.parse::<i32>().ok())
+        .filter(|tid| *tid > 0)
+        .unwrap_or(GUARDIAN_UNSEEN);
+    if GUARDIAN_STATE
+        .compare_exchange(GUARDIAN_PENDING, me, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return;
+    }
+    let Some(stdin) = lock(&GUARDIAN_STDIN).take() else {
+        GUARDIAN_STATE.store(GUARDIAN_SETTLED, Ordering::SeqCst);
+        return;
+    };
     let started = Command::new(find_awk())
         .arg("-v")
         .arg(format!(
@@ -141,21 +209,54 @@ fn start_guardian() {
             std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
         )
         .env("LC_ALL", "C")
-        .stdin(Stdio::piped())
+        .stdin(Stdio::from(OwnedFd::from(stdin)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         // Not in rune's group: the terminal's Ctrl-C must not end it.
         .process_group(0)
         .spawn();
-    if let Ok(mut child) = started {
-        if let Some(stdin) = child.stdin.take() {
-            if let Ok(flags) = rustix::fs::fcntl_getfl(&stdin) {
-                let _ = rustix::fs::fcntl_setfl(&stdin, flags | rustix::fs::OFlags::NONBLOCK);
+    let mut slot = lock(&GUARDIAN_PIPE);
+    match started {
+        Ok(child) => {
+            if let Some(guardian) = slot.as_mut() {
+                guardian.pid = Some(child.id() as i32);
             }
-            *slot = Some((stdin, child.id() as i32));
+            // Never waited for: it outlives rune on purpose, and init reaps it.
+            std::mem::forget(child);
         }
-        // Never waited for: it outlives rune on purpose, and init reaps it.
-        std::mem::forget(child);
+        // No guardian: nothing to tell.
+        Err(_) => *slot = None,
+    }
+    GUARDIAN_STATE.store(GUARDIAN_SETTLED, Ordering::SeqCst);
+}
+
+/// Before a child is spawned: wait until the guardian's process exists (not
+/// until it runs awk), so a rune SIGKILLed after this point leaves a guardian to
+/// kill the child, by its `+PID` line or by its token. The guardian's process is
+/// a child of the thread spawning it as soon as it exists (`/proc`'s `children`
+/// of that thread), long before that thread's spawn returns.
+fn await_guardian() {
+    let since = Instant::now();
+    loop {
+        match GUARDIAN_STATE.load(Ordering::SeqCst) {
+            NO_GUARDIAN | GUARDIAN_SETTLED => return,
+            // No thread began: start it here (a no-op if one just did).
+            GUARDIAN_PENDING if since.elapsed() >= GUARDIAN_WAIT => start_guardian(),
+            GUARDIAN_PENDING | GUARDIAN_UNSEEN => {}
+            spawner => {
+                let me = rustix::process::getpid().as_raw_nonzero().get();
+                // Unreadable (a kernel without `children`): wait for the spawn.
+                if std::fs::read(format!("/proc/{me}/task/{spawner}/children"))
+                    .is_ok_and(|children| children.iter().any(u8::is_ascii_digit))
+                {
+                    return;
+                }
+            }
+        }
+        if since.elapsed() >= KILL_WAIT {
+            return;
+        }
+        std::thread::yield_now();
     }
 }
 
@@ -175,14 +276,14 @@ fn find_awk() -> std::path::PathBuf {
 /// Tell the guardian a line (`+PID`, `-PID`, `done`); a full or closed pipe
 /// loses it rather than block rune.
 fn tell_guardian(line: &str) {
-    if let Some((stdin, _)) = lock(&GUARDIAN_PIPE).as_mut() {
-        let _ = stdin.write(line.as_bytes());
+    if let Some(guardian) = lock(&GUARDIAN_PIPE).as_mut() {
+        let _ = guardian.tell.write(line.as_bytes());
     }
 }
 
 /// The guardian's pid, which the sweeps leave alone.
 fn guardian_pid() -> Option<i32> {
-    lock(&GUARDIAN_PIPE).as_ref().map(|(_, pid)| *pid)
+    lock(&GUARDIAN_PIPE).as_ref().and_then(|g| g.pid)
 }
 
 /// rune is exiting normally, having reaped its children: the guardian stands down.
@@ -286,6 +387,7 @@ impl Child {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
         // A program changed since the plan pinned it does not start.
         super::programs::check(spec)?;
+        await_guardian();
         let token = NEXT_TOKEN.fetch_add(1, Ordering::SeqCst);
         // A limited child starts through rune's launcher, which limits itself and
         // execs the program (same pid): see exec::limits.

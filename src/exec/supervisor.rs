@@ -177,6 +177,9 @@ fn open_guardian_pipe() {
 /// die with rune when they read their stdin or write their stdout, and not
 /// otherwise.
 pub(crate) fn start_guardian() {
+    if GUARDIAN_STATE.load(Ordering::SeqCst) != GUARDIAN_PENDING {
+        return;
+    }
     // This thread's id (`/proc/thread-self` links to `<pid>/task/<tid>`), where
     // the guardian's process will show; without it, spawns wait for this one.
     let me = std::fs::read_link("/proc/thread-self")
@@ -246,9 +249,7 @@ fn await_guardian() {
             spawner => {
                 let me = rustix::process::getpid().as_raw_nonzero().get();
                 // Unreadable (a kernel without `children`): wait for the spawn.
-                if std::fs::read(format!("/proc/{me}/task/{spawner}/children"))
-                    .is_ok_and(|children| children.iter().any(u8::is_ascii_digit))
-                {
+                if thread_children(me, spawner).is_some_and(|c| !c.is_empty()) {
                     return;
                 }
             }
@@ -1099,13 +1100,17 @@ fn read_proc(path: impl AsRef<std::path::Path>) -> Option<String> {
 /// started and has not reaped yet, which are all registered as live (every
 /// child but the guardian is started by [`Child::spawn`]): nothing to sweep.
 fn adopted(me: i32) -> Vec<i32> {
-    read_proc(format!("/proc/{me}/task/{me}/children"))
-        .map(|text| {
-            text.split_ascii_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    thread_children(me, me).unwrap_or_default()
+}
+
+/// The children thread `tid` of process `pid` started (or adopted), from its
+/// `children` list; `None` where the list cannot be read.
+fn thread_children(pid: i32, tid: i32) -> Option<Vec<i32>> {
+    read_proc(format!("/proc/{pid}/task/{tid}/children")).map(|text| {
+        text.split_ascii_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .collect()
+    })
 }
 
 /// Every process below `pid` (not `pid` itself).

@@ -9,7 +9,12 @@
 //!   library's constructor, which probes the CPU (`RUNE_STATIC_UNWIND=0` turns
 //!   it off).
 //!
-//! Only where the flags are known to reach lld: an x86_64 Linux GNU build with
+//! It also builds rune's guardian (`guardian/guardian.rs`, see its comment): a
+//! static executable of a few kilobytes, with no C library, that rune carries
+//! and runs from memory. Only for x86_64 Linux (its system calls are written for
+//! it); elsewhere, or if it cannot be built, rune's guardian is `awk`.
+//!
+//! The link is tuned only where the flags are known to reach lld: an x86_64 Linux GNU build with
 //! rustc's own lld (the default since Rust 1.90) and no linker chosen by the
 //! user. Anywhere else the binary is linked as usual; neither changes what the
 //! code does.
@@ -22,9 +27,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const ORDER: &str = "link/rune.order";
+const GUARDIAN: &str = "guardian/guardian.rs";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={GUARDIAN}");
+    println!("cargo:rustc-check-cfg=cfg(rune_guardian_program)");
+    match guardian_program() {
+        Ok(true) => println!("cargo:rustc-cfg=rune_guardian_program"),
+        Ok(false) => {}
+        Err(why) => println!(
+            "cargo:warning=the guardian program was not built ({why}); rune's guardian is awk"
+        ),
+    }
     println!("cargo:rerun-if-changed={ORDER}");
     println!("cargo:rerun-if-env-changed=RUNE_LINK_ORDER");
     println!("cargo:rerun-if-env-changed=RUNE_STATIC_UNWIND");
@@ -102,6 +117,60 @@ fn static_unwinder() -> Option<PathBuf> {
     std::fs::write(dir.join("libgcc_s.a"), script).ok()?;
     println!("cargo:rerun-if-changed={}", eh.display());
     Some(dir)
+}
+
+/// Build the guardian program into `OUT_DIR/guardian`; whether this target has
+/// one. Its own rustc call, not a cargo target: it is `no_std`, has no `main`
+/// and links without a C library, which the crate's profile cannot say.
+fn guardian_program() -> Result<bool, String> {
+    if var("CARGO_CFG_TARGET_ARCH") != "x86_64" || var("CARGO_CFG_TARGET_OS") != "linux" {
+        return Ok(false);
+    }
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Path::new(&var("OUT_DIR")).join("guardian");
+    let source = Path::new(&var("CARGO_MANIFEST_DIR")).join(GUARDIAN);
+    let built = Command::new(rustc)
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "bin",
+            "--crate-name",
+            "guardian",
+        ])
+        .args(["--target", &var("TARGET")])
+        .args([
+            "-C",
+            "panic=abort",
+            "-C",
+            "opt-level=2",
+            "-C",
+            "debuginfo=0",
+        ])
+        .args([
+            "-C",
+            "relocation-model=static",
+            "-C",
+            "target-feature=+crt-static",
+        ])
+        .args(["-C", "strip=symbols"])
+        .args(["-C", "link-arg=-nostartfiles", "-C", "link-arg=-nostdlib"])
+        .args([
+            "-C",
+            "link-arg=-static",
+            "-C",
+            "link-arg=-Wl,--build-id=none",
+        ])
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .output()
+        .map_err(|e| format!("rustc: {e}"))?;
+    if !built.status.success() {
+        let stderr = String::from_utf8_lossy(&built.stderr);
+        return Err(stderr.lines().next().unwrap_or("rustc failed").to_string());
+    }
+    Ok(true)
 }
 
 /// Whether rustc is 1.90 or later, where x86_64 Linux links with its own lld.

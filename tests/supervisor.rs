@@ -122,7 +122,17 @@ impl Ran {
 
 /// `rune ARGS` with PIDFILE set, not yet waited for.
 fn start(args: &[&str], pids: &Pids) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rune"))
+    start_with_path(args, pids, None)
+}
+
+/// [`start`] with PATH set to `path` (rune's own, and the plugins' through the
+/// environment allowlist).
+fn start_with_path(args: &[&str], pids: &Pids, path: Option<&std::path::Path>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rune"));
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    command
         .args(args)
         .arg("--catalog")
         .arg(catalog())
@@ -411,6 +421,88 @@ fn children_die_with_a_sigkilled_rune() {
         gone_within(plugin, Duration::from_secs(2)),
         "the plugin outlived rune"
     );
+}
+
+/// A SIGKILLed rune leaves nothing: the guardian kills the plugin's group, its
+/// setsid child and that child's double-forked grandchild (found by rune's token).
+/// The guardian is rune's own program, named so that neither `pkill rune` nor
+/// `pkill -f 'rune run'` nor `pidof rune` reaches it.
+#[test]
+fn escaped_descendants_die_with_a_sigkilled_rune() {
+    use nix::sys::signal::Signal;
+    let pids = Pids::new();
+    let started = Instant::now();
+    let child = start(&["run", "hang-long", "--output", "json"], &pids);
+    let recorded = pids.wait_for(3);
+    let guardian = guardian_of(child.id() as i32, &recorded);
+    signal(&child, Signal::SIGKILL);
+    let ran = finish(child, started, Duration::from_secs(20));
+    assert_eq!(ran.signal, Some(9));
+    pids.assert_all_gone();
+    if let Some((comm, cmdline)) = guardian {
+        assert_eq!(comm, "guardian", "{cmdline}");
+        assert!(!cmdline.contains("rune"), "{cmdline}");
+    }
+}
+
+/// The guardian of rune `pid` (its child that is not one of `plugins`), as its
+/// name and command line once it runs its program; None where rune's guardian is
+/// awk (not x86_64 Linux).
+fn guardian_of(pid: i32, plugins: &[i32]) -> Option<(String, String)> {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        return None;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        let children: Vec<i32> = tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| {
+                c.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .filter(|p| !plugins.contains(p))
+            .collect();
+        for child in children {
+            let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if comm.trim() == "guardian" || Instant::now() >= deadline {
+                return Some((comm.trim().to_string(), cmdline));
+            }
+        }
+        assert!(Instant::now() < deadline, "rune {pid} has no guardian");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// rune's own guardian needs no program from PATH (where `awk`, `grep` and
+/// `kill` were what it ran): with a PATH holding only what the plugin needs, a
+/// SIGKILLed rune still leaves nothing.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_guardian_needs_no_program_from_path() {
+    use nix::sys::signal::Signal;
+    let pids = Pids::new();
+    let bin = pids.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in ["bash", "setsid", "sleep"] {
+        let found = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no {tool}"));
+        std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+    }
+    let started = Instant::now();
+    let child = start_with_path(&["run", "hang-long", "--output", "json"], &pids, Some(&bin));
+    pids.wait_for(3);
+    signal(&child, Signal::SIGKILL);
+    let ran = finish(child, started, Duration::from_secs(20));
+    assert_eq!(ran.signal, Some(9), "{}", ran.stderr);
+    pids.assert_all_gone();
 }
 
 /// The guardian's process exists before the first child is spawned (it is

@@ -21,7 +21,9 @@
 //! - **Children die with rune**, even a SIGKILLed one: a guardian process started
 //!   once per execution ([`start_guardian`], before any child exists) holds a pipe
 //!   from rune and the list of live children, and kills their groups when the pipe
-//!   closes without rune saying it exited normally. (A parent-death signal set
+//!   closes without rune saying it exited normally. It is rune's own static
+//!   program (`guardian/guardian.rs`), run from memory, so it needs nothing from
+//!   PATH; `awk` where that program is not built. (A parent-death signal set
 //!   between fork and exec would do the same per child, but forces a full fork
 //!   of rune for every spawn.) A signal handler can reach every live child
 //!   ([`kill_all`]).
@@ -108,7 +110,8 @@ pub(crate) fn prepare() {
     );
 }
 
-/// The guardian: a small `awk` process, started once per execution, that kills
+/// The guardian as `awk` (where rune's own program, `guardian/guardian.rs`, does
+/// not run; both speak the same lines): started once per execution, it kills
 /// the process groups of rune's live children if rune dies without saying so
 /// (SIGKILL). rune writes `+PID` when it spawns a child, `-PID` when it reaps it
 /// and `done` when it exits normally; end of file without `done` means rune died,
@@ -149,7 +152,7 @@ const GUARDIAN_UNSEEN: i32 = -3;
 /// guardian's process to exist, at most [`KILL_WAIT`].
 const GUARDIAN_WAIT: Duration = Duration::from_millis(200);
 
-/// Open the guardian's stdin (once): a socket pair, which awk reads like a pipe
+/// Open the guardian's stdin (once): a socket pair, which it reads like a pipe
 /// and whose end of file comes when rune's end closes.
 fn open_guardian_pipe() {
     let mut slot = lock(&GUARDIAN_PIPE);
@@ -157,7 +160,7 @@ fn open_guardian_pipe() {
         return;
     }
     let Ok((read, write)) = UnixStream::pair() else {
-        // No descriptors left: no guardian, as without awk.
+        // No descriptors left: no guardian.
         GUARDIAN_STATE.store(GUARDIAN_SETTLED, Ordering::SeqCst);
         return;
     };
@@ -171,11 +174,11 @@ fn open_guardian_pipe() {
 }
 
 /// Start the guardian (once, after [`prepare`]). The signal listener calls it as
-/// it starts, so the spawn (rune waits in it until awk's `execve`) overlaps the
-/// plugin's instead of delaying it; a child's spawn waits only until the
-/// guardian's process exists ([`await_guardian`]). Without awk, children still
-/// die with rune when they read their stdin or write their stdout, and not
-/// otherwise.
+/// it starts, so the spawn (rune waits in it until the guardian's `execve`)
+/// overlaps the plugin's instead of delaying it; a child's spawn waits only until
+/// the guardian's process exists ([`await_guardian`]). Without a guardian
+/// (neither program could start), children still die with rune when they read
+/// their stdin or write their stdout, and not otherwise.
 pub(crate) fn start_guardian() {
     if GUARDIAN_STATE.load(Ordering::SeqCst) != GUARDIAN_PENDING {
         return;
@@ -197,27 +200,9 @@ pub(crate) fn start_guardian() {
         GUARDIAN_STATE.store(GUARDIAN_SETTLED, Ordering::SeqCst);
         return;
     };
-    let started = Command::new(find_awk())
-        .arg("-v")
-        .arg(format!(
-            "rune={}",
-            rustix::process::getpid().as_raw_nonzero()
-        ))
-        .arg(GUARDIAN)
-        // What its `kill`, `grep` and `cut` need, and the C locale, so awk does not
-        // load locale files: its start-up competes with rune's for the CPU.
-        .env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-        )
-        .env("LC_ALL", "C")
-        .stdin(Stdio::from(OwnedFd::from(stdin)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Not in rune's group: the terminal's Ctrl-C must not end it.
-        .process_group(0)
-        .spawn();
+    let rune = rustix::process::getpid().as_raw_nonzero().to_string();
+    let started =
+        spawn_guardian_program(&stdin, &rune).or_else(|_| spawn_awk_guardian(stdin, &rune));
     let mut slot = lock(&GUARDIAN_PIPE);
     match started {
         Ok(child) => {
@@ -234,8 +219,8 @@ pub(crate) fn start_guardian() {
 }
 
 /// Before a child is spawned: wait until the guardian's process exists (not
-/// until it runs awk), so a rune SIGKILLed after this point leaves a guardian to
-/// kill the child, by its `+PID` line or by its token. The guardian's process is
+/// until it runs its program), so a rune SIGKILLed after this point leaves a
+/// guardian to kill the child, by its `+PID` line or by its token. The guardian's process is
 /// a child of the thread spawning it as soon as it exists (`/proc`'s `children`
 /// of that thread), long before that thread's spawn returns.
 fn await_guardian() {
@@ -259,6 +244,60 @@ fn await_guardian() {
         }
         std::thread::yield_now();
     }
+}
+
+/// rune's own guardian program (`guardian/guardian.rs`, built by `build.rs` for
+/// x86_64 Linux), run from a memory file: a static executable with no loader and
+/// no C library, which starts in a tenth of the CPU time awk needs, and needs no
+/// program from PATH. The memory file is closed on exec; its image stays mapped
+/// in the guardian.
+#[cfg(rune_guardian_program)]
+fn spawn_guardian_program(stdin: &UnixStream, rune: &str) -> io::Result<std::process::Child> {
+    use std::os::fd::AsRawFd;
+    const PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guardian"));
+    let memfd = rustix::fs::memfd_create("guardian", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut image = std::fs::File::from(memfd);
+    image.write_all(PROGRAM)?;
+    Command::new(format!("/proc/self/fd/{}", image.as_raw_fd()))
+        // Not "rune": `pkill rune` or `pkill -f 'rune run'` must leave it to do its work.
+        .arg0("guardian")
+        .arg(rune)
+        .env_clear()
+        .stdin(Stdio::from(OwnedFd::from(stdin.try_clone()?)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Not in rune's group: the terminal's Ctrl-C must not end it.
+        .process_group(0)
+        .spawn()
+}
+
+/// Without the program (another architecture), awk.
+#[cfg(not(rune_guardian_program))]
+fn spawn_guardian_program(_: &UnixStream, _: &str) -> io::Result<std::process::Child> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The guardian as an awk program ([`GUARDIAN`]), where rune's own cannot run
+/// (another architecture; a system that forbids executing memory files).
+fn spawn_awk_guardian(stdin: UnixStream, rune: &str) -> io::Result<std::process::Child> {
+    Command::new(find_awk())
+        .arg("-v")
+        .arg(format!("rune={rune}"))
+        .arg(GUARDIAN)
+        // What its `kill`, `grep` and `cut` need, and the C locale, so awk does not
+        // load locale files: its start-up competes with rune's for the CPU.
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        )
+        .env("LC_ALL", "C")
+        .stdin(Stdio::from(OwnedFd::from(stdin)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Not in rune's group: the terminal's Ctrl-C must not end it.
+        .process_group(0)
+        .spawn()
 }
 
 /// awk's path, looked up in PATH here: a failed `execve` per PATH entry before

@@ -709,3 +709,88 @@ fn a_stdout_nobody_reads_delays_neither_a_timeout_nor_the_second_ctrl_c() {
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+/// The guardian program itself (built by build.rs), driven directly: it kills
+/// the groups still listed and every carrier of rune's token when its stdin
+/// ends without `done`, never a group listed and then released (its pid may be
+/// someone else's by then), and nothing after `done`; lines it does not know are
+/// ignored.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_guardian_program_kills_what_is_listed_and_tokened_and_nothing_else() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let guardian = concat!(env!("OUT_DIR"), "/guardian");
+    // A pid no live rune has (above Linux's largest), so only these sleepers carry it.
+    let rune = "4194999";
+    let sleeper = |token: Option<&str>| {
+        let mut c = Command::new("sleep");
+        c.arg("600").process_group(0).env_remove("RUNE_SUPERVISED");
+        if let Some(token) = token {
+            c.env("RUNE_SUPERVISED", token);
+        }
+        c.stdin(Stdio::null()).spawn().unwrap()
+    };
+    let run = |lines: String| {
+        let mut g = Command::new(guardian)
+            .arg(rune)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        g.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = g.try_wait().unwrap() {
+                assert!(status.success(), "{status:?}");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the guardian hangs"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let mut listed = sleeper(None);
+    let mut released = sleeper(None);
+    let mut tokened = sleeper(Some(&format!("{rune}:7")));
+    let mut other_rune = sleeper(Some(&format!("{rune}9:7")));
+    run(format!(
+        "+ {}\n+ {}\n- {}\nnonsense\n{}\n+ x\n",
+        listed.id(),
+        released.id(),
+        released.id(),
+        "9".repeat(200)
+    ));
+    for (child, dies) in [
+        (&mut listed, true),
+        (&mut tokened, true),
+        (&mut released, false),
+        (&mut other_rune, false),
+    ] {
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let gone = loop {
+            match child.try_wait().unwrap() {
+                Some(_) => break true,
+                None if Instant::now() >= deadline => break false,
+                None if !dies => {
+                    std::thread::sleep(Duration::from_millis(200));
+                    break child.try_wait().unwrap().is_some();
+                }
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        assert_eq!(gone, dies, "process {pid}");
+    }
+    // After `done`, nothing is killed.
+    let mut spared = sleeper(Some(&format!("{rune}:8")));
+    run(format!("+ {}\ndone\n", spared.id()));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(spared.try_wait().unwrap().is_none(), "killed after done");
+    for mut child in [released, other_rune, spared] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -1197,6 +1197,71 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// The awk guardian (where rune's own program does not run) keeps the same
+    /// promises: listed groups and token carriers die when its stdin ends without
+    /// `done`, a released group does not, and after `done` nothing does.
+    #[test]
+    fn the_awk_guardian_kills_what_is_listed_and_tokened_and_nothing_else() {
+        use std::os::unix::process::CommandExt;
+        // Above any pid Linux hands out: only these sleepers carry its token.
+        let rune = "4194998";
+        let sleeper = |token: Option<String>| {
+            let mut c = Command::new("sleep");
+            c.arg("600").process_group(0).env_remove(TOKEN_VAR);
+            if let Some(token) = token {
+                c.env(TOKEN_VAR, token);
+            }
+            c.stdin(Stdio::null()).spawn().unwrap()
+        };
+        let guard = |lines: String| {
+            let (theirs, mut ours) = UnixStream::pair().unwrap();
+            let mut awk = spawn_awk_guardian(theirs, rune).unwrap();
+            ours.write_all(lines.as_bytes()).unwrap();
+            drop(ours);
+            let started = Instant::now();
+            while awk.try_wait().unwrap().is_none() {
+                assert!(started.elapsed() < Duration::from_secs(10), "awk hangs");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        let gone = |child: &mut std::process::Child, wait: Duration| {
+            let deadline = Instant::now() + wait;
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    return true;
+                }
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let mut listed = sleeper(None);
+        let mut released = sleeper(None);
+        let mut tokened = sleeper(Some(format!("{rune}:3")));
+        let mut other = sleeper(Some(format!("{rune}7:3")));
+        guard(format!(
+            "+ {}\n+ {}\n- {}\n",
+            listed.id(),
+            released.id(),
+            released.id()
+        ));
+        assert!(gone(&mut listed, Duration::from_secs(5)), "listed");
+        assert!(gone(&mut tokened, Duration::from_secs(5)), "tokened");
+        assert!(!gone(&mut released, Duration::from_millis(200)), "released");
+        assert!(
+            !gone(&mut other, Duration::from_millis(10)),
+            "another rune's"
+        );
+        let mut spared = sleeper(Some(format!("{rune}:4")));
+        guard(format!("+ {}\ndone\n", spared.id()));
+        assert!(!gone(&mut spared, Duration::from_millis(200)), "after done");
+        for mut child in [released, other, spared] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     fn sh(script: &str) -> Spec {
         Spec {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],

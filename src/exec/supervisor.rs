@@ -258,17 +258,10 @@ fn spawn_guardian_program(stdin: &UnixStream, rune: &str) -> io::Result<std::pro
     let memfd = rustix::fs::memfd_create("guardian", rustix::fs::MemfdFlags::CLOEXEC)?;
     let mut image = std::fs::File::from(memfd);
     image.write_all(PROGRAM)?;
-    Command::new(format!("/proc/self/fd/{}", image.as_raw_fd()))
-        // Not "rune": `pkill rune` or `pkill -f 'rune run'` must leave it to do its work.
-        .arg0("guardian")
-        .arg(rune)
-        .env_clear()
-        .stdin(Stdio::from(OwnedFd::from(stdin.try_clone()?)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Not in rune's group: the terminal's Ctrl-C must not end it.
-        .process_group(0)
-        .spawn()
+    let mut command = Command::new(format!("/proc/self/fd/{}", image.as_raw_fd()));
+    // Not "rune": `pkill rune` or `pkill -f 'rune run'` must leave it to do its work.
+    command.arg0("guardian").arg(rune).env_clear();
+    spawn_detached(command, OwnedFd::from(stdin.try_clone()?))
 }
 
 /// Without the program (another architecture), awk.
@@ -280,7 +273,8 @@ fn spawn_guardian_program(_: &UnixStream, _: &str) -> io::Result<std::process::C
 /// The guardian as an awk program ([`GUARDIAN`]), where rune's own cannot run
 /// (another architecture; a system that forbids executing memory files).
 fn spawn_awk_guardian(stdin: UnixStream, rune: &str) -> io::Result<std::process::Child> {
-    Command::new(find_awk())
+    let mut command = Command::new(find_awk());
+    command
         .arg("-v")
         .arg(format!("rune={rune}"))
         .arg(GUARDIAN)
@@ -291,11 +285,17 @@ fn spawn_awk_guardian(stdin: UnixStream, rune: &str) -> io::Result<std::process:
             "PATH",
             std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
         )
-        .env("LC_ALL", "C")
-        .stdin(Stdio::from(OwnedFd::from(stdin)))
+        .env("LC_ALL", "C");
+    spawn_detached(command, OwnedFd::from(stdin))
+}
+
+/// Spawn a guardian reading `stdin`, writing nowhere, in a process group of its
+/// own: the terminal's Ctrl-C, or a kill of rune's group, must not end it.
+fn spawn_detached(mut command: Command, stdin: OwnedFd) -> io::Result<std::process::Child> {
+    command
+        .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        // Not in rune's group: the terminal's Ctrl-C must not end it.
         .process_group(0)
         .spawn()
 }

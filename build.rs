@@ -14,9 +14,9 @@
 //! and runs from memory. Only for x86_64 Linux (its system calls are written for
 //! it); elsewhere, or if it cannot be built, rune's guardian is `awk`.
 //!
-//! The link is tuned only where the flags are known to reach lld: an x86_64 Linux GNU build with
-//! rustc's own lld (the default since Rust 1.90) and no linker chosen by the
-//! user. Anywhere else the binary is linked as usual; neither changes what the
+//! The link is tuned only where the flags are known to reach lld: an x86_64
+//! Linux GNU build with rustc's own lld (the default since Rust 1.90) and no
+//! linker chosen by the user. Anywhere else the binary is linked as usual; neither changes what the
 //! code does.
 
 // Cargo reads a build script's instructions from its stdout.
@@ -119,6 +119,24 @@ fn static_unwinder() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// How the guardian is compiled: no standard library, no unwinding, no C
+/// runtime, a fixed load address, no symbols and no build id.
+const GUARDIAN_FLAGS: &[&str] = &[
+    "--edition=2021",
+    "--crate-type=bin",
+    "--crate-name=guardian",
+    "-Cpanic=abort",
+    "-Copt-level=2",
+    "-Cdebuginfo=0",
+    "-Crelocation-model=static",
+    "-Ctarget-feature=+crt-static",
+    "-Cstrip=symbols",
+    "-Clink-arg=-nostartfiles",
+    "-Clink-arg=-nostdlib",
+    "-Clink-arg=-static",
+    "-Clink-arg=-Wl,--build-id=none",
+];
+
 /// Build the guardian program into `OUT_DIR/guardian`; whether this target has
 /// one. Its own rustc call, not a cargo target: it is `no_std`, has no `main`
 /// and links without a C library, which the crate's profile cannot say.
@@ -130,37 +148,14 @@ fn guardian_program() -> Result<bool, String> {
     let out = Path::new(&var("OUT_DIR")).join("guardian");
     let source = Path::new(&var("CARGO_MANIFEST_DIR")).join(GUARDIAN);
     let built = Command::new(rustc)
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "bin",
-            "--crate-name",
-            "guardian",
-        ])
+        .args(GUARDIAN_FLAGS)
         .args(["--target", &var("TARGET")])
-        .args([
-            "-C",
-            "panic=abort",
-            "-C",
-            "opt-level=2",
-            "-C",
-            "debuginfo=0",
-        ])
-        .args([
-            "-C",
-            "relocation-model=static",
-            "-C",
-            "target-feature=+crt-static",
-        ])
-        .args(["-C", "strip=symbols"])
-        .args(["-C", "link-arg=-nostartfiles", "-C", "link-arg=-nostdlib"])
-        .args([
-            "-C",
-            "link-arg=-static",
-            "-C",
-            "link-arg=-Wl,--build-id=none",
-        ])
+        // Panic locations name the source relative to the crate, not where it
+        // was checked out.
+        .arg(format!(
+            "--remap-path-prefix={}/=",
+            var("CARGO_MANIFEST_DIR")
+        ))
         .arg("-o")
         .arg(&out)
         .arg(&source)

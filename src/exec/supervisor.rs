@@ -220,9 +220,10 @@ pub(crate) fn start_guardian() {
 
 /// Before a child is spawned: wait until the guardian's process exists (not
 /// until it runs its program), so a rune SIGKILLed after this point leaves a
-/// guardian to kill the child, by its `+PID` line or by its token. The guardian's process is
-/// a child of the thread spawning it as soon as it exists (`/proc`'s `children`
-/// of that thread), long before that thread's spawn returns.
+/// guardian to kill the child, by its `+PID` line or by its token. The
+/// guardian's process is a child of the thread spawning it as soon as it exists
+/// (`/proc`'s `children` of that thread), long before that thread's spawn
+/// returns.
 fn await_guardian() {
     let since = Instant::now();
     loop {

@@ -429,16 +429,11 @@ fn children_die_with_a_sigkilled_rune() {
 /// `pkill -f 'rune run'` nor `pidof rune` reaches it.
 #[test]
 fn escaped_descendants_die_with_a_sigkilled_rune() {
-    use nix::sys::signal::Signal;
     let pids = Pids::new();
-    let started = Instant::now();
-    let child = start(&["run", "hang-long", "--output", "json"], &pids);
-    let recorded = pids.wait_for(3);
-    let guardian = guardian_of(child.id() as i32, &recorded);
-    signal(&child, Signal::SIGKILL);
-    let ran = finish(child, started, Duration::from_secs(20));
-    assert_eq!(ran.signal, Some(9));
-    pids.assert_all_gone();
+    let mut guardian = None;
+    sigkill_mid_hang(&pids, None, |rune, plugins| {
+        guardian = guardian_of(rune, plugins)
+    });
     if let Some((comm, cmdline)) = guardian {
         assert_eq!(comm, "guardian", "{cmdline}");
         assert!(!cmdline.contains("rune"), "{cmdline}");
@@ -484,7 +479,6 @@ fn guardian_of(pid: i32, plugins: &[i32]) -> Option<(String, String)> {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn the_guardian_needs_no_program_from_path() {
-    use nix::sys::signal::Signal;
     let pids = Pids::new();
     let bin = pids.dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -496,10 +490,22 @@ fn the_guardian_needs_no_program_from_path() {
             .unwrap_or_else(|| panic!("no {tool}"));
         std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
     }
+    sigkill_mid_hang(&pids, Some(&bin), |_, _| {});
+}
+
+/// `rune run hang-long` (a plugin, its setsid child and their double-forked
+/// grandchild), SIGKILLed once all three run, after `inspect(rune, their pids)`:
+/// rune dies of the signal and nothing it started is left.
+fn sigkill_mid_hang(
+    pids: &Pids,
+    path: Option<&std::path::Path>,
+    inspect: impl FnOnce(i32, &[i32]),
+) {
     let started = Instant::now();
-    let child = start_with_path(&["run", "hang-long", "--output", "json"], &pids, Some(&bin));
-    pids.wait_for(3);
-    signal(&child, Signal::SIGKILL);
+    let child = start_with_path(&["run", "hang-long", "--output", "json"], pids, path);
+    let recorded = pids.wait_for(3);
+    inspect(child.id() as i32, &recorded);
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
     let ran = finish(child, started, Duration::from_secs(20));
     assert_eq!(ran.signal, Some(9), "{}", ran.stderr);
     pids.assert_all_gone();
@@ -518,7 +524,7 @@ fn the_guardian_exists_before_the_first_child() {
         Duration::from_secs(20),
     );
     assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
-    let report: Json = serde_json::from_str(&ran.stdout).unwrap();
+    let report = ran.report();
     let output = &report["output"];
     let me = output["self"]
         .as_i64()
@@ -708,89 +714,4 @@ fn a_stdout_nobody_reads_delays_neither_a_timeout_nor_the_second_ctrl_c() {
     );
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(20));
-}
-
-/// The guardian program itself (built by build.rs), driven directly: it kills
-/// the groups still listed and every carrier of rune's token when its stdin
-/// ends without `done`, never a group listed and then released (its pid may be
-/// someone else's by then), and nothing after `done`; lines it does not know are
-/// ignored.
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-#[test]
-fn the_guardian_program_kills_what_is_listed_and_tokened_and_nothing_else() {
-    use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    let guardian = concat!(env!("OUT_DIR"), "/guardian");
-    // A pid no live rune has (above Linux's largest), so only these sleepers carry it.
-    let rune = "4194999";
-    let sleeper = |token: Option<&str>| {
-        let mut c = Command::new("sleep");
-        c.arg("600").process_group(0).env_remove("RUNE_SUPERVISED");
-        if let Some(token) = token {
-            c.env("RUNE_SUPERVISED", token);
-        }
-        c.stdin(Stdio::null()).spawn().unwrap()
-    };
-    let run = |lines: String| {
-        let mut g = Command::new(guardian)
-            .arg(rune)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        g.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = g.try_wait().unwrap() {
-                assert!(status.success(), "{status:?}");
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the guardian hangs"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    let mut listed = sleeper(None);
-    let mut released = sleeper(None);
-    let mut tokened = sleeper(Some(&format!("{rune}:7")));
-    let mut other_rune = sleeper(Some(&format!("{rune}9:7")));
-    run(format!(
-        "+ {}\n+ {}\n- {}\nnonsense\n{}\n+ x\n",
-        listed.id(),
-        released.id(),
-        released.id(),
-        "9".repeat(200)
-    ));
-    for (child, dies) in [
-        (&mut listed, true),
-        (&mut tokened, true),
-        (&mut released, false),
-        (&mut other_rune, false),
-    ] {
-        let pid = child.id() as i32;
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let gone = loop {
-            match child.try_wait().unwrap() {
-                Some(_) => break true,
-                None if Instant::now() >= deadline => break false,
-                None if !dies => {
-                    std::thread::sleep(Duration::from_millis(200));
-                    break child.try_wait().unwrap().is_some();
-                }
-                None => std::thread::sleep(Duration::from_millis(10)),
-            }
-        };
-        assert_eq!(gone, dies, "process {pid}");
-    }
-    // After `done`, nothing is killed.
-    let mut spared = sleeper(Some(&format!("{rune}:8")));
-    run(format!("+ {}\ndone\n", spared.id()));
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(spared.try_wait().unwrap().is_none(), "killed after done");
-    for mut child in [released, other_rune, spared] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }

@@ -114,13 +114,14 @@ pub(crate) fn prepare() {
 /// not run; both speak the same lines): started once per execution, it kills
 /// the process groups of rune's live children if rune dies without saying so
 /// (SIGKILL). rune writes `+PID` when it spawns a child, `-PID` when it reaps it
-/// and `done` when it exits normally; end of file without `done` means rune died,
+/// and `done` when it exits normally (any other line is ignored: one that is not
+/// a pid must not spoil the `kill`); end of file without `done` means rune died,
 /// and the guardian SIGKILLs every group still on its list, then every process
 /// that carries rune's [`TOKEN_VAR`] (a child spawned just before rune died,
 /// whose `+PID` was never written, and what it started). It costs one spawn per
 /// run, where a parent-death signal set between fork and exec would cost a full
 /// fork of rune per child (several times a `posix_spawn` here).
-const GUARDIAN: &str = r#"$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } $1 == "done" { done = 1 } END { if (done) exit 0; cmd = ""; for (g in live) cmd = cmd " -" g; if (cmd != "") system("kill -9" cmd " 2>/dev/null"); system("p=$(grep -lsz \"^RUNE_SUPERVISED=" rune ":\" /proc/[0-9]*/environ | cut -d/ -f3); [ -n \"$p\" ] && kill -9 $p 2>/dev/null") }"#;
+const GUARDIAN: &str = r#"NF == 2 && $2 ~ /^[0-9]+$/ && $1 == "+" { live[$2] = 1 } NF == 2 && $1 == "-" { delete live[$2] } $0 == "done" { done = 1 } END { if (done) exit 0; cmd = ""; for (g in live) cmd = cmd " -" g; if (cmd != "") system("kill -9" cmd " 2>/dev/null"); system("p=$(grep -lsz \"^RUNE_SUPERVISED=" rune ":\" /proc/[0-9]*/environ | cut -d/ -f3); [ -n \"$p\" ] && kill -9 $p 2>/dev/null") }"#;
 
 /// rune's end of the guardian's stdin (non-blocking; lines written before the
 /// guardian runs wait in the socket), and the guardian's pid once it runs.
@@ -226,6 +227,7 @@ pub(crate) fn start_guardian() {
 /// returns.
 fn await_guardian() {
     let since = Instant::now();
+    let me = rustix::process::getpid().as_raw_nonzero().get();
     loop {
         match GUARDIAN_STATE.load(Ordering::SeqCst) {
             NO_GUARDIAN | GUARDIAN_SETTLED => return,
@@ -233,7 +235,6 @@ fn await_guardian() {
             GUARDIAN_PENDING if since.elapsed() >= GUARDIAN_WAIT => start_guardian(),
             GUARDIAN_PENDING | GUARDIAN_UNSEEN => {}
             spawner => {
-                let me = rustix::process::getpid().as_raw_nonzero().get();
                 // Unreadable (a kernel without `children`): wait for the spawn.
                 if thread_children(me, spawner).is_some_and(|c| !c.is_empty()) {
                     return;
@@ -1198,11 +1199,13 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    /// The awk guardian (where rune's own program does not run) keeps the same
-    /// promises: listed groups and token carriers die when its stdin ends without
-    /// `done`, a released group does not, and after `done` nothing does.
-    #[test]
-    fn the_awk_guardian_kills_what_is_listed_and_tokened_and_nothing_else() {
+    /// One guardian's promises, whichever program it runs: listed groups and
+    /// token carriers die when its stdin ends without `done`, a released group
+    /// (its pid may be someone else's by then) and another rune's token carrier
+    /// do not, unknown lines are ignored, and after `done` nothing dies.
+    fn guardian_keeps_its_promises(
+        spawn: impl Fn(UnixStream, &str) -> io::Result<std::process::Child>,
+    ) {
         use std::os::unix::process::CommandExt;
         // Above any pid Linux hands out: only these sleepers carry its token.
         let rune = "4194998";
@@ -1216,12 +1219,12 @@ mod tests {
         };
         let guard = |lines: String| {
             let (theirs, mut ours) = UnixStream::pair().unwrap();
-            let mut awk = spawn_awk_guardian(theirs, rune).unwrap();
+            let mut guardian = spawn(theirs, rune).unwrap();
             ours.write_all(lines.as_bytes()).unwrap();
             drop(ours);
             let started = Instant::now();
-            while awk.try_wait().unwrap().is_none() {
-                assert!(started.elapsed() < Duration::from_secs(10), "awk hangs");
+            while guardian.try_wait().unwrap().is_none() {
+                assert!(started.elapsed() < Duration::from_secs(10), "it hangs");
                 std::thread::sleep(Duration::from_millis(5));
             }
         };
@@ -1242,10 +1245,11 @@ mod tests {
         let mut tokened = sleeper(Some(format!("{rune}:3")));
         let mut other = sleeper(Some(format!("{rune}7:3")));
         guard(format!(
-            "+ {}\n+ {}\n- {}\n",
+            "+ {}\n+ {}\n- {}\nnonsense\n{}\n+ x\n",
             listed.id(),
             released.id(),
-            released.id()
+            released.id(),
+            "9".repeat(200)
         ));
         assert!(gone(&mut listed, Duration::from_secs(5)), "listed");
         assert!(gone(&mut tokened, Duration::from_secs(5)), "tokened");
@@ -1261,6 +1265,19 @@ mod tests {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// rune's own guardian program, started as rune starts it (from a memory file).
+    #[cfg(rune_guardian_program)]
+    #[test]
+    fn the_guardian_program_keeps_its_promises() {
+        guardian_keeps_its_promises(|stdin, rune| spawn_guardian_program(&stdin, rune));
+    }
+
+    /// The awk guardian, where rune's own program does not run.
+    #[test]
+    fn the_awk_guardian_keeps_its_promises() {
+        guardian_keeps_its_promises(spawn_awk_guardian);
     }
 
     fn sh(script: &str) -> Spec {

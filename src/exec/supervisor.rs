@@ -1203,12 +1203,13 @@ mod tests {
     /// token carriers die when its stdin ends without `done`, a released group
     /// (its pid may be someone else's by then) and another rune's token carrier
     /// do not, unknown lines are ignored, and after `done` nothing dies.
+    /// `rune` is a pid above any Linux hands out, one per test (they run at the
+    /// same time): only that test's sleepers carry its token.
     fn guardian_keeps_its_promises(
+        rune: &str,
         spawn: impl Fn(UnixStream, &str) -> io::Result<std::process::Child>,
     ) {
         use std::os::unix::process::CommandExt;
-        // Above any pid Linux hands out: only these sleepers carry its token.
-        let rune = "4194998";
         let sleeper = |token: Option<String>| {
             let mut c = Command::new("sleep");
             c.arg("600").process_group(0).env_remove(TOKEN_VAR);
@@ -1271,13 +1272,15 @@ mod tests {
     #[cfg(rune_guardian_program)]
     #[test]
     fn the_guardian_program_keeps_its_promises() {
-        guardian_keeps_its_promises(|stdin, rune| spawn_guardian_program(&stdin, rune));
+        guardian_keeps_its_promises("4194997", |stdin, rune| {
+            spawn_guardian_program(&stdin, rune)
+        });
     }
 
     /// The awk guardian, where rune's own program does not run.
     #[test]
     fn the_awk_guardian_keeps_its_promises() {
-        guardian_keeps_its_promises(spawn_awk_guardian);
+        guardian_keeps_its_promises("4194998", spawn_awk_guardian);
     }
 
     fn sh(script: &str) -> Spec {
